@@ -1,0 +1,119 @@
+/* ablab engine: loads language models (Hugging Face folders, llama2.c .bin, GGUF) and runs the
+ * Llama-style and GPT-2 architectures on the CPU with OpenBLAS and our own kernels.
+ *
+ * The only engine header used outside engine/. It knows nothing of the UI or the database.
+ * Two models may be loaded and run side by side in one process: there is no global state.
+ * Errors: every function that can fail returns -1 (or NULL) and fills the caller's LabErr. */
+#ifndef ABLAB_ENGINE_H
+#define ABLAB_ENGINE_H
+
+#include "base.h"
+
+typedef struct EngModel EngModel;   /* opaque */
+typedef struct EngGen EngGen;       /* one generation in progress */
+
+typedef struct {
+    int n_threads;              /* this model's thread budget (0 = 1) */
+    int ctx;                    /* KV-cache length to allocate (0 = min(model max, 2048)) */
+    const char *quant;          /* NULL or "" = keep file dtype; "f32", "f16", "q8_0" = convert at load */
+    const char *tokenizer_path; /* override the tokenizer found beside the weights (NULL = auto) */
+    void (*progress)(double frac, void *ud); /* optional load progress 0..1 */
+    void *progress_ud;
+} EngLoadOpts;
+
+typedef struct {
+    const char *arch;           /* "llama" or "gpt2" */
+    const char *format;         /* "hf", "llama2c", "gguf" */
+    const char *name;           /* folder or file base name */
+    const char *path;
+    const char *dtype;          /* weights as the kernels read them: "f32", "f16", "bf16", "q8_0" */
+    const char *file_dtype;     /* weights as stored in the file */
+    const char *tokenizer_kind; /* "bpe-bytelevel", "bpe-sentencepiece", "llama2c", ... */
+    const char *tokenizer_path;
+    int64_t n_params;
+    int n_layer, n_head, n_kv_head, dim, hidden, head_dim, vocab, ctx_max, ctx;
+    int bos_id, eos_id;         /* -1 if none */
+    size_t bytes_on_disk;       /* weight files */
+    size_t bytes_mapped;        /* weights read straight from the mapped file */
+    size_t bytes_owned;         /* weights converted/copied into our memory */
+    size_t bytes_kv;            /* KV cache */
+    size_t bytes_scratch;       /* activations and work buffers */
+    double load_ms;
+    int n_threads;
+} EngInfo;
+
+/* Loads a model from a Hugging Face folder (config.json + *.safetensors + tokenizer), a llama2.c
+ * .bin (tokenizer.bin beside it or in o->tokenizer_path) or a .gguf file. *out is NULL on error. */
+int  eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e);
+void eng_free(EngModel *m);                              /* NULL-safe */
+const EngInfo *eng_info(const EngModel *m);              /* valid until eng_free */
+/* Changes the thread budget of a loaded model (for the lab's split of cores). */
+void eng_set_threads(EngModel *m, int n_threads);
+
+/* ---------- tokens ---------- */
+/* add_special: add BOS/EOS as the tokenizer's post-processor (or llama2.c's run.c) would. */
+int  eng_tokenize(const EngModel *m, const char *text, bool add_special, IntVec *ids, LabErr *e);
+/* Appends the decoded text of ids to out (Hugging Face decode semantics, skip_special_tokens=false). */
+int  eng_detokenize(const EngModel *m, const int *ids, size_t n, Buf *out, LabErr *e);
+/* The vocabulary string of one id (e.g. "Ġthe"), NULL if out of range. */
+const char *eng_token_str(const EngModel *m, int id);
+
+/* ---------- forward ---------- */
+/* Logits for every position of ids (a fresh sequence starting at position 0): out is [n][vocab]. */
+int  eng_logits(EngModel *m, const int *ids, int n, float *out, LabErr *e);
+
+/* ---------- generation ---------- */
+typedef struct {
+    float temp;            /* 0 = greedy */
+    int   top_k;           /* 0 = off */
+    float top_p;           /* 1 = off */
+    float min_p;           /* 0 = off */
+    float repeat_penalty;  /* 1 = off */
+    int   repeat_last_n;   /* window for the penalty (-1 = whole context) */
+    int   max_tokens;
+    uint64_t seed;
+    const char *const *stop; /* stop strings (not included in the output) */
+    int   n_stop;
+} EngSampling;
+/* llama.cpp's defaults: temp 0.8, top_k 40, top_p 0.95, min_p 0.05, repeat 1.0 over 64, 256 tokens. */
+EngSampling eng_sampling_default(void);
+
+typedef enum {
+    ENG_STOP_NONE = 0, ENG_STOP_EOS, ENG_STOP_LENGTH, ENG_STOP_STRING, ENG_STOP_CANCEL,
+    ENG_STOP_CONTEXT, ENG_STOP_ERROR
+} EngStop;
+const char *eng_stop_name(EngStop s);    /* "eos", "length", "stop", "cancel", "context", "error" */
+
+typedef struct {
+    int id;                /* token produced this step (-1 when only flushing held text) */
+    const char *text;      /* complete UTF-8 text released this step (may be ""); valid until the next call */
+    size_t len;
+    EngStop stop;          /* set when eng_gen_step returns 0 */
+} EngPiece;
+
+typedef struct {
+    double load_ms;
+    int    n_prompt, n_gen;
+    double prefill_ms;     /* prompt processing */
+    double ttft_ms;        /* from eng_gen_start to the first generated token */
+    double decode_tok_s;   /* generated tokens after the first / their time */
+    double total_ms;
+    double p50_ms, p95_ms; /* per-token decode latency */
+    const double *token_ms; int n_token_ms; /* every token's latency (valid until eng_gen_free) */
+    size_t bytes_weights_mapped, bytes_weights_owned, bytes_kv, bytes_scratch;
+    int64_t n_params;
+    int n_threads;
+} EngMetrics;
+
+/* Starts a generation after the prompt ids (processed as one batch). The model's KV cache belongs
+ * to this generation until eng_gen_free: one generation per model at a time. */
+int  eng_gen_start(EngGen **out, EngModel *m, const int *prompt, int n, const EngSampling *s, LabErr *e);
+/* 1: a token was produced (piece filled); 0: finished (piece->stop says why, piece->text holds any
+ * text still held back); -1: error (e filled). */
+int  eng_gen_step(EngGen *g, EngPiece *piece, LabErr *e);
+void eng_gen_cancel(EngGen *g);                          /* safe from another thread */
+const EngMetrics *eng_gen_metrics(const EngGen *g);
+const IntVec *eng_gen_ids(const EngGen *g);              /* generated ids so far */
+void eng_gen_free(EngGen *g);                            /* NULL-safe */
+
+#endif

@@ -1,0 +1,10 @@
+/* The command table: one line per subcommand, in the order `ablab --help` lists them.
+ * Each command lives in src/cmd_NAME.c and defines `const Command cmd_NAME`. */
+#include "cli.h"
+
+extern const Command cmd_config;
+
+const Command *const ablab_commands[] = {
+    &cmd_config,
+    NULL,
+};

@@ -1,0 +1,265 @@
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ablab_config.h"
+
+static const CfgKeyInfo KEYS[CFG_NKEYS] = {
+    [CFG_MODEL_A] = {"a", "models", "a", "ABLAB_MODEL_A", "model A: HF folder, llama2.c .bin or .gguf"},
+    [CFG_MODEL_B] = {"b", "models", "b", "ABLAB_MODEL_B", "model B: HF folder, llama2.c .bin or .gguf"},
+    [CFG_DB] = {"db", "lab", "db", "ABLAB_DB", "SQLite database file"},
+    [CFG_THREADS] = {"threads", "lab", "threads", "ABLAB_THREADS", "CPU threads for the lab, split between A and B"},
+    [CFG_CTX] = {"ctx", "lab", "ctx", NULL, "context length (KV cache) per model"},
+    [CFG_TEMP] = {"temperature", "sampling", "temp", NULL, "temperature (0 = greedy)"},
+    [CFG_TOP_K] = {"top_k", "sampling", "top-k", NULL, "top-k (0 = off)"},
+    [CFG_TOP_P] = {"top_p", "sampling", "top-p", NULL, "top-p (1 = off)"},
+    [CFG_MIN_P] = {"min_p", "sampling", "min-p", NULL, "min-p (0 = off)"},
+    [CFG_REPEAT_PENALTY] = {"repeat_penalty", "sampling", "repeat-penalty", NULL, "repetition penalty (1 = off)"},
+    [CFG_REPEAT_LAST_N] = {"repeat_last_n", "sampling", "repeat-last-n", NULL, "tokens the penalty looks back over"},
+    [CFG_MAX_TOKENS] = {"max_tokens", "sampling", "max-tokens", NULL, "tokens to generate per answer"},
+    [CFG_SEED] = {"seed", "sampling", "seed", NULL, "random seed, or 'random' for a fresh one per answer"},
+    [CFG_BLIND] = {"blind", "lab", "blind", NULL, "hide model names until a vote (true/false)"},
+};
+
+const CfgKeyInfo *cfg_key_info(CfgKey k) { return (unsigned)k < CFG_NKEYS ? &KEYS[k] : NULL; }
+
+const char *cfg_source_name(CfgSource s) {
+    switch (s) {
+    case CFG_DEFAULT: return "default";
+    case CFG_FILE: return "config file";
+    case CFG_ENV: return "environment";
+    case CFG_FLAG: return "command line";
+    }
+    return "?";
+}
+
+int cfg_key_by_flag(const char *flag) {
+    for (int k = 0; k < CFG_NKEYS; k++)
+        if (strcmp(KEYS[k].flag, flag) == 0) return k;
+    return -1;
+}
+
+static char *xdg_dir(const char *var, const char *fallback) {
+    const char *v = getenv(var);
+    if (v && v[0] == '/') return path_join(v, "ablab");
+    const char *home = getenv("HOME");
+    if (!home || !*home) home = "/tmp";
+    char *base = path_join(home, fallback);
+    char *r = base ? path_join(base, "ablab") : NULL;
+    free(base);
+    return r;
+}
+
+static int parse_int(const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_double(const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static int set_str(char **dst, const char *v) {
+    char *p = strdup(v);
+    if (!p) return -1;
+    free(*dst);
+    *dst = p;
+    return 0;
+}
+
+int cfg_set(AppConfig *c, CfgKey k, const char *v, CfgSource src, const char *detail, LabErr *e) {
+    long iv = 0;
+    double dv = 0;
+    const char *name = KEYS[k].name;
+#define BAD(range) lab_err(e, LAB_EINVAL, "%s%s%s: '%s' is not a valid value (%s)", detail ? detail : "", detail ? ": " : "", name, v, range)
+    switch (k) {
+    case CFG_MODEL_A: if (set_str(&c->model_a, v)) goto nomem; break;
+    case CFG_MODEL_B: if (set_str(&c->model_b, v)) goto nomem; break;
+    case CFG_DB: if (set_str(&c->db, v)) goto nomem; break;
+    case CFG_THREADS: if (parse_int(v, 1, 256, &iv)) return BAD("an integer 1..256"); c->threads = (int)iv; break;
+    case CFG_CTX: if (parse_int(v, 16, 1 << 20, &iv)) return BAD("an integer 16..1048576"); c->ctx = (int)iv; break;
+    case CFG_TEMP: if (parse_double(v, 0, 100, &dv)) return BAD("a number 0..100"); c->temp = dv; break;
+    case CFG_TOP_K: if (parse_int(v, 0, 1 << 30, &iv)) return BAD("an integer >= 0"); c->top_k = (int)iv; break;
+    case CFG_TOP_P: if (parse_double(v, 0, 1, &dv)) return BAD("a number 0..1"); c->top_p = dv; break;
+    case CFG_MIN_P: if (parse_double(v, 0, 1, &dv)) return BAD("a number 0..1"); c->min_p = dv; break;
+    case CFG_REPEAT_PENALTY: if (parse_double(v, 0.01, 100, &dv)) return BAD("a number 0.01..100"); c->repeat_penalty = dv; break;
+    case CFG_REPEAT_LAST_N: if (parse_int(v, -1, 1 << 20, &iv)) return BAD("an integer >= -1"); c->repeat_last_n = (int)iv; break;
+    case CFG_MAX_TOKENS: if (parse_int(v, 1, 1 << 20, &iv)) return BAD("an integer 1..1048576"); c->max_tokens = (int)iv; break;
+    case CFG_SEED:
+        if (strcmp(v, "random") == 0 || strcmp(v, "-1") == 0) c->seed = -1;
+        else {
+            char *end;
+            errno = 0;
+            unsigned long long s = strtoull(v, &end, 10);
+            if (errno || end == v || *end || v[0] == '-' || s > (unsigned long long)INT64_MAX) return BAD("a non-negative integer or 'random'");
+            c->seed = (int64_t)s;
+        }
+        break;
+    case CFG_BLIND:
+        if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes") || !strcmp(v, "on")) c->blind = true;
+        else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no") || !strcmp(v, "off")) c->blind = false;
+        else return BAD("true or false");
+        break;
+    default: return lab_err(e, LAB_EINVAL, "unknown configuration key %d", (int)k);
+    }
+#undef BAD
+    c->src[k] = src;
+    free(c->src_detail[k]);
+    c->src_detail[k] = detail ? strdup(detail) : NULL;
+    return 0;
+nomem:
+    return lab_err(e, LAB_ENOMEM, "out of memory");
+}
+
+typedef struct { AppConfig *c; LabErr *e; int failed; } IniCtx;
+
+/* inih as Debian builds it passes no line number to the handler: find the key's line ourselves so
+ * errors can say "config.ini:3". */
+static int key_line(const char *path, const char *section, const char *name) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char line[1024], cur[256] = "";
+    int n = 0, found = 0;
+    size_t nl = strlen(name);
+    while (!found && fgets(line, sizeof line, f)) {
+        n++;
+        char *s = line;
+        while (*s == ' ' || *s == '\t') s++;
+        if (*s == '[') {
+            char *end = strchr(s, ']');
+            if (end) snprintf(cur, sizeof cur, "%.*s", (int)(end - s - 1), s + 1);
+        } else if (strcmp(cur, section) == 0 && strncmp(s, name, nl) == 0) {
+            char *t = s + nl;
+            while (*t == ' ' || *t == '\t') t++;
+            if (*t == '=' || *t == ':') found = n;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+static int ini_cb(void *ud, const char *section, const char *name, const char *value) {
+    IniCtx *x = ud;
+    if (x->failed) return 0;
+    int lineno = key_line(x->c->config_path, section, name);
+    char detail[1200];
+    snprintf(detail, sizeof detail, "%s:%d", x->c->config_path, lineno);
+    for (int k = 0; k < CFG_NKEYS; k++) {
+        if (strcmp(KEYS[k].section, section) == 0 && strcmp(KEYS[k].name, name) == 0) {
+            /* model paths in the file are relative to the file's folder, like most tools do */
+            if ((k == CFG_MODEL_A || k == CFG_MODEL_B || k == CFG_DB) && value[0] && value[0] != '/' && value[0] != '~') {
+                char *dir = path_dirname(x->c->config_path), *p = dir ? path_join(dir, value) : NULL;
+                int rc = p ? cfg_set(x->c, (CfgKey)k, p, CFG_FILE, detail, x->e) : lab_err(x->e, LAB_ENOMEM, "out of memory");
+                free(dir);
+                free(p);
+                if (rc) x->failed = 1;
+                return !rc;
+            }
+            if (cfg_set(x->c, (CfgKey)k, value, CFG_FILE, detail, x->e)) {
+                x->failed = 1;
+                return 0;
+            }
+            return 1;
+        }
+    }
+    x->failed = 1;
+    lab_err(x->e, LAB_EINVAL, "%s: unknown key '%s' in section [%s] (see `ablab config` for the keys)", detail, name, section);
+    return 0;
+}
+
+int cfg_load(AppConfig *c, LabErr *e) {
+    memset(c, 0, sizeof *c);
+    c->config_path = getenv("ABLAB_CONFIG") ? strdup(getenv("ABLAB_CONFIG")) : NULL;
+    if (!c->config_path) {
+        char *d = xdg_dir("XDG_CONFIG_HOME", ".config");
+        c->config_path = d ? path_join(d, "config.ini") : NULL;
+        free(d);
+    }
+    c->data_dir = xdg_dir("XDG_DATA_HOME", ".local/share");
+    c->state_dir = xdg_dir("XDG_STATE_HOME", ".local/state");
+    c->log_path = c->state_dir ? path_join(c->state_dir, "ablab.log") : NULL;
+    const char *assets = getenv("ABLAB_ASSETS");
+    c->assets_dir = strdup(assets && *assets ? assets : ABLAB_ASSETS_DIR);
+    if (!c->config_path || !c->data_dir || !c->state_dir || !c->log_path || !c->assets_dir) return lab_err(e, LAB_ENOMEM, "out of memory");
+
+    char *a = path_join(c->assets_dir, "models/scratch-shakespeare");
+    char *b = path_join(c->assets_dir, "models/gpt2-mini");
+    char *db = path_join(c->data_dir, "ablab.db");
+    c->model_a = a;
+    c->model_b = b;
+    c->db = db;
+    if (!a || !b || !db) return lab_err(e, LAB_ENOMEM, "out of memory");
+    c->threads = 2;
+    c->ctx = 1024;
+    /* llama.cpp's defaults, so figures compare with what users know */
+    c->temp = 0.8;
+    c->top_k = 40;
+    c->top_p = 0.95;
+    c->min_p = 0.05;
+    c->repeat_penalty = 1.0;
+    c->repeat_last_n = 64;
+    c->max_tokens = 128;
+    c->seed = -1;
+    c->blind = false;
+
+    if (file_exists(c->config_path) == 1) {
+        c->config_file_found = true;
+        IniCtx x = {c, e, 0};
+        int rc = ini_parse(c->config_path, ini_cb, &x);
+        if (x.failed) return -1;
+        if (rc < 0) return lab_err(e, LAB_EIO, "%s: cannot read the config file", c->config_path);
+        if (rc > 0) return lab_err(e, LAB_EFORMAT, "%s:%d: syntax error (expected [section] or key = value)", c->config_path, rc);
+    } else if (getenv("ABLAB_CONFIG")) {
+        return lab_err(e, LAB_EIO, "%s: config file named by ABLAB_CONFIG does not exist", c->config_path);
+    }
+    for (int k = 0; k < CFG_NKEYS; k++) {
+        const char *v = KEYS[k].env ? getenv(KEYS[k].env) : NULL;
+        if (v && *v && cfg_set(c, (CfgKey)k, v, CFG_ENV, KEYS[k].env, e)) return -1;
+    }
+    return 0;
+}
+
+void cfg_format(const AppConfig *c, CfgKey k, char *out, size_t n) {
+    switch (k) {
+    case CFG_MODEL_A: snprintf(out, n, "%s", c->model_a); break;
+    case CFG_MODEL_B: snprintf(out, n, "%s", c->model_b); break;
+    case CFG_DB: snprintf(out, n, "%s", c->db); break;
+    case CFG_THREADS: snprintf(out, n, "%d", c->threads); break;
+    case CFG_CTX: snprintf(out, n, "%d", c->ctx); break;
+    case CFG_TEMP: snprintf(out, n, "%g", c->temp); break;
+    case CFG_TOP_K: snprintf(out, n, "%d", c->top_k); break;
+    case CFG_TOP_P: snprintf(out, n, "%g", c->top_p); break;
+    case CFG_MIN_P: snprintf(out, n, "%g", c->min_p); break;
+    case CFG_REPEAT_PENALTY: snprintf(out, n, "%g", c->repeat_penalty); break;
+    case CFG_REPEAT_LAST_N: snprintf(out, n, "%d", c->repeat_last_n); break;
+    case CFG_MAX_TOKENS: snprintf(out, n, "%d", c->max_tokens); break;
+    case CFG_SEED:
+        if (c->seed < 0) snprintf(out, n, "random");
+        else snprintf(out, n, "%lld", (long long)c->seed);
+        break;
+    case CFG_BLIND: snprintf(out, n, "%s", c->blind ? "true" : "false"); break;
+    default: snprintf(out, n, "?");
+    }
+}
+
+void cfg_free(AppConfig *c) {
+    if (!c) return;
+    free(c->model_a); free(c->model_b); free(c->db);
+    free(c->config_path); free(c->data_dir); free(c->state_dir); free(c->log_path); free(c->assets_dir);
+    for (int k = 0; k < CFG_NKEYS; k++) free(c->src_detail[k]);
+    memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,55 @@
+/* ablab configuration: defaults < config file < environment < command line.
+ * Every key can be set on the command line; `ablab config` prints the effective values and where
+ * each came from. */
+#ifndef ABLAB_CONFIG_H
+#define ABLAB_CONFIG_H
+
+#include "base.h"
+
+typedef enum { CFG_DEFAULT, CFG_FILE, CFG_ENV, CFG_FLAG } CfgSource;
+
+typedef enum {
+    CFG_MODEL_A, CFG_MODEL_B, CFG_DB, CFG_THREADS, CFG_CTX,
+    CFG_TEMP, CFG_TOP_K, CFG_TOP_P, CFG_MIN_P, CFG_REPEAT_PENALTY, CFG_REPEAT_LAST_N,
+    CFG_MAX_TOKENS, CFG_SEED, CFG_BLIND,
+    CFG_NKEYS
+} CfgKey;
+
+typedef struct {
+    char *model_a, *model_b, *db;
+    int threads;            /* total for the lab, split between the two engines */
+    int ctx;
+    double temp, top_p, min_p, repeat_penalty;
+    int top_k, repeat_last_n, max_tokens;
+    int64_t seed;           /* -1 = a fresh random seed per response (stored with it) */
+    bool blind;
+    CfgSource src[CFG_NKEYS];
+    char *src_detail[CFG_NKEYS]; /* file path or variable name behind the value */
+    /* where things live */
+    char *config_path, *data_dir, *state_dir, *log_path, *assets_dir;
+    bool config_file_found;
+} AppConfig;
+
+typedef struct {
+    const char *name;       /* key in config.ini ([section] name) */
+    const char *section;
+    const char *flag;       /* long option on the command line */
+    const char *env;        /* environment variable or NULL */
+    const char *help;
+} CfgKeyInfo;
+
+const CfgKeyInfo *cfg_key_info(CfgKey k);
+
+/* Fills defaults, reads the config file (ABLAB_CONFIG or $XDG_CONFIG_HOME/ablab/config.ini, missing
+ * is fine) and the environment. Errors name the file, line and key. */
+int  cfg_load(AppConfig *c, LabErr *e);
+/* Sets one key from text (a flag's argument); errors name the key and the value. */
+int  cfg_set(AppConfig *c, CfgKey k, const char *value, CfgSource src, const char *detail, LabErr *e);
+/* The key whose long flag is `flag` (without dashes), or -1. */
+int  cfg_key_by_flag(const char *flag);
+/* Writes the value of k as text. */
+void cfg_format(const AppConfig *c, CfgKey k, char *out, size_t n);
+void cfg_free(AppConfig *c);
+const char *cfg_source_name(CfgSource s);
+
+#endif

@@ -1,0 +1,108 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+static char tmpdir[64];
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/ablab_cfg_XXXXXX");
+    if (!mkdtemp(tmpdir)) return -1;
+    setenv("XDG_CONFIG_HOME", tmpdir, 1);
+    setenv("XDG_DATA_HOME", tmpdir, 1);
+    setenv("XDG_STATE_HOME", tmpdir, 1);
+    unsetenv("ABLAB_CONFIG");
+    unsetenv("ABLAB_DB");
+    unsetenv("ABLAB_MODEL_A");
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    return system(cmd);
+}
+
+static void write_config(const char *text) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/ablab", tmpdir);
+    LabErr e;
+    mkdir_p(path, &e);
+    strcat(path, "/config.ini");
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_defaults_without_file(void **state) {
+    (void)state;
+    AppConfig c;
+    LabErr e = {0};
+    assert_int_equal(cfg_load(&c, &e), 0);
+    assert_false(c.config_file_found);
+    char want[128];
+    snprintf(want, sizeof want, "%s/ablab/ablab.db", tmpdir);
+    assert_string_equal(c.db, want);
+    assert_int_equal(c.src[CFG_DB], CFG_DEFAULT);
+    assert_non_null(strstr(c.model_a, "scratch-shakespeare"));
+    assert_non_null(strstr(c.model_b, "gpt2-mini"));
+    assert_true(c.seed < 0);
+    cfg_free(&c);
+}
+
+static void test_file_env_flag_precedence(void **state) {
+    (void)state;
+    write_config("[models]\na = /m/a\n[sampling]\ntemperature = 0.3\nseed = 7\n[lab]\nthreads = 1\n");
+    setenv("ABLAB_DB", "/tmp/env.db", 1);
+    AppConfig c;
+    LabErr e = {0};
+    assert_int_equal(cfg_load(&c, &e), 0);
+    assert_true(c.config_file_found);
+    assert_string_equal(c.model_a, "/m/a");
+    assert_int_equal(c.src[CFG_MODEL_A], CFG_FILE);
+    assert_non_null(strstr(c.src_detail[CFG_MODEL_A], "config.ini:2"));
+    assert_float_equal(c.temp, 0.3, 1e-9);
+    assert_int_equal(c.seed, 7);
+    assert_string_equal(c.db, "/tmp/env.db");
+    assert_int_equal(c.src[CFG_DB], CFG_ENV);
+    assert_int_equal(cfg_set(&c, CFG_TEMP, "1.5", CFG_FLAG, "--temp", &e), 0);
+    assert_int_equal(c.src[CFG_TEMP], CFG_FLAG);
+    assert_int_equal(cfg_set(&c, CFG_TEMP, "hot", CFG_FLAG, "--temp", &e), -1);
+    assert_non_null(strstr(e.msg, "hot"));
+    assert_float_equal(c.temp, 1.5, 1e-9); /* a bad value changes nothing */
+    unsetenv("ABLAB_DB");
+    cfg_free(&c);
+}
+
+static void test_bad_file_names_line_and_key(void **state) {
+    (void)state;
+    write_config("[sampling]\ntop_k = 40\ntempreature = 0.3\n");
+    AppConfig c;
+    LabErr e = {0};
+    assert_int_equal(cfg_load(&c, &e), -1);
+    assert_non_null(strstr(e.msg, "config.ini:3"));
+    assert_non_null(strstr(e.msg, "tempreature"));
+    cfg_free(&c);
+    write_config("[sampling]\ntop_p = 2\n");
+    assert_int_equal(cfg_load(&c, &e), -1);
+    assert_non_null(strstr(e.msg, "top_p"));
+    cfg_free(&c);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_defaults_without_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_env_flag_precedence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_file_names_line_and_key, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
