@@ -65,6 +65,7 @@ typedef struct {
     bool tied;          /* lm_head shares tok_emb */
     bool attn_bias;     /* llama: q/k/v/o biases present */
     bool mlp_bias;      /* llama: gate/up/down biases present */
+    bool bos_stops;     /* llama2.c: generating BOS ends the text, as run.c does */
     int bos_id, eos_id; /* -1 if none */
 } EngConfig;
 
@@ -150,6 +151,8 @@ struct EngModel {
     EngPool *pool;
     int n_threads;
     bool busy;                  /* a generation holds the KV cache */
+    bool convert_halves;        /* F16/BF16 weights become F32 at load (default) */
+    size_t att_bytes;           /* s.att, sized by the pool */
     /* resources released by eng_free */
     MappedFile *maps; size_t n_maps;
     void **owned; size_t n_owned;
@@ -175,6 +178,7 @@ int eng_model_vec(EngModel *m, const float **out, EngDType dt, const void *data,
                   LabErr *e);
 
 /* Loaders: fill m->cfg and m->w (and m->tok when the format carries a vocabulary). */
+int hf_config_read(const char *path, EngConfig *c, LabErr *e);   /* config.json */
 int hf_load(EngModel *m, const char *dir, const EngLoadOpts *o, LabErr *e);
 int llama2c_load(EngModel *m, const char *path, const EngLoadOpts *o, LabErr *e);
 int gguf_load_model(EngModel *m, const char *path, const EngLoadOpts *o, LabErr *e);
