@@ -2,8 +2,9 @@
  *   F32: OpenBLAS — sgemv for one row (decode), sgemm for a prompt batch; the output rows of W
  *        are split over the model's thread pool (each thread one BLAS call on its block), so a
  *        model's speed follows its own thread budget and OpenBLAS stays at one thread.
- *   F16 / BF16 / Q8_0: rows converted 256 weights at a time into a stack buffer and dotted with
- *        every input row, so each weight is converted once per call and nothing is allocated.
+ *   F16 / BF16 / Q8_0: one row: quant.c's quant_matvec (SIMD, chosen at run time); a batch: rows
+ *        converted 256 weights at a time into a stack buffer and dotted with every input row, so
+ *        each weight is converted once per call and nothing is allocated.
  * Transposed (GPT-2 Conv1D, stored [in][out]) F32 matrices use BLAS's transpose flag on the
  * mapped file: y = W^T x with W[in][out] is sgemv(Trans) over a block of W's columns. */
 #include <cblas.h>
@@ -11,81 +12,6 @@
 #include <string.h>
 
 #include "model.h"
-
-/* ---------- numbers ----------------------------------------------------------------------------- */
-float eng_f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-    uint32_t exp = (h >> 10) & 0x1f;
-    uint32_t man = h & 0x3ff;
-    uint32_t bits;
-    if (exp == 0) {
-        if (man == 0) {
-            bits = sign;
-        } else { /* subnormal: normalize */
-            int e = -1;
-            do {
-                e++;
-                man <<= 1;
-            } while (!(man & 0x400));
-            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ff) << 13);
-        }
-    } else if (exp == 0x1f) {
-        bits = sign | 0x7f800000u | (man << 13);
-    } else {
-        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
-    }
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-float eng_bf16_to_f32(uint16_t h) {
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-uint16_t eng_f32_to_bf16(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40); /* quiet NaN */
-    x += 0x7fffu + ((x >> 16) & 1);
-    return (uint16_t)(x >> 16);
-}
-
-uint16_t eng_f32_to_f16(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
-    uint32_t ax = x & 0x7fffffffu;
-    if (ax >= 0x7f800000u) return sign | 0x7c00 | (ax > 0x7f800000u ? 0x200 : 0); /* inf / nan */
-    if (ax >= 0x477ff000u) return sign | 0x7c00;  /* rounds to >= 65520: overflow to inf */
-    if (ax < 0x38800000u) {                        /* below the smallest normal half: subnormal */
-        if (ax < 0x33000000u) return sign;         /* < 2^-25 rounds to zero */
-        uint32_t man = (ax & 0x7fffff) | 0x800000;
-        int shift = 126 - (int)(ax >> 23);         /* 14 .. 24 */
-        uint32_t half = man >> shift;
-        uint32_t rem = man & ((1u << shift) - 1);
-        uint32_t mid = 1u << (shift - 1);
-        if (rem > mid || (rem == mid && (half & 1))) half++;
-        return sign | (uint16_t)half;
-    }
-    uint32_t h = ((ax >> 23) - 112) << 10 | ((ax >> 13) & 0x3ff);
-    uint32_t rem = ax & 0x1fff;
-    if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++; /* may carry into the exponent: fine */
-    return sign | (uint16_t)h;
-}
-
-const char *eng_dtype_name(EngDType dt) {
-    switch (dt) {
-    case ENG_DT_F32: return "f32";
-    case ENG_DT_F16: return "f16";
-    case ENG_DT_BF16: return "bf16";
-    case ENG_DT_Q8_0: return "q8_0";
-    default: return "?";
-    }
-}
 
 bool eng_dtype_bytes(EngDType dt, int64_t rows, int64_t cols, size_t *out) {
     if (rows < 0 || cols < 0) return false;
@@ -96,40 +22,19 @@ bool eng_dtype_bytes(EngDType dt, int64_t rows, int64_t cols, size_t *out) {
     case ENG_DT_F16:
     case ENG_DT_BF16: return size_mul_ok(n, 2, out);
     case ENG_DT_Q8_0:
-        if (cols % ENG_Q8_0_BLOCK) return false;
-        return size_mul_ok(n / ENG_Q8_0_BLOCK, sizeof(EngBlockQ8_0), out);
+        if (cols % QK8_0) return false;
+        return size_mul_ok(n / QK8_0, sizeof(BlockQ8_0), out);
     default: return false;
     }
 }
 
 /* ---------- rows of any dtype ------------------------------------------------------------------- */
-/* Converts weights [c0, c0+n) of row r into out[n]; c0 and n are multiples of 32 for Q8_0 unless
- * n reaches the end of the row. */
+/* Converts weights [c0, c0+n) of row r into out[n]; c0 is a multiple of 32. */
 static void row_chunk(const EngTensor *W, int64_t r, int64_t c0, int64_t n, float *out) {
-    switch (W->dt) {
-    case ENG_DT_F32:
-        memcpy(out, (const float *)W->data + r * W->cols + c0, (size_t)n * 4);
-        break;
-    case ENG_DT_F16: {
-        const uint16_t *p = (const uint16_t *)W->data + r * W->cols + c0;
-        for (int64_t i = 0; i < n; i++) out[i] = eng_f16_to_f32(p[i]);
-        break;
-    }
-    case ENG_DT_BF16: {
-        const uint16_t *p = (const uint16_t *)W->data + r * W->cols + c0;
-        for (int64_t i = 0; i < n; i++) out[i] = eng_bf16_to_f32(p[i]);
-        break;
-    }
-    case ENG_DT_Q8_0: {
-        const EngBlockQ8_0 *b = (const EngBlockQ8_0 *)W->data + (r * W->cols + c0) / ENG_Q8_0_BLOCK;
-        for (int64_t i = 0; i < n; i += ENG_Q8_0_BLOCK, b++) {
-            float d = eng_f16_to_f32(b->d);
-            for (int j = 0; j < ENG_Q8_0_BLOCK; j++) out[i + j] = d * (float)b->q[j];
-        }
-        break;
-    }
-    default: break;
-    }
+    size_t at = (size_t)(r * W->cols + c0), off;
+    if (W->dt == ENG_DT_Q8_0) off = at / QK8_0 * sizeof(BlockQ8_0);
+    else off = at * (W->dt == ENG_DT_F32 ? 4 : 2);
+    quant_to_f32((QType)W->dt, (const char *)W->data + off, out, (size_t)n);
 }
 
 void eng_tensor_row(const EngTensor *W, int64_t r, float *out) { row_chunk(W, r, 0, W->cols, out); }
@@ -166,6 +71,10 @@ static void mm_rows(const MmJob *j, int64_t r0, int64_t r1) {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->n, (int)(r1 - r0), (int)cols, 1.0f, j->X,
                             (int)cols, A + r0 * cols, (int)cols, 0.0f, j->Y + r0, (int)rows);
         }
+        return;
+    }
+    if (j->n == 1) {
+        quant_matvec((QType)W->dt, W->data, (size_t)cols, j->X, j->Y, (size_t)r0, (size_t)r1);
         return;
     }
     float buf[MM_CHUNK];

@@ -16,23 +16,18 @@
 #include <stdatomic.h>
 
 #include "engine.h"
+#include "quant.h"
 #include "tokenizer.h"
 
 /* ---------- tensors ----------------------------------------------------------------------------- */
+/* The dtypes are quant.h's QType (same numbers): kernels for the half and quantized types live in
+ * quant.c (the GGUF/quant part), F32 goes through OpenBLAS. */
 typedef enum {
-    ENG_DT_F32 = 0,
-    ENG_DT_F16,   /* IEEE half */
-    ENG_DT_BF16,  /* bfloat16 */
-    ENG_DT_Q8_0,  /* GGUF's Q8_0: blocks of 32 weights = fp16 scale d + 32 int8 q (34 bytes); w = d*q */
-    ENG_DT_COUNT
+    ENG_DT_F32 = QT_F32,
+    ENG_DT_F16 = QT_F16,   /* IEEE half */
+    ENG_DT_BF16 = QT_BF16, /* bfloat16 */
+    ENG_DT_Q8_0 = QT_Q8_0, /* GGUF's Q8_0: blocks of 32 weights = fp16 scale d + 32 int8 q (34 bytes) */
 } EngDType;
-
-#define ENG_Q8_0_BLOCK 32
-typedef struct {
-    uint16_t d;                  /* fp16 scale */
-    int8_t q[ENG_Q8_0_BLOCK];
-} EngBlockQ8_0;                  /* 34 bytes, packed as in GGUF */
-_Static_assert(sizeof(EngBlockQ8_0) == 34, "Q8_0 block must be 34 bytes");
 
 typedef struct {
     EngDType dt;
@@ -41,7 +36,7 @@ typedef struct {
     bool transposed;     /* stored [cols][rows] (GPT-2 Conv1D); only with dt == ENG_DT_F32 */
 } EngTensor;
 
-const char *eng_dtype_name(EngDType dt);            /* "f32", "f16", "bf16", "q8_0" */
+static inline const char *eng_dtype_name(EngDType dt) { return qtype_name((QType)dt); }
 /* Bytes of a rows x cols tensor of dt; false on overflow or when cols is not a multiple of
  * the block size. */
 bool eng_dtype_bytes(EngDType dt, int64_t rows, int64_t cols, size_t *out);
@@ -182,12 +177,6 @@ int hf_config_read(const char *path, EngConfig *c, LabErr *e);   /* config.json 
 int hf_load(EngModel *m, const char *dir, const EngLoadOpts *o, LabErr *e);
 int llama2c_load(EngModel *m, const char *path, const EngLoadOpts *o, LabErr *e);
 int gguf_load_model(EngModel *m, const char *path, const EngLoadOpts *o, LabErr *e);
-
-/* ---------- numbers ----------------------------------------------------------------------------- */
-float eng_f16_to_f32(uint16_t h);
-float eng_bf16_to_f32(uint16_t h);
-uint16_t eng_f32_to_f16(float f);   /* round to nearest even */
-uint16_t eng_f32_to_bf16(float f);  /* round to nearest even */
 
 /* ---------- kernels (matmul.c) ------------------------------------------------------------------ */
 /* y[rows] = W x[cols], rows split over the pool's threads. */
