@@ -191,6 +191,7 @@ static int ld_bool(Ld *L, const char *key, bool dflt, bool *out) {
     return rc < 0 ? -1 : 0;
 }
 
+#ifdef ABLAB_HAVE_TOKENIZER
 /* tokenizer.ggml.* -> tok_from_gguf */
 static int ld_tokenizer(Ld *L) {
     GgufFile *g = L->g;
@@ -264,6 +265,13 @@ static int ld_tokenizer(Ld *L) {
     if (v.eos_id >= 0) m->cfg.eos_id = v.eos_id;
     return 0;
 }
+#else
+/* This tree has no tokenizer yet (engine/meson.build): GGUF models run from ids. */
+static int ld_tokenizer(Ld *L) {
+    (void)L;
+    return 0;
+}
+#endif
 
 int gguf_load_model(EngModel *m, const char *path, const EngLoadOpts *o, LabErr *e) {
     /* the model owns the mapping, so the weights may point into it until eng_free */
@@ -508,6 +516,7 @@ static int sv_vec(Sv *S, const char *name, const float *v, int64_t n, int perm_h
     return gguf_w_tensor(S->w, name, GGML_TYPE_F32, 1, (uint64_t[]){(uint64_t)n}, data, S->e);
 }
 
+#ifdef ABLAB_HAVE_TOKENIZER
 /* Merges of the source tokenizer.json ("a b" strings or [a, b] pairs) or merges.txt. */
 static int sv_merges_json(const char *tokjson, char ***out, size_t *n) {
     *out = NULL;
@@ -693,6 +702,14 @@ out:
     free(scores);
     return rc;
 }
+#else
+/* Without a tokenizer in this tree a model has no vocabulary to write (m->tok is NULL). */
+static int sv_tokenizer(Sv *S, const EngModel *m) {
+    (void)S;
+    (void)m;
+    return 0;
+}
+#endif
 
 int eng_save_gguf(EngModel *m, const char *path, const char *quant, LabErr *e) {
     const EngConfig *c = &m->cfg;
