@@ -160,5 +160,7 @@ int eng_eval_ids(EngModel *m, const int *ids, size_t n, const EngEvalOpts *o, En
 /* KL divergence of m against ref (e.g. a quantized model against its F32 original) on the same
  * tokens; both models must tokenize the text identically. */
 int eng_eval_kl(EngModel *m, EngModel *ref, const char *text, const EngEvalOpts *o, EngKlResult *r, LabErr *e);
+int eng_eval_kl_ids(EngModel *m, EngModel *ref, const int *ids, size_t n, const EngEvalOpts *o, EngKlResult *r,
+                    LabErr *e);
 
 #endif

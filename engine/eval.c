@@ -172,22 +172,17 @@ int eng_eval_text(EngModel *m, const char *text, const EngEvalOpts *o, EngEvalRe
     return rc;
 }
 
-int eng_eval_kl(EngModel *m, EngModel *ref, const char *text, const EngEvalOpts *o, EngKlResult *r, LabErr *e) {
+int eng_eval_kl_ids(EngModel *m, EngModel *ref, const int *ids, size_t n, const EngEvalOpts *o, EngKlResult *r,
+                    LabErr *e) {
     memset(r, 0, sizeof *r);
     if (m->cfg.vocab != ref->cfg.vocab)
         return lab_err(e, LAB_EINVAL, "%s and %s have different vocabularies (%d and %d): KL needs the same tokens",
                        m->name, ref->name, m->cfg.vocab, ref->cfg.vocab);
-    IntVec ids = {0}, rids = {0};
+    if (n < 2) return lab_err(e, LAB_EINVAL, "%zu tokens: nothing to score", n);
     Ev E = {.m = m, .ref = ref, .kl = r};
     double t0 = now_ms();
-    int rc = eval_tokens(m, text, &ids, e) || eval_tokens(ref, text, &rids, e) ? -1 : 0;
-    if (!rc && (ids.n != rids.n || memcmp(ids.v, rids.v, ids.n * sizeof *ids.v)))
-        rc = lab_err(e, LAB_EINVAL, "%s and %s tokenize the text differently: KL needs the same tokens", m->name, ref->name);
-    if (!rc && ids.n < 2) rc = lab_err(e, LAB_EINVAL, "the text has no token to score");
-    if (!rc) rc = eval_alloc(&E, true, e) || eval_run(&E, ids.v, (int64_t)ids.n, o, &r->n_windows, e) ? -1 : 0;
+    int rc = eval_alloc(&E, true, e) || eval_run(&E, ids, (int64_t)n, o, &r->n_windows, e) ? -1 : 0;
     eval_free(&E);
-    ivec_free(&ids);
-    ivec_free(&rids);
     r->ms = now_ms() - t0;
     if (r->n_tokens) {
         double nt = (double)r->n_tokens;
@@ -198,5 +193,17 @@ int eng_eval_kl(EngModel *m, EngModel *ref, const char *text, const EngEvalOpts 
         r->token_ppl = exp(r->sum_nll / nt);
         r->ref_token_ppl = exp(r->ref_sum_nll / nt);
     }
+    return rc;
+}
+
+int eng_eval_kl(EngModel *m, EngModel *ref, const char *text, const EngEvalOpts *o, EngKlResult *r, LabErr *e) {
+    memset(r, 0, sizeof *r);
+    IntVec ids = {0}, rids = {0};
+    int rc = eval_tokens(m, text, &ids, e) || eval_tokens(ref, text, &rids, e) ? -1 : 0;
+    if (!rc && (ids.n != rids.n || memcmp(ids.v, rids.v, ids.n * sizeof *ids.v)))
+        rc = lab_err(e, LAB_EINVAL, "%s and %s tokenize the text differently: KL needs the same tokens", m->name, ref->name);
+    if (!rc) rc = eng_eval_kl_ids(m, ref, ids.v, ids.n, o, r, e);
+    ivec_free(&ids);
+    ivec_free(&rids);
     return rc;
 }

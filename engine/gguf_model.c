@@ -99,7 +99,7 @@ static int ld_mat(Ld *L, EngTensor *out, const char *name, int64_t rows, int64_t
         memset(out, 0, sizeof *out);
         return rc;
     }
-    EngDType dt;
+    EngDType dt = ENG_DT_F32;
     ggml_to_eng_dtype(t->type, &dt);
     return eng_model_weight(L->m, out, dt, t->data, rows, cols, false, name, L->e);
 }
@@ -109,7 +109,7 @@ static int ld_vec(Ld *L, const float **out, const char *name, int64_t n, bool re
     *out = NULL;
     const GgufTensor *t = ld_find(L, name, 1, n, required, &rc);
     if (!t) return rc;
-    EngDType dt;
+    EngDType dt = ENG_DT_F32;
     ggml_to_eng_dtype(t->type, &dt);
     if (dt == ENG_DT_Q8_0) return lab_err(L->e, LAB_EUNSUPPORTED, "%s: vector '%s' is q8_0", L->g->name, name);
     return eng_model_vec(L->m, out, dt, t->data, n, name, L->e);
@@ -185,13 +185,14 @@ static int ld_tok_id(Ld *L, const char *key, int vocab, int *out) {
     return 0;
 }
 
+
+#ifdef ABLAB_HAVE_TOKENIZER
 static int ld_bool(Ld *L, const char *key, bool dflt, bool *out) {
     int rc = gguf_get_bool(L->g, key, out, L->e);
     if (rc == 1) *out = dflt;
     return rc < 0 ? -1 : 0;
 }
 
-#ifdef ABLAB_HAVE_TOKENIZER
 /* tokenizer.ggml.* -> tok_from_gguf */
 static int ld_tokenizer(Ld *L) {
     GgufFile *g = L->g;
