@@ -3,8 +3,12 @@
 #include "cli.h"
 
 extern const Command cmd_config;
+extern const Command cmd_tokenize;
+extern const Command cmd_detokenize;
 
 const Command *const ablab_commands[] = {
     &cmd_config,
+    &cmd_tokenize,
+    &cmd_detokenize,
     NULL,
 };
