@@ -5,10 +5,14 @@
 extern const Command cmd_config;
 extern const Command cmd_tokenize;
 extern const Command cmd_detokenize;
+extern const Command cmd_convert;
+extern const Command cmd_eval;
 
 const Command *const ablab_commands[] = {
     &cmd_config,
     &cmd_tokenize,
     &cmd_detokenize,
+    &cmd_convert,
+    &cmd_eval,
     NULL,
 };
