@@ -3,8 +3,14 @@
 #include "cli.h"
 
 extern const Command cmd_config;
+extern const Command cmd_inspect;
+extern const Command cmd_logits;
+extern const Command cmd_generate;
 
 const Command *const ablab_commands[] = {
     &cmd_config,
+    &cmd_inspect,
+    &cmd_logits,
+    &cmd_generate,
     NULL,
 };
