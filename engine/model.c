@@ -202,6 +202,27 @@ static int alloc_att(EngModel *m, LabErr *e) {
     return 0;
 }
 
+/* The dtypes that hold most of the weights (as read by the kernels, and in the file). */
+static void main_dtypes(EngModel *m) {
+    size_t mem[4] = {0}, file[4] = {0};
+    static const char *names[4] = {"f32", "f16", "bf16", "q8_0"};
+    for (size_t i = 0; i < m->n_tinfo; i++) {
+        const EngTensorInfo *t = &m->tinfo[i];
+        size_t n = (size_t)t->rows * (size_t)t->cols;
+        for (int d = 0; d < 4; d++) {
+            if (!strcmp(t->dtype, names[d])) mem[d] += n;
+            if (!strcmp(t->file_dtype, names[d])) file[d] += n;
+        }
+    }
+    int bm = 0, bf = 0;
+    for (int d = 1; d < 4; d++) {
+        if (mem[d] > mem[bm]) bm = d;
+        if (file[d] > file[bf]) bf = d;
+    }
+    snprintf(m->dtype, sizeof m->dtype, "%s", names[bm]);
+    snprintf(m->file_dtype, sizeof m->file_dtype, "%s", names[bf]);
+}
+
 /* ---------- public ---------------------------------------------------------------------------------- */
 static bool ends_with(const char *s, const char *suf) {
     size_t a = strlen(s), b = strlen(suf);
@@ -287,6 +308,7 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
     openblas_set_num_threads(1);
 
     EngInfo *in = &m->info;
+    main_dtypes(m);
     in->arch = c->arch == ENG_ARCH_GPT2 ? "gpt2" : "llama";
     in->name = m->name;
     in->path = m->path;
