@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gguf.h"
 #include "model.h"
 #include "ops.h"
 
@@ -270,10 +271,10 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
     m->convert_halves = true;
     if (o->quant && *o->quant) {
         if (!strcmp(o->quant, "f32")) m->convert_halves = true;
-        else if (!strcmp(o->quant, "f16") || !strcmp(o->quant, "bf16")) m->convert_halves = false;
+        else if (!strcmp(o->quant, "f16") || !strcmp(o->quant, "bf16") || !strcmp(o->quant, "q8_0"))
+            m->convert_halves = false; /* eng_model_requant converts from the file's dtype */
         else {
-            lab_err(e, LAB_EUNSUPPORTED, "%s: quantization '%s' at load is not available for this format (f32)", path,
-                    o->quant);
+            lab_err(e, LAB_EINVAL, "%s: --quant %s: expected f32, f16, bf16 or q8_0", path, o->quant);
             goto fail;
         }
     }
@@ -283,7 +284,7 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
         rc = hf_load(m, path, o, e);
     } else if (ends_with(path, ".gguf")) {
         m->info.format = "gguf";
-        rc = lab_err(e, LAB_EUNSUPPORTED, "%s: GGUF model loading is not built into this ablab yet", path);
+        rc = gguf_load_model(m, path, o, e);
     } else if (ends_with(path, ".bin")) {
         m->info.format = "llama2c";
         rc = llama2c_load(m, path, o, e);
@@ -292,6 +293,8 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
                      "%s: not a model ablab reads (a Hugging Face folder, a llama2.c .bin or a .gguf file)", path);
     }
     if (rc || check_config(m, e)) goto fail;
+    main_dtypes(m);
+    if (o->quant && *o->quant && eng_model_requant(m, o->quant, e)) goto fail;
     const EngConfig *c = &m->cfg;
     int ctx = o->ctx > 0 ? o->ctx : 2048;
     if (ctx > c->ctx_max) ctx = c->ctx_max;
@@ -308,7 +311,6 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
     openblas_set_num_threads(1);
 
     EngInfo *in = &m->info;
-    main_dtypes(m);
     in->arch = c->arch == ENG_ARCH_GPT2 ? "gpt2" : "llama";
     in->name = m->name;
     in->path = m->path;

@@ -6,11 +6,15 @@ extern const Command cmd_config;
 extern const Command cmd_inspect;
 extern const Command cmd_logits;
 extern const Command cmd_generate;
+extern const Command cmd_tokenize;
+extern const Command cmd_detokenize;
 
 const Command *const ablab_commands[] = {
     &cmd_config,
     &cmd_inspect,
     &cmd_logits,
     &cmd_generate,
+    &cmd_tokenize,
+    &cmd_detokenize,
     NULL,
 };
