@@ -51,6 +51,16 @@ void eng_free(EngModel *m);                              /* NULL-safe */
  * "bf16" or "q8_0" (rows that are no whole number of Q8_0 blocks are written f16). */
 int  eng_save_gguf(EngModel *m, const char *path, const char *quant, LabErr *e);
 const EngInfo *eng_info(const EngModel *m);              /* valid until eng_free */
+/* The weights as loaded, in file order (for `ablab inspect --tensors`); valid until eng_free. */
+typedef struct {
+    const char *name;           /* as in the file ("model.layers.0.self_attn.q_proj.weight", "wq[0]") */
+    const char *file_dtype;     /* "f32", "f16", "bf16", "q8_0" */
+    const char *dtype;          /* as the kernels read it */
+    int64_t rows, cols;         /* logical [out][in] (vectors: 1 x n) */
+    size_t bytes;               /* in memory */
+    bool mapped;                /* read from the mapped file (else converted/copied) */
+} EngTensorInfo;
+size_t eng_tensors(const EngModel *m, const EngTensorInfo **out);
 /* Changes the thread budget of a loaded model (for the lab's split of cores). */
 void eng_set_threads(EngModel *m, int n_threads);
 

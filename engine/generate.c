@@ -97,6 +97,14 @@ int eng_gen_start(EngGen **out, EngModel *m, const int *prompt, int n, const Eng
         eng_gen_free(g);
         return -1;
     }
+    /* The decoder sees the prompt's last token first, so the text continues the prompt: a
+     * SentencePiece leading space is kept after a word, and llama2.c's rule (no leading space
+     * right after BOS) applies. What that token itself decodes to is not part of the answer. */
+    if (g->ts && tok_stream_push(g->ts, g->hist[n - 1], &g->fresh, e)) {
+        eng_gen_free(g);
+        return -1;
+    }
+    buf_clear(&g->fresh);
     m->busy = true;
     g->m = m;
     const EngInfo *in = &m->info;

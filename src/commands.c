@@ -3,6 +3,9 @@
 #include "cli.h"
 
 extern const Command cmd_config;
+extern const Command cmd_inspect;
+extern const Command cmd_logits;
+extern const Command cmd_generate;
 extern const Command cmd_tokenize;
 extern const Command cmd_detokenize;
 extern const Command cmd_convert;
@@ -10,6 +13,9 @@ extern const Command cmd_eval;
 
 const Command *const ablab_commands[] = {
     &cmd_config,
+    &cmd_inspect,
+    &cmd_logits,
+    &cmd_generate,
     &cmd_tokenize,
     &cmd_detokenize,
     &cmd_convert,
