@@ -364,7 +364,9 @@ int gguf_load_model(EngModel *m, const char *path, const EngLoadOpts *o, LabErr 
         c->eos_id = eos;
     }
     if (!(o && o->tokenizer_path && *o->tokenizer_path) && ld_tokenizer(&L)) goto fail;
+    /* a "q8_0" file keeps f16 for rows that are no whole number of blocks: name it by its embedding */
     snprintf(m->file_dtype, sizeof m->file_dtype, "%s", ggml_type_name(te->type));
+    snprintf(m->dtype, sizeof m->dtype, "%s", eng_dtype_name(m->w.tok_emb.dt));
     gguf_close(g);
     return 0;
 fail:
@@ -632,6 +634,21 @@ static int sv_tokenizer(Sv *S, const EngModel *m) {
             snprintf(pads[i], 24, "[PAD%d]", i);
             s = pads[i];
             types[i] = 5; /* UNUSED */
+        } else if (tok_kind(t) == TOK_KIND_LLAMA2C && strchr(s, ' ')) {
+            /* llama2.c's export turned SentencePiece's U+2581 into spaces: GGUF keeps U+2581 */
+            size_t len = strlen(s), k = 0;
+            if (!(pads[i] = malloc(3 * len + 1))) goto nomem;
+            for (size_t j = 0; j < len; j++) {
+                if (s[j] == ' ') {
+                    memcpy(pads[i] + k, "\xe2\x96\x81", 3);
+                    k += 3;
+                } else {
+                    pads[i][k++] = s[j];
+                }
+            }
+            pads[i][k] = 0;
+            s = pads[i];
+            types[i] = tok_is_special(t, i) ? 3 : 1;
         } else {
             unsigned byte;
             char tail;

@@ -8,6 +8,8 @@ extern const Command cmd_logits;
 extern const Command cmd_generate;
 extern const Command cmd_tokenize;
 extern const Command cmd_detokenize;
+extern const Command cmd_convert;
+extern const Command cmd_eval;
 
 const Command *const ablab_commands[] = {
     &cmd_config,
@@ -16,5 +18,7 @@ const Command *const ablab_commands[] = {
     &cmd_generate,
     &cmd_tokenize,
     &cmd_detokenize,
+    &cmd_convert,
+    &cmd_eval,
     NULL,
 };
