@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -516,6 +517,141 @@ static void test_seeded_generation_repeats(void **st) {
     eng_free(m);
 }
 
+/* ---------- stop strings (text through the tokenizer's streaming decoder) ------------------------ */
+/* Runs greedy generation with the given stops; returns the concatenated text (caller frees). */
+static char *greedy_text(EngModel *m, const int *p, int n, int max_tokens, const char *const *stops, int n_stop,
+                         EngStop *why) {
+    EngSampling s = eng_sampling_default();
+    s.temp = 0;
+    s.max_tokens = max_tokens;
+    s.stop = stops;
+    s.n_stop = n_stop;
+    EngGen *g = NULL;
+    LabErr e = {0};
+    if (eng_gen_start(&g, m, p, n, &s, &e)) fail_msg("%s", e.msg);
+    Buf text = {0};
+    EngPiece pc;
+    int rc;
+    while ((rc = eng_gen_step(g, &pc, &e)) == 1) buf_append(&text, pc.text, pc.len);
+    assert_int_equal(rc, 0);
+    buf_append(&text, pc.text, pc.len);
+    *why = pc.stop;
+    eng_gen_free(g);
+    buf_putc(&text, '\0');
+    return buf_steal(&text);
+}
+
+static void test_stop_strings(void **st) {
+    (void)st;
+    char bin[4096];
+    if (!shared_path(bin, sizeof bin, "models/stories260K/stories260K.bin")) return;
+    EngModel *m = load(bin, NULL);
+    IntVec p = {0};
+    LabErr e = {0};
+    assert_int_equal(eng_tokenize(m, "Once upon a time", true, &p, &e), 0);
+    EngStop why;
+    char *all = greedy_text(m, p.v, (int)p.n, 60, NULL, 0, &why);
+    assert_int_equal(why, ENG_STOP_LENGTH);
+    assert_true(strlen(all) > 40);
+    /* a stop string inside the text: everything before its first occurrence, nothing after */
+    const char *cases[] = {".", " little girl na", "Lily", "e"};
+    for (int i = 0; i < 4; i++) {
+        const char *stop = cases[i];
+        const char *at = strstr(all, stop);
+        assert_non_null(at);
+        char *got = greedy_text(m, p.v, (int)p.n, 60, &stop, 1, &why);
+        assert_int_equal(why, ENG_STOP_STRING);
+        assert_int_equal(strlen(got), (size_t)(at - all));
+        assert_memory_equal(got, all, (size_t)(at - all));
+        free(got);
+    }
+    /* a stop string that never completes is released in full at the end (held, then flushed) */
+    const char *never[] = {"Lily zzz", "qqq"};
+    char *got = greedy_text(m, p.v, (int)p.n, 60, never, 2, &why);
+    assert_int_equal(why, ENG_STOP_LENGTH);
+    assert_string_equal(got, all);
+    free(got);
+    free(all);
+    ivec_free(&p);
+    eng_free(m);
+}
+
+/* ---------- command line --------------------------------------------------------------------------- */
+static char *run_cmd(const char *fmt, const char *a, const char *b, int *status) {
+    char cmd[9000];
+    snprintf(cmd, sizeof cmd, fmt, getenv("ABLAB_BIN"), a, b);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    Buf out = {0};
+    char chunk[4096];
+    size_t k;
+    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0) buf_append(&out, chunk, k);
+    *status = pclose(f);
+    buf_putc(&out, '\0');
+    return buf_steal(&out);
+}
+
+static void test_cli_inspect_logits_generate(void **st) {
+    (void)st;
+    char g[4096], out[600];
+    if (!shared_path(g, sizeof g, "golden/gpt2-tiny-random")) return;
+    int status;
+    char *txt = run_cmd("'%s' inspect '%s' --json --tensors%s", g, "", &status);
+    assert_int_equal(status, 0);
+    json_t *o = json_loads(txt, 0, NULL);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "arch")), "gpt2");
+    assert_int_equal(json_integer_value(json_object_get(o, "n_params")), 3324736);
+    assert_int_equal(json_array_size(json_object_get(o, "tensors")), 2 + 2 * 12 + 2);
+    assert_true(json_is_object(json_object_get(o, "tokenizer")));
+    json_decref(o);
+    free(txt);
+    /* an invalid model: non-zero exit, the error on stderr */
+    char bad[4096];
+    snprintf(bad, sizeof bad, "%s/engine/truncated_in_data", getenv("TEST_BAD_DIR"));
+    txt = run_cmd("'%s' inspect '%s' 2>&1%s", bad, "", &status);
+    assert_int_not_equal(status, 0);
+    assert_non_null(strstr(txt, "ends past the end of the file"));
+    free(txt);
+    /* logits: [T][V] float32 equal to the API's */
+    snprintf(out, sizeof out, "%s/logits.f32", tmpdir);
+    txt = run_cmd("'%s' logits --model '%s' --ids 464,2068,7586 --out '%s'", g, out, &status);
+    assert_int_equal(status, 0);
+    free(txt);
+    char *data;
+    size_t len;
+    LabErr e = {0};
+    assert_int_equal(file_read_all(out, 0, &data, &len, &e), 0);
+    assert_int_equal(len, 3 * 50257 * 4);
+    EngModel *m = load(g, NULL);
+    float *lg = malloc(len);
+    int ids[3] = {464, 2068, 7586};
+    assert_int_equal(eng_logits(m, ids, 3, lg, &e), 0);
+    assert_memory_equal(lg, data, len);
+    free(lg);
+    free(data);
+    eng_free(m);
+    /* generate --json: one object with the new ids, text, stop reason and metrics */
+    txt = run_cmd("'%s' generate --model '%s' --ids 464,2068 --greedy --max-tokens 5 --json%s", g, "", &status);
+    assert_int_equal(status, 0);
+    o = json_loads(txt, 0, NULL);
+    assert_non_null(o);
+    assert_int_equal(json_array_size(json_object_get(o, "ids")), 5);
+    assert_true(json_is_string(json_object_get(o, "text")));
+    assert_string_equal(json_string_value(json_object_get(o, "stop")), "length");
+    json_t *mt = json_object_get(o, "metrics");
+    assert_int_equal(json_integer_value(json_object_get(mt, "n_prompt")), 2);
+    assert_int_equal(json_integer_value(json_object_get(mt, "n_gen")), 5);
+    assert_true(json_is_number(json_object_get(mt, "ttft_ms")));
+    assert_true(json_integer_value(json_object_get(mt, "bytes_kv")) > 0);
+    json_decref(o);
+    free(txt);
+    /* usage errors exit 2 */
+    txt = run_cmd("'%s' generate --model '%s' 2>/dev/null%s", g, "", &status);
+    assert_int_equal(WEXITSTATUS(status), 2);
+    free(txt);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stories260k_greedy),
@@ -533,6 +669,8 @@ int main(void) {
         cmocka_unit_test(test_eos_stop_and_metrics),
         cmocka_unit_test(test_sampler),
         cmocka_unit_test(test_seeded_generation_repeats),
+        cmocka_unit_test(test_stop_strings),
+        cmocka_unit_test(test_cli_inspect_logits_generate),
     };
     return cmocka_run_group_tests_name("engine", tests, setup, teardown);
 }
