@@ -314,6 +314,24 @@ T_AVX512 static float dot_q8_0_avx512(const void *wv, const float *x, size_t n) 
 #undef LQ
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
+
+T_AVX2 static void axpy_avx2(float a, const float *x, float *y, size_t n) {
+    __m256 va = _mm256_set1_ps(a);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+T_AVX512 static void axpy_avx512(float a, const float *x, float *y, size_t n) {
+    __m512 va = _mm512_set1_ps(a);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+    }
+}
 #endif
 
 /* ---------- dispatch ---------- */
@@ -395,4 +413,19 @@ void quant_matvec(QType t, const void *w, size_t cols, const float *x, float *y,
     if (qtype_row_bytes(t, cols, &rb)) return;
     const uint8_t *p = (const uint8_t *)w + r0 * rb;
     for (size_t r = r0; r < r1; r++, p += rb) y[r] = dot(p, x, cols);
+}
+
+void quant_axpy(float a, const float *x, float *y, size_t n) {
+#if QUANT_X86
+    int p = cur_path();
+    if (p == PATH_AVX512) {
+        axpy_avx512(a, x, y, n);
+        return;
+    }
+    if (p == PATH_AVX2) {
+        axpy_avx2(a, x, y, n);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++) y[i] += a * x[i];
 }
