@@ -141,7 +141,7 @@ typedef struct {
     int64_t session_id, prompt_id, model_id[2];
     int rep, left_slot;
     bool blind;
-    const char *session_name, *model_name[2];
+    const char *session_name, *model_name[2], *prompt;
 } DbRating;
 /* Committed before returning (its own BEGIN IMMEDIATE transaction). */
 int  db_rating_add(Db *db, const DbRating *r, int64_t *id, LabErr *e);
