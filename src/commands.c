@@ -3,8 +3,14 @@
 #include "cli.h"
 
 extern const Command cmd_config;
+extern const Command cmd_rate;
+extern const Command cmd_stats;
+extern const Command cmd_export;
 
 const Command *const ablab_commands[] = {
     &cmd_config,
+    &cmd_rate,
+    &cmd_stats,
+    &cmd_export,
     NULL,
 };

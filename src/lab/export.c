@@ -164,7 +164,10 @@ static void f_num(Rows *r, const char *name, double v, const char *fmt, bool bri
     rows_field(r, name, t, true, brief);
 }
 static void f_bool(Rows *r, const char *name, bool v, bool brief) {
-    rows_field(r, name, r->fmt == LAB_FMT_JSONL ? (v ? "true" : "false") : (v ? "1" : "0"), true, brief);
+    const char *t = r->fmt == LAB_FMT_JSONL ? (v ? "true" : "false")
+                    : r->fmt == LAB_FMT_CSV ? (v ? "1" : "0")
+                                            : (v ? "yes" : "no");
+    rows_field(r, name, t, true, brief);
 }
 
 static void iso_time(int64_t ms, char out[64]) {
@@ -402,13 +405,13 @@ static void summary_tables(LabOut *o, LabExportFormat fmt, const LabStats *s) {
         const LabPairStats *p = &s->pairs[i];
         rows_begin(&r);
         if (fmt == LAB_FMT_JSONL) f_str(&r, "kind", "pair", false);
-        f_str(&r, "model_a", p->name[0], true);
-        f_str(&r, "model_b", p->name[1], true);
+        f_str(&r, table ? "model A" : "model_a", p->name[0], true);
+        f_str(&r, table ? "model B" : "model_b", p->name[1], true);
         f_int(&r, "votes", p->votes, true);
-        f_int(&r, "wins_a", p->wins[0], true);
-        f_int(&r, "wins_b", p->wins[1], true);
+        f_int(&r, table ? "A wins" : "wins_a", p->wins[0], true);
+        f_int(&r, table ? "B wins" : "wins_b", p->wins[1], true);
         f_int(&r, "ties", p->ties, true);
-        f_int(&r, "both_bad", p->both_bad, true);
+        f_int(&r, table ? "both bad" : "both_bad", p->both_bad, true);
         if (table) {
             fmt_ci(t, sizeof t, p->win_rate, p->win_ci, true);
             f_str(&r, "A win rate [95% CI]", t, true);
@@ -559,12 +562,12 @@ static void methods(Lab *l, LabOut *o, LabExportFormat fmt, const LabStats *s, i
         if (m.fixed_seed) out_printf(o, "; every response used seed %lld", (long long)m.s.seed);
         else out_puts(o, "; each response drew a fresh random seed, recorded with it so it can be reproduced");
     }
-    out_printf(o, ". %d participant%s gave %d vote%s (the latest vote of each participant on each pair counts) ",
+    out_printf(o, ". %d participant%s gave %d vote%s (the latest vote of each participant on each pair counts). ",
                s->n_participants, s->n_participants == 1 ? "" : "s", s->n_votes, s->n_votes == 1 ? "" : "s");
-    if (s->any_blind && s->any_open) out_puts(o, "in both blind and open sessions");
-    else if (s->any_blind) out_puts(o, "blind: model names were hidden until each vote, and the sides were shuffled per "
-                                       "prompt with a seeded, balanced assignment");
-    else out_puts(o, "in open mode, with the model names shown");
+    if (s->any_blind && s->any_open) out_puts(o, "The votes come from both blind and open sessions");
+    else if (s->any_blind) out_puts(o, "Votes were blind: model names were hidden until each vote, and the two answers "
+                                       "were placed left or right per prompt by a seeded, balanced assignment");
+    else out_puts(o, "Votes were given in open mode, with the model names shown");
     out_printf(o, ". Win rates exclude ties and both-bad votes and are reported with Wilson 95%% score intervals; "
                   "each is tested against 50%% with an exact two-sided sign test. Bradley–Terry ratings are on the "
                   "Elo scale (400 points per tenfold odds, mean 1000, one virtual tie per compared pair) with "

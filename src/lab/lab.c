@@ -501,6 +501,28 @@ int lab_session_set_prompts(Lab *l, const LabStrList *prompts, LabErr *e) {
     return rc;
 }
 
+typedef struct { int64_t id; } FoundId;
+static int found_id(const DbSession *s, void *ud) {
+    ((FoundId *)ud)->id = s->id;
+    return 1;
+}
+
+int lab_session_find(Lab *l, const char *name_or_id, int64_t *id, LabErr *e) {
+    FoundId f = {0};
+    pthread_mutex_lock(&l->mu);
+    int found = db_session_by_name(l->db, name_or_id, found_id, &f, e);
+    if (found == 0) {
+        char *end;
+        long long v = strtoll(name_or_id, &end, 10);
+        if (end != name_or_id && !*end && v > 0) found = db_session_by_id(l->db, v, found_id, &f, e);
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (found < 0) return -1;
+    if (!found) return lab_err(e, LAB_ENOTFOUND, "%s: no session named or numbered '%s'", l->db_path, name_or_id);
+    *id = f.id;
+    return 0;
+}
+
 /* ---------- studies ---------- */
 
 typedef struct {
@@ -543,6 +565,25 @@ static int find_rated(const DbRating *r, void *ud) {
         c->rated = true;
         return 1;
     }
+    return 0;
+}
+
+int lab_session_prompt_ids(Lab *l, int64_t **ids, size_t *n, LabErr *e) {
+    *ids = NULL;
+    *n = 0;
+    if (!l->session_id) return lab_err(e, LAB_EINVAL, "no session is open");
+    PromptIds c = {0};
+    pthread_mutex_lock(&l->mu);
+    int rc = db_prompts_each(l->db, l->session_id, collect_prompt, &c, e);
+    pthread_mutex_unlock(&l->mu);
+    free(c.position);
+    if (!rc && c.oom) rc = lab_err(e, LAB_ENOMEM, "out of memory");
+    if (rc) {
+        free(c.id);
+        return -1;
+    }
+    *ids = c.id;
+    *n = c.n;
     return 0;
 }
 

@@ -158,6 +158,11 @@ int  lab_prompts_read(const char *path, LabStrList *out, LabErr *e);
  * LAB_EINVAL ("prompt 3 differs from the stored set"). */
 int  lab_session_set_prompts(Lab *l, const LabStrList *prompts, LabErr *e);
 
+/* The current session's prompt ids in position order (*ids malloc'd, caller frees). */
+int  lab_session_prompt_ids(Lab *l, int64_t **ids, size_t *n, LabErr *e);
+/* A session by name, or by number ("12" = id 12): *id, or LAB_ENOTFOUND. */
+int  lab_session_find(Lab *l, const char *name_or_id, int64_t *id, LabErr *e);
+
 typedef struct {
     int64_t prompt_id;
     int position;            /* in the prompt set */
