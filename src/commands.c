@@ -3,8 +3,12 @@
 #include "cli.h"
 
 extern const Command cmd_config;
+extern const Command cmd_lab;
+extern const Command cmd_study;
 
 const Command *const ablab_commands[] = {
+    &cmd_lab,
+    &cmd_study,
     &cmd_config,
     NULL,
 };
