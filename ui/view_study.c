@@ -37,7 +37,7 @@ int study_begin(Ui *ui, LabErr *e) {
         if (rc) return -1;
     }
     if (lab_prompts_read(ui->opt->prompts_path, &ui->prompts, e)) return -1;
-    /* lines starting with '#' describe the set (assets/prompts/*.txt): not prompts */
+    /* lines starting with '#' describe the set (the sets in assets/prompts): not prompts */
     size_t kept = 0;
     for (size_t i = 0; i < ui->prompts.n; i++) {
         if (ui->prompts.v[i][0] == '#') free(ui->prompts.v[i]);
