@@ -72,8 +72,9 @@ void d_bar(int y, int x, int w, double v, double lo, double hi, UiAttr a) {
     int fill = (int)lround(v * w);
     if (fill < 0) fill = 0;
     if (fill > w) fill = w;
-    attrset(scr_attr(a));
-    mvhline(y, x, ' ', fill);
+    /* a visible block (not only a coloured space) so the bar reads without colour and in captures */
+    attrset(scr_attr(a) & ~A_REVERSE);
+    for (int i = 0; i < fill; i++) mvaddstr(y, x + i, "\xe2\x96\x88");   /* U+2588 full block */
     if (!isnan(lo) && !isnan(hi)) {
         int l = (int)lround(lo * (w - 1)), h = (int)lround(hi * (w - 1));
         attrset(scr_attr(AT_BAR_CI));

@@ -19,7 +19,7 @@ typedef struct Ev {
     int64_t id;               /* EV_DONE: response id; EV_PAIR_DONE: pair id */
     bool ok;                  /* EV_PAIR_DONE: ratable; EV_LOAD_DONE: loaded */
     double frac;              /* EV_LOAD_PROGRESS */
-    char err[512];            /* EV_DONE / EV_LOAD_DONE: error message, "" if none */
+    char err[1024];           /* EV_DONE / EV_LOAD_DONE: error message, "" if none */
     unsigned gen;             /* the ask this belongs to (stale events are dropped) */
 } Ev;
 

@@ -155,13 +155,16 @@ bool scr_read_key(UiKey *k, int timeout_ms) {
         timeout(0);
         wint_t c2;
         int rc2 = get_wch(&c2);
-        if (rc2 == OK && c2 != 27) {
-            if (c2 == '\r' || c2 == '\n') { k->code = UK_NEWLINE; return true; }
+        if (rc2 == OK && c2 != 27 && c2 >= 32 && c2 != 127) {
             k->code = UK_CHAR;
             k->ch = (uint32_t)c2;
             k->alt = true;
             return true;
         }
+        if (rc2 == OK && (c2 == '\r' || c2 == '\n')) { k->code = UK_NEWLINE; return true; }
+        /* anything else is the next key on its own (Esc then F2 typed quickly) */
+        if (rc2 == KEY_CODE_YES) ungetch((int)c2);
+        else if (rc2 == OK) unget_wch((wchar_t)c2);
         k->code = UK_ESC;
         return true;
     }

@@ -66,7 +66,7 @@ typedef struct {
     bool follow;              /* keep the end in view while streaming */
     LabMetrics m;
     bool running, done, have_metrics;
-    char err[256];
+    char err[1024];
 } UiPane;
 
 typedef struct Ui Ui;

@@ -131,7 +131,7 @@ bool settings_key(Ui *ui, const UiKey *k) {
 }
 
 void settings_draw(Ui *ui, const UiLayout *L) {
-    UiRect box = layout_center(L->full, N_ROWS + 5, 60);
+    UiRect box = layout_center(L->full, N_ROWS + 7, 60);
     UiRect in = d_box(box, "settings (stored with each response)");
     d_printf(in, 0, 22, AT_HEAD_A, "%-14s", ui->set.shared ? "A and B" : "A");
     if (!ui->set.shared) d_printf(in, 0, 38, AT_HEAD_B, "%s", "B");

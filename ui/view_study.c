@@ -143,14 +143,14 @@ void study_draw(Ui *ui, const UiLayout *L) {
         return;
     }
     UiRect in = d_box(box, "user study");
-    int y = draw_para(in, 0, ui->study_text[0], AT_NORMAL);
+    /* the texts get what is left above the three fixed lines at the bottom */
+    UiRect text = {in.y, in.x, in.h > 4 ? in.h - 4 : 0, in.w};
+    int y = draw_para(text, 0, ui->study_text[0], AT_NORMAL);
     y++;
-    if (y < in.h) d_text(in, y++, 0, "Consent", AT_HEAD_A);
-    y = draw_para(in, y, ui->study_text[1], AT_NORMAL);
-    y++;
-    d_printf(in, y++, 0, AT_NORMAL, "Prompt set: %s (%zu prompts)%s", path_basename(ui->opt->prompts_path), ui->prompts.n,
+    if (y < text.h) d_text(text, y++, 0, "Consent", AT_HEAD_A);
+    draw_para(text, y, ui->study_text[1], AT_NORMAL);
+    d_printf(in, in.h - 3, 0, AT_NORMAL, "Prompt set: %s (%zu prompts)%s", path_basename(ui->opt->prompts_path), ui->prompts.n,
              ui->opt->blind ? " · blind: model names are shown after each vote" : "");
-    d_printf(in, y++, 0, AT_KEY, "Pseudonym: %s", ui->participant[0] ? ui->participant : "(none yet: press p)");
-    y++;
-    d_text(in, y, 0, "y  I agree, start      n  I do not agree (quit)      p  change pseudonym", AT_OK);
+    d_printf(in, in.h - 2, 0, AT_KEY, "Pseudonym: %s", ui->participant[0] ? ui->participant : "(none yet: press p)");
+    d_text(in, in.h - 1, 0, "y  I agree, start      n  I do not agree (quit)      p  change pseudonym", AT_OK);
 }
