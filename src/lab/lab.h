@@ -1,0 +1,384 @@
+/* ablab application layer: the lab session. Two engines answer one prompt side by side on worker
+ * threads, every complete answer is recorded, ratings are committed the moment they are given,
+ * and the record comes back out as statistics and exports.
+ *
+ * The only header the UI and the batch commands use. It includes base.h only and carries its own
+ * plain types (no engine or database types leak through).
+ *
+ * Vocabulary
+ *   slot  which configured model: 0 = model A (--a), 1 = model B (--b).
+ *   side  where an answer is shown: 0 = the left (or top) pane, labelled "A"; 1 = the right (or
+ *         bottom) pane, labelled "B". In open mode side == slot. In blind mode the lab shuffles
+ *         sides per prompt (seeded, balanced) and stores what was shown where; the UI only ever
+ *         deals in sides and learns the names from lab_rate's result after the vote.
+ *   pair  one prompt answered by both models (one response per slot), the unit that is rated.
+ *
+ * Threads: every function is called from one thread (the UI or command thread), except that
+ * LabEvents callbacks run on the lab's worker threads. Callbacks must not call back into the lab
+ * (queue the event and handle it on your own thread); lab_stop and lab_busy are the exceptions,
+ * they are safe from anywhere.
+ *
+ * Errors: functions that can fail return -1 and fill the caller's LabErr (code + message naming
+ * the file, table or field). Strings in returned structs are owned as each comment says. */
+#ifndef ABLAB_LAB_H
+#define ABLAB_LAB_H
+
+#include "base.h"
+
+typedef struct Lab Lab;
+
+enum { LAB_SLOT_A = 0, LAB_SLOT_B = 1, LAB_SIDE_LEFT = 0, LAB_SIDE_RIGHT = 1 };
+#define LAB_NAME_MAX 128   /* display strings in fixed arrays are truncated to this (NUL included) */
+
+/* ---------- configuration -------------------------------------------------------------------- */
+typedef struct {
+    double temp;            /* 0 = greedy */
+    int    top_k;           /* 0 = off */
+    double top_p;           /* 1 = off */
+    double min_p;           /* 0 = off */
+    double repeat_penalty;  /* 1 = off */
+    int    repeat_last_n;   /* -1 = whole context */
+    int    max_tokens;
+    int64_t seed;           /* -1 = a fresh random seed per response (the seed used is stored) */
+} LabSampling;
+
+/* llama.cpp's defaults (temp 0.8, top-k 40, top-p 0.95, min-p 0.05, no penalty, 256 tokens), seed -1. */
+LabSampling lab_sampling_default(void);
+
+typedef struct {
+    const char *model_path[2]; /* per slot; NULL or "" = no model in that slot (a database-only lab
+                                  is enough for stats, export, history and rating) */
+    const char *db_path;       /* created (with its folder) if missing */
+    int threads;               /* total for the lab, split between the two engines (0 = 2) */
+    int ctx;                   /* KV cache length per model (0 = engine default) */
+    LabSampling sampling;      /* the initial shared settings for both slots */
+    bool blind;                /* the initial mode of ad-hoc prompts (sessions set their own) */
+    /* optional model-load progress, called on the thread that runs lab_open */
+    void (*progress)(int slot, double frac, void *ud);
+    void *progress_ud;
+} LabConfig;
+
+/* Defaults: no models, db "ablab.db", threads 2, ctx 0, lab_sampling_default(), open mode. */
+void lab_config_init(LabConfig *c);
+
+/* Opens the database (creating/migrating it) and loads the models that are named. On error
+ * *out is NULL and nothing stays open. The current session is an open-mode "lab" session that is
+ * created on the first lab_ask (see lab_session_start to choose another). */
+int  lab_open(Lab **out, const LabConfig *c, LabErr *e);
+/* Stops and joins any generation, frees the models, closes the database. NULL-safe. */
+void lab_close(Lab *l);
+
+/* ---------- models (the models screen) ------------------------------------------------------- */
+typedef struct {
+    bool loaded;
+    int64_t db_id;                    /* row in the record (0 if none) */
+    char name[LAB_NAME_MAX];          /* folder or file base name */
+    char path[1024];                  /* truncated for display if longer */
+    char arch[32], format[16], dtype[16], file_dtype[16], tokenizer_kind[32];
+    int64_t n_params;
+    int n_layer, n_head, n_kv_head, dim, vocab, ctx, ctx_max;
+    size_t bytes_on_disk;             /* weight files */
+    size_t bytes_mapped, bytes_owned; /* weights in memory: mapped from the file / our own copy */
+    size_t bytes_kv, bytes_scratch;
+    size_t bytes_memory;              /* mapped + owned + kv + scratch */
+    double load_ms;
+    int n_threads;                    /* this engine's share of the lab's threads */
+} LabModelInfo;
+
+/* Fills *out for a slot (out->loaded false if the slot is empty). Returns -1 for a bad slot. */
+int  lab_model_info(const Lab *l, int slot, LabModelInfo *out);
+/* Loads `path` into `slot`, replacing what was there. Blocking: run it from a worker thread to
+ * draw the progress (called with 0..1 on the loading thread). Fails with LAB_EBUSY while a
+ * generation runs; on any failure the previous model stays loaded. */
+int  lab_model_swap(Lab *l, int slot, const char *path, void (*progress)(double frac, void *ud),
+                    void *ud, LabErr *e);
+/* Exchanges the models of slots A and B (and their per-slot settings). LAB_EBUSY while generating. */
+int  lab_model_swap_slots(Lab *l, LabErr *e);
+
+/* ---------- settings (the settings overlay) -------------------------------------------------- */
+typedef struct {
+    bool shared;            /* one set of sampling settings for both slots (s[1] mirrors s[0]) */
+    LabSampling s[2];       /* per slot */
+    int threads;            /* total, split between the engines (each gets at least 1) */
+} LabSettings;
+
+void lab_settings_get(const Lab *l, LabSettings *out);
+/* Validates (ranges as `ablab config` accepts), applies to the next lab_ask, applies the thread
+ * split to the loaded engines and remembers the settings in the database for the next start.
+ * LAB_EINVAL names the bad field; LAB_EBUSY while generating (threads cannot change mid-answer). */
+int  lab_settings_set(Lab *l, const LabSettings *s, LabErr *e);
+
+/* ---------- sessions and studies ------------------------------------------------------------- */
+typedef struct {
+    const char *name;        /* unique; starting a session whose name exists resumes it */
+    const char *kind;        /* "lab", "run" or "study" (NULL = "lab") */
+    const char *participant; /* pseudonym (NULL = none) */
+    const char *prompt_set;  /* name of the prompt set, e.g. the file name (NULL = ad hoc) */
+    bool blind;
+    bool consent;            /* the participant agreed to the consent text */
+    int64_t seed;            /* blind sides and study order; -1 = random (stored, so a resume
+                                reproduces the same order and sides) */
+    const char *notes;
+} LabSessionSpec;
+
+typedef struct {
+    int64_t id;
+    char name[LAB_NAME_MAX], kind[16], participant[LAB_NAME_MAX], prompt_set[LAB_NAME_MAX];
+    bool blind, consent, resumed, ended;
+    int64_t seed;
+    int64_t started_ms, ended_ms;  /* unix ms; ended_ms 0 while open */
+    int n_prompts;                 /* prompts in the session's set */
+    int n_pairs_complete;          /* pairs with both responses recorded */
+    int n_rated;                   /* pairs rated by this session's participant */
+} LabSessionInfo;
+
+/* Starts (or resumes, when the name exists) a session and makes it current. A resumed session
+ * keeps its stored mode, seed and participant; spec fields that contradict them give LAB_EINVAL
+ * (e.g. resuming a blind session as open). */
+int  lab_session_start(Lab *l, const LabSessionSpec *spec, LabSessionInfo *out, LabErr *e);
+/* The current session (out->id 0 if none yet). */
+int  lab_session_info(Lab *l, LabSessionInfo *out, LabErr *e);
+/* Records the end time (and notes if non-NULL) of the current session. */
+int  lab_session_end(Lab *l, const char *notes, LabErr *e);
+
+/* A list of strings (prompts, history entries). lab_strlist_free frees the strings and the array. */
+typedef struct { char **v; size_t n; } LabStrList;
+void lab_strlist_free(LabStrList *s);
+
+/* Reads prompts from a file: one prompt a line (blank lines skipped), or JSON lines
+ * {"prompt": "..."} (detected per line by a leading '{'). Errors name the file and line. */
+int  lab_prompts_read(const char *path, LabStrList *out, LabErr *e);
+/* Stores `prompts` as the current session's prompt set at positions 0..n-1. Idempotent: on a
+ * resumed session the same prompts are found again; a different text at a stored position gives
+ * LAB_EINVAL ("prompt 3 differs from the stored set"). */
+int  lab_session_set_prompts(Lab *l, const LabStrList *prompts, LabErr *e);
+
+typedef struct {
+    int64_t prompt_id;
+    int position;            /* in the prompt set */
+    int k, n;                /* 1-based progress: this is item k of n in this session's order */
+    int rep;                 /* repetition index (0 for studies) */
+    int64_t pair_id;         /* 0 if not answered yet; else the pair to show and rate */
+    bool answered;           /* both responses already recorded (resume: show them, then rate) */
+    char *text;              /* prompt text, owned by the lab, valid until the next lab_study_next */
+} LabStudyItem;
+
+/* The next prompt of the current session that this participant has not rated, in the session's
+ * balanced order (a seeded shuffle per participant). Returns 1 with *out filled, 0 when every
+ * prompt is rated (the thank-you screen), -1 on error. */
+int  lab_study_next(Lab *l, LabStudyItem *out, LabErr *e);
+
+/* ---------- asking: both engines at once ----------------------------------------------------- */
+/* What the UI shows of a response's metrics (a copy: no engine types). */
+typedef struct {
+    int n_prompt, n_gen;
+    double ttft_ms, prefill_ms, decode_tok_s, total_ms, p50_ms, p95_ms;
+    size_t bytes_weights, bytes_kv, bytes_scratch;
+    size_t bytes_engine;     /* weights + kv + scratch */
+    size_t peak_rss;         /* whole process, bytes */
+    int n_threads;
+    uint64_t seed;           /* the seed actually used */
+    char stop[12];           /* "" while running; then "eos", "length", "stop", "cancel", "context", "error" */
+} LabMetrics;
+
+typedef struct {
+    /* A piece of text (complete UTF-8, may contain any bytes a model writes: sanitize before
+     * drawing) for the pane on `side`, with the live metrics so far. */
+    void (*on_piece)(int side, const char *text, size_t len, const LabMetrics *live, void *ud);
+    /* One side ended: m is final; response_id the recorded row (0 if not recorded: error, or a
+     * cancelled answer when record_cancelled is false); err NULL unless it failed. */
+    void (*on_done)(int side, const LabMetrics *m, int64_t response_id, const LabErr *err, void *ud);
+    /* Both sides ended and are recorded: `ratable` is true when both responses exist, i.e. the
+     * pair can be rated now. Called once per lab_ask, last of all its callbacks. */
+    void (*on_pair_done)(int64_t pair_id, bool ratable, void *ud);
+    void *ud;
+} LabEvents;
+
+typedef struct {
+    int64_t prompt_id;       /* answer a stored prompt of the current session (text may be NULL),
+                                0 = store `text` as a new ad-hoc prompt */
+    int rep;                 /* repetition index: (session, prompt, rep) names one pair */
+    const LabSampling *sampling[2]; /* per slot overrides for this ask; NULL = lab_settings */
+    bool record_cancelled;   /* keep answers stopped by lab_stop (UI: true; batch run: false, so a
+                                resumed run generates them again) */
+} LabAskOpts;
+
+/* Starts both engines on the prompt and returns at once; *pair_id is the pair (created before the
+ * first token; no write transaction is held while tokens stream). Re-asking an existing
+ * (session, prompt, rep) only generates the slots that have no recorded response (resume); when
+ * both exist it starts nothing, calls on_pair_done(pair, true) and returns 0. Needs both slots
+ * loaded; LAB_EBUSY while a previous ask is still running. `o` may be NULL. The prompt text is
+ * added to the prompt history. Callbacks run on worker threads (see the top of this file). */
+int  lab_ask(Lab *l, const char *text, const LabAskOpts *o, const LabEvents *ev, int64_t *pair_id, LabErr *e);
+/* Cancels both generations; the answers so far are kept (see record_cancelled). Returns at once;
+ * on_done/on_pair_done still follow. Safe from any thread and from a signal-flag loop. */
+void lab_stop(Lab *l);
+/* True while a lab_ask's workers run. Safe from any thread. */
+bool lab_busy(Lab *l);
+/* Blocks until the running ask (if any) has delivered on_pair_done. */
+void lab_wait(Lab *l);
+
+/* ---------- rating ---------------------------------------------------------------------------- */
+typedef enum { LAB_CHOICE_A = 0, LAB_CHOICE_B, LAB_CHOICE_TIE, LAB_CHOICE_BOTH_BAD } LabChoice;
+const char *lab_choice_name(LabChoice c);              /* "a", "b", "tie", "both-bad" */
+int  lab_choice_parse(const char *s, LabChoice *out);  /* the names above; -1 otherwise */
+
+typedef struct {
+    bool by_slot;            /* false (UI): choice A/B and score[] refer to sides as shown;
+                                true (scripts): they refer to models A/B (slots) */
+    int score[2];            /* optional 1..5, 0 = none */
+    const char *tags;        /* comma-separated, NULL = none */
+    const char *comment;     /* NULL = none */
+    double decide_ms;        /* time to decide (from the end of the answers), < 0 = unknown */
+    const char *participant; /* NULL = the current session's participant */
+} LabRateOpts;
+
+typedef struct {
+    int64_t rating_id;
+    int64_t pair_id;
+    char model_name[2][LAB_NAME_MAX]; /* by side as shown: what blind mode reveals after the vote */
+    int left_slot;                    /* slot that was shown on the left */
+    LabChoice model_choice;           /* the choice resolved to models (A = slot A better) */
+} LabRateResult;
+
+/* Commits a rating in its own transaction before returning. On a database failure (disk full,
+ * locked past the busy timeout, I/O error) the rating is kept in memory: lab_rate_pending says
+ * so and lab_rate_retry commits it later (the user is offered a retry). LAB_ENOTFOUND for an
+ * unknown pair, LAB_EINVAL for an incomplete pair or a score out of range. */
+int  lab_rate(Lab *l, int64_t pair_id, LabChoice c, const LabRateOpts *o, LabRateResult *out, LabErr *e);
+bool lab_rate_pending(const Lab *l);
+int  lab_rate_retry(Lab *l, LabRateResult *out, LabErr *e);
+void lab_rate_discard(Lab *l);
+/* Deletes the most recent rating given through this Lab (repeatable: walks back the ratings of
+ * this run). *pair_id (may be NULL) gets the pair that became unrated. LAB_ENOTFOUND if none. */
+int  lab_undo_rating(Lab *l, int64_t *pair_id, LabErr *e);
+
+/* ---------- history (browse, search, open, re-rate) ------------------------------------------ */
+typedef struct {
+    int64_t pair_id, session_id, prompt_id;
+    int rep;
+    int64_t created_ms;
+    const char *session_name;
+    const char *prompt;              /* valid during the callback only */
+    const char *output[2];           /* by slot; NULL if that response is missing */
+    const char *model_name[2];       /* by slot */
+    int left_slot;
+    bool blind;
+    int n_ratings;
+    const char *last_choice;         /* resolved to models: "a", "b", "tie", "both-bad"; NULL if unrated */
+} LabPairRow;
+
+/* Calls each() for pairs, newest first. search: NULL/"" = all, else a full-text query over
+ * prompts and outputs (SQLite FTS5 syntax; plain words match words). session_id 0 = all sessions.
+ * each() returns 0 to continue, nonzero to stop. LAB_EINVAL for a malformed search. */
+int  lab_history(Lab *l, const char *search, int64_t session_id, int limit, int offset,
+                 int (*each)(const LabPairRow *row, void *ud), void *ud, LabErr *e);
+
+typedef struct {
+    int64_t id, response_id[2];      /* by slot */
+    char *prompt, *output[2];        /* owned; lab_pair_free */
+    char model_name[2][LAB_NAME_MAX];
+    int left_slot;
+    bool blind;
+    LabMetrics metrics[2];           /* by slot */
+    LabSampling sampling[2];         /* by slot, as recorded */
+} LabPair;
+int  lab_pair_get(Lab *l, int64_t pair_id, LabPair *out, LabErr *e);
+void lab_pair_free(LabPair *p);
+
+/* Prompt history for the line editor, oldest first, at most `limit` distinct entries. */
+int  lab_prompt_history(Lab *l, int limit, LabStrList *out, LabErr *e);
+
+/* ---------- statistics ------------------------------------------------------------------------ */
+typedef struct { double lo, hi; } LabInterval;
+
+typedef struct {
+    int64_t session_id;      /* 0 = all sessions */
+    int bootstrap_rounds;    /* 0 = 1000 */
+    uint64_t seed;           /* bootstrap seed (0 = 1) */
+} LabStatsQuery;
+
+typedef struct {
+    int64_t model_id[2];
+    char name[2][LAB_NAME_MAX];
+    int votes;               /* ratings counted (latest per pair and participant) */
+    int wins[2], ties, both_bad;
+    int decisive;            /* wins[0] + wins[1] */
+    double win_rate;         /* model [0]'s share of decisive votes (NaN if none) */
+    LabInterval win_ci;      /* Wilson 95% */
+    double sign_p;           /* exact two-sided sign test on decisive votes (1 if none) */
+    int left_wins;           /* decisive votes won by the side shown on the left */
+    double left_rate;        /* position bias: left_wins / decisive (NaN if none) */
+    LabInterval left_ci;     /* Wilson 95% */
+    int more_votes;          /* further votes at the current rate until the 95% interval excludes
+                                0.5; 0 when it already does, -1 if never (rate exactly 0.5 or none) */
+    int n_score[2];          /* 1..5 scores given per model */
+    double mean_score[2];
+    int score_hist[2][5];
+} LabPairStats;
+
+typedef struct {
+    int64_t id;
+    char name[LAB_NAME_MAX], arch[32], dtype[16];
+    int64_t n_params;
+    int n_responses;
+    double elo;              /* Bradley–Terry on the Elo scale (400), mean of rated models = 1000 */
+    LabInterval elo_ci;      /* seeded bootstrap 95% (percentile) */
+    bool rated;              /* took part in at least one decisive or tied vote */
+    double ttft_med, ttft_p90, tok_s_med, tok_s_p90, total_med, total_p90;   /* ms, tok/s, ms */
+    double rss_med, rss_p90, engine_med, engine_p90;                          /* bytes */
+    double *ttft, *tok_s;    /* every response's value (n_responses), for distributions */
+} LabModelStats;
+
+typedef struct {
+    LabPairStats *pairs; size_t n_pairs;
+    LabModelStats *models; size_t n_models;
+    int n_sessions, n_prompts, n_pairs_complete, n_votes, n_participants;
+    bool any_blind, any_open;
+    const char *kappa_kind;  /* "cohen" (2 raters), "fleiss" (more), "none" */
+    double kappa;            /* NaN when kappa_kind is "none" */
+    int kappa_items;         /* pairs rated by at least two participants */
+    int bootstrap_rounds;
+    uint64_t seed;
+} LabStats;
+
+int  lab_stats(Lab *l, const LabStatsQuery *q, LabStats *out, LabErr *e);
+void lab_stats_free(LabStats *s);
+
+/* The formulas, exposed so they are tested on hand-computed values. */
+LabInterval lab_wilson(int successes, int n, double z);                    /* z = 1.96 for 95% */
+double lab_sign_test(int wins, int losses);                                /* two-sided exact p */
+/* Bradley–Terry by minorization–maximization over n_models; win[i*n+j] = times i beat j (a tie
+ * counts half to each). Ratings on the Elo scale, mean 1000. -1 if it does not converge. */
+int  lab_bradley_terry(const double *win, size_t n_models, double *elo_out);
+/* Cohen's kappa: a[i], b[i] are two raters' categories (0..k-1) for item i. NaN if undefined. */
+double lab_cohen_kappa(const int *a, const int *b, size_t n, int k);
+/* Fleiss' kappa: counts[i*k+j] = raters putting item i in category j (raters per item may vary,
+ * each item needs at least 2). NaN if undefined. */
+double lab_fleiss_kappa(const int *counts, size_t n_items, int k);
+/* Decisive votes needed (in total) at win rate p until the Wilson 95% interval excludes 0.5; -1 if never. */
+int  lab_votes_to_separate(double p);
+
+/* ---------- export ---------------------------------------------------------------------------- */
+typedef enum { LAB_EXPORT_RESPONSES, LAB_EXPORT_RATINGS, LAB_EXPORT_SESSIONS, LAB_EXPORT_SUMMARY,
+               LAB_EXPORT_ALL } LabExportWhat;
+typedef enum { LAB_FMT_CSV, LAB_FMT_JSONL, LAB_FMT_MD, LAB_FMT_TEX, LAB_FMT_SQL, LAB_FMT_SVG } LabExportFormat;
+int  lab_export_what_parse(const char *s, LabExportWhat *out);    /* "responses", ... ; -1 if unknown */
+int  lab_export_format_parse(const char *s, LabExportFormat *out); /* "csv", ... ; -1 if unknown */
+
+typedef struct {
+    LabExportWhat what;
+    LabExportFormat format;
+    int64_t session_id;      /* 0 = all */
+    const char *out_path;    /* file, "-" or NULL = stdout. Several files (csv/jsonl/svg with
+                                what = all) need a folder: created if missing. */
+    uint64_t seed;           /* bootstrap seed for summary statistics (0 = 1) */
+} LabExportOpts;
+
+/* Writes the export. Formats: csv (RFC 4180, one row per response / rating / session, columns
+ * documented in README), jsonl (same fields), md and tex (summary tables; `all` adds the methods
+ * paragraph and per-model tables), sql (a dump of the schema and rows that sqlite3 can replay),
+ * svg (win rates with intervals, TTFT and tokens/s per model, score histograms). */
+int  lab_export(Lab *l, const LabExportOpts *o, LabErr *e);
+
+#endif
