@@ -330,10 +330,9 @@ static int ui_loop(Ui *ui) {
         drain(ui);
         if (got) {
             if (k.code == UK_RESIZE) {
-                /* the one place a resize is handled: layout is recomputed from LINES x COLS at
-                 * every draw; the panes keep following their end */
+                /* the one place a resize is handled: ncurses has updated LINES x COLS, every draw
+                 * lays out from them, pane scrolls are clamped there; repaint everything */
                 clearok(curscr, TRUE);
-                for (int s = 0; s < 2; s++) ui->pane[s].scroll = 0;
             } else {
                 dispatch(ui, &k);
             }
@@ -348,37 +347,18 @@ static int ui_loop(Ui *ui) {
     return scr_signal();
 }
 
-int ui_run_lab(const UiOptions *o, LabErr *e) {
+static int ui_run(const UiOptions *o, bool study, LabErr *e) {
     Ui *ui = calloc(1, sizeof *ui);
     if (!ui) return lab_err(e, LAB_ENOMEM, "out of memory");
-    if (ui_start(ui, o, e)) {
-        ui_finish(ui);
-        free(ui);
-        return -1;
+    int rc = -1;
+    if (ui_start(ui, o, e) == 0) {
+        ui->study = study;
+        if (!study || study_begin(ui, e) == 0) rc = ui_loop(ui);
     }
-    int sig = ui_loop(ui);
     ui_finish(ui);
     free(ui);
-    return sig;
+    return rc;
 }
 
-int ui_run_study(const UiOptions *o, LabErr *e) {
-    Ui *ui = calloc(1, sizeof *ui);
-    if (!ui) return lab_err(e, LAB_ENOMEM, "out of memory");
-    ui->study = true;
-    if (ui_start(ui, o, e)) {
-        ui_finish(ui);
-        free(ui);
-        return -1;
-    }
-    ui->study = true;
-    if (study_begin(ui, e)) {
-        ui_finish(ui);
-        free(ui);
-        return -1;
-    }
-    int sig = ui_loop(ui);
-    ui_finish(ui);
-    free(ui);
-    return sig;
-}
+int ui_run_lab(const UiOptions *o, LabErr *e) { return ui_run(o, false, e); }
+int ui_run_study(const UiOptions *o, LabErr *e) { return ui_run(o, true, e); }

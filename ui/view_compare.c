@@ -320,6 +320,7 @@ static void draw_pane(Ui *ui, const UiLayout *L, int side) {
     if (text_wrap(s, p->text.len, body.w - 1, &tl)) return;
     int total = (int)tl.n, maxtop = total > body.h ? total - body.h : 0;
     if (p->follow || p->scroll > maxtop) p->scroll = maxtop;
+    if (p->scroll >= maxtop) p->follow = true;   /* scrolled back to the end: follow again */
     for (int i = 0; i < body.h && p->scroll + i < total; i++) {
         const TextLine *ln = &tl.v[p->scroll + i];
         d_textn(body, i, 1, s + ln->start, ln->len, AT_NORMAL);
