@@ -173,4 +173,20 @@ int eng_eval_kl(EngModel *m, EngModel *ref, const char *text, const EngEvalOpts 
 int eng_eval_kl_ids(EngModel *m, EngModel *ref, const int *ids, size_t n, const EngEvalOpts *o, EngKlResult *r,
                     LabErr *e);
 
+/* ---------- benchmarks (bench.c) ---------- */
+/* One prompt-processing run: n ids (a fixed walk over the vocabulary, no tokenizer) as one batch
+ * from an empty cache; *ms is its wall time. */
+int eng_bench_pp(EngModel *m, int n, double *ms, LabErr *e);
+/* One generation run: n tokens decoded one at a time from an empty cache (ids given, no sampling). */
+int eng_bench_tg(EngModel *m, int n, double *ms, LabErr *e);
+/* Bytes of weights a decode step reads (every matrix, the head, one embedding row). */
+size_t eng_bench_decode_bytes(const EngModel *m);
+/* openblas_get_corename(): the kernels OpenBLAS chose (e.g. "Haswell", "Cooperlake"). */
+const char *eng_blas_core(void);
+/* The path the decode kernels take on this CPU: "avx512", "avx2" or "portable". */
+const char *eng_kernel_path(void);
+/* Main-memory read bandwidth in GB/s with n threads streaming a buffer of `bytes` (best of 5); 0 if
+ * the buffer cannot be allocated. */
+double eng_read_bandwidth(int n_threads, size_t bytes);
+
 #endif

@@ -12,6 +12,7 @@ extern const Command cmd_tokenize;
 extern const Command cmd_detokenize;
 extern const Command cmd_convert;
 extern const Command cmd_eval;
+extern const Command cmd_bench;
 
 const Command *const ablab_commands[] = {
     &cmd_lab,
@@ -24,5 +25,6 @@ const Command *const ablab_commands[] = {
     &cmd_detokenize,
     &cmd_convert,
     &cmd_eval,
+    &cmd_bench,
     NULL,
 };
