@@ -3,6 +3,8 @@
 #include "cli.h"
 
 extern const Command cmd_config;
+extern const Command cmd_lab;
+extern const Command cmd_study;
 extern const Command cmd_inspect;
 extern const Command cmd_logits;
 extern const Command cmd_generate;
@@ -13,6 +15,8 @@ extern const Command cmd_eval;
 extern const Command cmd_bench;
 
 const Command *const ablab_commands[] = {
+    &cmd_lab,
+    &cmd_study,
     &cmd_config,
     &cmd_inspect,
     &cmd_logits,
