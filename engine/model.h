@@ -16,23 +16,18 @@
 #include <stdatomic.h>
 
 #include "engine.h"
+#include "quant.h"
 #include "tokenizer.h"
 
 /* ---------- tensors ----------------------------------------------------------------------------- */
+/* The dtypes are quant.h's QType (same numbers): kernels for the half and quantized types live in
+ * quant.c (the GGUF/quant part), F32 goes through OpenBLAS. */
 typedef enum {
-    ENG_DT_F32 = 0,
-    ENG_DT_F16,   /* IEEE half */
-    ENG_DT_BF16,  /* bfloat16 */
-    ENG_DT_Q8_0,  /* GGUF's Q8_0: blocks of 32 weights = fp16 scale d + 32 int8 q (34 bytes); w = d*q */
-    ENG_DT_COUNT
+    ENG_DT_F32 = QT_F32,
+    ENG_DT_F16 = QT_F16,   /* IEEE half */
+    ENG_DT_BF16 = QT_BF16, /* bfloat16 */
+    ENG_DT_Q8_0 = QT_Q8_0, /* GGUF's Q8_0: blocks of 32 weights = fp16 scale d + 32 int8 q (34 bytes) */
 } EngDType;
-
-#define ENG_Q8_0_BLOCK 32
-typedef struct {
-    uint16_t d;                  /* fp16 scale */
-    int8_t q[ENG_Q8_0_BLOCK];
-} EngBlockQ8_0;                  /* 34 bytes, packed as in GGUF */
-_Static_assert(sizeof(EngBlockQ8_0) == 34, "Q8_0 block must be 34 bytes");
 
 typedef struct {
     EngDType dt;
@@ -41,7 +36,7 @@ typedef struct {
     bool transposed;     /* stored [cols][rows] (GPT-2 Conv1D); only with dt == ENG_DT_F32 */
 } EngTensor;
 
-const char *eng_dtype_name(EngDType dt);            /* "f32", "f16", "bf16", "q8_0" */
+static inline const char *eng_dtype_name(EngDType dt) { return qtype_name((QType)dt); }
 /* Bytes of a rows x cols tensor of dt; false on overflow or when cols is not a multiple of
  * the block size. */
 bool eng_dtype_bytes(EngDType dt, int64_t rows, int64_t cols, size_t *out);
@@ -65,6 +60,7 @@ typedef struct {
     bool tied;          /* lm_head shares tok_emb */
     bool attn_bias;     /* llama: q/k/v/o biases present */
     bool mlp_bias;      /* llama: gate/up/down biases present */
+    bool bos_stops;     /* llama2.c: generating BOS ends the text, as run.c does */
     int bos_id, eos_id; /* -1 if none */
 } EngConfig;
 
@@ -150,7 +146,10 @@ struct EngModel {
     EngPool *pool;
     int n_threads;
     bool busy;                  /* a generation holds the KV cache */
+    bool convert_halves;        /* F16/BF16 weights become F32 at load (default) */
+    size_t att_bytes;           /* s.att, sized by the pool */
     /* resources released by eng_free */
+    EngTensorInfo *tinfo; size_t n_tinfo; /* names owned */
     MappedFile *maps; size_t n_maps;
     void **owned; size_t n_owned;
     char *path, *name, *tok_path;
@@ -175,15 +174,10 @@ int eng_model_vec(EngModel *m, const float **out, EngDType dt, const void *data,
                   LabErr *e);
 
 /* Loaders: fill m->cfg and m->w (and m->tok when the format carries a vocabulary). */
+int hf_config_read(const char *path, EngConfig *c, LabErr *e);   /* config.json */
 int hf_load(EngModel *m, const char *dir, const EngLoadOpts *o, LabErr *e);
 int llama2c_load(EngModel *m, const char *path, const EngLoadOpts *o, LabErr *e);
 int gguf_load_model(EngModel *m, const char *path, const EngLoadOpts *o, LabErr *e);
-
-/* ---------- numbers ----------------------------------------------------------------------------- */
-float eng_f16_to_f32(uint16_t h);
-float eng_bf16_to_f32(uint16_t h);
-uint16_t eng_f32_to_f16(float f);   /* round to nearest even */
-uint16_t eng_f32_to_bf16(float f);  /* round to nearest even */
 
 /* ---------- kernels (matmul.c) ------------------------------------------------------------------ */
 /* y[rows] = W x[cols], rows split over the pool's threads. */

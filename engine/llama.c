@@ -1,0 +1,58 @@
+/* The Llama-style forward pass (Meta / llama2.c / Hugging Face LlamaForCausalLM): RMSNorm, RoPE,
+ * grouped-query attention, SwiGLU, optional biases. A batch of n tokens goes through sgemm; K and V
+ * are written straight into the cache rows of their positions. */
+#include <string.h>
+
+#include "ops.h"
+
+void llama_forward(EngModel *m, const int *ids, int n, float *all_logits) {
+    const EngConfig *c = &m->cfg;
+    const EngWeights *w = &m->w;
+    EngRunState *s = &m->s;
+    int dim = c->dim, hd = c->head_dim, half = hd / 2;
+    int qd = c->n_head * hd, kvd = c->n_kv_head * hd;
+    int p0 = s->pos;
+    for (int t = 0; t < n; t++) eng_tensor_row(&w->tok_emb, ids[t], s->x + (size_t)t * dim);
+    for (int l = 0; l < c->n_layer; l++) {
+        const EngLayer *L = &w->layers[l];
+        float *kc = s->key_cache + ((size_t)l * s->ctx) * kvd;
+        float *vc = s->value_cache + ((size_t)l * s->ctx) * kvd;
+        float *k = kc + (size_t)p0 * kvd, *v = vc + (size_t)p0 * kvd;
+        op_rmsnorm(s->xb, s->x, L->attn_norm, n, dim, c->norm_eps);
+        mm_batch(&L->wq, s->xb, n, s->q, m->pool);
+        mm_batch(&L->wk, s->xb, n, k, m->pool);
+        mm_batch(&L->wv, s->xb, n, v, m->pool);
+        op_add_bias(s->q, L->bq, n, qd);
+        op_add_bias(k, L->bk, n, kvd);
+        op_add_bias(v, L->bv, n, kvd);
+        for (int t = 0; t < n; t++) {
+            const float *cr = s->rope_cos + (size_t)(p0 + t) * half, *sr = s->rope_sin + (size_t)(p0 + t) * half;
+            op_rope(s->q + (size_t)t * qd, c->n_head, hd, cr, sr, c->rope_interleaved);
+            op_rope(k + (size_t)t * kvd, c->n_kv_head, hd, cr, sr, c->rope_interleaved);
+        }
+        OpAttn a = {s->q, qd, kc, vc, kvd, s->att_out, s->att, s->ctx, n, p0, c->n_head, c->n_kv_head, hd};
+        op_attention(&a, m->pool);
+        mm_batch(&L->wo, s->att_out, n, s->xb, m->pool);
+        op_add_bias(s->xb, L->bo, n, dim);
+        op_add(s->x, s->xb, (size_t)n * dim);
+
+        op_rmsnorm(s->xb, s->x, L->ffn_norm, n, dim, c->norm_eps);
+        mm_batch(&L->w_gate, s->xb, n, s->hb, m->pool);
+        mm_batch(&L->w_up, s->xb, n, s->hb2, m->pool);
+        op_add_bias(s->hb, L->b_gate, n, c->hidden);
+        op_add_bias(s->hb2, L->b_up, n, c->hidden);
+        op_silu_mul(s->hb, s->hb2, (size_t)n * c->hidden);
+        mm_batch(&L->w_down, s->hb, n, s->xb, m->pool);
+        op_add_bias(s->xb, L->b_down, n, dim);
+        op_add(s->x, s->xb, (size_t)n * dim);
+    }
+    s->pos = p0 + n;
+    if (all_logits) {
+        op_rmsnorm(s->xb, s->x, w->out_norm, n, dim, c->norm_eps);
+        mm_batch(&w->lm_head, s->xb, n, all_logits, m->pool);
+        memcpy(s->logits, all_logits + (size_t)(n - 1) * c->vocab, (size_t)c->vocab * sizeof(float));
+    } else {
+        op_rmsnorm(s->xb, s->x + (size_t)(n - 1) * dim, w->out_norm, 1, dim, c->norm_eps);
+        mm_vec(&w->lm_head, s->xb, s->logits, m->pool);
+    }
+}

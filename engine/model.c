@@ -1,0 +1,407 @@
+/* EngModel: loading dispatch, the resources a model owns, shape checks common to every format,
+ * run-state allocation and the forward entry points. */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gguf.h"
+#include "model.h"
+#include "ops.h"
+
+int eng_model_load_tokenizer(EngModel *m, const char *path, const EngLoadOpts *o, LabErr *e); /* tokens.c */
+
+EngModel *eng_model_new(void) {
+    EngModel *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->cfg.bos_id = m->cfg.eos_id = -1;
+    m->info.bos_id = m->info.eos_id = -1;
+    return m;
+}
+
+const MappedFile *eng_model_map(EngModel *m, const char *path, LabErr *e) {
+    MappedFile *nm = realloc(m->maps, (m->n_maps + 1) * sizeof *nm);
+    if (!nm) {
+        lab_err(e, LAB_ENOMEM, "out of memory");
+        return NULL;
+    }
+    m->maps = nm;
+    if (mapped_open(&m->maps[m->n_maps], path, e)) return NULL;
+    return &m->maps[m->n_maps++];
+}
+
+void *eng_model_alloc(EngModel *m, size_t bytes, bool counted, LabErr *e) {
+    void **no = realloc(m->owned, (m->n_owned + 1) * sizeof *no);
+    if (!no) {
+        lab_err(e, LAB_ENOMEM, "out of memory");
+        return NULL;
+    }
+    m->owned = no;
+    /* 64-byte aligned for the kernels; zeroed */
+    size_t rounded = (bytes + 63) / 64 * 64;
+    void *p = NULL;
+    if (rounded < bytes || posix_memalign(&p, 64, rounded ? rounded : 64)) {
+        lab_err(e, LAB_ENOMEM, "out of memory (%zu bytes)", bytes);
+        return NULL;
+    }
+    memset(p, 0, rounded ? rounded : 64);
+    m->owned[m->n_owned++] = p;
+    if (counted) m->info.bytes_owned += bytes;
+    return p;
+}
+
+static void convert_to_f32(float *dst, EngDType dt, const void *src, size_t n) {
+    quant_to_f32((QType)dt, src, dst, n);
+}
+
+static int record(EngModel *m, const char *what, EngDType file_dt, const EngTensor *t, size_t bytes, bool mapped,
+                  LabErr *e) {
+    EngTensorInfo *ni = realloc(m->tinfo, (m->n_tinfo + 1) * sizeof *ni);
+    if (!ni) return lab_err(e, LAB_ENOMEM, "out of memory");
+    m->tinfo = ni;
+    char *name = strdup(what);
+    if (!name) return lab_err(e, LAB_ENOMEM, "out of memory");
+    m->tinfo[m->n_tinfo++] = (EngTensorInfo){name, eng_dtype_name(file_dt), eng_dtype_name(t->dt), t->rows, t->cols,
+                                             bytes, mapped};
+    return 0;
+}
+
+int eng_model_weight(EngModel *m, EngTensor *out, EngDType dt, const void *data, int64_t rows, int64_t cols,
+                     bool transposed, const char *what, LabErr *e) {
+    size_t bytes;
+    if (!eng_dtype_bytes(dt, rows, cols, &bytes))
+        return lab_err(e, LAB_ERANGE, "%s: tensor '%s': %lld x %lld of %s is not a valid size", m->name, what,
+                       (long long)rows, (long long)cols, eng_dtype_name(dt));
+    *out = (EngTensor){dt, data, rows, cols, transposed};
+    snprintf(m->file_dtype, sizeof m->file_dtype, "%s", eng_dtype_name(dt));
+    /* F32, Q8_0 and (when asked) F16/BF16 are read by the kernels straight from the mapping;
+     * F16/BF16 otherwise become F32 (BLAS speed). Misaligned data and transposed halves are copied. */
+    bool keep = dt == ENG_DT_F32 || dt == ENG_DT_Q8_0 || !m->convert_halves;
+    if (transposed && dt != ENG_DT_F32) keep = false;
+    bool aligned = ((uintptr_t)data % (dt == ENG_DT_F32 ? 4 : 2)) == 0;
+    if (keep && aligned) {
+        m->info.bytes_mapped += bytes;
+        snprintf(m->dtype, sizeof m->dtype, "%s", eng_dtype_name(dt));
+        return record(m, what, dt, out, bytes, true, e);
+    }
+    if (dt == ENG_DT_Q8_0) return lab_err(e, LAB_EFORMAT, "%s: tensor '%s': misaligned Q8_0 data", m->name, what);
+    size_t n = (size_t)rows * (size_t)cols, fbytes;
+    if (!size_mul_ok(n, 4, &fbytes)) return lab_err(e, LAB_ERANGE, "%s: tensor '%s' too large", m->name, what);
+    float *dst = eng_model_alloc(m, fbytes, true, e);
+    if (!dst) return -1;
+    if (aligned) convert_to_f32(dst, dt, data, n);
+    else { /* unaligned source: one element at a time through an aligned copy */
+        size_t es = dt == ENG_DT_F32 ? 4 : 2;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t b = 0;
+            memcpy(&b, (const char *)data + i * es, es);
+            convert_to_f32(dst + i, dt, &b, 1);
+        }
+    }
+    out->dt = ENG_DT_F32;
+    out->data = dst;
+    snprintf(m->dtype, sizeof m->dtype, "f32");
+    return record(m, what, dt, out, fbytes, false, e);
+}
+
+int eng_model_vec(EngModel *m, const float **out, EngDType dt, const void *data, int64_t n, const char *what,
+                  LabErr *e) {
+    EngTensor t;
+    bool saved = m->convert_halves;
+    char dtype[16];
+    memcpy(dtype, m->dtype, sizeof dtype);
+    m->convert_halves = true; /* vectors are always F32 */
+    int rc = eng_model_weight(m, &t, dt, data, 1, n, false, what, e);
+    m->convert_halves = saved;
+    memcpy(m->dtype, dtype, sizeof dtype);
+    if (rc) return -1;
+    *out = t.data;
+    return 0;
+}
+
+/* ---------- checks common to every loader ---------------------------------------------------------- */
+static int check_config(const EngModel *m, LabErr *e) {
+    const EngConfig *c = &m->cfg;
+    if (c->dim <= 0 || c->hidden <= 0 || c->n_layer <= 0 || c->n_head <= 0 || c->n_kv_head <= 0 || c->head_dim <= 0 ||
+        c->vocab <= 0 || c->ctx_max <= 0)
+        return lab_err(e, LAB_EFORMAT, "%s: a model dimension is zero or negative", m->name);
+    if (c->n_head % c->n_kv_head)
+        return lab_err(e, LAB_EFORMAT, "%s: %d heads do not split into %d key/value heads", m->name, c->n_head,
+                       c->n_kv_head);
+    if (c->arch == ENG_ARCH_LLAMA && c->head_dim % 2)
+        return lab_err(e, LAB_EFORMAT, "%s: head_dim %d is odd (RoPE needs pairs)", m->name, c->head_dim);
+    if (c->arch == ENG_ARCH_GPT2 && c->n_head * c->head_dim != c->dim)
+        return lab_err(e, LAB_EFORMAT, "%s: gpt2 needs n_head x head_dim == dim", m->name);
+    return 0;
+}
+
+static int64_t count_params(const EngConfig *c) {
+    int64_t dim = c->dim, hid = c->hidden, V = c->vocab, L = c->n_layer;
+    int64_t qd = (int64_t)c->n_head * c->head_dim, kvd = (int64_t)c->n_kv_head * c->head_dim;
+    if (c->arch == ENG_ARCH_GPT2) {
+        int64_t layer = 4 * dim + 3 * dim * dim + 3 * dim + dim * dim + dim + hid * dim + hid + dim * hid + dim;
+        return V * dim + (int64_t)c->ctx_max * dim + L * layer + 2 * dim;
+    }
+    int64_t layer = 2 * dim + qd * dim + 2 * kvd * dim + dim * qd + 3 * hid * dim;
+    if (c->attn_bias) layer += qd + 2 * kvd + dim;
+    if (c->mlp_bias) layer += 2 * hid + dim;
+    return V * dim + L * layer + dim + (c->tied ? 0 : V * dim);
+}
+
+/* ---------- run state ---------------------------------------------------------------------------- */
+static int alloc_state(EngModel *m, int ctx, LabErr *e) {
+    const EngConfig *c = &m->cfg;
+    EngRunState *s = &m->s;
+    s->ctx = ctx;
+    s->batch = ctx < 256 ? ctx : 256;
+    size_t B = (size_t)s->batch, dim = (size_t)c->dim, hid = (size_t)c->hidden;
+    size_t qd = (size_t)c->n_head * c->head_dim, kvd = (size_t)c->n_kv_head * c->head_dim;
+    size_t qw = c->arch == ENG_ARCH_GPT2 ? 3 * dim : qd;
+    size_t kv_elems;
+    if (!size_mul_ok((size_t)c->n_layer * (size_t)ctx, kvd, &kv_elems) || !size_mul_ok(kv_elems, 4, &kv_elems))
+        return lab_err(e, LAB_ERANGE, "%s: KV cache of %d positions is too large", m->name, ctx);
+    size_t before = m->info.bytes_owned;
+    (void)before;
+#define ALLOC(field, count)                                                                  \
+    do {                                                                                     \
+        size_t n_;                                                                           \
+        if (!size_mul_ok((count), sizeof(float), &n_))                                      \
+            return lab_err(e, LAB_ERANGE, "%s: scratch buffer too large", m->name);          \
+        if (!(s->field = eng_model_alloc(m, n_, false, e))) return -1;                       \
+        m->info.bytes_scratch += n_;                                                         \
+    } while (0)
+    if (!(s->key_cache = eng_model_alloc(m, kv_elems, false, e)) ||
+        !(s->value_cache = eng_model_alloc(m, kv_elems, false, e)))
+        return -1;
+    m->info.bytes_kv = 2 * kv_elems;
+    ALLOC(x, B * dim);
+    ALLOC(xb, B * (dim > qd ? dim : qd));
+    ALLOC(q, B * qw);
+    ALLOC(att_out, B * qd);
+    ALLOC(hb, B * hid);
+    ALLOC(hb2, B * hid);
+    ALLOC(logits, (size_t)c->vocab);
+    ALLOC(row, dim > hid ? dim : hid);
+    if (c->arch == ENG_ARCH_LLAMA) {
+        size_t half = (size_t)c->head_dim / 2;
+        ALLOC(rope_cos, (size_t)ctx * half);
+        ALLOC(rope_sin, (size_t)ctx * half);
+        op_rope_tables(s->rope_cos, s->rope_sin, ctx, c->head_dim, c->rope_theta);
+    }
+#undef ALLOC
+    return 0;
+}
+
+/* Attention scratch: one row of ctx scores per thread of the pool. */
+static int alloc_att(EngModel *m, LabErr *e) {
+    size_t n = (size_t)eng_pool_size(m->pool) * (size_t)m->s.ctx * sizeof(float);
+    float *p = malloc(n);
+    if (!p) return lab_err(e, LAB_ENOMEM, "out of memory");
+    free(m->s.att);
+    m->s.att = p;
+    m->att_bytes = n;
+    return 0;
+}
+
+/* The dtypes that hold most of the weights (as read by the kernels, and in the file). */
+static void main_dtypes(EngModel *m) {
+    size_t mem[4] = {0}, file[4] = {0};
+    static const char *names[4] = {"f32", "f16", "bf16", "q8_0"};
+    for (size_t i = 0; i < m->n_tinfo; i++) {
+        const EngTensorInfo *t = &m->tinfo[i];
+        size_t n = (size_t)t->rows * (size_t)t->cols;
+        for (int d = 0; d < 4; d++) {
+            if (!strcmp(t->dtype, names[d])) mem[d] += n;
+            if (!strcmp(t->file_dtype, names[d])) file[d] += n;
+        }
+    }
+    int bm = 0, bf = 0;
+    for (int d = 1; d < 4; d++) {
+        if (mem[d] > mem[bm]) bm = d;
+        if (file[d] > file[bf]) bf = d;
+    }
+    snprintf(m->dtype, sizeof m->dtype, "%s", names[bm]);
+    snprintf(m->file_dtype, sizeof m->file_dtype, "%s", names[bf]);
+}
+
+/* ---------- public ---------------------------------------------------------------------------------- */
+static bool ends_with(const char *s, const char *suf) {
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcasecmp(s + a - b, suf);
+}
+
+static int pickle_refusal(const char *path, LabErr *e) {
+    return lab_err(e, LAB_EUNSUPPORTED,
+                   "%s: PyTorch pickle files are refused (loading one runs arbitrary code). Convert it once in Python: "
+                   "`from transformers import AutoModelForCausalLM; "
+                   "AutoModelForCausalLM.from_pretrained(DIR).save_pretrained(OUT, safe_serialization=True)` "
+                   "(or `safetensors.torch.save_file(torch.load(F, weights_only=True), 'model.safetensors')`), "
+                   "then point ablab at the folder",
+                   path);
+}
+
+/* A zip (torch.save since 1.6) or a raw pickle (protocol 2+ starts with 0x80). */
+static bool looks_like_pickle(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    unsigned char b[4] = {0};
+    size_t n = fread(b, 1, 4, f);
+    fclose(f);
+    return n >= 2 && ((b[0] == 'P' && b[1] == 'K') || (b[0] == 0x80 && b[1] >= 2 && b[1] <= 5));
+}
+
+int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) {
+    *out = NULL;
+    EngLoadOpts defaults = {0};
+    if (!o) o = &defaults;
+    double t0 = now_ms();
+    int kind = file_exists(path);
+    if (!kind) return lab_err(e, LAB_ENOTFOUND, "%s: no such file or folder", path);
+    if (ends_with(path, ".pt") || ends_with(path, ".pth") || ends_with(path, ".ckpt") || ends_with(path, ".pkl") ||
+        (kind == 1 && looks_like_pickle(path)))
+        return pickle_refusal(path, e);
+    EngModel *m = eng_model_new();
+    if (!m) return lab_err(e, LAB_ENOMEM, "out of memory");
+    m->path = strdup(path);
+    m->name = strdup(path_basename(path));
+    if (!m->path || !m->name) {
+        lab_err(e, LAB_ENOMEM, "out of memory");
+        goto fail;
+    }
+    m->convert_halves = true;
+    if (o->quant && *o->quant) {
+        if (!strcmp(o->quant, "f32")) m->convert_halves = true;
+        else if (!strcmp(o->quant, "f16") || !strcmp(o->quant, "bf16") || !strcmp(o->quant, "q8_0"))
+            m->convert_halves = false; /* eng_model_requant converts from the file's dtype */
+        else {
+            lab_err(e, LAB_EINVAL, "%s: --quant %s: expected f32, f16, bf16 or q8_0", path, o->quant);
+            goto fail;
+        }
+    }
+    int rc;
+    if (kind == 2) {
+        m->info.format = "hf";
+        rc = hf_load(m, path, o, e);
+    } else if (ends_with(path, ".gguf")) {
+        m->info.format = "gguf";
+        rc = gguf_load_model(m, path, o, e);
+    } else if (ends_with(path, ".bin")) {
+        m->info.format = "llama2c";
+        rc = llama2c_load(m, path, o, e);
+    } else {
+        rc = lab_err(e, LAB_EUNSUPPORTED,
+                     "%s: not a model ablab reads (a Hugging Face folder, a llama2.c .bin or a .gguf file)", path);
+    }
+    if (rc || check_config(m, e)) goto fail;
+    main_dtypes(m);
+    if (o->quant && *o->quant && eng_model_requant(m, o->quant, e)) goto fail;
+    const EngConfig *c = &m->cfg;
+    int ctx = o->ctx > 0 ? o->ctx : 2048;
+    if (ctx > c->ctx_max) ctx = c->ctx_max;
+    if (alloc_state(m, ctx, e)) goto fail;
+    m->n_threads = o->n_threads > 0 ? o->n_threads : 1;
+    m->pool = eng_pool_new(m->n_threads);
+    if (!m->pool) {
+        lab_err(e, LAB_ENOMEM, "%s: cannot start %d threads", path, m->n_threads);
+        goto fail;
+    }
+    if (alloc_att(m, e)) goto fail;
+    if (eng_model_load_tokenizer(m, path, o, e)) goto fail;
+    /* OpenBLAS's thread count is process-wide: keep it at one and split work per model instead */
+    openblas_set_num_threads(1);
+
+    EngInfo *in = &m->info;
+    in->arch = c->arch == ENG_ARCH_GPT2 ? "gpt2" : "llama";
+    in->name = m->name;
+    in->path = m->path;
+    in->dtype = m->dtype[0] ? m->dtype : "f32";
+    in->file_dtype = m->file_dtype[0] ? m->file_dtype : "f32";
+    in->n_params = count_params(c);
+    in->n_layer = c->n_layer;
+    in->n_head = c->n_head;
+    in->n_kv_head = c->n_kv_head;
+    in->dim = c->dim;
+    in->hidden = c->hidden;
+    in->head_dim = c->head_dim;
+    in->vocab = c->vocab;
+    in->ctx_max = c->ctx_max;
+    in->ctx = ctx;
+    in->bos_id = c->bos_id;
+    in->eos_id = c->eos_id;
+    in->bytes_scratch += m->att_bytes;
+    in->n_threads = eng_pool_size(m->pool);
+    in->load_ms = now_ms() - t0;
+    *out = m;
+    return 0;
+fail:
+    lab_err_prefix(e, "cannot load %s", path);
+    eng_free(m);
+    return -1;
+}
+
+void eng_free(EngModel *m) {
+    if (!m) return;
+    eng_pool_free(m->pool);
+    tok_free(m->tok);
+    for (size_t i = 0; i < m->n_maps; i++) mapped_close(&m->maps[i]);
+    for (size_t i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    free(m->maps);
+    free(m->owned);
+    for (size_t i = 0; i < m->n_tinfo; i++) free((char *)m->tinfo[i].name);
+    free(m->tinfo);
+    free(m->s.att);
+    free(m->path);
+    free(m->name);
+    free(m->tok_path);
+    free(m);
+}
+
+const EngInfo *eng_info(const EngModel *m) { return &m->info; }
+
+size_t eng_tensors(const EngModel *m, const EngTensorInfo **out) {
+    *out = m->tinfo;
+    return m->n_tinfo;
+}
+
+void eng_set_threads(EngModel *m, int n_threads) {
+    if (n_threads < 1) n_threads = 1;
+    if (n_threads == eng_pool_size(m->pool)) return;
+    EngPool *p = eng_pool_new(n_threads);
+    if (!p) return; /* keep the old pool */
+    eng_pool_free(m->pool);
+    m->pool = p;
+    size_t old = m->att_bytes;
+    if (alloc_att(m, NULL)) { /* fall back to one thread: the scratch for it exists */
+        eng_pool_free(m->pool);
+        m->pool = eng_pool_new(1);
+    }
+    m->info.bytes_scratch = m->info.bytes_scratch - old + m->att_bytes;
+    m->n_threads = eng_pool_size(m->pool);
+    m->info.n_threads = m->n_threads;
+}
+
+int eng_forward(EngModel *m, const int *ids, int n, float *all_logits, LabErr *e) {
+    const EngConfig *c = &m->cfg;
+    if (n <= 0) return lab_err(e, LAB_EINVAL, "%s: no tokens to run", m->name);
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= c->vocab)
+            return lab_err(e, LAB_EINVAL, "%s: token id %d at position %d is outside the vocabulary [0, %d)", m->name,
+                           ids[i], i, c->vocab);
+    if (n > m->s.ctx - m->s.pos)
+        return lab_err(e, LAB_ERANGE, "%s: %d tokens at position %d do not fit the context of %d", m->name, n,
+                       m->s.pos, m->s.ctx);
+    for (int done = 0; done < n;) {
+        int k = n - done < m->s.batch ? n - done : m->s.batch;
+        float *lg = all_logits ? all_logits + (size_t)done * c->vocab : NULL;
+        if (c->arch == ENG_ARCH_GPT2) gpt2_forward(m, ids + done, k, lg);
+        else llama_forward(m, ids + done, k, lg);
+        done += k;
+    }
+    return 0;
+}
+
+int eng_logits(EngModel *m, const int *ids, int n, float *out, LabErr *e) {
+    if (m->busy) return lab_err(e, LAB_EINVAL, "%s: a generation is using this model", m->name);
+    m->s.pos = 0;
+    return eng_forward(m, ids, n, out, e);
+}

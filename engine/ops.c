@@ -1,0 +1,139 @@
+#include "ops.h"
+
+#include <math.h>
+#include <string.h>
+
+void op_rmsnorm(float *out, const float *x, const float *w, int n, int dim, float eps) {
+    for (int t = 0; t < n; t++) {
+        const float *xr = x + (size_t)t * dim;
+        float *o = out + (size_t)t * dim;
+        float ss = 0.0f;
+        for (int i = 0; i < dim; i++) ss += xr[i] * xr[i];
+        ss /= (float)dim;
+        ss += eps;
+        ss = 1.0f / sqrtf(ss);
+        for (int i = 0; i < dim; i++) o[i] = w[i] * (ss * xr[i]);
+    }
+}
+
+void op_layernorm(float *out, const float *x, const float *w, const float *b, int n, int dim, float eps) {
+    for (int t = 0; t < n; t++) {
+        const float *xr = x + (size_t)t * dim;
+        float *o = out + (size_t)t * dim;
+        double mean = 0.0, var = 0.0;
+        for (int i = 0; i < dim; i++) mean += xr[i];
+        mean /= dim;
+        for (int i = 0; i < dim; i++) {
+            double d = xr[i] - mean;
+            var += d * d;
+        }
+        var /= dim;
+        float r = (float)(1.0 / sqrt(var + (double)eps));
+        float mf = (float)mean;
+        for (int i = 0; i < dim; i++) o[i] = (xr[i] - mf) * r * w[i] + b[i];
+    }
+}
+
+void op_add_bias(float *y, const float *b, int n, int dim) {
+    if (!b) return;
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < dim; i++) y[(size_t)t * dim + i] += b[i];
+}
+
+void op_add(float *x, const float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] += y[i];
+}
+
+void op_silu_mul(float *a, const float *b, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float v = a[i];
+        v *= 1.0f / (1.0f + expf(-v));
+        a[i] = v * b[i];
+    }
+}
+
+void op_gelu_new(float *a, size_t n) {
+    const float k = 0.7978845608028654f; /* sqrt(2/pi) */
+    for (size_t i = 0; i < n; i++) {
+        float x = a[i];
+        a[i] = 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+    }
+}
+
+void op_softmax(float *x, int n) {
+    float mx = x[0];
+    for (int i = 1; i < n; i++)
+        if (x[i] > mx) mx = x[i];
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += x[i];
+    }
+    for (int i = 0; i < n; i++) x[i] /= sum;
+}
+
+void op_rope_tables(float *cos_t, float *sin_t, int ctx, int head_dim, float theta) {
+    int half = head_dim / 2;
+    for (int j = 0; j < half; j++) {
+        float inv = 1.0f / powf(theta, (float)(2 * j) / (float)head_dim);
+        for (int p = 0; p < ctx; p++) {
+            float val = (float)p * inv;
+            cos_t[(size_t)p * half + j] = cosf(val);
+            sin_t[(size_t)p * half + j] = sinf(val);
+        }
+    }
+}
+
+void op_rope(float *v, int n_heads, int head_dim, const float *c, const float *s, bool interleaved) {
+    int half = head_dim / 2;
+    for (int h = 0; h < n_heads; h++) {
+        float *x = v + (size_t)h * head_dim;
+        if (interleaved) {
+            for (int j = 0; j < half; j++) {
+                float a = x[2 * j], b = x[2 * j + 1];
+                x[2 * j] = a * c[j] - b * s[j];
+                x[2 * j + 1] = a * s[j] + b * c[j];
+            }
+        } else {
+            for (int j = 0; j < half; j++) {
+                float a = x[j], b = x[j + half];
+                x[j] = a * c[j] - b * s[j];
+                x[j + half] = b * c[j] + a * s[j];
+            }
+        }
+    }
+}
+
+static void attn_task(void *ud, int wi, int nw) {
+    const OpAttn *a = ud;
+    int hd = a->head_dim, group = a->n_head / a->n_kv_head;
+    float scale = 1.0f / sqrtf((float)hd);
+    float *att = a->att + (size_t)wi * a->ctx;
+    int units = a->n * a->n_head;
+    for (int u = wi; u < units; u += nw) {
+        int t = u / a->n_head, h = u % a->n_head;
+        int len = a->p0 + t + 1;
+        const float *q = a->q + (size_t)t * a->q_stride + (size_t)h * hd;
+        const float *kc = a->k_cache + (size_t)(h / group) * hd;
+        const float *vc = a->v_cache + (size_t)(h / group) * hd;
+        for (int s = 0; s < len; s++) {
+            const float *k = kc + (size_t)s * a->kv_dim;
+            float d = 0.0f;
+            for (int i = 0; i < hd; i++) d += q[i] * k[i];
+            att[s] = d * scale;
+        }
+        op_softmax(att, len);
+        float *o = a->out + (size_t)t * a->n_head * hd + (size_t)h * hd;
+        memset(o, 0, (size_t)hd * sizeof *o);
+        for (int s = 0; s < len; s++) {
+            const float *v = vc + (size_t)s * a->kv_dim;
+            float p = att[s];
+            for (int i = 0; i < hd; i++) o[i] += p * v[i];
+        }
+    }
+}
+
+void op_attention(const OpAttn *a, EngPool *pool) {
+    if ((size_t)a->n * a->n_head * (size_t)(a->p0 + a->n) * (size_t)a->head_dim < (1u << 16)) attn_task((void *)a, 0, 1);
+    else eng_pool_run(pool, attn_task, (void *)a);
+}

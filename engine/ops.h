@@ -1,0 +1,38 @@
+/* Private to engine/: the small operations of the forward passes (norms, RoPE, activations,
+ * attention over the KV cache). Row-wise, in float32, in the order the references compute them. */
+#ifndef ABLAB_OPS_H
+#define ABLAB_OPS_H
+
+#include "model.h"
+
+/* out[t] = w * (x[t] / sqrt(mean(x[t]^2) + eps)) for n rows of dim (llama2.c / HF LlamaRMSNorm). */
+void op_rmsnorm(float *out, const float *x, const float *w, int n, int dim, float eps);
+/* out[t] = (x[t] - mean) / sqrt(var + eps) * w + b (torch.nn.LayerNorm). */
+void op_layernorm(float *out, const float *x, const float *w, const float *b, int n, int dim, float eps);
+/* y[t][i] += b[i] for n rows of dim; NULL b does nothing. */
+void op_add_bias(float *y, const float *b, int n, int dim);
+void op_add(float *x, const float *y, size_t n);           /* x += y */
+void op_silu_mul(float *a, const float *b, size_t n);      /* a = silu(a) * b */
+void op_gelu_new(float *a, size_t n);                      /* tanh approximation (GPT-2's gelu_new) */
+void op_softmax(float *x, int n);
+
+/* cos/sin tables [ctx][head_dim/2]: angle(pos, j) = pos * theta^(-2j/head_dim), in float as both
+ * run.c and transformers compute it. */
+void op_rope_tables(float *cos_t, float *sin_t, int ctx, int head_dim, float theta);
+/* Rotates n_heads heads of head_dim at position pos: interleaved pairs (2j, 2j+1) or halves
+ * (j, j + head_dim/2). */
+void op_rope(float *v, int n_heads, int head_dim, const float *cos_row, const float *sin_row, bool interleaved);
+
+/* Causal attention for n query rows at positions p0 .. p0+n-1 against the cache rows 0 .. p0+t.
+ * q: [n][q_stride] (head h at h*head_dim); k_cache, v_cache: [ctx][kv_dim] of this layer;
+ * out: [n][n_head*head_dim]. att: per-thread scratch [threads][ctx]. Heads split over the pool. */
+typedef struct {
+    const float *q; int q_stride;
+    const float *k_cache, *v_cache; int kv_dim;
+    float *out;
+    float *att; int ctx;
+    int n, p0, n_head, n_kv_head, head_dim;
+} OpAttn;
+void op_attention(const OpAttn *a, EngPool *pool);
+
+#endif

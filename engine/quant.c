@@ -1,0 +1,392 @@
+/* F16/BF16/Q8_0 conversions and the matrix-vector kernels of the decode path, with runtime CPU
+ * dispatch: AVX-512 (F + BW + VL), AVX2 + FMA + F16C, or portable C. */
+#include "quant.h"
+
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define QUANT_X86 1
+#else
+#define QUANT_X86 0
+#endif
+
+_Static_assert(sizeof(BlockQ8_0) == 34, "BlockQ8_0 must be 34 bytes as in GGUF");
+
+const char *qtype_name(QType t) {
+    static const char *const n[] = {"f32", "f16", "bf16", "q8_0"};
+    return (unsigned)t < 4 ? n[t] : "?";
+}
+
+int qtype_parse(const char *s, QType *t) {
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(s, qtype_name((QType)i))) {
+            *t = (QType)i;
+            return 0;
+        }
+    return -1;
+}
+
+int qtype_row_bytes(QType t, size_t n, size_t *out) {
+    switch (t) {
+    case QT_F32: return size_mul_ok(n, 4, out) ? 0 : -1;
+    case QT_F16:
+    case QT_BF16: return size_mul_ok(n, 2, out) ? 0 : -1;
+    case QT_Q8_0: return n % QK8_0 ? -1 : size_mul_ok(n / QK8_0, sizeof(BlockQ8_0), out) ? 0 : -1;
+    }
+    return -1;
+}
+
+/* ---------- scalar conversions (bit-exact, round to nearest even) ---------- */
+static inline uint32_t f2u(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+static inline float u2f(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* The FP16 library's algorithm (Marat Dukhan, MIT), also ggml's: scaling by 2^112 then 2^-110
+ * lets the FPU do the rounding of the mantissa, subnormals and overflow to infinity included. */
+uint16_t fp32_to_fp16(float f) {
+    const float scale_to_inf = 0x1.0p+112f, scale_to_zero = 0x1.0p-110f;
+    float base = (fabsf(f) * scale_to_inf) * scale_to_zero;
+    uint32_t w = f2u(f), shl1_w = w + w, sign = w & 0x80000000u, bias = shl1_w & 0xFF000000u;
+    if (bias < 0x71000000u) bias = 0x71000000u;
+    base = u2f((bias >> 1) + 0x07800000u) + base;
+    uint32_t bits = f2u(base);
+    uint32_t nonsign = ((bits >> 13) & 0x00007C00u) + (bits & 0x00000FFFu);
+    return (uint16_t)((sign >> 16) | (shl1_w > 0xFF000000u ? 0x7E00u : nonsign));
+}
+
+float fp16_to_fp32(uint16_t h) {
+    uint32_t w = (uint32_t)h << 16, sign = w & 0x80000000u, two_w = w + w;
+    float normalized = u2f((two_w >> 4) + (0xE0u << 23)) * 0x1.0p-112f;
+    float denormalized = u2f((two_w >> 17) | (126u << 23)) - 0.5f;
+    return u2f(sign | (two_w < (1u << 27) ? f2u(denormalized) : f2u(normalized)));
+}
+
+uint16_t fp32_to_bf16(float f) {
+    uint32_t u = f2u(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 64); /* quiet NaN */
+    return (uint16_t)((u + (0x7fffu + ((u >> 16) & 1))) >> 16);
+}
+
+float bf16_to_fp32(uint16_t h) { return u2f((uint32_t)h << 16); }
+
+/* ---------- row conversions ---------- */
+static void q8_0_quantize(const float *x, BlockQ8_0 *y, size_t n) {
+    for (size_t b = 0; b < n / QK8_0; b++, x += QK8_0) {
+        float amax = 0;
+        for (int j = 0; j < QK8_0; j++) amax = fmaxf(amax, fabsf(x[j]));
+        float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+        y[b].d = fp32_to_fp16(d);
+        for (int j = 0; j < QK8_0; j++) y[b].qs[j] = (int8_t)roundf(x[j] * id);
+    }
+}
+
+void quant_to_f32(QType t, const void *src, float *dst, size_t n) {
+    switch (t) {
+    case QT_F32: memcpy(dst, src, n * sizeof(float)); break;
+    case QT_F16: for (size_t i = 0; i < n; i++) dst[i] = fp16_to_fp32(((const uint16_t *)src)[i]); break;
+    case QT_BF16: for (size_t i = 0; i < n; i++) dst[i] = bf16_to_fp32(((const uint16_t *)src)[i]); break;
+    case QT_Q8_0: {
+        const BlockQ8_0 *b = src;
+        for (size_t i = 0; i < n / QK8_0; i++) {
+            float d = fp16_to_fp32(b[i].d);
+            for (int j = 0; j < QK8_0; j++) dst[i * QK8_0 + j] = d * b[i].qs[j];
+        }
+        break;
+    }
+    }
+}
+
+void quant_from_f32(QType t, const float *src, void *dst, size_t n) {
+    switch (t) {
+    case QT_F32: memcpy(dst, src, n * sizeof(float)); break;
+    case QT_F16: for (size_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = fp32_to_fp16(src[i]); break;
+    case QT_BF16: for (size_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = fp32_to_bf16(src[i]); break;
+    case QT_Q8_0: q8_0_quantize(src, dst, n); break;
+    }
+}
+
+/* ---------- dots: portable ---------- */
+/* Four partial sums, like the SIMD paths, so that a long row does not lose precision to one
+ * running sum. */
+static float dot_f32_c(const void *wv, const float *x, size_t n) {
+    const float *w = wv;
+    float s[4] = {0};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; k++) s[k] += w[i + k] * x[i + k];
+    for (; i < n; i++) s[0] += w[i] * x[i];
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+static float dot_f16_c(const void *wv, const float *x, size_t n) {
+    const uint16_t *w = wv;
+    float s[4] = {0};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; k++) s[k] += fp16_to_fp32(w[i + k]) * x[i + k];
+    for (; i < n; i++) s[0] += fp16_to_fp32(w[i]) * x[i];
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+static float dot_bf16_c(const void *wv, const float *x, size_t n) {
+    const uint16_t *w = wv;
+    float s[4] = {0};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; k++) s[k] += bf16_to_fp32(w[i + k]) * x[i + k];
+    for (; i < n; i++) s[0] += bf16_to_fp32(w[i]) * x[i];
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+static float dot_q8_0_c(const void *wv, const float *x, size_t n) {
+    const BlockQ8_0 *b = wv;
+    float s = 0;
+    for (size_t i = 0; i < n / QK8_0; i++, x += QK8_0) {
+        float bs = 0;
+        for (int j = 0; j < QK8_0; j++) bs += (float)b[i].qs[j] * x[j];
+        s += fp16_to_fp32(b[i].d) * bs;
+    }
+    return s;
+}
+
+/* ---------- dots: AVX2 + FMA + F16C ---------- */
+#if QUANT_X86
+#define T_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define T_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
+
+T_AVX2 static inline float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+T_AVX2 static float dot_f32_avx2(const void *wv, const float *x, size_t n) {
+    const float *w = wv;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+    float s = hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < n; i++) s += w[i] * x[i];
+    return s;
+}
+
+T_AVX2 static float dot_f16_avx2(const void *wv, const float *x, size_t n) {
+    const uint16_t *w = wv;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    size_t i = 0;
+#define LH(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(LH(w + i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(LH(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+        a2 = _mm256_fmadd_ps(LH(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
+        a3 = _mm256_fmadd_ps(LH(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(LH(w + i), _mm256_loadu_ps(x + i), a0);
+#undef LH
+    float s = hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < n; i++) s += fp16_to_fp32(w[i]) * x[i];
+    return s;
+}
+
+T_AVX2 static float dot_bf16_avx2(const void *wv, const float *x, size_t n) {
+    const uint16_t *w = wv;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    size_t i = 0;
+#define LB(p) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p))), 16))
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(LB(w + i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(LB(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(LB(w + i), _mm256_loadu_ps(x + i), a0);
+#undef LB
+    float s = hsum256(_mm256_add_ps(a0, a1));
+    for (; i < n; i++) s += bf16_to_fp32(w[i]) * x[i];
+    return s;
+}
+
+T_AVX2 static float dot_q8_0_avx2(const void *wv, const float *x, size_t n) {
+    const BlockQ8_0 *b = wv;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+#define LQ(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
+    for (size_t i = 0; i < n / QK8_0; i++, x += QK8_0) {
+        __m256 s0 = _mm256_mul_ps(LQ(b[i].qs), _mm256_loadu_ps(x));
+        __m256 s1 = _mm256_mul_ps(LQ(b[i].qs + 8), _mm256_loadu_ps(x + 8));
+        s0 = _mm256_fmadd_ps(LQ(b[i].qs + 16), _mm256_loadu_ps(x + 16), s0);
+        s1 = _mm256_fmadd_ps(LQ(b[i].qs + 24), _mm256_loadu_ps(x + 24), s1);
+        __m256 d = _mm256_set1_ps(fp16_to_fp32(b[i].d));
+        acc0 = _mm256_fmadd_ps(d, s0, acc0);
+        acc1 = _mm256_fmadd_ps(d, s1, acc1);
+    }
+#undef LQ
+    return hsum256(_mm256_add_ps(acc0, acc1));
+}
+
+/* ---------- dots: AVX-512 ---------- */
+T_AVX512 static float dot_f32_avx512(const void *wv, const float *x, size_t n) {
+    const float *w = wv;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(x + i), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16), _mm512_loadu_ps(x + i + 16), a1);
+        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 32), _mm512_loadu_ps(x + i + 32), a2);
+        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 48), _mm512_loadu_ps(x + i + 48), a3);
+    }
+    for (; i + 16 <= n; i += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(x + i), a0);
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + i), _mm512_maskz_loadu_ps(m, x + i), a1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
+T_AVX512 static float dot_f16_avx512(const void *wv, const float *x, size_t n) {
+    const uint16_t *w = wv;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    size_t i = 0;
+#define LH(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
+    for (; i + 64 <= n; i += 64) {
+        a0 = _mm512_fmadd_ps(LH(w + i), _mm512_loadu_ps(x + i), a0);
+        a1 = _mm512_fmadd_ps(LH(w + i + 16), _mm512_loadu_ps(x + i + 16), a1);
+        a2 = _mm512_fmadd_ps(LH(w + i + 32), _mm512_loadu_ps(x + i + 32), a2);
+        a3 = _mm512_fmadd_ps(LH(w + i + 48), _mm512_loadu_ps(x + i + 48), a3);
+    }
+    for (; i + 16 <= n; i += 16) a0 = _mm512_fmadd_ps(LH(w + i), _mm512_loadu_ps(x + i), a0);
+#undef LH
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        __m512 wt = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w + i));
+        a1 = _mm512_fmadd_ps(wt, _mm512_maskz_loadu_ps(m, x + i), a1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
+T_AVX512 static float dot_bf16_avx512(const void *wv, const float *x, size_t n) {
+    const uint16_t *w = wv;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    size_t i = 0;
+#define LB(v) _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16))
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm512_fmadd_ps(LB(_mm256_loadu_si256((const __m256i *)(w + i))), _mm512_loadu_ps(x + i), a0);
+        a1 = _mm512_fmadd_ps(LB(_mm256_loadu_si256((const __m256i *)(w + i + 16))), _mm512_loadu_ps(x + i + 16), a1);
+    }
+    for (; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        a0 = _mm512_fmadd_ps(LB(_mm256_maskz_loadu_epi16(m, w + i)), _mm512_maskz_loadu_ps(m, x + i), a0);
+    }
+#undef LB
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+T_AVX512 static float dot_q8_0_avx512(const void *wv, const float *x, size_t n) {
+    const BlockQ8_0 *b = wv;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+#define LQ(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p))))
+    for (size_t i = 0; i < n / QK8_0; i++, x += QK8_0) {
+        __m512 s = _mm512_mul_ps(LQ(b[i].qs), _mm512_loadu_ps(x));
+        __m512 t = _mm512_mul_ps(LQ(b[i].qs + 16), _mm512_loadu_ps(x + 16));
+        __m512 d = _mm512_set1_ps(fp16_to_fp32(b[i].d));
+        acc0 = _mm512_fmadd_ps(d, s, acc0);
+        acc1 = _mm512_fmadd_ps(d, t, acc1);
+    }
+#undef LQ
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+#endif
+
+/* ---------- dispatch ---------- */
+enum { PATH_UNSET = 0, PATH_PORTABLE, PATH_AVX2, PATH_AVX512 };
+static int g_path;          /* resolved once; every thread computes the same value */
+static int g_forced;        /* PATH_UNSET, or a path set by quant_set_path */
+
+static int detect_path(void) {
+#if QUANT_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+        return PATH_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+        return PATH_AVX2;
+#endif
+    return PATH_PORTABLE;
+}
+
+static int cur_path(void) {
+    int f = __atomic_load_n(&g_forced, __ATOMIC_RELAXED);
+    if (f != PATH_UNSET) return f;
+    int p = __atomic_load_n(&g_path, __ATOMIC_RELAXED);
+    if (p == PATH_UNSET) {
+        p = detect_path();
+        __atomic_store_n(&g_path, p, __ATOMIC_RELAXED);
+    }
+    return p;
+}
+
+int quant_set_path(const char *name) {
+    int want = !name ? PATH_UNSET : !strcmp(name, "portable") ? PATH_PORTABLE : !strcmp(name, "avx2") ? PATH_AVX2
+             : !strcmp(name, "avx512") ? PATH_AVX512 : -1;
+    if (want < 0 || want > detect_path()) return -1;
+    __atomic_store_n(&g_forced, want, __ATOMIC_RELAXED);
+    return 0;
+}
+
+const char *quant_path_name(void) {
+    switch (cur_path()) {
+    case PATH_AVX512: return "avx512";
+    case PATH_AVX2: return "avx2";
+    default: return "portable";
+    }
+}
+
+typedef float (*DotFn)(const void *w, const float *x, size_t n);
+static DotFn pick_dot(QType t, int path) {
+#if QUANT_X86
+    if (path == PATH_AVX512) {
+        switch (t) {
+        case QT_F32: return dot_f32_avx512;
+        case QT_F16: return dot_f16_avx512;
+        case QT_BF16: return dot_bf16_avx512;
+        case QT_Q8_0: return dot_q8_0_avx512;
+        }
+    }
+    if (path == PATH_AVX2) {
+        switch (t) {
+        case QT_F32: return dot_f32_avx2;
+        case QT_F16: return dot_f16_avx2;
+        case QT_BF16: return dot_bf16_avx2;
+        case QT_Q8_0: return dot_q8_0_avx2;
+        }
+    }
+#endif
+    switch (t) {
+    case QT_F16: return dot_f16_c;
+    case QT_BF16: return dot_bf16_c;
+    case QT_Q8_0: return dot_q8_0_c;
+    default: return dot_f32_c;
+    }
+}
+
+float quant_dot(QType t, const void *row, const float *x, size_t n) { return pick_dot(t, cur_path())(row, x, n); }
+
+void quant_matvec(QType t, const void *w, size_t cols, const float *x, float *y, size_t r0, size_t r1) {
+    DotFn dot = pick_dot(t, cur_path());
+    size_t rb;
+    if (qtype_row_bytes(t, cols, &rb)) return;
+    const uint8_t *p = (const uint8_t *)w + r0 * rb;
+    for (size_t r = r0; r < r1; r++, p += rb) y[r] = dot(p, x, cols);
+}

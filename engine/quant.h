@@ -1,0 +1,46 @@
+/* Weight formats and the kernels that read them (private to engine/): F32, F16, BF16 and Q8_0
+ * (GGUF's blocks of 32 int8 weights with one fp16 scale).
+ *
+ * Conversions are bit-exact (round to nearest even, as numpy/torch/ggml do). The matrix-vector
+ * kernels choose an AVX-512 or AVX2+FMA+F16C path at run time (__builtin_cpu_supports) and fall
+ * back to portable C; all paths agree within float rounding (they sum in a different order).
+ * Q8_0 weights are dequantized on the fly against float32 activations (activations are NOT
+ * quantized, unlike ggml's q8_0 x q8_0 dot), so the only error is the weights' own. */
+#ifndef ABLAB_QUANT_H
+#define ABLAB_QUANT_H
+
+#include "base.h"
+
+#define QK8_0 32
+typedef struct {
+    uint16_t d;          /* fp16 scale */
+    int8_t qs[QK8_0];
+} BlockQ8_0;             /* 34 bytes, no padding (as GGUF stores it) */
+
+typedef enum { QT_F32 = 0, QT_F16 = 1, QT_BF16 = 2, QT_Q8_0 = 3 } QType;
+
+const char *qtype_name(QType t);                  /* "f32", "f16", "bf16", "q8_0" */
+int  qtype_parse(const char *s, QType *t);        /* 0, or -1 for an unknown name */
+/* Bytes of a row of n weights; n must be a multiple of 32 for Q8_0 (-1 otherwise or on overflow). */
+int  qtype_row_bytes(QType t, size_t n, size_t *out);
+
+uint16_t fp32_to_fp16(float f);
+float    fp16_to_fp32(uint16_t h);
+uint16_t fp32_to_bf16(float f);
+float    bf16_to_fp32(uint16_t h);
+
+/* Row conversions: n values (n % 32 == 0 for Q8_0). */
+void quant_to_f32(QType t, const void *src, float *dst, size_t n);   /* dequantize */
+void quant_from_f32(QType t, const float *src, void *dst, size_t n); /* Q8_0 as ggml: d = max|x|/127, q = round(x/d) */
+
+/* y[r] = dot(W row r, x) for r in [r0, r1); W is rows of `cols` weights of type t, row-major. */
+void quant_matvec(QType t, const void *w, size_t cols, const float *x, float *y, size_t r0, size_t r1);
+float quant_dot(QType t, const void *row, const float *x, size_t n);
+
+/* Forces a kernel path: "portable", "avx2", "avx512", or NULL for the best the CPU has (the
+ * default). -1 if this CPU cannot run the one named. For tests and benchmarks comparing paths. */
+int  quant_set_path(const char *name);
+/* "avx512", "avx2", or "portable": the path quant_matvec takes now. */
+const char *quant_path_name(void);
+
+#endif

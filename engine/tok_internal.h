@@ -1,0 +1,188 @@
+/* Internals shared by the tokenizer's files (tokenizer.c, bpe.c, normalize.c, pretok.c,
+ * decode_stream.c, tok_util.c). Private to engine/; the rest of engine uses tokenizer.h. */
+#ifndef ABLAB_TOK_INTERNAL_H
+#define ABLAB_TOK_INTERNAL_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <pthread.h>
+
+#include "tokenizer.h"
+
+/* ---------- small containers (tok_util.c) ---------- */
+/* Byte-string → int map with open addressing; keys are copied. */
+typedef struct {
+    char **keys;
+    uint32_t *lens;
+    int *vals;
+    size_t cap, n;
+} StrMap;
+int  strmap_put(StrMap *m, const char *k, size_t n, int v);      /* 0, 1 if the key existed (value kept), -1 ENOMEM */
+int  strmap_get(const StrMap *m, const char *k, size_t n);       /* -1 if absent */
+void strmap_free(StrMap *m);
+
+/* (a, b) pair of ids → merge rank and merged id. */
+typedef struct {
+    uint64_t *keys; /* UINT64_MAX = empty */
+    int32_t *rank, *id;
+    size_t cap, n;
+} PairMap;
+int  pairmap_put(PairMap *m, int a, int b, int rank, int id);   /* replaces; 0 or -1 ENOMEM */
+bool pairmap_get(const PairMap *m, int a, int b, int *rank, int *id);
+void pairmap_free(PairMap *m);
+
+/* UTF-8 in the way Rust's String::from_utf8_lossy and Python's decode(errors='replace') read it:
+ * at s[0..n) there is a valid character (TOK_U8_OK, its length), an invalid "maximal subpart"
+ * (TOK_U8_BAD, its length: one U+FFFD replaces it), or the start of a character that more bytes
+ * could still complete (TOK_U8_MORE, length n). n must be > 0. */
+enum { TOK_U8_OK, TOK_U8_BAD, TOK_U8_MORE };
+int  tok_u8_scan(const unsigned char *s, size_t n, size_t *len);
+/* Appends s with every invalid subpart replaced by U+FFFD (a trailing incomplete one too). */
+int  tok_u8_lossy(Buf *out, const char *s, size_t n);
+uint32_t tok_u8_cp(const unsigned char *s, size_t len);      /* code point of one valid char */
+/* Rust's char::is_whitespace (Unicode White_Space). */
+bool tok_is_ws(uint32_t cp);
+/* Rust's char::is_alphanumeric (Alphabetic or Numeric) approximated with general categories L*, N*. */
+bool tok_is_alnum(uint32_t cp);
+
+/* ---------- regex (pretok.c) ---------- */
+typedef struct {
+    pcre2_code *code;
+    pcre2_match_data *md; /* not shared across threads: see tok_re_find */
+    bool jit;
+} TokRegex;
+int  tok_re_compile(TokRegex *re, const char *pattern, size_t len, const char *what, const char *file, LabErr *e);
+void tok_re_free(TokRegex *re);
+/* Finds the next match at or after start in valid UTF-8 s[0..n); md comes from
+ * pcre2_match_data_create_from_pattern and belongs to the caller. Returns 1 (found, *ms, *me), 0 none. */
+int  tok_re_find(const TokRegex *re, pcre2_match_data *md, const char *s, size_t n, size_t start, size_t *ms, size_t *me);
+
+/* ---------- pieces of text during encoding ---------- */
+/* Text is kept in one arena; a piece is a range of it, with a fixed token when an added token matched. */
+typedef struct {
+    size_t off, len;
+    int id;      /* >= 0: an added token, not to be touched by the later stages */
+    bool origin; /* starts at offset 0 of the original text (Metaspace prepend_scheme "first") */
+} TokPiece;
+typedef struct {
+    Buf text;
+    TokPiece *v;
+    size_t n, cap;
+} TokPieces;
+int  pieces_push(TokPieces *p, size_t off, size_t len, int id, bool origin);
+void pieces_free(TokPieces *p);
+
+/* ---------- normalizers (normalize.c) ---------- */
+typedef enum { NORM_SEQ, NORM_PREPEND, NORM_REPLACE, NORM_NFC, NORM_NFKC, NORM_NFD, NORM_NFKD,
+               NORM_LOWER, NORM_STRIP } NormType;
+typedef struct TokNorm {
+    NormType type;
+    struct TokNorm **kids; size_t n_kids;
+    char *a; size_t a_len;  /* Prepend: text; Replace: the literal pattern */
+    char *b; size_t b_len;  /* Replace: content */
+    TokRegex re;            /* Replace with a Regex pattern (re.code != NULL) */
+    bool left, right;       /* Strip */
+} TokNorm;
+/* Normalizes s[0..n) into out (cleared first). *lead_removed is set when the first characters were
+ * removed (the normalized text then no longer starts at the original offset). */
+int  norm_apply(const TokNorm *nm, const char *s, size_t n, Buf *out, bool *lead_removed, LabErr *e);
+void norm_free(TokNorm *nm);
+
+/* ---------- pre-tokenizers (pretok.c) ---------- */
+typedef enum { PRE_SEQ, PRE_BYTELEVEL, PRE_SPLIT, PRE_METASPACE, PRE_WHITESPACE, PRE_WHITESPACE_SPLIT,
+               PRE_DIGITS, PRE_PUNCT } PreType;
+typedef enum { SPLIT_REMOVED, SPLIT_ISOLATED, SPLIT_MERGED_PREV, SPLIT_MERGED_NEXT, SPLIT_CONTIGUOUS } SplitBehavior;
+typedef enum { PREPEND_ALWAYS, PREPEND_FIRST, PREPEND_NEVER } PrependScheme;
+typedef struct TokPre {
+    PreType type;
+    struct TokPre **kids; size_t n_kids;
+    TokRegex re;             /* ByteLevel (use_regex), Split, Whitespace */
+    SplitBehavior behavior;
+    bool invert;
+    bool add_prefix_space, use_regex; /* ByteLevel */
+    bool individual_digits;           /* Digits */
+    uint32_t replacement; char repl[4]; int repl_len; PrependScheme scheme; bool split; /* Metaspace */
+} TokPre;
+/* Replaces pieces p[first..) that carry no token by their pre-tokenized splits (empty ones dropped). */
+int  pre_apply(const TokPre *pt, TokPieces *p, size_t first, LabErr *e);
+void pre_free(TokPre *pt);
+/* GPT-2's byte → printable character table (bytes_to_unicode), as UTF-8 strings. */
+typedef struct { char s[4]; uint8_t n; } ByteChar;
+extern const ByteChar *tok_byte_chars(void);
+/* The reverse: code point → byte, -1 if the character is not one of the 256. */
+int  tok_char_byte(uint32_t cp);
+
+/* ---------- decoders (decode_stream.c) ---------- */
+typedef enum { DEC_BYTELEVEL, DEC_REPLACE, DEC_BYTEFALLBACK, DEC_FUSE, DEC_STRIP, DEC_METASPACE,
+               DEC_LLAMA2C } DecType;
+typedef struct {
+    DecType type;
+    char *pat; size_t pat_len;  /* Replace */
+    char *rep; size_t rep_len;
+    uint32_t content; int start, stop;  /* Strip */
+    uint32_t replacement; bool prepend; /* Metaspace (prepend: scheme is not "never") */
+} TokDecStep;
+
+/* ---------- the tokenizer ---------- */
+typedef struct {
+    char *content; size_t len;
+    int id;
+    bool single_word, lstrip, rstrip, normalized, special;
+} TokAdded;
+
+typedef enum { MODEL_BPE_RANKS, MODEL_BPE_SCORES, MODEL_LLAMA2C } ModelType;
+
+struct Tokenizer {
+    TokKind kind;
+    ModelType model;
+    char *path;
+    /* vocabulary: id → string (model tokens, overridden by added tokens), string → id */
+    int n_vocab;
+    char **tok; uint32_t *tok_len;
+    StrMap vocab;       /* model vocabulary */
+    bool *special;      /* [n_vocab] */
+    /* BPE */
+    PairMap merges;
+    float *scores;      /* [n_vocab] for MODEL_BPE_SCORES / MODEL_LLAMA2C */
+    int unk_id;
+    bool byte_fallback, fuse_unk, ignore_merges;
+    char *cont_prefix; size_t cont_prefix_len;
+    char *eow_suffix; size_t eow_suffix_len;
+    int byte_id[256];   /* <0xXX> tokens, -1 if absent */
+    int space_id;       /* llama2c: the " " token of the dummy prefix */
+    /* added tokens, longest first within each first byte */
+    TokAdded *added; size_t n_added;
+    bool any_added_raw, any_added_norm;
+    /* pipeline */
+    TokNorm *norm;
+    TokPre *pre;
+    TokDecStep *dec; size_t n_dec; bool has_decoder;
+    int *post_pre, *post_post; size_t n_post_pre, n_post_post; /* ids added around the text */
+    int bos_id, eos_id;
+    /* word cache: split text → ids */
+    pthread_mutex_t cache_mu;
+    StrMap cache;                   /* key → index into cache_ids */
+    IntVec cache_ids;               /* [start, count] pairs into cache_pool */
+    IntVec cache_pool;
+};
+
+Tokenizer *tok_alloc(TokKind kind, ModelType model, const char *path);
+/* Sets up the id tables after the vocabulary is known. */
+int  tok_set_vocab_size(Tokenizer *t, int n, LabErr *e);
+int  tok_set_token(Tokenizer *t, int id, const char *s, size_t n, bool in_model, LabErr *e);
+void tok_find_byte_tokens(Tokenizer *t);
+int  tok_add_added(Tokenizer *t, const TokAdded *a, LabErr *e);
+int  tok_finish(Tokenizer *t, LabErr *e);
+
+/* BPE on one split (bpe.c): appends ids. */
+int  bpe_word(const Tokenizer *t, const char *s, size_t n, IntVec *out, LabErr *e);
+/* llama2.c's run.c encode and SentencePiece score merging over whole text. */
+/* lead: ids placed before the text that take part in the merging (run.c's BOS and dummy prefix). */
+int  bpe_scores_text(const Tokenizer *t, const char *s, size_t n, bool llama2c, const int *lead, size_t n_lead,
+                     IntVec *out, LabErr *e);
+void bpe_cache_free(Tokenizer *t);
+
+/* Decoder pipeline for tokenizer.json (decode_stream.c) */
+int  dec_step_add(Tokenizer *t, const TokDecStep *st, LabErr *e);
+
+#endif
