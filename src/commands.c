@@ -3,6 +3,12 @@
 #include "cli.h"
 
 extern const Command cmd_config;
+extern const Command cmd_run;
+extern const Command cmd_rate;
+extern const Command cmd_stats;
+extern const Command cmd_export;
+extern const Command cmd_lab;
+extern const Command cmd_study;
 extern const Command cmd_inspect;
 extern const Command cmd_logits;
 extern const Command cmd_generate;
@@ -13,7 +19,13 @@ extern const Command cmd_eval;
 extern const Command cmd_bench;
 
 const Command *const ablab_commands[] = {
+    &cmd_lab,
+    &cmd_study,
     &cmd_config,
+    &cmd_run,
+    &cmd_rate,
+    &cmd_stats,
+    &cmd_export,
     &cmd_inspect,
     &cmd_logits,
     &cmd_generate,
