@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tok_internal.h"
 #include "tokenizer.h"
 
 /* ---------- helpers ---------- */
@@ -368,6 +369,353 @@ static void test_llama2c_tok512(void **st) {
     free(model);
 }
 
+
+/* ---------- hand-made tokenizer.json files, one component at a time ---------- */
+/* The character vocabulary every made-up tokenizer starts with: id = position. */
+static const char *const CHARS[] = {"<unk>", " ", "a", "b", "c", "d", "e", "f", "h", "i", "l", "m", "n", "o", "r", "s",
+                                    "t", "u", "w", "x", "y", "y", "H", "X", "!", "?", "-", "'", "[", "]", "<", ">",
+                                    "1", "2", "3", "\xE2\x96\x81", "<0xC3>", "<0xA9>", "<0xE2>", "<0x82>", "<0xAC>", NULL};
+enum { C_UNK = 0, C_SP = 1, C_A = 2, C_B = 3, C_C = 4, C_D = 5, C_X = 19, C_N_BASE = 41 };
+
+static char *write_tmp(const char *text) {
+    char tmpl[] = "/tmp/ablab-tok-XXXXXX.json";
+    int fd = mkstemps(tmpl, 5);
+    assert_true(fd >= 0);
+    size_t n = strlen(text);
+    assert_int_equal(write(fd, text, n), (ssize_t)n);
+    close(fd);
+    return strdup(tmpl);
+}
+
+/* A tokenizer.json with the character vocabulary plus extra "token": id entries (JSON text, may be
+ * ""), the given merges array, model options and top-level components. */
+static int mk_tok_e(Tokenizer **t, const char *top, const char *extra_vocab, const char *merges, const char *model_opts, LabErr *e) {
+    Buf b = {0};
+    buf_printf(&b, "{\"version\": \"1.0\", %s, \"model\": {\"type\": \"BPE\", %s \"vocab\": {", top, model_opts ? model_opts : "");
+    int id = 0;
+    for (int i = 0; CHARS[i]; i++) {
+        if (i == 21) { id++; continue; } /* a hole filled by extra_vocab's first entry when given */
+        buf_printf(&b, "%s\"%s\": %d", id ? ", " : "", CHARS[i], id);
+        id++;
+    }
+    buf_printf(&b, "%s%s}, \"merges\": [%s]}}", extra_vocab && *extra_vocab ? ", " : "", extra_vocab ? extra_vocab : "", merges ? merges : "");
+    char *p = write_tmp(b.data);
+    buf_free(&b);
+    int rc = tok_load_file(t, p, 0, e);
+    unlink(p);
+    free(p);
+    return rc;
+}
+
+static Tokenizer *mk_tok(const char *top, const char *extra_vocab, const char *merges, const char *model_opts) {
+    Tokenizer *t = NULL;
+    LabErr e = {0};
+    if (mk_tok_e(&t, top, extra_vocab, merges, model_opts, &e)) fail_msg("%s", e.msg);
+    return t;
+}
+
+/* The pre-tokenizer's splits of text, joined with '|'; added tokens shown as [content]. */
+static char *splits(const Tokenizer *t, const char *text) {
+    TokPieces p = {0};
+    LabErr e = {0};
+    buf_append(&p.text, text, strlen(text));
+    pieces_push(&p, 0, p.text.len, -1, true);
+    assert_int_equal(pre_apply(t->pre, &p, 0, &e), 0);
+    Buf o = {0};
+    for (size_t i = 0; i < p.n; i++) {
+        if (i) buf_putc(&o, '|');
+        buf_append(&o, p.text.data + p.v[i].off, p.v[i].len);
+    }
+    buf_append(&o, "", 0);
+    pieces_free(&p);
+    return buf_steal(&o);
+}
+
+static void expect_splits(const char *pre_json, const char *text, const char *want) {
+    char top[2048];
+    snprintf(top, sizeof top, "\"pre_tokenizer\": %s", pre_json);
+    Tokenizer *t = mk_tok(top, "\"y2\": 21", NULL, NULL);
+    char *got = splits(t, text);
+    if (strcmp(got, want)) fail_msg("%s on '%s': got '%s' want '%s'", pre_json, text, got, want);
+    free(got);
+    tok_free(t);
+}
+
+/* Expectations from tokenizers' documentation and tests (SplitDelimiterBehavior's example
+ * "the-final--countdown", Metaspace's tests, the pre-tokenizers' docstrings). */
+static void test_pretokenizers(void **st) {
+    (void)st;
+    const char *txt = "the-final--countdown";
+    expect_splits("{\"type\": \"Split\", \"pattern\": {\"String\": \"-\"}, \"behavior\": \"Removed\", \"invert\": false}", txt, "the|final|countdown");
+    expect_splits("{\"type\": \"Split\", \"pattern\": {\"String\": \"-\"}, \"behavior\": \"Isolated\", \"invert\": false}", txt, "the|-|final|-|-|countdown");
+    expect_splits("{\"type\": \"Split\", \"pattern\": {\"String\": \"-\"}, \"behavior\": \"MergedWithPrevious\", \"invert\": false}", txt, "the-|final-|-|countdown");
+    expect_splits("{\"type\": \"Split\", \"pattern\": {\"String\": \"-\"}, \"behavior\": \"MergedWithNext\", \"invert\": false}", txt, "the|-final|-|-countdown");
+    expect_splits("{\"type\": \"Split\", \"pattern\": {\"String\": \"-\"}, \"behavior\": \"Contiguous\", \"invert\": false}", txt, "the|-|final|--|countdown");
+    expect_splits("{\"type\": \"Split\", \"pattern\": {\"String\": \"-\"}, \"behavior\": \"Removed\", \"invert\": true}", txt, "-|-|-");
+    expect_splits("{\"type\": \"Split\", \"pattern\": {\"Regex\": \"\\\\s+\"}, \"behavior\": \"Removed\", \"invert\": false}", "a  b\tc ", "a|b|c");
+    expect_splits("{\"type\": \"Split\", \"pattern\": {\"String\": \".\"}, \"behavior\": \"Isolated\"}", "a.b", "a|.|b"); /* literal, not any-char */
+    expect_splits("{\"type\": \"Whitespace\"}", "Hey man!", "Hey|man|!");
+    expect_splits("{\"type\": \"Whitespace\"}", "don't  stop...now", "don|'|t|stop|...|now");
+    expect_splits("{\"type\": \"Whitespace\"}", "na\xC3\xAFve cafe\xCC\x81 x_1", "na\xC3\xAFve|cafe\xCC\x81|x_1");
+    expect_splits("{\"type\": \"WhitespaceSplit\"}", "Hey  man!\n", "Hey|man!");
+    expect_splits("{\"type\": \"Digits\", \"individual_digits\": false}", "Call 123 please", "Call |123| please");
+    expect_splits("{\"type\": \"Digits\", \"individual_digits\": true}", "Call 123 please", "Call |1|2|3| please");
+    expect_splits("{\"type\": \"Punctuation\", \"behavior\": \"Isolated\"}", "Hey friend!     How are you?!?", "Hey friend|!|     How are you|?|!|?");
+    expect_splits("{\"type\": \"Metaspace\", \"replacement\": \"\xE2\x96\x81\", \"prepend_scheme\": \"always\", \"split\": true}",
+                  "Hey friend!", "\xE2\x96\x81Hey|\xE2\x96\x81" "friend!");
+    expect_splits("{\"type\": \"Metaspace\", \"replacement\": \"\xE2\x96\x81\", \"prepend_scheme\": \"always\", \"split\": true}",
+                  "Hey   friend!", "\xE2\x96\x81Hey|\xE2\x96\x81|\xE2\x96\x81|\xE2\x96\x81" "friend!");
+    expect_splits("{\"type\": \"Metaspace\", \"replacement\": \"\xE2\x96\x81\", \"prepend_scheme\": \"always\", \"split\": false}",
+                  "Hey friend!", "\xE2\x96\x81Hey\xE2\x96\x81" "friend!");
+    expect_splits("{\"type\": \"Metaspace\", \"replacement\": \"\xE2\x96\x81\", \"prepend_scheme\": \"never\", \"split\": true}",
+                  "Hey you", "Hey|\xE2\x96\x81you");
+    expect_splits("{\"type\": \"Metaspace\", \"replacement\": \"\xE2\x96\x81\", \"add_prefix_space\": true}", /* before prepend_scheme existed */
+                  "Hey", "\xE2\x96\x81Hey");
+    expect_splits("{\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"use_regex\": true}", "Hello world", "\xC4\xA0Hello|\xC4\xA0world");
+    expect_splits("{\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"use_regex\": false}", "Hello world", "\xC4\xA0Hello\xC4\xA0world");
+    expect_splits("{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": true}", "  x", "\xC4\xA0|\xC4\xA0x");
+    expect_splits("{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"WhitespaceSplit\"}, {\"type\": \"Digits\", \"individual_digits\": true}]}",
+                  "ab12 c3", "ab|1|2|c|3");
+}
+
+/* Metaspace's "first": only the split that starts the original text gets the prefix; a text after an
+ * added token does not. Through encode, with the character vocabulary. */
+static void test_metaspace_first(void **st) {
+    (void)st;
+    Tokenizer *t = mk_tok("\"added_tokens\": [{\"id\": 41, \"content\": \"<x>\", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, "
+                          "\"normalized\": false, \"special\": true}], "
+                          "\"pre_tokenizer\": {\"type\": \"Metaspace\", \"replacement\": \"\xE2\x96\x81\", \"prepend_scheme\": \"first\", \"split\": true}",
+                          "\"y2\": 21, \"<x>\": 41", NULL, NULL);
+    IntVec v = enc(t, "<x>ab a", 7, false);
+    static const int w1[] = {41, C_A, C_B, 35, C_A};
+    assert_ids(v, w1, 5, "<x>ab a");
+    ivec_free(&v);
+    v = enc(t, "ab<x>", 5, false);
+    static const int w2[] = {35, C_A, C_B, 41};
+    assert_ids(v, w2, 4, "ab<x>");
+    ivec_free(&v);
+    tok_free(t);
+}
+
+static void expect_norm(const char *norm_json, const char *in, const char *want) {
+    char top[2048];
+    snprintf(top, sizeof top, "\"normalizer\": %s", norm_json);
+    Tokenizer *t = mk_tok(top, "\"y2\": 21", NULL, NULL);
+    Buf o = {0};
+    bool lead;
+    LabErr e = {0};
+    assert_int_equal(norm_apply(t->norm, in, strlen(in), &o, &lead, &e), 0);
+    if (strcmp(o.data, want)) fail_msg("%s on '%s': got '%s' want '%s'", norm_json, in, o.data, want);
+    buf_free(&o);
+    tok_free(t);
+}
+
+static void test_normalizers(void **st) {
+    (void)st;
+    expect_norm("{\"type\": \"NFC\"}", "e\xCC\x81", "\xC3\xA9");
+    expect_norm("{\"type\": \"NFD\"}", "\xC3\xA9", "e\xCC\x81");
+    expect_norm("{\"type\": \"NFKC\"}", "\xEF\xAC\x81\xE2\x91\xA0", "fi1");              /* ﬁ① */
+    expect_norm("{\"type\": \"NFKD\"}", "\xEF\xAC\x81\xC3\xA9", "fie\xCC\x81");
+    expect_norm("{\"type\": \"Lowercase\"}", "HeLLo \xC3\x80\xCE\xA3 \xC4\xB0", "hello \xC3\xA0\xCF\x83 i\xCC\x87"); /* İ → i + U+0307 */
+    expect_norm("{\"type\": \"Strip\", \"strip_left\": true, \"strip_right\": true}", " \t hi \xE3\x80\x80", "hi");
+    expect_norm("{\"type\": \"Strip\", \"strip_left\": true, \"strip_right\": false}", "  hi  ", "hi  ");
+    expect_norm("{\"type\": \"Replace\", \"pattern\": {\"String\": \" \"}, \"content\": \"\xE2\x96\x81\"}", "a b c", "a\xE2\x96\x81" "b\xE2\x96\x81" "c");
+    expect_norm("{\"type\": \"Replace\", \"pattern\": {\"Regex\": \" {2,}\"}, \"content\": \" \"}", "a   b  c d", "a b c d");
+    expect_norm("{\"type\": \"Prepend\", \"prepend\": \"\xE2\x96\x81\"}", "", "");
+    expect_norm("{\"type\": \"Prepend\", \"prepend\": \"\xE2\x96\x81\"}", "x", "\xE2\x96\x81x");
+    expect_norm("{\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"NFKC\"}, {\"type\": \"Lowercase\"}]}", "\xEF\xBC\xA1\xEF\xBC\xA2", "ab");
+}
+
+/* Added tokens: lstrip, rstrip, single_word, normalized, leftmost-longest. */
+static void test_added_tokens(void **st) {
+    (void)st;
+    Tokenizer *t = mk_tok(
+        "\"added_tokens\": ["
+        "{\"id\": 41, \"content\": \"<m>\", \"single_word\": false, \"lstrip\": true, \"rstrip\": false, \"normalized\": false, \"special\": true},"
+        "{\"id\": 42, \"content\": \"<r>\", \"single_word\": false, \"lstrip\": false, \"rstrip\": true, \"normalized\": false, \"special\": true},"
+        "{\"id\": 43, \"content\": \"[X]\", \"single_word\": true, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": false},"
+        "{\"id\": 44, \"content\": \"hi\", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": true, \"special\": false},"
+        "{\"id\": 45, \"content\": \"<H>\", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true},"
+        "{\"id\": 46, \"content\": \"ab\", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": false},"
+        "{\"id\": 47, \"content\": \"abc\", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": false}],"
+        "\"normalizer\": {\"type\": \"Lowercase\"}",
+        "\"y2\": 21", NULL, NULL);
+    struct { const char *in; int want[12]; size_t n; } cases[] = {
+        {"a <m> b", {C_A, 41, C_SP, C_B}, 4},            /* lstrip takes the space before */
+        {"x<r>  y", {C_X, 42, 20}, 3},                    /* rstrip takes the spaces after */
+        {"a[X]b", {C_A, 28, C_X, 29, C_B}, 5},            /* not a single word: normalized characters */
+        {"a [X] b", {C_A, C_SP, 43, C_SP, C_B}, 5},
+        {"HI", {44}, 1},                                  /* normalized: matched after Lowercase */
+        {"<H>", {45}, 1},                                 /* not normalized: matched in the raw text */
+        {"xabcd", {C_X, 47, C_D}, 3},                     /* leftmost-longest */
+        {"xabd", {C_X, 46, C_D}, 3},
+    };
+    /* the raw pass runs first: "[X]" is matched before Lowercase could touch it, "hi" after */
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        IntVec v = enc(t, cases[i].in, strlen(cases[i].in), false);
+        assert_ids(v, cases[i].want, cases[i].n, cases[i].in);
+        ivec_free(&v);
+    }
+    assert_true(tok_is_special(t, 41));
+    assert_false(tok_is_special(t, 43));
+    assert_int_equal(tok_token_id(t, "<r>", 3), 42);
+    tok_free(t);
+}
+
+/* BPE model options: unknown characters, byte fallback, prefix/suffix, ignore_merges. */
+static void test_bpe_options(void **st) {
+    (void)st;
+    Tokenizer *t = mk_tok("\"normalizer\": null", "\"y2\": 21", NULL, "\"unk_token\": \"<unk>\", \"fuse_unk\": false,");
+    IntVec v = enc(t, "a\xC5\x81\xC5\x81" "b", 6, false); /* Ł is not in the vocabulary */
+    static const int w1[] = {C_A, C_UNK, C_UNK, C_B};
+    assert_ids(v, w1, 4, "unk, not fused");
+    ivec_free(&v);
+    tok_free(t);
+    t = mk_tok("\"normalizer\": null", "\"y2\": 21", NULL, "\"unk_token\": \"<unk>\", \"fuse_unk\": true,");
+    v = enc(t, "a\xC5\x81\xC5\x81" "b", 6, false);
+    static const int w2[] = {C_A, C_UNK, C_B};
+    assert_ids(v, w2, 3, "unk, fused");
+    ivec_free(&v);
+    tok_free(t);
+    t = mk_tok("\"normalizer\": null", "\"y2\": 21", NULL, "\"unk_token\": \"<unk>\", \"byte_fallback\": true,");
+    v = enc(t, "\xC3\xA9\xC5\x81", 4, false); /* é has byte tokens, Ł does not */
+    static const int w3[] = {36, 37, C_UNK};
+    assert_ids(v, w3, 3, "byte fallback");
+    ivec_free(&v);
+    tok_free(t);
+    t = mk_tok("\"normalizer\": null", "\"y2\": 21", NULL, NULL); /* no unk_token: tokenizers drops the character */
+    v = enc(t, "a\xC5\x81" "b", 4, false);
+    static const int w4[] = {C_A, C_B};
+    assert_ids(v, w4, 2, "no unk token");
+    ivec_free(&v);
+    tok_free(t);
+    t = mk_tok("\"normalizer\": null", "\"##b\": 21, \"ab\": 41", "\"a ##b\"", "\"continuing_subword_prefix\": \"##\",");
+    v = enc(t, "abb", 3, false);
+    static const int w5[] = {41, 21};
+    assert_ids(v, w5, 2, "continuing_subword_prefix");
+    ivec_free(&v);
+    tok_free(t);
+    t = mk_tok("\"normalizer\": null", "\"b</w>\": 21, \"ab</w>\": 41", "[\"a\", \"b</w>\"]", "\"end_of_word_suffix\": \"</w>\",");
+    v = enc(t, "ab", 2, false);
+    static const int w6[] = {41};
+    assert_ids(v, w6, 1, "end_of_word_suffix, merges as pairs");
+    ivec_free(&v);
+    tok_free(t);
+    for (int ig = 0; ig < 2; ig++) {
+        t = mk_tok("\"normalizer\": null", "\"y2\": 21, \"abc\": 41", NULL, ig ? "\"ignore_merges\": true," : "\"ignore_merges\": false,");
+        v = enc(t, "abc", 3, false);
+        static const int w7[] = {41}, w8[] = {C_A, C_B, C_C};
+        assert_ids(v, ig ? w7 : w8, ig ? 1 : 3, "ignore_merges");
+        ivec_free(&v);
+        tok_free(t);
+    }
+}
+
+static void expect_decode(const char *dec_json, const char *extra_vocab, const int *ids, size_t n, const char *want) {
+    char top[2048];
+    snprintf(top, sizeof top, "\"decoder\": %s", dec_json);
+    Tokenizer *t = mk_tok(top, extra_vocab, NULL, NULL);
+    char *d = dec(t, ids, n, NULL);
+    if (strcmp(d, want)) fail_msg("%s: got '%s' want '%s'", dec_json, d, want);
+    check_stream(t, ids, n);
+    free(d);
+    tok_free(t);
+}
+
+/* Decoders, per tokenizers' decode_chain. */
+static void test_decoders(void **st) {
+    (void)st;
+    const char *ms_vocab = "\"y2\": 21, \"\xE2\x96\x81Hey\": 41, \"\xE2\x96\x81" "friend!\": 42, \"\xE2\x96\x81" "a\xE2\x96\x81" "b\": 43";
+    static const int hey[] = {41, 42}, ab_first[] = {43, 42};
+    expect_decode("{\"type\": \"Metaspace\", \"replacement\": \"\xE2\x96\x81\", \"prepend_scheme\": \"always\", \"split\": true}", ms_vocab, hey, 2, "Hey friend!");
+    expect_decode("{\"type\": \"Metaspace\", \"replacement\": \"\xE2\x96\x81\", \"prepend_scheme\": \"never\", \"split\": true}", ms_vocab, hey, 2, " Hey friend!");
+    /* tokenizers drops every replacement character of the first token, not only the leading one */
+    expect_decode("{\"type\": \"Metaspace\", \"replacement\": \"\xE2\x96\x81\", \"prepend_scheme\": \"always\", \"split\": true}", ms_vocab, ab_first, 2, "ab friend!");
+    static const int euro[] = {38, 39, 40}, broken[] = {38, 39, C_A}, mixed[] = {C_A, 36, 37, C_B};
+    const char *bf = "{\"type\": \"Sequence\", \"decoders\": [{\"type\": \"ByteFallback\"}, {\"type\": \"Fuse\"}]}";
+    expect_decode(bf, "\"y2\": 21", euro, 3, "\xE2\x82\xAC");
+    expect_decode(bf, "\"y2\": 21", broken, 3, "\xEF\xBF\xBD\xEF\xBF\xBD" "a"); /* one U+FFFD per byte of a broken run */
+    expect_decode(bf, "\"y2\": 21", mixed, 4, "a\xC3\xA9" "b");
+    static const int euro_bad[] = {38, 39, 40, 36}; /* € then a lone 0xC3 in the same run: the whole run is broken */
+    expect_decode(bf, "\"y2\": 21", euro_bad, 4, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+    const char *strip = "{\"type\": \"Sequence\", \"decoders\": [{\"type\": \"Fuse\"}, {\"type\": \"Strip\", \"content\": \" \", \"start\": 1, \"stop\": 1}]}";
+    static const int sp_ab_sp[] = {C_SP, C_SP, C_A, C_B, C_SP, C_SP};
+    expect_decode(strip, "\"y2\": 21", sp_ab_sp, 6, " ab ");
+    const char *strip_tok = "{\"type\": \"Strip\", \"content\": \" \", \"start\": 1, \"stop\": 0}"; /* per token, before any Fuse */
+    static const int sp_a[] = {C_SP, C_A, C_SP, C_B};
+    expect_decode(strip_tok, "\"y2\": 21", sp_a, 4, "ab");
+    const char *repl = "{\"type\": \"Replace\", \"pattern\": {\"String\": \"ab\"}, \"content\": \"X\"}";
+    static const int a_b[] = {C_A, C_B, 41};
+    expect_decode(repl, "\"y2\": 21, \"cab\": 41", a_b, 3, "abcX"); /* per token: "a"+"b" never match */
+    const char *repl_fused = "{\"type\": \"Sequence\", \"decoders\": [{\"type\": \"Fuse\"}, {\"type\": \"Replace\", \"pattern\": {\"String\": \"ab\"}, \"content\": \"X\"}]}";
+    expect_decode(repl_fused, "\"y2\": 21, \"cab\": 41", a_b, 3, "XcX");
+    static const int plain[] = {C_A, C_SP, C_B};
+    expect_decode("null", "\"y2\": 21", plain, 3, "a   b"); /* no decoder: tokens joined with spaces */
+}
+
+/* Streaming: nothing is released before a character is complete. */
+static void test_stream_holds_partial_chars(void **st) {
+    (void)st;
+    NEED_SHARED(js, "golden/gpt2-tokenizer/tokenizer.json");
+    Tokenizer *t = load_ok(js);
+    /* "👍" in GPT-2 is the tokens of bytes F0 9F / 91 / 8D */
+    IntVec v = enc(t, "\xF0\x9F\x91\x8D!", 5, false);
+    assert_true(v.n >= 2);
+    TokStream *s = tok_stream_new(t);
+    Buf out = {0};
+    LabErr e = {0};
+    for (size_t i = 0; i + 1 < v.n; i++) {
+        assert_int_equal(tok_stream_push(s, v.v[i], &out, &e), 0);
+        if (i + 2 < v.n) assert_int_equal(out.len, 0); /* still incomplete */
+    }
+    assert_string_equal(out.data, "\xF0\x9F\x91\x8D");
+    assert_int_equal(tok_stream_push(s, v.v[v.n - 1], &out, &e), 0);
+    assert_string_equal(out.data, "\xF0\x9F\x91\x8D!");
+    tok_stream_free(s);
+    /* a lone lead byte at the end: one U+FFFD on flush, as from_utf8_lossy gives */
+    s = tok_stream_new(t);
+    buf_clear(&out);
+    int c3 = tok_token_id(t, "\xC3\x83", 2); /* the byte-level character of byte 0xC3 */
+    assert_true(c3 >= 0);
+    assert_int_equal(tok_stream_push(s, c3, &out, &e), 0);
+    assert_int_equal(out.len, 0);
+    assert_int_equal(tok_stream_flush(s, &out, &e), 0);
+    assert_string_equal(out.data, "\xEF\xBF\xBD");
+    tok_stream_free(s);
+    /* a lead byte followed by a non-continuation: U+FFFD then the character */
+    int a = tok_token_id(t, "a", 1);
+    int ids[] = {c3, a};
+    char *d = dec(t, ids, 2, NULL);
+    assert_string_equal(d, "\xEF\xBF\xBD" "a");
+    free(d);
+    buf_free(&out);
+    ivec_free(&v);
+    tok_free(t);
+    free(js);
+}
+
+/* Invalid UTF-8 input is read as Python's bytes.decode('utf-8', errors='replace') would. */
+static void test_invalid_utf8_input(void **st) {
+    (void)st;
+    NEED_SHARED(js, "golden/gpt2-tokenizer/tokenizer.json");
+    Tokenizer *t = load_ok(js);
+    static const struct { const char *bad, *good; } cases[] = {
+        {"a\xFF" "b", "a\xEF\xBF\xBD" "b"},
+        {"\xED\xA0\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"},  /* a surrogate: three maximal subparts */
+        {"\xE2\x82" "x", "\xEF\xBF\xBD" "x"},                      /* a truncated character: one */
+        {"\xC0\xAF", "\xEF\xBF\xBD\xEF\xBF\xBD"},                  /* an overlong form */
+        {"x\xF0\x9F\x98", "x\xEF\xBF\xBD"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        IntVec a = enc(t, cases[i].bad, strlen(cases[i].bad), false), b = enc(t, cases[i].good, strlen(cases[i].good), false);
+        assert_ids(a, b.v, b.n, cases[i].bad);
+        ivec_free(&a);
+        ivec_free(&b);
+    }
+    tok_free(t);
+    free(js);
+}
+
 int main(int argc, char **argv) {
     bool slow = argc > 1 && !strcmp(argv[1], "slow");
     (void)slow;
@@ -380,6 +728,14 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_spm_many_strings),
         cmocka_unit_test(test_llama2c_runc),
         cmocka_unit_test(test_llama2c_tok512),
+        cmocka_unit_test(test_pretokenizers),
+        cmocka_unit_test(test_metaspace_first),
+        cmocka_unit_test(test_normalizers),
+        cmocka_unit_test(test_added_tokens),
+        cmocka_unit_test(test_bpe_options),
+        cmocka_unit_test(test_decoders),
+        cmocka_unit_test(test_stream_holds_partial_chars),
+        cmocka_unit_test(test_invalid_utf8_input),
     };
     return cmocka_run_group_tests_name("tokenizer", tests, NULL, NULL);
 }
