@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gguf.h"
 #include "tok_internal.h"
 #include "tokenizer.h"
 
@@ -716,6 +717,310 @@ static void test_invalid_utf8_input(void **st) {
     free(js);
 }
 
+
+/* ---------- hostile files: clear errors, no crash (the sanitizer build runs these too) ---------- */
+static void expect_load_error(const char *path, const char *needle) {
+    Tokenizer *t = (Tokenizer *)0x1;
+    LabErr e = {0};
+    assert_int_equal(tok_load_file(&t, path, 0, &e), -1);
+    assert_null(t);
+    if (!strstr(e.msg, needle)) fail_msg("error for %s: '%s' lacks '%s'", path, e.msg, needle);
+    if (!strstr(e.msg, path_basename(path))) fail_msg("error '%s' does not name the file", e.msg);
+}
+
+static void expect_json_error(const char *json, const char *needle) {
+    char *p = write_tmp(json);
+    expect_load_error(p, needle);
+    unlink(p);
+    free(p);
+}
+
+static void test_hostile_json(void **st) {
+    (void)st;
+    /* a truncated tokenizer.json: jansson's position */
+    char *good = fixture("template.json");
+    char *text;
+    size_t len;
+    LabErr e;
+    assert_int_equal(file_read_all(good, 0, &text, &len, &e), 0);
+    text[len / 2] = 0;
+    expect_json_error(text, "line ");
+    free(text);
+    free(good);
+    const char *model_ok = "\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, \"merges\": [\"a b\"]}";
+    char buf[4096];
+    expect_json_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, \"merges\": [\"a zz\"]}}", "'zz' is not in the vocabulary");
+    expect_json_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [\"a b\"]}}", "merged token 'ab' is not in the vocabulary");
+    expect_json_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [\"ab\"]}}", "not two tokens");
+    expect_json_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 0, \"c\": 2}, \"merges\": []}}", "id 0 is given to both");
+    expect_json_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 99999999}, \"merges\": []}}", "id 99999999 is past the vocabulary");
+    expect_json_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": -1}, \"merges\": []}}", "has no valid id");
+    expect_json_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"a\": 1}, \"merges\": []}}", "duplicate");
+    expect_json_error("{\"added_tokens\": [{\"id\": 0, \"content\": \"a\"}], \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"c\": 2}, \"merges\": []}}",
+                      "no token has id 1");
+    expect_json_error("{\"model\": {\"type\": \"BPE\", \"unk_token\": \"<unk>\", \"vocab\": {\"a\": 0}, \"merges\": []}}", "unk_token '<unk>' is not in the vocabulary");
+    expect_json_error("{\"added_tokens\": [{\"id\": 7, \"content\": \"<x>\"}], \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}",
+                      "past the vocabulary");
+    expect_json_error("{\"model\": {\"type\": \"BPE\", \"vocab\": [1, 2], \"merges\": []}}", "not an object");
+    expect_json_error("{\"nomodel\": 1}", "no \"model\" object");
+    /* every unsupported component is named, with the file */
+    expect_json_error("{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}", "model type 'Unigram' is not supported");
+    expect_json_error("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {}}}", "model type 'WordPiece'");
+    snprintf(buf, sizeof buf, "{\"normalizer\": {\"type\": \"BertNormalizer\"}, %s}", model_ok);
+    expect_json_error(buf, "normalizer type 'BertNormalizer' is not supported");
+    snprintf(buf, sizeof buf, "{\"normalizer\": {\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"Precompiled\"}]}, %s}", model_ok);
+    expect_json_error(buf, "normalizer type 'Precompiled'");
+    snprintf(buf, sizeof buf, "{\"pre_tokenizer\": {\"type\": \"CharDelimiterSplit\", \"delimiter\": \"x\"}, %s}", model_ok);
+    expect_json_error(buf, "pre_tokenizer type 'CharDelimiterSplit' is not supported");
+    snprintf(buf, sizeof buf, "{\"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"Regex\": \"(\"}, \"behavior\": \"Isolated\"}, %s}", model_ok);
+    expect_json_error(buf, "does not compile");
+    snprintf(buf, sizeof buf, "{\"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"String\": \"x\"}, \"behavior\": \"Sideways\"}, %s}", model_ok);
+    expect_json_error(buf, "behavior 'Sideways'");
+    snprintf(buf, sizeof buf, "{\"decoder\": {\"type\": \"WordPiece\", \"prefix\": \"##\"}, %s}", model_ok);
+    expect_json_error(buf, "decoder type 'WordPiece' is not supported");
+    snprintf(buf, sizeof buf, "{\"post_processor\": {\"type\": \"Chaos\"}, %s}", model_ok);
+    expect_json_error(buf, "post_processor type 'Chaos' is not supported");
+    snprintf(buf, sizeof buf, "{\"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"<s>\"}}], \"special_tokens\": {}}, %s}", model_ok);
+    expect_json_error(buf, "'<s>' has no \"ids\"");
+    snprintf(buf, sizeof buf, "{\"model\": {\"type\": \"BPE\", \"dropout\": 0.1, \"vocab\": {\"a\": 0}, \"merges\": []}}");
+    expect_json_error(buf, "dropout");
+}
+
+static char *write_bin(const void *data, size_t n) {
+    char tmpl[] = "/tmp/ablab-tok-XXXXXX.bin";
+    int fd = mkstemps(tmpl, 4);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, n), (ssize_t)n);
+    close(fd);
+    return strdup(tmpl);
+}
+
+static void test_hostile_bin(void **st) {
+    (void)st;
+    /* a valid little vocabulary: <unk>, <s>, </s>, 256 bytes, " ", "a" */
+    Buf b = {0};
+    int32_t max_len = 8;
+    buf_append(&b, &max_len, 4);
+    for (int i = 0; i < 261; i++) {
+        char name[16];
+        if (i < 3) snprintf(name, sizeof name, "%s", i == 0 ? "<unk>" : i == 1 ? "\n<s>\n" : "\n</s>\n");
+        else if (i < 259) snprintf(name, sizeof name, "<0x%02X>", i - 3);
+        else snprintf(name, sizeof name, "%s", i == 259 ? " " : "a");
+        float score = i == 260 ? -1.0f : 0.0f;
+        int32_t len = (int32_t)strlen(name);
+        buf_append(&b, &score, 4);
+        buf_append(&b, &len, 4);
+        buf_append(&b, name, (size_t)len);
+    }
+    char *p = write_bin(b.data, b.len);
+    Tokenizer *t = load_ok(p);
+    assert_int_equal(tok_vocab_size(t), 261);
+    IntVec v = enc(t, "a\xC3\xA9", 3, true);
+    static const int want[] = {1, 259, 260, 3 + 0xC3, 3 + 0xA9};
+    assert_ids(v, want, 5, "tiny llama2.c vocabulary");
+    ivec_free(&v);
+    tok_free(t);
+    unlink(p);
+    free(p);
+    /* a 500 MB string length in the last record */
+    size_t last = b.len - 1 - 8;
+    int32_t huge = 500 * 1000 * 1000;
+    memcpy(b.data + last + 4, &huge, 4);
+    p = write_bin(b.data, b.len);
+    expect_load_error(p, "string length 500000000 runs past the end of the file");
+    unlink(p);
+    free(p);
+    /* a negative length reads as a huge one */
+    int32_t neg = -5;
+    memcpy(b.data + last + 4, &neg, 4);
+    p = write_bin(b.data, b.len);
+    expect_load_error(p, "runs past the end");
+    unlink(p);
+    free(p);
+    /* cut inside a record header, and a bad header */
+    p = write_bin(b.data, 4 + 3);
+    expect_load_error(p, "record header ends past the end");
+    unlink(p);
+    free(p);
+    int32_t bad = -1;
+    memcpy(b.data, &bad, 4);
+    p = write_bin(b.data, b.len);
+    expect_load_error(p, "max_token_length -1");
+    unlink(p);
+    free(p);
+    p = write_bin(b.data, 2);
+    expect_load_error(p, "too short");
+    unlink(p);
+    free(p);
+    /* more tokens asked for than the file has */
+    memcpy(b.data, &max_len, 4);
+    memcpy(b.data + last + 4, &(int32_t){1}, 4);
+    p = write_bin(b.data, b.len);
+    LabErr e = {0};
+    assert_int_equal(tok_load_llama2c(&t, p, 32000, &e), -1);
+    assert_non_null(strstr(e.msg, "the file ends before its record"));
+    unlink(p);
+    free(p);
+    buf_free(&b);
+}
+
+static void test_hostile_vocab_merges(void **st) {
+    (void)st;
+    char dir[] = "/tmp/ablab-tok-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *vj = path_join(dir, "vocab.json"), *mt = path_join(dir, "merges.txt");
+    FILE *f = fopen(vj, "w");
+    fputs("{\"a\": 0, \"b\": 1, \"ab\": 2, \"<|endoftext|>\": 3}", f);
+    fclose(f);
+    f = fopen(mt, "w");
+    fputs("#version: 0.2\na b\n", f);
+    fclose(f);
+    Tokenizer *t = load_model_ok(dir);
+    IntVec v = enc(t, "ab<|endoftext|>", 15, false);
+    static const int w[] = {2, 3};
+    assert_ids(v, w, 2, "vocab.json + merges.txt");
+    assert_int_equal(tok_eos_id(t), 3);
+    ivec_free(&v);
+    tok_free(t);
+    f = fopen(mt, "w");
+    fputs("#version: 0.2\na b\na b c\n", f);
+    fclose(f);
+    LabErr e = {0};
+    assert_int_equal(tok_load_for_model(&t, dir, 0, &e), -1);
+    assert_non_null(strstr(e.msg, "merges.txt: line 3"));
+    f = fopen(mt, "w");
+    fputs("a q\n", f);
+    fclose(f);
+    assert_int_equal(tok_load_for_model(&t, dir, 0, &e), -1);
+    assert_non_null(strstr(e.msg, "line 1: merge token 'q' is not in the vocabulary"));
+    unlink(mt);
+    assert_int_equal(tok_load_for_model(&t, dir, 0, &e), -1);
+    assert_int_equal(e.code, LAB_ENOTFOUND);
+    unlink(vj);
+    rmdir(dir);
+    free(vj);
+    free(mt);
+}
+
+/* ---------- GGUF vocabularies (the arrays llama.cpp's converter wrote for the golden models) ---------- */
+static Tokenizer *gguf_tok(const char *path, GgufFile **gp) {
+    GgufFile *g = NULL;
+    LabErr e = {0};
+    if (gguf_open(&g, path, &e)) fail_msg("%s", e.msg);
+    const GgufKV *toks = gguf_find_kv(g, "tokenizer.ggml.tokens"), *merges = gguf_find_kv(g, "tokenizer.ggml.merges");
+    const GgufKV *scores = gguf_find_kv(g, "tokenizer.ggml.scores"), *types = gguf_find_kv(g, "tokenizer.ggml.token_type");
+    GgufStr model, pre;
+    assert_int_equal(gguf_get_str(g, "tokenizer.ggml.model", &model, &e), 0);
+    int has_pre = gguf_get_str(g, "tokenizer.ggml.pre", &pre, &e);
+    assert_non_null(toks);
+    size_t n = toks->n, nm = merges ? merges->n : 0;
+    const char **ts = calloc(n, sizeof *ts), **ms = calloc(nm + 1, sizeof *ms);
+    size_t *tl = calloc(n, sizeof *tl), *ml = calloc(nm + 1, sizeof *ml);
+    for (size_t i = 0; i < n; i++) { ts[i] = toks->strs[i].s; tl[i] = toks->strs[i].len; }
+    for (size_t i = 0; i < nm; i++) { ms[i] = merges->strs[i].s; ml[i] = merges->strs[i].len; }
+    char mname[32], pname[32];
+    snprintf(mname, sizeof mname, "%.*s", (int)model.len, model.s);
+    snprintf(pname, sizeof pname, "%.*s", has_pre == 0 ? (int)pre.len : 0, has_pre == 0 ? pre.s : "");
+    int64_t bos = -1, eos = -1, unk = -1;
+    gguf_get_i64(g, "tokenizer.ggml.bos_token_id", &bos, &e);
+    gguf_get_i64(g, "tokenizer.ggml.eos_token_id", &eos, &e);
+    gguf_get_i64(g, "tokenizer.ggml.unknown_token_id", &unk, &e);
+    TokGgufVocab v = {mname, has_pre == 0 ? pname : NULL, ts, tl, n, scores ? (const float *)scores->data : NULL,
+                      types ? (const int32_t *)types->data : NULL, ms, ml, nm, (int)bos, (int)eos, (int)unk, -1,
+                      false, false, true, path};
+    Tokenizer *t = NULL;
+    if (tok_from_gguf(&t, &v, &e)) fail_msg("%s", e.msg);
+    free(ts); free(tl); free(ms); free(ml);
+    *gp = g;
+    return t;
+}
+
+static void test_gguf_vocab(void **st) {
+    (void)st;
+    NEED_SHARED(gp, "golden/gguf/gpt2-tiny-random-f32.gguf");
+    char *lp = shared_file("golden/gguf/llama-tiny-gqa-f32.gguf");
+    char *g2 = shared_file("golden/gpt2-tokenizer/encode_golden.json"), *gs = shared_file("golden/spm-bpe-tokenizer/encode_golden.json");
+    GgufFile *g;
+    Tokenizer *t = gguf_tok(gp, &g);
+    assert_int_equal(tok_kind(t), TOK_KIND_BPE_BYTELEVEL);
+    assert_int_equal(tok_eos_id(t), 50256);
+    golden_check(t, g2);
+    tok_free(t);
+    gguf_close(g);
+    /* the Llama vocabulary: every score is -1000, merge order comes from the vocabulary order */
+    t = gguf_tok(lp, &g);
+    assert_int_equal(tok_kind(t), TOK_KIND_BPE_SENTENCEPIECE);
+    assert_int_equal(tok_bos_id(t), 1);
+    golden_check(t, gs);
+    tok_free(t);
+    gguf_close(g);
+    /* hostile arrays */
+    const char *toks[] = {"a", "b"};
+    size_t lens[] = {1, 1};
+    const char *mg[] = {"a c"};
+    size_t mgl[] = {3};
+    TokGgufVocab v = {"gpt2", NULL, toks, lens, 2, NULL, NULL, mg, mgl, 1, -1, 7, -1, -1, false, false, false, "x.gguf"};
+    LabErr e = {0};
+    assert_int_equal(tok_from_gguf(&t, &v, &e), -1);
+    assert_non_null(strstr(e.msg, "x.gguf: tokenizer.ggml.merges[0]"));
+    v.n_merges = 0;
+    assert_int_equal(tok_from_gguf(&t, &v, &e), -1);
+    assert_non_null(strstr(e.msg, "past the vocabulary"));
+    v.model = "bert";
+    assert_int_equal(tok_from_gguf(&t, &v, &e), -1);
+    assert_non_null(strstr(e.msg, "'bert' is not supported"));
+    v.model = "gpt2";
+    v.pre = "qwen2";
+    assert_int_equal(tok_from_gguf(&t, &v, &e), -1);
+    assert_non_null(strstr(e.msg, "'qwen2' is not supported"));
+    v.pre = NULL;
+    v.model = "llama";
+    assert_int_equal(tok_from_gguf(&t, &v, &e), -1);
+    assert_non_null(strstr(e.msg, "scores is missing"));
+    free(gp); free(lp); free(g2); free(gs);
+}
+
+/* ---------- two threads on one tokenizer (the word cache is shared) ---------- */
+typedef struct { const Tokenizer *t; const char *text; size_t len; IntVec out; int rc; } EncJob;
+
+static void *enc_thread(void *arg) {
+    EncJob *j = arg;
+    LabErr e;
+    for (int r = 0; r < 3 && !j->rc; r++) {
+        j->out.n = 0;
+        j->rc = tok_encode(j->t, j->text, j->len, false, &j->out, &e);
+    }
+    return NULL;
+}
+
+static void test_two_threads(void **st) {
+    (void)st;
+    NEED_SHARED(js, "golden/gpt2-tokenizer/tokenizer.json");
+    char *corpus = shared_file("corpus/tinystories_sample.txt");
+    Tokenizer *t = load_ok(js);
+    char *text;
+    size_t len;
+    LabErr e;
+    assert_int_equal(file_read_all(corpus, 0, &text, &len, &e), 0);
+    IntVec ref = enc(t, text, len, false);
+    tok_free(t);
+    t = load_ok(js); /* a cold cache, filled by both threads at once */
+    EncJob a = {t, text, len, {0}, 0}, b = {t, text, len, {0}, 0};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, enc_thread, &a);
+    pthread_create(&tb, NULL, enc_thread, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(a.rc, 0);
+    assert_int_equal(b.rc, 0);
+    assert_ids(a.out, ref.v, ref.n, "thread a");
+    assert_ids(b.out, ref.v, ref.n, "thread b");
+    ivec_free(&a.out); ivec_free(&b.out); ivec_free(&ref);
+    free(text);
+    tok_free(t);
+    free(js); free(corpus);
+}
+
 int main(int argc, char **argv) {
     bool slow = argc > 1 && !strcmp(argv[1], "slow");
     (void)slow;
@@ -736,6 +1041,11 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_decoders),
         cmocka_unit_test(test_stream_holds_partial_chars),
         cmocka_unit_test(test_invalid_utf8_input),
+        cmocka_unit_test(test_hostile_json),
+        cmocka_unit_test(test_hostile_bin),
+        cmocka_unit_test(test_hostile_vocab_merges),
+        cmocka_unit_test(test_gguf_vocab),
+        cmocka_unit_test(test_two_threads),
     };
     return cmocka_run_group_tests_name("tokenizer", tests, NULL, NULL);
 }
