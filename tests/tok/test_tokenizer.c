@@ -1021,9 +1021,89 @@ static void test_two_threads(void **st) {
     free(js); free(corpus);
 }
 
+
+/* ---------- slow: the real GPT-2 over the whole corpus ---------- */
+static const char *const CORPUS[] = {"corpus/tinyshakespeare.txt", "corpus/wikitext2_test.txt", "corpus/wikitext2_valid.txt",
+                                     "corpus/tinystories_sample.txt", "corpus/devils_dictionary.txt", NULL};
+
+static void test_corpus_roundtrip(void **st) {
+    (void)st;
+    NEED_SHARED(js, "tokenizers/gpt2/tokenizer.json");
+    Tokenizer *t = load_ok(js);
+    for (int i = 0; CORPUS[i]; i++) {
+        char *p = shared_file(CORPUS[i]);
+        if (!p) fail_msg("%s is missing", CORPUS[i]);
+        char *text;
+        size_t len, dl;
+        LabErr e;
+        assert_int_equal(file_read_all(p, 0, &text, &len, &e), 0);
+        IntVec v = enc(t, text, len, false);
+        if (!strcmp(CORPUS[i], "corpus/tinyshakespeare.txt")) assert_int_equal(v.n, 338025); /* nanoGPT's 301,966 + 36,059 */
+        char *d = dec(t, v.v, v.n, &dl);
+        assert_int_equal(dl, len);
+        assert_memory_equal(d, text, len);
+        check_stream(t, v.v, v.n > 20000 ? 20000 : v.n);
+        print_message("%s: %zu bytes, %zu tokens, decoded back exactly\n", CORPUS[i], len, v.n);
+        free(d);
+        ivec_free(&v);
+        free(text);
+        free(p);
+    }
+    tok_free(t);
+    free(js);
+}
+
+/* vocab.json + merges.txt (OpenAI's encoder.json + vocab.bpe) and tokenizer.json: the same tables,
+ * and the same ids for every line of the corpus. */
+static void test_vocab_merges_agree(void **st) {
+    (void)st;
+    NEED_SHARED(js, "tokenizers/gpt2/tokenizer.json");
+    char *ej = shared_file("tokenizers/gpt2/encoder.json");
+    Tokenizer *a = load_ok(js), *b = load_ok(ej);
+    assert_int_equal(tok_vocab_size(a), tok_vocab_size(b));
+    for (int i = 0; i < tok_vocab_size(a); i++) assert_string_equal(tok_token_str(a, i), tok_token_str(b, i));
+    assert_int_equal(a->merges.n, b->merges.n);
+    for (size_t k = 0; k < a->merges.cap; k++) {
+        if (a->merges.keys[k] == UINT64_MAX) continue;
+        int rank, id;
+        assert_true(pairmap_get(&b->merges, (int)(a->merges.keys[k] >> 32), (int)(uint32_t)a->merges.keys[k], &rank, &id));
+        assert_int_equal(rank, a->merges.rank[k]);
+        assert_int_equal(id, a->merges.id[k]);
+    }
+    size_t lines = 0;
+    for (int i = 0; CORPUS[i]; i++) {
+        char *p = shared_file(CORPUS[i]);
+        char *text;
+        size_t len;
+        LabErr e;
+        assert_int_equal(file_read_all(p, 0, &text, &len, &e), 0);
+        for (size_t off = 0; off < len;) {
+            char *nl = memchr(text + off, '\n', len - off);
+            size_t n = nl ? (size_t)(nl - text - off) + 1 : len - off;
+            IntVec x = enc(a, text + off, n, false), y = enc(b, text + off, n, false);
+            assert_ids(x, y.v, y.n, "vocab.json+merges.txt vs tokenizer.json");
+            ivec_free(&x);
+            ivec_free(&y);
+            off += n;
+            lines++;
+        }
+        free(text);
+        free(p);
+    }
+    print_message("%zu lines agree\n", lines);
+    tok_free(a);
+    tok_free(b);
+    free(js);
+    free(ej);
+}
+
 int main(int argc, char **argv) {
     bool slow = argc > 1 && !strcmp(argv[1], "slow");
-    (void)slow;
+    const struct CMUnitTest slow_tests[] = {
+        cmocka_unit_test(test_corpus_roundtrip),
+        cmocka_unit_test(test_vocab_merges_agree),
+    };
+    if (slow) return cmocka_run_group_tests_name("tokenizer-corpus", slow_tests, NULL, NULL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_gpt2),
         cmocka_unit_test(test_golden_spm),
