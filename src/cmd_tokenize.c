@@ -96,6 +96,9 @@ static void put_json_str(const char *s, size_t n) {
             continue;
         }
         if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c == '\n') fputs("\\n", stdout);
+        else if (c == '\t') fputs("\\t", stdout);
+        else if (c == '\r') fputs("\\r", stdout);
         else if (c < 0x20) printf("\\u%04x", c);
         else fwrite(s + i, 1, (size_t)k, stdout);
         i += (size_t)k;
