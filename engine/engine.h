@@ -46,8 +46,23 @@ typedef struct {
  * .bin (tokenizer.bin beside it or in o->tokenizer_path) or a .gguf file. *out is NULL on error. */
 int  eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e);
 void eng_free(EngModel *m);                              /* NULL-safe */
+/* Writes the loaded model as a GGUF v3 file llama.cpp reads (architecture llama or gpt2, its
+ * hyper-parameters, tokenizer.ggml.*, alignment), weights as quant: "f32" (or NULL), "f16",
+ * "bf16" or "q8_0" (rows that are no whole number of Q8_0 blocks are written f16). */
+int  eng_save_gguf(EngModel *m, const char *path, const char *quant, LabErr *e);
 const EngInfo *eng_info(const EngModel *m);              /* valid until eng_free */
-/* Changes the thread budget of a loaded model (for the lab's split of cores). */
+/* The weights as loaded, in file order (for `ablab inspect --tensors`); valid until eng_free. */
+typedef struct {
+    const char *name;           /* as in the file ("model.layers.0.self_attn.q_proj.weight", "wq[0]") */
+    const char *file_dtype;     /* "f32", "f16", "bf16", "q8_0" */
+    const char *dtype;          /* as the kernels read it */
+    int64_t rows, cols;         /* logical [out][in] (vectors: 1 x n) */
+    size_t bytes;               /* in memory */
+    bool mapped;                /* read from the mapped file (else converted/copied) */
+} EngTensorInfo;
+size_t eng_tensors(const EngModel *m, const EngTensorInfo **out);
+/* Changes the thread budget of a loaded model (for the lab's split of cores). Call it between
+ * steps, never while another thread is inside eng_gen_step / eng_logits on this model. */
 void eng_set_threads(EngModel *m, int n_threads);
 
 /* ---------- tokens ---------- */
@@ -115,5 +130,64 @@ void eng_gen_cancel(EngGen *g);                          /* safe from another th
 const EngMetrics *eng_gen_metrics(const EngGen *g);
 const IntVec *eng_gen_ids(const EngGen *g);              /* generated ids so far */
 void eng_gen_free(EngGen *g);                            /* NULL-safe */
+
+/* ---------- evaluation (eval.c) ---------- */
+/* Rolling log-likelihood over a text, as lm-evaluation-harness scores it: a prefix token (BOS, else
+ * EOS, as <|endoftext|> for GPT-2), then every token of the text scored once, in windows of ctx
+ * tokens whose ends move by stride (the overlap is context only). */
+typedef struct {
+    int ctx;                   /* window length (0 = the context the model was loaded with) */
+    int stride;                /* new tokens per window (0 = ctx: windows overlap by one token) */
+    void (*progress)(double frac, void *ud); /* optional, after each window */
+    void *progress_ud;
+    const int *cancel;         /* optional: non-zero stops at the next window (LAB_ECANCEL) */
+} EngEvalOpts;
+
+typedef struct {
+    double sum_nll;            /* -sum of log p over the scored tokens (nats) */
+    int64_t n_tokens;          /* tokens scored */
+    int64_t n_bytes;           /* UTF-8 bytes of the text */
+    int64_t n_words;           /* len(re.split(r"\s+", text)) over ASCII whitespace, as lm-eval */
+    double token_ppl;          /* exp(sum_nll / n_tokens) */
+    double byte_ppl;           /* exp(sum_nll / n_bytes) */
+    double word_ppl;           /* exp(sum_nll / n_words) */
+    double bits_per_byte;      /* sum_nll / (n_bytes ln 2) */
+    int64_t n_windows;
+    double ms;
+} EngEvalResult;
+
+typedef struct {
+    int64_t n_tokens, n_same_top, n_windows;
+    double sum_kl, sum_kl2, max_kl; /* KL(reference || model) per token, nats */
+    double kl_mean, kl_sd, same_top_pct;
+    double sum_nll, ref_sum_nll, token_ppl, ref_token_ppl;
+    double ms;
+} EngKlResult;
+
+/* Perplexity of text (NUL-terminated UTF-8). -1 with e filled (no tokenizer, window too long, ...). */
+int eng_eval_text(EngModel *m, const char *text, const EngEvalOpts *o, EngEvalResult *r, LabErr *e);
+/* The same over token ids as given (ids[0] is context only; n_bytes and n_words are left 0). */
+int eng_eval_ids(EngModel *m, const int *ids, size_t n, const EngEvalOpts *o, EngEvalResult *r, LabErr *e);
+/* KL divergence of m against ref (e.g. a quantized model against its F32 original) on the same
+ * tokens; both models must tokenize the text identically. */
+int eng_eval_kl(EngModel *m, EngModel *ref, const char *text, const EngEvalOpts *o, EngKlResult *r, LabErr *e);
+int eng_eval_kl_ids(EngModel *m, EngModel *ref, const int *ids, size_t n, const EngEvalOpts *o, EngKlResult *r,
+                    LabErr *e);
+
+/* ---------- benchmarks (bench.c) ---------- */
+/* One prompt-processing run: n ids (a fixed walk over the vocabulary, no tokenizer) as one batch
+ * from an empty cache; *ms is its wall time. */
+int eng_bench_pp(EngModel *m, int n, double *ms, LabErr *e);
+/* One generation run: n tokens decoded one at a time from an empty cache (ids given, no sampling). */
+int eng_bench_tg(EngModel *m, int n, double *ms, LabErr *e);
+/* Bytes of weights a decode step reads (every matrix, the head, one embedding row). */
+size_t eng_bench_decode_bytes(const EngModel *m);
+/* openblas_get_corename(): the kernels OpenBLAS chose (e.g. "Haswell", "Cooperlake"). */
+const char *eng_blas_core(void);
+/* The path the decode kernels take on this CPU: "avx512", "avx2" or "portable". */
+const char *eng_kernel_path(void);
+/* Main-memory read bandwidth in GB/s with n threads streaming a buffer of `bytes` (best of 5); 0 if
+ * the buffer cannot be allocated. */
+double eng_read_bandwidth(int n_threads, size_t bytes);
 
 #endif

@@ -60,7 +60,8 @@ int eng_gen_start(EngGen **out, EngModel *m, const int *prompt, int n, const Eng
     if (m->busy) return lab_err(e, LAB_EINVAL, "%s: another generation is using this model", m->name);
     double t0 = now_ms();
     int bos = m->cfg.bos_id;
-    if (n <= 0 && bos < 0)
+    if (n < 0 || (n > 0 && !prompt)) return lab_err(e, LAB_EINVAL, "%s: invalid prompt (%d ids)", m->name, n);
+    if (n == 0 && bos < 0)
         return lab_err(e, LAB_EINVAL, "%s: empty prompt and the model has no BOS token to start from", m->name);
     if (n > m->s.ctx)
         return lab_err(e, LAB_ERANGE, "%s: the prompt has %d tokens but the context holds %d", m->name, n, m->s.ctx);
@@ -97,6 +98,14 @@ int eng_gen_start(EngGen **out, EngModel *m, const int *prompt, int n, const Eng
         eng_gen_free(g);
         return -1;
     }
+    /* The decoder sees the prompt's last token first, so the text continues the prompt: a
+     * SentencePiece leading space is kept after a word, and llama2.c's rule (no leading space
+     * right after BOS) applies. What that token itself decodes to is not part of the answer. */
+    if (g->ts && tok_stream_push(g->ts, g->hist[n - 1], &g->fresh, e)) {
+        eng_gen_free(g);
+        return -1;
+    }
+    buf_clear(&g->fresh);
     m->busy = true;
     g->m = m;
     const EngInfo *in = &m->info;

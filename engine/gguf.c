@@ -458,7 +458,7 @@ GgufWriter *gguf_writer_new(size_t alignment) {
     GgufWriter *w = calloc(1, sizeof *w);
     if (!w) return NULL;
     w->alignment = alignment ? alignment : GGUF_DEFAULT_ALIGNMENT;
-    if (w->alignment != GGUF_DEFAULT_ALIGNMENT && gguf_w_u32(w, "general.alignment", (uint32_t)w->alignment, NULL)) {
+    if (gguf_w_u32(w, "general.alignment", (uint32_t)w->alignment, NULL)) {
         gguf_writer_free(w);
         return NULL;
     }
@@ -526,6 +526,21 @@ int gguf_w_arr_str(GgufWriter *w, const char *key, const char *const *s, const s
         if (w_bytes_str(&w->kv, s[i], lens ? lens[i] : strlen(s[i])))
             return lab_err(e, LAB_ENOMEM, "gguf writer: out of memory");
     return 0;
+}
+
+int gguf_w_kv(GgufWriter *w, const GgufKV *kv, LabErr *e) {
+    switch (kv->type) {
+    case GGUF_TYPE_STRING: return gguf_w_str(w, kv->key, kv->str.s, kv->str.len, e);
+    case GGUF_TYPE_ARRAY:
+        if (kv->arr_type != GGUF_TYPE_STRING) return gguf_w_arr(w, kv->key, kv->arr_type, kv->data, (size_t)kv->n, e);
+        if (w_key(w, kv->key, GGUF_TYPE_ARRAY, e)) return -1;
+        if (w_u32(&w->kv, GGUF_TYPE_STRING) || w_u64(&w->kv, kv->n)) return lab_err(e, LAB_ENOMEM, "gguf writer: out of memory");
+        for (size_t i = 0; i < kv->n; i++)
+            if (w_bytes_str(&w->kv, kv->strs[i].s, kv->strs[i].len))
+                return lab_err(e, LAB_ENOMEM, "gguf writer: out of memory");
+        return 0;
+    default: return w_scalar(w, kv->key, kv->type, kv->data, e);
+    }
 }
 
 static size_t pad_to(size_t x, size_t a) { return (x + a - 1) / a * a; }

@@ -7,7 +7,7 @@
 #ifndef ABLAB_GGUF_H
 #define ABLAB_GGUF_H
 
-#include "base.h"
+#include "engine.h"
 
 #define GGUF_MAGIC "GGUF"
 #define GGUF_VERSION 3
@@ -91,7 +91,7 @@ int gguf_get_arr(const GgufFile *g, const char *key, GgufType t, const GgufKV **
 
 /* ---------- writer ---------- */
 typedef struct GgufWriter GgufWriter;
-/* alignment 0 = 32; a value other than 32 is written as general.alignment. NULL on ENOMEM. */
+/* alignment 0 = 32; written as general.alignment (llama.cpp reads it). NULL on ENOMEM. */
 GgufWriter *gguf_writer_new(size_t alignment);
 void gguf_writer_free(GgufWriter *w);                             /* NULL-safe */
 /* Each returns 0 or -1 (e filled: ENOMEM, or a duplicate key/name). */
@@ -104,10 +104,17 @@ int gguf_w_str(GgufWriter *w, const char *key, const char *s, size_t len, LabErr
 int gguf_w_arr(GgufWriter *w, const char *key, GgufType t, const void *p, size_t n, LabErr *e);
 int gguf_w_arr_str(GgufWriter *w, const char *key, const char *const *s, const size_t *lens, size_t n,
                    LabErr *e);
+/* Copies a key-value pair read from another file. */
+int gguf_w_kv(GgufWriter *w, const GgufKV *kv, LabErr *e);
 /* Adds a tensor; ne[0] is the row length. data must stay valid until gguf_w_write (not copied). */
 int gguf_w_tensor(GgufWriter *w, const char *name, int type, int n_dims, const uint64_t *ne,
                   const void *data, LabErr *e);
 /* Writes the file (to path.tmp, then renamed). */
 int gguf_w_write(GgufWriter *w, const char *path, LabErr *e);
+
+/* ---------- models (gguf_model.c) ---------- */
+/* Converts every weight matrix of a loaded model to quant ("f32", "f16", "bf16", "q8_0"; rows that
+ * are no whole number of Q8_0 blocks become f16, as llama.cpp does). For eng_load's --quant. */
+int eng_model_requant(EngModel *m, const char *quant, LabErr *e);
 
 #endif

@@ -86,27 +86,29 @@ int llama2c_load(EngModel *m, const char *path, const EngLoadOpts *o, LabErr *e)
     if (eng_model_weight(m, &m->w.tok_emb, ENG_DT_F32, l2c_take(&cur, V * dim), c->vocab, c->dim, false,
                          "token_embedding_table", e))
         return -1;
-    /* each kind of tensor is stored for all layers in a row */
-#define PER_LAYER(field, count, stmt)                                  \
-    for (size_t l = 0; l < L; l++) {                                   \
-        EngLayer *Ly = &m->w.layers[l];                                \
-        const float *p_ = l2c_take(&cur, count);                       \
-        (void)Ly; (void)p_;                                            \
-        stmt;                                                          \
+    /* each kind of tensor is stored for all layers in a row (names as in llama2.c's export.py) */
+    char nm[64];
+    for (int kind = 0; kind < 9; kind++) {
+        static const char *kname[9] = {"rms_att_weight", "wq", "wk", "wv", "wo", "rms_ffn_weight", "w1", "w2", "w3"};
+        for (size_t l = 0; l < L; l++) {
+            EngLayer *Ly = &m->w.layers[l];
+            snprintf(nm, sizeof nm, "%s[%zu]", kname[kind], l);
+            int rc = 0;
+            switch (kind) {
+            case 0: rc = eng_model_vec(m, &Ly->attn_norm, ENG_DT_F32, l2c_take(&cur, dim), c->dim, nm, e); break;
+            case 1: rc = eng_model_weight(m, &Ly->wq, ENG_DT_F32, l2c_take(&cur, dim * dim), c->dim, c->dim, false, nm, e); break;
+            case 2: rc = eng_model_weight(m, &Ly->wk, ENG_DT_F32, l2c_take(&cur, kv * dim), (int64_t)kv, c->dim, false, nm, e); break;
+            case 3: rc = eng_model_weight(m, &Ly->wv, ENG_DT_F32, l2c_take(&cur, kv * dim), (int64_t)kv, c->dim, false, nm, e); break;
+            case 4: rc = eng_model_weight(m, &Ly->wo, ENG_DT_F32, l2c_take(&cur, dim * dim), c->dim, c->dim, false, nm, e); break;
+            case 5: rc = eng_model_vec(m, &Ly->ffn_norm, ENG_DT_F32, l2c_take(&cur, dim), c->dim, nm, e); break;
+            case 6: rc = eng_model_weight(m, &Ly->w_gate, ENG_DT_F32, l2c_take(&cur, hid * dim), c->hidden, c->dim, false, nm, e); break;
+            case 7: rc = eng_model_weight(m, &Ly->w_down, ENG_DT_F32, l2c_take(&cur, dim * hid), c->dim, c->hidden, false, nm, e); break;
+            case 8: rc = eng_model_weight(m, &Ly->w_up, ENG_DT_F32, l2c_take(&cur, hid * dim), c->hidden, c->dim, false, nm, e); break;
+            }
+            if (rc) return -1;
+        }
     }
-    PER_LAYER(attn_norm, dim, Ly->attn_norm = p_)
-    PER_LAYER(wq, dim * dim, if (eng_model_weight(m, &Ly->wq, ENG_DT_F32, p_, c->dim, c->dim, false, "wq", e)) return -1)
-    PER_LAYER(wk, kv * dim, if (eng_model_weight(m, &Ly->wk, ENG_DT_F32, p_, (int64_t)kv, c->dim, false, "wk", e)) return -1)
-    PER_LAYER(wv, kv * dim, if (eng_model_weight(m, &Ly->wv, ENG_DT_F32, p_, (int64_t)kv, c->dim, false, "wv", e)) return -1)
-    PER_LAYER(wo, dim * dim, if (eng_model_weight(m, &Ly->wo, ENG_DT_F32, p_, c->dim, c->dim, false, "wo", e)) return -1)
-    PER_LAYER(ffn_norm, dim, Ly->ffn_norm = p_)
-    PER_LAYER(w1, hid * dim, if (eng_model_weight(m, &Ly->w_gate, ENG_DT_F32, p_, c->hidden, c->dim, false, "w1", e)) return -1)
-    PER_LAYER(w2, dim * hid, if (eng_model_weight(m, &Ly->w_down, ENG_DT_F32, p_, c->dim, c->hidden, false, "w2", e)) return -1)
-    PER_LAYER(w3, hid * dim, if (eng_model_weight(m, &Ly->w_up, ENG_DT_F32, p_, c->hidden, c->dim, false, "w3", e)) return -1)
-#undef PER_LAYER
-    m->w.out_norm = l2c_take(&cur, dim);
-    /* the norms are mapped too */
-    m->info.bytes_mapped += (2 * L + 1) * dim * 4;
+    if (eng_model_vec(m, &m->w.out_norm, ENG_DT_F32, l2c_take(&cur, dim), c->dim, "rms_final_weight", e)) return -1;
     l2c_take(&cur, seq * hs); /* freq_cis_real + freq_cis_imag: recomputed, as run.c does */
     if (c->tied) m->w.lm_head = m->w.tok_emb;
     else if (eng_model_weight(m, &m->w.lm_head, ENG_DT_F32, l2c_take(&cur, V * dim), c->vocab, c->dim, false, "wcls", e))

@@ -108,7 +108,7 @@ static void mm_task(void *ud, int i, int n) {
 static void mm_run(const EngTensor *W, const float *X, int n, float *Y, EngPool *pool) {
     MmJob j = {W, X, Y, n};
     /* small matrices are not worth waking the workers */
-    if (eng_pool_size(pool) == 1 || W->rows * W->cols * (int64_t)n < 32768) {
+    if (eng_pool_size(pool) == 1 || W->rows * W->cols * (int64_t)n < (1 << 18)) {
         mm_rows(&j, 0, W->rows);
         return;
     }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gguf.h"
 #include "model.h"
 #include "ops.h"
 
@@ -53,6 +54,18 @@ static void convert_to_f32(float *dst, EngDType dt, const void *src, size_t n) {
     quant_to_f32((QType)dt, src, dst, n);
 }
 
+static int record(EngModel *m, const char *what, EngDType file_dt, const EngTensor *t, size_t bytes, bool mapped,
+                  LabErr *e) {
+    EngTensorInfo *ni = realloc(m->tinfo, (m->n_tinfo + 1) * sizeof *ni);
+    if (!ni) return lab_err(e, LAB_ENOMEM, "out of memory");
+    m->tinfo = ni;
+    char *name = strdup(what);
+    if (!name) return lab_err(e, LAB_ENOMEM, "out of memory");
+    m->tinfo[m->n_tinfo++] = (EngTensorInfo){name, eng_dtype_name(file_dt), eng_dtype_name(t->dt), t->rows, t->cols,
+                                             bytes, mapped};
+    return 0;
+}
+
 int eng_model_weight(EngModel *m, EngTensor *out, EngDType dt, const void *data, int64_t rows, int64_t cols,
                      bool transposed, const char *what, LabErr *e) {
     size_t bytes;
@@ -69,7 +82,7 @@ int eng_model_weight(EngModel *m, EngTensor *out, EngDType dt, const void *data,
     if (keep && aligned) {
         m->info.bytes_mapped += bytes;
         snprintf(m->dtype, sizeof m->dtype, "%s", eng_dtype_name(dt));
-        return 0;
+        return record(m, what, dt, out, bytes, true, e);
     }
     if (dt == ENG_DT_Q8_0) return lab_err(e, LAB_EFORMAT, "%s: tensor '%s': misaligned Q8_0 data", m->name, what);
     size_t n = (size_t)rows * (size_t)cols, fbytes;
@@ -77,18 +90,18 @@ int eng_model_weight(EngModel *m, EngTensor *out, EngDType dt, const void *data,
     float *dst = eng_model_alloc(m, fbytes, true, e);
     if (!dst) return -1;
     if (aligned) convert_to_f32(dst, dt, data, n);
-    else { /* unaligned source: go through a byte copy per element */
+    else { /* unaligned source: one element at a time through an aligned copy */
         size_t es = dt == ENG_DT_F32 ? 4 : 2;
         for (size_t i = 0; i < n; i++) {
-            unsigned char b[4];
-            memcpy(b, (const char *)data + i * es, es);
-            convert_to_f32(dst + i, dt, b, 1);
+            uint32_t b = 0;
+            memcpy(&b, (const char *)data + i * es, es);
+            convert_to_f32(dst + i, dt, &b, 1);
         }
     }
     out->dt = ENG_DT_F32;
     out->data = dst;
     snprintf(m->dtype, sizeof m->dtype, "f32");
-    return 0;
+    return record(m, what, dt, out, fbytes, false, e);
 }
 
 int eng_model_vec(EngModel *m, const float **out, EngDType dt, const void *data, int64_t n, const char *what,
@@ -190,6 +203,27 @@ static int alloc_att(EngModel *m, LabErr *e) {
     return 0;
 }
 
+/* The dtypes that hold most of the weights (as read by the kernels, and in the file). */
+static void main_dtypes(EngModel *m) {
+    size_t mem[4] = {0}, file[4] = {0};
+    static const char *names[4] = {"f32", "f16", "bf16", "q8_0"};
+    for (size_t i = 0; i < m->n_tinfo; i++) {
+        const EngTensorInfo *t = &m->tinfo[i];
+        size_t n = (size_t)t->rows * (size_t)t->cols;
+        for (int d = 0; d < 4; d++) {
+            if (!strcmp(t->dtype, names[d])) mem[d] += n;
+            if (!strcmp(t->file_dtype, names[d])) file[d] += n;
+        }
+    }
+    int bm = 0, bf = 0;
+    for (int d = 1; d < 4; d++) {
+        if (mem[d] > mem[bm]) bm = d;
+        if (file[d] > file[bf]) bf = d;
+    }
+    snprintf(m->dtype, sizeof m->dtype, "%s", names[bm]);
+    snprintf(m->file_dtype, sizeof m->file_dtype, "%s", names[bf]);
+}
+
 /* ---------- public ---------------------------------------------------------------------------------- */
 static bool ends_with(const char *s, const char *suf) {
     size_t a = strlen(s), b = strlen(suf);
@@ -237,10 +271,10 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
     m->convert_halves = true;
     if (o->quant && *o->quant) {
         if (!strcmp(o->quant, "f32")) m->convert_halves = true;
-        else if (!strcmp(o->quant, "f16") || !strcmp(o->quant, "bf16")) m->convert_halves = false;
+        else if (!strcmp(o->quant, "f16") || !strcmp(o->quant, "bf16") || !strcmp(o->quant, "q8_0"))
+            m->convert_halves = false; /* eng_model_requant converts from the file's dtype */
         else {
-            lab_err(e, LAB_EUNSUPPORTED, "%s: quantization '%s' at load is not available for this format (f32)", path,
-                    o->quant);
+            lab_err(e, LAB_EINVAL, "%s: --quant %s: expected f32, f16, bf16 or q8_0", path, o->quant);
             goto fail;
         }
     }
@@ -250,7 +284,7 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
         rc = hf_load(m, path, o, e);
     } else if (ends_with(path, ".gguf")) {
         m->info.format = "gguf";
-        rc = lab_err(e, LAB_EUNSUPPORTED, "%s: GGUF model loading is not built into this ablab yet", path);
+        rc = gguf_load_model(m, path, o, e);
     } else if (ends_with(path, ".bin")) {
         m->info.format = "llama2c";
         rc = llama2c_load(m, path, o, e);
@@ -259,6 +293,8 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
                      "%s: not a model ablab reads (a Hugging Face folder, a llama2.c .bin or a .gguf file)", path);
     }
     if (rc || check_config(m, e)) goto fail;
+    main_dtypes(m);
+    if (o->quant && *o->quant && eng_model_requant(m, o->quant, e)) goto fail;
     const EngConfig *c = &m->cfg;
     int ctx = o->ctx > 0 ? o->ctx : 2048;
     if (ctx > c->ctx_max) ctx = c->ctx_max;
@@ -311,6 +347,8 @@ void eng_free(EngModel *m) {
     for (size_t i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->maps);
     free(m->owned);
+    for (size_t i = 0; i < m->n_tinfo; i++) free((char *)m->tinfo[i].name);
+    free(m->tinfo);
     free(m->s.att);
     free(m->path);
     free(m->name);
@@ -319,6 +357,11 @@ void eng_free(EngModel *m) {
 }
 
 const EngInfo *eng_info(const EngModel *m) { return &m->info; }
+
+size_t eng_tensors(const EngModel *m, const EngTensorInfo **out) {
+    *out = m->tinfo;
+    return m->n_tinfo;
+}
 
 void eng_set_threads(EngModel *m, int n_threads) {
     if (n_threads < 1) n_threads = 1;

@@ -149,6 +149,7 @@ struct EngModel {
     bool convert_halves;        /* F16/BF16 weights become F32 at load (default) */
     size_t att_bytes;           /* s.att, sized by the pool */
     /* resources released by eng_free */
+    EngTensorInfo *tinfo; size_t n_tinfo; /* names owned */
     MappedFile *maps; size_t n_maps;
     void **owned; size_t n_owned;
     char *path, *name, *tok_path;

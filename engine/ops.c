@@ -134,6 +134,6 @@ static void attn_task(void *ud, int wi, int nw) {
 }
 
 void op_attention(const OpAttn *a, EngPool *pool) {
-    if ((size_t)a->n * a->n_head * (size_t)(a->p0 + a->n) < 4096) attn_task((void *)a, 0, 1);
+    if ((size_t)a->n * a->n_head * (size_t)(a->p0 + a->n) * (size_t)a->head_dim < (1u << 16)) attn_task((void *)a, 0, 1);
     else eng_pool_run(pool, attn_task, (void *)a);
 }

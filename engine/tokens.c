@@ -8,6 +8,8 @@ int eng_model_load_tokenizer(EngModel *m, const char *path, const EngLoadOpts *o
     if (m->tok) { /* the format carried its vocabulary (GGUF) */
     } else if (o->tokenizer_path && *o->tokenizer_path) {
         if (tok_load_file(&m->tok, o->tokenizer_path, m->cfg.vocab, e)) return -1;
+    } else if (m->info.format && !strcmp(m->info.format, "gguf")) {
+        /* a GGUF without tokenizer.ggml.* (e.g. a random-weight benchmark model): ids only */
     } else {
         LabErr te = {0};
         if (tok_load_for_model(&m->tok, path, m->cfg.vocab, &te)) {

@@ -3,12 +3,28 @@
 #include "cli.h"
 
 extern const Command cmd_config;
+extern const Command cmd_lab;
+extern const Command cmd_study;
+extern const Command cmd_inspect;
+extern const Command cmd_logits;
+extern const Command cmd_generate;
 extern const Command cmd_tokenize;
 extern const Command cmd_detokenize;
+extern const Command cmd_convert;
+extern const Command cmd_eval;
+extern const Command cmd_bench;
 
 const Command *const ablab_commands[] = {
+    &cmd_lab,
+    &cmd_study,
     &cmd_config,
+    &cmd_inspect,
+    &cmd_logits,
+    &cmd_generate,
     &cmd_tokenize,
     &cmd_detokenize,
+    &cmd_convert,
+    &cmd_eval,
+    &cmd_bench,
     NULL,
 };

@@ -1,0 +1,77 @@
+/* ablab convert: a model (Hugging Face folder, llama2.c .bin or GGUF) written as a GGUF v3 file. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "engine.h"
+
+static int run_convert(App *app, int argc, char **argv);
+
+const Command cmd_convert = {
+    "convert", "write a model as a GGUF file (f32, f16, bf16 or q8_0) that llama.cpp and ablab load",
+    "usage: ablab convert --model PATH --out FILE.gguf [--quant f32|f16|bf16|q8_0] [--tokenizer FILE]\n"
+    "\n"
+    "Loads PATH (a Hugging Face folder, a llama2.c .bin or a .gguf file) and writes FILE.gguf with the\n"
+    "metadata llama.cpp reads: general.architecture (llama or gpt2), ARCH.context_length,\n"
+    "embedding_length, block_count, feed_forward_length, head counts, norm epsilon, RoPE base,\n"
+    "tokenizer.ggml.* and general.alignment. Llama q/k weights are stored permuted for interleaved\n"
+    "RoPE and GPT-2's attention as one fused attn_qkv, as llama.cpp's converter does.\n"
+    "  --quant Q   weight matrices as f32 (default), f16, bf16 or q8_0 (blocks of 32 int8 with an fp16\n"
+    "              scale; rows that are no whole number of blocks are written f16, as llama.cpp does).\n"
+    "              Norms and biases stay f32.\n"
+    "Example: ablab convert --model ../shared/golden/llama-tiny-gqa --out /tmp/tiny-q8_0.gguf --quant q8_0\n",
+    run_convert,
+};
+
+typedef struct {
+    const char *model, *out, *quant, *tokenizer;
+} ConvOpts;
+
+enum { OPT_MODEL = 0x1000, OPT_OUT, OPT_QUANT, OPT_TOKENIZER };
+
+static const struct option conv_options[] = {
+    {"model", required_argument, NULL, OPT_MODEL},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"quant", required_argument, NULL, OPT_QUANT},
+    {"tokenizer", required_argument, NULL, OPT_TOKENIZER},
+    {NULL, 0, NULL, 0},
+};
+
+static int conv_opt(App *app, int opt, const char *arg, void *ud) {
+    ConvOpts *o = ud;
+    switch (opt) {
+    case OPT_MODEL: o->model = arg; return 0;
+    case OPT_OUT: o->out = arg; return 0;
+    case OPT_QUANT: o->quant = arg; return 0;
+    case OPT_TOKENIZER: o->tokenizer = arg; return 0;
+    }
+    return 1;
+}
+
+static int run_convert(App *app, int argc, char **argv) {
+    ConvOpts o = {.quant = "f32"};
+    int first = cli_parse(app, &cmd_convert, argc, argv, conv_options, NULL, conv_opt, &o);
+    if (first == -3) return EXIT_OK;
+    if (first < 0) return first == -2 ? EXIT_USAGE : EXIT_FAIL;
+    if (first < argc) return cli_usage_error(&cmd_convert, "unexpected argument '%s'", argv[first]);
+    if (!o.model || !o.out) return cli_usage_error(&cmd_convert, "--model PATH and --out FILE.gguf are required");
+    if (strcmp(o.quant, "f32") && strcmp(o.quant, "f16") && strcmp(o.quant, "bf16") && strcmp(o.quant, "q8_0"))
+        return cli_usage_error(&cmd_convert, "--quant %s: expected f32, f16, bf16 or q8_0", o.quant);
+    /* a short context: converting needs no KV cache */
+    EngLoadOpts lo = {.n_threads = 1, .ctx = 16, .tokenizer_path = o.tokenizer};
+    EngModel *m = NULL;
+    if (eng_load(&m, o.model, &lo, &app->err)) return EXIT_FAIL;
+    double t0 = now_ms();
+    int rc = eng_save_gguf(m, o.out, o.quant, &app->err);
+    if (rc == 0) {
+        const EngInfo *in = eng_info(m);
+        struct stat st;
+        double size = stat(o.out, &st) == 0 ? (double)st.st_size : 0;
+        printf("wrote %s: %s, %lld parameters, weights %s, %.1f MB, tokenizer %s (%.0f ms)\n", o.out, in->arch,
+               (long long)in->n_params, o.quant, size / 1e6, in->tokenizer_kind ? in->tokenizer_kind : "none",
+               now_ms() - t0);
+    }
+    eng_free(m);
+    return rc ? EXIT_FAIL : EXIT_OK;
+}

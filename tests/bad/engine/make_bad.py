@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""Writes the broken-model corpus next to this script (committed; rerun to regenerate).
+
+Each case is a folder (Hugging Face layout) or a file; MANIFEST lists `case<TAB>substring of the
+error it must produce`. `good/` and `good.bin` are the intact models the broken ones derive from."""
+import json, os, shutil, struct, zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CFG = {"model_type": "llama", "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1,
+       "num_attention_heads": 2, "num_key_value_heads": 1, "vocab_size": 16, "max_position_embeddings": 32,
+       "rms_norm_eps": 1e-5, "tie_word_embeddings": False}
+SHAPES = [("model.embed_tokens.weight", [16, 8]), ("model.layers.0.input_layernorm.weight", [8]),
+          ("model.layers.0.post_attention_layernorm.weight", [8]),
+          ("model.layers.0.self_attn.q_proj.weight", [8, 8]), ("model.layers.0.self_attn.k_proj.weight", [4, 8]),
+          ("model.layers.0.self_attn.v_proj.weight", [4, 8]), ("model.layers.0.self_attn.o_proj.weight", [8, 8]),
+          ("model.layers.0.mlp.gate_proj.weight", [16, 8]), ("model.layers.0.mlp.up_proj.weight", [16, 8]),
+          ("model.layers.0.mlp.down_proj.weight", [8, 16]), ("model.norm.weight", [8]), ("lm_head.weight", [16, 8])]
+MANIFEST = []
+
+
+def numel(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def tensors(shapes=SHAPES, dtype="F32"):
+    """[(name, dtype, shape, bytes)] with small deterministic values."""
+    out = []
+    for i, (name, shape) in enumerate(shapes):
+        vals = [((i * 31 + j * 7) % 13 - 6) / 20.0 for j in range(numel(shape))]
+        out.append((name, dtype, shape, struct.pack("<%df" % len(vals), *vals)))
+    return out
+
+
+def st_bytes(ts, offsets=None, header_len=None, pad=True, raw_header=None):
+    header, off = {}, 0
+    for i, (name, dtype, shape, data) in enumerate(ts):
+        o = offsets[i] if offsets else [off, off + len(data)]
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": o}
+        off += len(data)
+    h = raw_header if raw_header is not None else json.dumps(header).encode()
+    if pad:
+        h += b" " * (-len(h) % 8)
+    n = len(h) if header_len is None else header_len
+    return struct.pack("<Q", n) + h + b"".join(d for _, _, _, d in ts)
+
+
+def folder(case, st, cfg=CFG, expect=None, extra=None):
+    d = os.path.join(HERE, case)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1)
+    if st is not None:
+        with open(os.path.join(d, "model.safetensors"), "wb") as f:
+            f.write(st)
+    for name, data in (extra or {}).items():
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+    if expect:
+        MANIFEST.append((case, expect))
+
+
+def main():
+    good = st_bytes(tensors())
+    folder("good", good)
+    hlen = struct.unpack("<Q", good[:8])[0]
+    folder("truncated_in_length", good[:5], expect="too short for the 8-byte header length")
+    folder("truncated_in_header", good[:8 + hlen // 2], expect="goes past the end of the file")
+    folder("truncated_in_data", good[:len(good) - 100], expect="ends past the end of the file")
+    folder("empty_file", b"", expect="too short for the 8-byte header length")
+    folder("header_length_huge", struct.pack("<Q", 1 << 40) + good[8:], expect="exceeds the 100 MB limit")
+    folder("header_length_short", struct.pack("<Q", hlen - 40) + good[8:], expect="header is not valid JSON")
+    folder("header_length_long", struct.pack("<Q", hlen + 64) + good[8:], expect="header is not valid JSON")
+    folder("header_not_object", st_bytes(tensors(), raw_header=b'["model.norm.weight"]'),
+           expect="header does not start with '{'")
+    ts = tensors()
+    offs, o = [], 0
+    for _, _, _, data in ts:
+        offs.append([o, o + len(data)])
+        o += len(data)
+    bad = [list(x) for x in offs]
+    bad[-1] = [offs[-1][0], offs[-1][1] + 4096]
+    folder("offset_past_end", st_bytes(ts, offsets=bad), expect="ends past the end of the file (offset")
+    bad = [list(x) for x in offs]
+    bad[2] = [offs[2][0] - 16, offs[2][1] - 16]
+    folder("overlapping_tensors", st_bytes(ts, offsets=bad), expect="overlaps tensor")
+    folder("trailing_bytes", good + b"\0" * 64, expect="bytes after the last tensor")
+    bad = [list(x) for x in offs]
+    bad[0] = [offs[0][0], offs[0][1] - 4]
+    folder("size_not_shape", st_bytes(ts, offsets=bad), expect="bytes in the file but shape x F32 needs")
+    wrong = tensors()
+    name, _, shape, data = wrong[3]
+    wrong[3] = (name, "I64", [8, 4], data)  # same bytes, a dtype the engine cannot use
+    folder("wrong_dtype", st_bytes(wrong), expect="has dtype I64 (ablab reads F32, F16 and BF16)")
+    weird = tensors()
+    weird[3] = (weird[3][0], "Q7", weird[3][2], weird[3][3])
+    folder("unknown_dtype", st_bytes(weird), expect="unknown dtype 'Q7'")
+    folder("missing_tensor", st_bytes([t for t in tensors() if t[0] != "lm_head.weight"]),
+           expect="tensor 'lm_head.weight' is missing")
+    shp = [(n, [8, 4] if n.endswith("q_proj.weight") else s) for n, s in SHAPES]
+    folder("shape_disagrees_with_config", st_bytes(tensors(shp)),
+           expect="has shape [8, 4] but config.json implies [8, 8]")
+    huge = tensors()
+    huge[1] = (huge[1][0], "F32", [1 << 40, 1 << 40], huge[1][3])
+    folder("shape_product_overflows", st_bytes(huge), expect="the product of its shape overflows")
+    folder("duplicate_tensor_name", st_bytes(tensors(), raw_header=(
+        b'{"model.norm.weight":{"dtype":"F32","shape":[8],"data_offsets":[0,32]},'
+        b'"model.norm.weight":{"dtype":"F32","shape":[8],"data_offsets":[32,64]}}')),
+        expect="header is not valid JSON: duplicate object key")
+    folder("config_absurd_width", good, cfg=dict(CFG, hidden_size=10**12), expect='"hidden_size" = 1000000000000 is out of range')
+    folder("config_heads_do_not_divide", good, cfg=dict(CFG, num_key_value_heads=3),
+           expect='"num_key_value_heads" = 3 is out of range [1, 2]')
+    folder("config_bias_without_tensors", good, cfg=dict(CFG, attention_bias=True),
+           expect="tensor 'model.layers.0.self_attn.q_proj.bias' is missing")
+    folder("config_rope_scaling", good, cfg=dict(CFG, rope_scaling={"rope_type": "llama3", "factor": 8.0}),
+           expect="rope_type 'llama3' (only the default RoPE is supported)")
+    folder("config_unknown_arch", good, cfg=dict(CFG, model_type="mamba"), expect="model_type 'mamba' is not supported")
+    folder("config_not_json", None, cfg=None, expect="not valid JSON")
+    with open(os.path.join(HERE, "config_not_json", "config.json"), "w") as f:
+        f.write("{\"model_type\": \"llama\",")
+    # shards: the index names a file that is not there
+    d = os.path.join(HERE, "shard_missing")
+    folder("shard_missing", None, expect="model-00002-of-00002.safetensors: cannot open")
+    half = len(SHAPES) // 2
+    with open(os.path.join(d, "model-00001-of-00002.safetensors"), "wb") as f:
+        f.write(st_bytes(tensors(SHAPES[:half])))
+    wm = {n: "model-0000%d-of-00002.safetensors" % (1 if i < half else 2) for i, (n, _) in enumerate(SHAPES)}
+    with open(os.path.join(d, "model.safetensors.index.json"), "w") as f:
+        json.dump({"weight_map": wm}, f)
+    # a pickle: torch.save writes a zip; never opened beyond its first bytes
+    zbuf = os.path.join(HERE, "model.pt")
+    with zipfile.ZipFile(zbuf, "w") as z:
+        z.writestr("archive/data.pkl", b"\x80\x02c__builtin__\neval\n(S'print(1)'\ntR.")
+    MANIFEST.append(("model.pt", "PyTorch pickle files are refused"))
+    folder("pickle_only", None, expect="ablab never runs pickles",
+           extra={"pytorch_model.bin": open(zbuf, "rb").read()})
+    os.remove(os.path.join(HERE, "pickle_only", "config.json"))
+    with open(os.path.join(HERE, "pickle_only", "config.json"), "w") as f:
+        json.dump(CFG, f)
+    with open(os.path.join(HERE, "renamed_pickle.bin"), "wb") as f:
+        f.write(b"\x80\x04\x95" + b"\0" * 64)
+    MANIFEST.append(("renamed_pickle.bin", "PyTorch pickle files are refused"))
+
+    # llama2.c .bin: 7 int32 then float32 tensors
+    dim, hid, L, H, KV, V, T = 8, 16, 1, 2, 1, 16, 4
+    hs = dim // H
+    n = V * dim + L * (2 * dim + dim * dim * 2 + (dim * KV * hs) * 2 + 3 * hid * dim) + dim + T * hs
+    body = struct.pack("<%df" % n, *[((j * 7) % 11 - 5) / 20.0 for j in range(n)])
+    hdr = lambda *v: struct.pack("<7i", *v)
+    def binfile(name, data, expect=None):
+        with open(os.path.join(HERE, name), "wb") as f:
+            f.write(data)
+        if expect:
+            MANIFEST.append((name, expect))
+    binfile("good.bin", hdr(dim, hid, L, H, KV, V, T) + body)
+    binfile("l2c_truncated_header.bin", hdr(dim, hid, L, H, KV, V, T)[:20], "too short for the 28-byte llama2.c header")
+    binfile("l2c_truncated_weights.bin", (hdr(dim, hid, L, H, KV, V, T) + body)[:300], "but its header (dim 8, layers 1, vocab 16) implies")
+    binfile("l2c_missing_classifier.bin", hdr(dim, hid, L, H, KV, -V, T) + body, ", own classifier) implies")
+    binfile("l2c_absurd_dim.bin", hdr(1 << 30, hid, L, H, KV, V, T) + body, "header field dim = 1073741824 is out of range")
+    binfile("l2c_negative_layers.bin", hdr(dim, hid, -1, H, KV, V, T) + body, "header field n_layers = -1 is out of range")
+    binfile("l2c_heads_do_not_divide.bin", hdr(dim, hid, L, 3, KV, V, T) + body, "does not split into 3 heads")
+    # every field at its limit: the size products stay in range (checked) and disagree with the file
+    binfile("l2c_absurd_dims.bin", hdr(1 << 20, 1 << 22, 4096, 1 << 10, 1 << 10, 1 << 24, 1 << 22) + body,
+            "file is 3004 bytes but its header (dim 1048576, layers 4096, vocab 16777216) implies 288300796439691292")
+    with open(os.path.join(HERE, "MANIFEST"), "w") as f:
+        f.write("# case<TAB>the error it must produce (a substring of the message); made by make_bad.py\n")
+        for c, e in MANIFEST:
+            f.write("%s\t%s\n" % (c, e))
+
+
+main()

@@ -1,0 +1,308 @@
+#!/usr/bin/env python3
+"""Drives the real `ablab` lab in tmux (send-keys, capture-pane), with the real tiny models from
+../shared, and checks what a user would see and what lands in the database (sqlite3 CLI).
+
+Usage: test_tmux.py [SCENARIO ...]   (default: all). Exit 77 = skipped (meson's skip code).
+Polls the screen with a deadline instead of sleeping for fixed times."""
+import os, re, shutil, subprocess, sys, tempfile, time
+
+SKIP = 77
+BIN = os.environ.get("ABLAB_BIN", "")
+SHARED = os.environ.get("SHARED_DIR", "")
+MODEL_A = os.path.join(SHARED, "models", "stories260K", "stories260K.bin")
+MODEL_B = os.path.join(SHARED, "golden", "llama-tiny-gqa")
+NAME_A, NAME_B = "stories260K", "llama-tiny-gqa"
+
+def skip(why):
+    print(f"SKIP: {why}")
+    sys.exit(SKIP)
+
+if not shutil.which("tmux"): skip("tmux is not installed (apt-get install tmux)")
+if not shutil.which("sqlite3"): skip("the sqlite3 command-line tool is not installed (apt-get install sqlite3)")
+if not BIN or not os.path.exists(BIN): skip("ABLAB_BIN is not set (run through meson test)")
+if not SHARED or not os.path.exists(MODEL_A) or not os.path.isdir(MODEL_B):
+    skip(f"the shared models are absent ({MODEL_A}, {MODEL_B}); SHARED_DIR={SHARED!r}")
+
+passed = failed = 0
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+        print(f"ok - {name}")
+    else:
+        failed += 1
+        print(f"FAIL - {name}")
+        if detail: print("  " + str(detail).replace("\n", "\n  "))
+    return cond
+
+class Tmux:
+    """A private tmux server (its own socket) running one shell in a window of a given size."""
+    def __init__(self, home, cols=160, lines=50):
+        self.sock = f"ablab-test-{os.getpid()}-{int(time.time()*1000)%100000}"
+        self.home = home
+        env = dict(os.environ)
+        env.update({"HOME": home, "XDG_CONFIG_HOME": os.path.join(home, "cfg"), "XDG_DATA_HOME": os.path.join(home, "data"),
+                    "XDG_STATE_HOME": os.path.join(home, "state"), "TERM": "xterm-256color", "LANG": "C.UTF-8",
+                    "LC_ALL": "C.UTF-8", "PS1": "$ ", "ENV": ""})
+        env.pop("NO_COLOR", None)
+        env.pop("TMUX", None)
+        self.env = env
+        self.t("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", str(cols), "-y", str(lines), "sh")
+        self.t("set-option", "-g", "status", "off")
+        self.t("set-option", "-g", "escape-time", "0")
+        self.wait(lambda s: "$" in s, 10, "shell prompt")
+
+    def t(self, *args, check=True):
+        p = subprocess.run(["tmux", "-L", self.sock, *args], capture_output=True, text=True, env=self.env, timeout=30)
+        if check and p.returncode != 0:
+            raise RuntimeError(f"tmux {' '.join(args)}: {p.stderr}")
+        return p.stdout
+
+    def keys(self, *keys):
+        self.t("send-keys", "-t", "t", *keys)
+
+    def type(self, text):
+        self.t("send-keys", "-t", "t", "-l", text)
+
+    def screen(self):
+        return self.t("capture-pane", "-p", "-t", "t")
+
+    def resize(self, cols, lines):
+        self.t("resize-window", "-t", "t", "-x", str(cols), "-y", str(lines))
+
+    def wait(self, pred, timeout, what):
+        deadline = time.time() + timeout
+        s = ""
+        while time.time() < deadline:
+            s = self.screen()
+            if pred(s): return s
+            time.sleep(0.05)
+        raise TimeoutError(f"waited {timeout}s for {what}; screen:\n{s}")
+
+    def wait_text(self, text, timeout=20):
+        return self.wait(lambda s: text in s, timeout, repr(text))
+
+    def run(self, cmdline):
+        """Runs a command in the shell; its exit status is written to a file when it ends."""
+        self.type(cmdline + f"; echo $? > {self.home}/rc")
+        self.keys("Enter")
+
+    def exit_code(self, timeout=20):
+        path = os.path.join(self.home, "rc")
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if os.path.exists(path):
+                s = open(path).read().strip()
+                if s:
+                    os.unlink(path)
+                    return int(s)
+            time.sleep(0.05)
+        raise TimeoutError(f"the command did not end within {timeout}s; screen:\n{self.screen()}")
+
+    def close(self):
+        self.t("kill-server", check=False)
+
+def sql(db, q):
+    p = subprocess.run(["sqlite3", "-batch", "-noheader", db, q], capture_output=True, text=True, timeout=30)
+    if p.returncode != 0: raise RuntimeError(f"sqlite3 {q}: {p.stderr}")
+    return p.stdout.strip()
+
+def lab_cmd(db, *extra, sub=None, max_tokens=48):
+    # tiny models, short answers: the suite stays fast
+    return " ".join([BIN, *([sub] if sub else []), "--a", MODEL_A, "--b", MODEL_B, "--db", db,
+                     "--max-tokens", str(max_tokens), "--threads", "2", "--seed", "7", *extra])
+
+def metrics_lines(s):
+    return len(re.findall(r"TTFT \d+ ms · [\d.]+ tok/s · \d+ tok", s))
+
+# ---------------------------------------------------------------------------------------------
+def scenario_compare_rate(home):
+    """Type a prompt, both panes fill and show metrics, rate `a`, quit; the db holds the pair and the rating."""
+    db = os.path.join(home, "lab.db")
+    tm = Tmux(home)
+    try:
+        tm.run(lab_cmd(db))
+        tm.wait_text("type a prompt", 60)
+        tm.type("Once upon a time")
+        tm.keys("Enter")
+        s = tm.wait(lambda s: "Which answer is better?" in s, 60, "both answers to end")
+        check("compare: both panes show their live metrics line", metrics_lines(s) == 2, s)
+        check("compare: pane headers name the models (open mode)", NAME_A in s and NAME_B in s, s)
+        check("compare: side by side at 160 columns (both headers on one row)",
+              any(NAME_A in ln and NAME_B in ln for ln in s.splitlines()), s)
+        check("compare: the prompt is shown above the vote", "Once upon a time" in s, s)
+        tm.type("a")
+        s = tm.wait_text("Saved: A is better")
+        tm.keys("C-q")
+        rc = tm.exit_code()
+        check("compare: Ctrl-Q quits with status 0", rc == 0, rc)
+        pairs = sql(db, "SELECT count(*) FROM pairs")
+        resp = sql(db, "SELECT count(*) FROM responses WHERE length(output) > 0 AND n_gen > 0")
+        rating = sql(db, "SELECT r.choice || '|' || m.name FROM ratings r JOIN models m ON m.id = r.winner_model_id")
+        prompt = sql(db, "SELECT text FROM prompts")
+        check("db: one pair with two non-empty responses", pairs == "1" and resp == "2", (pairs, resp))
+        check("db: the rating says A won, resolved to the model", rating.startswith("a|") and NAME_A in rating, rating)
+        check("db: the prompt text as typed", prompt == "Once upon a time", prompt)
+        hist = open(os.path.join(home, "state", "ablab", "history")).read() if os.path.exists(os.path.join(home, "state", "ablab", "history")) else ""
+        check("editor history persisted between runs", "Once upon a time" in hist, hist)
+    finally:
+        tm.close()
+
+def scenario_blind_study(home):
+    """A blind study of 3 prompts with a participant: names hidden until each vote, progress k/3."""
+    db = os.path.join(home, "study.db")
+    prompts = os.path.join(home, "three.txt")
+    with open(prompts, "w") as f:
+        f.write("# three prompts for the test\nOnce upon a time\nThe little dog\nLily went to the park\n")
+    tm = Tmux(home)
+    try:
+        tm.run(lab_cmd(db, "--prompts", prompts, "--blind", "--participant", "p7", sub="study"))
+        s = tm.wait_text("I agree", 60)
+        check("study: start screen shows the consent text", "Consent" in s and "p7" in s, s)
+        tm.type("y")
+        seen = set()
+        for k in range(1, 4):
+            s = tm.wait(lambda s: "Which answer is better?" in s, 60, f"prompt {k} to be answered")
+            m = re.search(r"prompt (\d)/3", s)
+            check(f"study: progress shows k/3 ({m.group(0) if m else 'none'})", m is not None, s)
+            if m: seen.add(m.group(1))
+            check(f"study {k}: names hidden before the vote",
+                  "Model A" in s and "Model B" in s and NAME_A not in s and NAME_B not in s, s)
+            tm.type("b")
+            s = tm.wait_text("Revealed")
+            check(f"study {k}: names revealed after the vote", NAME_A in s and NAME_B in s, s)
+            tm.keys("Enter")
+        s = tm.wait_text("Thank you", 30)
+        check("study: the three prompts came as 1/3, 2/3, 3/3", seen == {"1", "2", "3"}, seen)
+        tm.keys("Enter")
+        rc = tm.exit_code()
+        check("study: exits 0 after the thank-you screen", rc == 0, rc)
+        n = sql(db, "SELECT count(*) FROM ratings WHERE participant = 'p7' AND choice = 'b'")
+        blind = sql(db, "SELECT count(*) FROM pairs WHERE blind = 1")
+        sess = sql(db, "SELECT kind || '|' || participant || '|' || blind || '|' || consent || '|' || (ended_ms IS NOT NULL) FROM sessions WHERE kind = 'study'")
+        check("db: three ratings by p7", n == "3", n)
+        check("db: three blind pairs", blind == "3", blind)
+        check("db: a blind study session with consent, ended", sess == "study|p7|1|1|1", sess)
+    finally:
+        tm.close()
+
+def scenario_resize(home):
+    """160x50 -> 60x20 -> back while the models write: stacked below 100 columns, side by side again after."""
+    db = os.path.join(home, "resize.db")
+    tm = Tmux(home, 160, 50)
+    try:
+        tm.run(lab_cmd(db, max_tokens=200))
+        tm.wait_text("type a prompt", 60)
+        tm.type("Once upon a time")
+        # Enter and the resize in one tmux command: the window shrinks while the answers stream
+        tm.t("send-keys", "-t", "t", "Enter", ";", "resize-window", "-t", "t", "-x", "60", "-y", "20")
+        s = tm.wait(lambda s: len(s.splitlines()) <= 20 and "Which answer" in s, 60, "the small layout after the answers")
+        lines = s.splitlines()
+        check("resize 60x20: no line wider than 60 columns", all(len(ln) <= 60 for ln in lines), s)
+        heads = [i for i, ln in enumerate(lines) if re.match(r"\s*[AB] · ", ln)]
+        check("resize 60x20: panes stacked (A's header above B's)", len(heads) == 2 and heads[0] < heads[1], s)
+        check("resize 60x20: both metrics lines still shown", metrics_lines(s) == 2, s)
+        tm.resize(160, 50)
+        s = tm.wait(lambda s: any(NAME_A in ln and NAME_B in ln for ln in s.splitlines()), 20, "side by side again")
+        check("resize back to 160x50: side by side, metrics intact", metrics_lines(s) == 2, s)
+        tm.resize(30, 8)
+        s = tm.wait_text("Terminal too small")
+        check("below the minimum size: a clear message", "at least 40×12" in s, s)
+        tm.resize(160, 50)
+        tm.wait(lambda s: "Which answer" in s, 20, "the vote after growing again")
+        tm.keys("C-q")
+        check("resize: quits cleanly", tm.exit_code() == 0)
+        n = sql(db, "SELECT count(*) FROM responses")
+        check("db: both answers recorded across the resizes", n == "2", n)
+    finally:
+        tm.close()
+
+def scenario_escape(home):
+    """Esc mid-generation stops both; what was written is kept and recorded."""
+    db = os.path.join(home, "esc.db")
+    tm = Tmux(home)
+    try:
+        tm.run(lab_cmd(db, max_tokens=250))
+        tm.wait_text("type a prompt", 60)
+        tm.type("Once upon a time")
+        tm.keys("Enter", "Escape")          # Esc reaches the lab right after the prompt is sent
+        s = tm.wait(lambda s: "Which answer is better?" in s or "cannot be rated" in s, 30, "both answers to stop")
+        check("esc: both answers end and can still be rated", "Which answer is better?" in s, s)
+        tm.keys("C-q")
+        check("esc: quits cleanly", tm.exit_code() == 0)
+        rows = sql(db, "SELECT stop_reason || ':' || n_gen FROM responses ORDER BY slot").splitlines()
+        check("db: both stopped answers are recorded", len(rows) == 2, rows)
+        check("db: at least one answer was cut short by Esc (stop reason cancel, fewer than 250 tokens)",
+              any(r.startswith("cancel:") and int(r.split(":")[1]) < 250 for r in rows), rows)
+    finally:
+        tm.close()
+
+def scenario_ctrl_c(home):
+    """Ctrl-C and SIGTERM restore the terminal (stty -a unchanged) and keep the ratings."""
+    db = os.path.join(home, "ctrlc.db")
+    tm = Tmux(home)
+    try:
+        before, after = os.path.join(home, "stty.before"), os.path.join(home, "stty.after")
+        tm.run(f"stty -a > {before}; {lab_cmd(db)}; stty -a > {after}")
+        tm.wait_text("type a prompt", 60)
+        tm.type("Once upon a time")
+        tm.keys("Enter")
+        tm.wait_text("Which answer is better?", 60)
+        tm.type("t")
+        tm.wait_text("Saved: a tie")
+        tm.keys("C-c")
+        rc = tm.exit_code()
+        check("ctrl-c: the lab ends", rc in (0, 130), rc)
+        time.sleep(0.2)
+        check("ctrl-c: stty -a identical before and after", open(before).read() == open(after).read(),
+              subprocess.run(["diff", before, after], capture_output=True, text=True).stdout)
+        check("ctrl-c: the tie is in the database", sql(db, "SELECT choice FROM ratings") == "tie")
+        # a real SIGTERM from outside, while the lab waits for input
+        pidf = os.path.join(home, "pid")
+        tm.run(f"stty -a > {before}; sh -c 'echo $$ > {pidf}; exec {lab_cmd(db)}'; stty -a > {after}")
+        tm.wait_text("type a prompt", 60)
+        pid = int(open(pidf).read())
+        os.kill(pid, 15)
+        rc = tm.exit_code()
+        check("sigterm: exits with 128+15 after restoring the terminal", rc == 143, rc)
+        time.sleep(0.2)
+        check("sigterm: stty -a identical", open(before).read() == open(after).read())
+        s = tm.screen()
+        check("sigterm: the shell is usable (prompt visible, no curses left over)", s.rstrip().endswith("$"), s)
+        check("sigterm: ratings kept", sql(db, "SELECT count(*) FROM ratings") == "1")
+    finally:
+        tm.close()
+
+def scenario_not_a_tty(home):
+    """Without a terminal the lab says to use `ablab run`; TERM=dumb is refused with a message."""
+    env = dict(os.environ, XDG_CONFIG_HOME=home, XDG_DATA_HOME=home, XDG_STATE_HOME=home)
+    p = subprocess.run([BIN, "--db", os.path.join(home, "x.db")], capture_output=True, text=True, env=env,
+                       stdin=subprocess.DEVNULL, timeout=30)
+    check("not a tty: exit 1 with a pointer to `ablab run`", p.returncode == 1 and "ablab run" in p.stderr, (p.returncode, p.stderr))
+    tm = Tmux(home)
+    try:
+        tm.run(f"TERM=dumb {BIN} --db {home}/x.db")
+        rc = tm.exit_code()
+        s = tm.screen()
+        check("TERM=dumb: refused with a message", rc == 1 and "TERM=dumb" in s, (rc, s))
+    finally:
+        tm.close()
+
+SCENARIOS = {"compare": scenario_compare_rate, "study": scenario_blind_study, "resize": scenario_resize,
+             "escape": scenario_escape, "ctrlc": scenario_ctrl_c, "notty": scenario_not_a_tty}
+
+def main():
+    names = sys.argv[1:] or list(SCENARIOS)
+    for n in names:
+        with tempfile.TemporaryDirectory(prefix="ablab-ui-") as home:
+            t0 = time.time()
+            try:
+                SCENARIOS[n](home)
+            except Exception as ex:   # a timeout is a failure with the screen attached
+                check(f"{n}: ran to the end", False, ex)
+            print(f"# {n}: {time.time() - t0:.1f}s")
+    print(f"# {passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+main()

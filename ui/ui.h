@@ -1,0 +1,34 @@
+/* ablab's interactive lab: an ncurses UI on the application layer (lab.h). Two answers stream
+ * side by side, get rated, and the study, history, stats, models and settings screens sit around
+ * them. Only main.c exits; these functions return. */
+#ifndef ABLAB_UI_H
+#define ABLAB_UI_H
+
+#include "base.h"
+#include "lab.h"
+
+typedef struct {
+    const char *model_path[2];  /* A and B (--a, --b) */
+    const char *db_path;
+    int threads, ctx;
+    LabSampling sampling;
+    bool blind;                 /* ad-hoc prompts in blind mode */
+    const char *history_path;   /* prompt editor history file (NULL = not kept between runs) */
+    const char *assets_dir;     /* study/instructions.txt, study/consent.txt */
+    const char *copy_dir;       /* where "copy" writes pairs as Markdown files */
+    /* study mode (ui_run_study) */
+    const char *prompts_path;   /* the prompt set */
+    const char *participant;    /* pseudonym; NULL = asked on the start screen */
+} UiOptions;
+
+/* Runs the lab until the user quits. Returns 0 after a normal quit, the signal number after
+ * SIGINT/SIGTERM/SIGHUP (the terminal is restored and every rating given is already committed),
+ * or -1 with e filled: no terminal (stdout/stdin not a TTY: the message points to `ablab run`),
+ * TERM=dumb, a model or the database that would not open. */
+int ui_run_lab(const UiOptions *o, LabErr *e);
+/* Runs a user-testing session on o->prompts_path: start screen (instructions, consent,
+ * pseudonym), the prompts in a balanced order with balanced sides, progress, thank-you; resumes
+ * where the same participant stopped. Same returns as ui_run_lab. */
+int ui_run_study(const UiOptions *o, LabErr *e);
+
+#endif

@@ -1,0 +1,123 @@
+/* The models screen: what each slot holds (architecture, parameters, dtype, size on disk and in
+ * memory, load time); load another model into A or B on a worker thread with a progress bar, or
+ * swap the sides. */
+#include <curses.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ui_int.h"
+
+void models_refresh(Ui *ui) {
+    for (int s = 0; s < 2; s++)
+        if (lab_model_info(ui->lab, s, &ui->minfo[s])) memset(&ui->minfo[s], 0, sizeof ui->minfo[s]);
+}
+
+static void load_progress(double frac, void *ud) {
+    Ui *ui = ud;
+    Ev *ev = calloc(1, sizeof *ev);
+    if (!ev) return;
+    ev->kind = EV_LOAD_PROGRESS;
+    ev->side = ui->load_slot;
+    ev->frac = frac;
+    evq_push(&ui->q, ev);
+}
+
+static void *load_main(void *arg) {
+    Ui *ui = arg;
+    LabErr e = {0};
+    int rc = lab_model_swap(ui->lab, ui->load_slot, ui->load_path, load_progress, ui, &e);
+    Ev *ev = calloc(1, sizeof *ev);
+    if (ev) {
+        ev->kind = EV_LOAD_DONE;
+        ev->side = ui->load_slot;
+        ev->ok = rc == 0;
+        if (rc) snprintf(ev->err, sizeof ev->err, "%s", e.msg);
+        evq_push(&ui->q, ev);
+    }
+    return NULL;
+}
+
+void models_event(Ui *ui, const Ev *ev) {
+    if (ev->kind == EV_LOAD_PROGRESS) {
+        ui->load_frac = ev->frac;
+        return;
+    }
+    pthread_join(ui->load_thread, NULL);
+    ui->loading = false;
+    models_refresh(ui);
+    if (ev->ok) ui_flash(ui, false, "model %c: %s loaded", ev->side ? 'B' : 'A', ui->minfo[ev->side].name);
+    else ui_flash(ui, true, "model %c kept: %s", ev->side ? 'B' : 'A', ev->err);
+}
+
+static void on_path(Ui *ui, const char *text) {
+    if (!text || !*text) return;
+    if (lab_busy(ui->lab)) { ui_flash(ui, true, "wait for the answers to end (or Esc on the compare screen)"); return; }
+    free(ui->load_path);
+    ui->load_path = strdup(text);
+    if (!ui->load_path) return;
+    ui->loading = true;
+    ui->load_frac = 0;
+    if (pthread_create(&ui->load_thread, NULL, load_main, ui)) {
+        ui->loading = false;
+        ui_flash(ui, true, "could not start the loader thread");
+    }
+}
+
+bool models_key(Ui *ui, const UiKey *k) {
+    uint32_t c = k->code == UK_CHAR && !k->alt ? k->ch : 0;
+    if (c == 'a' || c == 'b') {
+        ui->load_slot = c == 'b';
+        char title[64];
+        snprintf(title, sizeof title, "load into %c: model path (HF folder, .bin, .gguf)", c == 'b' ? 'B' : 'A');
+        ui_input_open(ui, title, ui->minfo[ui->load_slot].loaded ? ui->minfo[ui->load_slot].path : "", on_path);
+        return true;
+    }
+    if (c == 's') {
+        LabErr e = {0};
+        if (lab_model_swap_slots(ui->lab, &e)) ui_flash(ui, true, "swap: %s", e.msg);
+        else ui_flash(ui, false, "sides swapped: A = %s", (models_refresh(ui), ui->minfo[0].name));
+        return true;
+    }
+    return false;
+}
+
+static void model_box(Ui *ui, UiRect r, int slot) {
+    const LabModelInfo *m = &ui->minfo[slot];
+    char title[LAB_NAME_MAX + 16];
+    snprintf(title, sizeof title, "%c: %s", slot ? 'B' : 'A', m->loaded ? m->name : "(empty)");
+    UiRect in = d_box(r, title);
+    if (ui->loading && ui->load_slot == slot) {
+        d_printf(in, 0, 0, AT_NORMAL, "loading %s  %3.0f%%", ui->load_path, ui->load_frac * 100);
+        d_bar(in.y + 1, in.x, in.w, ui->load_frac, NAN, NAN, slot ? AT_BAR_B : AT_BAR_A);
+        return;
+    }
+    if (!m->loaded) { d_text(in, 0, 0, "no model: press a or b to load one", AT_DIM); return; }
+    char disk[32], mem[32], mapped[32], owned[32], kv[32], scratch[32];
+    fmt_bytes(disk, sizeof disk, (double)m->bytes_on_disk);
+    fmt_bytes(mem, sizeof mem, (double)m->bytes_memory);
+    fmt_bytes(mapped, sizeof mapped, (double)m->bytes_mapped);
+    fmt_bytes(owned, sizeof owned, (double)m->bytes_owned);
+    fmt_bytes(kv, sizeof kv, (double)m->bytes_kv);
+    fmt_bytes(scratch, sizeof scratch, (double)m->bytes_scratch);
+    int y = 0;
+    d_printf(in, y++, 0, AT_NORMAL, "path          %s", m->path);
+    d_printf(in, y++, 0, AT_NORMAL, "architecture  %s (%s file)", m->arch, m->format);
+    d_printf(in, y++, 0, AT_NORMAL, "parameters    %.2f M", (double)m->n_params / 1e6);
+    d_printf(in, y++, 0, AT_NORMAL, "shape         %d layers, %d heads (%d kv), dim %d, vocab %d", m->n_layer, m->n_head,
+             m->n_kv_head, m->dim, m->vocab);
+    d_printf(in, y++, 0, AT_NORMAL, "context       %d (model max %d)", m->ctx, m->ctx_max);
+    d_printf(in, y++, 0, AT_NORMAL, "dtype         %s (file: %s), tokenizer %s", m->dtype, m->file_dtype, m->tokenizer_kind);
+    d_printf(in, y++, 0, AT_NORMAL, "on disk       %s", disk);
+    d_printf(in, y++, 0, AT_NORMAL, "in memory     %s (mapped %s, owned %s, KV %s, scratch %s)", mem, mapped, owned, kv, scratch);
+    d_printf(in, y++, 0, AT_NORMAL, "load time     %.0f ms · %d thread%s", m->load_ms, m->n_threads, m->n_threads == 1 ? "" : "s");
+}
+
+void models_draw(Ui *ui, const UiLayout *L) {
+    UiRect r = L->full;
+    int h = r.h / 2 < 12 ? r.h / 2 : 12;
+    UiRect a = {r.y, r.x, h, r.w}, b = {r.y + h, r.x, h, r.w};
+    model_box(ui, a, 0);
+    model_box(ui, b, 1);
+}

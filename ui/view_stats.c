@@ -1,0 +1,116 @@
+/* The stats screen: the numbers `ablab stats` prints (lab_stats), drawn as bars. */
+#include <curses.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ui_int.h"
+
+void stats_open(Ui *ui) {
+    if (ui->have_stats) lab_stats_free(&ui->stats);
+    ui->have_stats = false;
+    ui->stats_scroll = 0;
+    LabStatsQuery q = {0};
+    LabErr e = {0};
+    if (lab_stats(ui->lab, &q, &ui->stats, &e)) {
+        ui_flash(ui, true, "stats: %s", e.msg);
+        return;
+    }
+    ui->have_stats = true;
+}
+
+bool stats_key(Ui *ui, const UiKey *k) {
+    uint32_t c = k->code == UK_CHAR && !k->alt ? k->ch : 0;
+    if (k->code == UK_UP || c == 'k') { if (ui->stats_scroll > 0) ui->stats_scroll--; return true; }
+    if (k->code == UK_DOWN || c == 'j') { ui->stats_scroll++; return true; }
+    if (k->code == UK_PGUP) { ui->stats_scroll = ui->stats_scroll > 10 ? ui->stats_scroll - 10 : 0; return true; }
+    if (k->code == UK_PGDN) { ui->stats_scroll += 10; return true; }
+    if (c == 'r') { stats_open(ui); ui_flash(ui, false, "stats refreshed"); return true; }
+    return false;
+}
+
+/* Rows are laid out on a virtual canvas and shifted by the scroll. */
+typedef struct { UiRect r; int y, scroll; } Canvas;
+
+static UiRect row(Canvas *cv) {
+    UiRect line = {cv->r.y + cv->y - cv->scroll, cv->r.x, 1, cv->r.w};
+    if (cv->y - cv->scroll < 0 || cv->y - cv->scroll >= cv->r.h) line.h = 0;
+    cv->y++;
+    return line;
+}
+
+static void bar_row(Canvas *cv, const char *label, double v, double vmax, const char *value, UiAttr a) {
+    UiRect line = row(cv);
+    if (!line.h) return;
+    int lw = 24, vw = 22, bw = line.w - lw - vw - 4;
+    d_printf(line, 0, 2, AT_NORMAL, "%-22.22s", label);
+    if (bw > 4) d_bar(line.y, line.x + lw + 2, bw, vmax > 0 && !isnan(v) ? v / vmax : NAN, NAN, NAN, a);
+    d_text(line, 0, lw + 3 + (bw > 4 ? bw : 0), value, AT_NORMAL);
+}
+
+void stats_draw(Ui *ui, const UiLayout *L) {
+    Canvas cv = {L->full, 0, ui->stats_scroll};
+    if (!ui->have_stats) { d_text(cv.r, 1, 2, "no statistics (see the message below)", AT_DIM); return; }
+    const LabStats *S = &ui->stats;
+    UiRect line = row(&cv);
+    if (line.h)
+        d_printf(line, 0, 1, AT_KEY, "%d votes · %d complete pairs · %d prompts · %d sessions · %d participants%s%s",
+                 S->n_votes, S->n_pairs_complete, S->n_prompts, S->n_sessions, S->n_participants,
+                 S->any_blind ? " · blind" : "", S->any_open ? " · open" : "");
+    if (strcmp(S->kappa_kind ? S->kappa_kind : "none", "none") && (line = row(&cv)).h)
+        d_printf(line, 0, 1, AT_NORMAL, "inter-rater agreement: %s κ = %.2f over %d pairs", S->kappa_kind, S->kappa, S->kappa_items);
+    row(&cv);
+    if ((line = row(&cv)).h) d_text(line, 0, 1, "Win rates (Wilson 95% interval in brackets)", AT_HEAD_A);
+    if (!S->n_pairs && (line = row(&cv)).h) d_text(line, 0, 2, "no votes yet: rate a pair on the compare screen", AT_DIM);
+    for (size_t i = 0; i < S->n_pairs; i++) {
+        const LabPairStats *p = &S->pairs[i];
+        if ((line = row(&cv)).h)
+            d_printf(line, 0, 2, AT_KEY, "%s vs %s: %d votes — %d wins, %d losses, %d ties, %d both bad", p->name[0], p->name[1],
+                     p->votes, p->wins[0], p->wins[1], p->ties, p->both_bad);
+        if ((line = row(&cv)).h) {
+            int lw = 24, bw = line.w - lw - 26;
+            d_printf(line, 0, 2, AT_NORMAL, "%-22.22s", p->name[0]);
+            if (bw > 4) d_bar(line.y, line.x + lw + 2, bw, p->win_rate, p->win_ci.lo, p->win_ci.hi, AT_BAR_A);
+            if (isnan(p->win_rate)) d_text(line, 0, lw + 3 + (bw > 4 ? bw : 0), "no decisive votes", AT_DIM);
+            else d_printf(line, 0, lw + 3 + (bw > 4 ? bw : 0), AT_NORMAL, "%.0f%% [%.0f–%.0f]", p->win_rate * 100,
+                          p->win_ci.lo * 100, p->win_ci.hi * 100);
+        }
+        if ((line = row(&cv)).h) {
+            char more[64];
+            if (p->more_votes == 0) snprintf(more, sizeof more, "separated");
+            else if (p->more_votes < 0) snprintf(more, sizeof more, "no separation at this rate");
+            else snprintf(more, sizeof more, "~%d more votes to separate", p->more_votes);
+            d_printf(line, 0, 4, AT_DIM, "sign test p = %.3g · left side won %s%.0f%% · %s", p->sign_p,
+                     isnan(p->left_rate) ? "-" : "", isnan(p->left_rate) ? 0.0 : p->left_rate * 100, more);
+        }
+        if ((p->n_score[0] || p->n_score[1]) && (line = row(&cv)).h)
+            d_printf(line, 0, 4, AT_DIM, "mean score: %s %.2f (%d) · %s %.2f (%d)", p->name[0], p->mean_score[0], p->n_score[0],
+                     p->name[1], p->mean_score[1], p->n_score[1]);
+    }
+    row(&cv);
+    if ((line = row(&cv)).h) d_text(line, 0, 1, "Models: Bradley–Terry rating (Elo scale), speed and memory", AT_HEAD_A);
+    double max_ttft = 0, max_toks = 0;
+    for (size_t i = 0; i < S->n_models; i++) {
+        if (S->models[i].ttft_p90 > max_ttft) max_ttft = S->models[i].ttft_p90;
+        if (S->models[i].tok_s_p90 > max_toks) max_toks = S->models[i].tok_s_p90;
+    }
+    for (size_t i = 0; i < S->n_models; i++) {
+        const LabModelStats *m = &S->models[i];
+        char v[64], mem[32];
+        if ((line = row(&cv)).h) {
+            fmt_bytes(mem, sizeof mem, m->engine_med);
+            if (m->rated)
+                d_printf(line, 0, 2, AT_KEY, "%s (%s, %s): Elo %.0f [%.0f–%.0f] · %d responses · engine mem %s", m->name, m->arch,
+                         m->dtype, m->elo, m->elo_ci.lo, m->elo_ci.hi, m->n_responses, mem);
+            else
+                d_printf(line, 0, 2, AT_KEY, "%s (%s, %s): not rated yet · %d responses · engine mem %s", m->name, m->arch, m->dtype,
+                         m->n_responses, mem);
+        }
+        snprintf(v, sizeof v, "%.0f ms (p90 %.0f)", m->ttft_med, m->ttft_p90);
+        bar_row(&cv, "  time to first token", m->ttft_med, max_ttft, v, AT_BAR_B);
+        snprintf(v, sizeof v, "%.1f tok/s (p90 %.1f)", m->tok_s_med, m->tok_s_p90);
+        bar_row(&cv, "  tokens per second", m->tok_s_med, max_toks, v, AT_BAR_A);
+    }
+    if (ui->stats_scroll > cv.y - 1) ui->stats_scroll = cv.y > 0 ? cv.y - 1 : 0;
+}

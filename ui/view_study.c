@@ -1,0 +1,156 @@
+/* User-testing sessions: the start screen (instructions, consent, pseudonym), the prompt set in the
+ * lab's balanced order with balanced sides, progress k/n, the thank-you screen. Quitting and
+ * starting again with the same pseudonym resumes where the participant stopped. */
+#include <curses.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ui_int.h"
+
+static const char *const study_files[2] = {"study/instructions.txt", "study/consent.txt"};
+
+static void on_pseudonym(Ui *ui, const char *text) {
+    if (!text) return;
+    /* a pseudonym is a short label: letters, digits, '-', '_' and '.' */
+    char clean[LAB_NAME_MAX];
+    size_t n = 0;
+    for (const char *p = text; *p && n + 1 < sizeof clean && n < 40; p++)
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.')
+            clean[n++] = *p;
+    clean[n] = 0;
+    if (!n) {
+        ui_flash(ui, true, "a pseudonym needs letters or digits (no real names)");
+        return;
+    }
+    snprintf(ui->participant, sizeof ui->participant, "%s", clean);
+}
+
+int study_begin(Ui *ui, LabErr *e) {
+    const char *assets = ui->opt->assets_dir ? ui->opt->assets_dir : "assets";
+    for (int i = 0; i < 2; i++) {
+        char *path = path_join(assets, study_files[i]);
+        if (!path) return lab_err(e, LAB_ENOMEM, "out of memory");
+        size_t len;
+        int rc = file_read_all(path, 1 << 20, &ui->study_text[i], &len, e);
+        free(path);
+        if (rc) return -1;
+    }
+    if (lab_prompts_read(ui->opt->prompts_path, &ui->prompts, e)) return -1;
+    /* lines starting with '#' describe the set (the sets in assets/prompts): not prompts */
+    size_t kept = 0;
+    for (size_t i = 0; i < ui->prompts.n; i++) {
+        if (ui->prompts.v[i][0] == '#') free(ui->prompts.v[i]);
+        else ui->prompts.v[kept++] = ui->prompts.v[i];
+    }
+    ui->prompts.n = kept;
+    if (!ui->prompts.n) return lab_err(e, LAB_EINVAL, "%s: no prompts", ui->opt->prompts_path);
+    ui->screen = SCR_STUDY_START;
+    if (ui->opt->participant) on_pseudonym(ui, ui->opt->participant);
+    if (!ui->participant[0]) ui_input_open(ui, "your pseudonym (no real names)", "", on_pseudonym);
+    return 0;
+}
+
+static int study_start(Ui *ui) {
+    char name[LAB_NAME_MAX * 2];
+    const char *set = path_basename(ui->opt->prompts_path);
+    snprintf(name, sizeof name, "study-%s-%s", set, ui->participant);
+    LabSessionSpec spec = {0};
+    spec.name = name;
+    spec.kind = "study";
+    spec.participant = ui->participant;
+    spec.prompt_set = set;
+    spec.blind = ui->opt->blind;
+    spec.consent = true;
+    spec.seed = -1;
+    LabErr e = {0};
+    if (lab_session_start(ui->lab, &spec, &ui->sess, &e) || lab_session_set_prompts(ui->lab, &ui->prompts, &e)) {
+        ui_flash(ui, true, "%s", e.msg);
+        return -1;
+    }
+    ui->blind_pair = ui->sess.blind;
+    if (ui->sess.resumed) ui_flash(ui, false, "welcome back, %s: %d of %d already rated", ui->participant, ui->sess.n_rated, ui->sess.n_prompts);
+    ui->screen = SCR_COMPARE;
+    study_next(ui);
+    return 0;
+}
+
+void study_next(Ui *ui) {
+    LabErr e = {0};
+    int rc = lab_study_next(ui->lab, &ui->item, &e);
+    if (rc < 0) {
+        ui->phase = PH_EDIT;
+        ui_flash(ui, true, "%s (Enter tries again)", e.msg);
+        return;
+    }
+    if (rc == 0) {
+        ui->have_item = false;
+        lab_session_end(ui->lab, NULL, &e);
+        lab_session_info(ui->lab, &ui->sess, &e);
+        ui->screen = SCR_STUDY_DONE;
+        ui->phase = PH_EDIT;
+        return;
+    }
+    ui->have_item = true;
+    ui->blind_pair = ui->sess.blind;
+    if (ui->item.answered && ui->item.pair_id) {
+        compare_show_pair(ui, ui->item.pair_id);
+        ui->blind_pair = ui->sess.blind;
+    } else {
+        compare_ask(ui, ui->item.text, ui->item.prompt_id);
+    }
+}
+
+bool study_key(Ui *ui, const UiKey *k) {
+    uint32_t c = k->code == UK_CHAR && !k->alt ? k->ch : 0;
+    if (ui->screen == SCR_STUDY_DONE) {
+        if (k->code == UK_ENTER || c == 'q' || k->code == UK_ESC) { ui->quit = true; return true; }
+        return false;
+    }
+    if (c == 'p') { ui_input_open(ui, "your pseudonym (no real names)", ui->participant, on_pseudonym); return true; }
+    if (c == 'n') { ui->quit = true; return true; }
+    if (c == 'y' || k->code == UK_ENTER) {
+        if (!ui->participant[0]) { ui_input_open(ui, "your pseudonym (no real names)", "", on_pseudonym); return true; }
+        if (c != 'y') { ui_flash(ui, false, "press y to agree to the consent text and start, n to leave"); return true; }
+        ui->consent = true;
+        study_start(ui);
+        return true;
+    }
+    return false;
+}
+
+/* Draws a text file's paragraphs wrapped into r from row y; returns the next free row. */
+static int draw_para(UiRect r, int y, const char *s, UiAttr a) {
+    TextSanitizer ts = {0};
+    Buf b = {0};
+    text_sanitize(&ts, s, strlen(s), &b);
+    TextLines tl = {0};
+    if (b.data && text_wrap(b.data, b.len, r.w, &tl) == 0)
+        for (size_t i = 0; i < tl.n && y < r.h; i++, y++) d_textn(r, y, 0, b.data + tl.v[i].start, tl.v[i].len, a);
+    text_lines_free(&tl);
+    buf_free(&b);
+    return y;
+}
+
+void study_draw(Ui *ui, const UiLayout *L) {
+    if (!L) return;
+    UiRect box = layout_center(L->full, L->full.h, 96);
+    if (ui->screen == SCR_STUDY_DONE) {
+        UiRect in = d_box(layout_center(L->full, 9, 70), "thank you");
+        d_printf(in, 1, 0, AT_OK, "Thank you, %s!", ui->participant);
+        d_printf(in, 3, 0, AT_NORMAL, "You rated %d of %d prompts. Your answers are saved.", ui->sess.n_rated, ui->sess.n_prompts);
+        d_text(in, 5, 0, "Press Enter to finish.", AT_DIM);
+        return;
+    }
+    UiRect in = d_box(box, "user study");
+    /* the texts get what is left above the three fixed lines at the bottom */
+    UiRect text = {in.y, in.x, in.h > 4 ? in.h - 4 : 0, in.w};
+    int y = draw_para(text, 0, ui->study_text[0], AT_NORMAL);
+    y++;
+    if (y < text.h) d_text(text, y++, 0, "Consent", AT_HEAD_A);
+    draw_para(text, y, ui->study_text[1], AT_NORMAL);
+    d_printf(in, in.h - 3, 0, AT_NORMAL, "Prompt set: %s (%zu prompts)%s", path_basename(ui->opt->prompts_path), ui->prompts.n,
+             ui->opt->blind ? " · blind: model names are shown after each vote" : "");
+    d_printf(in, in.h - 2, 0, AT_KEY, "Pseudonym: %s", ui->participant[0] ? ui->participant : "(none yet: press p)");
+    d_text(in, in.h - 1, 0, "y  I agree, start      n  I do not agree (quit)      p  change pseudonym", AT_OK);
+}
