@@ -40,6 +40,8 @@ if not SHARED or not os.path.isdir(gdir):
 for name in ["gpt2-tokenizer", "spm-bpe-tokenizer", "bytelevel-bpe-tokenizer"]:
     model = os.path.join(gdir, name)
     gold = json.load(open(os.path.join(model, "encode_golden.json")))
+    if name == "gpt2-tokenizer":  # its 3.5 MB tokenizer.json loads per call: a few entries here, all of them in test_tokenizer
+        gold = gold[:4]
     ok_enc = ok_dec = True
     for g in gold:
         rc, out, err = run("tokenize", "--model", model, "-", stdin=g["text"].encode())
@@ -47,8 +49,8 @@ for name in ["gpt2-tokenizer", "spm-bpe-tokenizer", "bytelevel-bpe-tokenizer"]:
         if g["ids"]:
             rc, out, err = run("detokenize", "--model", model, *map(str, g["ids"]))
             ok_dec &= rc == 0 and out == g["decoded"] + "\n"
-    check(f"{name}: tokenize matches every golden entry (stdin)", ok_enc)
-    check(f"{name}: detokenize matches every golden entry", ok_dec)
+    check(f"{name}: tokenize matches the golden entries (stdin)", ok_enc)
+    check(f"{name}: detokenize matches the golden entries", ok_dec)
 
 m = os.path.join(gdir, "gpt2-tokenizer")
 rc, out, err = run("tokenize", "--model", m, "Hello", "world")
