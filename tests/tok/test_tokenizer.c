@@ -455,6 +455,12 @@ static void test_pretokenizers(void **st) {
     expect_splits("{\"type\": \"Split\", \"pattern\": {\"String\": \"-\"}, \"behavior\": \"Removed\", \"invert\": true}", txt, "-|-|-");
     expect_splits("{\"type\": \"Split\", \"pattern\": {\"Regex\": \"\\\\s+\"}, \"behavior\": \"Removed\", \"invert\": false}", "a  b\tc ", "a|b|c");
     expect_splits("{\"type\": \"Split\", \"pattern\": {\"String\": \".\"}, \"behavior\": \"Isolated\"}", "a.b", "a|.|b"); /* literal, not any-char */
+    /* Llama 3's pattern (Oniguruma syntax: \s is Unicode White_Space); expected from the same pattern in Python's regex */
+    expect_splits("{\"type\": \"Split\", \"pattern\": {\"Regex\": \"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}{1,3}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"}, \"behavior\": \"Isolated\", \"invert\": false}",
+                  "Hello WORLD'S 12345 \n\n  x...", "Hello| WORLD|'S| |123|45| \n\n| | x|...");
+    expect_splits("{\"type\": \"Split\", \"pattern\": {\"Regex\": \"\\\\s+\"}, \"behavior\": \"Removed\"}", "a\xC2\x85" "b", "a|b"); /* U+0085 */
+    expect_splits("{\"type\": \"Split\", \"pattern\": {\"Regex\": \"\\\\w+\"}, \"behavior\": \"Removed\", \"invert\": true}",
+                  "cafe\xCC\x81 x_1!", "cafe\xCC\x81|x_1"); /* \w takes the combining mark */
     expect_splits("{\"type\": \"Whitespace\"}", "Hey man!", "Hey|man|!");
     expect_splits("{\"type\": \"Whitespace\"}", "don't  stop...now", "don|'|t|stop|...|now");
     expect_splits("{\"type\": \"Whitespace\"}", "na\xC3\xAFve cafe\xCC\x81 x_1", "na\xC3\xAFve|cafe\xCC\x81|x_1");
