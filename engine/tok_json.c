@@ -443,20 +443,33 @@ static int config_token(Tokenizer *t, json_t *cfg, const char *key) {
     return s ? tok_token_id(t, s, strlen(s)) : -1;
 }
 
-static void find_bos_eos(Tokenizer *t, const char *file) {
+static int find_bos_eos(Tokenizer *t, const char *file, LabErr *e) {
     if (t->n_post_pre) t->bos_id = t->post_pre[0];
     if (t->n_post_post) t->eos_id = t->post_post[t->n_post_post - 1];
     char *dir = path_dirname(file), *cfgp = dir ? path_join(dir, "tokenizer_config.json") : NULL;
     json_t *cfg = cfgp && file_exists(cfgp) == 1 ? json_load_file(cfgp, 0, NULL) : NULL;
     if (t->bos_id < 0) t->bos_id = config_token(t, cfg, "bos_token");
     if (t->eos_id < 0) t->eos_id = config_token(t, cfg, "eos_token");
+    /* transformers' Llama/Gemma tokenizer classes rebuild the post-processor from add_bos_token /
+     * add_eos_token when the config sets them: the same ids come out here */
+    int bos = config_token(t, cfg, "bos_token"), eos = config_token(t, cfg, "eos_token");
+    bool add_bos = jbool(cfg, "add_bos_token", false) && !t->n_post_pre && bos >= 0;
+    bool add_eos = jbool(cfg, "add_eos_token", false) && !t->n_post_post && eos >= 0;
     json_decref(cfg);
+    if ((add_bos && push_id(&t->post_pre, &t->n_post_pre, bos)) || (add_eos && push_id(&t->post_post, &t->n_post_post, eos))) {
+        free(cfgp);
+        free(dir);
+        return lab_err(e, LAB_ENOMEM, "out of memory");
+    }
+    if (add_bos) t->bos_id = bos;
+    if (add_eos) t->eos_id = eos;
     free(cfgp);
     free(dir);
     static const char *bos_names[] = {"<s>", "<|begin_of_text|>", "<|startoftext|>", "<|endoftext|>", NULL};
     static const char *eos_names[] = {"</s>", "<|end_of_text|>", "<|endoftext|>", NULL};
     for (int i = 0; t->bos_id < 0 && bos_names[i]; i++) t->bos_id = tok_token_id(t, bos_names[i], strlen(bos_names[i]));
     for (int i = 0; t->eos_id < 0 && eos_names[i]; i++) t->eos_id = tok_token_id(t, eos_names[i], strlen(eos_names[i]));
+    return 0;
 }
 
 static TokKind guess_kind(const Tokenizer *t) {
@@ -518,8 +531,7 @@ int tok_load_json(Tokenizer **out, const char *path, LabErr *e) {
     if ((x = json_object_get(root, "decoder")) && !json_is_null(x) && parse_dec(t, x, path, e)) goto fail;
     if ((x = json_object_get(root, "post_processor")) && !json_is_null(x) && parse_post(t, x, path, e)) goto fail;
     t->kind = guess_kind(t);
-    find_bos_eos(t, path);
-    if (tok_finish(t, e)) goto fail;
+    if (find_bos_eos(t, path, e) || tok_finish(t, e)) goto fail;
     json_decref(root);
     *out = t;
     return 0;
