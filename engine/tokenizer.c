@@ -126,7 +126,7 @@ static int added_cmp(const void *x, const void *y) {
 }
 
 int tok_finish(Tokenizer *t, LabErr *e) {
-    qsort(t->added, t->n_added, sizeof *t->added, added_cmp);
+    if (t->n_added) qsort(t->added, t->n_added, sizeof *t->added, added_cmp);
     for (size_t b = 0, k = 0; b <= 256; b++) {
         while (k < t->n_added && (unsigned char)t->added[k].content[0] < b) k++;
         t->added_at[b] = k;
