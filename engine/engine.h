@@ -61,7 +61,8 @@ typedef struct {
     bool mapped;                /* read from the mapped file (else converted/copied) */
 } EngTensorInfo;
 size_t eng_tensors(const EngModel *m, const EngTensorInfo **out);
-/* Changes the thread budget of a loaded model (for the lab's split of cores). */
+/* Changes the thread budget of a loaded model (for the lab's split of cores). Call it between
+ * steps, never while another thread is inside eng_gen_step / eng_logits on this model. */
 void eng_set_threads(EngModel *m, int n_threads);
 
 /* ---------- tokens ---------- */

@@ -60,7 +60,8 @@ int eng_gen_start(EngGen **out, EngModel *m, const int *prompt, int n, const Eng
     if (m->busy) return lab_err(e, LAB_EINVAL, "%s: another generation is using this model", m->name);
     double t0 = now_ms();
     int bos = m->cfg.bos_id;
-    if (n <= 0 && bos < 0)
+    if (n < 0 || (n > 0 && !prompt)) return lab_err(e, LAB_EINVAL, "%s: invalid prompt (%d ids)", m->name, n);
+    if (n == 0 && bos < 0)
         return lab_err(e, LAB_EINVAL, "%s: empty prompt and the model has no BOS token to start from", m->name);
     if (n > m->s.ctx)
         return lab_err(e, LAB_ERANGE, "%s: the prompt has %d tokens but the context holds %d", m->name, n, m->s.ctx);

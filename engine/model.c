@@ -44,7 +44,7 @@ void *eng_model_alloc(EngModel *m, size_t bytes, bool counted, LabErr *e) {
         lab_err(e, LAB_ENOMEM, "out of memory (%zu bytes)", bytes);
         return NULL;
     }
-    memset(p, 0, rounded ? rounded : 64);
+    if (!counted) memset(p, 0, rounded ? rounded : 64); /* weights are overwritten whole by the loader */
     m->owned[m->n_owned++] = p;
     if (counted) m->info.bytes_owned += bytes;
     return p;

@@ -161,8 +161,9 @@ struct EngModel {
 EngModel *eng_model_new(void);
 /* Maps path and keeps the mapping until eng_free; returns the mapping (owned by m) or NULL. */
 const MappedFile *eng_model_map(EngModel *m, const char *path, LabErr *e);
-/* Allocates zeroed memory freed by eng_free and counted in bytes_owned when counted is true
- * (weights), not counted otherwise. NULL with e filled on ENOMEM. */
+/* Allocates 64-byte aligned memory freed by eng_free: weights (counted = true: counted in
+ * bytes_owned, contents undefined until the loader fills them) or zeroed buffers (counted = false).
+ * NULL with e filled on ENOMEM. */
 void *eng_model_alloc(EngModel *m, size_t bytes, bool counted, LabErr *e);
 /* A weight as the kernels will read it: F32/F16/BF16/Q8_0 data of rows x cols. When the file
  * dtype is F32 or the kernels read it directly, data stays mapped (bytes_mapped), otherwise it is

@@ -3,6 +3,10 @@
 #include "cli.h"
 
 extern const Command cmd_config;
+extern const Command cmd_run;
+extern const Command cmd_rate;
+extern const Command cmd_stats;
+extern const Command cmd_export;
 extern const Command cmd_lab;
 extern const Command cmd_study;
 extern const Command cmd_inspect;
@@ -18,6 +22,10 @@ const Command *const ablab_commands[] = {
     &cmd_lab,
     &cmd_study,
     &cmd_config,
+    &cmd_run,
+    &cmd_rate,
+    &cmd_stats,
+    &cmd_export,
     &cmd_inspect,
     &cmd_logits,
     &cmd_generate,

@@ -1,18 +1,18 @@
-/* The lab session: first cut of the contract in lab.h. Functions that are not finished yet
- * return LAB_EUNSUPPORTED with a message saying so; they are filled in on branch db. */
+/* The lab's record side: opening, sessions and studies, settings, ratings (with retry and undo),
+ * history and prompt history. Nothing here touches an engine (that is run.c), so the record-only
+ * commands (stats, export, rate) start at once. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
-#include "lab.h"
+#include "ablab_config.h"
+#include "lab_internal.h"
 
-struct Lab {
-    LabConfig cfg;
-    LabSettings settings;
-};
-
-#define UNFINISHED(e) lab_err((e), LAB_EUNSUPPORTED, "%s: not available in this build yet", __func__)
+/* ---------- small helpers ---------- */
 
 LabSampling lab_sampling_default(void) {
     return (LabSampling){.temp = 0.8, .top_k = 40, .top_p = 0.95, .min_p = 0.05, .repeat_penalty = 1.0,
@@ -47,48 +47,848 @@ void lab_strlist_free(LabStrList *s) {
     s->n = 0;
 }
 
-int lab_open(Lab **out, const LabConfig *c, LabErr *e) {
+static int strlist_push(LabStrList *s, const char *text, size_t len) {
+    char **v = realloc(s->v, (s->n + 1) * sizeof *v);
+    if (!v) return -1;
+    s->v = v;
+    if (!(v[s->n] = strndup(text, len))) return -1;
+    s->n++;
+    return 0;
+}
+
+void lab_copy_name(char *dst, size_t n, const char *src) {
+    snprintf(dst, n, "%s", src ? src : "");
+}
+
+uint64_t lab_rng_next(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+int64_t lab_fresh_seed(void) {
+    uint64_t v;
+    if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v) {
+        uint64_t s = (uint64_t)wall_time_ms() ^ ((uint64_t)getpid() << 32);
+        v = lab_rng_next(&s);
+    }
+    return (int64_t)(v >> 1); /* SQLite integers are signed: keep seeds non-negative */
+}
+
+static uint64_t hash_str(uint64_t h, const char *s) {
+    for (; s && *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001B3ull;
+    return h;
+}
+
+int lab_left_slot(int64_t seed, int position, int rep) {
+    uint64_t s = (uint64_t)seed ^ ((uint64_t)(position / 2) * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)rep << 48);
+    int coin = (int)(lab_rng_next(&s) & 1);
+    return coin ^ (position & 1);
+}
+
+/* ---------- opening and closing ---------- */
+
+int lab_record_open(Lab **out, const char *db_path, LabErr *e) {
     *out = NULL;
-    (void)c;
-    return UNFINISHED(e);
+    if (!db_path || !*db_path) return lab_err(e, LAB_EINVAL, "no database file given (--db)");
+    Lab *l = calloc(1, sizeof *l);
+    if (!l || !(l->db_path = strdup(db_path))) {
+        free(l);
+        return lab_err(e, LAB_ENOMEM, "out of memory");
+    }
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->cv, NULL);
+    atomic_init(&l->stop, false);
+    l->settings.shared = true;
+    l->settings.s[0] = l->settings.s[1] = lab_sampling_default();
+    l->settings.threads = 2;
+    char *dir = path_dirname(db_path);
+    if (!dir) {
+        lab_close(l);
+        return lab_err(e, LAB_ENOMEM, "out of memory");
+    }
+    int rc = strcmp(dir, ".") && file_exists(dir) != 2 ? mkdir_p(dir, e) : 0;
+    free(dir);
+    if (rc || db_open(&l->db, db_path, e)) {
+        lab_close(l);
+        return -1;
+    }
+    *out = l;
+    return 0;
 }
 
-void lab_close(Lab *l) { free(l); }
+int lab_open_record(Lab **out, const char *db_path, LabErr *e) { return lab_record_open(out, db_path, e); }
 
-int lab_model_info(const Lab *l, int slot, LabModelInfo *out) {
-    memset(out, 0, sizeof *out);
-    return l && (slot == 0 || slot == 1) ? 0 : -1;
+void lab_close(Lab *l) {
+    if (!l) return;
+    lab_stop(l);
+    lab_wait(l);
+    if (l->ops) l->ops->release_models(l);
+    db_close(l->db);
+    lab_rate_discard(l);
+    free(l->undo);
+    free(l->study_text);
+    free(l->session_participant);
+    free(l->db_path);
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->cv);
+    free(l);
 }
-int lab_model_swap(Lab *l, int slot, const char *path, void (*progress)(double, void *), void *ud, LabErr *e) {
-    return UNFINISHED(e);
+
+/* ---------- the ask in flight (the workers themselves are in run.c) ---------- */
+
+void lab_stop(Lab *l) {
+    atomic_store(&l->stop, true);
+    pthread_mutex_lock(&l->mu);
+    if (l->ops) l->ops->cancel(l);
+    pthread_mutex_unlock(&l->mu);
 }
-int lab_model_swap_slots(Lab *l, LabErr *e) { return UNFINISHED(e); }
+
+bool lab_busy(Lab *l) {
+    pthread_mutex_lock(&l->mu);
+    bool busy = l->ask_open;
+    pthread_mutex_unlock(&l->mu);
+    return busy;
+}
+
+void lab_wait(Lab *l) {
+    pthread_mutex_lock(&l->mu);
+    while (l->ask_open) pthread_cond_wait(&l->cv, &l->mu);
+    pthread_mutex_unlock(&l->mu);
+    for (int k = 0; k < 2; k++)
+        if (l->th_live[k]) {
+            pthread_join(l->th[k], NULL);
+            l->th_live[k] = false;
+        }
+}
+
+/* ---------- settings ---------- */
+
 void lab_settings_get(const Lab *l, LabSettings *out) { *out = l->settings; }
-int lab_settings_set(Lab *l, const LabSettings *s, LabErr *e) { return UNFINISHED(e); }
-int lab_session_start(Lab *l, const LabSessionSpec *spec, LabSessionInfo *out, LabErr *e) { return UNFINISHED(e); }
-int lab_session_info(Lab *l, LabSessionInfo *out, LabErr *e) { return UNFINISHED(e); }
-int lab_session_end(Lab *l, const char *notes, LabErr *e) { return UNFINISHED(e); }
-int lab_prompts_read(const char *path, LabStrList *out, LabErr *e) { return UNFINISHED(e); }
-int lab_session_set_prompts(Lab *l, const LabStrList *prompts, LabErr *e) { return UNFINISHED(e); }
-int lab_study_next(Lab *l, LabStudyItem *out, LabErr *e) { return UNFINISHED(e); }
-int lab_ask(Lab *l, const char *text, const LabAskOpts *o, const LabEvents *ev, int64_t *pair_id, LabErr *e) {
-    return UNFINISHED(e);
+
+static int check_sampling(const LabSampling *s, const char *who, LabErr *e) {
+#define BAD(field, range) lab_err(e, LAB_EINVAL, "settings for %s: %s must be %s", who, field, range)
+    if (!(s->temp >= 0 && s->temp <= 100)) return BAD("temperature", "0..100");
+    if (s->top_k < 0) return BAD("top-k", ">= 0");
+    if (!(s->top_p > 0 && s->top_p <= 1)) return BAD("top-p", "in (0, 1]");
+    if (!(s->min_p >= 0 && s->min_p < 1)) return BAD("min-p", "in [0, 1)");
+    if (!(s->repeat_penalty > 0 && s->repeat_penalty <= 10)) return BAD("repetition penalty", "in (0, 10]");
+    if (s->repeat_last_n < -1) return BAD("repeat-last-n", ">= -1");
+    if (s->max_tokens < 1 || s->max_tokens > 1 << 20) return BAD("max tokens", "1..1048576");
+    if (s->seed < -1) return BAD("seed", "-1 (random) or >= 0");
+    return 0;
+#undef BAD
 }
-void lab_stop(Lab *l) {}
-bool lab_busy(Lab *l) { return false; }
-void lab_wait(Lab *l) {}
+
+static void sampling_text(Buf *b, const char *k, const LabSampling *s) {
+    buf_printf(b, "%s.temp=%.17g;%s.top_k=%d;%s.top_p=%.17g;%s.min_p=%.17g;%s.repeat_penalty=%.17g;"
+                  "%s.repeat_last_n=%d;%s.max_tokens=%d;%s.seed=%lld;",
+               k, s->temp, k, s->top_k, k, s->top_p, k, s->min_p, k, s->repeat_penalty, k, s->repeat_last_n, k,
+               s->max_tokens, k, (long long)s->seed);
+}
+
+/* Applies "key=value;" text saved by settings_save; unknown keys are ignored (newer builds). */
+static void settings_parse(LabSettings *st, const char *text) {
+    const char *p = text;
+    while (*p) {
+        const char *semi = strchr(p, ';');
+        size_t n = semi ? (size_t)(semi - p) : strlen(p);
+        char item[128];
+        if (n < sizeof item) {
+            memcpy(item, p, n);
+            item[n] = 0;
+            char *eq = strchr(item, '=');
+            if (eq) {
+                *eq = 0;
+                const char *v = eq + 1;
+                if (!strcmp(item, "shared")) st->shared = atoi(v) != 0;
+                else if (!strcmp(item, "threads")) st->threads = atoi(v);
+                else if ((item[0] == 'a' || item[0] == 'b') && item[1] == '.') {
+                    LabSampling *s = &st->s[item[0] - 'a'];
+                    const char *k = item + 2;
+                    if (!strcmp(k, "temp")) s->temp = strtod(v, NULL);
+                    else if (!strcmp(k, "top_k")) s->top_k = atoi(v);
+                    else if (!strcmp(k, "top_p")) s->top_p = strtod(v, NULL);
+                    else if (!strcmp(k, "min_p")) s->min_p = strtod(v, NULL);
+                    else if (!strcmp(k, "repeat_penalty")) s->repeat_penalty = strtod(v, NULL);
+                    else if (!strcmp(k, "repeat_last_n")) s->repeat_last_n = atoi(v);
+                    else if (!strcmp(k, "max_tokens")) s->max_tokens = atoi(v);
+                    else if (!strcmp(k, "seed")) s->seed = strtoll(v, NULL, 10);
+                }
+            }
+        }
+        p += n + (semi ? 1 : 0);
+    }
+}
+
+/* Called by lab_open when restore_settings is set: the saved settings if valid, else nothing. */
+void lab_settings_restore(Lab *l) {
+    char *v = NULL;
+    LabErr e = {0};
+    pthread_mutex_lock(&l->mu);
+    int found = db_setting_get(l->db, "lab.settings", &v, &e);
+    pthread_mutex_unlock(&l->mu);
+    if (found != 1) return;
+    LabSettings s = l->settings;
+    settings_parse(&s, v);
+    free(v);
+    if (s.threads >= 1 && s.threads <= 256 && !check_sampling(&s.s[0], "model A", &e) &&
+        !check_sampling(&s.s[1], "model B", &e))
+        l->settings = s;
+}
+
+int lab_settings_set(Lab *l, const LabSettings *s, LabErr *e) {
+    if (lab_busy(l)) return lab_err(e, LAB_EBUSY, "settings cannot change while the models are answering");
+    LabSettings n = *s;
+    if (n.shared) n.s[1] = n.s[0];
+    if (check_sampling(&n.s[0], "model A", e) || check_sampling(&n.s[1], "model B", e)) return -1;
+    if (n.threads < 1 || n.threads > 256) return lab_err(e, LAB_EINVAL, "settings: threads must be 1..256");
+    Buf b = {0};
+    buf_printf(&b, "shared=%d;threads=%d;", n.shared, n.threads);
+    sampling_text(&b, "a", &n.s[0]);
+    sampling_text(&b, "b", &n.s[1]);
+    if (!b.data) return lab_err(e, LAB_ENOMEM, "out of memory");
+    pthread_mutex_lock(&l->mu);
+    int rc = db_setting_set(l->db, "lab.settings", b.data, e);
+    pthread_mutex_unlock(&l->mu);
+    buf_free(&b);
+    if (rc) return -1;
+    l->settings = n;
+    if (l->ops) l->ops->apply_threads(l);
+    return 0;
+}
+
+/* ---------- sessions ---------- */
+
+typedef struct {
+    LabSessionInfo *info;
+    char *participant;
+    bool oom;
+} SessCopy;
+
+static int copy_session(const DbSession *s, void *ud) {
+    SessCopy *c = ud;
+    LabSessionInfo *o = c->info;
+    o->id = s->id;
+    lab_copy_name(o->name, sizeof o->name, s->name);
+    lab_copy_name(o->kind, sizeof o->kind, s->kind);
+    lab_copy_name(o->participant, sizeof o->participant, s->participant);
+    lab_copy_name(o->prompt_set, sizeof o->prompt_set, s->prompt_set);
+    o->blind = s->blind;
+    o->consent = s->consent;
+    o->seed = s->seed;
+    o->started_ms = s->started_ms;
+    o->ended_ms = s->ended_ms;
+    o->ended = s->ended_ms != 0;
+    free(c->participant);
+    c->participant = s->participant ? strdup(s->participant) : NULL;
+    c->oom = s->participant && !c->participant;
+    return 1;
+}
+
+static int session_load(Lab *l, int64_t id, LabSessionInfo *out, LabErr *e) {
+    SessCopy c = {.info = out};
+    memset(out, 0, sizeof *out);
+    int found = db_session_by_id(l->db, id, copy_session, &c, e);
+    if (found <= 0) {
+        free(c.participant);
+        return found < 0 ? -1 : lab_err(e, LAB_ENOTFOUND, "%s: no session %lld", l->db_path, (long long)id);
+    }
+    if (c.oom) return lab_err(e, LAB_ENOMEM, "out of memory");
+    const char *who = c.participant;
+    int rc = db_session_counts(l->db, id, who, &out->n_prompts, &out->n_pairs_complete, &out->n_rated, e);
+    free(c.participant);
+    return rc;
+}
+
+static int make_current(Lab *l, const LabSessionInfo *info, LabErr *e) {
+    char *p = info->participant[0] ? strdup(info->participant) : NULL;
+    if (info->participant[0] && !p) return lab_err(e, LAB_ENOMEM, "out of memory");
+    free(l->session_participant);
+    l->session_participant = p;
+    l->session_id = info->id;
+    l->session_blind = info->blind;
+    l->session_seed = info->seed;
+    return 0;
+}
+
+int lab_session_start(Lab *l, const LabSessionSpec *spec, LabSessionInfo *out, LabErr *e) {
+    if (!spec->name || !*spec->name) return lab_err(e, LAB_EINVAL, "a session needs a name");
+    const char *kind = spec->kind ? spec->kind : "lab";
+    if (strcmp(kind, "lab") && strcmp(kind, "run") && strcmp(kind, "study"))
+        return lab_err(e, LAB_EINVAL, "session kind '%s' is not lab, run or study", kind);
+    if (lab_busy(l)) return lab_err(e, LAB_EBUSY, "a session cannot start while the models are answering");
+    LabSessionInfo info;
+    SessCopy c = {.info = &info};
+    pthread_mutex_lock(&l->mu);
+    int found = db_session_by_name(l->db, spec->name, copy_session, &c, e);
+    free(c.participant);
+    int rc = found < 0 ? -1 : 0;
+    if (found == 1) {
+        /* resuming: what the session was started with stands */
+        if (info.blind != spec->blind)
+            rc = lab_err(e, LAB_EINVAL, "session '%s' was started %s; resume it %s", spec->name,
+                         info.blind ? "blind" : "open", info.blind ? "with --blind" : "without --blind");
+        else if (spec->participant && *spec->participant && strcmp(info.participant, spec->participant))
+            rc = lab_err(e, LAB_EINVAL, "session '%s' belongs to participant '%s', not '%s'", spec->name,
+                         info.participant, spec->participant);
+        else if (spec->seed >= 0 && spec->seed != info.seed)
+            rc = lab_err(e, LAB_EINVAL, "session '%s' was started with seed %lld, not %lld", spec->name,
+                         (long long)info.seed, (long long)spec->seed);
+    } else if (found == 0) {
+        DbSession s = {.name = spec->name, .kind = kind, .participant = spec->participant,
+                       .prompt_set = spec->prompt_set, .blind = spec->blind, .consent = spec->consent,
+                       .seed = spec->seed >= 0 ? spec->seed : lab_fresh_seed(), .notes = spec->notes,
+                       .build_version = ABLAB_VERSION, .cpu_model = cpu_model_name()};
+        int64_t id;
+        rc = db_session_add(l->db, &s, &id, e);
+        if (!rc) info.id = id;
+    }
+    if (!rc) rc = session_load(l, info.id, &info, e);
+    if (!rc) rc = make_current(l, &info, e);
+    pthread_mutex_unlock(&l->mu);
+    if (rc) return -1;
+    info.resumed = found == 1;
+    if (out) *out = info;
+    return 0;
+}
+
+int lab_session_ensure(Lab *l, LabErr *e) {
+    if (l->session_id) return 0;
+    /* the default session of an interactive lab: one per start */
+    char name[64];
+    int64_t now = wall_time_ms();
+    snprintf(name, sizeof name, "lab-%lld-%d", (long long)now, (int)getpid());
+    DbSession s = {.name = name, .kind = "lab", .blind = l->blind_default, .seed = lab_fresh_seed(),
+                   .build_version = ABLAB_VERSION, .cpu_model = cpu_model_name(), .started_ms = now};
+    int64_t id;
+    if (db_session_add(l->db, &s, &id, e)) return -1;
+    l->session_id = id;
+    l->session_blind = s.blind;
+    l->session_seed = s.seed;
+    return 0;
+}
+
+int lab_session_info(Lab *l, LabSessionInfo *out, LabErr *e) {
+    memset(out, 0, sizeof *out);
+    if (!l->session_id) return 0;
+    pthread_mutex_lock(&l->mu);
+    int rc = session_load(l, l->session_id, out, e);
+    pthread_mutex_unlock(&l->mu);
+    return rc;
+}
+
+int lab_session_end(Lab *l, const char *notes, LabErr *e) {
+    if (!l->session_id) return lab_err(e, LAB_ENOTFOUND, "no session is open");
+    pthread_mutex_lock(&l->mu);
+    int rc = db_session_end(l->db, l->session_id, wall_time_ms(), notes, e);
+    pthread_mutex_unlock(&l->mu);
+    return rc;
+}
+
+/* ---------- prompt files and sets ---------- */
+
+int lab_prompts_read(const char *path, LabStrList *out, LabErr *e) {
+    memset(out, 0, sizeof *out);
+    char *text;
+    size_t len;
+    if (file_read_all(path, (size_t)256 << 20, &text, &len, e)) return -1;
+    if (!utf8_valid(text, len)) {
+        free(text);
+        return lab_err(e, LAB_EFORMAT, "%s: not UTF-8 text", path);
+    }
+    int line = 0;
+    char *p = text, *end = text + len;
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *le = nl ? nl : end;
+        line++;
+        size_t n = (size_t)(le - p);
+        if (n && p[n - 1] == '\r') n--;
+        size_t lead = 0;
+        while (lead < n && (p[lead] == ' ' || p[lead] == '\t')) lead++;
+        if (lead < n) {
+            int rc = 0;
+            if (p[lead] == '{') {
+                /* JSON lines: {"prompt": "..."} (jansson is not on this layer's path: a small reader) */
+                Buf b = {0};
+                const char *q = p + lead, *qe = p + n;
+                const char *k = strstr(q, "\"prompt\"");
+                if (!k || k >= qe) rc = lab_err(e, LAB_EFORMAT, "%s:%d: a JSON line needs a \"prompt\" field", path, line);
+                else {
+                    k += 8;
+                    while (k < qe && (*k == ' ' || *k == '\t')) k++;
+                    if (k >= qe || *k != ':') rc = lab_err(e, LAB_EFORMAT, "%s:%d: expected ':' after \"prompt\"", path, line);
+                    else {
+                        k++;
+                        while (k < qe && (*k == ' ' || *k == '\t')) k++;
+                        if (k >= qe || *k != '"') rc = lab_err(e, LAB_EFORMAT, "%s:%d: \"prompt\" must be a string", path, line);
+                        for (k++; !rc && k < qe && *k != '"'; k++) {
+                            if (*k != '\\') {
+                                buf_putc(&b, *k);
+                                continue;
+                            }
+                            if (++k >= qe) break;
+                            switch (*k) {
+                            case 'n': buf_putc(&b, '\n'); break;
+                            case 't': buf_putc(&b, '\t'); break;
+                            case 'r': buf_putc(&b, '\r'); break;
+                            case 'b': buf_putc(&b, '\b'); break;
+                            case 'f': buf_putc(&b, '\f'); break;
+                            case 'u': {
+                                unsigned cp = 0;
+                                int ok = k + 4 < qe;
+                                for (int i = 1; ok && i <= 4; i++) {
+                                    char h = k[i];
+                                    cp = cp * 16 + (unsigned)(h >= '0' && h <= '9' ? h - '0'
+                                                              : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                                                              : h >= 'A' && h <= 'F' ? h - 'A' + 10 : (ok = 0));
+                                }
+                                if (ok && cp >= 0xD800 && cp < 0xDC00 && k + 10 < qe && k[5] == '\\' && k[6] == 'u') {
+                                    unsigned lo = (unsigned)strtoul((char[5]){k[7], k[8], k[9], k[10], 0}, NULL, 16);
+                                    if (lo >= 0xDC00 && lo < 0xE000) {
+                                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                                        k += 6;
+                                    }
+                                }
+                                if (!ok) {
+                                    rc = lab_err(e, LAB_EFORMAT, "%s:%d: bad \\u escape", path, line);
+                                    break;
+                                }
+                                char u[4];
+                                buf_append(&b, u, (size_t)utf8_encode(cp, u));
+                                k += 4;
+                                break;
+                            }
+                            default: buf_putc(&b, *k);
+                            }
+                        }
+                        if (!rc && (k >= qe || *k != '"'))
+                            rc = lab_err(e, LAB_EFORMAT, "%s:%d: unterminated \"prompt\" string", path, line);
+                    }
+                }
+                if (!rc && (!b.data || !b.len)) rc = lab_err(e, LAB_EFORMAT, "%s:%d: empty prompt", path, line);
+                if (!rc && strlist_push(out, b.data, b.len)) rc = lab_err(e, LAB_ENOMEM, "out of memory");
+                buf_free(&b);
+            } else if (strlist_push(out, p, n)) {
+                rc = lab_err(e, LAB_ENOMEM, "out of memory");
+            }
+            if (rc) {
+                free(text);
+                lab_strlist_free(out);
+                return -1;
+            }
+        }
+        p = le + 1;
+    }
+    free(text);
+    if (out->n == 0) return lab_err(e, LAB_EFORMAT, "%s: no prompts (one a line, or JSON lines {\"prompt\": ...})", path);
+    return 0;
+}
+
+int lab_session_set_prompts(Lab *l, const LabStrList *prompts, LabErr *e) {
+    if (!l->session_id) return lab_err(e, LAB_EINVAL, "start a session before giving it prompts");
+    LabSessionInfo info;
+    pthread_mutex_lock(&l->mu);
+    int rc = session_load(l, l->session_id, &info, e);
+    for (size_t i = 0; !rc && i < prompts->n; i++) {
+        int64_t id;
+        rc = db_prompt_add(l->db, l->session_id, info.prompt_set[0] ? info.prompt_set : NULL, (int)i, prompts->v[i],
+                           &id, e);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return rc;
+}
+
+typedef struct { int64_t id; } FoundId;
+static int found_id(const DbSession *s, void *ud) {
+    ((FoundId *)ud)->id = s->id;
+    return 1;
+}
+
+int lab_session_find(Lab *l, const char *name_or_id, int64_t *id, LabErr *e) {
+    FoundId f = {0};
+    pthread_mutex_lock(&l->mu);
+    int found = db_session_by_name(l->db, name_or_id, found_id, &f, e);
+    if (found == 0) {
+        char *end;
+        long long v = strtoll(name_or_id, &end, 10);
+        if (end != name_or_id && !*end && v > 0) found = db_session_by_id(l->db, v, found_id, &f, e);
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (found < 0) return -1;
+    if (!found) return lab_err(e, LAB_ENOTFOUND, "%s: no session named or numbered '%s'", l->db_path, name_or_id);
+    *id = f.id;
+    return 0;
+}
+
+/* ---------- studies ---------- */
+
+typedef struct {
+    int64_t *id;
+    int *position;
+    size_t n, cap;
+    bool oom;
+} PromptIds;
+
+static int collect_prompt(const DbPrompt *p, void *ud) {
+    PromptIds *c = ud;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        int64_t *id = realloc(c->id, cap * sizeof *id);
+        if (id) c->id = id;
+        int *pos = realloc(c->position, cap * sizeof *pos);
+        if (pos) c->position = pos;
+        if (!id || !pos) {
+            c->oom = true;
+            return 1;
+        }
+        c->cap = cap;
+    }
+    c->id[c->n] = p->id;
+    c->position[c->n] = p->position;
+    c->n++;
+    return 0;
+}
+
+static int take_text(const DbPrompt *p, void *ud) {
+    char **t = ud;
+    *t = strdup(p->text);
+    return 1;
+}
+
+typedef struct { const char *who; int64_t pair; bool rated; } RatedBy;
+static int find_rated(const DbRating *r, void *ud) {
+    RatedBy *c = ud;
+    if (r->pair_id == c->pair && strcmp(r->participant, c->who) == 0) {
+        c->rated = true;
+        return 1;
+    }
+    return 0;
+}
+
+int lab_session_prompt_ids(Lab *l, int64_t **ids, size_t *n, LabErr *e) {
+    *ids = NULL;
+    *n = 0;
+    if (!l->session_id) return lab_err(e, LAB_EINVAL, "no session is open");
+    PromptIds c = {0};
+    pthread_mutex_lock(&l->mu);
+    int rc = db_prompts_each(l->db, l->session_id, collect_prompt, &c, e);
+    pthread_mutex_unlock(&l->mu);
+    free(c.position);
+    if (!rc && c.oom) rc = lab_err(e, LAB_ENOMEM, "out of memory");
+    if (rc) {
+        free(c.id);
+        return -1;
+    }
+    *ids = c.id;
+    *n = c.n;
+    return 0;
+}
+
+int lab_study_next(Lab *l, LabStudyItem *out, LabErr *e) {
+    memset(out, 0, sizeof *out);
+    if (!l->session_id) return lab_err(e, LAB_EINVAL, "no session: start one with its prompts first");
+    PromptIds ids = {0};
+    int rc = -1, result = 0;
+    pthread_mutex_lock(&l->mu);
+    if (db_prompts_each(l->db, l->session_id, collect_prompt, &ids, e)) goto done;
+    if (ids.oom) {
+        lab_err(e, LAB_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* the participant's order: a Fisher–Yates shuffle seeded by the session seed and pseudonym,
+     * so a resume (or a re-run) walks the same order */
+    const char *who = l->session_participant ? l->session_participant : "";
+    uint64_t st = hash_str((uint64_t)l->session_seed ^ 0xA5A5A5A5A5A5A5A5ull, who);
+    size_t *order = malloc((ids.n ? ids.n : 1) * sizeof *order);
+    if (!order) {
+        lab_err(e, LAB_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < ids.n; i++) order[i] = i;
+    for (size_t i = ids.n; i > 1; i--) {
+        size_t j = (size_t)(lab_rng_next(&st) % i);
+        size_t t = order[i - 1];
+        order[i - 1] = order[j];
+        order[j] = t;
+    }
+    rc = 0;
+    for (size_t k = 0; k < ids.n; k++) {
+        size_t i = order[k];
+        DbPair p;
+        int found = db_pair_find(l->db, l->session_id, ids.id[i], 0, &p, e);
+        if (found < 0) {
+            rc = -1;
+            break;
+        }
+        if (found) {
+            RatedBy rb = {.who = who, .pair = p.id};
+            if (db_ratings_each(l->db, l->session_id, false, find_rated, &rb, e)) {
+                rc = -1;
+                break;
+            }
+            if (rb.rated) continue;
+        }
+        char *text = NULL;
+        if (db_prompt_get(l->db, ids.id[i], take_text, &text, e) < 0 || !text) {
+            if (!text && e && e->code == LAB_OK) lab_err(e, LAB_ENOMEM, "out of memory");
+            rc = -1;
+            break;
+        }
+        free(l->study_text);
+        l->study_text = text;
+        *out = (LabStudyItem){.prompt_id = ids.id[i], .position = ids.position[i], .k = (int)k + 1, .n = (int)ids.n,
+                              .pair_id = found ? p.id : 0,
+                              .answered = found && p.response_id[0] && p.response_id[1], .text = text};
+        result = 1;
+        break;
+    }
+    free(order);
+done:
+    pthread_mutex_unlock(&l->mu);
+    free(ids.id);
+    free(ids.position);
+    return rc ? -1 : result;
+}
+
+/* ---------- ratings ---------- */
+
+typedef struct { int64_t id; char *out; } NameOf;
+static int name_of(const DbModel *m, void *ud) {
+    NameOf *c = ud;
+    if (m->id != c->id) return 0;
+    lab_copy_name(c->out, LAB_NAME_MAX, m->name);
+    return 1;
+}
+
+void lab_model_name(Lab *l, int64_t id, char out[LAB_NAME_MAX]) {
+    out[0] = 0;
+    NameOf c = {id, out};
+    LabErr e = {0};
+    db_models_each(l->db, name_of, &c, &e);
+}
+
+static bool retryable(LabErrCode c) { return c == LAB_EFULL || c == LAB_EBUSY || c == LAB_EIO || c == LAB_ENOMEM; }
+
+static int push_undo(Lab *l, int64_t id) {
+    if (l->n_undo == l->cap_undo) {
+        size_t cap = l->cap_undo ? l->cap_undo * 2 : 32;
+        int64_t *u = realloc(l->undo, cap * sizeof *u);
+        if (!u) return -1;
+        l->undo = u;
+        l->cap_undo = cap;
+    }
+    l->undo[l->n_undo++] = id;
+    return 0;
+}
+
+static char *dup_or_null(const char *s, bool *oom) {
+    if (!s) return NULL;
+    char *d = strdup(s);
+    if (!d) *oom = true;
+    return d;
+}
+
 int lab_rate(Lab *l, int64_t pair_id, LabChoice c, const LabRateOpts *o, LabRateResult *out, LabErr *e) {
-    return UNFINISHED(e);
+    LabRateOpts none = {.decide_ms = -1};
+    if (!o) o = &none;
+    if ((unsigned)c > LAB_CHOICE_BOTH_BAD) return lab_err(e, LAB_EINVAL, "unknown choice %d", (int)c);
+    for (int s = 0; s < 2; s++)
+        if (o->score[s] < 0 || o->score[s] > 5)
+            return lab_err(e, LAB_EINVAL, "score %d is not 1..5 (0 = none)", o->score[s]);
+    if (l->has_pending) return lab_err(e, LAB_EBUSY, "an earlier rating is waiting to be saved: retry or discard it first");
+    DbPair p;
+    pthread_mutex_lock(&l->mu);
+    int found = db_pair_get(l->db, pair_id, &p, e);
+    pthread_mutex_unlock(&l->mu);
+    if (found < 0) return -1;
+    if (!found) return lab_err(e, LAB_ENOTFOUND, "%s: no response pair %lld", l->db_path, (long long)pair_id);
+    if (!p.response_id[0] || !p.response_id[1])
+        return lab_err(e, LAB_EINVAL, "response pair %lld is not complete (both answers are needed to rate it)",
+                       (long long)pair_id);
+    /* sides as shown -> model slots */
+    int slot_of_choice = -1; /* winning slot */
+    int score[2] = {0, 0};
+    if (o->by_slot) {
+        if (c == LAB_CHOICE_A) slot_of_choice = 0;
+        if (c == LAB_CHOICE_B) slot_of_choice = 1;
+        score[0] = o->score[0];
+        score[1] = o->score[1];
+    } else {
+        if (c == LAB_CHOICE_A) slot_of_choice = p.left_slot;
+        if (c == LAB_CHOICE_B) slot_of_choice = 1 - p.left_slot;
+        score[p.left_slot] = o->score[0];
+        score[1 - p.left_slot] = o->score[1];
+    }
+    LabChoice mc = slot_of_choice == 0 ? LAB_CHOICE_A : slot_of_choice == 1 ? LAB_CHOICE_B : c;
+    LabPendingRating *pr = &l->pending;
+    memset(pr, 0, sizeof *pr);
+    bool oom = false;
+    const char *who = o->participant ? o->participant
+                      : p.session_id == l->session_id && l->session_participant ? l->session_participant : "";
+    pr->participant = dup_or_null(who, &oom);
+    pr->choice = dup_or_null(lab_choice_name(mc), &oom);
+    pr->tags = dup_or_null(o->tags, &oom);
+    pr->comment = dup_or_null(o->comment, &oom);
+    if (oom) {
+        lab_rate_discard(l);
+        return lab_err(e, LAB_ENOMEM, "out of memory");
+    }
+    pr->r = (DbRating){.pair_id = pair_id, .participant = pr->participant, .choice = pr->choice,
+                       .winner_model_id = slot_of_choice >= 0 ? p.model_id[slot_of_choice] : 0,
+                       .chosen_side = slot_of_choice < 0 ? -1 : slot_of_choice == p.left_slot ? 0 : 1,
+                       .score = {score[0], score[1]}, .tags = pr->tags, .comment = pr->comment,
+                       .decide_ms = o->decide_ms, .created_ms = wall_time_ms()};
+    pr->result = (LabRateResult){.pair_id = pair_id, .left_slot = p.left_slot, .model_choice = mc};
+    pthread_mutex_lock(&l->mu);
+    lab_model_name(l, p.model_id[p.left_slot], pr->result.model_name[0]);
+    lab_model_name(l, p.model_id[1 - p.left_slot], pr->result.model_name[1]);
+    pthread_mutex_unlock(&l->mu);
+    l->has_pending = true;
+    return lab_rate_retry(l, out, e);
 }
-bool lab_rate_pending(const Lab *l) { return false; }
-int lab_rate_retry(Lab *l, LabRateResult *out, LabErr *e) { return UNFINISHED(e); }
-void lab_rate_discard(Lab *l) {}
-int lab_undo_rating(Lab *l, int64_t *pair_id, LabErr *e) { return UNFINISHED(e); }
+
+bool lab_rate_pending(const Lab *l) { return l->has_pending; }
+
+int lab_rate_retry(Lab *l, LabRateResult *out, LabErr *e) {
+    if (!l->has_pending) return lab_err(e, LAB_ENOTFOUND, "no rating is waiting to be saved");
+    int64_t id;
+    pthread_mutex_lock(&l->mu);
+    int rc = db_rating_add(l->db, &l->pending.r, &id, e);
+    pthread_mutex_unlock(&l->mu);
+    if (rc) {
+        /* kept for a retry only when waiting can help; a refused row is dropped */
+        if (!e || !retryable(e->code)) lab_rate_discard(l);
+        else lab_err_prefix(e, "the rating is kept: retry when the problem is fixed");
+        return -1;
+    }
+    l->pending.result.rating_id = id;
+    if (out) *out = l->pending.result;
+    if (push_undo(l, id)) LOG_W("undo list: out of memory (rating %lld saved)", (long long)id);
+    lab_rate_discard(l);
+    return 0;
+}
+
+void lab_rate_discard(Lab *l) {
+    LabPendingRating *p = &l->pending;
+    free(p->participant);
+    free(p->choice);
+    free(p->tags);
+    free(p->comment);
+    memset(p, 0, sizeof *p);
+    l->has_pending = false;
+}
+
+typedef struct { int64_t id, pair; } RatingPair;
+static int rating_pair(const DbRating *r, void *ud) {
+    RatingPair *c = ud;
+    if (r->id != c->id) return 0;
+    c->pair = r->pair_id;
+    return 1;
+}
+
+int lab_undo_rating(Lab *l, int64_t *pair_id, LabErr *e) {
+    if (l->n_undo == 0) return lab_err(e, LAB_ENOTFOUND, "no rating to undo");
+    RatingPair f = {l->undo[l->n_undo - 1], 0};
+    pthread_mutex_lock(&l->mu);
+    int rc = db_ratings_each(l->db, 0, false, rating_pair, &f, e);
+    if (!rc) rc = db_rating_delete(l->db, f.id, e);
+    pthread_mutex_unlock(&l->mu);
+    if (rc && e && e->code == LAB_ENOTFOUND) l->n_undo--; /* deleted elsewhere: nothing left to undo there */
+    if (rc) return -1;
+    l->n_undo--;
+    if (pair_id) *pair_id = f.pair;
+    return 0;
+}
+
+/* ---------- history ---------- */
+
+typedef struct {
+    int (*each)(const LabPairRow *, void *);
+    void *ud;
+} HistCb;
+
+static int history_row(const DbPairRow *r, void *ud) {
+    HistCb *c = ud;
+    LabPairRow row = {.pair_id = r->pair_id, .session_id = r->session_id, .prompt_id = r->prompt_id, .rep = r->rep,
+                      .created_ms = r->created_ms, .session_name = r->session_name, .prompt = r->prompt,
+                      .output = {r->output[0], r->output[1]}, .model_name = {r->model_name[0], r->model_name[1]},
+                      .left_slot = r->left_slot, .blind = r->blind, .n_ratings = r->n_ratings,
+                      .last_choice = r->last_choice};
+    return c->each(&row, c->ud);
+}
+
 int lab_history(Lab *l, const char *search, int64_t session_id, int limit, int offset,
                 int (*each)(const LabPairRow *, void *), void *ud, LabErr *e) {
-    return UNFINISHED(e);
+    HistCb c = {each, ud};
+    pthread_mutex_lock(&l->mu);
+    int rc = db_pairs_each(l->db, search, session_id, limit, offset, history_row, &c, e);
+    pthread_mutex_unlock(&l->mu);
+    return rc;
 }
-int lab_pair_get(Lab *l, int64_t pair_id, LabPair *out, LabErr *e) { return UNFINISHED(e); }
+
+typedef struct {
+    LabPair *p;
+    bool oom;
+} PairFill;
+
+static int pair_response(const DbResponse *r, void *ud) {
+    PairFill *c = ud;
+    int k = r->slot;
+    if (k < 0 || k > 1) return 0;
+    c->p->response_id[k] = r->id;
+    free(c->p->output[k]);
+    c->p->output[k] = strdup(r->output);
+    if (!c->p->prompt) c->p->prompt = strdup(r->prompt);
+    c->oom |= !c->p->output[k] || !c->p->prompt;
+    lab_metrics_from_response(r, &c->p->metrics[k], &c->p->sampling[k]);
+    return 0;
+}
+
+void lab_metrics_from_response(const DbResponse *r, LabMetrics *m, LabSampling *s) {
+    *m = (LabMetrics){.n_prompt = r->n_prompt, .n_gen = r->n_gen, .ttft_ms = r->ttft_ms, .prefill_ms = r->prefill_ms,
+                      .decode_tok_s = r->decode_tok_s, .total_ms = r->total_ms, .p50_ms = r->p50_ms,
+                      .p95_ms = r->p95_ms,
+                      .bytes_weights = (size_t)(r->bytes_weights_mapped + r->bytes_weights_owned),
+                      .bytes_kv = (size_t)r->bytes_kv, .bytes_scratch = (size_t)r->bytes_scratch,
+                      .peak_rss = (size_t)r->peak_rss, .n_threads = r->threads, .seed = (uint64_t)r->seed};
+    m->bytes_engine = m->bytes_weights + m->bytes_kv + m->bytes_scratch;
+    lab_copy_name(m->stop, sizeof m->stop, r->stop_reason);
+    *s = (LabSampling){.temp = r->temp, .top_k = r->top_k, .top_p = r->top_p, .min_p = r->min_p,
+                       .repeat_penalty = r->repeat_penalty, .repeat_last_n = r->repeat_last_n,
+                       .max_tokens = r->max_tokens, .seed = r->seed};
+}
+
+int lab_pair_get(Lab *l, int64_t pair_id, LabPair *out, LabErr *e) {
+    memset(out, 0, sizeof *out);
+    DbPair p;
+    pthread_mutex_lock(&l->mu);
+    int found = db_pair_get(l->db, pair_id, &p, e), rc = found < 0 ? -1 : 0;
+    if (found == 0) rc = lab_err(e, LAB_ENOTFOUND, "%s: no response pair %lld", l->db_path, (long long)pair_id);
+    PairFill c = {.p = out};
+    for (int k = 0; !rc && k < 2; k++)
+        if (p.response_id[k]) rc = db_responses_each(l->db, 0, p.response_id[k], pair_response, &c, e);
+    if (!rc && !out->prompt) {
+        char *text = NULL;
+        if (db_prompt_get(l->db, p.prompt_id, take_text, &text, e) < 0) rc = -1;
+        out->prompt = text;
+        c.oom |= !text && !rc;
+    }
+    if (!rc) {
+        out->id = p.id;
+        out->left_slot = p.left_slot;
+        out->blind = p.blind;
+        lab_model_name(l, p.model_id[0], out->model_name[0]);
+        lab_model_name(l, p.model_id[1], out->model_name[1]);
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (!rc && c.oom) rc = lab_err(e, LAB_ENOMEM, "out of memory");
+    if (rc) lab_pair_free(out);
+    return rc;
+}
+
 void lab_pair_free(LabPair *p) {
     if (!p) return;
     free(p->prompt);
@@ -96,9 +896,14 @@ void lab_pair_free(LabPair *p) {
     free(p->output[1]);
     memset(p, 0, sizeof *p);
 }
-int lab_prompt_history(Lab *l, int limit, LabStrList *out, LabErr *e) { return UNFINISHED(e); }
-int lab_stats(Lab *l, const LabStatsQuery *q, LabStats *out, LabErr *e) { return UNFINISHED(e); }
-void lab_stats_free(LabStats *s) {}
-int lab_export_what_parse(const char *s, LabExportWhat *out) { return -1; }
-int lab_export_format_parse(const char *s, LabExportFormat *out) { return -1; }
-int lab_export(Lab *l, const LabExportOpts *o, LabErr *e) { return UNFINISHED(e); }
+
+static int push_history(const char *text, void *ud) { return strlist_push(ud, text, strlen(text)) ? 1 : 0; }
+
+int lab_prompt_history(Lab *l, int limit, LabStrList *out, LabErr *e) {
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&l->mu);
+    int rc = db_history_each(l->db, limit, push_history, out, e);
+    pthread_mutex_unlock(&l->mu);
+    if (rc) lab_strlist_free(out);
+    return rc;
+}

@@ -53,6 +53,8 @@ typedef struct {
     int ctx;                   /* KV cache length per model (0 = engine default) */
     LabSampling sampling;      /* the initial shared settings for both slots */
     bool blind;                /* the initial mode of ad-hoc prompts (sessions set their own) */
+    bool restore_settings;     /* start from the settings the last lab_settings_set saved in the
+                                  database (the UI), instead of `sampling` and `threads` */
     /* optional model-load progress, called on the thread that runs lab_open */
     void (*progress)(int slot, double frac, void *ud);
     void *progress_ud;
@@ -65,6 +67,9 @@ void lab_config_init(LabConfig *c);
  * *out is NULL and nothing stays open. The current session is an open-mode "lab" session that is
  * created on the first lab_ask (see lab_session_start to choose another). */
 int  lab_open(Lab **out, const LabConfig *c, LabErr *e);
+/* A lab on the record alone (no engines are touched, so it starts at once): what `ablab stats`,
+ * `ablab export` and `ablab rate` use. lab_model_swap can still load models into it later. */
+int  lab_open_record(Lab **out, const char *db_path, LabErr *e);
 /* Stops and joins any generation, frees the models, closes the database. NULL-safe. */
 void lab_close(Lab *l);
 
@@ -152,6 +157,11 @@ int  lab_prompts_read(const char *path, LabStrList *out, LabErr *e);
  * resumed session the same prompts are found again; a different text at a stored position gives
  * LAB_EINVAL ("prompt 3 differs from the stored set"). */
 int  lab_session_set_prompts(Lab *l, const LabStrList *prompts, LabErr *e);
+
+/* The current session's prompt ids in position order (*ids malloc'd, caller frees). */
+int  lab_session_prompt_ids(Lab *l, int64_t **ids, size_t *n, LabErr *e);
+/* A session by name, or by number ("12" = id 12): *id, or LAB_ENOTFOUND. */
+int  lab_session_find(Lab *l, const char *name_or_id, int64_t *id, LabErr *e);
 
 typedef struct {
     int64_t prompt_id;

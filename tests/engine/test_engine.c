@@ -280,6 +280,97 @@ static void test_gpt2_unprefixed_sharded(void **st) {
     assert_true(compare_models(src, dst, NULL, NULL) == 0.0);
 }
 
+/* A prompt longer than one prefill chunk (256) gives the same logits as feeding the tokens one at
+ * a time through the decode path (sgemm batches vs sgemv, chunk boundaries, the KV cache). */
+static void batch_vs_steps(const char *path, int T) {
+    EngModel *m = load(path, &(EngLoadOpts){.n_threads = 2});
+    int V = eng_info(m)->vocab;
+    int *ids = malloc((size_t)T * sizeof *ids);
+    for (int i = 0; i < T; i++) ids[i] = (i * 7919 + 13) % V;
+    float *batch = malloc((size_t)T * V * sizeof *batch), *step = malloc((size_t)V * sizeof *step);
+    LabErr e = {0};
+    assert_int_equal(eng_logits(m, ids, T, batch, &e), 0);
+    m->s.pos = 0;
+    double worst = 0;
+    for (int t = 0; t < T; t++) {
+        assert_int_equal(eng_forward(m, &ids[t], 1, step, &e), 0);
+        for (int v = 0; v < V; v++) {
+            double d = fabs((double)step[v] - batch[(size_t)t * V + v]);
+            if (!(d <= worst)) worst = d;
+        }
+    }
+    printf("# %s: %d positions, batch vs one at a time: max diff %.3g\n", path, T, worst);
+    assert_true(worst < 1e-4);
+    free(ids);
+    free(batch);
+    free(step);
+    eng_free(m);
+}
+
+static void test_batched_prefill_equals_decode(void **st) {
+    (void)st;
+    char bin[4096], g[4096];
+    if (!shared_path(bin, sizeof bin, "models/stories260K/stories260K.bin")) return;
+    batch_vs_steps(bin, 300);
+    if (!shared_path(g, sizeof g, "golden/gpt2-tiny-random")) return;
+    batch_vs_steps(g, 128);
+}
+
+/* A tied head (tie_word_embeddings, no lm_head.weight) reads the embedding: same logits as an
+ * untied copy whose lm_head.weight is the embedding. */
+static void test_tied_head(void **st) {
+    (void)st;
+    char good[4096], a[512], b[512], path[600];
+    snprintf(good, sizeof good, "%s/engine/good", getenv("TEST_BAD_DIR"));
+    snprintf(a, sizeof a, "%s/untied-copy", tmpdir);
+    snprintf(b, sizeof b, "%s/tied", tmpdir);
+    mkdir(a, 0700);
+    mkdir(b, 0700);
+    EngModel *tmp = eng_model_new();
+    StSet set = {0};
+    LabErr e = {0};
+    if (st_read_dir(tmp, good, &set, &e)) fail_msg("%s", e.msg);
+    StwTensor t[32];
+    size_t n = 0;
+    const StTensor *emb = st_find(&set, "model.embed_tokens.weight");
+    assert_non_null(emb);
+    for (size_t i = 0; i < set.n; i++) {
+        StwTensor x = {.dtype = "F32", .n_dims = set.t[i].n_dims, .data = set.t[i].data, .nbytes = set.t[i].nbytes};
+        memcpy(x.shape, set.t[i].shape, sizeof x.shape);
+        snprintf(x.name, sizeof x.name, "%s", set.t[i].name);
+        if (!strcmp(x.name, "lm_head.weight")) x.data = emb->data;
+        t[n++] = x;
+    }
+    snprintf(path, sizeof path, "%s/model.safetensors", a);
+    assert_int_equal(stw_write(path, t, n, 0), 0);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(t[i].name, "lm_head.weight")) t[k++] = t[i];
+    snprintf(path, sizeof path, "%s/model.safetensors", b);
+    assert_int_equal(stw_write(path, t, k, 0), 0);
+    const char *cfg = "{\"model_type\": \"llama\", \"hidden_size\": 8, \"intermediate_size\": 16, \"num_hidden_layers\": 1,"
+                      " \"num_attention_heads\": 2, \"num_key_value_heads\": 1, \"vocab_size\": 16,"
+                      " \"max_position_embeddings\": 32, \"rms_norm_eps\": 1e-5, \"tie_word_embeddings\": %s}";
+    char text[512];
+    snprintf(path, sizeof path, "%s/config.json", a);
+    snprintf(text, sizeof text, cfg, "false");
+    assert_int_equal(stw_text(path, text), 0);
+    snprintf(path, sizeof path, "%s/config.json", b);
+    snprintf(text, sizeof text, cfg, "true");
+    assert_int_equal(stw_text(path, text), 0);
+    st_free(&set);
+    eng_free(tmp);
+    EngModel *ma = load(a, NULL), *mb = load(b, NULL);
+    assert_int_equal(eng_info(mb)->n_params + 16 * 8, eng_info(ma)->n_params);
+    int ids[4] = {1, 7, 3, 12};
+    float la[64], lb[64];
+    assert_int_equal(eng_logits(ma, ids, 4, la, &e), 0);
+    assert_int_equal(eng_logits(mb, ids, 4, lb, &e), 0);
+    assert_memory_equal(la, lb, sizeof la);
+    eng_free(ma);
+    eng_free(mb);
+}
+
 /* ---------- two models side by side --------------------------------------------------------------- */
 typedef struct { EngModel *m; const int *prompt; int n; IntVec out; } SideArg;
 
@@ -662,6 +753,8 @@ int main(void) {
         cmocka_unit_test(test_gpt2_bf16),
         cmocka_unit_test(test_sharded_llama),
         cmocka_unit_test(test_gpt2_unprefixed_sharded),
+        cmocka_unit_test(test_batched_prefill_equals_decode),
+        cmocka_unit_test(test_tied_head),
         cmocka_unit_test(test_two_models_in_parallel),
         cmocka_unit_test(test_thread_counts_agree),
         cmocka_unit_test(test_context_stop),

@@ -1,5 +1,5 @@
 /* Suite 'slow': random-weight models of the real shapes load and generate — GPT-2 124M (the hub's
- * names, no `transformer.` prefix, F32 mapped; `ablab inspect` must report 124,439,808 parameters)
+ * names, no `transformer.` prefix, its attn.bias mask buffers, F32 mapped; `ablab inspect` must report 124,439,808 parameters)
  * and the coursework's from-scratch Llama (12 x 1024, 16 heads, 4 key/value heads, ff 2816, vocab
  * 32000; BF16, converted at load). The files are written into a temporary folder and removed. */
 #include <jansson.h>
@@ -67,7 +67,7 @@ static void test_gpt2_124m(void **st) {
     snprintf(dir, sizeof dir, "%s/gpt2-124m", tmpdir);
     mkdir(dir, 0700);
     const int V = 50257, D = 768, L = 12, P = 1024, H = 4 * 768;
-    StwTensor *t = calloc(4 + 12 * L, sizeof *t);
+    StwTensor *t = calloc(4 + 13 * L, sizeof *t);
     size_t n = 0;
     t[n++] = T("F32", "wte.weight", V, D);
     t[n++] = T("F32", "wpe.weight", P, D);
@@ -80,6 +80,11 @@ static void test_gpt2_124m(void **st) {
         ADD("ln_2.weight", D, 0); ADD("ln_2.bias", D, 0);
         ADD("mlp.c_fc.weight", D, H); ADD("mlp.c_fc.bias", H, 0);
         ADD("mlp.c_proj.weight", H, D); ADD("mlp.c_proj.bias", D, 0);
+        /* the hub's file also carries each layer's causal-mask buffer: not a parameter, ignored */
+        ADD("attn.bias", 1, 1);
+        t[n - 1].n_dims = 4;
+        t[n - 1].shape[2] = t[n - 1].shape[3] = P;
+        t[n - 1].nbytes = (size_t)P * P * 4;
     }
 #undef ADD
     t[n++] = T("F32", "ln_f.weight", D, 0);
@@ -87,6 +92,9 @@ static void test_gpt2_124m(void **st) {
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     assert_int_equal(stw_write(path, t, n, 124), 0);
     free(t);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    printf("# %s: %lld bytes (the hub's openai-community/gpt2 file: 548105171)\n", path, (long long)sb.st_size);
     snprintf(path, sizeof path, "%s/config.json", dir);
     assert_int_equal(stw_text(path, "{\"model_type\": \"gpt2\", \"architectures\": [\"GPT2LMHeadModel\"], \"n_embd\": 768,"
                                     " \"n_layer\": 12, \"n_head\": 12, \"n_positions\": 1024, \"vocab_size\": 50257,"

@@ -113,6 +113,10 @@ def main():
     folder("config_absurd_width", good, cfg=dict(CFG, hidden_size=10**12), expect='"hidden_size" = 1000000000000 is out of range')
     folder("config_heads_do_not_divide", good, cfg=dict(CFG, num_key_value_heads=3),
            expect='"num_key_value_heads" = 3 is out of range [1, 2]')
+    folder("config_bias_without_tensors", good, cfg=dict(CFG, attention_bias=True),
+           expect="tensor 'model.layers.0.self_attn.q_proj.bias' is missing")
+    folder("config_rope_scaling", good, cfg=dict(CFG, rope_scaling={"rope_type": "llama3", "factor": 8.0}),
+           expect="rope_type 'llama3' (only the default RoPE is supported)")
     folder("config_unknown_arch", good, cfg=dict(CFG, model_type="mamba"), expect="model_type 'mamba' is not supported")
     folder("config_not_json", None, cfg=None, expect="not valid JSON")
     with open(os.path.join(HERE, "config_not_json", "config.json"), "w") as f:

@@ -1,0 +1,206 @@
+/* ablab's record: one SQLite file with the models, sessions, prompts, response pairs, ratings,
+ * evaluations and benchmarks. Plain row structs in, plain row structs out; no SQLite types leak.
+ *
+ * Durability rules (README "The record"): every open sets and reads back foreign_keys=ON,
+ * journal_mode=WAL, synchronous=FULL and busy_timeout=5000; every write is one BEGIN IMMEDIATE
+ * transaction that is committed before the function returns, and on any failure rolled back when
+ * SQLite left it open (sqlite3_get_autocommit) — nothing carries on outside a transaction.
+ * Errors fill LabErr with the file, SQLite's message and the SQL that failed; the code says what
+ * the caller can do: LAB_EFULL (disk or database full), LAB_EBUSY (locked past the busy timeout),
+ * LAB_EIO, LAB_ENOMEM: retry later with the same row; LAB_EDB: anything else.
+ *
+ * A Db is used from one thread at a time (the lab serializes). Row pointers handed to a callback
+ * are valid during that callback only; callbacks must not call back into the same Db. */
+#ifndef ABLAB_DB_H
+#define ABLAB_DB_H
+
+#include "base.h"
+
+typedef struct Db Db;
+
+#define DB_APPLICATION_ID 0x41624c62  /* "AbLb" in the file header: marks an ablab record */
+#define DB_SCHEMA_VERSION 4           /* PRAGMA user_version of a current file */
+
+/* Opens (creating if missing) and migrates the record. Refuses, without writing to it, a file of a
+ * newer ablab (user_version above ours: LAB_EUNSUPPORTED) and a foreign file (another
+ * application_id, or tables but no id: LAB_EFORMAT). Before migrating a non-empty older file it
+ * writes a copy with VACUUM INTO beside it ("FILE.v<N>.bak"); each migration step is one
+ * transaction. *out is NULL on error. */
+int  db_open(Db **out, const char *path, LabErr *e);
+void db_close(Db *db);                             /* NULL-safe; finalizes every statement */
+const char *db_path(const Db *db);
+/* The backup written by the last db_open's migration (NULL if none was needed). */
+const char *db_backup_path(const Db *db);
+/* PRAGMA integrity_check: 0 if "ok", else -1 with the first problem in e. */
+int  db_integrity_check(Db *db, LabErr *e);
+
+/* ---------- models ---------- */
+typedef struct {
+    int64_t id;
+    const char *path, *name, *arch, *format, *dtype, *file_dtype, *tokenizer_kind;
+    const char *weights_sha256, *tokenizer_sha256;  /* 64 hex chars */
+    int64_t n_params;
+    int n_layer, n_head, n_kv_head, dim, vocab, ctx_max;
+    int64_t bytes_on_disk, bytes_mapped, bytes_owned;
+    double load_ms;
+} DbModel;
+/* Finds the model with the same path, hashes and dtype (updating its load time and sizes) or adds
+ * it; *id is its row. */
+int  db_model_upsert(Db *db, const DbModel *m, int64_t *id, LabErr *e);
+/* each() gets every model (id order); return nonzero from it to stop. */
+int  db_models_each(Db *db, int (*each)(const DbModel *m, void *ud), void *ud, LabErr *e);
+
+/* A file's sha256 remembered by (path, size, mtime) so a big model is hashed once.
+ * db_file_hash_get returns 1 with out filled when the stored entry matches, 0 if not. */
+int  db_file_hash_get(Db *db, const char *path, int64_t size, int64_t mtime_ns, char out[65], LabErr *e);
+int  db_file_hash_put(Db *db, const char *path, int64_t size, int64_t mtime_ns, const char *sha, LabErr *e);
+
+/* ---------- sessions ---------- */
+typedef struct {
+    int64_t id;
+    const char *name, *kind, *participant, *prompt_set, *notes, *build_version, *cpu_model;
+    bool blind, consent;
+    int64_t seed, started_ms, ended_ms;   /* ended_ms 0 while open */
+} DbSession;
+int  db_session_add(Db *db, const DbSession *s, int64_t *id, LabErr *e);
+/* 1 and each() called once if found, 0 if there is no such session. */
+int  db_session_by_name(Db *db, const char *name, int (*each)(const DbSession *s, void *ud), void *ud, LabErr *e);
+int  db_session_by_id(Db *db, int64_t id, int (*each)(const DbSession *s, void *ud), void *ud, LabErr *e);
+int  db_session_end(Db *db, int64_t id, int64_t ended_ms, const char *notes, LabErr *e);
+int  db_sessions_each(Db *db, int64_t only_id /* 0 = all */, int (*each)(const DbSession *s, void *ud), void *ud, LabErr *e);
+/* Progress of a session: its prompts, its pairs with both responses, and its pairs rated by
+ * `participant` (NULL = by anyone). */
+int  db_session_counts(Db *db, int64_t id, const char *participant, int *n_prompts, int *n_complete,
+                       int *n_rated, LabErr *e);
+
+/* ---------- prompts ---------- */
+/* Adds a prompt to a session at `position` (-1 = after the last). If the position is taken by the
+ * same text, *id is that row (idempotent resume); by another text: LAB_EINVAL. */
+int  db_prompt_add(Db *db, int64_t session_id, const char *prompt_set, int position, const char *text,
+                   int64_t *id, LabErr *e);
+typedef struct { int64_t id, session_id; int position; const char *prompt_set, *text; int64_t created_ms; } DbPrompt;
+int  db_prompts_each(Db *db, int64_t session_id, int (*each)(const DbPrompt *p, void *ud), void *ud, LabErr *e);
+/* 1 with each() called if found, 0 if not. */
+int  db_prompt_get(Db *db, int64_t id, int (*each)(const DbPrompt *p, void *ud), void *ud, LabErr *e);
+
+/* ---------- pairs (a prompt answered by models A and B) ---------- */
+typedef struct {
+    int64_t id, session_id, prompt_id;
+    int rep;
+    int64_t model_id[2];      /* by slot */
+    int left_slot;            /* which slot was shown on the left */
+    bool blind;
+    int64_t created_ms;
+    int64_t response_id[2];   /* by slot; 0 = not recorded (filled by the getters) */
+} DbPair;
+int  db_pair_add(Db *db, const DbPair *p, int64_t *id, LabErr *e);
+/* 1 with *out filled if found, 0 if not. */
+int  db_pair_find(Db *db, int64_t session_id, int64_t prompt_id, int rep, DbPair *out, LabErr *e);
+int  db_pair_get(Db *db, int64_t id, DbPair *out, LabErr *e);
+
+/* ---------- responses ---------- */
+typedef struct {
+    int64_t id, pair_id, model_id;
+    int slot, side;                      /* model slot; side it was shown on */
+    double temp, top_p, min_p, repeat_penalty;
+    int top_k, repeat_last_n, max_tokens;
+    int64_t seed;
+    const char *output;
+    const int *token_ids; size_t n_token_ids;
+    int n_prompt, n_gen;
+    const char *stop_reason;
+    double ttft_ms, prefill_ms, decode_tok_s, p50_ms, p95_ms, total_ms;
+    int64_t bytes_weights_mapped, bytes_weights_owned, bytes_kv, bytes_scratch, peak_rss;
+    int threads;
+    const char *build_version, *cpu_model;
+    int64_t created_ms;
+    /* filled by queries only (joined): */
+    int64_t session_id, prompt_id;
+    int rep, prompt_position;
+    const char *session_name, *prompt, *model_name;
+    bool blind;
+} DbResponse;
+/* One transaction; LAB_EINVAL if the pair already has a response for that slot. */
+int  db_response_add(Db *db, const DbResponse *r, int64_t *id, LabErr *e);
+/* session_id 0 = all; response_id nonzero = only that one. Order: id. */
+int  db_responses_each(Db *db, int64_t session_id, int64_t response_id,
+                       int (*each)(const DbResponse *r, void *ud), void *ud, LabErr *e);
+
+/* ---------- ratings ---------- */
+typedef struct {
+    int64_t id, pair_id;
+    const char *participant;             /* "" = anonymous */
+    const char *choice;                  /* resolved to models: "a", "b", "tie", "both-bad" */
+    int64_t winner_model_id;             /* 0 for tie / both-bad */
+    int chosen_side;                     /* side shown of the winner, -1 for tie / both-bad */
+    int score[2];                        /* by slot, 1..5, 0 = none */
+    const char *tags, *comment;
+    double decide_ms;                    /* < 0 = unknown */
+    int64_t created_ms;
+    /* filled by queries only (joined): */
+    int64_t session_id, prompt_id, model_id[2];
+    int rep, left_slot;
+    bool blind;
+    const char *session_name, *model_name[2], *prompt;
+} DbRating;
+/* Committed before returning (its own BEGIN IMMEDIATE transaction). */
+int  db_rating_add(Db *db, const DbRating *r, int64_t *id, LabErr *e);
+int  db_rating_delete(Db *db, int64_t id, LabErr *e);   /* LAB_ENOTFOUND if no such rating */
+/* latest_only: only the newest rating per (pair, participant) — what statistics count. */
+int  db_ratings_each(Db *db, int64_t session_id, bool latest_only,
+                     int (*each)(const DbRating *r, void *ud), void *ud, LabErr *e);
+
+/* ---------- history and search ---------- */
+typedef struct {
+    int64_t pair_id, session_id, prompt_id;
+    int rep, left_slot;
+    bool blind;
+    int64_t created_ms;
+    const char *session_name, *prompt, *output[2], *model_name[2];  /* output NULL if missing */
+    int n_ratings;
+    const char *last_choice;             /* NULL if unrated */
+} DbPairRow;
+/* Pairs newest first; search (FTS5 query over prompts and outputs) NULL or "" = all.
+ * LAB_EINVAL for a malformed query. */
+int  db_pairs_each(Db *db, const char *search, int64_t session_id, int limit, int offset,
+                   int (*each)(const DbPairRow *r, void *ud), void *ud, LabErr *e);
+
+/* ---------- evaluations and benchmarks ---------- */
+typedef struct {
+    int64_t id, model_id;
+    const char *dataset, *metric;        /* e.g. "tinystories-val", "perplexity" */
+    double value;
+    int64_t n_tokens;
+    const char *details_json;            /* NULL or a JSON object */
+    const char *build_version;
+    int64_t created_ms;
+} DbEval;
+int  db_eval_add(Db *db, const DbEval *v, int64_t *id, LabErr *e);
+int  db_evals_each(Db *db, int (*each)(const DbEval *v, void *ud), void *ud, LabErr *e);
+
+typedef struct {
+    int64_t id, model_id;
+    const char *name;                    /* benchmark name, e.g. "decode-128" */
+    int threads, n_prompt, n_gen;
+    double prefill_tok_s, decode_tok_s, ttft_ms;
+    int64_t peak_rss;
+    const char *cpu_model, *build_version, *details_json;
+    int64_t created_ms;
+} DbBench;
+int  db_bench_add(Db *db, const DbBench *b, int64_t *id, LabErr *e);
+int  db_benches_each(Db *db, int (*each)(const DbBench *b, void *ud), void *ud, LabErr *e);
+
+/* ---------- small state: settings and the line editor's history ---------- */
+/* 1 with *value (malloc'd, caller frees) if set, 0 if not. */
+int  db_setting_get(Db *db, const char *key, char **value, LabErr *e);
+int  db_setting_set(Db *db, const char *key, const char *value, LabErr *e);
+int  db_history_add(Db *db, const char *text, LabErr *e);
+/* The newest `limit` distinct entries, oldest first. */
+int  db_history_each(Db *db, int limit, int (*each)(const char *text, void *ud), void *ud, LabErr *e);
+
+/* ---------- dump ---------- */
+/* Writes an SQL script (schema, rows, user_version, application_id) that `sqlite3 NEW.db < dump`
+ * turns into an equivalent ablab record. */
+int  db_dump_sql(Db *db, int (*write)(const char *s, size_t n, void *ud), void *ud, LabErr *e);
+
+#endif

@@ -1,0 +1,225 @@
+/* The record's schema, one migration step per version, and the SQL of every statement.
+ * A step never rewrites what an earlier one created except by adding to it, so data survives
+ * every upgrade (tests/db/test_db.c builds a file at each earlier version and upgrades it). */
+#include "schema.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+const char *const DB_MIGRATIONS[DB_SCHEMA_VERSION] = {
+    /* 1: the lab record */
+    "PRAGMA application_id=" STR(DB_APPLICATION_ID) ";"
+    "CREATE TABLE models("
+    "  id INTEGER PRIMARY KEY,"
+    "  path TEXT NOT NULL, name TEXT NOT NULL, arch TEXT NOT NULL, format TEXT NOT NULL,"
+    "  dtype TEXT NOT NULL, file_dtype TEXT NOT NULL, tokenizer_kind TEXT NOT NULL,"
+    "  weights_sha256 TEXT NOT NULL, tokenizer_sha256 TEXT NOT NULL,"
+    "  n_params INTEGER NOT NULL CHECK(n_params >= 0), n_layer INTEGER NOT NULL, n_head INTEGER NOT NULL,"
+    "  n_kv_head INTEGER NOT NULL, dim INTEGER NOT NULL, vocab INTEGER NOT NULL, ctx_max INTEGER NOT NULL,"
+    "  bytes_on_disk INTEGER NOT NULL, bytes_mapped INTEGER NOT NULL, bytes_owned INTEGER NOT NULL,"
+    "  load_ms REAL NOT NULL, created_ms INTEGER NOT NULL, last_loaded_ms INTEGER NOT NULL,"
+    "  UNIQUE(path, weights_sha256, tokenizer_sha256, dtype));"
+    "CREATE TABLE sessions("
+    "  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    "  kind TEXT NOT NULL CHECK(kind IN ('lab','run','study')),"
+    "  participant TEXT, prompt_set TEXT, blind INTEGER NOT NULL CHECK(blind IN (0,1)),"
+    "  consent INTEGER NOT NULL DEFAULT 0 CHECK(consent IN (0,1)), seed INTEGER NOT NULL,"
+    "  started_ms INTEGER NOT NULL, ended_ms INTEGER, notes TEXT, build_version TEXT, cpu_model TEXT);"
+    "CREATE TABLE prompts("
+    "  id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL REFERENCES sessions(id),"
+    "  prompt_set TEXT, position INTEGER NOT NULL CHECK(position >= 0), text TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL, UNIQUE(session_id, position));"
+    "CREATE TABLE pairs("
+    "  id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL REFERENCES sessions(id),"
+    "  prompt_id INTEGER NOT NULL REFERENCES prompts(id), rep INTEGER NOT NULL DEFAULT 0 CHECK(rep >= 0),"
+    "  model_a_id INTEGER NOT NULL REFERENCES models(id), model_b_id INTEGER NOT NULL REFERENCES models(id),"
+    "  left_slot INTEGER NOT NULL CHECK(left_slot IN (0,1)), blind INTEGER NOT NULL CHECK(blind IN (0,1)),"
+    "  created_ms INTEGER NOT NULL, UNIQUE(session_id, prompt_id, rep));"
+    "CREATE TABLE responses("
+    "  id INTEGER PRIMARY KEY, pair_id INTEGER NOT NULL REFERENCES pairs(id),"
+    "  slot INTEGER NOT NULL CHECK(slot IN (0,1)), model_id INTEGER NOT NULL REFERENCES models(id),"
+    "  side INTEGER NOT NULL CHECK(side IN (0,1)),"
+    "  temp REAL NOT NULL, top_k INTEGER NOT NULL, top_p REAL NOT NULL, min_p REAL NOT NULL,"
+    "  repeat_penalty REAL NOT NULL, repeat_last_n INTEGER NOT NULL, max_tokens INTEGER NOT NULL,"
+    "  seed INTEGER NOT NULL, output TEXT NOT NULL, token_ids TEXT NOT NULL,"
+    "  n_prompt INTEGER NOT NULL, n_gen INTEGER NOT NULL, stop_reason TEXT NOT NULL,"
+    "  ttft_ms REAL NOT NULL, prefill_ms REAL NOT NULL, decode_tok_s REAL NOT NULL,"
+    "  p50_ms REAL NOT NULL, p95_ms REAL NOT NULL, total_ms REAL NOT NULL,"
+    "  bytes_weights_mapped INTEGER NOT NULL, bytes_weights_owned INTEGER NOT NULL,"
+    "  bytes_kv INTEGER NOT NULL, bytes_scratch INTEGER NOT NULL, peak_rss INTEGER NOT NULL,"
+    "  threads INTEGER NOT NULL, build_version TEXT NOT NULL, cpu_model TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL, UNIQUE(pair_id, slot));"
+    "CREATE TABLE ratings("
+    "  id INTEGER PRIMARY KEY, pair_id INTEGER NOT NULL REFERENCES pairs(id),"
+    "  participant TEXT NOT NULL DEFAULT '',"
+    "  choice TEXT NOT NULL CHECK(choice IN ('a','b','tie','both-bad')),"
+    "  winner_model_id INTEGER REFERENCES models(id),"
+    "  chosen_side INTEGER CHECK(chosen_side IS NULL OR chosen_side IN (0,1)),"
+    "  score_a INTEGER CHECK(score_a IS NULL OR score_a BETWEEN 1 AND 5),"
+    "  score_b INTEGER CHECK(score_b IS NULL OR score_b BETWEEN 1 AND 5),"
+    "  tags TEXT, comment TEXT, decide_ms REAL, created_ms INTEGER NOT NULL);"
+    "CREATE INDEX pairs_session ON pairs(session_id);"
+    "CREATE INDEX ratings_pair ON ratings(pair_id, participant);",
+
+    /* 2: full-text search over prompts and outputs (external-content FTS5, kept by triggers) */
+    "CREATE VIRTUAL TABLE prompts_fts USING fts5(text, content='prompts', content_rowid='id');"
+    "CREATE TRIGGER prompts_fts_ai AFTER INSERT ON prompts BEGIN"
+    "  INSERT INTO prompts_fts(rowid, text) VALUES (new.id, new.text); END;"
+    "CREATE TRIGGER prompts_fts_ad AFTER DELETE ON prompts BEGIN"
+    "  INSERT INTO prompts_fts(prompts_fts, rowid, text) VALUES ('delete', old.id, old.text); END;"
+    "CREATE TRIGGER prompts_fts_au AFTER UPDATE OF text ON prompts BEGIN"
+    "  INSERT INTO prompts_fts(prompts_fts, rowid, text) VALUES ('delete', old.id, old.text);"
+    "  INSERT INTO prompts_fts(rowid, text) VALUES (new.id, new.text); END;"
+    "CREATE VIRTUAL TABLE responses_fts USING fts5(output, content='responses', content_rowid='id');"
+    "CREATE TRIGGER responses_fts_ai AFTER INSERT ON responses BEGIN"
+    "  INSERT INTO responses_fts(rowid, output) VALUES (new.id, new.output); END;"
+    "CREATE TRIGGER responses_fts_ad AFTER DELETE ON responses BEGIN"
+    "  INSERT INTO responses_fts(responses_fts, rowid, output) VALUES ('delete', old.id, old.output); END;"
+    "CREATE TRIGGER responses_fts_au AFTER UPDATE OF output ON responses BEGIN"
+    "  INSERT INTO responses_fts(responses_fts, rowid, output) VALUES ('delete', old.id, old.output);"
+    "  INSERT INTO responses_fts(rowid, output) VALUES (new.id, new.output); END;"
+    "INSERT INTO prompts_fts(prompts_fts) VALUES ('rebuild');"
+    "INSERT INTO responses_fts(responses_fts) VALUES ('rebuild');",
+
+    /* 3: evaluations (perplexity and friends) and benchmarks, per model */
+    "CREATE TABLE evaluations("
+    "  id INTEGER PRIMARY KEY, model_id INTEGER NOT NULL REFERENCES models(id),"
+    "  dataset TEXT NOT NULL, metric TEXT NOT NULL, value REAL NOT NULL, n_tokens INTEGER NOT NULL,"
+    "  details_json TEXT, build_version TEXT, created_ms INTEGER NOT NULL);"
+    "CREATE TABLE benchmarks("
+    "  id INTEGER PRIMARY KEY, model_id INTEGER NOT NULL REFERENCES models(id),"
+    "  name TEXT NOT NULL, threads INTEGER NOT NULL, n_prompt INTEGER NOT NULL, n_gen INTEGER NOT NULL,"
+    "  prefill_tok_s REAL NOT NULL, decode_tok_s REAL NOT NULL, ttft_ms REAL NOT NULL,"
+    "  peak_rss INTEGER NOT NULL, cpu_model TEXT, build_version TEXT, details_json TEXT,"
+    "  created_ms INTEGER NOT NULL);",
+
+    /* 4: the lab's remembered settings, the line editor's history, hashes of model files */
+    "CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE prompt_history(id INTEGER PRIMARY KEY, text TEXT NOT NULL, used_ms INTEGER NOT NULL);"
+    "CREATE TABLE file_hashes(path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
+    "  sha256 TEXT NOT NULL);"
+    "CREATE INDEX responses_model ON responses(model_id);",
+};
+
+#define RESPONSE_COLS                                                                              \
+    "r.id, r.pair_id, r.model_id, r.slot, r.side, r.temp, r.top_p, r.min_p, r.repeat_penalty, "    \
+    "r.top_k, r.repeat_last_n, r.max_tokens, r.seed, r.output, r.token_ids, r.n_prompt, r.n_gen, " \
+    "r.stop_reason, r.ttft_ms, r.prefill_ms, r.decode_tok_s, r.p50_ms, r.p95_ms, r.total_ms, "     \
+    "r.bytes_weights_mapped, r.bytes_weights_owned, r.bytes_kv, r.bytes_scratch, r.peak_rss, "     \
+    "r.threads, r.build_version, r.cpu_model, r.created_ms, "                                      \
+    "p.session_id, p.prompt_id, p.rep, pr.position, s.name, pr.text, m.name, p.blind"
+
+#define RATING_SELECT                                                                              \
+    "SELECT g.id, g.pair_id, g.participant, g.choice, g.winner_model_id, g.chosen_side, "          \
+    "g.score_a, g.score_b, g.tags, g.comment, g.decide_ms, g.created_ms, p.session_id, "           \
+    "p.prompt_id, p.model_a_id, p.model_b_id, p.rep, p.left_slot, p.blind, s.name, ma.name, mb.name, " \
+    "pr.text FROM ratings g JOIN pairs p ON p.id = g.pair_id JOIN sessions s ON s.id = p.session_id " \
+    "JOIN prompts pr ON pr.id = p.prompt_id "                                                      \
+    "JOIN models ma ON ma.id = p.model_a_id JOIN models mb ON mb.id = p.model_b_id "               \
+    "WHERE (?1 = 0 OR p.session_id = ?1) "
+
+#define PAIR_SELECT                                                                                \
+    "SELECT p.id, p.session_id, p.prompt_id, p.rep, p.model_a_id, p.model_b_id, p.left_slot, "     \
+    "p.blind, p.created_ms, "                                                                      \
+    "coalesce((SELECT id FROM responses WHERE pair_id = p.id AND slot = 0), 0), "                  \
+    "coalesce((SELECT id FROM responses WHERE pair_id = p.id AND slot = 1), 0) FROM pairs p "
+
+#define PAIRROW_SELECT                                                                             \
+    "SELECT p.id, p.session_id, p.prompt_id, p.rep, p.left_slot, p.blind, p.created_ms, s.name, "  \
+    "pr.text, ra.output, rb.output, ma.name, mb.name, "                                            \
+    "(SELECT count(*) FROM ratings g WHERE g.pair_id = p.id), "                                    \
+    "(SELECT g.choice FROM ratings g WHERE g.pair_id = p.id ORDER BY g.id DESC LIMIT 1) "          \
+    "FROM pairs p JOIN sessions s ON s.id = p.session_id JOIN prompts pr ON pr.id = p.prompt_id "  \
+    "JOIN models ma ON ma.id = p.model_a_id JOIN models mb ON mb.id = p.model_b_id "               \
+    "LEFT JOIN responses ra ON ra.pair_id = p.id AND ra.slot = 0 "                                 \
+    "LEFT JOIN responses rb ON rb.pair_id = p.id AND rb.slot = 1 "                                 \
+    "WHERE (?1 = 0 OR p.session_id = ?1) "
+
+#define SESSION_SELECT                                                                             \
+    "SELECT id, name, kind, participant, prompt_set, notes, build_version, cpu_model, blind, "     \
+    "consent, seed, started_ms, coalesce(ended_ms, 0) FROM sessions "
+
+#define MODEL_SELECT                                                                               \
+    "SELECT id, path, name, arch, format, dtype, file_dtype, tokenizer_kind, weights_sha256, "     \
+    "tokenizer_sha256, n_params, n_layer, n_head, n_kv_head, dim, vocab, ctx_max, bytes_on_disk, " \
+    "bytes_mapped, bytes_owned, load_ms FROM models "
+
+const char *const DB_SQL[ST_COUNT] = {
+    [ST_MODEL_FIND] = "SELECT id FROM models WHERE path = ?1 AND weights_sha256 = ?2 AND tokenizer_sha256 = ?3 AND dtype = ?4",
+    [ST_MODEL_INSERT] =
+        "INSERT INTO models(path, name, arch, format, dtype, file_dtype, tokenizer_kind, weights_sha256, "
+        "tokenizer_sha256, n_params, n_layer, n_head, n_kv_head, dim, vocab, ctx_max, bytes_on_disk, "
+        "bytes_mapped, bytes_owned, load_ms, created_ms, last_loaded_ms) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?21)",
+    [ST_MODEL_UPDATE] = "UPDATE models SET load_ms = ?2, bytes_mapped = ?3, bytes_owned = ?4, bytes_on_disk = ?5, "
+                        "last_loaded_ms = ?6 WHERE id = ?1",
+    [ST_MODELS_ALL] = MODEL_SELECT "ORDER BY id",
+    [ST_HASH_GET] = "SELECT sha256 FROM file_hashes WHERE path = ?1 AND size = ?2 AND mtime_ns = ?3",
+    [ST_HASH_PUT] = "INSERT OR REPLACE INTO file_hashes(path, size, mtime_ns, sha256) VALUES (?1, ?2, ?3, ?4)",
+    [ST_SESSION_INSERT] = "INSERT INTO sessions(name, kind, participant, prompt_set, blind, consent, seed, "
+                          "started_ms, notes, build_version, cpu_model) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [ST_SESSION_BY_NAME] = SESSION_SELECT "WHERE name = ?1",
+    [ST_SESSION_BY_ID] = SESSION_SELECT "WHERE id = ?1",
+    [ST_SESSION_END] = "UPDATE sessions SET ended_ms = ?2, notes = coalesce(?3, notes) WHERE id = ?1",
+    [ST_SESSIONS_ALL] = SESSION_SELECT "WHERE (?1 = 0 OR id = ?1) ORDER BY id",
+    [ST_COUNT_PROMPTS] = "SELECT count(*) FROM prompts WHERE session_id = ?1",
+    [ST_COUNT_COMPLETE] = "SELECT count(*) FROM pairs p WHERE p.session_id = ?1 AND "
+                          "(SELECT count(*) FROM responses r WHERE r.pair_id = p.id) = 2",
+    [ST_COUNT_RATED] = "SELECT count(DISTINCT p.id) FROM pairs p JOIN ratings g ON g.pair_id = p.id "
+                       "WHERE p.session_id = ?1 AND g.participant = ?2",
+    [ST_COUNT_RATED_ANY] = "SELECT count(DISTINCT p.id) FROM pairs p JOIN ratings g ON g.pair_id = p.id "
+                           "WHERE p.session_id = ?1",
+    [ST_PROMPT_AT] = "SELECT id, text FROM prompts WHERE session_id = ?1 AND position = ?2",
+    [ST_PROMPT_LAST] = "SELECT coalesce(max(position), -1) FROM prompts WHERE session_id = ?1",
+    [ST_PROMPT_INSERT] = "INSERT INTO prompts(session_id, prompt_set, position, text, created_ms) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_PROMPTS_OF] = "SELECT id, session_id, position, prompt_set, text, created_ms FROM prompts "
+                      "WHERE session_id = ?1 ORDER BY position",
+    [ST_PROMPT_GET] = "SELECT id, session_id, position, prompt_set, text, created_ms FROM prompts WHERE id = ?1",
+    [ST_PAIR_INSERT] = "INSERT INTO pairs(session_id, prompt_id, rep, model_a_id, model_b_id, left_slot, blind, "
+                       "created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_PAIR_FIND] = PAIR_SELECT "WHERE p.session_id = ?1 AND p.prompt_id = ?2 AND p.rep = ?3",
+    [ST_PAIR_GET] = PAIR_SELECT "WHERE p.id = ?1",
+    [ST_RESPONSE_INSERT] =
+        "INSERT INTO responses(pair_id, slot, model_id, side, temp, top_k, top_p, min_p, repeat_penalty, "
+        "repeat_last_n, max_tokens, seed, output, token_ids, n_prompt, n_gen, stop_reason, ttft_ms, "
+        "prefill_ms, decode_tok_s, p50_ms, p95_ms, total_ms, bytes_weights_mapped, bytes_weights_owned, "
+        "bytes_kv, bytes_scratch, peak_rss, threads, build_version, cpu_model, created_ms) VALUES (?1, ?2, "
+        "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, "
+        "?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)",
+    [ST_RESPONSES] = "SELECT " RESPONSE_COLS " FROM responses r JOIN pairs p ON p.id = r.pair_id "
+                     "JOIN prompts pr ON pr.id = p.prompt_id JOIN sessions s ON s.id = p.session_id "
+                     "JOIN models m ON m.id = r.model_id "
+                     "WHERE (?1 = 0 OR p.session_id = ?1) AND (?2 = 0 OR r.id = ?2) ORDER BY r.id",
+    [ST_RATING_INSERT] = "INSERT INTO ratings(pair_id, participant, choice, winner_model_id, chosen_side, score_a, "
+                         "score_b, tags, comment, decide_ms, created_ms) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [ST_RATING_DELETE] = "DELETE FROM ratings WHERE id = ?1",
+    [ST_RATINGS] = RATING_SELECT "ORDER BY g.id",
+    [ST_RATINGS_LATEST] = RATING_SELECT "AND g.id = (SELECT max(g2.id) FROM ratings g2 WHERE g2.pair_id = g.pair_id "
+                                        "AND g2.participant = g.participant) ORDER BY g.id",
+    [ST_PAIRS_ALL] = PAIRROW_SELECT "ORDER BY p.id DESC LIMIT ?2 OFFSET ?3",
+    [ST_PAIRS_SEARCH] = PAIRROW_SELECT
+        "AND (p.prompt_id IN (SELECT rowid FROM prompts_fts WHERE prompts_fts MATCH ?4) "
+        "OR p.id IN (SELECT r.pair_id FROM responses r WHERE r.id IN "
+        "(SELECT rowid FROM responses_fts WHERE responses_fts MATCH ?4))) "
+        "ORDER BY p.id DESC LIMIT ?2 OFFSET ?3",
+    [ST_EVAL_INSERT] = "INSERT INTO evaluations(model_id, dataset, metric, value, n_tokens, details_json, "
+                       "build_version, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_EVALS] = "SELECT id, model_id, dataset, metric, value, n_tokens, details_json, build_version, created_ms "
+                 "FROM evaluations ORDER BY id",
+    [ST_BENCH_INSERT] = "INSERT INTO benchmarks(model_id, name, threads, n_prompt, n_gen, prefill_tok_s, "
+                        "decode_tok_s, ttft_ms, peak_rss, cpu_model, build_version, details_json, created_ms) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    [ST_BENCHES] = "SELECT id, model_id, name, threads, n_prompt, n_gen, prefill_tok_s, decode_tok_s, ttft_ms, "
+                   "peak_rss, cpu_model, build_version, details_json, created_ms FROM benchmarks ORDER BY id",
+    [ST_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
+    [ST_SETTING_SET] = "INSERT OR REPLACE INTO settings(key, value) VALUES (?1, ?2)",
+    [ST_HISTORY_ADD] = "INSERT INTO prompt_history(text, used_ms) VALUES (?1, ?2)",
+    [ST_HISTORY] = "SELECT text FROM (SELECT text, max(id) AS last FROM prompt_history GROUP BY text "
+                   "ORDER BY last DESC LIMIT ?1) ORDER BY last",
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+};

@@ -1,0 +1,185 @@
+/* ablab stats: the statistics of the record, per model pair and per model. */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lab.h"
+
+static int run_stats(App *app, int argc, char **argv);
+
+const Command cmd_stats = {
+    "stats", "win rates, intervals, tests, Bradley-Terry ratings, speed and agreement",
+    "usage: ablab stats [--session NAME|ID] [--format text|md|json] [--rounds N] [--db FILE]\n"
+    "\n"
+    "Per model pair: votes, wins/ties/losses, the win rate with a Wilson 95% interval, an exact\n"
+    "two-sided sign test, position bias (how often the answer on the left won) and how many more\n"
+    "votes at the current rate would separate the pair. Per model: a Bradley-Terry rating on the\n"
+    "Elo scale (mean 1000) with a seeded bootstrap 95% interval (--rounds, default 1000), and the\n"
+    "median and 90th percentile of time to first token, tokens/s, total time and memory. Where\n"
+    "several participants rated the same prompts: Cohen's kappa (two raters) or Fleiss' kappa.\n"
+    "The latest rating of each participant on each pair counts. Example:\n"
+    "\n"
+    "  ablab stats --session run:prompts.txt:stories260K:llama-tiny-gqa --format md\n",
+    run_stats,
+};
+
+typedef struct {
+    const char *session, *format;
+    int rounds;
+} StatsArgs;
+
+enum { OPT_SESSION = 0x100, OPT_FORMAT, OPT_ROUNDS };
+
+static int stats_opt(App *app, int opt, const char *arg, void *ud) {
+    StatsArgs *a = ud;
+    char *end;
+    switch (opt) {
+    case OPT_SESSION: a->session = arg; return 0;
+    case OPT_FORMAT: a->format = arg; return 0;
+    case OPT_ROUNDS:
+        a->rounds = (int)strtol(arg, &end, 10);
+        if (end == arg || *end || a->rounds < 100 || a->rounds > 1000000)
+            return lab_err(&app->err, LAB_EINVAL, "--rounds: '%s' is not 100..1000000", arg);
+        return 0;
+    }
+    return 1;
+}
+
+static void mib(char *t, size_t n, double bytes) { snprintf(t, n, "%.1f", bytes / 1048576.0); }
+
+static void print_text(const LabStats *s, const char *db) {
+    printf("%s: %d vote%s by %d participant%s on %d prompt%s, %d complete pair%s (%s)\n\n", db, s->n_votes,
+           s->n_votes == 1 ? "" : "s", s->n_participants, s->n_participants == 1 ? "" : "s", s->n_prompts,
+           s->n_prompts == 1 ? "" : "s", s->n_pairs_complete, s->n_pairs_complete == 1 ? "" : "s",
+           s->any_blind && s->any_open ? "blind and open" : s->any_blind ? "blind" : "open");
+    for (size_t i = 0; i < s->n_pairs; i++) {
+        const LabPairStats *p = &s->pairs[i];
+        printf("%s vs %s: %d votes: %s %d, %s %d, ties %d, both bad %d\n", p->name[0], p->name[1], p->votes,
+               p->name[0], p->wins[0], p->name[1], p->wins[1], p->ties, p->both_bad);
+        if (p->decisive) {
+            printf("  %s win rate %.1f%% [%.1f%%, %.1f%%] (Wilson 95%%), sign test p = %.4g\n", p->name[0],
+                   100 * p->win_rate, 100 * p->win_ci.lo, 100 * p->win_ci.hi, p->sign_p);
+            printf("  left-side answer won %.1f%% [%.1f%%, %.1f%%] of decisive votes (position bias)\n",
+                   100 * p->left_rate, 100 * p->left_ci.lo, 100 * p->left_ci.hi);
+            if (p->more_votes == 0) printf("  the interval excludes 50%%: the pair is separated\n");
+            else if (p->more_votes > 0)
+                printf("  about %d more decisive vote%s at this rate would separate the pair\n", p->more_votes,
+                       p->more_votes == 1 ? "" : "s");
+            else printf("  at exactly 50%% no number of votes separates the pair\n");
+        } else {
+            printf("  no decisive votes yet\n");
+        }
+        for (int k = 0; k < 2; k++)
+            if (p->n_score[k]) printf("  mean score of %s: %.2f (%d scores)\n", p->name[k], p->mean_score[k], p->n_score[k]);
+        printf("\n");
+    }
+    if (s->n_models) {
+        printf("%-24s %9s %22s %9s %17s %17s %15s\n", "model", "params", "Elo [95% CI]", "responses",
+               "TTFT ms med/p90", "tok/s med/p90", "MiB eng/RSS");
+        for (size_t i = 0; i < s->n_models; i++) {
+            const LabModelStats *m = &s->models[i];
+            char elo[64] = "-", ttft[64] = "-", toks[64] = "-", mem[64] = "-", a[32], b[32];
+            if (m->rated) snprintf(elo, sizeof elo, "%.0f [%.0f, %.0f]", m->elo, m->elo_ci.lo, m->elo_ci.hi);
+            if (m->n_responses) {
+                snprintf(ttft, sizeof ttft, "%.1f/%.1f", m->ttft_med, m->ttft_p90);
+                snprintf(toks, sizeof toks, "%.1f/%.1f", m->tok_s_med, m->tok_s_p90);
+                mib(a, sizeof a, m->engine_med);
+                mib(b, sizeof b, m->rss_med);
+                snprintf(mem, sizeof mem, "%s/%s", a, b);
+            }
+            printf("%-24.24s %9lld %22s %9d %17s %17s %15s\n", m->name, (long long)m->n_params, elo, m->n_responses,
+                   ttft, toks, mem);
+        }
+        printf("\nBradley-Terry: Elo scale, mean 1000, %d bootstrap rounds (seed %llu)\n", s->bootstrap_rounds,
+               (unsigned long long)s->seed);
+    }
+    if (!strcmp(s->kappa_kind, "none")) printf("Agreement: no prompt was rated by several participants\n");
+    else printf("Agreement: %s's kappa = %.3f over %d prompts\n", !strcmp(s->kappa_kind, "cohen") ? "Cohen" : "Fleiss",
+                s->kappa, s->kappa_items);
+}
+
+static json_t *num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+static json_t *ci(LabInterval c) { return json_pack("[o,o]", num(c.lo), num(c.hi)); }
+
+static int print_json(const LabStats *s) {
+    json_t *root = json_object(), *pairs = json_array(), *models = json_array();
+    for (size_t i = 0; i < s->n_pairs; i++) {
+        const LabPairStats *p = &s->pairs[i];
+        json_array_append_new(
+            pairs, json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:i,s:o,s:o,s:o,s:i,s:o,s:o,s:i,s:o,s:o}", "model_a", p->name[0],
+                             "model_b", p->name[1], "votes", p->votes, "wins_a", p->wins[0], "wins_b", p->wins[1], "ties",
+                             p->ties, "both_bad", p->both_bad, "win_rate_a", num(p->win_rate), "win_rate_a_ci", ci(p->win_ci),
+                             "sign_test_p", num(p->sign_p), "left_wins", p->left_wins, "left_win_rate", num(p->left_rate),
+                             "left_win_rate_ci", ci(p->left_ci), "more_votes_to_separate", p->more_votes,
+                             "mean_score_a", num(p->mean_score[0]), "mean_score_b", num(p->mean_score[1])));
+    }
+    for (size_t i = 0; i < s->n_models; i++) {
+        const LabModelStats *m = &s->models[i];
+        json_array_append_new(
+            models, json_pack("{s:I,s:s,s:s,s:s,s:I,s:o,s:o,s:i,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id",
+                              (json_int_t)m->id, "name", m->name, "arch", m->arch, "dtype", m->dtype, "n_params",
+                              (json_int_t)m->n_params, "elo", num(m->rated ? m->elo : NAN), "elo_ci",
+                              ci(m->rated ? m->elo_ci : (LabInterval){NAN, NAN}), "responses", m->n_responses,
+                              "ttft_ms_median", num(m->ttft_med), "ttft_ms_p90", num(m->ttft_p90),
+                              "decode_tok_s_median", num(m->tok_s_med), "decode_tok_s_p90", num(m->tok_s_p90),
+                              "total_ms_median", num(m->total_med), "total_ms_p90", num(m->total_p90),
+                              "peak_rss_bytes_median", num(m->rss_med), "peak_rss_bytes_p90", num(m->rss_p90),
+                              "engine_bytes_median", num(m->engine_med), "engine_bytes_p90", num(m->engine_p90)));
+    }
+    json_object_set_new(root, "votes", json_integer(s->n_votes));
+    json_object_set_new(root, "participants", json_integer(s->n_participants));
+    json_object_set_new(root, "prompts", json_integer(s->n_prompts));
+    json_object_set_new(root, "complete_pairs", json_integer(s->n_pairs_complete));
+    json_object_set_new(root, "pairs", pairs);
+    json_object_set_new(root, "models", models);
+    json_object_set_new(root, "agreement", json_pack("{s:s,s:o,s:i}", "method", s->kappa_kind, "kappa", num(s->kappa),
+                                                     "items", s->kappa_items));
+    json_object_set_new(root, "bootstrap", json_pack("{s:i,s:I}", "rounds", s->bootstrap_rounds, "seed",
+                                                     (json_int_t)s->seed));
+    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    if (!text) return -1;
+    puts(text);
+    free(text);
+    return 0;
+}
+
+static int run_stats(App *app, int argc, char **argv) {
+    static const struct option opts[] = {
+        {"session", required_argument, NULL, OPT_SESSION},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"rounds", required_argument, NULL, OPT_ROUNDS},
+        {NULL, 0, NULL, 0},
+    };
+    StatsArgs a = {.format = "text"};
+    int first = cli_parse(app, &cmd_stats, argc, argv, opts, NULL, stats_opt, &a);
+    if (first == -3) return EXIT_OK;
+    if (first == -1) return cli_usage_error(&cmd_stats, "%s", app->err.msg);
+    if (first < 0) return EXIT_USAGE;
+    if (first < argc) return cli_usage_error(&cmd_stats, "unexpected argument '%s'", argv[first]);
+    if (strcmp(a.format, "text") && strcmp(a.format, "md") && strcmp(a.format, "json"))
+        return cli_usage_error(&cmd_stats, "--format '%s' is not text, md or json", a.format);
+    if (file_exists(app->cfg.db) != 1)
+        return lab_err(&app->err, LAB_ENOTFOUND, "%s: no record yet (run `ablab run` or the lab first)", app->cfg.db),
+               EXIT_FAIL;
+    Lab *l;
+    if (lab_open_record(&l, app->cfg.db, &app->err)) return EXIT_FAIL;
+    int64_t session = 0;
+    int rc = a.session ? lab_session_find(l, a.session, &session, &app->err) : 0;
+    if (!rc && !strcmp(a.format, "md")) {
+        rc = lab_export(l, &(LabExportOpts){.what = LAB_EXPORT_SUMMARY, .format = LAB_FMT_MD, .session_id = session}, &app->err);
+    } else if (!rc) {
+        LabStats s;
+        rc = lab_stats(l, &(LabStatsQuery){.session_id = session, .bootstrap_rounds = a.rounds}, &s, &app->err);
+        if (!rc) {
+            if (!strcmp(a.format, "json")) rc = print_json(&s) ? lab_err(&app->err, LAB_ENOMEM, "out of memory") : 0;
+            else print_text(&s, app->cfg.db);
+            lab_stats_free(&s);
+        }
+    }
+    lab_close(l);
+    return rc ? EXIT_FAIL : EXIT_OK;
+}

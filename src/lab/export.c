@@ -1,0 +1,791 @@
+/* lab_export: the record as files a report can use. One row writer serves CSV (RFC 4180), JSON
+ * lines, Markdown and LaTeX tables, so every format carries the same columns (README "Statistics
+ * and export" documents them); summaries come from lab_stats; SVG charts from svg.c. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ablab_config.h"
+#include "lab_internal.h"
+
+/* ---------- output ---------- */
+
+static void out_puts(LabOut *o, const char *s) {
+    if (fputs(s, o->f) == EOF) o->failed = true;
+}
+
+static void out_printf(LabOut *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out_printf(LabOut *o, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (vfprintf(o->f, fmt, ap) < 0) o->failed = true;
+    va_end(ap);
+}
+
+/* ---------- the row writer ---------- */
+
+typedef struct {
+    LabOut *o;
+    LabExportFormat fmt;
+    int row;            /* rows written so far */
+    int col;            /* columns in the current row */
+    Buf header, line;   /* the header is written before the first row */
+    int n_cols;
+} Rows;
+
+static void esc_csv(Buf *b, const char *s) {
+    bool quote = strpbrk(s, ",\"\r\n") != NULL || (*s == ' ' || (*s && s[strlen(s) - 1] == ' '));
+    if (!quote) {
+        buf_puts(b, s);
+        return;
+    }
+    buf_putc(b, '"');
+    for (; *s; s++) {
+        if (*s == '"') buf_putc(b, '"');
+        buf_putc(b, *s);
+    }
+    buf_putc(b, '"');
+}
+
+static void esc_json(Buf *b, const char *s) {
+    buf_putc(b, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': buf_puts(b, "\\\""); break;
+        case '\\': buf_puts(b, "\\\\"); break;
+        case '\n': buf_puts(b, "\\n"); break;
+        case '\r': buf_puts(b, "\\r"); break;
+        case '\t': buf_puts(b, "\\t"); break;
+        default:
+            if (*p < 0x20 || *p == 0x7f) buf_printf(b, "\\u%04x", *p);
+            else buf_putc(b, (char)*p);
+        }
+    }
+    buf_putc(b, '"');
+}
+
+static void esc_md(Buf *b, const char *s) {
+    for (; *s; s++) {
+        if (*s == '|') buf_puts(b, "\\|");
+        else if (*s == '\n') buf_puts(b, "<br>");
+        else if (*s == '\r') continue;
+        else buf_putc(b, *s);
+    }
+}
+
+static void esc_tex(Buf *b, const char *s) {
+    for (; *s; s++) {
+        switch (*s) {
+        case '\\': buf_puts(b, "\\textbackslash{}"); break;
+        case '&': case '%': case '$': case '#': case '_': case '{': case '}':
+            buf_putc(b, '\\');
+            buf_putc(b, *s);
+            break;
+        case '~': buf_puts(b, "\\textasciitilde{}"); break;
+        case '^': buf_puts(b, "\\textasciicircum{}"); break;
+        case '\n': buf_putc(b, ' '); break;
+        default: buf_putc(b, *s);
+        }
+    }
+}
+
+static void rows_begin(Rows *r) {
+    r->col = 0;
+    buf_clear(&r->line);
+    if (r->fmt == LAB_FMT_JSONL) buf_putc(&r->line, '{');
+    if (r->fmt == LAB_FMT_MD) buf_puts(&r->line, "|");
+}
+
+/* One field. text is the value as text (NULL = empty / JSON null); is_num marks numbers (JSON
+ * writes them bare); brief fields are the ones Markdown and LaTeX tables show. */
+static void rows_field(Rows *r, const char *name, const char *text, bool is_num, bool brief) {
+    bool table = r->fmt == LAB_FMT_MD || r->fmt == LAB_FMT_TEX;
+    if (table && !brief) return;
+    const char *v = text ? text : "";
+    if (r->row == 0) {
+        Buf *h = &r->header;
+        if (r->fmt == LAB_FMT_CSV) {
+            if (r->col) buf_putc(h, ',');
+            esc_csv(h, name);
+        } else if (r->fmt == LAB_FMT_MD) {
+            buf_putc(h, ' ');
+            esc_md(h, name);
+            buf_puts(h, " |");
+        } else if (r->fmt == LAB_FMT_TEX) {
+            if (r->col) buf_puts(h, " & ");
+            esc_tex(h, name);
+        }
+        r->n_cols = r->col + 1;
+    }
+    Buf *b = &r->line;
+    switch (r->fmt) {
+    case LAB_FMT_CSV:
+        if (r->col) buf_putc(b, ',');
+        esc_csv(b, v);
+        break;
+    case LAB_FMT_JSONL:
+        if (r->col) buf_putc(b, ',');
+        esc_json(b, name);
+        buf_putc(b, ':');
+        if (!text) buf_puts(b, "null");
+        else if (is_num) buf_puts(b, text);
+        else esc_json(b, text);
+        break;
+    case LAB_FMT_MD:
+        buf_putc(b, ' ');
+        esc_md(b, v);
+        buf_puts(b, " |");
+        break;
+    case LAB_FMT_TEX:
+        if (r->col) buf_puts(b, " & ");
+        esc_tex(b, v);
+        break;
+    default: break;
+    }
+    r->col++;
+}
+
+static void f_str(Rows *r, const char *name, const char *v, bool brief) { rows_field(r, name, v, false, brief); }
+static void f_int(Rows *r, const char *name, long long v, bool brief) {
+    char t[32];
+    snprintf(t, sizeof t, "%lld", v);
+    rows_field(r, name, t, true, brief);
+}
+static void f_num(Rows *r, const char *name, double v, const char *fmt, bool brief) {
+    char t[64];
+    if (!isfinite(v)) {
+        rows_field(r, name, NULL, true, brief);
+        return;
+    }
+    snprintf(t, sizeof t, fmt ? fmt : "%.17g", v);
+    rows_field(r, name, t, true, brief);
+}
+static void f_bool(Rows *r, const char *name, bool v, bool brief) {
+    const char *t = r->fmt == LAB_FMT_JSONL ? (v ? "true" : "false")
+                    : r->fmt == LAB_FMT_CSV ? (v ? "1" : "0")
+                                            : (v ? "yes" : "no");
+    rows_field(r, name, t, true, brief);
+}
+
+static void iso_time(int64_t ms, char out[64]) {
+    if (ms <= 0) {
+        out[0] = 0;
+        return;
+    }
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+static void f_time(Rows *r, const char *name, int64_t ms, bool brief) {
+    char t[64];
+    iso_time(ms, t);
+    rows_field(r, name, ms > 0 ? t : NULL, false, brief);
+}
+
+static void rows_end(Rows *r) {
+    LabOut *o = r->o;
+    if (r->row == 0) {
+        switch (r->fmt) {
+        case LAB_FMT_CSV:
+            out_puts(o, r->header.data ? r->header.data : "");
+            out_puts(o, "\r\n");
+            break;
+        case LAB_FMT_MD:
+            out_puts(o, "|");
+            out_puts(o, r->header.data ? r->header.data : "");
+            out_puts(o, "\n|");
+            for (int i = 0; i < r->n_cols; i++) out_puts(o, "---|");
+            out_puts(o, "\n");
+            break;
+        case LAB_FMT_TEX:
+            out_puts(o, "\\begin{tabular}{");
+            for (int i = 0; i < r->n_cols; i++) out_puts(o, "l");
+            out_puts(o, "}\n\\toprule\n");
+            out_puts(o, r->header.data ? r->header.data : "");
+            out_puts(o, " \\\\\n\\midrule\n");
+            break;
+        default: break;
+        }
+    }
+    switch (r->fmt) {
+    case LAB_FMT_CSV: buf_puts(&r->line, "\r\n"); break; /* RFC 4180 line ends */
+    case LAB_FMT_JSONL: buf_puts(&r->line, "}\n"); break;
+    case LAB_FMT_MD: buf_puts(&r->line, "\n"); break;
+    case LAB_FMT_TEX: buf_puts(&r->line, " \\\\\n"); break;
+    default: break;
+    }
+    if (!r->line.data) o->failed = true;
+    else out_puts(o, r->line.data);
+    r->row++;
+}
+
+static void rows_finish(Rows *r, const char *empty_note) {
+    if (r->row == 0 && (r->fmt == LAB_FMT_MD || r->fmt == LAB_FMT_TEX)) {
+        out_printf(r->o, r->fmt == LAB_FMT_MD ? "_%s_\n" : "\\emph{%s}\n", empty_note);
+    } else if (r->row > 0 && r->fmt == LAB_FMT_TEX) {
+        out_puts(r->o, "\\bottomrule\n\\end{tabular}\n");
+    }
+    buf_free(&r->header);
+    buf_free(&r->line);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---------- responses, ratings, sessions ---------- */
+
+typedef struct { Rows *r; Lab *l; } RowsCtx;
+
+static int response_row(const DbResponse *x, void *ud) {
+    Rows *r = ((RowsCtx *)ud)->r;
+    rows_begin(r);
+    f_int(r, "response_id", x->id, true);
+    f_int(r, "session_id", x->session_id, false);
+    f_str(r, "session", x->session_name, false);
+    f_int(r, "pair_id", x->pair_id, true);
+    f_int(r, "prompt_id", x->prompt_id, false);
+    f_int(r, "prompt_position", x->prompt_position, false);
+    f_int(r, "rep", x->rep, false);
+    f_str(r, "prompt", x->prompt, false);
+    f_str(r, "slot", x->slot ? "B" : "A", true);
+    f_int(r, "model_id", x->model_id, false);
+    f_str(r, "model", x->model_name, true);
+    f_str(r, "side_shown", x->side ? "right" : "left", false);
+    f_bool(r, "blind", x->blind, false);
+    f_num(r, "temperature", x->temp, NULL, false);
+    f_int(r, "top_k", x->top_k, false);
+    f_num(r, "top_p", x->top_p, NULL, false);
+    f_num(r, "min_p", x->min_p, NULL, false);
+    f_num(r, "repeat_penalty", x->repeat_penalty, NULL, false);
+    f_int(r, "repeat_last_n", x->repeat_last_n, false);
+    f_int(r, "max_tokens", x->max_tokens, false);
+    f_int(r, "seed", x->seed, false);
+    f_str(r, "output", x->output, false);
+    Buf ids = {0};
+    for (size_t i = 0; i < x->n_token_ids; i++) buf_printf(&ids, i ? " %d" : "%d", x->token_ids[i]);
+    f_str(r, "token_ids", ids.data ? ids.data : "", false);
+    buf_free(&ids);
+    f_int(r, "n_prompt_tokens", x->n_prompt, true);
+    f_int(r, "n_gen_tokens", x->n_gen, true);
+    f_str(r, "stop_reason", x->stop_reason, true);
+    f_num(r, "ttft_ms", x->ttft_ms, r->fmt == LAB_FMT_MD || r->fmt == LAB_FMT_TEX ? "%.1f" : NULL, true);
+    f_num(r, "prefill_ms", x->prefill_ms, NULL, false);
+    f_num(r, "decode_tok_s", x->decode_tok_s, r->fmt == LAB_FMT_MD || r->fmt == LAB_FMT_TEX ? "%.1f" : NULL, true);
+    f_num(r, "p50_token_ms", x->p50_ms, NULL, false);
+    f_num(r, "p95_token_ms", x->p95_ms, NULL, false);
+    f_num(r, "total_ms", x->total_ms, r->fmt == LAB_FMT_MD || r->fmt == LAB_FMT_TEX ? "%.1f" : NULL, true);
+    f_int(r, "bytes_weights_mapped", x->bytes_weights_mapped, false);
+    f_int(r, "bytes_weights_owned", x->bytes_weights_owned, false);
+    f_int(r, "bytes_kv", x->bytes_kv, false);
+    f_int(r, "bytes_scratch", x->bytes_scratch, false);
+    f_int(r, "peak_rss_bytes", x->peak_rss, false);
+    f_int(r, "threads", x->threads, false);
+    f_str(r, "build_version", x->build_version, false);
+    f_str(r, "cpu_model", x->cpu_model, false);
+    f_time(r, "created_utc", x->created_ms, false);
+    rows_end(r);
+    return r->o->failed;
+}
+
+static int rating_row(const DbRating *x, void *ud) {
+    Rows *r = ((RowsCtx *)ud)->r;
+    rows_begin(r);
+    f_int(r, "rating_id", x->id, true);
+    f_int(r, "session_id", x->session_id, false);
+    f_str(r, "session", x->session_name, false);
+    f_int(r, "pair_id", x->pair_id, true);
+    f_int(r, "prompt_id", x->prompt_id, false);
+    f_int(r, "rep", x->rep, false);
+    f_str(r, "prompt", x->prompt, false);
+    f_str(r, "participant", x->participant, true);
+    f_str(r, "model_a", x->model_name[0], true);
+    f_str(r, "model_b", x->model_name[1], true);
+    f_str(r, "choice", x->choice, true);
+    const char *winner = !strcmp(x->choice, "a") ? x->model_name[0] : !strcmp(x->choice, "b") ? x->model_name[1] : "";
+    f_str(r, "winner", winner, true);
+    f_str(r, "shown_left", x->model_name[x->left_slot ? 1 : 0], false);
+    f_str(r, "chosen_side", x->chosen_side < 0 ? "" : x->chosen_side ? "right" : "left", false);
+    if (x->score[0]) f_int(r, "score_a", x->score[0], true);
+    else f_str(r, "score_a", NULL, true);
+    if (x->score[1]) f_int(r, "score_b", x->score[1], true);
+    else f_str(r, "score_b", NULL, true);
+    f_str(r, "tags", x->tags, false);
+    f_str(r, "comment", x->comment, false);
+    f_num(r, "decide_ms", x->decide_ms >= 0 ? x->decide_ms : NAN, NULL, false);
+    f_bool(r, "blind", x->blind, true);
+    f_time(r, "created_utc", x->created_ms, false);
+    rows_end(r);
+    return r->o->failed;
+}
+
+static int session_row(const DbSession *x, void *ud) {
+    RowsCtx *c = ud;
+    Rows *r = c->r;
+    int np = 0, nc = 0, nr = 0;
+    LabErr e = {0};
+    db_session_counts(c->l->db, x->id, NULL, &np, &nc, &nr, &e);
+    rows_begin(r);
+    f_int(r, "session_id", x->id, true);
+    f_str(r, "name", x->name, true);
+    f_str(r, "kind", x->kind, true);
+    f_str(r, "participant", x->participant, true);
+    f_str(r, "prompt_set", x->prompt_set, false);
+    f_bool(r, "blind", x->blind, true);
+    f_bool(r, "consent", x->consent, false);
+    f_int(r, "seed", x->seed, false);
+    f_time(r, "started_utc", x->started_ms, true);
+    f_time(r, "ended_utc", x->ended_ms, false);
+    f_int(r, "prompts", np, true);
+    f_int(r, "complete_pairs", nc, true);
+    f_int(r, "rated_pairs", nr, true);
+    f_str(r, "notes", x->notes, false);
+    f_str(r, "build_version", x->build_version, false);
+    f_str(r, "cpu_model", x->cpu_model, false);
+    rows_end(r);
+    return r->o->failed;
+}
+
+/* Needs l->mu (the callbacks read the record). */
+static int export_table(Lab *l, LabOut *o, LabExportFormat fmt, LabExportWhat what, int64_t session, LabErr *e) {
+    Rows r = {.o = o, .fmt = fmt};
+    RowsCtx c = {&r, l};
+    int rc;
+    const char *empty = "no rows";
+    if (what == LAB_EXPORT_RESPONSES) {
+        rc = db_responses_each(l->db, session, 0, response_row, &c, e);
+        empty = "no responses recorded";
+    } else if (what == LAB_EXPORT_RATINGS) {
+        rc = db_ratings_each(l->db, session, false, rating_row, &c, e);
+        empty = "no ratings recorded";
+    } else {
+        rc = db_sessions_each(l->db, session, session_row, &c, e);
+        empty = "no sessions recorded";
+    }
+    rows_finish(&r, empty);
+    return rc;
+}
+
+/* ---------- summary ---------- */
+
+static void fmt_ci(char *t, size_t n, double v, LabInterval ci, bool pct) {
+    if (!isfinite(v)) snprintf(t, n, "–");
+    else if (pct) snprintf(t, n, "%.1f%% [%.1f, %.1f]", 100 * v, 100 * ci.lo, 100 * ci.hi);
+    else if (isfinite(ci.lo)) snprintf(t, n, "%.0f [%.0f, %.0f]", v, ci.lo, ci.hi);
+    else snprintf(t, n, "%.0f", v);
+}
+
+static void fmt_params(char *t, size_t n, int64_t p) {
+    if (p >= 1000000000) snprintf(t, n, "%.2fB", p / 1e9);
+    else if (p >= 1000000) snprintf(t, n, "%.1fM", p / 1e6);
+    else if (p >= 1000) snprintf(t, n, "%.0fK", p / 1e3);
+    else snprintf(t, n, "%lld", (long long)p);
+}
+
+static void fmt_p(char *t, size_t n, double p) {
+    if (!isfinite(p)) snprintf(t, n, "–");
+    else if (p < 0.001) snprintf(t, n, "< 0.001");
+    else snprintf(t, n, "%.3f", p);
+}
+
+static void heading(LabOut *o, LabExportFormat fmt, const char *title) {
+    if (fmt == LAB_FMT_MD) out_printf(o, "\n### %s\n\n", title);
+    else if (fmt == LAB_FMT_TEX) out_printf(o, "\n\\subsection*{%s}\n", title);
+}
+
+/* Summary rows: machine formats get exact numbers, tables get what a reader wants to see. */
+static void summary_tables(LabOut *o, LabExportFormat fmt, const LabStats *s) {
+    bool table = fmt == LAB_FMT_MD || fmt == LAB_FMT_TEX;
+    char t[96];
+    heading(o, fmt, "Preference between the models");
+    Rows r = {.o = o, .fmt = fmt};
+    for (size_t i = 0; i < s->n_pairs; i++) {
+        const LabPairStats *p = &s->pairs[i];
+        rows_begin(&r);
+        if (fmt == LAB_FMT_JSONL) f_str(&r, "kind", "pair", false);
+        f_str(&r, table ? "model A" : "model_a", p->name[0], true);
+        f_str(&r, table ? "model B" : "model_b", p->name[1], true);
+        f_int(&r, "votes", p->votes, true);
+        f_int(&r, table ? "A wins" : "wins_a", p->wins[0], true);
+        f_int(&r, table ? "B wins" : "wins_b", p->wins[1], true);
+        f_int(&r, "ties", p->ties, true);
+        f_int(&r, table ? "both bad" : "both_bad", p->both_bad, true);
+        if (table) {
+            fmt_ci(t, sizeof t, p->win_rate, p->win_ci, true);
+            f_str(&r, "A win rate [95% CI]", t, true);
+            fmt_p(t, sizeof t, p->sign_p);
+            f_str(&r, "sign test p", t, true);
+            fmt_ci(t, sizeof t, p->left_rate, p->left_ci, true);
+            f_str(&r, "left-side win rate [95% CI]", t, true);
+            if (p->more_votes < 0) snprintf(t, sizeof t, "–");
+            else snprintf(t, sizeof t, "%d", p->more_votes);
+            f_str(&r, "more votes to separate", t, true);
+        } else {
+            f_num(&r, "win_rate_a", p->win_rate, NULL, true);
+            f_num(&r, "win_rate_a_ci_low", p->win_ci.lo, NULL, true);
+            f_num(&r, "win_rate_a_ci_high", p->win_ci.hi, NULL, true);
+            f_num(&r, "sign_test_p", p->sign_p, NULL, true);
+            f_int(&r, "left_wins", p->left_wins, true);
+            f_num(&r, "left_win_rate", p->left_rate, NULL, true);
+            f_num(&r, "left_win_rate_ci_low", p->left_ci.lo, NULL, true);
+            f_num(&r, "left_win_rate_ci_high", p->left_ci.hi, NULL, true);
+            f_int(&r, "more_votes_to_separate", p->more_votes, true);
+            f_num(&r, "mean_score_a", p->mean_score[0], NULL, true);
+            f_num(&r, "mean_score_b", p->mean_score[1], NULL, true);
+        }
+        rows_end(&r);
+    }
+    rows_finish(&r, "no votes yet");
+    if (fmt == LAB_FMT_CSV) return; /* one table per CSV file: per-model rows go to models.csv */
+    heading(o, fmt, "Models: Bradley–Terry rating, speed and memory");
+    memset(&r, 0, sizeof r);
+    r.o = o;
+    r.fmt = fmt;
+    for (size_t i = 0; i < s->n_models; i++) {
+        const LabModelStats *m = &s->models[i];
+        rows_begin(&r);
+        if (fmt == LAB_FMT_JSONL) f_str(&r, "kind", "model", false);
+        f_str(&r, "model", m->name, true);
+        if (table) {
+            fmt_params(t, sizeof t, m->n_params);
+            f_str(&r, "params", t, true);
+            f_str(&r, "dtype", m->dtype, true);
+            fmt_ci(t, sizeof t, m->elo, m->elo_ci, false);
+            f_str(&r, "Elo [95% CI]", m->rated ? t : "–", true);
+            f_int(&r, "responses", m->n_responses, true);
+            snprintf(t, sizeof t, "%.1f / %.1f", m->ttft_med, m->ttft_p90);
+            f_str(&r, "TTFT ms (median / p90)", m->n_responses ? t : "–", true);
+            snprintf(t, sizeof t, "%.1f / %.1f", m->tok_s_med, m->tok_s_p90);
+            f_str(&r, "tokens/s (median / p90)", m->n_responses ? t : "–", true);
+            snprintf(t, sizeof t, "%.1f / %.1f", m->engine_med / 1048576.0, m->rss_med / 1048576.0);
+            f_str(&r, "MiB engine / peak RSS (median)", m->n_responses ? t : "–", true);
+        } else {
+            f_int(&r, "model_id", m->id, true);
+            f_str(&r, "arch", m->arch, true);
+            f_str(&r, "dtype", m->dtype, true);
+            f_int(&r, "n_params", m->n_params, true);
+            f_num(&r, "elo", m->elo, NULL, true);
+            f_num(&r, "elo_ci_low", m->elo_ci.lo, NULL, true);
+            f_num(&r, "elo_ci_high", m->elo_ci.hi, NULL, true);
+            f_int(&r, "responses", m->n_responses, true);
+            f_num(&r, "ttft_ms_median", m->ttft_med, NULL, true);
+            f_num(&r, "ttft_ms_p90", m->ttft_p90, NULL, true);
+            f_num(&r, "decode_tok_s_median", m->tok_s_med, NULL, true);
+            f_num(&r, "decode_tok_s_p90", m->tok_s_p90, NULL, true);
+            f_num(&r, "total_ms_median", m->total_med, NULL, true);
+            f_num(&r, "total_ms_p90", m->total_p90, NULL, true);
+            f_num(&r, "peak_rss_bytes_median", m->rss_med, NULL, true);
+            f_num(&r, "peak_rss_bytes_p90", m->rss_p90, NULL, true);
+            f_num(&r, "engine_bytes_median", m->engine_med, NULL, true);
+            f_num(&r, "engine_bytes_p90", m->engine_p90, NULL, true);
+        }
+        rows_end(&r);
+    }
+    rows_finish(&r, "no models in the record");
+    if (fmt == LAB_FMT_JSONL) {
+        out_printf(o, "{\"kind\":\"agreement\",\"method\":\"%s\",\"items\":%d,\"kappa\":", s->kappa_kind,
+                   s->kappa_items);
+        if (isfinite(s->kappa)) out_printf(o, "%.17g}\n", s->kappa);
+        else out_puts(o, "null}\n");
+        return;
+    }
+    heading(o, fmt, "Agreement between raters");
+    if (!strcmp(s->kappa_kind, "none"))
+        out_printf(o, "%s\n", s->n_participants > 1 ? "No prompt was rated by more than one participant, so agreement "
+                                                      "cannot be measured."
+                                                    : "One participant: agreement between raters does not apply.");
+    else
+        out_printf(o, "%s's $\\kappa$ = %.3f over %d prompt%s rated by several participants.\n",
+                   !strcmp(s->kappa_kind, "cohen") ? "Cohen" : "Fleiss", s->kappa, s->kappa_items,
+                   s->kappa_items == 1 ? "" : "s");
+}
+
+/* ---------- the methods paragraph ---------- */
+
+typedef struct {
+    bool first, same_sampling, fixed_seed, any;
+    DbResponse s;             /* first response's sampling (numbers only) */
+    int64_t seed_min, seed_max;
+    int threads_min, threads_max;
+    char cpu[128], version[32];
+} Methods;
+
+static int methods_row(const DbResponse *r, void *ud) {
+    Methods *m = ud;
+    if (!m->any) {
+        m->any = true;
+        m->same_sampling = m->fixed_seed = true;
+        m->s = *r;
+        m->seed_min = m->seed_max = r->seed;
+        m->threads_min = m->threads_max = r->threads;
+        lab_copy_name(m->cpu, sizeof m->cpu, r->cpu_model);
+        lab_copy_name(m->version, sizeof m->version, r->build_version);
+        return 0;
+    }
+    if (r->temp != m->s.temp || r->top_k != m->s.top_k || r->top_p != m->s.top_p || r->min_p != m->s.min_p ||
+        r->repeat_penalty != m->s.repeat_penalty || r->max_tokens != m->s.max_tokens)
+        m->same_sampling = false;
+    if (r->seed != m->s.seed) m->fixed_seed = false;
+    if (r->threads < m->threads_min) m->threads_min = r->threads;
+    if (r->threads > m->threads_max) m->threads_max = r->threads;
+    return 0;
+}
+
+static void methods(Lab *l, LabOut *o, LabExportFormat fmt, const LabStats *s, int64_t session, LabErr *e) {
+    Methods m = {0};
+    db_responses_each(l->db, session, 0, methods_row, &m, e);
+    bool tex = fmt == LAB_FMT_TEX;
+    const char *math_k = tex ? "$\\kappa$" : "κ";
+    if (tex) out_puts(o, "\\subsection*{Methods}\n");
+    else out_puts(o, "\n### Methods\n\n");
+    out_printf(o, "We compared %zu language model%s", s->n_models, s->n_models == 1 ? "" : "s");
+    for (size_t i = 0; i < s->n_models; i++) {
+        char p[32];
+        fmt_params(p, sizeof p, s->models[i].n_params);
+        Buf b = {0};
+        if (tex) esc_tex(&b, s->models[i].name);
+        else buf_puts(&b, s->models[i].name);
+        out_printf(o, "%s%s (%s, %s parameters, %s weights)", i == 0 ? ": " : i + 1 == s->n_models ? " and " : ", ",
+                   b.data ? b.data : "", s->models[i].arch, p, s->models[i].dtype);
+        buf_free(&b);
+    }
+    out_printf(o, ". %d complete response pair%s were generated for %d rated prompt%s", s->n_pairs_complete,
+               s->n_pairs_complete == 1 ? "" : "s", s->n_prompts, s->n_prompts == 1 ? "" : "s");
+    if (m.any && m.same_sampling)
+        out_printf(o, " with temperature %g, top-k %d, top-p %g, min-p %g, repetition penalty %g and at most %d new "
+                      "tokens",
+                   m.s.temp, m.s.top_k, m.s.top_p, m.s.min_p, m.s.repeat_penalty, m.s.max_tokens);
+    else if (m.any) out_puts(o, " with sampling settings that varied between responses (recorded per response)");
+    if (m.any) {
+        if (m.fixed_seed) out_printf(o, "; every response used seed %lld", (long long)m.s.seed);
+        else out_puts(o, "; each response drew a fresh random seed, recorded with it so it can be reproduced");
+    }
+    out_printf(o, ". %d participant%s gave %d vote%s (the latest vote of each participant on each pair counts). ",
+               s->n_participants, s->n_participants == 1 ? "" : "s", s->n_votes, s->n_votes == 1 ? "" : "s");
+    if (s->any_blind && s->any_open) out_puts(o, "The votes come from both blind and open sessions");
+    else if (s->any_blind) out_puts(o, "Votes were blind: model names were hidden until each vote, and the two answers "
+                                       "were placed left or right per prompt by a seeded, balanced assignment");
+    else out_puts(o, "Votes were given in open mode, with the model names shown");
+    out_printf(o, ". Win rates exclude ties and both-bad votes and are reported with Wilson 95%% score intervals; "
+                  "each is tested against 50%% with an exact two-sided sign test. Bradley–Terry ratings are on the "
+                  "Elo scale (400 points per tenfold odds, mean 1000, one virtual tie per compared pair) with "
+                  "95%% percentile intervals from %d bootstrap resamples of the votes (seed %llu). Position bias "
+                  "is the share of decisive votes won by the answer shown on the left. ",
+               s->bootstrap_rounds, (unsigned long long)s->seed);
+    if (!strcmp(s->kappa_kind, "none")) out_printf(o, "Inter-rater agreement was not measured (no prompt had several raters). ");
+    else
+        out_printf(o, "Agreement between raters is %s's %s over %d shared prompts. ",
+                   !strcmp(s->kappa_kind, "cohen") ? "Cohen" : "Fleiss", math_k, s->kappa_items);
+    if (m.any) {
+        Buf cpu = {0};
+        if (tex) esc_tex(&cpu, m.cpu);
+        else buf_puts(&cpu, m.cpu);
+        if (m.threads_min == m.threads_max)
+            out_printf(o, "Both models ran concurrently on the CPU (%s), %d thread%s each, with ablab %s.",
+                       cpu.data ? cpu.data : "", m.threads_min, m.threads_min == 1 ? "" : "s", m.version);
+        else
+            out_printf(o, "Both models ran concurrently on the CPU (%s), %d–%d threads each, with ablab %s.",
+                       cpu.data ? cpu.data : "", m.threads_min, m.threads_max, m.version);
+        buf_free(&cpu);
+    }
+    out_puts(o, "\n");
+}
+
+/* ---------- files ---------- */
+
+static int open_out(LabOut *o, const char *path, LabErr *e) {
+    o->failed = false;
+    if (!path || !strcmp(path, "-")) {
+        o->f = stdout;
+        return 0;
+    }
+    if (!(o->f = fopen(path, "w"))) return lab_err(e, LAB_EIO, "%s: cannot write: %s", path, strerror(errno));
+    return 0;
+}
+
+static int close_out(LabOut *o, const char *path, LabErr *e) {
+    bool bad = o->failed || ferror(o->f);
+    int rc = o->f == stdout ? fflush(o->f) : fclose(o->f);
+    o->f = NULL;
+    if (bad || rc) return lab_err(e, LAB_EIO, "%s: writing failed: %s", path ? path : "stdout", strerror(errno));
+    return 0;
+}
+
+static int sql_write(const char *s, size_t n, void *ud) {
+    LabOut *o = ud;
+    if (fwrite(s, 1, n, o->f) != n) o->failed = true;
+    return o->failed ? -1 : 0;
+}
+
+int lab_export_what_parse(const char *s, LabExportWhat *out) {
+    static const char *const names[] = {"responses", "ratings", "sessions", "summary", "all"};
+    for (int i = 0; i < 5; i++)
+        if (s && !strcmp(s, names[i])) {
+            *out = (LabExportWhat)i;
+            return 0;
+        }
+    return -1;
+}
+
+int lab_export_format_parse(const char *s, LabExportFormat *out) {
+    static const char *const names[] = {"csv", "jsonl", "md", "tex", "sql", "svg"};
+    for (int i = 0; i < 6; i++)
+        if (s && !strcmp(s, names[i])) {
+            *out = (LabExportFormat)i;
+            return 0;
+        }
+    return -1;
+}
+
+static const char *EXT[] = {"csv", "jsonl", "md", "tex", "sql", "svg"};
+
+/* One file of a multi-file export: DIR/NAME.EXT */
+static int export_one(Lab *l, const LabExportOpts *o, LabExportWhat what, const char *dir, const char *name,
+                      const LabStats *s, LabErr *e);
+
+static int write_summary(Lab *l, LabOut *out, const LabExportOpts *o, const LabStats *s, bool with_methods, LabErr *e) {
+    LabExportFormat fmt = o->format;
+    if (fmt == LAB_FMT_MD && with_methods) out_puts(out, "## Results\n");
+    if (fmt == LAB_FMT_TEX && with_methods) out_puts(out, "% needs \\usepackage{booktabs}\n\\section*{Results}\n");
+    if (with_methods) methods(l, out, fmt, s, o->session_id, e);
+    summary_tables(out, fmt, s);
+    return 0;
+}
+
+static int export_one(Lab *l, const LabExportOpts *o, LabExportWhat what, const char *dir, const char *name,
+                      const LabStats *s, LabErr *e) {
+    char *path = NULL;
+    if (dir) {
+        size_t n = strlen(dir) + strlen(name) + 16;
+        if (!(path = malloc(n))) return lab_err(e, LAB_ENOMEM, "out of memory");
+        snprintf(path, n, "%s/%s.%s", dir, name, EXT[o->format]);
+    }
+    const char *target = dir ? path : o->out_path;
+    LabOut out = {0};
+    if (open_out(&out, target, e)) {
+        free(path);
+        return -1;
+    }
+    int rc = 0;
+    if (o->format == LAB_FMT_SVG) {
+        if (what == LAB_EXPORT_SUMMARY) rc = lab_svg_win_rates(&out, s);
+        else if (what == LAB_EXPORT_RESPONSES) rc = lab_svg_latency(&out, s);
+        else rc = lab_svg_scores(&out, s);
+    } else if (what == LAB_EXPORT_SUMMARY) {
+        rc = write_summary(l, &out, o, s, false, e);
+    } else if (!strcmp(name, "models")) {
+        /* CSV keeps one table per file: the per-model summary gets its own */
+        Rows r = {.o = &out, .fmt = o->format};
+        for (size_t i = 0; i < s->n_models; i++) {
+            const LabModelStats *m = &s->models[i];
+            rows_begin(&r);
+            f_int(&r, "model_id", m->id, true);
+            f_str(&r, "model", m->name, true);
+            f_str(&r, "arch", m->arch, true);
+            f_str(&r, "dtype", m->dtype, true);
+            f_int(&r, "n_params", m->n_params, true);
+            f_num(&r, "elo", m->elo, NULL, true);
+            f_num(&r, "elo_ci_low", m->elo_ci.lo, NULL, true);
+            f_num(&r, "elo_ci_high", m->elo_ci.hi, NULL, true);
+            f_int(&r, "responses", m->n_responses, true);
+            f_num(&r, "ttft_ms_median", m->ttft_med, NULL, true);
+            f_num(&r, "ttft_ms_p90", m->ttft_p90, NULL, true);
+            f_num(&r, "decode_tok_s_median", m->tok_s_med, NULL, true);
+            f_num(&r, "decode_tok_s_p90", m->tok_s_p90, NULL, true);
+            f_num(&r, "total_ms_median", m->total_med, NULL, true);
+            f_num(&r, "total_ms_p90", m->total_p90, NULL, true);
+            f_num(&r, "peak_rss_bytes_median", m->rss_med, NULL, true);
+            f_num(&r, "peak_rss_bytes_p90", m->rss_p90, NULL, true);
+            f_num(&r, "engine_bytes_median", m->engine_med, NULL, true);
+            f_num(&r, "engine_bytes_p90", m->engine_p90, NULL, true);
+            rows_end(&r);
+        }
+        rows_finish(&r, "no models");
+    } else {
+        pthread_mutex_lock(&l->mu);
+        rc = export_table(l, &out, o->format, what, o->session_id, e);
+        pthread_mutex_unlock(&l->mu);
+    }
+    int crc = close_out(&out, target, e);
+    free(path);
+    return rc ? rc : crc;
+}
+
+int lab_export(Lab *l, const LabExportOpts *o, LabErr *e) {
+    if ((unsigned)o->what > LAB_EXPORT_ALL || (unsigned)o->format > LAB_FMT_SVG)
+        return lab_err(e, LAB_EINVAL, "unknown export kind or format");
+    LabExportOpts op = *o;
+    if (op.format == LAB_FMT_SQL) {
+        /* the whole record, whatever --what says: an SQL dump is for rebuilding it */
+        LabOut out = {0};
+        if (open_out(&out, op.out_path, e)) return -1;
+        pthread_mutex_lock(&l->mu);
+        int rc = db_dump_sql(l->db, sql_write, &out, e);
+        pthread_mutex_unlock(&l->mu);
+        int crc = close_out(&out, op.out_path, e);
+        return rc ? rc : crc;
+    }
+    LabStats s = {0};
+    bool need_stats = op.what == LAB_EXPORT_SUMMARY || op.what == LAB_EXPORT_ALL || op.format == LAB_FMT_SVG;
+    if (need_stats && lab_stats(l, &(LabStatsQuery){.session_id = op.session_id, .seed = op.seed}, &s, e)) return -1;
+    int rc = 0;
+    bool multi = op.what == LAB_EXPORT_ALL && op.format != LAB_FMT_MD && op.format != LAB_FMT_TEX;
+    if (multi) {
+        /* csv, jsonl and svg: one file per table or chart, in a folder */
+        if (!op.out_path || !strcmp(op.out_path, "-")) {
+            lab_stats_free(&s);
+            return lab_err(e, LAB_EINVAL, "--what all --format %s writes several files: give --out FOLDER", EXT[op.format]);
+        }
+        if (file_exists(op.out_path) == 1) {
+            lab_stats_free(&s);
+            return lab_err(e, LAB_EINVAL, "%s: is a file; --what all --format %s needs a folder", op.out_path, EXT[op.format]);
+        }
+        if (mkdir_p(op.out_path, e)) {
+            lab_stats_free(&s);
+            return -1;
+        }
+        if (op.format == LAB_FMT_SVG) {
+            rc = export_one(l, &op, LAB_EXPORT_SUMMARY, op.out_path, "win_rates", &s, e);
+            if (!rc) rc = export_one(l, &op, LAB_EXPORT_RESPONSES, op.out_path, "speed", &s, e);
+            if (!rc) rc = export_one(l, &op, LAB_EXPORT_RATINGS, op.out_path, "scores", &s, e);
+        } else {
+            rc = export_one(l, &op, LAB_EXPORT_RESPONSES, op.out_path, "responses", &s, e);
+            if (!rc) rc = export_one(l, &op, LAB_EXPORT_RATINGS, op.out_path, "ratings", &s, e);
+            if (!rc) rc = export_one(l, &op, LAB_EXPORT_SESSIONS, op.out_path, "sessions", &s, e);
+            if (!rc) rc = export_one(l, &op, LAB_EXPORT_SUMMARY, op.out_path, "summary", &s, e);
+            if (!rc && op.format == LAB_FMT_CSV) rc = export_one(l, &op, LAB_EXPORT_ALL, op.out_path, "models", &s, e);
+        }
+    } else if (op.what == LAB_EXPORT_ALL) {
+        /* md / tex: one document — methods, summary tables, sessions */
+        LabOut out = {0};
+        if (open_out(&out, op.out_path, e)) {
+            lab_stats_free(&s);
+            return -1;
+        }
+        pthread_mutex_lock(&l->mu);
+        rc = write_summary(l, &out, &op, &s, true, e);
+        heading(&out, op.format, "Sessions");
+        if (!rc) rc = export_table(l, &out, op.format, LAB_EXPORT_SESSIONS, op.session_id, e);
+        pthread_mutex_unlock(&l->mu);
+        int crc = close_out(&out, op.out_path, e);
+        if (!rc) rc = crc;
+    } else {
+        if (op.what == LAB_EXPORT_SUMMARY && (op.format == LAB_FMT_MD || op.format == LAB_FMT_TEX)) {
+            LabOut out = {0};
+            if (open_out(&out, op.out_path, e)) {
+                lab_stats_free(&s);
+                return -1;
+            }
+            summary_tables(&out, op.format, &s);
+            rc = close_out(&out, op.out_path, e);
+        } else if (op.what == LAB_EXPORT_SESSIONS && op.format == LAB_FMT_SVG) {
+            rc = lab_err(e, LAB_EINVAL, "there is no chart of sessions: export summary, responses or ratings as svg");
+        } else {
+            rc = export_one(l, &op, op.what, NULL, "", &s, e);
+        }
+    }
+    lab_stats_free(&s);
+    return rc;
+}

@@ -1,0 +1,468 @@
+/* The lab's engine side: loading models (with their hashes and a row in the record), the thread
+ * split, and lab_ask's two worker threads that stream pieces and record each response once it is
+ * complete. */
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ablab_config.h"
+#include "engine.h"
+#include "lab_internal.h"
+
+/* ---------- hashing model files (remembered by path, size and mtime) ---------- */
+
+static int hash_file(Lab *l, const char *path, char out[65], int64_t *size, LabErr *e) {
+    struct stat st;
+    if (stat(path, &st) != 0) return lab_err(e, LAB_EIO, "%s: cannot stat", path);
+    int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    *size = (int64_t)st.st_size;
+    pthread_mutex_lock(&l->mu);
+    int found = db_file_hash_get(l->db, path, *size, mtime, out, e);
+    pthread_mutex_unlock(&l->mu);
+    if (found < 0) return -1;
+    if (found) return 0;
+    if (file_sha256(path, out, e)) return -1;
+    pthread_mutex_lock(&l->mu);
+    LabErr ignore = {0};
+    if (db_file_hash_put(l->db, path, *size, mtime, out, &ignore)) LOG_W("%s", ignore.msg); /* only a cache */
+    pthread_mutex_unlock(&l->mu);
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static bool weight_name(const char *n) {
+    size_t k = strlen(n);
+    const char *ext[] = {".safetensors", ".gguf", ".bin"};
+    for (int i = 0; i < 3; i++) {
+        size_t m = strlen(ext[i]);
+        if (k > m && strcmp(n + k - m, ext[i]) == 0 && strcmp(n, "tokenizer.bin") != 0) return true;
+    }
+    return false;
+}
+
+/* The weights' sha256: the file's own, or for a folder the sha256 of "NAME HASH\n" lines of its
+ * weight files in name order. */
+static int hash_weights(Lab *l, const char *path, char out[65], int64_t *bytes, LabErr *e) {
+    *bytes = 0;
+    if (file_exists(path) != 2) return hash_file(l, path, out, bytes, e);
+    DIR *d = opendir(path);
+    if (!d) return lab_err(e, LAB_EIO, "%s: cannot list the folder", path);
+    char **names = NULL;
+    size_t n = 0;
+    struct dirent *de;
+    int rc = 0;
+    while ((de = readdir(d))) {
+        if (!weight_name(de->d_name)) continue;
+        char **nn = realloc(names, (n + 1) * sizeof *nn);
+        if (!nn || !(nn[n] = strdup(de->d_name))) {
+            names = nn ? nn : names;
+            rc = lab_err(e, LAB_ENOMEM, "out of memory");
+            break;
+        }
+        names = nn;
+        n++;
+    }
+    closedir(d);
+    Buf b = {0};
+    if (!rc) qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; !rc && i < n; i++) {
+        char *p = path_join(path, names[i]), h[65];
+        int64_t sz;
+        if (!p) rc = lab_err(e, LAB_ENOMEM, "out of memory");
+        else if (!(rc = hash_file(l, p, h, &sz, e))) {
+            *bytes += sz;
+            rc = buf_printf(&b, "%s %s\n", names[i], h) ? lab_err(e, LAB_ENOMEM, "out of memory") : 0;
+        }
+        free(p);
+    }
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+    if (!rc) sha256_hex(b.data ? b.data : "", b.len, out);
+    buf_free(&b);
+    return rc;
+}
+
+/* ---------- models ---------- */
+
+static int share_of(int threads, int slot) {
+    if (threads < 2) return 1;
+    return slot == 0 ? (threads + 1) / 2 : threads / 2; /* A gets the odd one */
+}
+
+static void fill_info(LabSlot *s) {
+    const EngInfo *i = eng_info(s->m);
+    LabModelInfo *o = &s->info;
+    int64_t keep_id = s->db_id;
+    memset(o, 0, sizeof *o);
+    o->loaded = true;
+    o->db_id = keep_id;
+    lab_copy_name(o->name, sizeof o->name, i->name);
+    lab_copy_name(o->path, sizeof o->path, i->path);
+    lab_copy_name(o->arch, sizeof o->arch, i->arch);
+    lab_copy_name(o->format, sizeof o->format, i->format);
+    lab_copy_name(o->dtype, sizeof o->dtype, i->dtype);
+    lab_copy_name(o->file_dtype, sizeof o->file_dtype, i->file_dtype);
+    lab_copy_name(o->tokenizer_kind, sizeof o->tokenizer_kind, i->tokenizer_kind);
+    o->n_params = i->n_params;
+    o->n_layer = i->n_layer;
+    o->n_head = i->n_head;
+    o->n_kv_head = i->n_kv_head;
+    o->dim = i->dim;
+    o->vocab = i->vocab;
+    o->ctx = i->ctx;
+    o->ctx_max = i->ctx_max;
+    o->bytes_on_disk = i->bytes_on_disk;
+    o->bytes_mapped = i->bytes_mapped;
+    o->bytes_owned = i->bytes_owned;
+    o->bytes_kv = i->bytes_kv;
+    o->bytes_scratch = i->bytes_scratch;
+    o->bytes_memory = i->bytes_mapped + i->bytes_owned + i->bytes_kv + i->bytes_scratch;
+    o->load_ms = i->load_ms;
+    o->n_threads = i->n_threads;
+}
+
+static void release_models(Lab *l) {
+    for (int k = 0; k < 2; k++) {
+        eng_free(l->slot[k].m);
+        memset(&l->slot[k], 0, sizeof l->slot[k]);
+    }
+}
+
+static void apply_threads(Lab *l) {
+    for (int k = 0; k < 2; k++)
+        if (l->slot[k].m) {
+            eng_set_threads(l->slot[k].m, share_of(l->settings.threads, k));
+            fill_info(&l->slot[k]);
+        }
+}
+
+static void cancel_gens(Lab *l) {
+    for (int k = 0; k < 2; k++)
+        if (l->gen[k]) eng_gen_cancel(l->gen[k]);
+}
+
+static const LabEngineOps ENGINE_OPS = {release_models, apply_threads, cancel_gens};
+
+int lab_model_info(const Lab *l, int slot, LabModelInfo *out) {
+    if (!l || slot < 0 || slot > 1) return -1;
+    *out = l->slot[slot].info;
+    return 0;
+}
+
+int lab_model_swap(Lab *l, int slot, const char *path, void (*progress)(double, void *), void *ud, LabErr *e) {
+    if (slot < 0 || slot > 1) return lab_err(e, LAB_EINVAL, "no model slot %d (0 = A, 1 = B)", slot);
+    if (!path || !*path) return lab_err(e, LAB_EINVAL, "no model path given for slot %c", 'A' + slot);
+    if (lab_busy(l)) return lab_err(e, LAB_EBUSY, "a model cannot be swapped while the models are answering");
+    lab_wait(l); /* joins the last ask's threads */
+    EngLoadOpts o = {.n_threads = share_of(l->settings.threads, slot), .ctx = l->ctx, .progress = progress,
+                     .progress_ud = ud};
+    EngModel *m;
+    if (eng_load(&m, path, &o, e)) return -1;
+    const EngInfo *i = eng_info(m);
+    char wsha[65], tsha[65] = "";
+    int64_t bytes = 0, tbytes;
+    if (hash_weights(l, path, wsha, &bytes, e) ||
+        (i->tokenizer_path && *i->tokenizer_path && file_exists(i->tokenizer_path) == 1 &&
+         hash_file(l, i->tokenizer_path, tsha, &tbytes, e))) {
+        eng_free(m);
+        return -1;
+    }
+    DbModel dm = {.path = i->path ? i->path : path, .name = i->name, .arch = i->arch, .format = i->format,
+                  .dtype = i->dtype, .file_dtype = i->file_dtype, .tokenizer_kind = i->tokenizer_kind,
+                  .weights_sha256 = wsha, .tokenizer_sha256 = tsha, .n_params = i->n_params, .n_layer = i->n_layer,
+                  .n_head = i->n_head, .n_kv_head = i->n_kv_head, .dim = i->dim, .vocab = i->vocab,
+                  .ctx_max = i->ctx_max, .bytes_on_disk = (int64_t)(i->bytes_on_disk ? i->bytes_on_disk : (size_t)bytes),
+                  .bytes_mapped = (int64_t)i->bytes_mapped, .bytes_owned = (int64_t)i->bytes_owned,
+                  .load_ms = i->load_ms};
+    int64_t id;
+    pthread_mutex_lock(&l->mu);
+    int rc = db_model_upsert(l->db, &dm, &id, e);
+    pthread_mutex_unlock(&l->mu);
+    if (rc) {
+        eng_free(m);
+        return -1;
+    }
+    eng_free(l->slot[slot].m);
+    l->slot[slot].m = m;
+    l->slot[slot].db_id = id;
+    fill_info(&l->slot[slot]);
+    l->ops = &ENGINE_OPS;
+    LOG_I("model %c: %s (%s, %lld params, %s) loaded in %.0f ms", 'A' + slot, path, i->arch,
+          (long long)i->n_params, i->dtype, i->load_ms);
+    return 0;
+}
+
+int lab_model_swap_slots(Lab *l, LabErr *e) {
+    if (lab_busy(l)) return lab_err(e, LAB_EBUSY, "the models cannot be swapped while they are answering");
+    lab_wait(l);
+    LabSlot t = l->slot[0];
+    l->slot[0] = l->slot[1];
+    l->slot[1] = t;
+    LabSampling s = l->settings.s[0];
+    l->settings.s[0] = l->settings.s[1];
+    l->settings.s[1] = s;
+    if (l->ops) apply_threads(l);
+    return 0;
+}
+
+typedef struct { int slot; void (*fn)(int, double, void *); void *ud; } SlotProgress;
+static void slot_progress(double frac, void *ud) {
+    SlotProgress *p = ud;
+    p->fn(p->slot, frac, p->ud);
+}
+
+int lab_open(Lab **out, const LabConfig *c, LabErr *e) {
+    *out = NULL;
+    Lab *l;
+    if (lab_record_open(&l, c->db_path, e)) return -1;
+    l->ctx = c->ctx;
+    l->blind_default = c->blind;
+    l->settings.shared = true;
+    l->settings.s[0] = l->settings.s[1] = c->sampling;
+    l->settings.threads = c->threads > 0 ? c->threads : 2;
+    if (c->restore_settings) lab_settings_restore(l);
+    for (int k = 0; k < 2; k++) {
+        const char *p = c->model_path[k];
+        if (!p || !*p) continue;
+        SlotProgress sp = {k, c->progress, c->progress_ud};
+        if (lab_model_swap(l, k, p, c->progress ? slot_progress : NULL, &sp, e)) {
+            lab_err_prefix(e, "model %c", 'A' + k);
+            lab_close(l);
+            return -1;
+        }
+    }
+    *out = l;
+    return 0;
+}
+
+/* ---------- asking ---------- */
+
+typedef struct {
+    Lab *l;
+    int slot, side;
+    int64_t pair_id, prompt_id;
+    char *text;
+    LabSampling s;
+    LabEvents ev;
+    bool record_cancelled;
+} Job;
+
+static void metrics_from_engine(const EngMetrics *em, LabMetrics *m, uint64_t seed) {
+    *m = (LabMetrics){.n_prompt = em->n_prompt, .n_gen = em->n_gen, .ttft_ms = em->ttft_ms,
+                      .prefill_ms = em->prefill_ms, .decode_tok_s = em->decode_tok_s, .total_ms = em->total_ms,
+                      .p50_ms = em->p50_ms, .p95_ms = em->p95_ms,
+                      .bytes_weights = em->bytes_weights_mapped + em->bytes_weights_owned, .bytes_kv = em->bytes_kv,
+                      .bytes_scratch = em->bytes_scratch, .peak_rss = proc_peak_rss_bytes(),
+                      .n_threads = em->n_threads, .seed = seed};
+    m->bytes_engine = m->bytes_weights + m->bytes_kv + m->bytes_scratch;
+}
+
+static void *worker(void *arg) {
+    Job *j = arg;
+    Lab *l = j->l;
+    LabSlot *sl = &l->slot[j->slot];
+    LabErr err = {0};
+    LabMetrics m = {0};
+    Buf out = {0};
+    IntVec prompt = {0};
+    EngGen *g = NULL;
+    int64_t response_id = 0;
+    bool failed = false;
+    uint64_t seed = j->s.seed >= 0 ? (uint64_t)j->s.seed : (uint64_t)lab_fresh_seed();
+    EngSampling es = eng_sampling_default();
+    es.temp = (float)j->s.temp;
+    es.top_k = j->s.top_k;
+    es.top_p = (float)j->s.top_p;
+    es.min_p = (float)j->s.min_p;
+    es.repeat_penalty = (float)j->s.repeat_penalty;
+    es.repeat_last_n = j->s.repeat_last_n;
+    es.max_tokens = j->s.max_tokens;
+    es.seed = seed;
+    EngStop stop = ENG_STOP_ERROR;
+    if (eng_tokenize(sl->m, j->text, true, &prompt, &err) ||
+        eng_gen_start(&g, sl->m, prompt.v, (int)prompt.n, &es, &err)) {
+        failed = true;
+    } else {
+        pthread_mutex_lock(&l->mu);
+        l->gen[j->slot] = g;
+        if (atomic_load(&l->stop)) eng_gen_cancel(g); /* lab_stop came before the generation existed */
+        pthread_mutex_unlock(&l->mu);
+        for (;;) {
+            EngPiece piece = {0};
+            int rc = eng_gen_step(g, &piece, &err);
+            if (rc < 0) {
+                failed = true;
+                break;
+            }
+            if (piece.len && buf_append(&out, piece.text, piece.len)) {
+                lab_err(&err, LAB_ENOMEM, "out of memory");
+                failed = true;
+                break;
+            }
+            if ((piece.len || rc == 1) && j->ev.on_piece) {
+                metrics_from_engine(eng_gen_metrics(g), &m, seed);
+                j->ev.on_piece(j->side, piece.text ? piece.text : "", piece.len, &m, j->ev.ud);
+            }
+            if (rc == 0) {
+                stop = piece.stop;
+                break;
+            }
+        }
+        pthread_mutex_lock(&l->mu);
+        l->gen[j->slot] = NULL;
+        pthread_mutex_unlock(&l->mu);
+    }
+    if (g) metrics_from_engine(eng_gen_metrics(g), &m, seed);
+    else m.seed = seed;
+    lab_copy_name(m.stop, sizeof m.stop, failed ? "error" : eng_stop_name(stop));
+    bool keep = !failed && (stop != ENG_STOP_CANCEL || j->record_cancelled);
+    if (keep) {
+        const EngMetrics *em = eng_gen_metrics(g);
+        const IntVec *ids = eng_gen_ids(g);
+        DbResponse r = {.pair_id = j->pair_id, .model_id = sl->db_id, .slot = j->slot, .side = j->side,
+                        .temp = j->s.temp, .top_p = j->s.top_p, .min_p = j->s.min_p,
+                        .repeat_penalty = j->s.repeat_penalty, .top_k = j->s.top_k,
+                        .repeat_last_n = j->s.repeat_last_n, .max_tokens = j->s.max_tokens, .seed = (int64_t)seed,
+                        .output = out.data ? out.data : "", .token_ids = ids->v, .n_token_ids = ids->n,
+                        .n_prompt = em->n_prompt, .n_gen = em->n_gen, .stop_reason = m.stop, .ttft_ms = em->ttft_ms,
+                        .prefill_ms = em->prefill_ms, .decode_tok_s = em->decode_tok_s, .p50_ms = em->p50_ms,
+                        .p95_ms = em->p95_ms, .total_ms = em->total_ms,
+                        .bytes_weights_mapped = (int64_t)em->bytes_weights_mapped,
+                        .bytes_weights_owned = (int64_t)em->bytes_weights_owned, .bytes_kv = (int64_t)em->bytes_kv,
+                        .bytes_scratch = (int64_t)em->bytes_scratch, .peak_rss = (int64_t)m.peak_rss,
+                        .threads = em->n_threads, .build_version = ABLAB_VERSION, .cpu_model = cpu_model_name()};
+        /* one short write transaction, after the last token */
+        pthread_mutex_lock(&l->mu);
+        if (db_response_add(l->db, &r, &response_id, &err)) failed = true;
+        pthread_mutex_unlock(&l->mu);
+    }
+    if (failed) LOG_E("model %c: %s", 'A' + j->slot, err.msg);
+    if (j->ev.on_done) j->ev.on_done(j->side, &m, response_id, failed ? &err : NULL, j->ev.ud);
+    eng_gen_free(g);
+    ivec_free(&prompt);
+    buf_free(&out);
+
+    /* the last worker out reports the pair */
+    pthread_mutex_lock(&l->mu);
+    bool last = --l->running == 0;
+    bool ratable = false;
+    if (last) {
+        DbPair p;
+        LabErr pe = {0};
+        ratable = db_pair_get(l->db, j->pair_id, &p, &pe) == 1 && p.response_id[0] && p.response_id[1];
+        l->ask_open = false;
+        pthread_cond_broadcast(&l->cv);
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (last && j->ev.on_pair_done) j->ev.on_pair_done(j->pair_id, ratable, j->ev.ud);
+    free(j->text);
+    free(j);
+    return NULL;
+}
+
+typedef struct { char *text; int64_t session; int position; } PromptRow;
+static int prompt_row(const DbPrompt *p, void *ud) {
+    PromptRow *c = ud;
+    c->session = p->session_id;
+    c->position = p->position;
+    c->text = strdup(p->text);
+    return 1;
+}
+
+int lab_ask(Lab *l, const char *text, const LabAskOpts *o, const LabEvents *ev, int64_t *pair_id, LabErr *e) {
+    LabAskOpts none = {0};
+    LabEvents noev = {0};
+    if (!o) o = &none;
+    if (!ev) ev = &noev;
+    if (!l->slot[0].m || !l->slot[1].m)
+        return lab_err(e, LAB_EINVAL, "both models must be loaded to ask (model %s is missing)", l->slot[0].m ? "B" : "A");
+    if (o->rep < 0) return lab_err(e, LAB_EINVAL, "repetition index %d is negative", o->rep);
+    if (lab_busy(l)) return lab_err(e, LAB_EBUSY, "the models are still answering the last prompt");
+    lab_wait(l); /* join the finished workers */
+    if (!o->prompt_id) {
+        if (!text || !*text) return lab_err(e, LAB_EINVAL, "the prompt is empty");
+        if (!utf8_valid(text, strlen(text))) return lab_err(e, LAB_EINVAL, "the prompt is not valid UTF-8");
+    }
+    PromptRow pr = {0};
+    DbPair p;
+    int64_t prompt_id = o->prompt_id;
+    pthread_mutex_lock(&l->mu);
+    int rc = lab_session_ensure(l, e);
+    if (!rc && !prompt_id) rc = db_prompt_add(l->db, l->session_id, NULL, -1, text, &prompt_id, e);
+    if (!rc) {
+        int found = db_prompt_get(l->db, prompt_id, prompt_row, &pr, e);
+        if (found < 0) rc = -1;
+        else if (!found || pr.session != l->session_id)
+            rc = lab_err(e, LAB_ENOTFOUND, "prompt %lld is not in the current session", (long long)prompt_id);
+        else if (!pr.text) rc = lab_err(e, LAB_ENOMEM, "out of memory");
+    }
+    if (!rc) {
+        LabErr he = {0};
+        if (db_history_add(l->db, pr.text, &he)) LOG_W("prompt history: %s", he.msg);
+    }
+    int found = rc ? -1 : db_pair_find(l->db, l->session_id, prompt_id, o->rep, &p, e);
+    if (found < 0) rc = -1;
+    else if (found == 1 && (p.model_id[0] != l->slot[0].db_id || p.model_id[1] != l->slot[1].db_id))
+        rc = lab_err(e, LAB_EINVAL,
+                     "this session answered prompt %lld with other models; start another session for these",
+                     (long long)prompt_id);
+    else if (found == 0) {
+        /* the pair exists before the first token: its row names the sides shown, so a resume
+         * (or a crash) keeps the same assignment; no transaction stays open while tokens stream */
+        DbPair np = {.session_id = l->session_id, .prompt_id = prompt_id, .rep = o->rep,
+                     .model_id = {l->slot[0].db_id, l->slot[1].db_id}, .blind = l->session_blind};
+        np.left_slot = l->session_blind ? lab_left_slot(l->session_seed, pr.position, o->rep) : 0;
+        int64_t id;
+        rc = db_pair_add(l->db, &np, &id, e);
+        if (!rc) rc = db_pair_get(l->db, id, &p, e) == 1 ? 0 : -1;
+    }
+    char *ptext = pr.text;
+    pthread_mutex_unlock(&l->mu);
+    if (rc) {
+        free(ptext);
+        return -1;
+    }
+    if (pair_id) *pair_id = p.id;
+    int todo = (p.response_id[0] == 0) + (p.response_id[1] == 0);
+    if (todo == 0) {
+        free(ptext);
+        if (ev->on_pair_done) ev->on_pair_done(p.id, true, ev->ud);
+        return 0;
+    }
+    atomic_store(&l->stop, false);
+    pthread_mutex_lock(&l->mu);
+    l->running = todo;
+    l->ask_open = true;
+    pthread_mutex_unlock(&l->mu);
+    int started = 0;
+    for (int k = 0; k < 2; k++) {
+        if (p.response_id[k]) continue;
+        Job *j = calloc(1, sizeof *j);
+        if (j) {
+            *j = (Job){.l = l, .slot = k, .side = k == p.left_slot ? 0 : 1, .pair_id = p.id, .prompt_id = prompt_id,
+                       .text = strdup(ptext), .s = o->sampling[k] ? *o->sampling[k] : l->settings.s[k], .ev = *ev,
+                       .record_cancelled = o->record_cancelled};
+        }
+        if (!j || !j->text || pthread_create(&l->th[k], NULL, worker, j) != 0) {
+            if (j) free(j->text);
+            free(j);
+            /* the ones that did start finish normally; account for the one that did not */
+            pthread_mutex_lock(&l->mu);
+            l->running -= todo - started;
+            if (l->running == 0) l->ask_open = false;
+            pthread_cond_broadcast(&l->cv);
+            pthread_mutex_unlock(&l->mu);
+            lab_stop(l);
+            free(ptext);
+            return lab_err(e, LAB_ENOMEM, "cannot start a worker thread for model %c", 'A' + k);
+        }
+        l->th_live[k] = true;
+        started++;
+    }
+    free(ptext);
+    return 0;
+}

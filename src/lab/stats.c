@@ -1,0 +1,536 @@
+/* lab_stats: from the record to the numbers of `ablab stats`, the stats screen and the exports.
+ * What counts: the latest rating of each participant for each pair. Both-bad votes are counted
+ * but carry no preference (they are left out of win rates and Bradley–Terry); ties count half
+ * to each side in Bradley–Terry and are left out of the win rate and the sign test. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lab_internal.h"
+
+typedef struct {
+    int64_t pair_id, prompt_id, session_id, model[2];
+    int choice;        /* 0 = model[0] better, 1 = model[1], 2 tie, 3 both bad */
+    int chosen_side;   /* -1 or side of the winner */
+    int score[2];
+    char *participant, *prompt;
+    bool blind;
+} Vote;
+
+typedef struct {
+    Vote *v;
+    size_t n, cap;
+    LabStats *s;
+    bool oom;
+} Collect;
+
+static LabModelStats *model_slot(LabStats *s, int64_t id) {
+    for (size_t i = 0; i < s->n_models; i++)
+        if (s->models[i].id == id) return &s->models[i];
+    return NULL;
+}
+
+static int add_model(const DbModel *m, void *ud) {
+    LabStats *s = ud;
+    LabModelStats *n = realloc(s->models, (s->n_models + 1) * sizeof *n);
+    if (!n) return 1;
+    s->models = n;
+    LabModelStats *o = &n[s->n_models++];
+    memset(o, 0, sizeof *o);
+    o->id = m->id;
+    lab_copy_name(o->name, sizeof o->name, m->name);
+    lab_copy_name(o->arch, sizeof o->arch, m->arch);
+    lab_copy_name(o->dtype, sizeof o->dtype, m->dtype);
+    o->n_params = m->n_params;
+    o->elo = NAN;
+    o->elo_ci = (LabInterval){NAN, NAN};
+    return 0;
+}
+
+static int add_vote(const DbRating *r, void *ud) {
+    Collect *c = ud;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 256;
+        Vote *v = realloc(c->v, cap * sizeof *v);
+        if (!v) {
+            c->oom = true;
+            return 1;
+        }
+        c->v = v;
+        c->cap = cap;
+    }
+    int ch = strcmp(r->choice, "a") == 0 ? 0 : strcmp(r->choice, "b") == 0 ? 1 : strcmp(r->choice, "tie") == 0 ? 2 : 3;
+    Vote *v = &c->v[c->n];
+    *v = (Vote){.pair_id = r->pair_id, .prompt_id = r->prompt_id, .session_id = r->session_id,
+                .model = {r->model_id[0], r->model_id[1]}, .choice = ch, .chosen_side = r->chosen_side,
+                .score = {r->score[0], r->score[1]}, .participant = strdup(r->participant),
+                .prompt = strdup(r->prompt ? r->prompt : ""), .blind = r->blind};
+    if (!v->participant || !v->prompt) {
+        free(v->participant);
+        free(v->prompt);
+        c->oom = true;
+        return 1;
+    }
+    c->n++;
+    return 0;
+}
+
+typedef struct {
+    int64_t id;
+    double *ttft, *tok_s, *total, *rss, *eng;
+    size_t n, cap;
+} Series;
+
+typedef struct {
+    Series *s;
+    size_t n;
+    int64_t *pairs;          /* pair ids with a response, and their response count */
+    int *pair_n;
+    size_t n_pairs, cap_pairs;
+    bool any_blind, any_open, oom;
+} Resp;
+
+static int add_response(const DbResponse *r, void *ud) {
+    Resp *c = ud;
+    Series *s = NULL;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->s[i].id == r->model_id) s = &c->s[i];
+    if (!s) {
+        Series *ns = realloc(c->s, (c->n + 1) * sizeof *ns);
+        if (!ns) goto oom;
+        c->s = ns;
+        s = &ns[c->n++];
+        memset(s, 0, sizeof *s);
+        s->id = r->model_id;
+    }
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        double **arr[] = {&s->ttft, &s->tok_s, &s->total, &s->rss, &s->eng};
+        for (int k = 0; k < 5; k++) {
+            double *a = realloc(*arr[k], cap * sizeof *a);
+            if (!a) goto oom;
+            *arr[k] = a;
+        }
+        s->cap = cap;
+    }
+    s->ttft[s->n] = r->ttft_ms;
+    s->tok_s[s->n] = r->decode_tok_s;
+    s->total[s->n] = r->total_ms;
+    s->rss[s->n] = (double)r->peak_rss;
+    s->eng[s->n] = (double)(r->bytes_weights_mapped + r->bytes_weights_owned + r->bytes_kv + r->bytes_scratch);
+    s->n++;
+    if (r->blind) c->any_blind = true;
+    else c->any_open = true;
+    /* pairs seen, newest last: a pair's responses are adjacent enough; search from the end */
+    for (size_t i = c->n_pairs; i-- > 0;)
+        if (c->pairs[i] == r->pair_id) {
+            c->pair_n[i]++;
+            return 0;
+        }
+    if (c->n_pairs == c->cap_pairs) {
+        size_t cap = c->cap_pairs ? c->cap_pairs * 2 : 256;
+        int64_t *p = realloc(c->pairs, cap * sizeof *p);
+        if (p) c->pairs = p;
+        int *pn = realloc(c->pair_n, cap * sizeof *pn);
+        if (pn) c->pair_n = pn;
+        if (!p || !pn) goto oom;
+        c->cap_pairs = cap;
+    }
+    c->pairs[c->n_pairs] = r->pair_id;
+    c->pair_n[c->n_pairs++] = 1;
+    return 0;
+oom:
+    c->oom = true;
+    return 1;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static size_t count_distinct_i64(int64_t *v, size_t n) {
+    if (!n) return 0;
+    qsort(v, n, sizeof *v, cmp_i64);
+    size_t d = 1;
+    for (size_t i = 1; i < n; i++) d += v[i] != v[i - 1];
+    return d;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Bradley–Terry over the rated models from a list of votes (indices into rated[]); a virtual tie
+ * between every two models that met keeps ratings finite when one side never won. */
+static int bt_fit(const Vote *v, const size_t *pick, size_t n_pick, const int64_t *rated, size_t n_rated,
+                  double *win, double *elo) {
+    memset(win, 0, n_rated * n_rated * sizeof *win);
+    for (size_t t = 0; t < n_pick; t++) {
+        const Vote *x = &v[pick[t]];
+        if (x->choice == 3) continue;
+        size_t a = 0, b = 0;
+        while (a < n_rated && rated[a] != x->model[0]) a++;
+        while (b < n_rated && rated[b] != x->model[1]) b++;
+        if (a == n_rated || b == n_rated || a == b) continue;
+        if (x->choice == 0) win[a * n_rated + b] += 1;
+        else if (x->choice == 1) win[b * n_rated + a] += 1;
+        else {
+            win[a * n_rated + b] += 0.5;
+            win[b * n_rated + a] += 0.5;
+        }
+    }
+    for (size_t a = 0; a < n_rated; a++)
+        for (size_t b = a + 1; b < n_rated; b++)
+            if (win[a * n_rated + b] + win[b * n_rated + a] > 0) {
+                win[a * n_rated + b] += 0.5;
+                win[b * n_rated + a] += 0.5;
+            }
+    return lab_bradley_terry(win, n_rated, elo);
+}
+
+static void free_votes(Collect *c) {
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->v[i].participant);
+        free(c->v[i].prompt);
+    }
+    free(c->v);
+}
+
+static void free_resp(Resp *r) {
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->s[i].total);
+        free(r->s[i].rss);
+        free(r->s[i].eng);
+        /* ttft and tok_s move into LabModelStats (or are freed below if no model took them) */
+        free(r->s[i].ttft);
+        free(r->s[i].tok_s);
+    }
+    free(r->s);
+    free(r->pairs);
+    free(r->pair_n);
+}
+
+/* Inter-rater agreement: items are (prompt text, the two models); categories are oriented to the
+ * lower model id so the same judgement reads the same whichever side was A. */
+static void agreement(const Vote *v, size_t n, LabStats *s) {
+    s->kappa_kind = "none";
+    s->kappa = NAN;
+    s->kappa_items = 0;
+    if (n < 2) return;
+    size_t *idx = malloc(n * sizeof *idx);
+    if (!idx) return;
+    for (size_t i = 0; i < n; i++) idx[i] = i;
+    /* sort by item, then participant (insertion sort: votes are few) */
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0; j--) {
+            const Vote *a = &v[idx[j - 1]], *b = &v[idx[j]];
+            int64_t alo = a->model[0] < a->model[1] ? a->model[0] : a->model[1];
+            int64_t ahi = a->model[0] ^ a->model[1] ^ alo;
+            int64_t blo = b->model[0] < b->model[1] ? b->model[0] : b->model[1];
+            int64_t bhi = b->model[0] ^ b->model[1] ^ blo;
+            int c = strcmp(a->prompt, b->prompt);
+            if (!c) c = (alo > blo) - (alo < blo);
+            if (!c) c = (ahi > bhi) - (ahi < bhi);
+            if (!c) c = strcmp(a->participant, b->participant);
+            if (c <= 0) break;
+            size_t t = idx[j - 1];
+            idx[j - 1] = idx[j];
+            idx[j] = t;
+        }
+    /* walk items */
+    int *counts = calloc(n * 4, sizeof *counts);
+    char **raters = calloc(n, sizeof *raters);
+    int *ca = malloc(n * sizeof *ca), *cb = malloc(n * sizeof *cb);
+    char *first = NULL, *second = NULL;
+    size_t n_items = 0, n_raters = 0, n_pairs2 = 0;
+    bool two_only = true;
+    if (!counts || !raters || !ca || !cb) goto done;
+    for (size_t i = 0; i < n;) {
+        const Vote *h = &v[idx[i]];
+        int64_t lo = h->model[0] < h->model[1] ? h->model[0] : h->model[1];
+        int64_t hi = h->model[0] ^ h->model[1] ^ lo;
+        size_t j = i;
+        int cnt[4] = {0};
+        size_t k_r = 0;
+        const char *last_p = NULL;
+        int cat_first = -1, cat_second = -1;
+        const char *p_first = NULL, *p_second = NULL;
+        while (j < n) {
+            const Vote *x = &v[idx[j]];
+            int64_t xlo = x->model[0] < x->model[1] ? x->model[0] : x->model[1];
+            int64_t xhi = x->model[0] ^ x->model[1] ^ xlo;
+            if (strcmp(x->prompt, h->prompt) || xlo != lo || xhi != hi) break;
+            if (!last_p || strcmp(last_p, x->participant)) { /* one vote per participant per item */
+                int cat = x->choice;
+                if (cat < 2 && x->model[0] != lo) cat = 1 - cat;
+                cnt[cat]++;
+                if (k_r == 0) {
+                    cat_first = cat;
+                    p_first = x->participant;
+                } else if (k_r == 1) {
+                    cat_second = cat;
+                    p_second = x->participant;
+                }
+                k_r++;
+                last_p = x->participant;
+                bool known = false;
+                for (size_t r = 0; r < n_raters; r++) known |= strcmp(raters[r], x->participant) == 0;
+                if (!known) raters[n_raters++] = x->participant;
+            }
+            j++;
+        }
+        if (k_r >= 2) {
+            memcpy(&counts[n_items * 4], cnt, sizeof cnt);
+            n_items++;
+            if (k_r == 2) {
+                /* orient Cohen's pairs by a fixed rater order */
+                if (!first) {
+                    first = (char *)p_first;
+                    second = (char *)p_second;
+                }
+                if (!strcmp(p_first, first) && !strcmp(p_second, second)) {
+                    ca[n_pairs2] = cat_first;
+                    cb[n_pairs2++] = cat_second;
+                } else if (!strcmp(p_first, second) && !strcmp(p_second, first)) {
+                    ca[n_pairs2] = cat_second;
+                    cb[n_pairs2++] = cat_first;
+                } else two_only = false;
+            } else two_only = false;
+        }
+        i = j;
+    }
+    s->kappa_items = (int)n_items;
+    if (n_items == 0) goto done;
+    if (two_only && n_pairs2 == n_items) {
+        s->kappa_kind = "cohen";
+        s->kappa = lab_cohen_kappa(ca, cb, n_pairs2, 4);
+    } else {
+        s->kappa_kind = "fleiss";
+        s->kappa = lab_fleiss_kappa(counts, n_items, 4);
+    }
+done:
+    free(idx);
+    free(counts);
+    free(raters);
+    free(ca);
+    free(cb);
+}
+
+int lab_stats(Lab *l, const LabStatsQuery *q, LabStats *out, LabErr *e) {
+    LabStatsQuery dq = {0};
+    if (!q) q = &dq;
+    memset(out, 0, sizeof *out);
+    out->bootstrap_rounds = q->bootstrap_rounds > 0 ? q->bootstrap_rounds : 1000;
+    out->seed = q->seed ? q->seed : 1;
+    out->kappa_kind = "none";
+    out->kappa = NAN;
+    Collect c = {.s = out};
+    Resp rs = {0};
+    pthread_mutex_lock(&l->mu);
+    int rc = db_models_each(l->db, add_model, out, e);
+    if (!rc) rc = db_ratings_each(l->db, q->session_id, true, add_vote, &c, e);
+    if (!rc) rc = db_responses_each(l->db, q->session_id, 0, add_response, &rs, e);
+    pthread_mutex_unlock(&l->mu);
+    if (!rc && (c.oom || rs.oom)) rc = lab_err(e, LAB_ENOMEM, "out of memory");
+    if (rc) goto fail;
+
+    /* ---- the record at a glance ---- */
+    out->n_votes = (int)c.n;
+    out->any_blind = rs.any_blind;
+    out->any_open = rs.any_open;
+    for (size_t i = 0; i < rs.n_pairs; i++) out->n_pairs_complete += rs.pair_n[i] == 2;
+    {
+        size_t m = c.n + 1;
+        int64_t *ids = malloc(m * sizeof *ids);
+        char **who = malloc(m * sizeof *who);
+        if (!ids || !who) {
+            free(ids);
+            free(who);
+            rc = lab_err(e, LAB_ENOMEM, "out of memory");
+            goto fail;
+        }
+        for (size_t i = 0; i < c.n; i++) ids[i] = c.v[i].session_id;
+        out->n_sessions = (int)count_distinct_i64(ids, c.n);
+        for (size_t i = 0; i < c.n; i++) ids[i] = c.v[i].prompt_id;
+        out->n_prompts = (int)count_distinct_i64(ids, c.n);
+        for (size_t i = 0; i < c.n; i++) who[i] = c.v[i].participant;
+        qsort(who, c.n, sizeof *who, cmp_str);
+        for (size_t i = 0; i < c.n; i++) out->n_participants += i == 0 || strcmp(who[i], who[i - 1]);
+        for (size_t i = 0; i < c.n; i++) {
+            if (c.v[i].blind) out->any_blind = true;
+            else out->any_open = true;
+        }
+        free(ids);
+        free(who);
+    }
+
+    /* ---- per model pair ---- */
+    for (size_t i = 0; i < c.n; i++) {
+        Vote *v = &c.v[i];
+        LabPairStats *ps = NULL;
+        int flip = 0;
+        for (size_t k = 0; k < out->n_pairs && !ps; k++) {
+            LabPairStats *x = &out->pairs[k];
+            if (x->model_id[0] == v->model[0] && x->model_id[1] == v->model[1]) ps = x;
+            else if (x->model_id[0] == v->model[1] && x->model_id[1] == v->model[0]) {
+                ps = x;
+                flip = 1;
+            }
+        }
+        if (!ps) {
+            LabPairStats *np = realloc(out->pairs, (out->n_pairs + 1) * sizeof *np);
+            if (!np) {
+                rc = lab_err(e, LAB_ENOMEM, "out of memory");
+                goto fail;
+            }
+            out->pairs = np;
+            ps = &np[out->n_pairs++];
+            memset(ps, 0, sizeof *ps);
+            for (int k = 0; k < 2; k++) {
+                ps->model_id[k] = v->model[k];
+                LabModelStats *ms = model_slot(out, v->model[k]);
+                lab_copy_name(ps->name[k], sizeof ps->name[k], ms ? ms->name : "?");
+            }
+        }
+        ps->votes++;
+        if (v->choice < 2) {
+            int w = v->choice ^ flip;
+            ps->wins[w]++;
+            ps->decisive++;
+            if (v->chosen_side == 0) ps->left_wins++;
+        } else if (v->choice == 2) ps->ties++;
+        else ps->both_bad++;
+        for (int k = 0; k < 2; k++) {
+            int sc = v->score[k];
+            if (sc < 1 || sc > 5) continue;
+            int m = k ^ flip;
+            ps->score_hist[m][sc - 1]++;
+            ps->mean_score[m] += sc;
+            ps->n_score[m]++;
+        }
+    }
+    for (size_t k = 0; k < out->n_pairs; k++) {
+        LabPairStats *ps = &out->pairs[k];
+        for (int m = 0; m < 2; m++) ps->mean_score[m] = ps->n_score[m] ? ps->mean_score[m] / ps->n_score[m] : NAN;
+        ps->win_rate = ps->decisive ? (double)ps->wins[0] / ps->decisive : NAN;
+        ps->win_ci = lab_wilson(ps->wins[0], ps->decisive, 1.96);
+        ps->sign_p = lab_sign_test(ps->wins[0], ps->wins[1]);
+        ps->left_rate = ps->decisive ? (double)ps->left_wins / ps->decisive : NAN;
+        ps->left_ci = lab_wilson(ps->left_wins, ps->decisive, 1.96);
+        if (!ps->decisive) ps->more_votes = -1;
+        else {
+            int need = lab_votes_to_separate(ps->win_rate);
+            ps->more_votes = need < 0 ? -1 : need > ps->decisive ? need - ps->decisive : 0;
+            /* the interval of the actual counts may already exclude 0.5 */
+            if (ps->win_ci.lo > 0.5 || ps->win_ci.hi < 0.5) ps->more_votes = 0;
+        }
+    }
+
+    /* ---- Bradley–Terry with a seeded bootstrap ---- */
+    {
+        size_t nr = 0;
+        int64_t *rated = malloc((2 * c.n + 1) * sizeof *rated);
+        size_t *pick = malloc((c.n + 1) * sizeof *pick);
+        if (!rated || !pick) {
+            free(rated);
+            free(pick);
+            rc = lab_err(e, LAB_ENOMEM, "out of memory");
+            goto fail;
+        }
+        for (size_t i = 0; i < c.n; i++) {
+            if (c.v[i].choice == 3) continue;
+            for (int k = 0; k < 2; k++) {
+                bool seen = false;
+                for (size_t r = 0; r < nr; r++) seen |= rated[r] == c.v[i].model[k];
+                if (!seen) rated[nr++] = c.v[i].model[k];
+            }
+        }
+        double *win = malloc((nr * nr + 1) * sizeof *win), *elo = malloc((nr + 1) * sizeof *elo);
+        double *boot = malloc(((size_t)out->bootstrap_rounds * nr + 1) * sizeof *boot);
+        if (!win || !elo || !boot) rc = lab_err(e, LAB_ENOMEM, "out of memory");
+        if (!rc && nr >= 2) {
+            for (size_t i = 0; i < c.n; i++) pick[i] = i;
+            if (bt_fit(c.v, pick, c.n, rated, nr, win, elo) == 0) {
+                for (size_t r = 0; r < nr; r++) {
+                    LabModelStats *ms = model_slot(out, rated[r]);
+                    if (ms) {
+                        ms->elo = elo[r];
+                        ms->rated = true;
+                    }
+                }
+                uint64_t st = out->seed;
+                int ok_rounds = 0;
+                for (int b = 0; b < out->bootstrap_rounds; b++) {
+                    for (size_t i = 0; i < c.n; i++) pick[i] = (size_t)(lab_rng_next(&st) % c.n);
+                    if (bt_fit(c.v, pick, c.n, rated, nr, win, elo) != 0) continue;
+                    for (size_t r = 0; r < nr; r++) boot[(size_t)r * out->bootstrap_rounds + ok_rounds] = elo[r];
+                    ok_rounds++;
+                }
+                for (size_t r = 0; r < nr && ok_rounds > 0; r++) {
+                    LabModelStats *ms = model_slot(out, rated[r]);
+                    double *col = &boot[(size_t)r * out->bootstrap_rounds];
+                    if (ms) {
+                        ms->elo_ci.lo = lab_quantile(col, (size_t)ok_rounds, 0.025);
+                        ms->elo_ci.hi = lab_quantile(col, (size_t)ok_rounds, 0.975);
+                    }
+                }
+            }
+        }
+        free(rated);
+        free(pick);
+        free(win);
+        free(elo);
+        free(boot);
+        if (rc) goto fail;
+    }
+
+    /* ---- latency and memory per model ---- */
+    for (size_t i = 0; i < rs.n; i++) {
+        Series *s = &rs.s[i];
+        LabModelStats *ms = model_slot(out, s->id);
+        if (!ms) continue;
+        ms->n_responses = (int)s->n;
+        ms->ttft_med = lab_quantile(s->ttft, s->n, 0.5);
+        ms->ttft_p90 = lab_quantile(s->ttft, s->n, 0.9);
+        ms->tok_s_med = lab_quantile(s->tok_s, s->n, 0.5);
+        ms->tok_s_p90 = lab_quantile(s->tok_s, s->n, 0.9);
+        ms->total_med = lab_quantile(s->total, s->n, 0.5);
+        ms->total_p90 = lab_quantile(s->total, s->n, 0.9);
+        ms->rss_med = lab_quantile(s->rss, s->n, 0.5);
+        ms->rss_p90 = lab_quantile(s->rss, s->n, 0.9);
+        ms->engine_med = lab_quantile(s->eng, s->n, 0.5);
+        ms->engine_p90 = lab_quantile(s->eng, s->n, 0.9);
+        ms->ttft = s->ttft;
+        ms->tok_s = s->tok_s;
+        s->ttft = s->tok_s = NULL;
+    }
+    /* models that took no part in this selection are dropped from it */
+    size_t keep = 0;
+    for (size_t i = 0; i < out->n_models; i++) {
+        LabModelStats *ms = &out->models[i];
+        bool in_pair = false;
+        for (size_t k = 0; k < out->n_pairs; k++) in_pair |= out->pairs[k].model_id[0] == ms->id || out->pairs[k].model_id[1] == ms->id;
+        if (ms->n_responses || in_pair) out->models[keep++] = *ms;
+    }
+    out->n_models = keep;
+
+    agreement(c.v, c.n, out);
+    free_votes(&c);
+    free_resp(&rs);
+    return 0;
+fail:
+    free_votes(&c);
+    free_resp(&rs);
+    lab_stats_free(out);
+    return -1;
+}
+
+void lab_stats_free(LabStats *s) {
+    if (!s) return;
+    for (size_t i = 0; i < s->n_models; i++) {
+        free(s->models[i].ttft);
+        free(s->models[i].tok_s);
+    }
+    free(s->models);
+    free(s->pairs);
+    memset(s, 0, sizeof *s);
+}

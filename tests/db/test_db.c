@@ -1,0 +1,589 @@
+/* The record: migrations, refusals, durability under kill -9, a full disk and a second writer,
+ * and the rows a user's work becomes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "db_internal.h"
+
+static char tmpdir[256];
+
+static char *tpath(const char *name) {
+    static char p[8][512];
+    static int k;
+    char *r = p[k++ % 8];
+    snprintf(r, 512, "%s/%s", tmpdir, name);
+    return r;
+}
+
+static int setup_dir(void **state) {
+    (void)state;
+    const char *t = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/ablab-db-XXXXXX", t && *t ? t : "/tmp");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown_dir(void **state) {
+    (void)state;
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void file_hash(const char *path, char out[65]) {
+    LabErr e = {0};
+    assert_int_equal(file_sha256(path, out, &e), 0);
+}
+
+static int64_t raw_int(const char *path, const char *sql) {
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+static void raw_exec(const char *path, const char *sql) {
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+    char *msg = NULL;
+    int rc = sqlite3_exec(h, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) fail_msg("%s: %s", sql, msg);
+    sqlite3_close(h);
+}
+
+/* A session with one prompt answered by two models: what a rating needs. */
+typedef struct { int64_t session, prompt, model[2], pair, response[2]; } Fixture;
+
+static void add_fixture(Db *db, const char *session_name, Fixture *f) {
+    LabErr e = {0};
+    DbModel m = {.path = "/models/a", .name = "a", .arch = "llama", .format = "llama2c", .dtype = "f32",
+                 .file_dtype = "f32", .tokenizer_kind = "llama2c",
+                 .weights_sha256 = "1111111111111111111111111111111111111111111111111111111111111111",
+                 .tokenizer_sha256 = "2222222222222222222222222222222222222222222222222222222222222222",
+                 .n_params = 260000, .n_layer = 5, .n_head = 8, .n_kv_head = 4, .dim = 64, .vocab = 512,
+                 .ctx_max = 512, .bytes_on_disk = 1000000, .bytes_mapped = 1000000, .load_ms = 3.5};
+    assert_int_equal(db_model_upsert(db, &m, &f->model[0], &e), 0);
+    m.path = "/models/b";
+    m.name = "b";
+    m.n_params = 1000;
+    assert_int_equal(db_model_upsert(db, &m, &f->model[1], &e), 0);
+    DbSession s = {.name = session_name, .kind = "run", .participant = "p1", .blind = true, .seed = 7};
+    assert_int_equal(db_session_add(db, &s, &f->session, &e), 0);
+    assert_int_equal(db_prompt_add(db, f->session, "set", 0, "Once upon a time", &f->prompt, &e), 0);
+    DbPair p = {.session_id = f->session, .prompt_id = f->prompt, .model_id = {f->model[0], f->model[1]},
+                .left_slot = 1, .blind = true};
+    assert_int_equal(db_pair_add(db, &p, &f->pair, &e), 0);
+    for (int slot = 0; slot < 2; slot++) {
+        int ids[] = {1, 2, 3 + slot};
+        DbResponse r = {.pair_id = f->pair, .model_id = f->model[slot], .slot = slot, .side = 1 - slot,
+                        .temp = 0.8, .top_k = 40, .top_p = 0.95, .min_p = 0.05, .repeat_penalty = 1,
+                        .repeat_last_n = 64, .max_tokens = 16, .seed = 42 + slot,
+                        .output = slot ? "a dragon slept" : "there was a cat", .token_ids = ids, .n_token_ids = 3,
+                        .n_prompt = 5, .n_gen = 3, .stop_reason = "length", .ttft_ms = 10 + slot,
+                        .prefill_ms = 5, .decode_tok_s = 100, .p50_ms = 9, .p95_ms = 12, .total_ms = 40,
+                        .bytes_weights_mapped = 1000000, .bytes_kv = 4096, .bytes_scratch = 1024,
+                        .peak_rss = 5000000, .threads = 1, .build_version = "0.1.0", .cpu_model = "test cpu"};
+        assert_int_equal(db_response_add(db, &r, &f->response[slot], &e), 0);
+    }
+}
+
+static DbRating make_rating(const Fixture *f, const char *who) {
+    return (DbRating){.pair_id = f->pair, .participant = who, .choice = "a", .winner_model_id = f->model[0],
+                      .chosen_side = 1, .score = {4, 0}, .comment = "crisper", .decide_ms = 1500};
+}
+
+static int count(const DbPairRow *r, void *ud) {
+    (void)r;
+    (*(int *)ud)++;
+    return 0;
+}
+
+/* ---------- opening ---------- */
+
+static void test_new_file_gets_pragmas_and_schema(void **state) {
+    (void)state;
+    LabErr e = {0};
+    Db *db;
+    const char *p = tpath("new/fresh.db");
+    assert_int_equal(mkdir_p(tpath("new"), &e), 0);
+    assert_int_equal(db_open(&db, p, &e), 0);
+    assert_null(db_backup_path(db)); /* nothing to back up in a new file */
+    sqlite3_stmt *st;
+    const char *checks[][2] = {{"PRAGMA foreign_keys", "1"}, {"PRAGMA journal_mode", "wal"},
+                               {"PRAGMA synchronous", "2"}, {"PRAGMA busy_timeout", "5000"},
+                               {"PRAGMA user_version", "4"}, {"PRAGMA application_id", "1096961122"}};
+    for (size_t i = 0; i < sizeof checks / sizeof *checks; i++) {
+        assert_int_equal(sqlite3_prepare_v2(db->h, checks[i][0], -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_string_equal((const char *)sqlite3_column_text(st, 0), checks[i][1]);
+        sqlite3_finalize(st);
+    }
+    assert_int_equal(db_integrity_check(db, &e), 0);
+    db_close(db);
+    /* a second open of a current file migrates nothing */
+    assert_int_equal(db_open(&db, p, &e), 0);
+    assert_null(db_backup_path(db));
+    db_close(db);
+}
+
+static void test_empty_file_is_initialized(void **state) {
+    (void)state;
+    const char *p = tpath("empty.db");
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fclose(f);
+    LabErr e = {0};
+    Db *db;
+    assert_int_equal(db_open(&db, p, &e), 0);
+    db_close(db);
+    assert_int_equal(raw_int(p, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+}
+
+static void test_every_earlier_version_migrates_with_data(void **state) {
+    (void)state;
+    for (int v = 1; v < DB_SCHEMA_VERSION; v++) {
+        char name[64];
+        snprintf(name, sizeof name, "v%d.db", v);
+        const char *p = tpath(name);
+        LabErr e = {0};
+        assert_int_equal(db_migrate_to(p, v, &e), 0);
+        assert_int_equal(raw_int(p, "PRAGMA user_version"), v);
+        /* rows as that version's schema held them (v1 tables are in every version) */
+        raw_exec(p,
+                 "INSERT INTO models VALUES(1,'/m/a','a','llama','llama2c','f32','f32','llama2c','aa','bb',260000,"
+                 "5,8,4,64,512,512,100,100,0,3.5,1,1);"
+                 "INSERT INTO models VALUES(2,'/m/b','b','gpt2','hf','f32','f32','bpe',"
+                 "'cc','dd',1000,1,1,1,8,50,64,10,10,0,1.0,1,1);"
+                 "INSERT INTO sessions(id,name,kind,participant,blind,consent,seed,started_ms) "
+                 "VALUES(1,'old','run','ann',0,1,5,1000);"
+                 "INSERT INTO prompts VALUES(1,1,'set',0,'the zebra crossed',1000);"
+                 "INSERT INTO pairs VALUES(1,1,1,0,1,2,0,0,1000);"
+                 "INSERT INTO responses VALUES(1,1,0,1,0,0.8,40,0.95,0.05,1,64,16,9,'a striped answer','1 2',"
+                 "3,2,'eos',1,1,1,1,1,1,1,1,1,1,1,1,'0.0.9','cpu',1000);"
+                 "INSERT INTO ratings(pair_id,participant,choice,winner_model_id,chosen_side,created_ms) "
+                 "VALUES(1,'ann','a',1,0,1000);");
+        Db *db;
+        assert_int_equal(db_open(&db, p, &e), 0);
+        assert_non_null(db_backup_path(db));
+        assert_int_equal(raw_int(db_backup_path(db), "PRAGMA user_version"), v); /* the copy is the old file */
+        assert_int_equal(raw_int(db_backup_path(db), "SELECT count(*) FROM ratings"), 1);
+        assert_int_equal(raw_int(p, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+        int n_prompts, n_complete, n_rated;
+        assert_int_equal(db_session_counts(db, 1, "ann", &n_prompts, &n_complete, &n_rated, &e), 0);
+        assert_int_equal(n_prompts, 1);
+        assert_int_equal(n_rated, 1);
+        /* full-text search reaches rows written before the index existed */
+        int hits = 0;
+        assert_int_equal(db_pairs_each(db, "zebra", 0, 10, 0, count, &hits, &e), 0);
+        assert_int_equal(hits, 1);
+        hits = 0;
+        assert_int_equal(db_pairs_each(db, "striped", 0, 10, 0, count, &hits, &e), 0);
+        assert_int_equal(hits, 1);
+        /* and the newer tables work */
+        DbEval ev = {.model_id = 1, .dataset = "d", .metric = "perplexity", .value = 3.25, .n_tokens = 100};
+        int64_t id;
+        assert_int_equal(db_eval_add(db, &ev, &id, &e), 0);
+        assert_int_equal(db_setting_set(db, "k", "v", &e), 0);
+        assert_int_equal(db_integrity_check(db, &e), 0);
+        db_close(db);
+    }
+}
+
+static void test_newer_file_is_refused_untouched(void **state) {
+    (void)state;
+    const char *p = tpath("newer.db");
+    LabErr e = {0};
+    assert_int_equal(db_migrate_to(p, DB_SCHEMA_VERSION, &e), 0);
+    raw_exec(p, "PRAGMA journal_mode=DELETE; PRAGMA user_version=99;");
+    char before[65], after[65];
+    file_hash(p, before);
+    Db *db = (Db *)1;
+    assert_int_equal(db_open(&db, p, &e), -1);
+    assert_null(db);
+    assert_int_equal(e.code, LAB_EUNSUPPORTED);
+    assert_non_null(strstr(e.msg, "newer ablab"));
+    file_hash(p, after);
+    assert_string_equal(before, after);
+    assert_int_equal(file_exists(tpath("newer.db-wal")), 0);
+}
+
+static void test_foreign_files_are_refused_untouched(void **state) {
+    (void)state;
+    const char *p = tpath("foreign.db");
+    raw_exec(p, "CREATE TABLE recipes(name TEXT); INSERT INTO recipes VALUES('soup');");
+    char before[65], after[65];
+    file_hash(p, before);
+    LabErr e = {0};
+    Db *db;
+    assert_int_equal(db_open(&db, p, &e), -1);
+    assert_int_equal(e.code, LAB_EFORMAT);
+    assert_non_null(strstr(e.msg, "not an ablab record"));
+    file_hash(p, after);
+    assert_string_equal(before, after);
+
+    const char *t = tpath("notes.txt");
+    FILE *f = fopen(t, "w");
+    assert_non_null(f);
+    fputs("this is not a database, just some notes that are long enough to fill a header......\n", f);
+    fclose(f);
+    file_hash(t, before);
+    assert_int_equal(db_open(&db, t, &e), -1);
+    assert_int_equal(e.code, LAB_EFORMAT);
+    file_hash(t, after);
+    assert_string_equal(before, after);
+}
+
+/* ---------- rows ---------- */
+
+typedef struct { int n; char text[8][64]; } Texts;
+static int collect_text(const char *s, void *ud) {
+    Texts *t = ud;
+    if (t->n < 8) snprintf(t->text[t->n++], 64, "%s", s);
+    return 0;
+}
+static int collect_rating(const DbRating *r, void *ud) {
+    Texts *t = ud;
+    if (t->n < 8) snprintf(t->text[t->n++], 64, "%s:%s:%d:%d:%s", r->participant, r->choice, r->score[0], r->chosen_side,
+                           r->model_name[0]);
+    return 0;
+}
+static int collect_response(const DbResponse *r, void *ud) {
+    Texts *t = ud;
+    if (t->n < 8)
+        snprintf(t->text[t->n++], 64, "%d:%s:%zu:%d:%s:%s", r->slot, r->output, r->n_token_ids,
+                 r->token_ids[2], r->model_name, r->prompt);
+    return 0;
+}
+
+static void test_rows_round_trip(void **state) {
+    (void)state;
+    LabErr e = {0};
+    Db *db;
+    assert_int_equal(db_open(&db, tpath("rows.db"), &e), 0);
+    Fixture f;
+    add_fixture(db, "s1", &f);
+    /* the same model again is the same row */
+    int64_t again;
+    DbModel m = {.path = "/models/a", .name = "a", .arch = "llama", .format = "llama2c", .dtype = "f32",
+                 .file_dtype = "f32", .tokenizer_kind = "llama2c",
+                 .weights_sha256 = "1111111111111111111111111111111111111111111111111111111111111111",
+                 .tokenizer_sha256 = "2222222222222222222222222222222222222222222222222222222222222222",
+                 .load_ms = 9};
+    assert_int_equal(db_model_upsert(db, &m, &again, &e), 0);
+    assert_int_equal(again, f.model[0]);
+    /* a prompt set resumes idempotently, and a changed set is refused */
+    int64_t pid;
+    assert_int_equal(db_prompt_add(db, f.session, "set", 0, "Once upon a time", &pid, &e), 0);
+    assert_int_equal(pid, f.prompt);
+    assert_int_equal(db_prompt_add(db, f.session, "set", 0, "Something else", &pid, &e), -1);
+    assert_int_equal(e.code, LAB_EINVAL);
+    assert_int_equal(db_prompt_add(db, f.session, NULL, -1, "appended", &pid, &e), 0);
+    /* a second response for a slot is refused */
+    DbResponse dup = {.pair_id = f.pair, .model_id = f.model[0], .slot = 0, .output = "x", .stop_reason = "eos"};
+    int64_t rid;
+    assert_int_equal(db_response_add(db, &dup, &rid, &e), -1);
+    assert_int_equal(e.code, LAB_EINVAL);
+    assert_non_null(strstr(e.msg, "INSERT INTO responses")); /* the message carries the SQL */
+    DbPair p;
+    assert_int_equal(db_pair_find(db, f.session, f.prompt, 0, &p, &e), 1);
+    assert_int_equal(p.response_id[0], f.response[0]);
+    assert_int_equal(p.response_id[1], f.response[1]);
+    assert_int_equal(p.left_slot, 1);
+    assert_int_equal(db_pair_find(db, f.session, f.prompt, 1, &p, &e), 0);
+
+    Texts t = {0};
+    assert_int_equal(db_responses_each(db, f.session, 0, collect_response, &t, &e), 0);
+    assert_int_equal(t.n, 2);
+    assert_string_equal(t.text[0], "0:there was a cat:3:3:a:Once upon a time");
+    assert_string_equal(t.text[1], "1:a dragon slept:3:4:b:Once upon a time");
+
+    /* ratings: all, and the latest per participant */
+    int64_t r1, r2, r3;
+    DbRating r = make_rating(&f, "p1");
+    assert_int_equal(db_rating_add(db, &r, &r1, &e), 0);
+    r.choice = "tie";
+    r.winner_model_id = 0;
+    r.chosen_side = -1;
+    assert_int_equal(db_rating_add(db, &r, &r2, &e), 0);
+    r = make_rating(&f, "p2");
+    assert_int_equal(db_rating_add(db, &r, &r3, &e), 0);
+    memset(&t, 0, sizeof t);
+    assert_int_equal(db_ratings_each(db, 0, true, collect_rating, &t, &e), 0);
+    assert_int_equal(t.n, 2);
+    assert_string_equal(t.text[0], "p1:tie:4:-1:a");
+    assert_string_equal(t.text[1], "p2:a:4:1:a");
+    assert_int_equal(db_rating_delete(db, r2, &e), 0);
+    assert_int_equal(db_rating_delete(db, r2, &e), -1);
+    assert_int_equal(e.code, LAB_ENOTFOUND);
+    memset(&t, 0, sizeof t);
+    assert_int_equal(db_ratings_each(db, f.session, true, collect_rating, &t, &e), 0);
+    assert_string_equal(t.text[0], "p1:a:4:1:a");
+    /* a bad score is refused by the schema */
+    r.score[0] = 9;
+    assert_int_equal(db_rating_add(db, &r, &r3, &e), -1);
+
+    /* search */
+    int hits = 0;
+    assert_int_equal(db_pairs_each(db, "dragon", 0, 10, 0, count, &hits, &e), 0);
+    assert_int_equal(hits, 1);
+    hits = 0;
+    assert_int_equal(db_pairs_each(db, "penguin", 0, 10, 0, count, &hits, &e), 0);
+    assert_int_equal(hits, 0);
+    assert_int_equal(db_pairs_each(db, "\"unbalanced", 0, 10, 0, count, &hits, &e), -1);
+    assert_int_equal(e.code, LAB_EINVAL);
+
+    /* settings and the line editor's history (distinct, oldest first) */
+    char *v;
+    assert_int_equal(db_setting_get(db, "threads", &v, &e), 0);
+    assert_int_equal(db_setting_set(db, "threads", "2", &e), 0);
+    assert_int_equal(db_setting_get(db, "threads", &v, &e), 1);
+    assert_string_equal(v, "2");
+    free(v);
+    assert_int_equal(db_history_add(db, "one", &e), 0);
+    assert_int_equal(db_history_add(db, "two", &e), 0);
+    assert_int_equal(db_history_add(db, "one", &e), 0);
+    memset(&t, 0, sizeof t);
+    assert_int_equal(db_history_each(db, 10, collect_text, &t, &e), 0);
+    assert_int_equal(t.n, 2);
+    assert_string_equal(t.text[0], "two");
+    assert_string_equal(t.text[1], "one");
+
+    DbBench b = {.model_id = f.model[0], .name = "decode-128", .threads = 1, .n_gen = 128, .decode_tok_s = 900};
+    int64_t bid;
+    assert_int_equal(db_bench_add(db, &b, &bid, &e), 0);
+    b.model_id = 999; /* foreign keys are on */
+    assert_int_equal(db_bench_add(db, &b, &bid, &e), -1);
+    assert_int_equal(db_session_end(db, f.session, 5000, "done", &e), 0);
+    db_close(db);
+}
+
+static int dump_to_buf(const char *s, size_t n, void *ud) { return buf_append(ud, s, n); }
+
+static void test_sql_dump_replays_into_an_equal_record(void **state) {
+    (void)state;
+    LabErr e = {0};
+    Db *db;
+    const char *src = tpath("dumpsrc.db"), *dst = tpath("dumpdst.db");
+    assert_int_equal(db_open(&db, src, &e), 0);
+    Fixture f;
+    add_fixture(db, "dumped 'quoted' session", &f);
+    DbRating r = make_rating(&f, "p'1");
+    int64_t id;
+    assert_int_equal(db_rating_add(db, &r, &id, &e), 0);
+    Buf b = {0};
+    assert_int_equal(db_dump_sql(db, dump_to_buf, &b, &e), 0);
+    db_close(db);
+    raw_exec(dst, b.data);
+    buf_free(&b);
+    assert_int_equal(db_open(&db, dst, &e), 0); /* a valid ablab record, nothing to migrate */
+    assert_null(db_backup_path(db));
+    Texts t = {0};
+    assert_int_equal(db_ratings_each(db, 0, false, collect_rating, &t, &e), 0);
+    assert_int_equal(t.n, 1);
+    assert_string_equal(t.text[0], "p'1:a:4:1:a");
+    int hits = 0;
+    assert_int_equal(db_pairs_each(db, "dragon", 0, 10, 0, count, &hits, &e), 0);
+    assert_int_equal(hits, 1);
+    db_close(db);
+    const char *tables[] = {"models", "sessions", "prompts", "pairs", "responses", "ratings"};
+    for (int i = 0; i < 6; i++) {
+        char q[128];
+        snprintf(q, sizeof q, "SELECT count(*) FROM %s", tables[i]);
+        assert_int_equal(raw_int(src, q), raw_int(dst, q));
+    }
+}
+
+/* ---------- durability ---------- */
+
+/* A child rates as fast as it can and reports each rating id on a pipe once db_rating_add has
+ * returned; the parent kills it at a random moment. Every reported rating must be there. */
+static void test_kill9_loses_no_acknowledged_rating(void **state) {
+    (void)state;
+    LabErr e = {0};
+    const char *p = tpath("kill.db");
+    Db *db;
+    assert_int_equal(db_open(&db, p, &e), 0);
+    Fixture f;
+    add_fixture(db, "kill", &f);
+    db_close(db);
+    int64_t *acked = NULL;
+    size_t n_acked = 0, cap = 0;
+    srand(12345);
+    for (int round = 0; round < 50; round++) {
+        int fd[2];
+        assert_int_equal(pipe(fd), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(fd[0]);
+            Db *c;
+            LabErr ce = {0};
+            if (db_open(&c, p, &ce)) _exit(2);
+            DbRating r = make_rating(&f, "child");
+            for (;;) {
+                int64_t id;
+                if (db_rating_add(c, &r, &id, &ce)) _exit(3);
+                if (write(fd[1], &id, sizeof id) != sizeof id) _exit(4);
+            }
+        }
+        close(fd[1]);
+        /* wait for its first acknowledged rating, then kill it at a random moment of the stream */
+        int64_t id;
+        assert_int_equal(read(fd[0], &id, sizeof id), sizeof id);
+        struct timespec ts = {0, (long)(rand() % 20000) * 1000L};
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+        if (n_acked == cap) {
+            cap = cap ? cap * 2 : 1024;
+            acked = realloc(acked, cap * sizeof *acked);
+            assert_non_null(acked);
+        }
+        acked[n_acked++] = id;
+        while (read(fd[0], &id, sizeof id) == sizeof id) {
+            if (n_acked == cap) {
+                cap = cap ? cap * 2 : 1024;
+                acked = realloc(acked, cap * sizeof *acked);
+                assert_non_null(acked);
+            }
+            acked[n_acked++] = id;
+        }
+        close(fd[0]);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status)); /* it was still rating, not failing */
+    }
+    assert_true(n_acked >= 50);
+    assert_int_equal(db_open(&db, p, &e), 0);
+    assert_int_equal(db_integrity_check(db, &e), 0);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db->h, "SELECT count(*) FROM ratings WHERE id = ?1", -1, &st, NULL), SQLITE_OK);
+    for (size_t i = 0; i < n_acked; i++) {
+        sqlite3_bind_int64(st, 1, acked[i]);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        if (sqlite3_column_int(st, 0) != 1) fail_msg("acknowledged rating %lld is missing", (long long)acked[i]);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    db_close(db);
+    free(acked);
+}
+
+static void test_full_database_keeps_rating_for_retry(void **state) {
+    (void)state;
+    LabErr e = {0};
+    Db *db;
+    assert_int_equal(db_open(&db, tpath("full.db"), &e), 0);
+    Fixture f;
+    add_fixture(db, "full", &f);
+    int64_t pages = 0, id;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db->h, "PRAGMA page_count", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    pages = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count=%lld", (long long)pages);
+    assert_int_equal(sqlite3_exec(db->h, sql, NULL, NULL, NULL), SQLITE_OK);
+    /* a comment big enough to need new pages */
+    char *big = malloc(64 * 1024);
+    assert_non_null(big);
+    memset(big, 'x', 64 * 1024 - 1);
+    big[64 * 1024 - 1] = 0;
+    DbRating r = make_rating(&f, "p1");
+    r.comment = big;
+    int n_before = 0;
+    Texts t = {0};
+    assert_int_equal(db_ratings_each(db, 0, false, collect_rating, &t, &e), 0);
+    n_before = t.n;
+    assert_int_equal(db_rating_add(db, &r, &id, &e), -1);
+    assert_int_equal(e.code, LAB_EFULL);
+    assert_non_null(strstr(e.msg, "INSERT INTO ratings"));
+    assert_true(sqlite3_get_autocommit(db->h)); /* no transaction left open */
+    /* nothing else was lost and the connection still works */
+    memset(&t, 0, sizeof t);
+    assert_int_equal(db_ratings_each(db, 0, false, collect_rating, &t, &e), 0);
+    assert_int_equal(t.n, n_before);
+    Texts rs = {0};
+    assert_int_equal(db_responses_each(db, 0, 0, collect_response, &rs, &e), 0);
+    assert_int_equal(rs.n, 2);
+    /* space comes back: the same rating goes through */
+    assert_int_equal(sqlite3_exec(db->h, "PRAGMA max_page_count=1000000", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(db_rating_add(db, &r, &id, &e), 0);
+    assert_int_equal(db_integrity_check(db, &e), 0);
+    free(big);
+    db_close(db);
+}
+
+static void test_second_writer_does_not_lose_a_rating(void **state) {
+    (void)state;
+    LabErr e = {0};
+    Db *db;
+    const char *p = tpath("locked.db");
+    assert_int_equal(db_open(&db, p, &e), 0);
+    Fixture f;
+    add_fixture(db, "locked", &f);
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* another process takes the write lock, writes, and holds it for a while */
+        close(fd[0]);
+        sqlite3 *h;
+        if (sqlite3_open(p, &h) != SQLITE_OK) _exit(2);
+        if (sqlite3_exec(h, "BEGIN IMMEDIATE; INSERT INTO settings VALUES('other','1');", NULL, NULL, NULL)) _exit(3);
+        char c = 'L';
+        if (write(fd[1], &c, 1) != 1) _exit(4);
+        struct timespec ts = {0, 700 * 1000000L};
+        nanosleep(&ts, NULL);
+        if (sqlite3_exec(h, "COMMIT", NULL, NULL, NULL)) _exit(5);
+        sqlite3_close(h);
+        _exit(0);
+    }
+    close(fd[1]);
+    char c;
+    assert_int_equal(read(fd[0], &c, 1), 1); /* the lock is held now */
+    close(fd[0]);
+    DbRating r = make_rating(&f, "p1");
+    int64_t id;
+    assert_int_equal(db_rating_add(db, &r, &id, &e), 0); /* waits within busy_timeout, then commits */
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char *v;
+    assert_int_equal(db_setting_get(db, "other", &v, &e), 1); /* the other writer's row is there too */
+    free(v);
+    Texts t = {0};
+    assert_int_equal(db_ratings_each(db, 0, false, collect_rating, &t, &e), 0);
+    assert_int_equal(t.n, 1);
+    db_close(db);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_new_file_gets_pragmas_and_schema),
+        cmocka_unit_test(test_empty_file_is_initialized),
+        cmocka_unit_test(test_every_earlier_version_migrates_with_data),
+        cmocka_unit_test(test_newer_file_is_refused_untouched),
+        cmocka_unit_test(test_foreign_files_are_refused_untouched),
+        cmocka_unit_test(test_rows_round_trip),
+        cmocka_unit_test(test_sql_dump_replays_into_an_equal_record),
+        cmocka_unit_test(test_kill9_loses_no_acknowledged_rating),
+        cmocka_unit_test(test_full_database_keeps_rating_for_retry),
+        cmocka_unit_test(test_second_writer_does_not_lose_a_rating),
+    };
+    return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+}

@@ -1,0 +1,664 @@
+/* The application layer on the record: statistics against hand-computed values, rating with side
+ * resolution, retry and undo, studies, history, settings, and exports that parse back equal. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "db_internal.h"
+#include "lab_internal.h"
+
+static char tmpdir[256];
+
+static const char *tpath(const char *name) {
+    static char p[8][512];
+    static int k;
+    char *r = p[k++ % 8];
+    snprintf(r, 512, "%s/%s", tmpdir, name);
+    return r;
+}
+
+static int setup_dir(void **state) {
+    (void)state;
+    const char *t = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/ablab-lab-XXXXXX", t && *t ? t : "/tmp");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown_dir(void **state) {
+    (void)state;
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+#define NEAR(a, b, tol) assert_true(fabs((a) - (b)) <= (tol))
+
+/* ---------- formulas against hand-computed values ---------- */
+
+static void test_wilson_and_sign_test(void **state) {
+    (void)state;
+    LabInterval w = lab_wilson(8, 10, 1.96);
+    NEAR(w.lo, 0.4901568, 1e-6);
+    NEAR(w.hi, 0.9433191, 1e-6);
+    w = lab_wilson(0, 0, 1.96);
+    NEAR(w.lo, 0, 0);
+    NEAR(w.hi, 1, 0);
+    /* 8 wins, 2 losses: 2 * (C(10,0) + C(10,1) + C(10,2)) / 2^10 = 112/1024 */
+    NEAR(lab_sign_test(8, 2), 112.0 / 1024, 1e-12);
+    NEAR(lab_sign_test(2, 8), 112.0 / 1024, 1e-12);
+    NEAR(lab_sign_test(5, 5), 1.0, 1e-12);
+    NEAR(lab_sign_test(0, 0), 1.0, 0);
+    /* 0 of 20: 2 / 2^20 */
+    NEAR(lab_sign_test(0, 20), 2.0 / 1048576, 1e-15);
+    /* votes until the Wilson interval at the rate leaves 0.5 (computed by hand with z = 1.96) */
+    assert_int_equal(lab_votes_to_separate(0.7), 25);
+    assert_int_equal(lab_votes_to_separate(0.6), 97);
+    assert_int_equal(lab_votes_to_separate(0.25), 16);
+    assert_int_equal(lab_votes_to_separate(0.5), -1);
+}
+
+static void test_bradley_terry(void **state) {
+    (void)state;
+    /* two models, 3 wins to 1: odds 3, so 400 log10 3 apart around 1000 */
+    double w2[] = {0, 3, 1, 0}, elo[3];
+    assert_int_equal(lab_bradley_terry(w2, 2, elo), 0);
+    NEAR(elo[0], 1000 + 200 * log10(3), 1e-6);
+    NEAR(elo[1], 1000 - 200 * log10(3), 1e-6);
+    /* three models with counts that strengths 4:2:1 fit exactly: a-b 2:1, b-c 2:1, a-c 4:1 */
+    double w3[] = {0, 2, 4, 1, 0, 2, 1, 1, 0};
+    assert_int_equal(lab_bradley_terry(w3, 3, elo), 0);
+    NEAR(elo[0], 1000 + 400 * log10(2), 1e-6);
+    NEAR(elo[1], 1000, 1e-6);
+    NEAR(elo[2], 1000 - 400 * log10(2), 1e-6);
+    /* a model that never scores has no finite rating */
+    double w0[] = {0, 3, 0, 0};
+    assert_int_equal(lab_bradley_terry(w0, 2, elo), -1);
+}
+
+static void test_kappas(void **state) {
+    (void)state;
+    /* 50 items: yes/yes 20, yes/no 5, no/yes 10, no/no 15: po = .7, pe = .5, kappa = .4 */
+    int a[50], b[50], k = 0;
+    for (int i = 0; i < 20; i++, k++) a[k] = 0, b[k] = 0;
+    for (int i = 0; i < 5; i++, k++) a[k] = 0, b[k] = 1;
+    for (int i = 0; i < 10; i++, k++) a[k] = 1, b[k] = 0;
+    for (int i = 0; i < 15; i++, k++) a[k] = 1, b[k] = 1;
+    NEAR(lab_cohen_kappa(a, b, 50, 2), 0.4, 1e-12);
+    /* Fleiss (1971)'s worked example as on Wikipedia: 10 items, 14 raters, 5 categories, kappa 0.210 */
+    int f[] = {0, 0, 0, 0, 14, 0, 2, 6, 4, 2, 0, 0, 3, 5, 6, 0, 3, 9, 2, 0, 2, 2, 8, 1, 1,
+               7, 7, 0, 0, 0, 3, 2, 6, 3, 0, 2, 5, 3, 2, 2, 6, 5, 2, 1, 0, 0, 2, 2, 3, 7};
+    NEAR(lab_fleiss_kappa(f, 10, 5), 0.20993, 1e-5);
+    int one[] = {1, 0};
+    assert_true(isnan(lab_fleiss_kappa(one, 1, 2))); /* one rater: undefined */
+}
+
+static void test_blind_sides_are_balanced(void **state) {
+    (void)state;
+    for (int64_t seed = 1; seed < 40; seed++) {
+        int left_a = 0;
+        for (int pos = 0; pos < 100; pos++) left_a += lab_left_slot(seed, pos, 0) == 0;
+        assert_int_equal(left_a, 50);
+    }
+    /* not the same pattern for every seed */
+    int differ = 0;
+    for (int pos = 0; pos < 20; pos++) differ += lab_left_slot(1, pos, 0) != lab_left_slot(2, pos, 0);
+    assert_true(differ > 0);
+}
+
+/* ---------- a record with fixed votes ---------- */
+
+typedef struct { Lab *l; int64_t model[3], session, pairs[16]; } Rec;
+
+static int64_t add_model(Db *db, const char *name, int64_t params) {
+    char sha[65];
+    sha256_hex(name, strlen(name), sha);
+    DbModel m = {.path = name, .name = name, .arch = "llama", .format = "hf", .dtype = "f32", .file_dtype = "f32",
+                 .tokenizer_kind = "bpe", .weights_sha256 = sha, .tokenizer_sha256 = sha, .n_params = params};
+    int64_t id;
+    LabErr e = {0};
+    assert_int_equal(db_model_upsert(db, &m, &id, &e), 0);
+    return id;
+}
+
+/* A complete pair for prompt `text` answered by models a, b, shown with `left_slot` on the left. */
+static int64_t add_pair(Db *db, int64_t session, int position, const char *text, int64_t a, int64_t b, int left_slot,
+                        double ttft_a, double ttft_b) {
+    LabErr e = {0};
+    int64_t prompt, pair, rid;
+    assert_int_equal(db_prompt_add(db, session, "set", position, text, &prompt, &e), 0);
+    DbPair p = {.session_id = session, .prompt_id = prompt, .model_id = {a, b}, .left_slot = left_slot, .blind = true};
+    assert_int_equal(db_pair_add(db, &p, &pair, &e), 0);
+    for (int s = 0; s < 2; s++) {
+        int ids[] = {5, 6, 7};
+        DbResponse r = {.pair_id = pair, .model_id = s ? b : a, .slot = s, .side = s == left_slot ? 0 : 1,
+                        .temp = 0.8, .top_k = 40, .top_p = 0.95, .min_p = 0.05, .repeat_penalty = 1,
+                        .repeat_last_n = 64, .max_tokens = 32, .seed = 100 + position,
+                        .output = s ? "B says, \"hello\",\nthen stops" : "A answers", .token_ids = ids,
+                        .n_token_ids = 3, .n_prompt = 4, .n_gen = 3, .stop_reason = "eos",
+                        .ttft_ms = s ? ttft_b : ttft_a, .prefill_ms = 1, .decode_tok_s = s ? 200 : 100,
+                        .p50_ms = 1, .p95_ms = 2, .total_ms = 30, .bytes_kv = 1 << 20, .peak_rss = 50 << 20,
+                        .threads = 1, .build_version = "0.1.0", .cpu_model = "Test CPU"};
+        assert_int_equal(db_response_add(db, &r, &rid, &e), 0);
+    }
+    return pair;
+}
+
+static void rate_raw(Db *db, int64_t pair, const char *who, const char *choice, int64_t winner, int side, int sa,
+                     int sb) {
+    LabErr e = {0};
+    DbRating r = {.pair_id = pair, .participant = who, .choice = choice, .winner_model_id = winner,
+                  .chosen_side = side, .score = {sa, sb}, .decide_ms = 1200};
+    int64_t id;
+    assert_int_equal(db_rating_add(db, &r, &id, &e), 0);
+}
+
+/* 10 votes by "ann" on model A vs B: A wins 6 (4 of them shown left), B wins 2 (shown right),
+ * 1 tie, 1 both bad. "bob" rates prompts 0..3 too: agrees on 0..2, differs on 3. */
+static void build_record(Rec *r, const char *file) {
+    LabErr e = {0};
+    assert_int_equal(lab_open_record(&r->l, tpath(file), &e), 0);
+    Db *db = r->l->db;
+    r->model[0] = add_model(db, "alpha", 260000);
+    r->model[1] = add_model(db, "beta", 15000000);
+    DbSession s = {.name = "study", .kind = "study", .participant = "ann", .blind = true, .seed = 3};
+    assert_int_equal(db_session_add(db, &s, &r->session, &e), 0);
+    const char *choice[] = {"a", "a", "a", "a", "a", "a", "b", "b", "tie", "both-bad"};
+    for (int i = 0; i < 10; i++) {
+        char text[32];
+        snprintf(text, sizeof text, "prompt %d", i);
+        int left = i < 4 ? 0 : 1; /* A shown left for the first four */
+        r->pairs[i] = add_pair(db, r->session, i, text, r->model[0], r->model[1], left, 10 + i, 20 + 2 * i);
+        const char *c = choice[i];
+        int64_t winner = !strcmp(c, "a") ? r->model[0] : !strcmp(c, "b") ? r->model[1] : 0;
+        /* the side the winner was shown on: A is on the left for prompts 0..3 */
+        int side = !strcmp(c, "a") ? (left == 0 ? 0 : 1) : !strcmp(c, "b") ? (left == 1 ? 0 : 1) : -1;
+        rate_raw(db, r->pairs[i], "ann", c, winner, side, i < 5 ? 4 : 0, i < 5 ? 2 : 0);
+    }
+    /* bob: the same first four prompts; 0..2 like ann (a), 3 says b */
+    for (int i = 0; i < 4; i++)
+        rate_raw(db, r->pairs[i], "bob", i < 3 ? "a" : "b", i < 3 ? r->model[0] : r->model[1], i < 3 ? 0 : 1, 0, 0);
+}
+
+static void test_stats_on_fixed_votes(void **state) {
+    (void)state;
+    Rec r;
+    build_record(&r, "stats.db");
+    LabErr e = {0};
+    LabStats s;
+    /* only ann's votes: a session filter and a single participant are the same here, so check both views */
+    assert_int_equal(lab_stats(r.l, &(LabStatsQuery){.seed = 42}, &s, &e), 0);
+    assert_int_equal(s.n_pairs, 1);
+    LabPairStats *p = &s.pairs[0];
+    /* ann 10 votes + bob 4 */
+    assert_int_equal(p->votes, 14);
+    assert_int_equal(p->wins[0], 6 + 3);
+    assert_int_equal(p->wins[1], 2 + 1);
+    assert_int_equal(p->ties, 1);
+    assert_int_equal(p->both_bad, 1);
+    assert_int_equal(p->decisive, 12);
+    NEAR(p->win_rate, 9.0 / 12, 1e-12);
+    LabInterval w = lab_wilson(9, 12, 1.96);
+    NEAR(p->win_ci.lo, w.lo, 1e-12);
+    /* sign test 9 vs 3: 2 * (1 + 12 + 66 + 220) / 4096 */
+    NEAR(p->sign_p, 2.0 * 299 / 4096, 1e-12);
+    /* position bias: ann's A wins on prompts 0..3 (A left) and B wins on 6, 7 (B left): 6;
+     * bob's three A wins on prompts 0..2 (A left): 3; bob's B win on prompt 3 was on the right */
+    assert_int_equal(p->left_wins, 6 + 3);
+    NEAR(p->left_rate, 9.0 / 12, 1e-12);
+    /* 9/12 gives [0.468, 0.911]: at 75% the interval clears 0.5 after 16 decisive votes, 4 more */
+    NEAR(w.lo, 0.4676897, 1e-6);
+    assert_int_equal(p->more_votes, 4);
+    /* scores: ann gave A 4 and B 2 on five pairs */
+    assert_int_equal(p->n_score[0], 5);
+    NEAR(p->mean_score[0], 4, 1e-12);
+    assert_int_equal(p->score_hist[1][1], 5);
+    /* Bradley–Terry with one virtual tie: A 9 + 0.5 + 0.5 = 10, B 3 + 0.5 + 0.5 = 4 */
+    assert_int_equal(s.n_models, 2);
+    NEAR(s.models[0].elo, 1000 + 200 * log10(10.0 / 4), 1e-6);
+    NEAR(s.models[1].elo, 1000 - 200 * log10(10.0 / 4), 1e-6);
+    assert_true(s.models[0].elo_ci.lo < s.models[0].elo && s.models[0].elo < s.models[0].elo_ci.hi);
+    assert_int_equal(s.bootstrap_rounds, 1000);
+    /* latency: TTFT of A is 10..19 -> median 14.5, p90 18.1 */
+    NEAR(s.models[0].ttft_med, 14.5, 1e-9);
+    NEAR(s.models[0].ttft_p90, 18.1, 1e-9);
+    NEAR(s.models[1].tok_s_med, 200, 1e-9);
+    /* agreement: two raters on four prompts, categories a,a,a,a vs a,a,a,b:
+     * po = 3/4, pe = (4/4)(3/4) = 3/4 -> kappa 0 */
+    assert_string_equal(s.kappa_kind, "cohen");
+    assert_int_equal(s.kappa_items, 4);
+    NEAR(s.kappa, 0.0, 1e-12);
+    assert_int_equal(s.n_participants, 2);
+    assert_int_equal(s.n_votes, 14);
+    assert_int_equal(s.n_pairs_complete, 10);
+    assert_true(s.any_blind);
+    /* the same seed gives the same interval */
+    LabStats s2;
+    assert_int_equal(lab_stats(r.l, &(LabStatsQuery){.seed = 42}, &s2, &e), 0);
+    NEAR(s2.models[0].elo_ci.lo, s.models[0].elo_ci.lo, 0);
+    lab_stats_free(&s2);
+    lab_stats_free(&s);
+    lab_close(r.l);
+}
+
+/* ---------- rating through the lab ---------- */
+
+static void test_rate_resolves_sides_retries_and_undoes(void **state) {
+    (void)state;
+    Rec r;
+    build_record(&r, "rate.db");
+    LabErr e = {0};
+    LabSessionInfo si;
+    assert_int_equal(lab_session_start(r.l, &(LabSessionSpec){.name = "study", .kind = "study", .blind = true, .seed = -1},
+                                       &si, &e),
+                     0);
+    assert_true(si.resumed);
+    assert_string_equal(si.participant, "ann");
+    /* prompt 5 shows B on the left: "A" as shown (left) is model B */
+    LabRateResult res;
+    LabRateOpts o = {.score = {5, 1}, .comment = "left was better", .decide_ms = 900};
+    assert_int_equal(lab_rate(r.l, r.pairs[5], LAB_CHOICE_A, &o, &res, &e), 0);
+    assert_int_equal(res.model_choice, LAB_CHOICE_B);
+    assert_int_equal(res.left_slot, 1);
+    assert_string_equal(res.model_name[0], "beta"); /* revealed after the vote */
+    assert_string_equal(res.model_name[1], "alpha");
+    /* by slot (scripts): choice b is model B whatever the sides */
+    assert_int_equal(lab_rate(r.l, r.pairs[0], LAB_CHOICE_B, &(LabRateOpts){.by_slot = true, .decide_ms = -1}, &res, &e), 0);
+    assert_int_equal(res.model_choice, LAB_CHOICE_B);
+    /* undo walks back: the by-slot rating first, then the other */
+    int64_t undone;
+    assert_int_equal(lab_undo_rating(r.l, &undone, &e), 0);
+    assert_int_equal(undone, r.pairs[0]);
+    assert_int_equal(lab_undo_rating(r.l, &undone, &e), 0);
+    assert_int_equal(undone, r.pairs[5]);
+    assert_int_equal(lab_undo_rating(r.l, &undone, &e), -1);
+    assert_int_equal(e.code, LAB_ENOTFOUND);
+    /* unknown pair, bad score */
+    assert_int_equal(lab_rate(r.l, 9999, LAB_CHOICE_A, NULL, NULL, &e), -1);
+    assert_int_equal(e.code, LAB_ENOTFOUND);
+    assert_int_equal(lab_rate(r.l, r.pairs[1], LAB_CHOICE_A, &(LabRateOpts){.score = {6, 0}}, NULL, &e), -1);
+    assert_int_equal(e.code, LAB_EINVAL);
+    assert_false(lab_rate_pending(r.l));
+
+    /* a full database: the rating is kept, nothing else is lost, retry commits it */
+    sqlite3 *h = r.l->db->h;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA page_count", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count=%lld", (long long)sqlite3_column_int64(st, 0));
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+    char *big = malloc(100000);
+    memset(big, 'z', 99999);
+    big[99999] = 0;
+    o.comment = big;
+    assert_int_equal(lab_rate(r.l, r.pairs[2], LAB_CHOICE_B, &o, &res, &e), -1);
+    assert_int_equal(e.code, LAB_EFULL);
+    assert_true(lab_rate_pending(r.l));
+    free(big); /* the lab kept its own copy */
+    assert_int_equal(lab_rate(r.l, r.pairs[3], LAB_CHOICE_B, &o, &res, &e), -1); /* one pending at a time */
+    assert_int_equal(e.code, LAB_EBUSY);
+    LabStats s;
+    assert_int_equal(lab_stats(r.l, NULL, &s, &e), 0);
+    assert_int_equal(s.n_votes, 14); /* nothing lost */
+    lab_stats_free(&s);
+    assert_int_equal(lab_rate_retry(r.l, &res, &e), -1); /* still full */
+    assert_true(lab_rate_pending(r.l));
+    assert_int_equal(sqlite3_exec(h, "PRAGMA max_page_count=1000000", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(lab_rate_retry(r.l, &res, &e), 0);
+    assert_false(lab_rate_pending(r.l));
+    assert_int_equal(res.pair_id, r.pairs[2]);
+    assert_int_equal(lab_undo_rating(r.l, &undone, &e), 0); /* the retried one is undoable too */
+    assert_int_equal(undone, r.pairs[2]);
+    lab_close(r.l);
+}
+
+/* ---------- studies, history, settings, prompt files ---------- */
+
+static int count_rows(const LabPairRow *row, void *ud) {
+    (void)row;
+    (*(int *)ud)++;
+    return 0;
+}
+
+static void test_study_order_resume_and_history(void **state) {
+    (void)state;
+    LabErr e = {0};
+    Lab *l;
+    assert_int_equal(lab_open_record(&l, tpath("study/nested/lab.db"), &e), 0);
+    LabSessionInfo si;
+    LabSessionSpec spec = {.name = "s-ann", .kind = "study", .participant = "ann", .prompt_set = "five", .blind = true,
+                           .consent = true, .seed = 11};
+    assert_int_equal(lab_session_start(l, &spec, &si, &e), 0);
+    assert_false(si.resumed);
+    char *texts[] = {"one", "two", "three", "four", "five"};
+    LabStrList pl = {texts, 5};
+    assert_int_equal(lab_session_set_prompts(l, &pl, &e), 0);
+    assert_int_equal(lab_session_set_prompts(l, &pl, &e), 0); /* idempotent */
+    char *changed[] = {"one", "TWO"};
+    LabStrList bad = {changed, 2};
+    assert_int_equal(lab_session_set_prompts(l, &bad, &e), -1);
+    LabStudyItem it;
+    assert_int_equal(lab_study_next(l, &it, &e), 1);
+    assert_int_equal(it.k, 1);
+    assert_int_equal(it.n, 5);
+    assert_false(it.answered);
+    int64_t first = it.prompt_id;
+    /* answer and rate it (the responses go in through the record, as lab_ask would) */
+    int64_t ma = add_model(l->db, "alpha", 1), mb = add_model(l->db, "beta", 2);
+    LabErr de = {0};
+    int64_t pair, rid;
+    DbPair p = {.session_id = si.id, .prompt_id = first, .model_id = {ma, mb}, .left_slot = 1, .blind = true};
+    assert_int_equal(db_pair_add(l->db, &p, &pair, &de), 0);
+    for (int s = 0; s < 2; s++) {
+        DbResponse r = {.pair_id = pair, .model_id = s ? mb : ma, .slot = s, .side = 1 - s, .output = "zebra stripes",
+                        .stop_reason = "eos", .max_tokens = 8, .top_p = 1, .repeat_penalty = 1};
+        assert_int_equal(db_response_add(l->db, &r, &rid, &de), 0);
+    }
+    assert_int_equal(lab_study_next(l, &it, &e), 1);
+    assert_int_equal(it.prompt_id, first); /* answered but not rated: still next */
+    assert_true(it.answered);
+    assert_int_equal(it.pair_id, pair);
+    assert_int_equal(lab_rate(l, pair, LAB_CHOICE_TIE, NULL, NULL, &e), 0);
+    assert_int_equal(lab_study_next(l, &it, &e), 1);
+    assert_int_equal(it.k, 2);
+    assert_true(it.prompt_id != first);
+    int64_t second = it.prompt_id;
+    lab_close(l);
+
+    /* resume in a new process-like open: same order, same progress */
+    assert_int_equal(lab_open_record(&l, tpath("study/nested/lab.db"), &e), 0);
+    spec.seed = -1;
+    assert_int_equal(lab_session_start(l, &spec, &si, &e), 0);
+    assert_true(si.resumed);
+    assert_int_equal(si.n_prompts, 5);
+    assert_int_equal(si.n_rated, 1);
+    assert_int_equal(lab_study_next(l, &it, &e), 1);
+    assert_int_equal(it.prompt_id, second);
+    spec.blind = false; /* resuming a blind session as open is refused */
+    assert_int_equal(lab_session_start(l, &spec, &si, &e), -1);
+    assert_int_equal(e.code, LAB_EINVAL);
+
+    /* history and search */
+    int n = 0;
+    assert_int_equal(lab_history(l, NULL, 0, 10, 0, count_rows, &n, &e), 0);
+    assert_int_equal(n, 1);
+    n = 0;
+    assert_int_equal(lab_history(l, "zebra", 0, 10, 0, count_rows, &n, &e), 0);
+    assert_int_equal(n, 1);
+    n = 0;
+    assert_int_equal(lab_history(l, "giraffe", 0, 10, 0, count_rows, &n, &e), 0);
+    assert_int_equal(n, 0);
+    LabPair lp;
+    assert_int_equal(lab_pair_get(l, pair, &lp, &e), 0);
+    assert_string_equal(lp.prompt, texts[0] == NULL ? "" : lp.prompt);
+    assert_string_equal(lp.output[1], "zebra stripes");
+    assert_string_equal(lp.model_name[1], "beta");
+    assert_int_equal(lp.left_slot, 1);
+    assert_string_equal(lp.metrics[0].stop, "eos");
+    lab_pair_free(&lp);
+
+    /* settings round trip through the record */
+    LabSettings st;
+    lab_settings_get(l, &st);
+    st.shared = false;
+    st.s[1].temp = 0.1;
+    st.s[1].seed = 77;
+    st.threads = 4;
+    assert_int_equal(lab_settings_set(l, &st, &e), 0);
+    st.s[0].top_p = 0;
+    assert_int_equal(lab_settings_set(l, &st, &e), -1);
+    assert_non_null(strstr(e.msg, "top-p"));
+    lab_close(l);
+    assert_int_equal(lab_open_record(&l, tpath("study/nested/lab.db"), &e), 0);
+    lab_settings_restore(l);
+    lab_settings_get(l, &st);
+    assert_false(st.shared);
+    NEAR(st.s[1].temp, 0.1, 1e-12);
+    assert_int_equal(st.s[1].seed, 77);
+    assert_int_equal(st.threads, 4);
+    lab_close(l);
+}
+
+static void test_prompt_files(void **state) {
+    (void)state;
+    const char *p = tpath("prompts.txt");
+    FILE *f = fopen(p, "w");
+    fputs("Once upon a time\r\n\n  {\"prompt\": \"Say \\\"hi\\\"\\nthen \\u00e9\\ud83d\\ude00\"}\nThe end\n", f);
+    fclose(f);
+    LabStrList l;
+    LabErr e = {0};
+    assert_int_equal(lab_prompts_read(p, &l, &e), 0);
+    assert_int_equal(l.n, 3);
+    assert_string_equal(l.v[0], "Once upon a time");
+    assert_string_equal(l.v[1], "Say \"hi\"\nthen \xc3\xa9\xf0\x9f\x98\x80");
+    assert_string_equal(l.v[2], "The end");
+    lab_strlist_free(&l);
+    f = fopen(p, "w");
+    fputs("fine\n{\"text\": \"no prompt field\"}\n", f);
+    fclose(f);
+    assert_int_equal(lab_prompts_read(p, &l, &e), -1);
+    assert_non_null(strstr(e.msg, ":2:"));
+}
+
+/* ---------- exports parse back equal ---------- */
+
+/* RFC 4180 reader: fields separated by commas, records by CRLF, quoted fields with "" escapes. */
+typedef struct { char **f; size_t n; } Rec1;
+static size_t csv_parse(const char *s, Rec1 **out) {
+    size_t nrec = 0;
+    Rec1 *recs = NULL;
+    Buf field = {0};
+    Rec1 cur = {0};
+    const char *p = s;
+    bool any = false;
+    while (*p) {
+        buf_clear(&field);
+        buf_reserve(&field, 1);
+        if (*p == '"') {
+            p++;
+            for (;;) {
+                assert_true(*p != 0);
+                if (*p == '"' && p[1] == '"') {
+                    buf_putc(&field, '"');
+                    p += 2;
+                } else if (*p == '"') {
+                    p++;
+                    break;
+                } else buf_putc(&field, *p++);
+            }
+        } else {
+            while (*p && *p != ',' && *p != '\r' && *p != '\n') buf_putc(&field, *p++);
+        }
+        cur.f = realloc(cur.f, (cur.n + 1) * sizeof *cur.f);
+        cur.f[cur.n++] = strdup(field.data ? field.data : "");
+        any = true;
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+        assert_true(p[0] == '\r' && p[1] == '\n'); /* CRLF record ends */
+        p += 2;
+        recs = realloc(recs, (nrec + 1) * sizeof *recs);
+        recs[nrec++] = cur;
+        memset(&cur, 0, sizeof cur);
+        any = false;
+    }
+    assert_false(any);
+    buf_free(&field);
+    *out = recs;
+    return nrec;
+}
+
+typedef struct { Rec1 *rows; size_t n, i; Rec1 header; json_t **json; } Cmp;
+
+static const char *col(const Cmp *c, size_t row, const char *name) {
+    for (size_t k = 0; k < c->header.n; k++)
+        if (!strcmp(c->header.f[k], name)) return c->rows[row].f[k];
+    fail_msg("no column %s", name);
+    return NULL;
+}
+
+static int cmp_response(const DbResponse *r, void *ud) {
+    Cmp *c = ud;
+    size_t i = c->i++;
+    assert_true(i < c->n);
+    char num[64];
+    snprintf(num, sizeof num, "%lld", (long long)r->id);
+    assert_string_equal(col(c, i, "response_id"), num);
+    assert_string_equal(col(c, i, "output"), r->output);
+    assert_string_equal(col(c, i, "prompt"), r->prompt);
+    assert_string_equal(col(c, i, "model"), r->model_name);
+    assert_string_equal(col(c, i, "stop_reason"), r->stop_reason);
+    NEAR(strtod(col(c, i, "ttft_ms"), NULL), r->ttft_ms, 0);
+    NEAR(strtod(col(c, i, "temperature"), NULL), r->temp, 0);
+    snprintf(num, sizeof num, "%lld", (long long)r->seed);
+    assert_string_equal(col(c, i, "seed"), num);
+    assert_string_equal(col(c, i, "token_ids"), "5 6 7");
+    /* the JSON line carries the same values, with types */
+    json_t *j = c->json[i];
+    assert_int_equal(json_integer_value(json_object_get(j, "response_id")), r->id);
+    assert_string_equal(json_string_value(json_object_get(j, "output")), r->output);
+    NEAR(json_number_value(json_object_get(j, "ttft_ms")), r->ttft_ms, 0);
+    NEAR(json_number_value(json_object_get(j, "decode_tok_s")), r->decode_tok_s, 0);
+    assert_true(json_is_boolean(json_object_get(j, "blind")));
+    assert_int_equal(json_integer_value(json_object_get(j, "n_gen_tokens")), r->n_gen);
+    return 0;
+}
+
+static char *slurp(const char *path) {
+    char *t;
+    size_t n;
+    LabErr e = {0};
+    assert_int_equal(file_read_all(path, 0, &t, &n, &e), 0);
+    return t;
+}
+
+static void test_csv_and_jsonl_parse_back_equal(void **state) {
+    (void)state;
+    Rec r;
+    build_record(&r, "export.db");
+    LabErr e = {0};
+    const char *dir = tpath("out/all-csv");
+    assert_int_equal(lab_export(r.l, &(LabExportOpts){.what = LAB_EXPORT_ALL, .format = LAB_FMT_CSV, .out_path = dir}, &e), 0);
+    const char *jdir = tpath("out/all-jsonl");
+    assert_int_equal(lab_export(r.l, &(LabExportOpts){.what = LAB_EXPORT_ALL, .format = LAB_FMT_JSONL, .out_path = jdir}, &e), 0);
+    char path[600];
+    snprintf(path, sizeof path, "%s/responses.csv", dir);
+    char *csv = slurp(path);
+    Rec1 *rows;
+    size_t n = csv_parse(csv, &rows);
+    assert_int_equal(n, 21); /* header + 20 responses */
+    snprintf(path, sizeof path, "%s/responses.jsonl", jdir);
+    char *jl = slurp(path);
+    json_t *js[20];
+    size_t nj = 0;
+    for (char *line = strtok(jl, "\n"); line; line = strtok(NULL, "\n")) {
+        json_error_t je;
+        assert_true(nj < 20);
+        js[nj] = json_loads(line, 0, &je);
+        if (!js[nj]) fail_msg("JSON line %zu: %s", nj + 1, je.text);
+        nj++;
+    }
+    assert_int_equal(nj, 20);
+    Cmp c = {.rows = rows + 1, .n = n - 1, .header = rows[0], .json = js};
+    assert_int_equal(db_responses_each(r.l->db, 0, 0, cmp_response, &c, &e), 0);
+    assert_int_equal(c.i, 20);
+    for (size_t i = 0; i < nj; i++) json_decref(js[i]);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < rows[i].n; k++) free(rows[i].f[k]);
+        free(rows[i].f);
+    }
+    free(rows);
+    free(csv);
+    free(jl);
+    /* ratings: 14 rows, and the column list is what README documents */
+    snprintf(path, sizeof path, "%s/ratings.csv", dir);
+    csv = slurp(path);
+    n = csv_parse(csv, &rows);
+    assert_int_equal(n, 15);
+    const char *want[] = {"rating_id", "session_id", "session", "pair_id", "prompt_id", "rep", "prompt",
+                          "participant", "model_a", "model_b", "choice", "winner", "shown_left", "chosen_side",
+                          "score_a", "score_b", "tags", "comment", "decide_ms", "blind", "created_utc"};
+    assert_int_equal(rows[0].n, sizeof want / sizeof *want);
+    for (size_t k = 0; k < rows[0].n; k++) assert_string_equal(rows[0].f[k], want[k]);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < rows[i].n; k++) free(rows[i].f[k]);
+        free(rows[i].f);
+    }
+    free(rows);
+    free(csv);
+    lab_close(r.l);
+}
+
+static void test_report_formats(void **state) {
+    (void)state;
+    Rec r;
+    build_record(&r, "report.db");
+    LabErr e = {0};
+    const char *md = tpath("report.md");
+    assert_int_equal(lab_export(r.l, &(LabExportOpts){.what = LAB_EXPORT_ALL, .format = LAB_FMT_MD, .out_path = md, .seed = 1}, &e), 0);
+    char *t = slurp(md);
+    assert_non_null(strstr(t, "### Methods"));
+    assert_non_null(strstr(t, "We compared 2 language models: alpha (llama, 260K parameters, f32 weights) and beta"));
+    assert_non_null(strstr(t, "2 participants gave 14 votes"));
+    assert_non_null(strstr(t, "Wilson 95% score intervals"));
+    assert_non_null(strstr(t, "1000 bootstrap resamples"));
+    assert_non_null(strstr(t, "Test CPU"));
+    assert_non_null(strstr(t, "| alpha | beta | 14 | 9 | 3 | 1 | 1 | 75.0% ["));
+    assert_non_null(strstr(t, "Cohen's"));
+    free(t);
+    const char *tex = tpath("report.tex");
+    assert_int_equal(lab_export(r.l, &(LabExportOpts){.what = LAB_EXPORT_SUMMARY, .format = LAB_FMT_TEX, .out_path = tex}, &e), 0);
+    t = slurp(tex);
+    assert_non_null(strstr(t, "\\begin{tabular}"));
+    assert_non_null(strstr(t, "75.0\\% ["));
+    assert_non_null(strstr(t, "\\end{tabular}"));
+    free(t);
+    const char *svgdir = tpath("charts");
+    assert_int_equal(lab_export(r.l, &(LabExportOpts){.what = LAB_EXPORT_ALL, .format = LAB_FMT_SVG, .out_path = svgdir}, &e), 0);
+    const char *charts[] = {"win_rates.svg", "speed.svg", "scores.svg"};
+    for (int i = 0; i < 3; i++) {
+        char p[600];
+        snprintf(p, sizeof p, "%s/%s", svgdir, charts[i]);
+        t = slurp(p);
+        assert_true(strncmp(t, "<?xml", 5) == 0);
+        assert_non_null(strstr(t, "</svg>\n"));
+        assert_non_null(strstr(t, i == 0 ? "alpha vs beta (12 decisive)" : "alpha"));
+        free(t);
+    }
+    /* SQL dump as an export */
+    const char *sql = tpath("dump.sql");
+    assert_int_equal(lab_export(r.l, &(LabExportOpts){.what = LAB_EXPORT_ALL, .format = LAB_FMT_SQL, .out_path = sql}, &e), 0);
+    t = slurp(sql);
+    assert_non_null(strstr(t, "CREATE TABLE ratings"));
+    free(t);
+    /* several files need a folder */
+    assert_int_equal(lab_export(r.l, &(LabExportOpts){.what = LAB_EXPORT_ALL, .format = LAB_FMT_CSV, .out_path = "-"}, &e), -1);
+    assert_int_equal(e.code, LAB_EINVAL);
+    lab_close(r.l);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wilson_and_sign_test),
+        cmocka_unit_test(test_bradley_terry),
+        cmocka_unit_test(test_kappas),
+        cmocka_unit_test(test_blind_sides_are_balanced),
+        cmocka_unit_test(test_stats_on_fixed_votes),
+        cmocka_unit_test(test_rate_resolves_sides_retries_and_undoes),
+        cmocka_unit_test(test_study_order_resume_and_history),
+        cmocka_unit_test(test_prompt_files),
+        cmocka_unit_test(test_csv_and_jsonl_parse_back_equal),
+        cmocka_unit_test(test_report_formats),
+    };
+    return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+}
