@@ -22,6 +22,7 @@ typedef struct {
 
 typedef struct {
     float key;     /* smaller first: rank, or -score */
+    int tie;       /* then smaller first (0, or the merged id: see score_push_pair) */
     int pos, right;
     int new_id;
     int left_id, right_id;
@@ -31,6 +32,7 @@ typedef struct { HeapEnt *v; size_t n, cap; } Heap;
 
 static bool heap_less(const HeapEnt *x, const HeapEnt *y) {
     if (x->key != y->key) return x->key < y->key;
+    if (x->tie != y->tie) return x->tie < y->tie;
     return x->pos < y->pos;
 }
 
@@ -90,7 +92,7 @@ static int rank_push_pair(const Tokenizer *t, Heap *h, const Syms *s, int pos) {
     if (pos < 0 || nx >= (int)s->n) return 0;
     int rank, id;
     if (!pairmap_get(&t->merges, s->v[pos].id, s->v[nx].id, &rank, &id)) return 0;
-    return heap_push(h, (HeapEnt){(float)rank, pos, nx, id, s->v[pos].id, s->v[nx].id});
+    return heap_push(h, (HeapEnt){(float)rank, 0, pos, nx, id, s->v[pos].id, s->v[nx].id});
 }
 
 /* tokenizers' BPE::merge_word: characters (with the continuing-subword prefix and end-of-word
@@ -243,7 +245,10 @@ static int score_push_pair(ScoreCtx *c, Heap *h, const Syms *s, int pos) {
     if (id < 0) return 0;
     float sc = c->t->scores[id];
     if (!(sc > -1e10f)) return 0; /* run.c starts its search at -1e10 and needs a strictly better score */
-    return heap_push(h, (HeapEnt){-sc, pos, nx, id, s->v[pos].id, s->v[nx].id});
+    /* Equal scores: run.c takes the leftmost pair. For GGUF vocabularies the lower merged id goes
+     * first: llama.cpp's converter gives every piece of a Hugging Face BPE vocabulary the same score
+     * (-1000), and such a vocabulary lists merged tokens in merge order, so this is the BPE's own order. */
+    return heap_push(h, (HeapEnt){-sc, c->llama2c ? 0 : id, pos, nx, id, s->v[pos].id, s->v[nx].id});
 }
 
 int bpe_scores_text(const Tokenizer *t, const char *text, size_t n, bool llama2c, const int *lead, size_t n_lead,

@@ -343,7 +343,7 @@ int tok_stream_push(TokStream *s, int id, Buf *out, LabErr *e) {
     }
     s->prev_id = id;
     s->n_tokens++;
-    if (out->data == NULL && buf_reserve(out, 1)) rc = -1;
+    if (out->data == NULL && buf_append(out, "", 0)) rc = -1;
     return rc ? lab_err(e, LAB_ENOMEM, "out of memory") : 0;
 }
 
@@ -351,7 +351,7 @@ int tok_stream_flush(TokStream *s, Buf *out, LabErr *e) {
     s->out = out;
     for (size_t k = 0; k < s->n; k++)
         if (flush_step(s, k)) return lab_err(e, LAB_ENOMEM, "out of memory");
-    if (out->data == NULL && buf_reserve(out, 1)) return lab_err(e, LAB_ENOMEM, "out of memory");
+    if (out->data == NULL && buf_append(out, "", 0)) return lab_err(e, LAB_ENOMEM, "out of memory");
     return 0;
 }
 

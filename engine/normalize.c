@@ -116,7 +116,7 @@ static int norm_one(const TokNorm *nm, const char *s, size_t n, Buf *out, bool *
         if (buf_append(&a, s, n)) return lab_err(e, LAB_ENOMEM, "out of memory");
         for (size_t i = 0; i < nm->n_kids; i++) {
             buf_clear(&b);
-            int rc = buf_reserve(&b, 1) ? lab_err(e, LAB_ENOMEM, "out of memory")
+            int rc = buf_append(&b, "", 0) ? lab_err(e, LAB_ENOMEM, "out of memory")
                                         : norm_one(nm->kids[i], a.data, a.len, &b, lead_removed, e);
             if (rc) {
                 buf_free(&a); buf_free(&b);
@@ -144,6 +144,7 @@ int norm_apply(const TokNorm *nm, const char *s, size_t n, Buf *out, bool *lead_
     buf_clear(out);
     *lead_removed = false;
     if (buf_reserve(out, 1)) return lab_err(e, LAB_ENOMEM, "out of memory");
+    out->data[out->len] = 0;
     return norm_one(nm, s, n, out, lead_removed, e);
 }
 

@@ -241,19 +241,20 @@ static int pre_bytelevel(PreCtx *c, TokPiece pc) {
         if (spans_push(&c->sp, 0, n, false)) return -1;
     }
     const ByteChar *bc = tok_byte_chars();
+    /* each byte becomes at most two bytes of UTF-8: room for all splits at once, then write in place */
+    if (buf_reserve(&c->p->text, 2 * n)) return -1;
     for (size_t i = 0; i < c->sp.n; i++) {
         Span s = c->sp.v[i];
         if (s.b == s.a) continue;
-        buf_clear(&c->tmp);
-        if (buf_reserve(&c->tmp, (s.b - s.a) * 2)) return -1;
+        Buf *ar = &c->p->text;
+        size_t off = ar->len;
         for (size_t j = s.a; j < s.b; j++) {
-            const ByteChar *ch = &bc[(unsigned char)c->p->text.data[base + j]];
-            memcpy(c->tmp.data + c->tmp.len, ch->s, ch->n);
-            c->tmp.len += ch->n;
+            const ByteChar *ch = &bc[(unsigned char)ar->data[base + j]];
+            memcpy(ar->data + ar->len, ch->s, 2);
+            ar->len += ch->n;
         }
-        size_t off;
-        if (arena_add(c, c->tmp.data, c->tmp.len, &off)) return -1;
-        if (out_push(c, off, c->tmp.len, -1, pc.origin && s.a == 0)) return -1;
+        ar->data[ar->len] = 0;
+        if (out_push(c, off, ar->len - off, -1, pc.origin && s.a == 0)) return -1;
     }
     return 0;
 }
@@ -330,7 +331,13 @@ int pre_apply(const TokPre *pt, TokPieces *p, size_t first, LabErr *e) {
         if (pc.id >= 0) rc = out_push(&c, pc.off, pc.len, pc.id, pc.origin) ? lab_err(e, LAB_ENOMEM, "out of memory") : 0;
         else rc = pre_piece(&c, pc, e);
     }
-    if (!rc) {
+    if (!rc && first == 0) { /* the usual case: the new list replaces the old one */
+        TokPiece *old = p->v;
+        p->v = c.out;
+        p->n = c.n_out;
+        p->cap = c.cap_out;
+        c.out = old;
+    } else if (!rc) {
         p->n = first;
         for (size_t i = 0; i < c.n_out && !rc; i++)
             rc = pieces_push(p, c.out[i].off, c.out[i].len, c.out[i].id, c.out[i].origin) ? lab_err(e, LAB_ENOMEM, "out of memory") : 0;

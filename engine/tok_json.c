@@ -144,7 +144,7 @@ static int parse_pre(json_t *o, const char *file, TokPre **out, LabErr *e) {
         pt->invert = jbool(o, "invert", false);
         if (lit) {
             Buf b = {0};
-            if (escape_regex(lit, &b) || buf_reserve(&b, 1)) {
+            if (escape_regex(lit, &b) || buf_append(&b, "", 0)) {
                 buf_free(&b);
                 return lab_err(e, LAB_ENOMEM, "out of memory");
             }

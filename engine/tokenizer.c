@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <utf8proc.h>
+
 #include "tok_internal.h"
 
 Tokenizer *tok_alloc(TokKind kind, ModelType model, const char *path) {
@@ -154,7 +156,15 @@ int tok_token_id(const Tokenizer *t, const char *s, size_t n) {
 }
 
 /* ---------- encode ---------- */
-static bool is_word_char(uint32_t cp) { return cp == '_' || tok_is_alnum(cp); }
+/* Rust regex's \w, which tokenizers uses for single_word: Alphabetic, marks, decimal digits,
+ * connector punctuation and the joiners. */
+static bool is_word_char(uint32_t cp) {
+    if (cp < 0x80) return cp == '_' || tok_is_alnum(cp);
+    if (cp == 0x200C || cp == 0x200D) return true;
+    utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)cp);
+    return (k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_ME) || k == UTF8PROC_CATEGORY_ND ||
+           k == UTF8PROC_CATEGORY_NL || k == UTF8PROC_CATEGORY_PC;
+}
 
 static uint32_t last_cp(const char *s, size_t n) {
     size_t j = n - 1;

@@ -81,7 +81,7 @@ static int read_stdin(Buf *b, LabErr *e) {
     while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
         if (buf_append(b, chunk, n)) return lab_err(e, LAB_ENOMEM, "out of memory");
     if (ferror(stdin)) return lab_err(e, LAB_EIO, "standard input: read error");
-    return buf_reserve(b, 1) ? lab_err(e, LAB_ENOMEM, "out of memory") : 0;
+    return buf_append(b, "", 0) ? lab_err(e, LAB_ENOMEM, "out of memory") : 0;
 }
 
 /* A JSON string; bytes that are not UTF-8 (possible in llama2.c vocabularies) become U+FFFD. */
@@ -96,6 +96,9 @@ static void put_json_str(const char *s, size_t n) {
             continue;
         }
         if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c == '\n') fputs("\\n", stdout);
+        else if (c == '\t') fputs("\\t", stdout);
+        else if (c == '\r') fputs("\\r", stdout);
         else if (c < 0x20) printf("\\u%04x", c);
         else fwrite(s + i, 1, (size_t)k, stdout);
         i += (size_t)k;

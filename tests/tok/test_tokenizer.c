@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gguf.h"
+#include "tok_internal.h"
 #include "tokenizer.h"
 
 /* ---------- helpers ---------- */
@@ -208,14 +210,922 @@ static void test_post_processor_templates(void **st) {
     free(p);
 }
 
+
+/* ---------- many more strings, against independent references (tests/tok/make_expected.py) ---------- */
+static unsigned char *unhex(const char *h, size_t *n) {
+    size_t l = strlen(h) / 2;
+    unsigned char *b = malloc(l + 1);
+    for (size_t i = 0; i < l; i++) {
+        unsigned v;
+        sscanf(h + 2 * i, "%2x", &v);
+        b[i] = (unsigned char)v;
+    }
+    b[l] = 0;
+    *n = l;
+    return b;
+}
+
+static json_t *expected_json(void) {
+    char *p = fixture("expected.json");
+    json_error_t je;
+    json_t *j = json_load_file(p, 0, &je);
+    if (!j) fail_msg("%s: %s", p, je.text);
+    free(p);
+    return j;
+}
+
+/* Each text of the fixture under tokenizer t must give the ids stored under key; decode gives the
+ * text back (with invalid UTF-8 replaced by U+FFFD), unless roundtrip is false. */
+static void expected_check(const Tokenizer *t, const char *key, bool special, bool roundtrip) {
+    json_t *all = expected_json();
+    size_t checked = 0;
+    for (size_t i = 0; i < json_array_size(all); i++) {
+        json_t *x = json_array_get(all, i), *ji = json_object_get(x, key);
+        if (!ji) continue;
+        size_t n;
+        unsigned char *text = unhex(json_string_value(json_object_get(x, "hex")), &n);
+        size_t m = json_array_size(ji);
+        int *want = calloc(m + 1, sizeof *want);
+        for (size_t k = 0; k < m; k++) want[k] = (int)json_integer_value(json_array_get(ji, k));
+        IntVec v = enc(t, (const char *)text, n, special);
+        char what[64];
+        snprintf(what, sizeof what, "%s text %zu (%zu bytes)", key, i, n);
+        assert_ids(v, want, m, what);
+        if (roundtrip) {
+            Buf lossy = {0};
+            LabErr e;
+            size_t dl;
+            /* Python's decode(errors='replace') of the input, built byte by byte here */
+            for (size_t k = 0; k < n;) {
+                int l = utf8_seq_len(text + k, n - k);
+                if (l) { buf_append(&lossy, text + k, (size_t)l); k += (size_t)l; continue; }
+                buf_append(&lossy, "\xEF\xBF\xBD", 3);
+                /* skip the maximal subpart: a lead byte and the continuation bytes that fit it */
+                size_t adv = 1;
+                unsigned c = text[k];
+                size_t need = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 1;
+                while (adv < need && k + adv < n) {
+                    unsigned b = text[k + adv];
+                    unsigned lo = 0x80, hi = 0xBF;
+                    if (adv == 1 && c == 0xE0) lo = 0xA0;
+                    if (adv == 1 && c == 0xED) hi = 0x9F;
+                    if (adv == 1 && c == 0xF0) lo = 0x90;
+                    if (adv == 1 && c == 0xF4) hi = 0x8F;
+                    if (b < lo || b > hi) break;
+                    adv++;
+                }
+                k += adv;
+            }
+            char *d = dec(t, v.v, v.n, &dl);
+            (void)e;
+            if (dl != lossy.len || memcmp(d, lossy.data ? lossy.data : "", dl) != 0) fail_msg("%s: decode differs from the text", what);
+            free(d);
+            buf_free(&lossy);
+            check_stream(t, v.v, v.n);
+        }
+        checked++;
+        ivec_free(&v);
+        free(want);
+        free(text);
+    }
+    assert_true(checked > 40);
+    json_decref(all);
+}
+
+static void test_gpt2_many_strings(void **st) {
+    (void)st;
+    NEED_SHARED(js, "tokenizers/gpt2/tokenizer.json");
+    char *enc_json = shared_file("tokenizers/gpt2/encoder.json");
+    Tokenizer *t = load_ok(js);
+    expected_check(t, "gpt2", false, true);
+    expected_check(t, "gpt2", true, false); /* GPT-2's post-processor adds nothing */
+    tok_free(t);
+    t = load_ok(enc_json); /* OpenAI's names for vocab.json / merges.txt */
+    expected_check(t, "gpt2", false, false);
+    tok_free(t);
+    free(js); free(enc_json);
+}
+
+static void test_spm_many_strings(void **st) {
+    (void)st;
+    NEED_SHARED(js, "golden/spm-bpe-tokenizer/tokenizer.json");
+    Tokenizer *t = load_ok(js);
+    expected_check(t, "spm", false, true);
+    tok_free(t);
+    free(js);
+}
+
+static void test_llama2c_runc(void **st) {
+    (void)st;
+    NEED_SHARED(bin, "tokenizers/llama2/tokenizer.bin");
+    Tokenizer *t = NULL;
+    LabErr e = {0};
+    assert_int_equal(tok_load_llama2c(&t, bin, 32000, &e), 0);
+    assert_int_equal(tok_kind(t), TOK_KIND_LLAMA2C);
+    assert_int_equal(tok_vocab_size(t), 32000);
+    assert_int_equal(tok_bos_id(t), 1);
+    assert_int_equal(tok_eos_id(t), 2);
+    /* well-known Llama 2 encodings */
+    IntVec v = enc(t, "Hello world", 11, true);
+    static const int hw[] = {1, 15043, 3186};
+    assert_ids(v, hw, 3, "Hello world");
+    ivec_free(&v);
+    v = enc(t, "", 0, true); /* no dummy prefix for empty text */
+    assert_ids(v, hw, 1, "empty");
+    ivec_free(&v);
+    expected_check(t, "llama2", true, false);
+    /* decode as run.c prints: the space after BOS is dropped, byte tokens are bytes */
+    static const int ids[] = {1, 15043, 3186, 29871, 243, 162, 155, 131};
+    size_t dl;
+    char *d = dec(t, ids, 8, &dl);
+    assert_string_equal(d, "<s>Hello world \xF0\x9F\x98\x80"); /* BOS shown as HF shows it; run.c drops the space after it */
+    free(d);
+    check_stream(t, ids, 8);
+    tok_free(t);
+    free(bin);
+}
+
+static void test_llama2c_tok512(void **st) {
+    (void)st;
+    NEED_SHARED(model, "models/stories260K/stories260K.bin");
+    /* the model's own folder: tok512.bin is found beside the checkpoint from its vocabulary size */
+    Tokenizer *t = load_model_ok(model);
+    assert_int_equal(tok_vocab_size(t), 512);
+    assert_non_null(strstr(tok_path(t), "tok512.bin"));
+    expected_check(t, "tok512", true, false);
+    IntVec v = enc(t, "Once upon a time", 16, true);
+    static const int want[] = {1, 403, 407, 261, 378};
+    assert_ids(v, want, 5, "Once upon a time");
+    size_t dl;
+    char *d = dec(t, v.v, v.n, &dl);
+    assert_string_equal(d, "<s>Once upon a time");
+    free(d);
+    ivec_free(&v);
+    tok_free(t);
+    /* a hint that matches no file names what was found */
+    LabErr e = {0};
+    assert_int_equal(tok_load_for_model(&t, model, 32000, &e), -1);
+    assert_int_equal(e.code, LAB_ENOTFOUND);
+    assert_non_null(strstr(e.msg, "tok512.bin (512 tokens)"));
+    free(model);
+}
+
+
+/* ---------- hand-made tokenizer.json files, one component at a time ---------- */
+/* The character vocabulary every made-up tokenizer starts with: id = position. */
+static const char *const CHARS[] = {"<unk>", " ", "a", "b", "c", "d", "e", "f", "h", "i", "l", "m", "n", "o", "r", "s",
+                                    "t", "u", "w", "x", "y", "y", "H", "X", "!", "?", "-", "'", "[", "]", "<", ">",
+                                    "1", "2", "3", "\xE2\x96\x81", "<0xC3>", "<0xA9>", "<0xE2>", "<0x82>", "<0xAC>", NULL};
+enum { C_UNK = 0, C_SP = 1, C_A = 2, C_B = 3, C_C = 4, C_D = 5, C_X = 19, C_N_BASE = 41 };
+
+static char *write_tmp(const char *text) {
+    char tmpl[] = "/tmp/ablab-tok-XXXXXX.json";
+    int fd = mkstemps(tmpl, 5);
+    assert_true(fd >= 0);
+    size_t n = strlen(text);
+    assert_int_equal(write(fd, text, n), (ssize_t)n);
+    close(fd);
+    return strdup(tmpl);
+}
+
+/* A tokenizer.json with the character vocabulary plus extra "token": id entries (JSON text, may be
+ * ""), the given merges array, model options and top-level components. */
+static int mk_tok_e(Tokenizer **t, const char *top, const char *extra_vocab, const char *merges, const char *model_opts, LabErr *e) {
+    Buf b = {0};
+    buf_printf(&b, "{\"version\": \"1.0\", %s, \"model\": {\"type\": \"BPE\", %s \"vocab\": {", top, model_opts ? model_opts : "");
+    int id = 0;
+    for (int i = 0; CHARS[i]; i++) {
+        if (i == 21) { id++; continue; } /* a hole filled by extra_vocab's first entry when given */
+        buf_printf(&b, "%s\"%s\": %d", id ? ", " : "", CHARS[i], id);
+        id++;
+    }
+    buf_printf(&b, "%s%s}, \"merges\": [%s]}}", extra_vocab && *extra_vocab ? ", " : "", extra_vocab ? extra_vocab : "", merges ? merges : "");
+    char *p = write_tmp(b.data);
+    buf_free(&b);
+    int rc = tok_load_file(t, p, 0, e);
+    unlink(p);
+    free(p);
+    return rc;
+}
+
+static Tokenizer *mk_tok(const char *top, const char *extra_vocab, const char *merges, const char *model_opts) {
+    Tokenizer *t = NULL;
+    LabErr e = {0};
+    if (mk_tok_e(&t, top, extra_vocab, merges, model_opts, &e)) fail_msg("%s", e.msg);
+    return t;
+}
+
+/* The pre-tokenizer's splits of text, joined with '|'; added tokens shown as [content]. */
+static char *splits(const Tokenizer *t, const char *text) {
+    TokPieces p = {0};
+    LabErr e = {0};
+    buf_append(&p.text, text, strlen(text));
+    pieces_push(&p, 0, p.text.len, -1, true);
+    assert_int_equal(pre_apply(t->pre, &p, 0, &e), 0);
+    Buf o = {0};
+    for (size_t i = 0; i < p.n; i++) {
+        if (i) buf_putc(&o, '|');
+        buf_append(&o, p.text.data + p.v[i].off, p.v[i].len);
+    }
+    buf_append(&o, "", 0);
+    pieces_free(&p);
+    return buf_steal(&o);
+}
+
+static void expect_splits(const char *pre_json, const char *text, const char *want) {
+    char top[2048];
+    snprintf(top, sizeof top, "\"pre_tokenizer\": %s", pre_json);
+    Tokenizer *t = mk_tok(top, "\"y2\": 21", NULL, NULL);
+    char *got = splits(t, text);
+    if (strcmp(got, want)) fail_msg("%s on '%s': got '%s' want '%s'", pre_json, text, got, want);
+    free(got);
+    tok_free(t);
+}
+
+/* Expectations from tokenizers' documentation and tests (SplitDelimiterBehavior's example
+ * "the-final--countdown", Metaspace's tests, the pre-tokenizers' docstrings). */
+static void test_pretokenizers(void **st) {
+    (void)st;
+    const char *txt = "the-final--countdown";
+    expect_splits("{\"type\": \"Split\", \"pattern\": {\"String\": \"-\"}, \"behavior\": \"Removed\", \"invert\": false}", txt, "the|final|countdown");
+    expect_splits("{\"type\": \"Split\", \"pattern\": {\"String\": \"-\"}, \"behavior\": \"Isolated\", \"invert\": false}", txt, "the|-|final|-|-|countdown");
+    expect_splits("{\"type\": \"Split\", \"pattern\": {\"String\": \"-\"}, \"behavior\": \"MergedWithPrevious\", \"invert\": false}", txt, "the-|final-|-|countdown");
+    expect_splits("{\"type\": \"Split\", \"pattern\": {\"String\": \"-\"}, \"behavior\": \"MergedWithNext\", \"invert\": false}", txt, "the|-final|-|-countdown");
+    expect_splits("{\"type\": \"Split\", \"pattern\": {\"String\": \"-\"}, \"behavior\": \"Contiguous\", \"invert\": false}", txt, "the|-|final|--|countdown");
+    expect_splits("{\"type\": \"Split\", \"pattern\": {\"String\": \"-\"}, \"behavior\": \"Removed\", \"invert\": true}", txt, "-|-|-");
+    expect_splits("{\"type\": \"Split\", \"pattern\": {\"Regex\": \"\\\\s+\"}, \"behavior\": \"Removed\", \"invert\": false}", "a  b\tc ", "a|b|c");
+    expect_splits("{\"type\": \"Split\", \"pattern\": {\"String\": \".\"}, \"behavior\": \"Isolated\"}", "a.b", "a|.|b"); /* literal, not any-char */
+    expect_splits("{\"type\": \"Whitespace\"}", "Hey man!", "Hey|man|!");
+    expect_splits("{\"type\": \"Whitespace\"}", "don't  stop...now", "don|'|t|stop|...|now");
+    expect_splits("{\"type\": \"Whitespace\"}", "na\xC3\xAFve cafe\xCC\x81 x_1", "na\xC3\xAFve|cafe\xCC\x81|x_1");
+    expect_splits("{\"type\": \"WhitespaceSplit\"}", "Hey  man!\n", "Hey|man!");
+    expect_splits("{\"type\": \"Digits\", \"individual_digits\": false}", "Call 123 please", "Call |123| please");
+    expect_splits("{\"type\": \"Digits\", \"individual_digits\": true}", "Call 123 please", "Call |1|2|3| please");
+    expect_splits("{\"type\": \"Punctuation\", \"behavior\": \"Isolated\"}", "Hey friend!     How are you?!?", "Hey friend|!|     How are you|?|!|?");
+    expect_splits("{\"type\": \"Metaspace\", \"replacement\": \"\xE2\x96\x81\", \"prepend_scheme\": \"always\", \"split\": true}",
+                  "Hey friend!", "\xE2\x96\x81Hey|\xE2\x96\x81" "friend!");
+    expect_splits("{\"type\": \"Metaspace\", \"replacement\": \"\xE2\x96\x81\", \"prepend_scheme\": \"always\", \"split\": true}",
+                  "Hey   friend!", "\xE2\x96\x81Hey|\xE2\x96\x81|\xE2\x96\x81|\xE2\x96\x81" "friend!");
+    expect_splits("{\"type\": \"Metaspace\", \"replacement\": \"\xE2\x96\x81\", \"prepend_scheme\": \"always\", \"split\": false}",
+                  "Hey friend!", "\xE2\x96\x81Hey\xE2\x96\x81" "friend!");
+    expect_splits("{\"type\": \"Metaspace\", \"replacement\": \"\xE2\x96\x81\", \"prepend_scheme\": \"never\", \"split\": true}",
+                  "Hey you", "Hey|\xE2\x96\x81you");
+    expect_splits("{\"type\": \"Metaspace\", \"replacement\": \"\xE2\x96\x81\", \"add_prefix_space\": true}", /* before prepend_scheme existed */
+                  "Hey", "\xE2\x96\x81Hey");
+    expect_splits("{\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"use_regex\": true}", "Hello world", "\xC4\xA0Hello|\xC4\xA0world");
+    expect_splits("{\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"use_regex\": false}", "Hello world", "\xC4\xA0Hello\xC4\xA0world");
+    expect_splits("{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": true}", "  x", "\xC4\xA0|\xC4\xA0x");
+    expect_splits("{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"WhitespaceSplit\"}, {\"type\": \"Digits\", \"individual_digits\": true}]}",
+                  "ab12 c3", "ab|1|2|c|3");
+}
+
+/* Metaspace's "first": only the split that starts the original text gets the prefix; a text after an
+ * added token does not. Through encode, with the character vocabulary. */
+static void test_metaspace_first(void **st) {
+    (void)st;
+    Tokenizer *t = mk_tok("\"added_tokens\": [{\"id\": 41, \"content\": \"<x>\", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, "
+                          "\"normalized\": false, \"special\": true}], "
+                          "\"pre_tokenizer\": {\"type\": \"Metaspace\", \"replacement\": \"\xE2\x96\x81\", \"prepend_scheme\": \"first\", \"split\": true}",
+                          "\"y2\": 21, \"<x>\": 41", NULL, NULL);
+    IntVec v = enc(t, "<x>ab a", 7, false);
+    static const int w1[] = {41, C_A, C_B, 35, C_A};
+    assert_ids(v, w1, 5, "<x>ab a");
+    ivec_free(&v);
+    v = enc(t, "ab<x>", 5, false);
+    static const int w2[] = {35, C_A, C_B, 41};
+    assert_ids(v, w2, 4, "ab<x>");
+    ivec_free(&v);
+    tok_free(t);
+}
+
+static void expect_norm(const char *norm_json, const char *in, const char *want) {
+    char top[2048];
+    snprintf(top, sizeof top, "\"normalizer\": %s", norm_json);
+    Tokenizer *t = mk_tok(top, "\"y2\": 21", NULL, NULL);
+    Buf o = {0};
+    bool lead;
+    LabErr e = {0};
+    assert_int_equal(norm_apply(t->norm, in, strlen(in), &o, &lead, &e), 0);
+    if (strcmp(o.data, want)) fail_msg("%s on '%s': got '%s' want '%s'", norm_json, in, o.data, want);
+    buf_free(&o);
+    tok_free(t);
+}
+
+static void test_normalizers(void **st) {
+    (void)st;
+    expect_norm("{\"type\": \"NFC\"}", "e\xCC\x81", "\xC3\xA9");
+    expect_norm("{\"type\": \"NFD\"}", "\xC3\xA9", "e\xCC\x81");
+    expect_norm("{\"type\": \"NFKC\"}", "\xEF\xAC\x81\xE2\x91\xA0", "fi1");              /* ﬁ① */
+    expect_norm("{\"type\": \"NFKD\"}", "\xEF\xAC\x81\xC3\xA9", "fie\xCC\x81");
+    expect_norm("{\"type\": \"Lowercase\"}", "HeLLo \xC3\x80\xCE\xA3 \xC4\xB0", "hello \xC3\xA0\xCF\x83 i\xCC\x87"); /* İ → i + U+0307 */
+    expect_norm("{\"type\": \"Strip\", \"strip_left\": true, \"strip_right\": true}", " \t hi \xE3\x80\x80", "hi");
+    expect_norm("{\"type\": \"Strip\", \"strip_left\": true, \"strip_right\": false}", "  hi  ", "hi  ");
+    expect_norm("{\"type\": \"Replace\", \"pattern\": {\"String\": \" \"}, \"content\": \"\xE2\x96\x81\"}", "a b c", "a\xE2\x96\x81" "b\xE2\x96\x81" "c");
+    expect_norm("{\"type\": \"Replace\", \"pattern\": {\"Regex\": \" {2,}\"}, \"content\": \" \"}", "a   b  c d", "a b c d");
+    expect_norm("{\"type\": \"Prepend\", \"prepend\": \"\xE2\x96\x81\"}", "", "");
+    expect_norm("{\"type\": \"Prepend\", \"prepend\": \"\xE2\x96\x81\"}", "x", "\xE2\x96\x81x");
+    expect_norm("{\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"NFKC\"}, {\"type\": \"Lowercase\"}]}", "\xEF\xBC\xA1\xEF\xBC\xA2", "ab");
+}
+
+/* Added tokens: lstrip, rstrip, single_word, normalized, leftmost-longest. */
+static void test_added_tokens(void **st) {
+    (void)st;
+    Tokenizer *t = mk_tok(
+        "\"added_tokens\": ["
+        "{\"id\": 41, \"content\": \"<m>\", \"single_word\": false, \"lstrip\": true, \"rstrip\": false, \"normalized\": false, \"special\": true},"
+        "{\"id\": 42, \"content\": \"<r>\", \"single_word\": false, \"lstrip\": false, \"rstrip\": true, \"normalized\": false, \"special\": true},"
+        "{\"id\": 43, \"content\": \"[X]\", \"single_word\": true, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": false},"
+        "{\"id\": 44, \"content\": \"hi\", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": true, \"special\": false},"
+        "{\"id\": 45, \"content\": \"<H>\", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true},"
+        "{\"id\": 46, \"content\": \"ab\", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": false},"
+        "{\"id\": 47, \"content\": \"abc\", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": false}],"
+        "\"normalizer\": {\"type\": \"Lowercase\"}",
+        "\"y2\": 21", NULL, NULL);
+    struct { const char *in; int want[12]; size_t n; } cases[] = {
+        {"a <m> b", {C_A, 41, C_SP, C_B}, 4},            /* lstrip takes the space before */
+        {"x<r>  y", {C_X, 42, 20}, 3},                    /* rstrip takes the spaces after */
+        {"a[X]b", {C_A, 28, C_X, 29, C_B}, 5},            /* not a single word: normalized characters */
+        {"a [X] b", {C_A, C_SP, 43, C_SP, C_B}, 5},
+        {"HI", {44}, 1},                                  /* normalized: matched after Lowercase */
+        {"<H>", {45}, 1},                                 /* not normalized: matched in the raw text */
+        {"xabcd", {C_X, 47, C_D}, 3},                     /* leftmost-longest */
+        {"xabd", {C_X, 46, C_D}, 3},
+    };
+    /* the raw pass runs first: "[X]" is matched before Lowercase could touch it, "hi" after */
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        IntVec v = enc(t, cases[i].in, strlen(cases[i].in), false);
+        assert_ids(v, cases[i].want, cases[i].n, cases[i].in);
+        ivec_free(&v);
+    }
+    assert_true(tok_is_special(t, 41));
+    assert_false(tok_is_special(t, 43));
+    assert_int_equal(tok_token_id(t, "<r>", 3), 42);
+    tok_free(t);
+}
+
+/* BPE model options: unknown characters, byte fallback, prefix/suffix, ignore_merges. */
+static void test_bpe_options(void **st) {
+    (void)st;
+    Tokenizer *t = mk_tok("\"normalizer\": null", "\"y2\": 21", NULL, "\"unk_token\": \"<unk>\", \"fuse_unk\": false,");
+    IntVec v = enc(t, "a\xC5\x81\xC5\x81" "b", 6, false); /* Ł is not in the vocabulary */
+    static const int w1[] = {C_A, C_UNK, C_UNK, C_B};
+    assert_ids(v, w1, 4, "unk, not fused");
+    ivec_free(&v);
+    tok_free(t);
+    t = mk_tok("\"normalizer\": null", "\"y2\": 21", NULL, "\"unk_token\": \"<unk>\", \"fuse_unk\": true,");
+    v = enc(t, "a\xC5\x81\xC5\x81" "b", 6, false);
+    static const int w2[] = {C_A, C_UNK, C_B};
+    assert_ids(v, w2, 3, "unk, fused");
+    ivec_free(&v);
+    tok_free(t);
+    t = mk_tok("\"normalizer\": null", "\"y2\": 21", NULL, "\"unk_token\": \"<unk>\", \"byte_fallback\": true,");
+    v = enc(t, "\xC3\xA9\xC5\x81", 4, false); /* é has byte tokens, Ł does not */
+    static const int w3[] = {36, 37, C_UNK};
+    assert_ids(v, w3, 3, "byte fallback");
+    ivec_free(&v);
+    tok_free(t);
+    t = mk_tok("\"normalizer\": null", "\"y2\": 21", NULL, NULL); /* no unk_token: tokenizers drops the character */
+    v = enc(t, "a\xC5\x81" "b", 4, false);
+    static const int w4[] = {C_A, C_B};
+    assert_ids(v, w4, 2, "no unk token");
+    ivec_free(&v);
+    tok_free(t);
+    t = mk_tok("\"normalizer\": null", "\"##b\": 21, \"ab\": 41", "\"a ##b\"", "\"continuing_subword_prefix\": \"##\",");
+    v = enc(t, "abb", 3, false);
+    static const int w5[] = {41, 21};
+    assert_ids(v, w5, 2, "continuing_subword_prefix");
+    ivec_free(&v);
+    tok_free(t);
+    t = mk_tok("\"normalizer\": null", "\"b</w>\": 21, \"ab</w>\": 41", "[\"a\", \"b</w>\"]", "\"end_of_word_suffix\": \"</w>\",");
+    v = enc(t, "ab", 2, false);
+    static const int w6[] = {41};
+    assert_ids(v, w6, 1, "end_of_word_suffix, merges as pairs");
+    ivec_free(&v);
+    tok_free(t);
+    for (int ig = 0; ig < 2; ig++) {
+        t = mk_tok("\"normalizer\": null", "\"y2\": 21, \"abc\": 41", NULL, ig ? "\"ignore_merges\": true," : "\"ignore_merges\": false,");
+        v = enc(t, "abc", 3, false);
+        static const int w7[] = {41}, w8[] = {C_A, C_B, C_C};
+        assert_ids(v, ig ? w7 : w8, ig ? 1 : 3, "ignore_merges");
+        ivec_free(&v);
+        tok_free(t);
+    }
+}
+
+static void expect_decode(const char *dec_json, const char *extra_vocab, const int *ids, size_t n, const char *want) {
+    char top[2048];
+    snprintf(top, sizeof top, "\"decoder\": %s", dec_json);
+    Tokenizer *t = mk_tok(top, extra_vocab, NULL, NULL);
+    char *d = dec(t, ids, n, NULL);
+    if (strcmp(d, want)) fail_msg("%s: got '%s' want '%s'", dec_json, d, want);
+    check_stream(t, ids, n);
+    free(d);
+    tok_free(t);
+}
+
+/* Decoders, per tokenizers' decode_chain. */
+static void test_decoders(void **st) {
+    (void)st;
+    const char *ms_vocab = "\"y2\": 21, \"\xE2\x96\x81Hey\": 41, \"\xE2\x96\x81" "friend!\": 42, \"\xE2\x96\x81" "a\xE2\x96\x81" "b\": 43";
+    static const int hey[] = {41, 42}, ab_first[] = {43, 42};
+    expect_decode("{\"type\": \"Metaspace\", \"replacement\": \"\xE2\x96\x81\", \"prepend_scheme\": \"always\", \"split\": true}", ms_vocab, hey, 2, "Hey friend!");
+    expect_decode("{\"type\": \"Metaspace\", \"replacement\": \"\xE2\x96\x81\", \"prepend_scheme\": \"never\", \"split\": true}", ms_vocab, hey, 2, " Hey friend!");
+    /* tokenizers drops every replacement character of the first token, not only the leading one */
+    expect_decode("{\"type\": \"Metaspace\", \"replacement\": \"\xE2\x96\x81\", \"prepend_scheme\": \"always\", \"split\": true}", ms_vocab, ab_first, 2, "ab friend!");
+    static const int euro[] = {38, 39, 40}, broken[] = {38, 39, C_A}, mixed[] = {C_A, 36, 37, C_B};
+    const char *bf = "{\"type\": \"Sequence\", \"decoders\": [{\"type\": \"ByteFallback\"}, {\"type\": \"Fuse\"}]}";
+    expect_decode(bf, "\"y2\": 21", euro, 3, "\xE2\x82\xAC");
+    expect_decode(bf, "\"y2\": 21", broken, 3, "\xEF\xBF\xBD\xEF\xBF\xBD" "a"); /* one U+FFFD per byte of a broken run */
+    expect_decode(bf, "\"y2\": 21", mixed, 4, "a\xC3\xA9" "b");
+    static const int euro_bad[] = {38, 39, 40, 36}; /* € then a lone 0xC3 in the same run: the whole run is broken */
+    expect_decode(bf, "\"y2\": 21", euro_bad, 4, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+    const char *strip = "{\"type\": \"Sequence\", \"decoders\": [{\"type\": \"Fuse\"}, {\"type\": \"Strip\", \"content\": \" \", \"start\": 1, \"stop\": 1}]}";
+    static const int sp_ab_sp[] = {C_SP, C_SP, C_A, C_B, C_SP, C_SP};
+    expect_decode(strip, "\"y2\": 21", sp_ab_sp, 6, " ab ");
+    const char *strip_tok = "{\"type\": \"Strip\", \"content\": \" \", \"start\": 1, \"stop\": 0}"; /* per token, before any Fuse */
+    static const int sp_a[] = {C_SP, C_A, C_SP, C_B};
+    expect_decode(strip_tok, "\"y2\": 21", sp_a, 4, "ab");
+    const char *repl = "{\"type\": \"Replace\", \"pattern\": {\"String\": \"ab\"}, \"content\": \"X\"}";
+    static const int a_b[] = {C_A, C_B, 41};
+    expect_decode(repl, "\"y2\": 21, \"cab\": 41", a_b, 3, "abcX"); /* per token: "a"+"b" never match */
+    const char *repl_fused = "{\"type\": \"Sequence\", \"decoders\": [{\"type\": \"Fuse\"}, {\"type\": \"Replace\", \"pattern\": {\"String\": \"ab\"}, \"content\": \"X\"}]}";
+    expect_decode(repl_fused, "\"y2\": 21, \"cab\": 41", a_b, 3, "XcX");
+    static const int plain[] = {C_A, C_SP, C_B};
+    expect_decode("null", "\"y2\": 21", plain, 3, "a   b"); /* no decoder: tokens joined with spaces */
+}
+
+/* Streaming: nothing is released before a character is complete. */
+static void test_stream_holds_partial_chars(void **st) {
+    (void)st;
+    NEED_SHARED(js, "golden/gpt2-tokenizer/tokenizer.json");
+    Tokenizer *t = load_ok(js);
+    /* "👍" in GPT-2 is the tokens of bytes F0 9F / 91 / 8D */
+    IntVec v = enc(t, "\xF0\x9F\x91\x8D!", 5, false);
+    assert_true(v.n >= 2);
+    TokStream *s = tok_stream_new(t);
+    Buf out = {0};
+    LabErr e = {0};
+    for (size_t i = 0; i + 1 < v.n; i++) {
+        assert_int_equal(tok_stream_push(s, v.v[i], &out, &e), 0);
+        if (i + 2 < v.n) assert_int_equal(out.len, 0); /* still incomplete */
+    }
+    assert_string_equal(out.data, "\xF0\x9F\x91\x8D");
+    assert_int_equal(tok_stream_push(s, v.v[v.n - 1], &out, &e), 0);
+    assert_string_equal(out.data, "\xF0\x9F\x91\x8D!");
+    tok_stream_free(s);
+    /* a lone lead byte at the end: one U+FFFD on flush, as from_utf8_lossy gives */
+    s = tok_stream_new(t);
+    buf_clear(&out);
+    int c3 = tok_token_id(t, "\xC3\x83", 2); /* the byte-level character of byte 0xC3 */
+    assert_true(c3 >= 0);
+    assert_int_equal(tok_stream_push(s, c3, &out, &e), 0);
+    assert_int_equal(out.len, 0);
+    assert_int_equal(tok_stream_flush(s, &out, &e), 0);
+    assert_string_equal(out.data, "\xEF\xBF\xBD");
+    tok_stream_free(s);
+    /* a lead byte followed by a non-continuation: U+FFFD then the character */
+    int a = tok_token_id(t, "a", 1);
+    int ids[] = {c3, a};
+    char *d = dec(t, ids, 2, NULL);
+    assert_string_equal(d, "\xEF\xBF\xBD" "a");
+    free(d);
+    buf_free(&out);
+    ivec_free(&v);
+    tok_free(t);
+    free(js);
+}
+
+/* Invalid UTF-8 input is read as Python's bytes.decode('utf-8', errors='replace') would. */
+static void test_invalid_utf8_input(void **st) {
+    (void)st;
+    NEED_SHARED(js, "golden/gpt2-tokenizer/tokenizer.json");
+    Tokenizer *t = load_ok(js);
+    static const struct { const char *bad, *good; } cases[] = {
+        {"a\xFF" "b", "a\xEF\xBF\xBD" "b"},
+        {"\xED\xA0\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"},  /* a surrogate: three maximal subparts */
+        {"\xE2\x82" "x", "\xEF\xBF\xBD" "x"},                      /* a truncated character: one */
+        {"\xC0\xAF", "\xEF\xBF\xBD\xEF\xBF\xBD"},                  /* an overlong form */
+        {"x\xF0\x9F\x98", "x\xEF\xBF\xBD"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        IntVec a = enc(t, cases[i].bad, strlen(cases[i].bad), false), b = enc(t, cases[i].good, strlen(cases[i].good), false);
+        assert_ids(a, b.v, b.n, cases[i].bad);
+        ivec_free(&a);
+        ivec_free(&b);
+    }
+    tok_free(t);
+    free(js);
+}
+
+
+/* ---------- hostile files: clear errors, no crash (the sanitizer build runs these too) ---------- */
+static void expect_load_error(const char *path, const char *needle) {
+    Tokenizer *t = (Tokenizer *)0x1;
+    LabErr e = {0};
+    assert_int_equal(tok_load_file(&t, path, 0, &e), -1);
+    assert_null(t);
+    if (!strstr(e.msg, needle)) fail_msg("error for %s: '%s' lacks '%s'", path, e.msg, needle);
+    if (!strstr(e.msg, path_basename(path))) fail_msg("error '%s' does not name the file", e.msg);
+}
+
+static void expect_json_error(const char *json, const char *needle) {
+    char *p = write_tmp(json);
+    expect_load_error(p, needle);
+    unlink(p);
+    free(p);
+}
+
+static void test_hostile_json(void **st) {
+    (void)st;
+    /* a truncated tokenizer.json: jansson's position */
+    char *good = fixture("template.json");
+    char *text;
+    size_t len;
+    LabErr e;
+    assert_int_equal(file_read_all(good, 0, &text, &len, &e), 0);
+    text[len / 2] = 0;
+    expect_json_error(text, "line ");
+    free(text);
+    free(good);
+    const char *model_ok = "\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, \"merges\": [\"a b\"]}";
+    char buf[4096];
+    expect_json_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, \"merges\": [\"a zz\"]}}", "'zz' is not in the vocabulary");
+    expect_json_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [\"a b\"]}}", "merged token 'ab' is not in the vocabulary");
+    expect_json_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [\"ab\"]}}", "not two tokens");
+    expect_json_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 0, \"c\": 2}, \"merges\": []}}", "id 0 is given to both");
+    expect_json_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 99999999}, \"merges\": []}}", "id 99999999 is past the vocabulary");
+    expect_json_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": -1}, \"merges\": []}}", "has no valid id");
+    expect_json_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"a\": 1}, \"merges\": []}}", "duplicate");
+    expect_json_error("{\"added_tokens\": [{\"id\": 0, \"content\": \"a\"}], \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"c\": 2}, \"merges\": []}}",
+                      "no token has id 1");
+    expect_json_error("{\"model\": {\"type\": \"BPE\", \"unk_token\": \"<unk>\", \"vocab\": {\"a\": 0}, \"merges\": []}}", "unk_token '<unk>' is not in the vocabulary");
+    expect_json_error("{\"added_tokens\": [{\"id\": 7, \"content\": \"<x>\"}], \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}",
+                      "past the vocabulary");
+    expect_json_error("{\"model\": {\"type\": \"BPE\", \"vocab\": [1, 2], \"merges\": []}}", "not an object");
+    expect_json_error("{\"nomodel\": 1}", "no \"model\" object");
+    /* every unsupported component is named, with the file */
+    expect_json_error("{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}", "model type 'Unigram' is not supported");
+    expect_json_error("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {}}}", "model type 'WordPiece'");
+    snprintf(buf, sizeof buf, "{\"normalizer\": {\"type\": \"BertNormalizer\"}, %s}", model_ok);
+    expect_json_error(buf, "normalizer type 'BertNormalizer' is not supported");
+    snprintf(buf, sizeof buf, "{\"normalizer\": {\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"Precompiled\"}]}, %s}", model_ok);
+    expect_json_error(buf, "normalizer type 'Precompiled'");
+    snprintf(buf, sizeof buf, "{\"pre_tokenizer\": {\"type\": \"CharDelimiterSplit\", \"delimiter\": \"x\"}, %s}", model_ok);
+    expect_json_error(buf, "pre_tokenizer type 'CharDelimiterSplit' is not supported");
+    snprintf(buf, sizeof buf, "{\"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"Regex\": \"(\"}, \"behavior\": \"Isolated\"}, %s}", model_ok);
+    expect_json_error(buf, "does not compile");
+    snprintf(buf, sizeof buf, "{\"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"String\": \"x\"}, \"behavior\": \"Sideways\"}, %s}", model_ok);
+    expect_json_error(buf, "behavior 'Sideways'");
+    snprintf(buf, sizeof buf, "{\"decoder\": {\"type\": \"WordPiece\", \"prefix\": \"##\"}, %s}", model_ok);
+    expect_json_error(buf, "decoder type 'WordPiece' is not supported");
+    snprintf(buf, sizeof buf, "{\"post_processor\": {\"type\": \"Chaos\"}, %s}", model_ok);
+    expect_json_error(buf, "post_processor type 'Chaos' is not supported");
+    snprintf(buf, sizeof buf, "{\"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"<s>\"}}], \"special_tokens\": {}}, %s}", model_ok);
+    expect_json_error(buf, "'<s>' has no \"ids\"");
+    snprintf(buf, sizeof buf, "{\"model\": {\"type\": \"BPE\", \"dropout\": 0.1, \"vocab\": {\"a\": 0}, \"merges\": []}}");
+    expect_json_error(buf, "dropout");
+}
+
+static char *write_bin(const void *data, size_t n) {
+    char tmpl[] = "/tmp/ablab-tok-XXXXXX.bin";
+    int fd = mkstemps(tmpl, 4);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, n), (ssize_t)n);
+    close(fd);
+    return strdup(tmpl);
+}
+
+static void test_hostile_bin(void **st) {
+    (void)st;
+    /* a valid little vocabulary: <unk>, <s>, </s>, 256 bytes, " ", "a" */
+    Buf b = {0};
+    int32_t max_len = 8;
+    buf_append(&b, &max_len, 4);
+    for (int i = 0; i < 261; i++) {
+        char name[16];
+        if (i < 3) snprintf(name, sizeof name, "%s", i == 0 ? "<unk>" : i == 1 ? "\n<s>\n" : "\n</s>\n");
+        else if (i < 259) snprintf(name, sizeof name, "<0x%02X>", i - 3);
+        else snprintf(name, sizeof name, "%s", i == 259 ? " " : "a");
+        float score = i == 260 ? -1.0f : 0.0f;
+        int32_t len = (int32_t)strlen(name);
+        buf_append(&b, &score, 4);
+        buf_append(&b, &len, 4);
+        buf_append(&b, name, (size_t)len);
+    }
+    char *p = write_bin(b.data, b.len);
+    Tokenizer *t = load_ok(p);
+    assert_int_equal(tok_vocab_size(t), 261);
+    IntVec v = enc(t, "a\xC3\xA9", 3, true);
+    static const int want[] = {1, 259, 260, 3 + 0xC3, 3 + 0xA9};
+    assert_ids(v, want, 5, "tiny llama2.c vocabulary");
+    ivec_free(&v);
+    tok_free(t);
+    unlink(p);
+    free(p);
+    /* a 500 MB string length in the last record */
+    size_t last = b.len - 1 - 8;
+    int32_t huge = 500 * 1000 * 1000;
+    memcpy(b.data + last + 4, &huge, 4);
+    p = write_bin(b.data, b.len);
+    expect_load_error(p, "string length 500000000 runs past the end of the file");
+    unlink(p);
+    free(p);
+    /* a negative length reads as a huge one */
+    int32_t neg = -5;
+    memcpy(b.data + last + 4, &neg, 4);
+    p = write_bin(b.data, b.len);
+    expect_load_error(p, "runs past the end");
+    unlink(p);
+    free(p);
+    /* cut inside a record header, and a bad header */
+    p = write_bin(b.data, 4 + 3);
+    expect_load_error(p, "record header ends past the end");
+    unlink(p);
+    free(p);
+    int32_t bad = -1;
+    memcpy(b.data, &bad, 4);
+    p = write_bin(b.data, b.len);
+    expect_load_error(p, "max_token_length -1");
+    unlink(p);
+    free(p);
+    p = write_bin(b.data, 2);
+    expect_load_error(p, "too short");
+    unlink(p);
+    free(p);
+    /* more tokens asked for than the file has */
+    memcpy(b.data, &max_len, 4);
+    memcpy(b.data + last + 4, &(int32_t){1}, 4);
+    p = write_bin(b.data, b.len);
+    LabErr e = {0};
+    assert_int_equal(tok_load_llama2c(&t, p, 32000, &e), -1);
+    assert_non_null(strstr(e.msg, "the file ends before its record"));
+    unlink(p);
+    free(p);
+    buf_free(&b);
+}
+
+static void test_hostile_vocab_merges(void **st) {
+    (void)st;
+    char dir[] = "/tmp/ablab-tok-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *vj = path_join(dir, "vocab.json"), *mt = path_join(dir, "merges.txt");
+    FILE *f = fopen(vj, "w");
+    fputs("{\"a\": 0, \"b\": 1, \"ab\": 2, \"<|endoftext|>\": 3}", f);
+    fclose(f);
+    f = fopen(mt, "w");
+    fputs("#version: 0.2\na b\n", f);
+    fclose(f);
+    Tokenizer *t = load_model_ok(dir);
+    IntVec v = enc(t, "ab<|endoftext|>", 15, false);
+    static const int w[] = {2, 3};
+    assert_ids(v, w, 2, "vocab.json + merges.txt");
+    assert_int_equal(tok_eos_id(t), 3);
+    ivec_free(&v);
+    tok_free(t);
+    f = fopen(mt, "w");
+    fputs("#version: 0.2\na b\na b c\n", f);
+    fclose(f);
+    LabErr e = {0};
+    assert_int_equal(tok_load_for_model(&t, dir, 0, &e), -1);
+    assert_non_null(strstr(e.msg, "merges.txt: line 3"));
+    f = fopen(mt, "w");
+    fputs("a q\n", f);
+    fclose(f);
+    assert_int_equal(tok_load_for_model(&t, dir, 0, &e), -1);
+    assert_non_null(strstr(e.msg, "line 1: merge token 'q' is not in the vocabulary"));
+    unlink(mt);
+    assert_int_equal(tok_load_for_model(&t, dir, 0, &e), -1);
+    assert_int_equal(e.code, LAB_ENOTFOUND);
+    unlink(vj);
+    rmdir(dir);
+    free(vj);
+    free(mt);
+}
+
+/* ---------- GGUF vocabularies (the arrays llama.cpp's converter wrote for the golden models) ---------- */
+static Tokenizer *gguf_tok(const char *path, GgufFile **gp) {
+    GgufFile *g = NULL;
+    LabErr e = {0};
+    if (gguf_open(&g, path, &e)) fail_msg("%s", e.msg);
+    const GgufKV *toks = gguf_find_kv(g, "tokenizer.ggml.tokens"), *merges = gguf_find_kv(g, "tokenizer.ggml.merges");
+    const GgufKV *scores = gguf_find_kv(g, "tokenizer.ggml.scores"), *types = gguf_find_kv(g, "tokenizer.ggml.token_type");
+    GgufStr model, pre;
+    assert_int_equal(gguf_get_str(g, "tokenizer.ggml.model", &model, &e), 0);
+    int has_pre = gguf_get_str(g, "tokenizer.ggml.pre", &pre, &e);
+    assert_non_null(toks);
+    size_t n = toks->n, nm = merges ? merges->n : 0;
+    const char **ts = calloc(n, sizeof *ts), **ms = calloc(nm + 1, sizeof *ms);
+    size_t *tl = calloc(n, sizeof *tl), *ml = calloc(nm + 1, sizeof *ml);
+    for (size_t i = 0; i < n; i++) { ts[i] = toks->strs[i].s; tl[i] = toks->strs[i].len; }
+    for (size_t i = 0; i < nm; i++) { ms[i] = merges->strs[i].s; ml[i] = merges->strs[i].len; }
+    char mname[32], pname[32];
+    snprintf(mname, sizeof mname, "%.*s", (int)model.len, model.s);
+    snprintf(pname, sizeof pname, "%.*s", has_pre == 0 ? (int)pre.len : 0, has_pre == 0 ? pre.s : "");
+    int64_t bos = -1, eos = -1, unk = -1;
+    gguf_get_i64(g, "tokenizer.ggml.bos_token_id", &bos, &e);
+    gguf_get_i64(g, "tokenizer.ggml.eos_token_id", &eos, &e);
+    gguf_get_i64(g, "tokenizer.ggml.unknown_token_id", &unk, &e);
+    TokGgufVocab v = {mname, has_pre == 0 ? pname : NULL, ts, tl, n, scores ? (const float *)scores->data : NULL,
+                      types ? (const int32_t *)types->data : NULL, ms, ml, nm, (int)bos, (int)eos, (int)unk, -1,
+                      false, false, true, path};
+    Tokenizer *t = NULL;
+    if (tok_from_gguf(&t, &v, &e)) fail_msg("%s", e.msg);
+    free(ts); free(tl); free(ms); free(ml);
+    *gp = g;
+    return t;
+}
+
+static void test_gguf_vocab(void **st) {
+    (void)st;
+    NEED_SHARED(gp, "golden/gguf/gpt2-tiny-random-f32.gguf");
+    char *lp = shared_file("golden/gguf/llama-tiny-gqa-f32.gguf");
+    char *g2 = shared_file("golden/gpt2-tokenizer/encode_golden.json"), *gs = shared_file("golden/spm-bpe-tokenizer/encode_golden.json");
+    GgufFile *g;
+    Tokenizer *t = gguf_tok(gp, &g);
+    assert_int_equal(tok_kind(t), TOK_KIND_BPE_BYTELEVEL);
+    assert_int_equal(tok_eos_id(t), 50256);
+    golden_check(t, g2);
+    tok_free(t);
+    gguf_close(g);
+    /* the Llama vocabulary: every score is -1000, merge order comes from the vocabulary order */
+    t = gguf_tok(lp, &g);
+    assert_int_equal(tok_kind(t), TOK_KIND_BPE_SENTENCEPIECE);
+    assert_int_equal(tok_bos_id(t), 1);
+    golden_check(t, gs);
+    tok_free(t);
+    gguf_close(g);
+    /* hostile arrays */
+    const char *toks[] = {"a", "b"};
+    size_t lens[] = {1, 1};
+    const char *mg[] = {"a c"};
+    size_t mgl[] = {3};
+    TokGgufVocab v = {"gpt2", NULL, toks, lens, 2, NULL, NULL, mg, mgl, 1, -1, 7, -1, -1, false, false, false, "x.gguf"};
+    LabErr e = {0};
+    assert_int_equal(tok_from_gguf(&t, &v, &e), -1);
+    assert_non_null(strstr(e.msg, "x.gguf: tokenizer.ggml.merges[0]"));
+    v.n_merges = 0;
+    assert_int_equal(tok_from_gguf(&t, &v, &e), -1);
+    assert_non_null(strstr(e.msg, "past the vocabulary"));
+    v.model = "bert";
+    assert_int_equal(tok_from_gguf(&t, &v, &e), -1);
+    assert_non_null(strstr(e.msg, "'bert' is not supported"));
+    v.model = "gpt2";
+    v.pre = "qwen2";
+    assert_int_equal(tok_from_gguf(&t, &v, &e), -1);
+    assert_non_null(strstr(e.msg, "'qwen2' is not supported"));
+    v.pre = NULL;
+    v.model = "llama";
+    assert_int_equal(tok_from_gguf(&t, &v, &e), -1);
+    assert_non_null(strstr(e.msg, "scores is missing"));
+    free(gp); free(lp); free(g2); free(gs);
+}
+
+/* ---------- two threads on one tokenizer (the word cache is shared) ---------- */
+typedef struct { const Tokenizer *t; const char *text; size_t len; IntVec out; int rc; } EncJob;
+
+static void *enc_thread(void *arg) {
+    EncJob *j = arg;
+    LabErr e;
+    for (int r = 0; r < 3 && !j->rc; r++) {
+        j->out.n = 0;
+        j->rc = tok_encode(j->t, j->text, j->len, false, &j->out, &e);
+    }
+    return NULL;
+}
+
+static void test_two_threads(void **st) {
+    (void)st;
+    NEED_SHARED(js, "golden/gpt2-tokenizer/tokenizer.json");
+    char *corpus = shared_file("corpus/tinystories_sample.txt");
+    Tokenizer *t = load_ok(js);
+    char *text;
+    size_t len;
+    LabErr e;
+    assert_int_equal(file_read_all(corpus, 0, &text, &len, &e), 0);
+    IntVec ref = enc(t, text, len, false);
+    tok_free(t);
+    t = load_ok(js); /* a cold cache, filled by both threads at once */
+    EncJob a = {t, text, len, {0}, 0}, b = {t, text, len, {0}, 0};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, enc_thread, &a);
+    pthread_create(&tb, NULL, enc_thread, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(a.rc, 0);
+    assert_int_equal(b.rc, 0);
+    assert_ids(a.out, ref.v, ref.n, "thread a");
+    assert_ids(b.out, ref.v, ref.n, "thread b");
+    ivec_free(&a.out); ivec_free(&b.out); ivec_free(&ref);
+    free(text);
+    tok_free(t);
+    free(js); free(corpus);
+}
+
+
+/* ---------- slow: the real GPT-2 over the whole corpus ---------- */
+static const char *const CORPUS[] = {"corpus/tinyshakespeare.txt", "corpus/wikitext2_test.txt", "corpus/wikitext2_valid.txt",
+                                     "corpus/tinystories_sample.txt", "corpus/devils_dictionary.txt", NULL};
+
+static void test_corpus_roundtrip(void **st) {
+    (void)st;
+    NEED_SHARED(js, "tokenizers/gpt2/tokenizer.json");
+    Tokenizer *t = load_ok(js);
+    for (int i = 0; CORPUS[i]; i++) {
+        char *p = shared_file(CORPUS[i]);
+        if (!p) fail_msg("%s is missing", CORPUS[i]);
+        char *text;
+        size_t len, dl;
+        LabErr e;
+        assert_int_equal(file_read_all(p, 0, &text, &len, &e), 0);
+        IntVec v = enc(t, text, len, false);
+        if (!strcmp(CORPUS[i], "corpus/tinyshakespeare.txt")) assert_int_equal(v.n, 338025); /* nanoGPT's 301,966 + 36,059 */
+        char *d = dec(t, v.v, v.n, &dl);
+        assert_int_equal(dl, len);
+        assert_memory_equal(d, text, len);
+        check_stream(t, v.v, v.n > 20000 ? 20000 : v.n);
+        print_message("%s: %zu bytes, %zu tokens, decoded back exactly\n", CORPUS[i], len, v.n);
+        free(d);
+        ivec_free(&v);
+        free(text);
+        free(p);
+    }
+    tok_free(t);
+    free(js);
+}
+
+/* vocab.json + merges.txt (OpenAI's encoder.json + vocab.bpe) and tokenizer.json: the same tables,
+ * and the same ids for every line of the corpus. */
+static void test_vocab_merges_agree(void **st) {
+    (void)st;
+    NEED_SHARED(js, "tokenizers/gpt2/tokenizer.json");
+    char *ej = shared_file("tokenizers/gpt2/encoder.json");
+    Tokenizer *a = load_ok(js), *b = load_ok(ej);
+    assert_int_equal(tok_vocab_size(a), tok_vocab_size(b));
+    for (int i = 0; i < tok_vocab_size(a); i++) assert_string_equal(tok_token_str(a, i), tok_token_str(b, i));
+    assert_int_equal(a->merges.n, b->merges.n);
+    for (size_t k = 0; k < a->merges.cap; k++) {
+        if (a->merges.keys[k] == UINT64_MAX) continue;
+        int rank, id;
+        assert_true(pairmap_get(&b->merges, (int)(a->merges.keys[k] >> 32), (int)(uint32_t)a->merges.keys[k], &rank, &id));
+        assert_int_equal(rank, a->merges.rank[k]);
+        assert_int_equal(id, a->merges.id[k]);
+    }
+    size_t lines = 0;
+    for (int i = 0; CORPUS[i]; i++) {
+        char *p = shared_file(CORPUS[i]);
+        char *text;
+        size_t len;
+        LabErr e;
+        assert_int_equal(file_read_all(p, 0, &text, &len, &e), 0);
+        for (size_t off = 0; off < len;) {
+            char *nl = memchr(text + off, '\n', len - off);
+            size_t n = nl ? (size_t)(nl - text - off) + 1 : len - off;
+            IntVec x = enc(a, text + off, n, false), y = enc(b, text + off, n, false);
+            assert_ids(x, y.v, y.n, "vocab.json+merges.txt vs tokenizer.json");
+            ivec_free(&x);
+            ivec_free(&y);
+            off += n;
+            lines++;
+        }
+        free(text);
+        free(p);
+    }
+    print_message("%zu lines agree\n", lines);
+    tok_free(a);
+    tok_free(b);
+    free(js);
+    free(ej);
+}
+
 int main(int argc, char **argv) {
     bool slow = argc > 1 && !strcmp(argv[1], "slow");
-    (void)slow;
+    const struct CMUnitTest slow_tests[] = {
+        cmocka_unit_test(test_corpus_roundtrip),
+        cmocka_unit_test(test_vocab_merges_agree),
+    };
+    if (slow) return cmocka_run_group_tests_name("tokenizer-corpus", slow_tests, NULL, NULL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_gpt2),
         cmocka_unit_test(test_golden_spm),
         cmocka_unit_test(test_golden_bytelevel),
         cmocka_unit_test(test_post_processor_templates),
+        cmocka_unit_test(test_gpt2_many_strings),
+        cmocka_unit_test(test_spm_many_strings),
+        cmocka_unit_test(test_llama2c_runc),
+        cmocka_unit_test(test_llama2c_tok512),
+        cmocka_unit_test(test_pretokenizers),
+        cmocka_unit_test(test_metaspace_first),
+        cmocka_unit_test(test_normalizers),
+        cmocka_unit_test(test_added_tokens),
+        cmocka_unit_test(test_bpe_options),
+        cmocka_unit_test(test_decoders),
+        cmocka_unit_test(test_stream_holds_partial_chars),
+        cmocka_unit_test(test_invalid_utf8_input),
+        cmocka_unit_test(test_hostile_json),
+        cmocka_unit_test(test_hostile_bin),
+        cmocka_unit_test(test_hostile_vocab_merges),
+        cmocka_unit_test(test_gguf_vocab),
+        cmocka_unit_test(test_two_threads),
     };
     return cmocka_run_group_tests_name("tokenizer", tests, NULL, NULL);
 }
