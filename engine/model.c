@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "gguf.h"
 #include "model.h"
@@ -27,6 +28,8 @@ const MappedFile *eng_model_map(EngModel *m, const char *path, LabErr *e) {
     }
     m->maps = nm;
     if (mapped_open(&m->maps[m->n_maps], path, e)) return NULL;
+    /* the loaders read headers first and the kernels then stream the weights: let the kernel read ahead */
+    if (m->maps[m->n_maps].data) madvise(m->maps[m->n_maps].data, m->maps[m->n_maps].size, MADV_WILLNEED);
     return &m->maps[m->n_maps++];
 }
 
@@ -40,10 +43,15 @@ void *eng_model_alloc(EngModel *m, size_t bytes, bool counted, LabErr *e) {
     /* 64-byte aligned for the kernels; zeroed */
     size_t rounded = (bytes + 63) / 64 * 64;
     void *p = NULL;
-    if (rounded < bytes || posix_memalign(&p, 64, rounded ? rounded : 64)) {
+    size_t align = rounded >= ((size_t)4 << 20) ? ((size_t)2 << 20) : 64; /* huge-page aligned when big */
+    if (rounded < bytes || posix_memalign(&p, align, rounded ? rounded : 64)) {
         lab_err(e, LAB_ENOMEM, "out of memory (%zu bytes)", bytes);
         return NULL;
     }
+#ifdef MADV_HUGEPAGE
+    /* big weight copies: huge pages cut the page faults of filling them (and TLB misses later) */
+    if (rounded >= ((size_t)4 << 20)) madvise(p, rounded, MADV_HUGEPAGE);
+#endif
     if (!counted) memset(p, 0, rounded ? rounded : 64); /* weights are overwritten whole by the loader */
     m->owned[m->n_owned++] = p;
     if (counted) m->info.bytes_owned += bytes;
@@ -51,6 +59,12 @@ void *eng_model_alloc(EngModel *m, size_t bytes, bool counted, LabErr *e) {
 }
 
 static void convert_to_f32(float *dst, EngDType dt, const void *src, size_t n) {
+    if (dt == ENG_DT_BF16) { /* a shift the compiler vectorizes: 200M weights in a fraction of a second */
+        const uint16_t *h = src;
+        uint32_t *d = (uint32_t *)dst;
+        for (size_t i = 0; i < n; i++) d[i] = (uint32_t)h[i] << 16;
+        return;
+    }
     quant_to_f32((QType)dt, src, dst, n);
 }
 
