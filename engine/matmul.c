@@ -1,14 +1,15 @@
 /* Matrix kernels the forward passes call, dispatched on the weight's dtype.
- *   F32: OpenBLAS — sgemv for one row (decode), sgemm for a prompt batch; the output rows of W
- *        are split over the model's thread pool (each thread one BLAS call on its block), so a
+ *   One row (decode): quant.c's quant_matvec for every dtype (AVX-512 / AVX2 / portable, chosen at
+ *        run time), which streams the weights faster than sgemv; never sgemm with one row.
+ *   A batch (prefill): F32 through sgemm; F16 / BF16 / Q8_0 in panels of 64 rows dequantized to F32,
+ *        then sgemm, so each weight is converted once per call.
+ *   The output rows of W are split over the model's thread pool (each thread one block), so a
  *        model's speed follows its own thread budget and OpenBLAS stays at one thread.
- *   F16 / BF16 / Q8_0: one row: quant.c's quant_matvec (SIMD, chosen at run time); a batch: rows
- *        converted 256 weights at a time into a stack buffer and dotted with every input row, so
- *        each weight is converted once per call and nothing is allocated.
  * Transposed (GPT-2 Conv1D, stored [in][out]) F32 matrices use BLAS's transpose flag on the
  * mapped file: y = W^T x with W[in][out] is sgemv(Trans) over a block of W's columns. */
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "model.h"
@@ -39,6 +40,13 @@ static void row_chunk(const EngTensor *W, int64_t r, int64_t c0, int64_t n, floa
 
 void eng_tensor_row(const EngTensor *W, int64_t r, float *out) { row_chunk(W, r, 0, W->cols, out); }
 
+/* Byte offset of row r (not transposed). */
+static size_t row_offset(const EngTensor *W, int64_t r) {
+    size_t rb = 0;
+    qtype_row_bytes((QType)W->dt, (size_t)W->cols, &rb);
+    return (size_t)r * rb;
+}
+
 /* ---------- the work split ---------------------------------------------------------------------- */
 typedef struct {
     const EngTensor *W;
@@ -47,13 +55,17 @@ typedef struct {
     int n;          /* input rows */
 } MmJob;
 
-#define MM_CHUNK 256
+#define MM_PANEL 64 /* weight rows dequantized per sgemm in a batch */
 
 /* Output rows [r0, r1) of Y[n][rows] = X[n][cols] W^T. */
 static void mm_rows(const MmJob *j, int64_t r0, int64_t r1) {
     const EngTensor *W = j->W;
     int64_t rows = W->rows, cols = W->cols;
     if (r1 <= r0) return;
+    if (j->n == 1 && !W->transposed) { /* decode: our SIMD matvec streams the rows (quant.c) */
+        quant_matvec((QType)W->dt, W->data, (size_t)cols, j->X, j->Y, (size_t)r0, (size_t)r1);
+        return;
+    }
     if (W->dt == ENG_DT_F32) {
         const float *A = W->data;
         if (j->n == 1) {
@@ -77,20 +89,24 @@ static void mm_rows(const MmJob *j, int64_t r0, int64_t r1) {
         quant_matvec((QType)W->dt, W->data, (size_t)cols, j->X, j->Y, (size_t)r0, (size_t)r1);
         return;
     }
-    float buf[MM_CHUNK];
-    for (int64_t r = r0; r < r1; r++) {
-        for (int t = 0; t < j->n; t++) j->Y[(int64_t)t * rows + r] = 0.0f;
-        for (int64_t c0 = 0; c0 < cols; c0 += MM_CHUNK) {
-            int64_t m = cols - c0 < MM_CHUNK ? cols - c0 : MM_CHUNK;
-            row_chunk(W, r, c0, m, buf);
-            for (int t = 0; t < j->n; t++) {
-                const float *x = j->X + (int64_t)t * cols + c0;
-                float acc = 0.0f;
-                for (int64_t i = 0; i < m; i++) acc += buf[i] * x[i];
-                j->Y[(int64_t)t * rows + r] += acc;
-            }
-        }
+    /* a batch against F16/BF16/Q8_0 weights: panels of MM_PANEL rows dequantized to F32, then
+     * sgemm, so prefill runs at BLAS speed and each weight is converted once per call */
+    int64_t pr = r1 - r0 < MM_PANEL ? r1 - r0 : MM_PANEL;
+    float *panel = malloc((size_t)pr * (size_t)cols * sizeof *panel);
+    if (!panel) { /* no memory for a panel: one row at a time through the matvec kernel */
+        for (int t = 0; t < j->n; t++)
+            for (int64_t r = r0; r < r1; r++)
+                j->Y[(int64_t)t * rows + r] = quant_dot((QType)W->dt, (const char *)W->data + row_offset(W, r),
+                                                        j->X + (int64_t)t * cols, (size_t)cols);
+        return;
     }
+    for (int64_t p0 = r0; p0 < r1; p0 += MM_PANEL) {
+        int64_t m = r1 - p0 < MM_PANEL ? r1 - p0 : MM_PANEL;
+        for (int64_t r = 0; r < m; r++) eng_tensor_row(W, p0 + r, panel + r * cols);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->n, (int)m, (int)cols, 1.0f, j->X, (int)cols, panel,
+                    (int)cols, 0.0f, j->Y + p0, (int)rows);
+    }
+    free(panel);
 }
 
 static void mm_task(void *ud, int i, int n) {

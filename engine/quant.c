@@ -229,7 +229,7 @@ T_AVX2 static float dot_q8_0_avx2(const void *wv, const float *x, size_t n) {
         __m256 s1 = _mm256_mul_ps(LQ(b[i].qs + 8), _mm256_loadu_ps(x + 8));
         s0 = _mm256_fmadd_ps(LQ(b[i].qs + 16), _mm256_loadu_ps(x + 16), s0);
         s1 = _mm256_fmadd_ps(LQ(b[i].qs + 24), _mm256_loadu_ps(x + 24), s1);
-        __m256 d = _mm256_set1_ps(fp16_to_fp32(b[i].d));
+        __m256 d = _mm256_set1_ps(_cvtsh_ss(b[i].d));
         acc0 = _mm256_fmadd_ps(d, s0, acc0);
         acc1 = _mm256_fmadd_ps(d, s1, acc1);
     }
@@ -297,16 +297,40 @@ T_AVX512 static float dot_bf16_avx512(const void *wv, const float *x, size_t n) 
 T_AVX512 static float dot_q8_0_avx512(const void *wv, const float *x, size_t n) {
     const BlockQ8_0 *b = wv;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+    size_t nb = n / QK8_0, i = 0;
 #define LQ(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p))))
-    for (size_t i = 0; i < n / QK8_0; i++, x += QK8_0) {
-        __m512 s = _mm512_mul_ps(LQ(b[i].qs), _mm512_loadu_ps(x));
-        __m512 t = _mm512_mul_ps(LQ(b[i].qs + 16), _mm512_loadu_ps(x + 16));
-        __m512 d = _mm512_set1_ps(fp16_to_fp32(b[i].d));
-        acc0 = _mm512_fmadd_ps(d, s, acc0);
-        acc1 = _mm512_fmadd_ps(d, t, acc1);
+    /* the two halves of a block share its scale: sum them lane-wise, then scale once */
+    for (; i + 2 <= nb; i += 2, x += 2 * QK8_0) {
+        __m512 s = _mm512_fmadd_ps(LQ(b[i].qs + 16), _mm512_loadu_ps(x + 16), _mm512_mul_ps(LQ(b[i].qs), _mm512_loadu_ps(x)));
+        __m512 t = _mm512_fmadd_ps(LQ(b[i + 1].qs + 16), _mm512_loadu_ps(x + 48),
+                                   _mm512_mul_ps(LQ(b[i + 1].qs), _mm512_loadu_ps(x + 32)));
+        acc0 = _mm512_fmadd_ps(_mm512_set1_ps(_cvtsh_ss(b[i].d)), s, acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_set1_ps(_cvtsh_ss(b[i + 1].d)), t, acc1);
+    }
+    if (i < nb) {
+        __m512 s = _mm512_fmadd_ps(LQ(b[i].qs + 16), _mm512_loadu_ps(x + 16), _mm512_mul_ps(LQ(b[i].qs), _mm512_loadu_ps(x)));
+        acc0 = _mm512_fmadd_ps(_mm512_set1_ps(_cvtsh_ss(b[i].d)), s, acc0);
     }
 #undef LQ
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+T_AVX2 static void axpy_avx2(float a, const float *x, float *y, size_t n) {
+    __m256 va = _mm256_set1_ps(a);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+T_AVX512 static void axpy_avx512(float a, const float *x, float *y, size_t n) {
+    __m512 va = _mm512_set1_ps(a);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+    }
 }
 #endif
 
@@ -389,4 +413,19 @@ void quant_matvec(QType t, const void *w, size_t cols, const float *x, float *y,
     if (qtype_row_bytes(t, cols, &rb)) return;
     const uint8_t *p = (const uint8_t *)w + r0 * rb;
     for (size_t r = r0; r < r1; r++, p += rb) y[r] = dot(p, x, cols);
+}
+
+void quant_axpy(float a, const float *x, float *y, size_t n) {
+#if QUANT_X86
+    int p = cur_path();
+    if (p == PATH_AVX512) {
+        axpy_avx512(a, x, y, n);
+        return;
+    }
+    if (p == PATH_AVX2) {
+        axpy_avx2(a, x, y, n);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++) y[i] += a * x[i];
 }

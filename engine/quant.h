@@ -37,6 +37,9 @@ void quant_from_f32(QType t, const float *src, void *dst, size_t n); /* Q8_0 as 
 void quant_matvec(QType t, const void *w, size_t cols, const float *x, float *y, size_t r0, size_t r1);
 float quant_dot(QType t, const void *row, const float *x, size_t n);
 
+/* y[i] += a * x[i] for i < n (SIMD; attention's weighted sum of values). */
+void quant_axpy(float a, const float *x, float *y, size_t n);
+
 /* Forces a kernel path: "portable", "avx2", "avx512", or NULL for the best the CPU has (the
  * default). -1 if this CPU cannot run the one named. For tests and benchmarks comparing paths. */
 int  quant_set_path(const char *name);

@@ -148,12 +148,30 @@ static void test_matvec_all_types_all_paths(void **state) {
     for (size_t i = 0; i < sizeof cols_q8 / sizeof *cols_q8; i++) check_matvec(QT_Q8_0, 5, cols_q8[i]);
 }
 
+/* y += a x on every path equals the plain loop (one fma or mul+add per element: within 1 ulp). */
+static void test_axpy_all_paths(void **state) {
+    (void)state;
+    static const char *const paths[] = {"portable", "avx2", "avx512"};
+    for (size_t n = 0; n < 70; n++) {
+        float x[70], y0[70], y[70];
+        for (size_t i = 0; i < n; i++) x[i] = rndf(), y0[i] = rndf();
+        for (int p = 0; p < 3; p++) {
+            if (quant_set_path(paths[p])) continue;
+            memcpy(y, y0, sizeof y);
+            quant_axpy(0.37f, x, y, n);
+            for (size_t i = 0; i < n; i++) assert_true(fabsf(y[i] - (y0[i] + 0.37f * x[i])) <= 1e-6f);
+        }
+        assert_int_equal(quant_set_path(NULL), 0);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fp16_known_values_and_round_trip),
         cmocka_unit_test(test_bf16_round_to_nearest_even),
         cmocka_unit_test(test_q8_0_as_ggml),
         cmocka_unit_test(test_matvec_all_types_all_paths),
+        cmocka_unit_test(test_axpy_all_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
