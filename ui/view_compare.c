@@ -34,6 +34,7 @@ static void pane_append(UiPane *p, const char *s, size_t n) {
 
 int compare_ask(Ui *ui, const char *text, int64_t prompt_id) {
     compare_reset(ui);
+    ui->flash[0] = 0;
     free(ui->prompt);
     ui->prompt = strdup(text ? text : "");
     LabAskOpts o = {0};
@@ -63,6 +64,7 @@ void compare_show_pair(Ui *ui, int64_t pair_id) {
         return;
     }
     compare_reset(ui);
+    ui->flash[0] = 0;
     free(ui->prompt);
     ui->prompt = strdup(p.prompt ? p.prompt : "");
     ui->pair_id = pair_id;
@@ -158,12 +160,8 @@ static const char *choice_text(LabChoice c) {
 static void vote(Ui *ui, LabChoice c) {
     bool replace = ui->phase == PH_RATED;
     ui->choice = c;
-    if (commit_vote(ui, replace) == 0) {
-        if (ui->blind_pair)
-            ui_flash(ui, false, "saved: %s. Revealed: A = %s, B = %s", choice_text(c), ui->rated.model_name[0], ui->rated.model_name[1]);
-        else
-            ui_flash(ui, false, "saved: %s", choice_text(c));
-    }
+    /* the names a blind vote reveals are shown in the vote area only: a flash would outlive the pair */
+    if (commit_vote(ui, replace) == 0) ui_flash(ui, false, "saved: %s", choice_text(c));
 }
 
 static void on_tags(Ui *ui, const char *text) {
