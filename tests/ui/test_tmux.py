@@ -88,6 +88,12 @@ class Tmux:
     def wait_text(self, text, timeout=20):
         return self.wait(lambda s: text in s, timeout, repr(text))
 
+    def ask(self, prompt, *more_keys):
+        """Waits for the lab's empty prompt editor, types `prompt` and sends it (then more_keys)."""
+        self.wait_text("type a prompt", 60)
+        self.type(prompt)
+        self.keys("Enter", *more_keys)
+
     def run(self, cmdline, then=""):
         """Runs a command in the shell; its exit status is written to a file once it and `then`
         (run after it, e.g. `stty -a > FILE`) have ended."""
@@ -110,6 +116,12 @@ class Tmux:
     def close(self):
         self.t("kill-server", check=False)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
 def sql(db, q):
     p = subprocess.run(["sqlite3", "-batch", "-noheader", db, q], capture_output=True, text=True, timeout=30)
     if p.returncode != 0: raise RuntimeError(f"sqlite3 {q}: {p.stderr}")
@@ -127,12 +139,9 @@ def metrics_lines(s):
 def scenario_compare_rate(home):
     """Type a prompt, both panes fill and show metrics, rate `a`, quit; the db holds the pair and the rating."""
     db = os.path.join(home, "lab.db")
-    tm = Tmux(home)
-    try:
+    with Tmux(home) as tm:
         tm.run(lab_cmd(db))
-        tm.wait_text("type a prompt", 60)
-        tm.type("Once upon a time")
-        tm.keys("Enter")
+        tm.ask("Once upon a time")
         s = tm.wait(lambda s: "Which answer is better?" in s, 60, "both answers to end")
         check("compare: both panes show their live metrics line", metrics_lines(s) == 2, s)
         check("compare: pane headers name the models (open mode)", NAME_A in s and NAME_B in s, s)
@@ -153,8 +162,6 @@ def scenario_compare_rate(home):
         check("db: the prompt text as typed", prompt == "Once upon a time", prompt)
         hist = open(os.path.join(home, "state", "ablab", "history")).read() if os.path.exists(os.path.join(home, "state", "ablab", "history")) else ""
         check("editor history persisted between runs", "Once upon a time" in hist, hist)
-    finally:
-        tm.close()
 
 def scenario_blind_study(home):
     """A blind study of 3 prompts with a participant: names hidden until each vote, progress k/3."""
@@ -162,8 +169,7 @@ def scenario_blind_study(home):
     prompts = os.path.join(home, "three.txt")
     with open(prompts, "w") as f:
         f.write("# three prompts for the test\nOnce upon a time\nThe little dog\nLily went to the park\n")
-    tm = Tmux(home)
-    try:
+    with Tmux(home) as tm:
         tm.run(lab_cmd(db, "--prompts", prompts, "--blind", "--participant", "p7", sub="study"))
         s = tm.wait_text("I agree", 60)
         check("study: start screen shows the consent text", "Consent" in s and "p7" in s, s)
@@ -192,16 +198,13 @@ def scenario_blind_study(home):
         check("db: three ratings by p7, each for the side shown as B", n == "3", n)
         check("db: three blind pairs", blind == "3", blind)
         check("db: a blind study session with consent, ended", sess == "study|p7|1|1|1", sess)
-    finally:
-        tm.close()
 
 def scenario_resize(home):
     """160x50 -> 60x20 -> back while the models write: stacked below 100 columns, side by side again after."""
     db = os.path.join(home, "resize.db")
     slow = os.path.isdir(SLOW_A) and os.path.isdir(SLOW_B)
     names = ("scratch-shakespeare", "gpt2-mini") if slow else (NAME_A, NAME_B)
-    tm = Tmux(home, 160, 50)
-    try:
+    with Tmux(home, 160, 50) as tm:
         tm.run(lab_cmd(db, max_tokens=200, models=(SLOW_A, SLOW_B) if slow else (MODEL_A, MODEL_B)))
         tm.wait_text("type a prompt", 60)
         tm.type("ROMEO:")
@@ -232,18 +235,13 @@ def scenario_resize(home):
         check("resize: quits cleanly", tm.exit_code() == 0)
         n = sql(db, "SELECT count(*) FROM responses")
         check("db: both answers recorded across the resizes", n == "2", n)
-    finally:
-        tm.close()
 
 def scenario_escape(home):
     """Esc mid-generation stops both; what was written is kept and recorded."""
     db = os.path.join(home, "esc.db")
-    tm = Tmux(home)
-    try:
+    with Tmux(home) as tm:
         tm.run(lab_cmd(db, max_tokens=250))
-        tm.wait_text("type a prompt", 60)
-        tm.type("Once upon a time")
-        tm.keys("Enter", "Escape")          # Esc reaches the lab right after the prompt is sent
+        tm.ask("Once upon a time", "Escape")          # Esc reaches the lab right after the prompt is sent
         s = tm.wait(lambda s: "Which answer is better?" in s or "cannot be rated" in s, 30, "both answers to stop")
         check("esc: both answers end and can still be rated", "Which answer is better?" in s, s)
         tm.keys("C-q")
@@ -252,19 +250,14 @@ def scenario_escape(home):
         check("db: both stopped answers are recorded", len(rows) == 2, rows)
         check("db: at least one answer was cut short by Esc (stop reason cancel, fewer than 250 tokens)",
               any(r.startswith("cancel:") and int(r.split(":")[1]) < 250 for r in rows), rows)
-    finally:
-        tm.close()
 
 def scenario_ctrl_c(home):
     """Ctrl-C and SIGTERM restore the terminal (stty -a unchanged) and keep the ratings."""
     db = os.path.join(home, "ctrlc.db")
-    tm = Tmux(home)
-    try:
+    with Tmux(home) as tm:
         before, after = os.path.join(home, "stty.before"), os.path.join(home, "stty.after")
         tm.run(f"stty -a > {before}; {lab_cmd(db)}", then=f"stty -a > {after}")
-        tm.wait_text("type a prompt", 60)
-        tm.type("Once upon a time")
-        tm.keys("Enter")
+        tm.ask("Once upon a time")
         tm.wait_text("Which answer is better?", 60)
         tm.type("t")
         tm.wait_text("Saved: a tie")
@@ -286,8 +279,6 @@ def scenario_ctrl_c(home):
         s = tm.screen()
         check("sigterm: the shell is usable (prompt visible, no curses left over)", s.rstrip()[-1:] in ("$", "#"), s)
         check("sigterm: ratings kept", sql(db, "SELECT count(*) FROM ratings") == "1")
-    finally:
-        tm.close()
 
 def scenario_not_a_tty(home):
     """Without a terminal the lab says to use `ablab run`; TERM=dumb is refused with a message."""
@@ -295,14 +286,23 @@ def scenario_not_a_tty(home):
     p = subprocess.run([BIN, "--db", os.path.join(home, "x.db")], capture_output=True, text=True, env=env,
                        stdin=subprocess.DEVNULL, timeout=30)
     check("not a tty: exit 1 with a pointer to `ablab run`", p.returncode == 1 and "ablab run" in p.stderr, (p.returncode, p.stderr))
-    tm = Tmux(home)
-    try:
+    with Tmux(home) as tm:
+        # NO_COLOR: attributes only (bold, reverse), no colour codes in what tmux holds
+        colour = re.compile(r"\x1b\[[0-9;]*(3[0-7]|4[0-7]|38;5;\d+|48;5;\d+)[;m]")
+        for no_color in ("", "1"):
+            tm.run(f"NO_COLOR={no_color} {lab_cmd(os.path.join(home, 'c.db'))}")
+            tm.wait_text("type a prompt", 60)
+            styled = tm.t("capture-pane", "-p", "-e", "-t", "t")
+            tm.keys("C-q")
+            tm.exit_code()
+            if no_color:
+                check("NO_COLOR=1: no colour codes on the screen", not colour.search(styled), repr(styled[:400]))
+            else:
+                check("colour without NO_COLOR (the check above can fail)", colour.search(styled) is not None, repr(styled[:400]))
         tm.run(f"TERM=dumb {BIN} --db {home}/x.db")
         rc = tm.exit_code()
         s = tm.screen()
         check("TERM=dumb: refused with a message", rc == 1 and "TERM=dumb" in s, (rc, s))
-    finally:
-        tm.close()
 
 SCENARIOS = {"compare": scenario_compare_rate, "study": scenario_blind_study, "resize": scenario_resize,
              "escape": scenario_escape, "ctrlc": scenario_ctrl_c, "notty": scenario_not_a_tty}
