@@ -141,7 +141,13 @@ def scenario_compare_rate(home):
     db = os.path.join(home, "lab.db")
     with Tmux(home) as tm:
         tm.run(lab_cmd(db))
-        tm.ask("Once upon a time")
+        # a bracketed paste (tmux paste-buffer -p) keeps its line break instead of sending
+        tm.wait_text("type a prompt", 60)
+        tm.t("set-buffer", "Once upon a time\nthere was")
+        tm.t("paste-buffer", "-p", "-t", "t")
+        s = tm.wait(lambda s: "› Once upon a time" in s and "  there was" in s, 10, "the pasted prompt on two lines")
+        check("paste: two lines in the editor, nothing sent yet", "writing" not in s and "Which answer" not in s, s)
+        tm.keys("Enter")
         s = tm.wait(lambda s: "Which answer is better?" in s, 60, "both answers to end")
         check("compare: both panes show their live metrics line", metrics_lines(s) == 2, s)
         check("compare: pane headers name the models (open mode)", NAME_A in s and NAME_B in s, s)
@@ -159,9 +165,9 @@ def scenario_compare_rate(home):
         prompt = sql(db, "SELECT text FROM prompts")
         check("db: one pair with two non-empty responses", pairs == "1" and resp == "2", (pairs, resp))
         check("db: the rating says A won, resolved to the model", rating.startswith("a|") and NAME_A in rating, rating)
-        check("db: the prompt text as typed", prompt == "Once upon a time", prompt)
+        check("db: the prompt text as pasted, line break included", prompt == "Once upon a time\nthere was", repr(prompt))
         hist = open(os.path.join(home, "state", "ablab", "history")).read() if os.path.exists(os.path.join(home, "state", "ablab", "history")) else ""
-        check("editor history persisted between runs", "Once upon a time" in hist, hist)
+        check("editor history persisted between runs", "Once upon a time\\nthere was" in hist, hist)
 
 def scenario_blind_study(home):
     """A blind study of 3 prompts with a participant: names hidden until each vote, progress k/3."""
