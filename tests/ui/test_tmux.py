@@ -170,13 +170,15 @@ def scenario_compare_rate(home):
         check("editor history persisted between runs", "Once upon a time\\nthere was" in hist, hist)
 
 def scenario_blind_study(home):
-    """A blind study of 3 prompts with a participant: names hidden until each vote, progress k/3."""
+    """A blind study of 3 prompts with a participant: names hidden until each vote, progress k/3,
+    a quit after the first vote resumes at 2/3."""
     db = os.path.join(home, "study.db")
     prompts = os.path.join(home, "three.txt")
     with open(prompts, "w") as f:
         f.write("# three prompts for the test\nOnce upon a time\nThe little dog\nLily went to the park\n")
     with Tmux(home) as tm:
-        tm.run(lab_cmd(db, "--prompts", prompts, "--blind", "--participant", "p7", sub="study"))
+        cmd = lab_cmd(db, "--prompts", prompts, "--blind", "--participant", "p7", sub="study")
+        tm.run(cmd)
         s = tm.wait_text("I agree", 60)
         check("study: start screen shows the consent text", "Consent" in s and "p7" in s, s)
         tm.type("y")
@@ -191,7 +193,17 @@ def scenario_blind_study(home):
             tm.type("b")
             s = tm.wait_text("Saved: B is better.")
             check(f"study {k}: names revealed after the vote", NAME_A in s and NAME_B in s, s)
-            tm.keys("Enter")
+            if k == 1:
+                # quit after the first vote and start again: the study resumes at 2/3
+                tm.keys("C-q")
+                check("study: Ctrl-Q mid-study exits 0", tm.exit_code() == 0)
+                tm.run(cmd)
+                tm.wait_text("I agree", 60)
+                tm.type("y")
+                s = tm.wait(lambda s: "prompt 2/3" in s, 30, "the resumed study at 2/3")
+                check("study: resumed with a welcome back", "welcome back" in s, s)
+            else:
+                tm.keys("Enter")
         s = tm.wait_text("Thank you", 30)
         check("study: the three prompts came as 1/3, 2/3, 3/3", seen == {"1", "2", "3"}, seen)
         tm.keys("Enter")
@@ -201,8 +213,9 @@ def scenario_blind_study(home):
         n = sql(db, "SELECT count(*) FROM ratings WHERE participant = 'p7' AND chosen_side = 1")
         blind = sql(db, "SELECT count(*) FROM pairs WHERE blind = 1")
         sess = sql(db, "SELECT kind || '|' || participant || '|' || blind || '|' || consent || '|' || (ended_ms IS NOT NULL) FROM sessions WHERE kind = 'study'")
+        responses = sql(db, "SELECT count(*) FROM responses")
         check("db: three ratings by p7, each for the side shown as B", n == "3", n)
-        check("db: three blind pairs", blind == "3", blind)
+        check("db: three blind pairs, six responses (none generated twice on resume)", blind == "3" and responses == "6", (blind, responses))
         check("db: a blind study session with consent, ended", sess == "study|p7|1|1|1", sess)
 
 def scenario_resize(home):
