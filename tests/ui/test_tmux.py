@@ -129,8 +129,11 @@ def sql(db, q):
 
 def lab_cmd(db, *extra, sub=None, max_tokens=48, models=(MODEL_A, MODEL_B)):
     # tiny models, short answers: the suite stays fast
+    # stderr to a file: nothing of ours writes there while curses runs, but a sanitizer report from
+    # a library would otherwise land on the screen being checked
     return " ".join([BIN, *([sub] if sub else []), "--a", models[0], "--b", models[1], "--db", db,
-                     "--max-tokens", str(max_tokens), "--threads", "2", "--seed", "7", *extra])
+                     "--max-tokens", str(max_tokens), "--threads", "2", "--seed", "7", *extra,
+                     "2>>" + os.path.join(os.path.dirname(db), "stderr.log")])
 
 def metrics_lines(s):
     return len(re.findall(r"TTFT \d+ ms · [\d.]+ tok/s · \d+ tok", s))
@@ -335,6 +338,9 @@ def main():
                 SCENARIOS[n](home)
             except Exception as ex:   # a timeout is a failure with the screen attached
                 check(f"{n}: ran to the end", False, ex)
+            log = os.path.join(home, "stderr.log")
+            if os.path.exists(log) and os.path.getsize(log):
+                print(f"# {n}: the lab's stderr:\n# " + open(log, errors="replace").read()[-2000:].replace("\n", "\n# "))
             print(f"# {n}: {time.time() - t0:.1f}s")
     print(f"# {passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
