@@ -395,6 +395,28 @@ static void heading(LabOut *o, LabExportFormat fmt, const char *title) {
     else if (fmt == LAB_FMT_TEX) out_printf(o, "\n\\subsection*{%s}\n", title);
 }
 
+/* The per-model summary columns of csv and jsonl (after the model's name). */
+static void model_fields(Rows *r, const LabModelStats *m) {
+    f_int(r, "model_id", m->id, true);
+    f_str(r, "arch", m->arch, true);
+    f_str(r, "dtype", m->dtype, true);
+    f_int(r, "n_params", m->n_params, true);
+    f_num(r, "elo", m->rated ? m->elo : NAN, NULL, true);
+    f_num(r, "elo_ci_low", m->rated ? m->elo_ci.lo : NAN, NULL, true);
+    f_num(r, "elo_ci_high", m->rated ? m->elo_ci.hi : NAN, NULL, true);
+    f_int(r, "responses", m->n_responses, true);
+    f_num(r, "ttft_ms_median", m->ttft_med, NULL, true);
+    f_num(r, "ttft_ms_p90", m->ttft_p90, NULL, true);
+    f_num(r, "decode_tok_s_median", m->tok_s_med, NULL, true);
+    f_num(r, "decode_tok_s_p90", m->tok_s_p90, NULL, true);
+    f_num(r, "total_ms_median", m->total_med, NULL, true);
+    f_num(r, "total_ms_p90", m->total_p90, NULL, true);
+    f_num(r, "peak_rss_bytes_median", m->rss_med, NULL, true);
+    f_num(r, "peak_rss_bytes_p90", m->rss_p90, NULL, true);
+    f_num(r, "engine_bytes_median", m->engine_med, NULL, true);
+    f_num(r, "engine_bytes_p90", m->engine_p90, NULL, true);
+}
+
 /* Summary rows: machine formats get exact numbers, tables get what a reader wants to see. */
 static void summary_tables(LabOut *o, LabExportFormat fmt, const LabStats *s) {
     bool table = fmt == LAB_FMT_MD || fmt == LAB_FMT_TEX;
@@ -462,24 +484,7 @@ static void summary_tables(LabOut *o, LabExportFormat fmt, const LabStats *s) {
             snprintf(t, sizeof t, "%.1f / %.1f", m->engine_med / 1048576.0, m->rss_med / 1048576.0);
             f_str(&r, "MiB engine / peak RSS (median)", m->n_responses ? t : "–", true);
         } else {
-            f_int(&r, "model_id", m->id, true);
-            f_str(&r, "arch", m->arch, true);
-            f_str(&r, "dtype", m->dtype, true);
-            f_int(&r, "n_params", m->n_params, true);
-            f_num(&r, "elo", m->elo, NULL, true);
-            f_num(&r, "elo_ci_low", m->elo_ci.lo, NULL, true);
-            f_num(&r, "elo_ci_high", m->elo_ci.hi, NULL, true);
-            f_int(&r, "responses", m->n_responses, true);
-            f_num(&r, "ttft_ms_median", m->ttft_med, NULL, true);
-            f_num(&r, "ttft_ms_p90", m->ttft_p90, NULL, true);
-            f_num(&r, "decode_tok_s_median", m->tok_s_med, NULL, true);
-            f_num(&r, "decode_tok_s_p90", m->tok_s_p90, NULL, true);
-            f_num(&r, "total_ms_median", m->total_med, NULL, true);
-            f_num(&r, "total_ms_p90", m->total_p90, NULL, true);
-            f_num(&r, "peak_rss_bytes_median", m->rss_med, NULL, true);
-            f_num(&r, "peak_rss_bytes_p90", m->rss_p90, NULL, true);
-            f_num(&r, "engine_bytes_median", m->engine_med, NULL, true);
-            f_num(&r, "engine_bytes_p90", m->engine_p90, NULL, true);
+            model_fields(&r, m);
         }
         rows_end(&r);
     }
@@ -679,27 +684,9 @@ static int export_one(Lab *l, const LabExportOpts *o, LabExportWhat what, const 
         /* CSV keeps one table per file: the per-model summary gets its own */
         Rows r = {.o = &out, .fmt = o->format};
         for (size_t i = 0; i < s->n_models; i++) {
-            const LabModelStats *m = &s->models[i];
             rows_begin(&r);
-            f_int(&r, "model_id", m->id, true);
-            f_str(&r, "model", m->name, true);
-            f_str(&r, "arch", m->arch, true);
-            f_str(&r, "dtype", m->dtype, true);
-            f_int(&r, "n_params", m->n_params, true);
-            f_num(&r, "elo", m->elo, NULL, true);
-            f_num(&r, "elo_ci_low", m->elo_ci.lo, NULL, true);
-            f_num(&r, "elo_ci_high", m->elo_ci.hi, NULL, true);
-            f_int(&r, "responses", m->n_responses, true);
-            f_num(&r, "ttft_ms_median", m->ttft_med, NULL, true);
-            f_num(&r, "ttft_ms_p90", m->ttft_p90, NULL, true);
-            f_num(&r, "decode_tok_s_median", m->tok_s_med, NULL, true);
-            f_num(&r, "decode_tok_s_p90", m->tok_s_p90, NULL, true);
-            f_num(&r, "total_ms_median", m->total_med, NULL, true);
-            f_num(&r, "total_ms_p90", m->total_p90, NULL, true);
-            f_num(&r, "peak_rss_bytes_median", m->rss_med, NULL, true);
-            f_num(&r, "peak_rss_bytes_p90", m->rss_p90, NULL, true);
-            f_num(&r, "engine_bytes_median", m->engine_med, NULL, true);
-            f_num(&r, "engine_bytes_p90", m->engine_p90, NULL, true);
+            f_str(&r, "model", s->models[i].name, true);
+            model_fields(&r, &s->models[i]);
             rows_end(&r);
         }
         rows_finish(&r, "no models");

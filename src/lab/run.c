@@ -283,6 +283,7 @@ static void *worker(void *arg) {
     es.max_tokens = j->s.max_tokens;
     es.seed = seed;
     EngStop stop = ENG_STOP_ERROR;
+    double t_start = now_ms(), t_first = 0;
     if (eng_tokenize(sl->m, j->text, true, &prompt, &err) ||
         eng_gen_start(&g, sl->m, prompt.v, (int)prompt.n, &es, &err)) {
         failed = true;
@@ -304,7 +305,14 @@ static void *worker(void *arg) {
                 break;
             }
             if ((piece.len || rc == 1) && j->ev.on_piece) {
+                /* the engine fills its counters when it finishes: the live ones are ours */
+                double now = now_ms();
+                int n = (int)eng_gen_ids(g)->n;
+                if (n >= 1 && t_first == 0) t_first = now;
                 metrics_from_engine(eng_gen_metrics(g), &m, seed);
+                m.n_gen = n;
+                m.total_ms = now - t_start;
+                m.decode_tok_s = n > 1 && now > t_first ? (n - 1) * 1000.0 / (now - t_first) : 0;
                 j->ev.on_piece(j->side, piece.text ? piece.text : "", piece.len, &m, j->ev.ud);
             }
             if (rc == 0) {

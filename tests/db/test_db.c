@@ -446,20 +446,14 @@ static void test_kill9_loses_no_acknowledged_rating(void **state) {
         struct timespec ts = {0, (long)(rand() % 20000) * 1000L};
         nanosleep(&ts, NULL);
         kill(pid, SIGKILL);
-        if (n_acked == cap) {
-            cap = cap ? cap * 2 : 1024;
-            acked = realloc(acked, cap * sizeof *acked);
-            assert_non_null(acked);
-        }
-        acked[n_acked++] = id;
-        while (read(fd[0], &id, sizeof id) == sizeof id) {
+        do {
             if (n_acked == cap) {
                 cap = cap ? cap * 2 : 1024;
                 acked = realloc(acked, cap * sizeof *acked);
                 assert_non_null(acked);
             }
             acked[n_acked++] = id;
-        }
+        } while (read(fd[0], &id, sizeof id) == sizeof id);
         close(fd[0]);
         int status;
         assert_int_equal(waitpid(pid, &status, 0), pid);

@@ -1,0 +1,314 @@
+/* The lab with real engines (stories260K and the tiny GQA golden model from ../shared): both
+ * answer at once, pieces stream to the callbacks, each response is recorded once complete, a
+ * stopped answer is kept or dropped as asked, a re-ask fills only what is missing, blind pairs
+ * reveal names after the vote. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "db_internal.h"
+#include "lab_internal.h"
+
+static char tmpdir[256], model_a[1024], model_b[1024];
+static bool have_models;
+
+static int setup(void **state) {
+    (void)state;
+    const char *t = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/ablab-labrun-XXXXXX", t && *t ? t : "/tmp");
+    if (!mkdtemp(tmpdir)) return -1;
+    const char *shared = getenv("SHARED_DIR");
+    if (shared) {
+        snprintf(model_a, sizeof model_a, "%s/models/stories260K/stories260K.bin", shared);
+        snprintf(model_b, sizeof model_b, "%s/golden/llama-tiny-gqa", shared);
+        have_models = file_exists(model_a) == 1 && file_exists(model_b) == 2;
+    }
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+#define NEED_MODELS()                                                                                  \
+    do {                                                                                               \
+        if (!have_models) {                                                                            \
+            print_message("skipped: SHARED_DIR has no models/stories260K and golden/llama-tiny-gqa\n"); \
+            skip();                                                                                    \
+        }                                                                                              \
+    } while (0)
+
+typedef struct {
+    pthread_mutex_t mu;
+    Buf text[2];
+    int pieces[2], done[2], pair_done;
+    int64_t response[2], pair;
+    bool ratable, err[2];
+    LabMetrics m[2];
+    bool stop_after_first;
+    Lab *l;
+} Events;
+
+static void ev_piece(int side, const char *text, size_t len, const LabMetrics *live, void *ud) {
+    Events *ev = ud;
+    pthread_mutex_lock(&ev->mu);
+    buf_append(&ev->text[side], text, len);
+    ev->pieces[side]++;
+    if (live->n_gen < 1) ev->err[side] = true; /* checked on the test thread (no asserts off it) */
+    pthread_mutex_unlock(&ev->mu);
+    if (ev->stop_after_first) lab_stop(ev->l); /* safe from a worker thread */
+}
+static void ev_done(int side, const LabMetrics *m, int64_t response_id, const LabErr *err, void *ud) {
+    Events *ev = ud;
+    pthread_mutex_lock(&ev->mu);
+    ev->done[side]++;
+    ev->response[side] = response_id;
+    ev->err[side] |= err != NULL;
+    ev->m[side] = *m;
+    pthread_mutex_unlock(&ev->mu);
+}
+static void ev_pair(int64_t pair_id, bool ratable, void *ud) {
+    Events *ev = ud;
+    pthread_mutex_lock(&ev->mu);
+    ev->pair_done++;
+    ev->pair = pair_id;
+    ev->ratable = ratable;
+    pthread_mutex_unlock(&ev->mu);
+}
+
+static void events_init(Events *ev, Lab *l) {
+    memset(ev, 0, sizeof *ev);
+    pthread_mutex_init(&ev->mu, NULL);
+    ev->l = l;
+}
+static void events_free(Events *ev) {
+    buf_free(&ev->text[0]);
+    buf_free(&ev->text[1]);
+    pthread_mutex_destroy(&ev->mu);
+}
+
+static Lab *open_lab(const char *db, bool blind) {
+    LabConfig c;
+    lab_config_init(&c);
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, db);
+    c.db_path = path;
+    c.model_path[0] = model_a;
+    c.model_path[1] = model_b;
+    c.sampling.max_tokens = 24;
+    c.sampling.seed = 7;
+    c.blind = blind;
+    Lab *l;
+    LabErr e = {0};
+    if (lab_open(&l, &c, &e)) fail_msg("%s", e.msg);
+    return l;
+}
+
+static void test_both_answer_and_are_recorded(void **state) {
+    (void)state;
+    NEED_MODELS();
+    Lab *l = open_lab("ask.db", false);
+    LabModelInfo mi;
+    assert_int_equal(lab_model_info(l, 0, &mi), 0);
+    assert_true(mi.loaded);
+    assert_string_equal(mi.arch, "llama");
+    assert_true(mi.n_params > 200000);
+    assert_int_equal(mi.n_threads, 1); /* 2 threads split between two engines */
+    assert_true(mi.db_id > 0);
+    Events ev;
+    events_init(&ev, l);
+    LabEvents cb = {ev_piece, ev_done, ev_pair, &ev};
+    LabErr e = {0};
+    int64_t pair;
+    assert_int_equal(lab_ask(l, "Once upon a time", NULL, &cb, &pair, &e), 0);
+    lab_wait(l);
+    assert_false(lab_busy(l));
+    assert_int_equal(ev.pair_done, 1);
+    assert_int_equal(ev.pair, pair);
+    assert_true(ev.ratable);
+    for (int s = 0; s < 2; s++) {
+        assert_int_equal(ev.done[s], 1);
+        assert_false(ev.err[s]);
+        assert_true(ev.response[s] > 0);
+        assert_true(ev.pieces[s] >= 1);
+        assert_int_equal(ev.m[s].n_gen, 24);
+        assert_string_equal(ev.m[s].stop, "length");
+        assert_int_equal((int)ev.m[s].seed, 7);
+        assert_true(ev.m[s].ttft_ms > 0 && ev.m[s].bytes_engine > 0 && ev.m[s].peak_rss > 0);
+    }
+    /* what streamed is what was recorded */
+    LabPair p;
+    assert_int_equal(lab_pair_get(l, pair, &p, &e), 0);
+    assert_string_equal(p.prompt, "Once upon a time");
+    assert_int_equal(p.left_slot, 0);
+    assert_string_equal(p.output[0], ev.text[0].data);
+    assert_string_equal(p.output[1], ev.text[1].data);
+    assert_int_equal(p.metrics[0].n_gen, 24);
+    assert_int_equal((int)p.sampling[1].seed, 7);
+    /* the same seed reproduces model A's answer */
+    Events ev2;
+    events_init(&ev2, l);
+    LabEvents cb2 = {ev_piece, ev_done, ev_pair, &ev2};
+    int64_t pair2;
+    assert_int_equal(lab_ask(l, "Once upon a time", NULL, &cb2, &pair2, &e), 0);
+    lab_wait(l);
+    assert_true(pair2 != pair);
+    assert_string_equal(ev2.text[0].data, p.output[0]);
+    lab_pair_free(&p);
+    /* a rating resolves to models and the prompt history has the prompt once */
+    LabRateResult rr;
+    assert_int_equal(lab_rate(l, pair, LAB_CHOICE_B, NULL, &rr, &e), 0);
+    assert_string_equal(rr.model_name[1], "llama-tiny-gqa");
+    LabStrList h;
+    assert_int_equal(lab_prompt_history(l, 10, &h, &e), 0);
+    assert_int_equal(h.n, 1);
+    lab_strlist_free(&h);
+    events_free(&ev);
+    events_free(&ev2);
+    lab_close(l);
+}
+
+static void test_stop_keeps_or_drops_and_reask_fills_the_gap(void **state) {
+    (void)state;
+    NEED_MODELS();
+    Lab *l = open_lab("stop.db", false);
+    LabSessionInfo si;
+    LabErr e = {0};
+    assert_int_equal(lab_session_start(l, &(LabSessionSpec){.name = "batch", .kind = "run", .seed = 1}, &si, &e), 0);
+    char *texts[] = {"The cat sat"};
+    LabStrList pl = {texts, 1};
+    assert_int_equal(lab_session_set_prompts(l, &pl, &e), 0);
+    int64_t *ids;
+    size_t n;
+    assert_int_equal(lab_session_prompt_ids(l, &ids, &n, &e), 0);
+    assert_int_equal(n, 1);
+    LabSampling long_answer = lab_sampling_default();
+    long_answer.max_tokens = 400;
+    long_answer.seed = 3;
+    /* stopped after the first piece, not recorded (a batch run regenerates it) */
+    Events ev;
+    events_init(&ev, l);
+    ev.stop_after_first = true;
+    LabEvents cb = {ev_piece, ev_done, ev_pair, &ev};
+    LabAskOpts o = {.prompt_id = ids[0], .sampling = {&long_answer, &long_answer}};
+    int64_t pair;
+    assert_int_equal(lab_ask(l, NULL, &o, &cb, &pair, &e), 0);
+    lab_wait(l);
+    assert_int_equal(ev.pair_done, 1);
+    assert_false(ev.ratable);
+    for (int s = 0; s < 2; s++) {
+        assert_string_equal(ev.m[s].stop, "cancel");
+        assert_int_equal(ev.response[s], 0);
+        assert_true(ev.m[s].n_gen < 400);
+    }
+    DbPair dp;
+    assert_int_equal(db_pair_get(l->db, pair, &dp, &e), 1);
+    assert_int_equal(dp.response_id[0], 0); /* no half row */
+    assert_int_equal(dp.response_id[1], 0);
+    events_free(&ev);
+    /* the same (prompt, rep) again: both generated in full now, in the same pair */
+    events_init(&ev, l);
+    LabEvents cb2 = {ev_piece, ev_done, ev_pair, &ev};
+    LabSampling short_answer = long_answer;
+    short_answer.max_tokens = 16;
+    o.sampling[0] = o.sampling[1] = &short_answer;
+    int64_t again;
+    assert_int_equal(lab_ask(l, NULL, &o, &cb2, &again, &e), 0);
+    lab_wait(l);
+    assert_int_equal(again, pair);
+    assert_true(ev.ratable);
+    events_free(&ev);
+    /* and once more: nothing to do, on_pair_done at once */
+    events_init(&ev, l);
+    LabEvents cb3 = {ev_piece, ev_done, ev_pair, &ev};
+    assert_int_equal(lab_ask(l, NULL, &o, &cb3, &again, &e), 0);
+    lab_wait(l);
+    assert_int_equal(ev.done[0] + ev.done[1], 0);
+    assert_int_equal(ev.pair_done, 1);
+    assert_true(ev.ratable);
+    events_free(&ev);
+    /* the UI keeps stopped answers: recorded with stop reason "cancel", ratable */
+    events_init(&ev, l);
+    ev.stop_after_first = true;
+    LabEvents cb4 = {ev_piece, ev_done, ev_pair, &ev};
+    LabAskOpts ui = {.record_cancelled = true, .sampling = {&long_answer, &long_answer}};
+    assert_int_equal(lab_ask(l, "A new adventure", &ui, &cb4, &pair, &e), 0);
+    lab_wait(l);
+    assert_true(ev.ratable);
+    LabPair p;
+    assert_int_equal(lab_pair_get(l, pair, &p, &e), 0);
+    assert_string_equal(p.metrics[0].stop, "cancel");
+    lab_pair_free(&p);
+    events_free(&ev);
+    free(ids);
+    /* settings cannot change mid-answer, models can swap sides between answers */
+    assert_int_equal(lab_model_swap_slots(l, &e), 0);
+    LabModelInfo mi;
+    lab_model_info(l, 0, &mi);
+    assert_string_equal(mi.name, "llama-tiny-gqa");
+    lab_close(l);
+}
+
+static void test_blind_session_hides_then_reveals(void **state) {
+    (void)state;
+    NEED_MODELS();
+    Lab *l = open_lab("blind.db", true);
+    LabErr e = {0};
+    LabSessionInfo si;
+    LabSessionSpec spec = {.name = "blind-ann", .kind = "study", .participant = "ann", .blind = true, .consent = true,
+                           .seed = 5};
+    assert_int_equal(lab_session_start(l, &spec, &si, &e), 0);
+    char *texts[] = {"One", "Two", "Three", "Four"};
+    LabStrList pl = {texts, 4};
+    assert_int_equal(lab_session_set_prompts(l, &pl, &e), 0);
+    int left_a = 0;
+    LabStudyItem it;
+    int k = 0;
+    while (lab_study_next(l, &it, &e) == 1) {
+        k++;
+        assert_int_equal(it.k, k);
+        Events ev;
+        events_init(&ev, l);
+        LabEvents cb = {ev_piece, ev_done, ev_pair, &ev};
+        int64_t pair;
+        assert_int_equal(lab_ask(l, NULL, &(LabAskOpts){.prompt_id = it.prompt_id}, &cb, &pair, &e), 0);
+        lab_wait(l);
+        LabPair p;
+        assert_int_equal(lab_pair_get(l, pair, &p, &e), 0);
+        assert_true(p.blind);
+        left_a += p.left_slot == 0;
+        /* what streamed on the left pane is the left slot's answer */
+        assert_string_equal(ev.text[0].data, p.output[p.left_slot]);
+        LabRateResult rr;
+        assert_int_equal(lab_rate(l, pair, LAB_CHOICE_A, NULL, &rr, &e), 0);
+        assert_string_equal(rr.model_name[0], p.model_name[p.left_slot]);
+        assert_int_equal(rr.model_choice, p.left_slot == 0 ? LAB_CHOICE_A : LAB_CHOICE_B);
+        lab_pair_free(&p);
+        events_free(&ev);
+    }
+    assert_int_equal(k, 4);
+    assert_int_equal(left_a, 2); /* balanced */
+    assert_int_equal(lab_session_info(l, &si, &e), 0);
+    assert_int_equal(si.n_rated, 4);
+    assert_int_equal(lab_session_end(l, "thanks", &e), 0);
+    lab_close(l);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_both_answer_and_are_recorded),
+        cmocka_unit_test(test_stop_keeps_or_drops_and_reask_fills_the_gap),
+        cmocka_unit_test(test_blind_session_hides_then_reveals),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
