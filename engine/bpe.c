@@ -179,7 +179,7 @@ int bpe_word(const Tokenizer *t, const char *s, size_t n, IntVec *out, LabErr *e
         if (ci >= 0) {
             int start = t->cache_ids.v[2 * ci], cnt = t->cache_ids.v[2 * ci + 1];
             int rc = ivec_reserve(out, out->n + (size_t)cnt);
-            if (!rc) {
+            if (!rc && cnt > 0) {
                 memcpy(out->v + out->n, t->cache_pool.v + start, (size_t)cnt * sizeof(int));
                 out->n += (size_t)cnt;
             }
@@ -203,7 +203,7 @@ int bpe_word(const Tokenizer *t, const char *s, size_t n, IntVec *out, LabErr *e
         ivec_reserve(&mt->cache_ids, mt->cache_ids.n + 2) == 0 && strmap_put(&mt->cache, s, n, idx) == 0) {
         mt->cache_ids.v[mt->cache_ids.n++] = (int)mt->cache_pool.n;
         mt->cache_ids.v[mt->cache_ids.n++] = (int)cnt;
-        memcpy(mt->cache_pool.v + mt->cache_pool.n, out->v + before, cnt * sizeof(int));
+        if (cnt) memcpy(mt->cache_pool.v + mt->cache_pool.n, out->v + before, cnt * sizeof(int));
         mt->cache_pool.n += cnt;
     }
     pthread_mutex_unlock(&mt->cache_mu);

@@ -63,10 +63,12 @@ static int drain_utf8(TokStream *s, size_t k, Buf *held, bool at_end) {
         rc = r == TOK_U8_OK ? buf_append(&o, p + i, len) : buf_append(&o, REPL_CHAR, 3);
         i += len;
     }
-    if (!rc) {
+    if (!rc && i > 0) {
         memmove(held->data, held->data + i, held->len - i);
         held->len -= i;
-        if (held->data) held->data[held->len] = 0;
+        held->data[held->len] = 0;
+    }
+    if (!rc) {
         if (o.len) rc = push(s, k + 1, o.data, o.len);
     }
     buf_free(&o);

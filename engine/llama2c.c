@@ -13,8 +13,7 @@
 #define L2C_HEADER 28
 
 typedef struct {
-    const char *file;
-    const float *at, *end;
+    const float *at;
 } L2cCursor;
 
 /* Takes n floats from the cursor; the total was checked against the file size beforehand. */
@@ -80,7 +79,7 @@ int llama2c_load(EngModel *m, const char *path, const EngLoadOpts *o, LabErr *e)
         return lab_err(e, LAB_EFORMAT, "%s: file is %zu bytes but its header (dim %d, layers %d, vocab %d%s) implies %zu",
                        fname, mf->size, c->dim, c->n_layer, c->vocab, c->tied ? "" : ", own classifier", bytes);
 
-    L2cCursor cur = {fname, (const float *)((const char *)mf->data + L2C_HEADER), NULL};
+    L2cCursor cur = {(const float *)((const char *)mf->data + L2C_HEADER)};
     m->w.layers = eng_model_alloc(m, L * sizeof *m->w.layers, false, e);
     if (!m->w.layers) return -1;
     if (eng_model_weight(m, &m->w.tok_emb, ENG_DT_F32, l2c_take(&cur, V * dim), c->vocab, c->dim, false,

@@ -174,8 +174,6 @@ static int alloc_state(EngModel *m, int ctx, LabErr *e) {
     size_t kv_elems;
     if (!size_mul_ok((size_t)c->n_layer * (size_t)ctx, kvd, &kv_elems) || !size_mul_ok(kv_elems, 4, &kv_elems))
         return lab_err(e, LAB_ERANGE, "%s: KV cache of %d positions is too large", m->name, ctx);
-    size_t before = m->info.bytes_owned;
-    (void)before;
 #define ALLOC(field, count)                                                                  \
     do {                                                                                     \
         size_t n_;                                                                           \

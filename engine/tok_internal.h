@@ -152,6 +152,7 @@ struct Tokenizer {
     int space_id;       /* llama2c: the " " token of the dummy prefix */
     /* added tokens, longest first within each first byte */
     TokAdded *added; size_t n_added;
+    size_t added_at[257];           /* added[added_at[b] .. added_at[b + 1]) start with byte b */
     bool any_added_raw, any_added_norm;
     /* pipeline */
     TokNorm *norm;

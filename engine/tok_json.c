@@ -13,8 +13,44 @@
  * PCRE2's \s would also take U+180E). */
 static const char GPT2_RE[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" WS_CLASS "\\p{L}\\p{N}]+|[" WS_CLASS
                               "]+(?![^" WS_CLASS "])|[" WS_CLASS "]+";
-/* tokenizers' Whitespace pre-tokenizer: \w+|[^\w\s]+ with Oniguruma's Unicode \w. */
-static const char WHITESPACE_RE[] = "[\\p{L}\\p{M}\\p{N}\\p{Pc}]+|[^\\p{L}\\p{M}\\p{N}\\p{Pc}" WS_CLASS "]+";
+/* tokenizers' Whitespace pre-tokenizer: \w+|[^\w\s]+ in Rust's regex crate, whose \w is Alphabetic,
+ * marks, decimal digits, connector punctuation and the joiners. */
+#define RUST_WORD "\\p{L}\\p{M}\\p{Nd}\\p{Nl}\\p{Pc}\\x{200C}\\x{200D}"
+static const char WHITESPACE_RE[] = "[" RUST_WORD "]+|[^" RUST_WORD WS_CLASS "]+";
+/* Oniguruma's \w in Unicode mode (what Split and ByteLevel patterns mean): Letter, Mark, Number,
+ * Connector_Punctuation. PCRE2 10.42's \w lacks the marks, and its \s lacks U+0085. */
+#define ONIG_WORD "\\p{L}\\p{M}\\p{N}\\p{Pc}"
+
+/* Rewrites \s, \S, \w, \W of an Oniguruma pattern into explicit classes with Oniguruma's meaning.
+ * Inside a character class \s and \w become the class's contents; \S and \W there are left to PCRE2. */
+static int onig_to_pcre2(const char *re, Buf *out) {
+    bool in_class = false;
+    for (const char *c = re; *c; c++) {
+        if (*c == '\\' && c[1]) {
+            char k = c[1];
+            const char *set = k == 's' || k == 'S' ? WS_CLASS : k == 'w' || k == 'W' ? ONIG_WORD : NULL;
+            bool neg = k == 'S' || k == 'W';
+            int rc;
+            if (set && in_class && !neg) rc = buf_puts(out, set);
+            else if (set && !in_class) rc = buf_printf(out, "[%s%s]", neg ? "^" : "", set);
+            else rc = buf_append(out, c, 2);
+            if (rc) return -1;
+            c++;
+            continue;
+        }
+        if (*c == '[' && !in_class) {
+            in_class = true;
+            if (buf_putc(out, *c)) return -1;
+            /* a ']' right after '[' or '[^' is a literal */
+            if (c[1] == '^' && buf_putc(out, *++c)) return -1;
+            if (c[1] == ']' && buf_putc(out, *++c)) return -1;
+            continue;
+        }
+        if (*c == ']' && in_class) in_class = false;
+        if (buf_putc(out, *c)) return -1;
+    }
+    return buf_append(out, "", 0);
+}
 
 static const char *jstr(json_t *o, const char *key) {
     json_t *v = json_object_get(o, key);
@@ -151,7 +187,16 @@ static int parse_pre(json_t *o, const char *file, TokPre **out, LabErr *e) {
             int rc = tok_re_compile(&pt->re, b.data, b.len, "pre_tokenizer Split", file, e);
             buf_free(&b);
             if (rc) return -1;
-        } else if (tok_re_compile(&pt->re, re, strlen(re), "pre_tokenizer Split", file, e)) return -1;
+        } else {
+            Buf b = {0};
+            if (onig_to_pcre2(re, &b)) {
+                buf_free(&b);
+                return lab_err(e, LAB_ENOMEM, "out of memory");
+            }
+            int rc = tok_re_compile(&pt->re, b.data, b.len, "pre_tokenizer Split", file, e);
+            buf_free(&b);
+            if (rc) return -1;
+        }
     } else if (!strcmp(type, "Metaspace")) {
         pt->type = PRE_METASPACE;
         const char *r = jstr(o, "replacement");
@@ -398,20 +443,33 @@ static int config_token(Tokenizer *t, json_t *cfg, const char *key) {
     return s ? tok_token_id(t, s, strlen(s)) : -1;
 }
 
-static void find_bos_eos(Tokenizer *t, const char *file) {
+static int find_bos_eos(Tokenizer *t, const char *file, LabErr *e) {
     if (t->n_post_pre) t->bos_id = t->post_pre[0];
     if (t->n_post_post) t->eos_id = t->post_post[t->n_post_post - 1];
     char *dir = path_dirname(file), *cfgp = dir ? path_join(dir, "tokenizer_config.json") : NULL;
     json_t *cfg = cfgp && file_exists(cfgp) == 1 ? json_load_file(cfgp, 0, NULL) : NULL;
     if (t->bos_id < 0) t->bos_id = config_token(t, cfg, "bos_token");
     if (t->eos_id < 0) t->eos_id = config_token(t, cfg, "eos_token");
+    /* transformers' Llama/Gemma tokenizer classes rebuild the post-processor from add_bos_token /
+     * add_eos_token when the config sets them: the same ids come out here */
+    int bos = config_token(t, cfg, "bos_token"), eos = config_token(t, cfg, "eos_token");
+    bool add_bos = jbool(cfg, "add_bos_token", false) && !t->n_post_pre && bos >= 0;
+    bool add_eos = jbool(cfg, "add_eos_token", false) && !t->n_post_post && eos >= 0;
     json_decref(cfg);
+    if ((add_bos && push_id(&t->post_pre, &t->n_post_pre, bos)) || (add_eos && push_id(&t->post_post, &t->n_post_post, eos))) {
+        free(cfgp);
+        free(dir);
+        return lab_err(e, LAB_ENOMEM, "out of memory");
+    }
+    if (add_bos) t->bos_id = bos;
+    if (add_eos) t->eos_id = eos;
     free(cfgp);
     free(dir);
     static const char *bos_names[] = {"<s>", "<|begin_of_text|>", "<|startoftext|>", "<|endoftext|>", NULL};
     static const char *eos_names[] = {"</s>", "<|end_of_text|>", "<|endoftext|>", NULL};
     for (int i = 0; t->bos_id < 0 && bos_names[i]; i++) t->bos_id = tok_token_id(t, bos_names[i], strlen(bos_names[i]));
     for (int i = 0; t->eos_id < 0 && eos_names[i]; i++) t->eos_id = tok_token_id(t, eos_names[i], strlen(eos_names[i]));
+    return 0;
 }
 
 static TokKind guess_kind(const Tokenizer *t) {
@@ -473,8 +531,7 @@ int tok_load_json(Tokenizer **out, const char *path, LabErr *e) {
     if ((x = json_object_get(root, "decoder")) && !json_is_null(x) && parse_dec(t, x, path, e)) goto fail;
     if ((x = json_object_get(root, "post_processor")) && !json_is_null(x) && parse_post(t, x, path, e)) goto fail;
     t->kind = guess_kind(t);
-    find_bos_eos(t, path);
-    if (tok_finish(t, e)) goto fail;
+    if (find_bos_eos(t, path, e) || tok_finish(t, e)) goto fail;
     json_decref(root);
     *out = t;
     return 0;

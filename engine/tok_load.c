@@ -156,7 +156,8 @@ int tok_from_gguf(Tokenizer **out, const TokGgufVocab *v, LabErr *e) {
     int n = (int)v->n_tokens;
     if (tok_set_vocab_size(t, n, e)) goto fail;
     for (int i = 0; i < n; i++) {
-        int tt = v->token_type ? v->token_type[i] : GGUF_TT_NORMAL;
+        int32_t tt = GGUF_TT_NORMAL;
+        if (v->token_type) memcpy(&tt, v->token_type + i, sizeof tt); /* may point into a mapping at any offset */
         if (tok_set_token(t, i, v->tokens[i], v->token_lens[i], true, e)) goto fail;
         if (tt == GGUF_TT_CONTROL || tt == GGUF_TT_USER) {
             TokAdded a = {(char *)v->tokens[i], v->token_lens[i], i, false, false, false, false, tt == GGUF_TT_CONTROL};
@@ -165,7 +166,7 @@ int tok_from_gguf(Tokenizer **out, const TokGgufVocab *v, LabErr *e) {
     }
     if (llama) {
         if (!(t->scores = malloc((size_t)n * sizeof *t->scores))) goto oom;
-        memcpy(t->scores, v->scores, (size_t)n * sizeof *t->scores);
+        memcpy(t->scores, v->scores, (size_t)n * sizeof *t->scores); /* memcpy: any alignment */
         tok_find_byte_tokens(t);
         t->byte_fallback = true;
         if (gguf_setup_llama(t, v, e)) goto fail;

@@ -126,7 +126,11 @@ static int added_cmp(const void *x, const void *y) {
 }
 
 int tok_finish(Tokenizer *t, LabErr *e) {
-    qsort(t->added, t->n_added, sizeof *t->added, added_cmp);
+    if (t->n_added) qsort(t->added, t->n_added, sizeof *t->added, added_cmp);
+    for (size_t b = 0, k = 0; b <= 256; b++) {
+        while (k < t->n_added && (unsigned char)t->added[k].content[0] < b) k++;
+        t->added_at[b] = k;
+    }
     for (int i = 0; i < t->n_vocab; i++)
         if (!t->tok[i]) return lab_err(e, LAB_EFORMAT, "%s: no token has id %d (ids must run from 0 to %d)", t->path, i, t->n_vocab - 1);
     return 0;
@@ -186,10 +190,10 @@ static int split_added_piece(const Tokenizer *t, TokPieces *dst, const TokPieces
     while (i < n) {
         const TokAdded *m = NULL;
         for (; i < n && !m; i++) {
-            for (size_t k = 0; k < t->n_added; k++) {
+            unsigned char c = (unsigned char)s[i];
+            for (size_t k = t->added_at[c]; k < t->added_at[c + 1]; k++) {
                 const TokAdded *a = &t->added[k];
-                if ((unsigned char)a->content[0] > (unsigned char)s[i]) break;
-                if (a->normalized != normalized || a->content[0] != s[i] || a->len > n - i) continue;
+                if (a->normalized != normalized || a->len > n - i) continue;
                 if (memcmp(a->content, s + i, a->len) == 0) { m = a; break; }
             }
         }

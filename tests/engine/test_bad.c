@@ -20,17 +20,23 @@ static const char *bad_dir(void) {
 
 static void test_intact_models_load(void **st) {
     (void)st;
-    const char *names[] = {"good", "good.bin"};
-    for (int i = 0; i < 2; i++) {
+    const char *names[] = {"good", "good.bin", "good_untied.bin"};
+    int64_t params[] = {856, 728, 728 + 16 * 8};
+    float prev[48] = {0};
+    for (int i = 0; i < 3; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/engine/%s", bad_dir(), names[i]);
         EngModel *m = NULL;
         LabErr e = {0};
         if (eng_load(&m, path, NULL, &e)) fail_msg("%s: %s", path, e.msg);
+        assert_int_equal(eng_info(m)->n_params, params[i]);
         int ids[3] = {1, 5, 9};
         float lg[3 * 16];
         assert_int_equal(eng_logits(m, ids, 3, lg, &e), 0);
         for (int j = 0; j < 48; j++) assert_true(isfinite(lg[j]));
+        /* the untied .bin shares every weight with good.bin but its classifier: other logits */
+        if (i == 2) assert_memory_not_equal(lg, prev, sizeof prev);
+        memcpy(prev, lg, sizeof prev);
         eng_free(m);
     }
 }

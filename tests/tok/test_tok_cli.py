@@ -40,8 +40,8 @@ if not SHARED or not os.path.isdir(gdir):
 for name in ["gpt2-tokenizer", "spm-bpe-tokenizer", "bytelevel-bpe-tokenizer"]:
     model = os.path.join(gdir, name)
     gold = json.load(open(os.path.join(model, "encode_golden.json")))
-    if name == "gpt2-tokenizer":  # its 3.5 MB tokenizer.json loads per call: a few entries here, all of them in test_tokenizer
-        gold = gold[:4]
+    # each call loads the tokenizer (GPT-2's 3.5 MB JSON is slow under ASan): a few entries here, all in test_tokenizer
+    gold = gold[:1] if name == "gpt2-tokenizer" else gold[:4]
     ok_enc = ok_dec = True
     for g in gold:
         rc, out, err = run("tokenize", "--model", model, "-", stdin=g["text"].encode())
@@ -52,17 +52,18 @@ for name in ["gpt2-tokenizer", "spm-bpe-tokenizer", "bytelevel-bpe-tokenizer"]:
     check(f"{name}: tokenize matches the golden entries (stdin)", ok_enc)
     check(f"{name}: detokenize matches the golden entries", ok_dec)
 
-m = os.path.join(gdir, "gpt2-tokenizer")
+m = os.path.join(gdir, "bytelevel-bpe-tokenizer")  # small: quick to load, even under ASan
 rc, out, err = run("tokenize", "--model", m, "Hello", "world")
-check("several TEXT words are joined by spaces", out == "15496 995\n", out)
-rc, out, err = run("tokenize", "--tokenizer", os.path.join(m, "vocab.json"), "--json", "Hello world")
+check("several TEXT words are joined by spaces", out == "40 69 353 79 293 276 76 68\n", out)
+rc, out, err = run("tokenize", "--tokenizer", os.path.join(gdir, "gpt2-tokenizer", "vocab.json"), "--json", "Hello world")
 check("--json with --tokenizer vocab.json", rc == 0 and json.loads(out) == {"ids": [15496, 995], "tokens": ["Hello", "\u0120world"]}, out)
-rc, out, err = run("detokenize", "--model", m, "15496,995")
-check("comma-separated ids", out == "Hello world\n", out)
+rc, out, err = run("detokenize", "--model", m, "40,69,353", "79")
+check("comma-separated ids", out == "Hello\n", out)
 rc, out, err = run("detokenize", "--model", m, "99999")
 check("id past the vocabulary: exit 1", rc == 1 and "99999" in err, (rc, err))
+a, b = run("tokenize", "--model", m, "a")[1].split(), run("tokenize", "--model", m, "b")[1].split()
 rc, out, err = run("tokenize", "--model", m, "a<|endoftext|>b")
-check("special tokens in the text are recognised", out == "64 50256 65\n", out)
+check("special tokens in the text are recognised", out.split() == a + ["0"] + b, out)
 rc, out, err = run("tokenize", "--model", m, "-", stdin=b"caf\xc3")
 check("invalid UTF-8 on stdin: U+FFFD as Python's errors='replace'", rc == 0 and out == run("tokenize", "--model", m, "caf\ufffd")[1], out)
 

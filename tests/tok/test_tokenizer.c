@@ -211,6 +211,36 @@ static void test_post_processor_templates(void **st) {
 }
 
 
+/* transformers rebuilds the post-processor of Llama-style tokenizers from tokenizer_config.json's
+ * add_bos_token / add_eos_token. */
+static void test_config_add_bos(void **st) {
+    (void)st;
+    char dir[] = "/tmp/ablab-tok-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *src = fixture("template.json"), *text, *tj = path_join(dir, "tokenizer.json"), *cj = path_join(dir, "tokenizer_config.json");
+    size_t len;
+    LabErr e;
+    assert_int_equal(file_read_all(src, 0, &text, &len, &e), 0);
+    json_t *j = json_loads(text, 0, NULL);
+    json_object_set_new(j, "post_processor", json_null());
+    json_dump_file(j, tj, 0);
+    json_decref(j);
+    FILE *f = fopen(cj, "w");
+    fputs("{\"bos_token\": \"<s>\", \"eos_token\": {\"content\": \"</s>\"}, \"add_bos_token\": true, \"add_eos_token\": false}", f);
+    fclose(f);
+    Tokenizer *t = load_model_ok(dir);
+    IntVec v = enc(t, "ab", 2, true);
+    static const int want[] = {1, 3, 4};
+    assert_ids(v, want, 3, "add_bos_token");
+    assert_int_equal(tok_eos_id(t), 2);
+    ivec_free(&v);
+    tok_free(t);
+    unlink(tj);
+    unlink(cj);
+    rmdir(dir);
+    free(tj); free(cj); free(src); free(text);
+}
+
 /* ---------- many more strings, against independent references (tests/tok/make_expected.py) ---------- */
 static unsigned char *unhex(const char *h, size_t *n) {
     size_t l = strlen(h) / 2;
@@ -455,6 +485,12 @@ static void test_pretokenizers(void **st) {
     expect_splits("{\"type\": \"Split\", \"pattern\": {\"String\": \"-\"}, \"behavior\": \"Removed\", \"invert\": true}", txt, "-|-|-");
     expect_splits("{\"type\": \"Split\", \"pattern\": {\"Regex\": \"\\\\s+\"}, \"behavior\": \"Removed\", \"invert\": false}", "a  b\tc ", "a|b|c");
     expect_splits("{\"type\": \"Split\", \"pattern\": {\"String\": \".\"}, \"behavior\": \"Isolated\"}", "a.b", "a|.|b"); /* literal, not any-char */
+    /* Llama 3's pattern (Oniguruma syntax: \s is Unicode White_Space); expected from the same pattern in Python's regex */
+    expect_splits("{\"type\": \"Split\", \"pattern\": {\"Regex\": \"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}{1,3}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"}, \"behavior\": \"Isolated\", \"invert\": false}",
+                  "Hello WORLD'S 12345 \n\n  x...", "Hello| WORLD|'S| |123|45| \n\n| | x|...");
+    expect_splits("{\"type\": \"Split\", \"pattern\": {\"Regex\": \"\\\\s+\"}, \"behavior\": \"Removed\"}", "a\xC2\x85" "b", "a|b"); /* U+0085 */
+    expect_splits("{\"type\": \"Split\", \"pattern\": {\"Regex\": \"\\\\w+\"}, \"behavior\": \"Removed\", \"invert\": true}",
+                  "cafe\xCC\x81 x_1!", "cafe\xCC\x81|x_1"); /* \w takes the combining mark */
     expect_splits("{\"type\": \"Whitespace\"}", "Hey man!", "Hey|man|!");
     expect_splits("{\"type\": \"Whitespace\"}", "don't  stop...now", "don|'|t|stop|...|now");
     expect_splits("{\"type\": \"Whitespace\"}", "na\xC3\xAFve cafe\xCC\x81 x_1", "na\xC3\xAFve|cafe\xCC\x81|x_1");
@@ -1109,6 +1145,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_golden_spm),
         cmocka_unit_test(test_golden_bytelevel),
         cmocka_unit_test(test_post_processor_templates),
+        cmocka_unit_test(test_config_add_bos),
         cmocka_unit_test(test_gpt2_many_strings),
         cmocka_unit_test(test_spm_many_strings),
         cmocka_unit_test(test_llama2c_runc),

@@ -156,6 +156,8 @@ def main():
         if expect:
             MANIFEST.append((name, expect))
     binfile("good.bin", hdr(dim, hid, L, H, KV, V, T) + body)
+    wcls = struct.pack("<%df" % (V * dim), *[((j * 5) % 9 - 4) / 10.0 for j in range(V * dim)])
+    binfile("good_untied.bin", hdr(dim, hid, L, H, KV, -V, T) + body + wcls)  # negative vocab: own classifier
     binfile("l2c_truncated_header.bin", hdr(dim, hid, L, H, KV, V, T)[:20], "too short for the 28-byte llama2.c header")
     binfile("l2c_truncated_weights.bin", (hdr(dim, hid, L, H, KV, V, T) + body)[:300], "but its header (dim 8, layers 1, vocab 16) implies")
     binfile("l2c_missing_classifier.bin", hdr(dim, hid, L, H, KV, -V, T) + body, ", own classifier) implies")
