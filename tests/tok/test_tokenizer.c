@@ -995,7 +995,10 @@ static void test_hostile_vocab_merges(void **st) {
 }
 
 /* ---------- GGUF vocabularies (the arrays llama.cpp's converter wrote for the golden models) ---------- */
-static Tokenizer *gguf_tok(const char *path, GgufFile **gp) {
+static Tokenizer *gguf_tok_pre(const char *path, GgufFile **gp, const char *pre_override);
+static Tokenizer *gguf_tok(const char *path, GgufFile **gp) { return gguf_tok_pre(path, gp, NULL); }
+
+static Tokenizer *gguf_tok_pre(const char *path, GgufFile **gp, const char *pre_override) {
     GgufFile *g = NULL;
     LabErr e = {0};
     if (gguf_open(&g, path, &e)) fail_msg("%s", e.msg);
@@ -1017,7 +1020,7 @@ static Tokenizer *gguf_tok(const char *path, GgufFile **gp) {
     gguf_get_i64(g, "tokenizer.ggml.bos_token_id", &bos, &e);
     gguf_get_i64(g, "tokenizer.ggml.eos_token_id", &eos, &e);
     gguf_get_i64(g, "tokenizer.ggml.unknown_token_id", &unk, &e);
-    TokGgufVocab v = {mname, has_pre == 0 ? pname : NULL, ts, tl, n, scores ? (const float *)scores->data : NULL,
+    TokGgufVocab v = {mname, pre_override ? pre_override : has_pre == 0 ? pname : NULL, ts, tl, n, scores ? (const float *)scores->data : NULL,
                       types ? (const int32_t *)types->data : NULL, ms, ml, nm, (int)bos, (int)eos, (int)unk, -1,
                       false, false, true, path};
     Tokenizer *t = NULL;
@@ -1037,6 +1040,22 @@ static void test_gguf_vocab(void **st) {
     assert_int_equal(tok_kind(t), TOK_KIND_BPE_BYTELEVEL);
     assert_int_equal(tok_eos_id(t), 50256);
     golden_check(t, g2);
+    tok_free(t);
+    gguf_close(g);
+    /* the same vocabulary with Llama 3's pre-tokenizer: digits in groups of three */
+    t = gguf_tok_pre(gp, &g, "llama-bpe");
+    char *hfp = shared_file("golden/gpt2-tokenizer/tokenizer.json");
+    Tokenizer *hf = load_ok(hfp);
+    free(hfp);
+    IntVec got = enc(t, "12345 abc", 9, false), want = {0};
+    LabErr pe;
+    assert_int_equal(tok_encode(hf, "123", 3, false, &want, &pe), 0);
+    assert_int_equal(tok_encode(hf, "45", 2, false, &want, &pe), 0);
+    assert_int_equal(tok_encode(hf, " abc", 4, false, &want, &pe), 0);
+    assert_ids(got, want.v, want.n, "llama-bpe pre-tokenizer");
+    ivec_free(&got);
+    ivec_free(&want);
+    tok_free(hf);
     tok_free(t);
     gguf_close(g);
     /* the Llama vocabulary: every score is -1000, merge order comes from the vocabulary order */
@@ -1062,9 +1081,9 @@ static void test_gguf_vocab(void **st) {
     assert_int_equal(tok_from_gguf(&t, &v, &e), -1);
     assert_non_null(strstr(e.msg, "'bert' is not supported"));
     v.model = "gpt2";
-    v.pre = "qwen2";
+    v.pre = "falcon";
     assert_int_equal(tok_from_gguf(&t, &v, &e), -1);
-    assert_non_null(strstr(e.msg, "'qwen2' is not supported"));
+    assert_non_null(strstr(e.msg, "'falcon' is not supported"));
     v.pre = NULL;
     v.model = "llama";
     assert_int_equal(tok_from_gguf(&t, &v, &e), -1);
