@@ -216,6 +216,7 @@ int eng_gen_step(EngGen *g, EngPiece *piece, LabErr *e) {
     g->token_ms[g->ids.n] = now - g->t_last;
     g->t_last = now;
     ivec_push(&g->ids, id); /* reserved at start: no allocation */
+    g->met.n_gen = g->met.n_token_ms = (int)g->ids.n; /* live counts; timings summarized at the end */
     if (g->n_hist < m->s.ctx) g->hist[g->n_hist++] = id;
     if (id == m->cfg.eos_id || (m->cfg.bos_stops && id == m->cfg.bos_id)) return gen_finish(g, ENG_STOP_EOS, piece, e);
     if (g->ts) {

@@ -37,6 +37,10 @@ int lab_ui_options(App *app, UiOptions *o, char *owned[2]) {
     o->sampling.max_tokens = c->max_tokens;
     o->sampling.seed = c->seed;
     o->blind = c->blind;
+    /* the settings saved from the overlay come back next time, unless this run names its own */
+    o->restore_settings = true;
+    for (int k = CFG_THREADS; k <= CFG_SEED; k++)
+        if (c->src[k] == CFG_FLAG || c->src[k] == CFG_ENV) o->restore_settings = false;
     o->assets_dir = c->assets_dir;
     owned[0] = c->state_dir ? path_join(c->state_dir, "history") : NULL;
     owned[1] = c->data_dir ? path_join(c->data_dir, "copies") : NULL;

@@ -260,6 +260,11 @@ bool compare_key(Ui *ui, const UiKey *k) {
             return true;
         }
         if (k->code == UK_ENTER || k->code == UK_ESC || c == 'n' || c == 'i') { leave_vote(ui); return true; }
+        if (!ui->study && ch && c != 'q' && c != '?') {
+            /* any other character starts the next prompt with it */
+            leave_vote(ui);
+            return le_key(&ui->ed, k) != LE_IGNORED;
+        }
         return false;
     }
     if (ui->study && ui->phase == PH_EDIT) {

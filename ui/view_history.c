@@ -67,7 +67,7 @@ static void on_search(Ui *ui, const char *text) {
     snprintf(ui->search, sizeof ui->search, "%s", text);
     ui->hist_sel = ui->hist_top = 0;
     reload(ui);
-    ui_flash(ui, false, "%zu pair%s match '%s'", ui->n_hist, ui->n_hist == 1 ? "" : "s", ui->search);
+    ui_flash(ui, false, "%zu pair%s '%s'", ui->n_hist, ui->n_hist == 1 ? " matches" : "s match", ui->search);
 }
 
 /* Writes the pair as Markdown into copy_dir and onto the terminal clipboard (OSC 52). */
@@ -123,7 +123,7 @@ void history_draw(Ui *ui, const UiLayout *L) {
     UiRect r = L->full;
     d_printf(r, 0, 1, AT_KEY, "%zu pair%s%s%s%s", ui->n_hist, ui->n_hist == 1 ? "" : "s",
              ui->search[0] ? " matching '" : " (newest first)", ui->search, ui->search[0] ? "'" : "");
-    d_printf(r, 1, 1, AT_DIM, "%-6s %-11s %-14s %-9s %-30s %s", "pair", "when", "session", "vote", "models (A / B)", "prompt");
+    d_printf(r, 1, 1, AT_DIM, "%-6s %-11s %-14s %-9s %-36s %s", "pair", "when", "session", "vote", "models (A / B)", "prompt");
     int rows = r.h - 3;
     if (rows < 1) return;
     if (ui->hist_sel < ui->hist_top) ui->hist_top = ui->hist_sel;
@@ -134,8 +134,8 @@ void history_draw(Ui *ui, const UiLayout *L) {
         UiRect line = {r.y + 2 + i, r.x, 1, r.w};
         if (sel) d_fill(line, AT_SEL);
         char models[80];
-        snprintf(models, sizeof models, "%.14s / %.14s%s", h->names[0], h->names[1], h->blind ? " (b)" : "");
-        d_printf(line, 0, 1, sel ? AT_SEL : AT_NORMAL, "%-6lld %-11s %-14.14s %-9s %-30s %s", (long long)h->pair_id,
+        snprintf(models, sizeof models, "%.15s / %.15s%s", h->names[0], h->names[1], h->blind ? " (b)" : "");
+        d_printf(line, 0, 1, sel ? AT_SEL : AT_NORMAL, "%-6lld %-11s %-14.14s %-9s %-36s %s", (long long)h->pair_id,
                  h->when, h->session, h->choice, models, h->prompt);
     }
     if (!ui->n_hist) d_text(r, 3, 2, ui->search[0] ? "nothing matches: Esc clears the search" : "no pairs yet: ask something on the compare screen", AT_DIM);

@@ -43,7 +43,7 @@ static UiRect row(Canvas *cv) {
 static void bar_row(Canvas *cv, const char *label, double v, double vmax, const char *value, UiAttr a) {
     UiRect line = row(cv);
     if (!line.h) return;
-    int lw = 24, vw = 22, bw = line.w - lw - vw - 4;
+    int lw = 24, vw = 30, bw = line.w - lw - vw - 4;
     d_printf(line, 0, 2, AT_NORMAL, "%-22.22s", label);
     if (bw > 4) d_bar(line.y, line.x + lw + 2, bw, vmax > 0 && !isnan(v) ? v / vmax : NAN, NAN, NAN, a);
     d_text(line, 0, lw + 3 + (bw > 4 ? bw : 0), value, AT_NORMAL);
@@ -55,7 +55,7 @@ void stats_draw(Ui *ui, const UiLayout *L) {
     const LabStats *S = &ui->stats;
     UiRect line = row(&cv);
     if (line.h)
-        d_printf(line, 0, 1, AT_KEY, "%d votes · %d complete pairs · %d prompts · %d sessions · %d participants%s%s",
+        d_printf(line, 0, 1, AT_KEY, "votes %d · complete pairs %d · prompts %d · sessions %d · participants %d%s%s",
                  S->n_votes, S->n_pairs_complete, S->n_prompts, S->n_sessions, S->n_participants,
                  S->any_blind ? " · blind" : "", S->any_open ? " · open" : "");
     if (strcmp(S->kappa_kind ? S->kappa_kind : "none", "none") && (line = row(&cv)).h)
@@ -66,10 +66,10 @@ void stats_draw(Ui *ui, const UiLayout *L) {
     for (size_t i = 0; i < S->n_pairs; i++) {
         const LabPairStats *p = &S->pairs[i];
         if ((line = row(&cv)).h)
-            d_printf(line, 0, 2, AT_KEY, "%s vs %s: %d votes — %d wins, %d losses, %d ties, %d both bad", p->name[0], p->name[1],
-                     p->votes, p->wins[0], p->wins[1], p->ties, p->both_bad);
+            d_printf(line, 0, 2, AT_KEY, "%s vs %s: votes %d — %s won %d, %s won %d, ties %d, both bad %d", p->name[0], p->name[1],
+                     p->votes, p->name[0], p->wins[0], p->name[1], p->wins[1], p->ties, p->both_bad);
         if ((line = row(&cv)).h) {
-            int lw = 24, bw = line.w - lw - 26;
+            int lw = 24, bw = line.w - lw - 30;
             d_printf(line, 0, 2, AT_NORMAL, "%-22.22s", p->name[0]);
             if (bw > 4) d_bar(line.y, line.x + lw + 2, bw, p->win_rate, p->win_ci.lo, p->win_ci.hi, AT_BAR_A);
             if (isnan(p->win_rate)) d_text(line, 0, lw + 3 + (bw > 4 ? bw : 0), "no decisive votes", AT_DIM);
@@ -81,8 +81,10 @@ void stats_draw(Ui *ui, const UiLayout *L) {
             if (p->more_votes == 0) snprintf(more, sizeof more, "separated");
             else if (p->more_votes < 0) snprintf(more, sizeof more, "no separation at this rate");
             else snprintf(more, sizeof more, "~%d more votes to separate", p->more_votes);
-            d_printf(line, 0, 4, AT_DIM, "sign test p = %.3g · left side won %s%.0f%% · %s", p->sign_p,
-                     isnan(p->left_rate) ? "-" : "", isnan(p->left_rate) ? 0.0 : p->left_rate * 100, more);
+            char left[32];
+            if (isnan(p->left_rate)) snprintf(left, sizeof left, "n/a");
+            else snprintf(left, sizeof left, "%.0f%%", p->left_rate * 100);
+            d_printf(line, 0, 4, AT_DIM, "sign test p = %.3g · left side won %s of decisive votes · %s", p->sign_p, left, more);
         }
         if ((p->n_score[0] || p->n_score[1]) && (line = row(&cv)).h)
             d_printf(line, 0, 4, AT_DIM, "mean score: %s %.2f (%d) · %s %.2f (%d)", p->name[0], p->mean_score[0], p->n_score[0],
@@ -101,10 +103,10 @@ void stats_draw(Ui *ui, const UiLayout *L) {
         if ((line = row(&cv)).h) {
             fmt_bytes(mem, sizeof mem, m->engine_med);
             if (m->rated)
-                d_printf(line, 0, 2, AT_KEY, "%s (%s, %s): Elo %.0f [%.0f–%.0f] · %d responses · engine mem %s", m->name, m->arch,
+                d_printf(line, 0, 2, AT_KEY, "%s (%s, %s): Elo %.0f [%.0f–%.0f] · responses %d · engine mem %s", m->name, m->arch,
                          m->dtype, m->elo, m->elo_ci.lo, m->elo_ci.hi, m->n_responses, mem);
             else
-                d_printf(line, 0, 2, AT_KEY, "%s (%s, %s): not rated yet · %d responses · engine mem %s", m->name, m->arch, m->dtype,
+                d_printf(line, 0, 2, AT_KEY, "%s (%s, %s): not rated yet · responses %d · engine mem %s", m->name, m->arch, m->dtype,
                          m->n_responses, mem);
         }
         snprintf(v, sizeof v, "%.0f ms (p90 %.0f)", m->ttft_med, m->ttft_p90);

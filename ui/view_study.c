@@ -69,9 +69,10 @@ static int study_start(Ui *ui) {
         return -1;
     }
     ui->blind_pair = ui->sess.blind;
-    if (ui->sess.resumed) ui_flash(ui, false, "welcome back, %s: %d of %d already rated", ui->participant, ui->sess.n_rated, ui->sess.n_prompts);
     ui->screen = SCR_COMPARE;
     study_next(ui);
+    if (ui->sess.resumed && ui->screen == SCR_COMPARE)
+        ui_flash(ui, false, "welcome back, %s: %d of %d already rated", ui->participant, ui->sess.n_rated, ui->sess.n_prompts);
     return 0;
 }
 

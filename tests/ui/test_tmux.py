@@ -88,6 +88,12 @@ class Tmux:
     def wait_text(self, text, timeout=20):
         return self.wait(lambda s: text in s, timeout, repr(text))
 
+    def ask(self, prompt, *more_keys):
+        """Waits for the lab's empty prompt editor, types `prompt` and sends it (then more_keys)."""
+        self.wait_text("type a prompt", 60)
+        self.type(prompt)
+        self.keys("Enter", *more_keys)
+
     def run(self, cmdline, then=""):
         """Runs a command in the shell; its exit status is written to a file once it and `then`
         (run after it, e.g. `stty -a > FILE`) have ended."""
@@ -110,6 +116,12 @@ class Tmux:
     def close(self):
         self.t("kill-server", check=False)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
 def sql(db, q):
     p = subprocess.run(["sqlite3", "-batch", "-noheader", db, q], capture_output=True, text=True, timeout=30)
     if p.returncode != 0: raise RuntimeError(f"sqlite3 {q}: {p.stderr}")
@@ -117,8 +129,11 @@ def sql(db, q):
 
 def lab_cmd(db, *extra, sub=None, max_tokens=48, models=(MODEL_A, MODEL_B)):
     # tiny models, short answers: the suite stays fast
+    # stderr to a file: nothing of ours writes there while curses runs, but a sanitizer report from
+    # a library would otherwise land on the screen being checked
     return " ".join([BIN, *([sub] if sub else []), "--a", models[0], "--b", models[1], "--db", db,
-                     "--max-tokens", str(max_tokens), "--threads", "2", "--seed", "7", *extra])
+                     "--max-tokens", str(max_tokens), "--threads", "2", "--seed", "7", *extra,
+                     "2>>" + os.path.join(os.path.dirname(db), "stderr.log")])
 
 def metrics_lines(s):
     return len(re.findall(r"TTFT \d+ ms · [\d.]+ tok/s · \d+ tok", s))
@@ -127,11 +142,14 @@ def metrics_lines(s):
 def scenario_compare_rate(home):
     """Type a prompt, both panes fill and show metrics, rate `a`, quit; the db holds the pair and the rating."""
     db = os.path.join(home, "lab.db")
-    tm = Tmux(home)
-    try:
+    with Tmux(home) as tm:
         tm.run(lab_cmd(db))
+        # a bracketed paste (tmux paste-buffer -p) keeps its line break instead of sending
         tm.wait_text("type a prompt", 60)
-        tm.type("Once upon a time")
+        tm.t("set-buffer", "Once upon a time\nthere was")
+        tm.t("paste-buffer", "-p", "-t", "t")
+        s = tm.wait(lambda s: "› Once upon a time" in s and "  there was" in s, 10, "the pasted prompt on two lines")
+        check("paste: two lines in the editor, nothing sent yet", "writing" not in s and "Which answer" not in s, s)
         tm.keys("Enter")
         s = tm.wait(lambda s: "Which answer is better?" in s, 60, "both answers to end")
         check("compare: both panes show their live metrics line", metrics_lines(s) == 2, s)
@@ -150,21 +168,20 @@ def scenario_compare_rate(home):
         prompt = sql(db, "SELECT text FROM prompts")
         check("db: one pair with two non-empty responses", pairs == "1" and resp == "2", (pairs, resp))
         check("db: the rating says A won, resolved to the model", rating.startswith("a|") and NAME_A in rating, rating)
-        check("db: the prompt text as typed", prompt == "Once upon a time", prompt)
+        check("db: the prompt text as pasted, line break included", prompt == "Once upon a time\nthere was", repr(prompt))
         hist = open(os.path.join(home, "state", "ablab", "history")).read() if os.path.exists(os.path.join(home, "state", "ablab", "history")) else ""
-        check("editor history persisted between runs", "Once upon a time" in hist, hist)
-    finally:
-        tm.close()
+        check("editor history persisted between runs", "Once upon a time\\nthere was" in hist, hist)
 
 def scenario_blind_study(home):
-    """A blind study of 3 prompts with a participant: names hidden until each vote, progress k/3."""
+    """A blind study of 3 prompts with a participant: names hidden until each vote, progress k/3,
+    a quit after the first vote resumes at 2/3."""
     db = os.path.join(home, "study.db")
     prompts = os.path.join(home, "three.txt")
     with open(prompts, "w") as f:
         f.write("# three prompts for the test\nOnce upon a time\nThe little dog\nLily went to the park\n")
-    tm = Tmux(home)
-    try:
-        tm.run(lab_cmd(db, "--prompts", prompts, "--blind", "--participant", "p7", sub="study"))
+    with Tmux(home) as tm:
+        cmd = lab_cmd(db, "--prompts", prompts, "--blind", "--participant", "p7", sub="study")
+        tm.run(cmd)
         s = tm.wait_text("I agree", 60)
         check("study: start screen shows the consent text", "Consent" in s and "p7" in s, s)
         tm.type("y")
@@ -179,7 +196,17 @@ def scenario_blind_study(home):
             tm.type("b")
             s = tm.wait_text("Saved: B is better.")
             check(f"study {k}: names revealed after the vote", NAME_A in s and NAME_B in s, s)
-            tm.keys("Enter")
+            if k == 1:
+                # quit after the first vote and start again: the study resumes at 2/3
+                tm.keys("C-q")
+                check("study: Ctrl-Q mid-study exits 0", tm.exit_code() == 0)
+                tm.run(cmd)
+                tm.wait_text("I agree", 60)
+                tm.type("y")
+                s = tm.wait(lambda s: "prompt 2/3" in s, 30, "the resumed study at 2/3")
+                check("study: resumed with a welcome back", "welcome back" in s, s)
+            else:
+                tm.keys("Enter")
         s = tm.wait_text("Thank you", 30)
         check("study: the three prompts came as 1/3, 2/3, 3/3", seen == {"1", "2", "3"}, seen)
         tm.keys("Enter")
@@ -189,19 +216,17 @@ def scenario_blind_study(home):
         n = sql(db, "SELECT count(*) FROM ratings WHERE participant = 'p7' AND chosen_side = 1")
         blind = sql(db, "SELECT count(*) FROM pairs WHERE blind = 1")
         sess = sql(db, "SELECT kind || '|' || participant || '|' || blind || '|' || consent || '|' || (ended_ms IS NOT NULL) FROM sessions WHERE kind = 'study'")
+        responses = sql(db, "SELECT count(*) FROM responses")
         check("db: three ratings by p7, each for the side shown as B", n == "3", n)
-        check("db: three blind pairs", blind == "3", blind)
+        check("db: three blind pairs, six responses (none generated twice on resume)", blind == "3" and responses == "6", (blind, responses))
         check("db: a blind study session with consent, ended", sess == "study|p7|1|1|1", sess)
-    finally:
-        tm.close()
 
 def scenario_resize(home):
     """160x50 -> 60x20 -> back while the models write: stacked below 100 columns, side by side again after."""
     db = os.path.join(home, "resize.db")
     slow = os.path.isdir(SLOW_A) and os.path.isdir(SLOW_B)
     names = ("scratch-shakespeare", "gpt2-mini") if slow else (NAME_A, NAME_B)
-    tm = Tmux(home, 160, 50)
-    try:
+    with Tmux(home, 160, 50) as tm:
         tm.run(lab_cmd(db, max_tokens=200, models=(SLOW_A, SLOW_B) if slow else (MODEL_A, MODEL_B)))
         tm.wait_text("type a prompt", 60)
         tm.type("ROMEO:")
@@ -232,18 +257,13 @@ def scenario_resize(home):
         check("resize: quits cleanly", tm.exit_code() == 0)
         n = sql(db, "SELECT count(*) FROM responses")
         check("db: both answers recorded across the resizes", n == "2", n)
-    finally:
-        tm.close()
 
 def scenario_escape(home):
     """Esc mid-generation stops both; what was written is kept and recorded."""
     db = os.path.join(home, "esc.db")
-    tm = Tmux(home)
-    try:
+    with Tmux(home) as tm:
         tm.run(lab_cmd(db, max_tokens=250))
-        tm.wait_text("type a prompt", 60)
-        tm.type("Once upon a time")
-        tm.keys("Enter", "Escape")          # Esc reaches the lab right after the prompt is sent
+        tm.ask("Once upon a time", "Escape")          # Esc reaches the lab right after the prompt is sent
         s = tm.wait(lambda s: "Which answer is better?" in s or "cannot be rated" in s, 30, "both answers to stop")
         check("esc: both answers end and can still be rated", "Which answer is better?" in s, s)
         tm.keys("C-q")
@@ -252,19 +272,14 @@ def scenario_escape(home):
         check("db: both stopped answers are recorded", len(rows) == 2, rows)
         check("db: at least one answer was cut short by Esc (stop reason cancel, fewer than 250 tokens)",
               any(r.startswith("cancel:") and int(r.split(":")[1]) < 250 for r in rows), rows)
-    finally:
-        tm.close()
 
 def scenario_ctrl_c(home):
     """Ctrl-C and SIGTERM restore the terminal (stty -a unchanged) and keep the ratings."""
     db = os.path.join(home, "ctrlc.db")
-    tm = Tmux(home)
-    try:
+    with Tmux(home) as tm:
         before, after = os.path.join(home, "stty.before"), os.path.join(home, "stty.after")
         tm.run(f"stty -a > {before}; {lab_cmd(db)}", then=f"stty -a > {after}")
-        tm.wait_text("type a prompt", 60)
-        tm.type("Once upon a time")
-        tm.keys("Enter")
+        tm.ask("Once upon a time")
         tm.wait_text("Which answer is better?", 60)
         tm.type("t")
         tm.wait_text("Saved: a tie")
@@ -286,8 +301,6 @@ def scenario_ctrl_c(home):
         s = tm.screen()
         check("sigterm: the shell is usable (prompt visible, no curses left over)", s.rstrip()[-1:] in ("$", "#"), s)
         check("sigterm: ratings kept", sql(db, "SELECT count(*) FROM ratings") == "1")
-    finally:
-        tm.close()
 
 def scenario_not_a_tty(home):
     """Without a terminal the lab says to use `ablab run`; TERM=dumb is refused with a message."""
@@ -295,14 +308,23 @@ def scenario_not_a_tty(home):
     p = subprocess.run([BIN, "--db", os.path.join(home, "x.db")], capture_output=True, text=True, env=env,
                        stdin=subprocess.DEVNULL, timeout=30)
     check("not a tty: exit 1 with a pointer to `ablab run`", p.returncode == 1 and "ablab run" in p.stderr, (p.returncode, p.stderr))
-    tm = Tmux(home)
-    try:
+    with Tmux(home) as tm:
+        # NO_COLOR: attributes only (bold, reverse), no colour codes in what tmux holds
+        colour = re.compile(r"\x1b\[[0-9;]*(3[0-7]|4[0-7]|38;5;\d+|48;5;\d+)[;m]")
+        for no_color in ("", "1"):
+            tm.run(f"NO_COLOR={no_color} {lab_cmd(os.path.join(home, 'c.db'))}")
+            tm.wait_text("type a prompt", 60)
+            styled = tm.t("capture-pane", "-p", "-e", "-t", "t")
+            tm.keys("C-q")
+            tm.exit_code()
+            if no_color:
+                check("NO_COLOR=1: no colour codes on the screen", not colour.search(styled), repr(styled[:400]))
+            else:
+                check("colour without NO_COLOR (the check above can fail)", colour.search(styled) is not None, repr(styled[:400]))
         tm.run(f"TERM=dumb {BIN} --db {home}/x.db")
         rc = tm.exit_code()
         s = tm.screen()
         check("TERM=dumb: refused with a message", rc == 1 and "TERM=dumb" in s, (rc, s))
-    finally:
-        tm.close()
 
 SCENARIOS = {"compare": scenario_compare_rate, "study": scenario_blind_study, "resize": scenario_resize,
              "escape": scenario_escape, "ctrlc": scenario_ctrl_c, "notty": scenario_not_a_tty}
@@ -316,6 +338,9 @@ def main():
                 SCENARIOS[n](home)
             except Exception as ex:   # a timeout is a failure with the screen attached
                 check(f"{n}: ran to the end", False, ex)
+            log = os.path.join(home, "stderr.log")
+            if os.path.exists(log) and os.path.getsize(log):
+                print(f"# {n}: the lab's stderr:\n# " + open(log, errors="replace").read()[-2000:].replace("\n", "\n# "))
             print(f"# {n}: {time.time() - t0:.1f}s")
     print(f"# {passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
