@@ -363,8 +363,8 @@ int db_pair_get(Db *db, int64_t id, DbPair *out, LabErr *e) {
 /* ---------- responses ---------- */
 
 static char *ids_text(const int *ids, size_t n) {
+    if (n == 0) return strdup("");
     Buf b = {0};
-    if (buf_reserve(&b, 1)) return NULL;
     for (size_t i = 0; i < n; i++)
         if (buf_printf(&b, i ? " %d" : "%d", ids[i])) {
             buf_free(&b);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ablab_config.h"
 #include "cli.h"
@@ -15,13 +16,15 @@ static int run_bench(App *app, int argc, char **argv);
 const Command cmd_bench = {
     "bench", "prompt-processing and generation speed of a model, as llama-bench measures it",
     "usage: ablab bench --model PATH [--model PATH2] [-p 128,512] [-n 64,128] [-t 1,2] [-r 5]\n"
-    "                   [--quant f32|f16|bf16|q8_0] [--bound] [--format md|csv|json]\n"
+    "                   [--quant f32|f16|bf16|q8_0] [--bound] [--cpu-time] [--format md|csv|json]\n"
     "\n"
     "  -p LIST     prompt lengths: ppN processes N tokens as one batch from an empty cache (default 512)\n"
     "  -n LIST     generation lengths: tgN decodes N tokens one at a time (default 128)\n"
     "  -t LIST     thread counts (default: the configured threads)\n"
     "  -r N        repetitions per test, after one warm-up run (default 5)\n"
     "  --quant Q   convert the weights at load (f32, f16, bf16, q8_0)\n"
+    "  --cpu-time  also report tokens per second of CPU time per thread (the process's CPU time divided\n"
+    "              by the threads): on a machine shared with other work, what an idle one would give\n"
     "  --bound     measure the memory read bandwidth and add the decode bound (bandwidth / bytes of\n"
     "              weights read per token) and tg as a percentage of it\n"
     "Tokens/s are mean ± sd over the repetitions. Each run starts from an empty KV cache; ids are a\n"
@@ -40,16 +43,17 @@ typedef struct {
     IntList p, n, t;
     int reps;
     const char *quant, *format;
-    bool bound;
+    bool bound, cpu_time;
 } BenchOpts;
 
-enum { OPT_MODEL = 0x1000, OPT_QUANT, OPT_FORMAT, OPT_BOUND };
+enum { OPT_MODEL = 0x1000, OPT_QUANT, OPT_FORMAT, OPT_BOUND, OPT_CPU };
 
 static const struct option bench_options[] = {
     {"model", required_argument, NULL, OPT_MODEL},
     {"quant", required_argument, NULL, OPT_QUANT},
     {"format", required_argument, NULL, OPT_FORMAT},
     {"bound", no_argument, NULL, OPT_BOUND},
+    {"cpu-time", no_argument, NULL, OPT_CPU},
     {NULL, 0, NULL, 0},
 };
 
@@ -78,6 +82,7 @@ static int bench_opt(App *app, int opt, const char *arg, void *ud) {
     case OPT_QUANT: o->quant = arg; return 0;
     case OPT_FORMAT: o->format = arg; return 0;
     case OPT_BOUND: o->bound = true; return 0;
+    case OPT_CPU: o->cpu_time = true; return 0;
     case 'p': return parse_list(app, 'p', arg, &o->p, 0, 1 << 16);
     case 'n': return parse_list(app, 'n', arg, &o->n, 0, 1 << 16);
     case 't': return parse_list(app, 't', arg, &o->t, 1, 256);
@@ -99,6 +104,7 @@ typedef struct {
     bool pp;
     int n;
     double mean, sd;
+    double cpu_mean, cpu_sd; /* tokens per second of CPU time per thread (--cpu-time) */
     double bound; /* tokens/s the read bandwidth allows (tg, with --bound), else 0 */
 } Row;
 
@@ -110,15 +116,22 @@ static void stats(const double *v, int n, double *mean, double *sd) {
     *sd = n > 1 ? sqrt(s2 / (n - 1)) : 0;
 }
 
+static double cpu_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
 static void print_header(const BenchOpts *o) {
     if (!strcmp(o->format, "md")) {
         printf("CPU: %s; OpenBLAS core: %s; kernels: %s; build: ablab %s (%s)\n\n", cpu_model_name(), eng_blas_core(),
                eng_kernel_path(), ABLAB_VERSION, ABLAB_BUILD_TYPE);
-        printf("| model | size | params | dtype | threads | test | t/s |%s\n", o->bound ? " decode bound | % of bound |" : "");
-        printf("|---|---:|---:|---|---:|---|---:|%s\n", o->bound ? "---:|---:|" : "");
+        printf("| model | size | params | dtype | threads | test | t/s |%s%s\n", o->cpu_time ? " t/s (CPU time) |" : "",
+               o->bound ? " decode bound | % of bound |" : "");
+        printf("|---|---:|---:|---|---:|---|---:|%s%s\n", o->cpu_time ? "---:|" : "", o->bound ? "---:|---:|" : "");
     } else if (!strcmp(o->format, "csv")) {
         printf("model,arch,size_bytes,params,dtype,threads,test,n_tokens,tokens_per_s_mean,tokens_per_s_sd,"
-               "decode_bytes,decode_bound_tok_s,cpu,openblas_core,kernels,build\n");
+               "tokens_per_cpu_s_mean,tokens_per_cpu_s_sd,decode_bytes,decode_bound_tok_s,cpu,openblas_core,kernels,build\n");
     } else {
         printf("[");
     }
@@ -130,20 +143,23 @@ static void print_row(const BenchOpts *o, const Row *r, bool first) {
     if (!strcmp(o->format, "md")) {
         printf("| %s | %.2f MiB | %.2f M | %s | %d | %s | %.2f ± %.2f |", r->in->name, (double)r->size / 1048576.0,
                (double)r->in->n_params / 1e6, r->in->dtype, r->threads, test, r->mean, r->sd);
-        if (o->bound && r->bound > 0) printf(" %.1f | %.0f %% |", r->bound, 100.0 * r->mean / r->bound);
+        if (o->cpu_time) printf(" %.2f ± %.2f |", r->cpu_mean, r->cpu_sd);
+        if (o->bound && r->bound > 0)
+            printf(" %.1f | %.0f %% |", r->bound, 100.0 * (o->cpu_time ? r->cpu_mean : r->mean) / r->bound);
         else if (o->bound) printf(" | |");
         printf("\n");
     } else if (!strcmp(o->format, "csv")) {
-        printf("%s,%s,%zu,%lld,%s,%d,%s,%d,%.3f,%.3f,%zu,%.2f,\"%s\",%s,%s,%s %s\n", r->in->name, r->in->arch, r->size,
-               (long long)r->in->n_params, r->in->dtype, r->threads, test, r->n, r->mean, r->sd, r->decode_bytes,
+        printf("%s,%s,%zu,%lld,%s,%d,%s,%d,%.3f,%.3f,%.3f,%.3f,%zu,%.2f,\"%s\",%s,%s,%s %s\n", r->in->name, r->in->arch,
+               r->size, (long long)r->in->n_params, r->in->dtype, r->threads, test, r->n, r->mean, r->sd, r->cpu_mean,
+               r->cpu_sd, r->decode_bytes,
                r->bound, cpu_model_name(), eng_blas_core(), eng_kernel_path(), ABLAB_VERSION, ABLAB_BUILD_TYPE);
     } else {
         printf("%s\n  {\"model\": \"%s\", \"arch\": \"%s\", \"size_bytes\": %zu, \"params\": %lld, \"dtype\": \"%s\", "
                "\"threads\": %d, \"test\": \"%s\", \"n_tokens\": %d, \"tokens_per_s\": %.3f, \"tokens_per_s_sd\": %.3f, "
-               "\"decode_bytes\": %zu, \"decode_bound_tok_s\": %.2f, \"cpu\": \"%s\", \"openblas_core\": \"%s\", "
+               "\"tokens_per_cpu_s\": %.3f, \"tokens_per_cpu_s_sd\": %.3f, \"decode_bytes\": %zu, \"decode_bound_tok_s\": %.2f, \"cpu\": \"%s\", \"openblas_core\": \"%s\", "
                "\"kernels\": \"%s\", \"build\": \"%s %s\"}",
                first ? "" : ",", r->in->name, r->in->arch, r->size, (long long)r->in->n_params, r->in->dtype, r->threads,
-               test, r->n, r->mean, r->sd, r->decode_bytes, r->bound, cpu_model_name(), eng_blas_core(),
+               test, r->n, r->mean, r->sd, r->cpu_mean, r->cpu_sd, r->decode_bytes, r->bound, cpu_model_name(), eng_blas_core(),
                eng_kernel_path(), ABLAB_VERSION, ABLAB_BUILD_TYPE);
     }
     fflush(stdout);
@@ -178,7 +194,7 @@ static int run_bench(App *app, int argc, char **argv) {
         for (int i = 0; i < o.t.n; i++) printf(" %d thread%s %.1f GB/s;", o.t.v[i], o.t.v[i] > 1 ? "s" : "", bw[o.t.v[i]]);
         printf(" -->\n");
     }
-    double *samples = malloc((size_t)o.reps * sizeof *samples);
+    double *samples = malloc(2 * (size_t)o.reps * sizeof *samples), *cpu = samples + o.reps;
     if (!samples) return lab_err(&app->err, LAB_ENOMEM, "out of memory"), EXIT_FAIL;
     bool first_row = true;
     int rc = EXIT_OK;
@@ -201,16 +217,22 @@ static int run_bench(App *app, int argc, char **argv) {
                     if (n == 0) continue;
                     double ms;
                     for (int rep = -1; rep < o.reps; rep++) { /* rep -1: warm-up */
+                        double c0 = cpu_seconds();
                         if ((kind == 0 ? eng_bench_pp(m, n, &ms, &app->err) : eng_bench_tg(m, n, &ms, &app->err))) {
                             rc = EXIT_FAIL;
                             break;
                         }
-                        if (rep >= 0) samples[rep] = n / (ms / 1000.0);
+                        double c = cpu_seconds() - c0;
+                        if (rep >= 0) {
+                            samples[rep] = n / (ms / 1000.0);
+                            cpu[rep] = c > 0 ? n / (c / r.threads) : 0;
+                        }
                     }
                     if (rc) break;
                     r.pp = kind == 0;
                     r.n = n;
                     stats(samples, o.reps, &r.mean, &r.sd);
+                    stats(cpu, o.reps, &r.cpu_mean, &r.cpu_sd);
                     r.bound = !r.pp && o.bound ? bw[o.t.v[ti]] * 1e9 / (double)r.decode_bytes : 0;
                     print_row(&o, &r, first_row);
                     first_row = false;

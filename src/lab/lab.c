@@ -825,6 +825,26 @@ int lab_history(Lab *l, const char *search, int64_t session_id, int limit, int o
     HistCb c = {each, ud};
     pthread_mutex_lock(&l->mu);
     int rc = db_pairs_each(l->db, search, session_id, limit, offset, history_row, &c, e);
+    if (rc && e && e->code == LAB_EINVAL && search) {
+        /* not FTS5 syntax (an apostrophe, a hyphen...): search the words as plain words */
+        Buf q = {0};
+        const char *p = search;
+        while (*p) {
+            while (*p == ' ' || *p == '\t' || *p == '\n') p++;
+            if (!*p) break;
+            buf_puts(&q, q.len ? " \"" : "\"");
+            for (; *p && *p != ' ' && *p != '\t' && *p != '\n'; p++) {
+                if (*p == '"') buf_putc(&q, '"');
+                buf_putc(&q, *p);
+            }
+            buf_putc(&q, '"');
+        }
+        if (q.data) {
+            lab_err_clear(e);
+            rc = db_pairs_each(l->db, q.data, session_id, limit, offset, history_row, &c, e);
+        }
+        buf_free(&q);
+    }
     pthread_mutex_unlock(&l->mu);
     return rc;
 }

@@ -279,8 +279,9 @@ typedef struct {
 } LabPairRow;
 
 /* Calls each() for pairs, newest first. search: NULL/"" = all, else a full-text query over
- * prompts and outputs (SQLite FTS5 syntax; plain words match words). session_id 0 = all sessions.
- * each() returns 0 to continue, nonzero to stop. LAB_EINVAL for a malformed search. */
+ * prompts and outputs (SQLite FTS5 syntax; text that is not valid FTS5, e.g. "don't", is searched
+ * as plain words). session_id 0 = all sessions. each() returns 0 to continue, nonzero to stop; it
+ * runs with the record locked, so it must not call the lab. */
 int  lab_history(Lab *l, const char *search, int64_t session_id, int limit, int offset,
                  int (*each)(const LabPairRow *row, void *ud), void *ud, LabErr *e);
 

@@ -209,6 +209,17 @@ static void free_resp(Resp *r) {
     free(r->pair_n);
 }
 
+static int cmp_vote_item(const void *pa, const void *pb, void *ctx) {
+    const Vote *v = ctx, *a = &v[*(const size_t *)pa], *b = &v[*(const size_t *)pb];
+    int64_t alo = a->model[0] < a->model[1] ? a->model[0] : a->model[1], ahi = a->model[0] ^ a->model[1] ^ alo;
+    int64_t blo = b->model[0] < b->model[1] ? b->model[0] : b->model[1], bhi = b->model[0] ^ b->model[1] ^ blo;
+    int c = strcmp(a->prompt, b->prompt);
+    if (!c) c = (alo > blo) - (alo < blo);
+    if (!c) c = (ahi > bhi) - (ahi < bhi);
+    if (!c) c = strcmp(a->participant, b->participant);
+    return c;
+}
+
 /* Inter-rater agreement: items are (prompt text, the two models); categories are oriented to the
  * lower model id so the same judgement reads the same whichever side was A. */
 static void agreement(const Vote *v, size_t n, LabStats *s) {
@@ -219,23 +230,8 @@ static void agreement(const Vote *v, size_t n, LabStats *s) {
     size_t *idx = malloc(n * sizeof *idx);
     if (!idx) return;
     for (size_t i = 0; i < n; i++) idx[i] = i;
-    /* sort by item, then participant (insertion sort: votes are few) */
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0; j--) {
-            const Vote *a = &v[idx[j - 1]], *b = &v[idx[j]];
-            int64_t alo = a->model[0] < a->model[1] ? a->model[0] : a->model[1];
-            int64_t ahi = a->model[0] ^ a->model[1] ^ alo;
-            int64_t blo = b->model[0] < b->model[1] ? b->model[0] : b->model[1];
-            int64_t bhi = b->model[0] ^ b->model[1] ^ blo;
-            int c = strcmp(a->prompt, b->prompt);
-            if (!c) c = (alo > blo) - (alo < blo);
-            if (!c) c = (ahi > bhi) - (ahi < bhi);
-            if (!c) c = strcmp(a->participant, b->participant);
-            if (c <= 0) break;
-            size_t t = idx[j - 1];
-            idx[j - 1] = idx[j];
-            idx[j] = t;
-        }
+    /* sort by item, then participant */
+    qsort_r(idx, n, sizeof *idx, cmp_vote_item, (void *)v);
     /* walk items */
     int *counts = calloc(n * 4, sizeof *counts);
     char **raters = calloc(n, sizeof *raters);

@@ -397,6 +397,11 @@ static void test_study_order_resume_and_history(void **state) {
     n = 0;
     assert_int_equal(lab_history(l, "giraffe", 0, 10, 0, count_rows, &n, &e), 0);
     assert_int_equal(n, 0);
+    n = 0; /* not FTS5 syntax: searched as words */
+    assert_int_equal(lab_history(l, "zebra's \"stripes", 0, 10, 0, count_rows, &n, &e), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(lab_history(l, "stripes\"", 0, 10, 0, count_rows, &n, &e), 0);
+    assert_int_equal(n, 1);
     LabPair lp;
     assert_int_equal(lab_pair_get(l, pair, &lp, &e), 0);
     assert_string_equal(lp.prompt, texts[0] == NULL ? "" : lp.prompt);
@@ -462,7 +467,7 @@ static size_t csv_parse(const char *s, Rec1 **out) {
     bool any = false;
     while (*p) {
         buf_clear(&field);
-        buf_reserve(&field, 1);
+        buf_append(&field, "", 0); /* allocated and terminated, even for an empty field */
         if (*p == '"') {
             p++;
             for (;;) {

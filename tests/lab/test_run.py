@@ -50,11 +50,15 @@ with tempfile.TemporaryDirectory() as tmp:
                        "r.bytes_weights_owned, r.peak_rss, r.threads, r.seed, r.token_ids, r.stop_reason, "
                        "r.build_version, r.cpu_model, r.output FROM responses r").fetchall()
     check("10 responses stored", len(rows) == 10, len(rows))
-    check("every metric is there",
-          all(r[1] == 24 and r[2] > 0 and r[3] > 0 and r[4] > 0 and r[5] > 0 and r[6] > 0 and r[7] >= r[6]
-              and r[8] >= r[3] and r[9] > 0 and r[10] > 0 and r[11] > 0 and r[12] > 0 and r[13] == 1
-              and r[14] >= 0 and len(r[15].split()) == 24 and r[16] == "length" and r[17] and r[18]
-              for r in rows), rows[:2])
+    def bad_metrics(r):
+        conds = {"n_gen": r[1] == 24, "n_prompt": r[2] > 0, "ttft": r[3] > 0, "prefill": r[4] > 0,
+                 "tok/s": r[5] > 0, "p50": r[6] > 0, "p95 >= p50": r[7] >= r[6], "total >= ttft": r[8] >= r[3],
+                 "kv": r[9] > 0, "scratch": r[10] > 0, "weights": r[11] > 0, "rss": r[12] > 0,
+                 "threads": r[13] == 1, "seed": r[14] >= 0, "token ids": len(r[15].split()) == 24,
+                 "stop": r[16] == "length", "version": bool(r[17]), "cpu": bool(r[18])}
+        return [k for k, ok in conds.items() if not ok]
+    bad = [(r[0], bad_metrics(r)) for r in rows if bad_metrics(r)]
+    check("every metric is there", not bad, bad)
     check("models recorded with hashes",
           con.execute("SELECT count(*) FROM models WHERE length(weights_sha256) = 64 AND n_params > 0").fetchone()[0] == 2)
     sample_a = con.execute("SELECT output FROM responses WHERE slot = 0 ORDER BY id LIMIT 1").fetchone()[0]

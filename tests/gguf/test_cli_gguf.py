@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Drives `ablab convert`, `ablab eval` and `ablab bench` on the small golden models: a converted
+file loads and scores the text as its source does, the JSON/CSV outputs parse and hold what the
+usage text promises, and bad arguments give usage errors."""
+import csv, io, json, math, os, subprocess, sys, tempfile
+
+BIN = os.environ["ABLAB_BIN"]
+SHARED = os.environ.get("SHARED_DIR", "")
+failed = passed = 0
+
+
+def run(*args):
+    p = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+def check(name, cond, detail=""):
+    global failed, passed
+    if cond:
+        passed += 1
+        print(f"ok - {name}")
+    else:
+        failed += 1
+        print(f"FAIL - {name}: {detail}")
+
+
+rc, _, err = run("convert", "--model", "x")
+check("convert without --out: usage error", rc == 2 and "--out" in err, (rc, err))
+rc, _, err = run("convert", "--model", "x", "--out", "y.gguf", "--quant", "q4_0")
+check("convert --quant q4_0: usage error", rc == 2 and "q4_0" in err, (rc, err))
+rc, _, err = run("eval", "--model", "x")
+check("eval without --text: usage error", rc == 2 and "--text" in err, (rc, err))
+rc, _, err = run("eval", "--kl", "--model", "x", "--text", "t")
+check("eval --kl without --reference: usage error", rc == 2 and "--reference" in err, (rc, err))
+rc, _, err = run("bench", "--model", "x", "-p", "1,,2")
+check("bench -p junk: error names -p", rc != 0 and "-p" in err, (rc, err))
+
+stories = os.path.join(SHARED, "models", "stories260K", "stories260K.bin")
+text = os.path.join(SHARED, "corpus", "tinystories_sample.txt")
+if not SHARED or not os.path.exists(stories):
+    print("# SHARED_DIR absent: skipping the model runs")
+    print(f"# {passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+with tempfile.TemporaryDirectory() as tmp:
+    short = os.path.join(tmp, "short.txt")
+    with open(text, encoding="utf-8") as f:
+        body = f.read()[:4000]
+    with open(short, "w", encoding="utf-8") as f:
+        f.write(body)
+    out = os.path.join(tmp, "s260-q8_0.gguf")
+    rc, o, err = run("convert", "--model", stories, "--out", out, "--quant", "q8_0")
+    check("convert llama2.c -> q8_0 gguf", rc == 0 and os.path.getsize(out) > 0 and "q8_0" in o, (rc, err))
+    rc, o, err = run("eval", "--model", stories, "--model", out, "--text", short, "--ctx", "128", "--stride", "64",
+                     "--format", "json")
+    ok = rc == 0
+    check("eval two models --format json", ok, (rc, err))
+    if ok:
+        j = json.loads(o)
+        a, b = j["results"]
+        check("both score the same tokens", a["tokens"] == b["tokens"] and a["tokens"] > 500, (a, b))
+        check("text bytes counted as UTF-8", j["bytes"] == len(body.encode("utf-8")), j["bytes"])
+        check("bits per byte = sum nll / (bytes ln 2)",
+              abs(a["bits_per_byte"] - a["sum_nll"] / (j["bytes"] * math.log(2))) < 1e-4, a)
+        check("token ppl = exp(sum nll / tokens)", abs(a["token_ppl"] - math.exp(a["sum_nll"] / a["tokens"])) < 1e-3 * a["token_ppl"], a)
+        check("q8_0 perplexity within 1 % of f32", abs(a["token_ppl"] - b["token_ppl"]) < 0.01 * a["token_ppl"], (a, b))
+        check("window and stride reported", a["ctx"] == 128 and a["stride"] == 64 and a["windows"] > 1, a)
+    rc, o, err = run("eval", "--kl", "--model", out, "--reference", stories, "--text", short, "--ctx", "128",
+                     "--format", "json")
+    ok = rc == 0
+    check("eval --kl", ok, (rc, err))
+    if ok:
+        k = json.loads(o)
+        check("KL small and positive, same top token mostly", 0 < k["kl_mean"] < 0.01 and k["same_top_pct"] > 90, k)
+    rc, o, err = run("bench", "--model", out, "-p", "16", "-n", "8", "-t", "1", "-r", "2", "--format", "csv")
+    ok = rc == 0
+    check("bench --format csv", ok, (rc, err))
+    if ok:
+        rows = list(csv.DictReader(io.StringIO(o)))
+        check("bench rows pp16 and tg8", [r["test"] for r in rows] == ["pp16", "tg8"], rows)
+        check("bench reports positive tokens/s and the OpenBLAS core",
+              all(float(r["tokens_per_s_mean"]) > 0 and r["openblas_core"] for r in rows), rows)
+    rc, o, err = run("bench", "--model", stories, "-p", "0", "-n", "600", "-r", "1")
+    check("bench past the context: clear error", rc != 0 and "context" in err, (rc, err))
+
+print(f"# {passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
