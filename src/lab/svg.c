@@ -80,9 +80,16 @@ static void empty_note(LabOut *o, double w, double y, const char *what) {
 
 /* ---------- win rates: one bar per model pair, its Wilson interval, and the 50% line ---------- */
 
+/* Room for a label of `chars` characters at 12 px (an average glyph is ~7 px wide). */
+static double label_room(size_t chars) { return 20 + 7.0 * (double)chars; }
+
 int lab_svg_win_rates(LabOut *o, const LabStats *s) {
     double left = 260, width = 380, row = 34, top = 60;
     size_t n = s->n_pairs;
+    for (size_t i = 0; i < n; i++) {
+        size_t chars = strlen(s->pairs[i].name[0]) + strlen(s->pairs[i].name[1]) + 20;
+        if (label_room(chars) > left) left = label_room(chars);
+    }
     double h = top + (n ? 2 * n + 1 : 1) * row + 50;
     svg_begin(o, left + width + 60, h, "Win rate of model A (ties excluded) with Wilson 95% intervals");
     if (!n) {
@@ -162,6 +169,8 @@ static void strip_panel(LabOut *o, const LabStats *s, double y0, double left, do
 
 int lab_svg_latency(LabOut *o, const LabStats *s) {
     double left = 170, width = 420, row = 30;
+    for (size_t i = 0; i < s->n_models; i++)
+        if (label_room(strlen(s->models[i].name)) > left) left = label_room(strlen(s->models[i].name));
     double panel = s->n_models * row + 60;
     double h = 50 + 2 * panel + 30;
     svg_begin(o, left + width + 50, h, "Speed per model: each dot a response, the bar its median");
@@ -199,12 +208,15 @@ int lab_svg_scores(LabOut *o, const LabStats *s) {
         return svg_end(o);
     }
     double base = top + height;
+    /* whole-number ticks: counts are integers */
+    int step = (maxc + 3) / 4, top_count = step * ((maxc + step - 1) / step);
     svg_line(o, left - 5, base, left + n * group, base, "#333333", 1, false);
-    for (int t = 0; t <= 4; t++) {
-        double v = maxc * t / 4.0, y = base - height * t / 4.0;
+    for (int v = 0; v <= top_count; v += step) {
+        double y = base - height * v / (double)top_count;
         svg_line(o, left - 5, y, left + n * group, y, "#eeeeee", 1, false);
-        svg_text(o, left - 10, y + 4, "end", "#444444", "%.0f", v);
+        svg_text(o, left - 10, y + 4, "end", "#444444", "%d", v);
     }
+    maxc = top_count;
     for (size_t i = 0; i < n; i++) {
         double gx = left + i * group + 10;
         for (int b = 0; b < 5; b++) {

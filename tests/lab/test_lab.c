@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <jansson.h>
@@ -652,7 +653,53 @@ static void test_report_formats(void **state) {
     lab_close(r.l);
 }
 
-int main(void) {
+/* Slow (busy_timeout is 5 s): another process holds the write lock past the timeout; the rating
+ * fails with LAB_EBUSY, stays pending, and the retry commits it once the lock is gone. */
+static void test_lock_past_timeout_keeps_rating(void **state) {
+    (void)state;
+    Rec r;
+    build_record(&r, "busy.db");
+    LabErr e = {0};
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fd[0]);
+        sqlite3 *h;
+        if (sqlite3_open(tpath("busy.db"), &h) != SQLITE_OK) _exit(2);
+        if (sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL)) _exit(3);
+        char c = 'L';
+        if (write(fd[1], &c, 1) != 1) _exit(4);
+        sleep(7); /* longer than the 5 s busy timeout */
+        sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
+        sqlite3_close(h);
+        _exit(0);
+    }
+    close(fd[1]);
+    char c;
+    assert_int_equal(read(fd[0], &c, 1), 1);
+    close(fd[0]);
+    LabRateResult res;
+    assert_int_equal(lab_rate(r.l, r.pairs[4], LAB_CHOICE_B, &(LabRateOpts){.comment = "kept", .decide_ms = -1}, &res, &e), -1);
+    assert_int_equal(e.code, LAB_EBUSY);
+    assert_true(lab_rate_pending(r.l));
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(lab_rate_retry(r.l, &res, &e), 0);
+    assert_int_equal(res.pair_id, r.pairs[4]);
+    LabStats s;
+    assert_int_equal(lab_stats(r.l, NULL, &s, &e), 0);
+    assert_int_equal(s.n_votes, 15);
+    lab_stats_free(&s);
+    lab_close(r.l);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "slow") == 0) {
+        const struct CMUnitTest slow[] = {cmocka_unit_test(test_lock_past_timeout_keeps_rating)};
+        return cmocka_run_group_tests(slow, setup_dir, teardown_dir);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wilson_and_sign_test),
         cmocka_unit_test(test_bradley_terry),

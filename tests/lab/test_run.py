@@ -88,6 +88,16 @@ with tempfile.TemporaryDirectory() as tmp:
           p.returncode == 0 and sorted(os.listdir(out)) == ["models.csv", "ratings.csv", "responses.csv", "sessions.csv", "summary.csv"],
           (p.stderr, os.listdir(out) if os.path.isdir(out) else None))
 
+    charts = os.path.join(tmp, "charts")
+    p = ablab("export", "--what", "all", "--format", "svg", "--out", charts)
+    parsed = []
+    if p.returncode == 0:
+        import xml.etree.ElementTree as ET
+        for name in ("win_rates.svg", "speed.svg", "scores.svg"):
+            root = ET.parse(os.path.join(charts, name)).getroot()
+            parsed.append(root.tag == "{http://www.w3.org/2000/svg}svg" and len(list(root.iter())) > 10)
+    check("svg charts are well-formed SVG", parsed == [True, True, True], (p.stderr, parsed))
+
     # ---- kill -9 in the middle of a longer run, then resume ----
     db2 = os.path.join(tmp, "kill.db")
     cmd = [BIN, "run", "--a", A, "--b", B, "--prompts", prompts, "--max-tokens", "150", "--repeat", "4",
