@@ -82,7 +82,8 @@ static int norm_replace(const TokNorm *nm, const char *s, size_t n, Buf *out, bo
         if (!md) return lab_err(e, LAB_ENOMEM, "out of memory");
         size_t ms, me, pos = 0;
         int rc = 0;
-        while (pos <= n && tok_re_find(&nm->re, md, s, n, pos, &ms, &me) == 1) {
+        int r = 0;
+        while (pos <= n && (r = tok_re_find(&nm->re, md, s, n, pos, &ms, &me)) == 1) {
             if (ms == 0 && me > 0 && nm->b_len == 0) *lead_removed = true;
             if (buf_append(out, s + i, ms - i) || buf_append(out, nm->b, nm->b_len)) { rc = -1; break; }
             i = me;
@@ -94,6 +95,7 @@ static int norm_replace(const TokNorm *nm, const char *s, size_t n, Buf *out, bo
             } else pos = me;
         }
         pcre2_match_data_free(md);
+        if (!rc && r < 0) return lab_err(e, LAB_EUNSUPPORTED, "Replace: regex matching failed (PCRE2's limits)");
         if (rc || buf_append(out, s + i, n - i)) return lab_err(e, LAB_ENOMEM, "out of memory");
         return 0;
     }

@@ -37,7 +37,8 @@ int tok_re_find(const TokRegex *re, pcre2_match_data *md, const char *s, size_t 
      * scan linear instead of re-validating the rest of the text at every match. */
     int rc = re->jit ? pcre2_jit_match(re->code, (PCRE2_SPTR)s, n, start, PCRE2_NO_UTF_CHECK, md, NULL)
                      : pcre2_match(re->code, (PCRE2_SPTR)s, n, start, PCRE2_NO_UTF_CHECK, md, NULL);
-    if (rc < 0) return 0;
+    if (rc == PCRE2_ERROR_NOMATCH) return 0;
+    if (rc < 0) return -1; /* e.g. a JIT stack limit: never a silent "no match" */
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
     *ms = ov[0];
     *me = ov[1];
@@ -126,7 +127,8 @@ static int find_re_matches(const TokRegex *re, pcre2_match_data *md, const char 
     out->n = 0;
     if (n == 0) return spans_push(out, 0, 0, false);
     size_t prev = 0, pos = 0, ms, me;
-    while (pos <= n && tok_re_find(re, md, s, n, pos, &ms, &me) == 1) {
+    int r = 0;
+    while (pos <= n && (r = tok_re_find(re, md, s, n, pos, &ms, &me)) == 1) {
         if (prev != ms && spans_push(out, prev, ms, invert)) return -1;
         if (spans_push(out, ms, me, !invert)) return -1;
         prev = me;
@@ -137,6 +139,7 @@ static int find_re_matches(const TokRegex *re, pcre2_match_data *md, const char 
             pos = me + k;
         } else pos = me;
     }
+    if (r < 0) return -2;
     if (prev != n && spans_push(out, prev, n, invert)) return -1;
     return 0;
 }
@@ -235,7 +238,8 @@ static int pre_bytelevel(PreCtx *c, TokPiece pc) {
         n++;
     }
     if (pt->use_regex) {
-        if (find_re_matches(&pt->re, c->md, c->p->text.data + base, n, false, &c->sp)) return -1;
+        int r = find_re_matches(&pt->re, c->md, c->p->text.data + base, n, false, &c->sp);
+        if (r) return r;
     } else {
         c->sp.n = 0;
         if (spans_push(&c->sp, 0, n, false)) return -1;
@@ -313,6 +317,7 @@ static int pre_piece(PreCtx *c, TokPiece pc, LabErr *e) {
     case PRE_SEQ:
         return lab_err(e, LAB_EINVAL, "nested pre-tokenizer sequence reached pre_piece");
     }
+    if (rc == -2) return lab_err(e, LAB_EUNSUPPORTED, "regex matching failed (text too hard for PCRE2's limits)");
     return rc ? lab_err(e, LAB_ENOMEM, "out of memory") : 0;
 }
 

@@ -543,14 +543,41 @@ fail:
     return -1;
 }
 
-/* The GPT-2 pipeline: ByteLevel pre-tokenizer and decoder, <|endoftext|> special. */
-int tok_setup_gpt2(Tokenizer *t, LabErr *e) {
+/* Pre-tokenizer regexes of byte-level vocabularies by GGUF's tokenizer.ggml.pre name (llama.cpp's
+ * names; the patterns are those of the models' tokenizer.json, in Oniguruma syntax). */
+static const struct { const char *pre; const char *re; bool ignore_merges; } BYTELEVEL_PRES[] = {
+    {"gpt-2", NULL, false}, {"gpt2", NULL, false}, {"default", NULL, false},
+    {"llama-bpe", "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", true},
+    {"qwen2", "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", false},
+};
+
+/* The GPT-2 pipeline: ByteLevel pre-tokenizer (GPT-2's regex, or the one GGUF's pre names) and
+ * decoder, <|endoftext|> special. */
+int tok_setup_gpt2(Tokenizer *t, const char *pre, LabErr *e) {
+    const char *re = GPT2_RE;
+    bool known = pre == NULL;
+    for (size_t i = 0; !known && i < sizeof BYTELEVEL_PRES / sizeof *BYTELEVEL_PRES; i++)
+        if (!strcmp(pre, BYTELEVEL_PRES[i].pre)) {
+            known = true;
+            t->ignore_merges = BYTELEVEL_PRES[i].ignore_merges;
+            if (BYTELEVEL_PRES[i].re) re = BYTELEVEL_PRES[i].re;
+        }
+    if (!known)
+        return lab_err(e, LAB_EUNSUPPORTED, "%s: tokenizer.ggml.pre '%s' is not supported (gpt-2, default, llama-bpe, qwen2)", t->path, pre);
     TokPre *pt = calloc(1, sizeof *pt);
     if (!pt) return lab_err(e, LAB_ENOMEM, "out of memory");
     t->pre = pt;
     pt->type = PRE_BYTELEVEL;
     pt->use_regex = true;
-    if (tok_re_compile(&pt->re, GPT2_RE, strlen(GPT2_RE), "ByteLevel", t->path, e)) return -1;
+    if (re == GPT2_RE) {
+        if (tok_re_compile(&pt->re, re, strlen(re), "ByteLevel", t->path, e)) return -1;
+    } else {
+        Buf b = {0};
+        int rc = onig_to_pcre2(re, &b) ? lab_err(e, LAB_ENOMEM, "out of memory")
+                                       : tok_re_compile(&pt->re, b.data, b.len, "tokenizer.ggml.pre", t->path, e);
+        buf_free(&b);
+        if (rc) return -1;
+    }
     TokDecStep st = {.type = DEC_BYTELEVEL};
     if (dec_step_add(t, &st, e)) return -1;
     int eot = strmap_get(&t->vocab, "<|endoftext|>", 13);
@@ -598,7 +625,7 @@ int tok_load_vocab_merges(Tokenizer **out, const char *vocab_json, const char *m
         }
         if (add_merge(t, s, (size_t)(sp - s), sp + 1, n - (size_t)(sp - s) - 1, (int)rank++, merges_txt, where, e)) goto fail;
     }
-    if (tok_setup_gpt2(t, e) || tok_finish(t, e)) goto fail;
+    if (tok_setup_gpt2(t, NULL, e) || tok_finish(t, e)) goto fail;
     free(text);
     json_decref(root);
     *out = t;

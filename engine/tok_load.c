@@ -6,7 +6,7 @@
 
 #include "tok_internal.h"
 
-int tok_setup_gpt2(Tokenizer *t, LabErr *e); /* tok_json.c */
+int tok_setup_gpt2(Tokenizer *t, const char *pre, LabErr *e); /* tok_json.c */
 
 static uint32_t rd_u32(const unsigned char *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -146,8 +146,6 @@ int tok_from_gguf(Tokenizer **out, const TokGgufVocab *v, LabErr *e) {
     bool gpt2 = v->model && !strcmp(v->model, "gpt2"), llama = v->model && !strcmp(v->model, "llama");
     if (!gpt2 && !llama)
         return lab_err(e, LAB_EUNSUPPORTED, "%s: tokenizer.ggml.model '%s' is not supported (gpt2 or llama)", src, v->model ? v->model : "(none)");
-    if (gpt2 && v->pre && strcmp(v->pre, "gpt-2") && strcmp(v->pre, "default") && strcmp(v->pre, "gpt2"))
-        return lab_err(e, LAB_EUNSUPPORTED, "%s: tokenizer.ggml.pre '%s' is not supported (only GPT-2's pre-tokenizer)", src, v->pre);
     if (!v->tokens || !v->token_lens || v->n_tokens == 0 || v->n_tokens > (1u << 24))
         return lab_err(e, LAB_EFORMAT, "%s: tokenizer.ggml.tokens has %zu entries", src, v->n_tokens);
     if (llama && !v->scores) return lab_err(e, LAB_EFORMAT, "%s: tokenizer.ggml.scores is missing (needed by a llama vocabulary)", src);
@@ -193,7 +191,7 @@ int tok_from_gguf(Tokenizer **out, const TokGgufVocab *v, LabErr *e) {
             }
             if (pairmap_put(&t->merges, ia, ib, (int)i, id)) goto oom;
         }
-        if (tok_setup_gpt2(t, e)) goto fail;
+        if (tok_setup_gpt2(t, v->pre, e)) goto fail;
     }
     if (v->unk_id >= 0 && v->unk_id < n) t->unk_id = v->unk_id;
     if (v->bos_id >= n || v->eos_id >= n) {

@@ -297,7 +297,22 @@ static int ui_start(Ui *ui, const UiOptions *o, LabErr *e) {
     return 0;
 }
 
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* How quickly keys were answered (read -> handled -> screen refreshed), for the log. */
+static void log_key_latency(Ui *ui) {
+    int n = ui->n_key_ms;
+    if (!n) return;
+    qsort(ui->key_ms, (size_t)n, sizeof *ui->key_ms, cmp_float);
+    LOG_I("ui: %d keys answered in median %.2f ms, p95 %.2f ms, max %.2f ms (key read to screen refreshed)", n,
+          ui->key_ms[n / 2], ui->key_ms[(n * 95) / 100 < n ? (n * 95) / 100 : n - 1], ui->key_ms[n - 1]);
+}
+
 static void ui_finish(Ui *ui) {
+    log_key_latency(ui);
     if (ui->lab && lab_busy(ui->lab)) {
         lab_stop(ui->lab);
         lab_wait(ui->lab);           /* stopped answers are recorded (record_cancelled) */
@@ -329,6 +344,7 @@ static int ui_loop(Ui *ui) {
         UiKey k;
         bool got = scr_read_key(&k, LOOP_TIMEOUT_MS);
         drain(ui);
+        double t_key = got ? now_ms() : 0;
         if (got) {
             if (k.code == UK_RESIZE) {
                 /* the one place a resize is handled: ncurses has updated LINES x COLS, every draw
@@ -344,6 +360,8 @@ static int ui_loop(Ui *ui) {
             draw(ui);
             ui->dirty = false;
         }
+        if (got && ui->n_key_ms < (int)(sizeof ui->key_ms / sizeof *ui->key_ms))
+            ui->key_ms[ui->n_key_ms++] = (float)(now_ms() - t_key);
     }
     return scr_signal();
 }

@@ -98,6 +98,8 @@ struct Ui {
     LabRateResult rated;      /* what the last vote revealed */
     int score_side;           /* next 1-5 key scores this side */
     char flash[512];          /* one-line message in the status area */
+    float key_ms[2048];       /* key read -> screen refreshed, for the log at exit */
+    int n_key_ms;
     bool flash_err;
     double flash_ms;
 

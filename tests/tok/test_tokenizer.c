@@ -20,6 +20,8 @@
 #include "tok_internal.h"
 #include "tokenizer.h"
 
+static char *write_bin(const void *data, size_t n);
+
 /* ---------- helpers ---------- */
 static char *shared_file(const char *rel) {
     const char *d = getenv("SHARED_DIR");
@@ -400,6 +402,60 @@ static void test_llama2c_tok512(void **st) {
     free(model);
 }
 
+
+/* Cross-check of the two SentencePiece-style paths: the golden spm tokenizer.json exported to
+ * llama2.c's format (U+2581 → space, score = -id, which is merge order for this vocabulary) and
+ * encoded by run.c's algorithm gives Hugging Face's golden ids. */
+static void test_llama2c_matches_spm_golden(void **st) {
+    (void)st;
+    NEED_SHARED(js, "golden/spm-bpe-tokenizer/tokenizer.json");
+    char *gold = shared_file("golden/spm-bpe-tokenizer/encode_golden.json");
+    Tokenizer *hf = load_ok(js);
+    Buf b = {0};
+    int32_t max_len = 64;
+    buf_append(&b, &max_len, 4);
+    for (int i = 0; i < tok_vocab_size(hf); i++) {
+        const char *s = tok_token_str(hf, i);
+        Buf piece = {0};
+        if (i == 1) buf_puts(&piece, "\n<s>\n");
+        else if (i == 2) buf_puts(&piece, "\n</s>\n");
+        else
+            for (const char *c = s; *c;) {
+                if (!strncmp(c, "\xE2\x96\x81", 3)) { buf_putc(&piece, ' '); c += 3; }
+                else buf_putc(&piece, *c++);
+            }
+        float score = -(float)i;
+        int32_t len = (int32_t)piece.len;
+        buf_append(&b, &score, 4);
+        buf_append(&b, &len, 4);
+        buf_append(&b, piece.data, piece.len);
+        buf_free(&piece);
+    }
+    char *bin = write_bin(b.data, b.len);
+    Tokenizer *t = NULL;
+    LabErr e = {0};
+    assert_int_equal(tok_load_llama2c(&t, bin, tok_vocab_size(hf), &e), 0);
+    json_t *g = json_load_file(gold, 0, NULL);
+    assert_non_null(g);
+    for (size_t i = 0; i < json_array_size(g); i++) {
+        json_t *x = json_array_get(g, i), *ji = json_object_get(x, "ids");
+        size_t n = json_array_size(ji);
+        int *want = calloc(n + 1, sizeof *want);
+        for (size_t k = 0; k < n; k++) want[k] = (int)json_integer_value(json_array_get(ji, k));
+        IntVec v = enc(t, json_string_value(json_object_get(x, "text")), json_string_length(json_object_get(x, "text")), false);
+        assert_ids(v, want, n, json_string_value(json_object_get(x, "text")));
+        ivec_free(&v);
+        free(want);
+    }
+    json_decref(g);
+    unlink(bin);
+    free(bin);
+    buf_free(&b);
+    tok_free(t);
+    tok_free(hf);
+    free(js);
+    free(gold);
+}
 
 /* ---------- hand-made tokenizer.json files, one component at a time ---------- */
 /* The character vocabulary every made-up tokenizer starts with: id = position. */
@@ -939,7 +995,10 @@ static void test_hostile_vocab_merges(void **st) {
 }
 
 /* ---------- GGUF vocabularies (the arrays llama.cpp's converter wrote for the golden models) ---------- */
-static Tokenizer *gguf_tok(const char *path, GgufFile **gp) {
+static Tokenizer *gguf_tok_pre(const char *path, GgufFile **gp, const char *pre_override);
+static Tokenizer *gguf_tok(const char *path, GgufFile **gp) { return gguf_tok_pre(path, gp, NULL); }
+
+static Tokenizer *gguf_tok_pre(const char *path, GgufFile **gp, const char *pre_override) {
     GgufFile *g = NULL;
     LabErr e = {0};
     if (gguf_open(&g, path, &e)) fail_msg("%s", e.msg);
@@ -961,7 +1020,7 @@ static Tokenizer *gguf_tok(const char *path, GgufFile **gp) {
     gguf_get_i64(g, "tokenizer.ggml.bos_token_id", &bos, &e);
     gguf_get_i64(g, "tokenizer.ggml.eos_token_id", &eos, &e);
     gguf_get_i64(g, "tokenizer.ggml.unknown_token_id", &unk, &e);
-    TokGgufVocab v = {mname, has_pre == 0 ? pname : NULL, ts, tl, n, scores ? (const float *)scores->data : NULL,
+    TokGgufVocab v = {mname, pre_override ? pre_override : has_pre == 0 ? pname : NULL, ts, tl, n, scores ? (const float *)scores->data : NULL,
                       types ? (const int32_t *)types->data : NULL, ms, ml, nm, (int)bos, (int)eos, (int)unk, -1,
                       false, false, true, path};
     Tokenizer *t = NULL;
@@ -981,6 +1040,22 @@ static void test_gguf_vocab(void **st) {
     assert_int_equal(tok_kind(t), TOK_KIND_BPE_BYTELEVEL);
     assert_int_equal(tok_eos_id(t), 50256);
     golden_check(t, g2);
+    tok_free(t);
+    gguf_close(g);
+    /* the same vocabulary with Llama 3's pre-tokenizer: digits in groups of three */
+    t = gguf_tok_pre(gp, &g, "llama-bpe");
+    char *hfp = shared_file("golden/gpt2-tokenizer/tokenizer.json");
+    Tokenizer *hf = load_ok(hfp);
+    free(hfp);
+    IntVec got = enc(t, "12345 abc", 9, false), want = {0};
+    LabErr pe;
+    assert_int_equal(tok_encode(hf, "123", 3, false, &want, &pe), 0);
+    assert_int_equal(tok_encode(hf, "45", 2, false, &want, &pe), 0);
+    assert_int_equal(tok_encode(hf, " abc", 4, false, &want, &pe), 0);
+    assert_ids(got, want.v, want.n, "llama-bpe pre-tokenizer");
+    ivec_free(&got);
+    ivec_free(&want);
+    tok_free(hf);
     tok_free(t);
     gguf_close(g);
     /* the Llama vocabulary: every score is -1000, merge order comes from the vocabulary order */
@@ -1006,9 +1081,9 @@ static void test_gguf_vocab(void **st) {
     assert_int_equal(tok_from_gguf(&t, &v, &e), -1);
     assert_non_null(strstr(e.msg, "'bert' is not supported"));
     v.model = "gpt2";
-    v.pre = "qwen2";
+    v.pre = "falcon";
     assert_int_equal(tok_from_gguf(&t, &v, &e), -1);
-    assert_non_null(strstr(e.msg, "'qwen2' is not supported"));
+    assert_non_null(strstr(e.msg, "'falcon' is not supported"));
     v.pre = NULL;
     v.model = "llama";
     assert_int_equal(tok_from_gguf(&t, &v, &e), -1);
@@ -1150,6 +1225,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_spm_many_strings),
         cmocka_unit_test(test_llama2c_runc),
         cmocka_unit_test(test_llama2c_tok512),
+        cmocka_unit_test(test_llama2c_matches_spm_golden),
         cmocka_unit_test(test_pretokenizers),
         cmocka_unit_test(test_metaspace_first),
         cmocka_unit_test(test_normalizers),
