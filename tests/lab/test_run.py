@@ -51,11 +51,12 @@ with tempfile.TemporaryDirectory() as tmp:
                        "r.build_version, r.cpu_model, r.output FROM responses r").fetchall()
     check("10 responses stored", len(rows) == 10, len(rows))
     def bad_metrics(r):
-        conds = {"n_gen": r[1] == 24, "n_prompt": r[2] > 0, "ttft": r[3] > 0, "prefill": r[4] > 0,
+        # a sampled answer may end early at the model's end-of-text: then the stop reason says so
+        conds = {"n_gen": 0 < r[1] <= 24, "stop matches n_gen": (r[16] == "length") == (r[1] == 24), "n_prompt": r[2] > 0, "ttft": r[3] > 0, "prefill": r[4] > 0,
                  "tok/s": r[5] > 0, "p50": r[6] > 0, "p95 >= p50": r[7] >= r[6], "total >= ttft": r[8] >= r[3],
                  "kv": r[9] > 0, "scratch": r[10] > 0, "weights": r[11] > 0, "rss": r[12] > 0,
-                 "threads": r[13] == 1, "seed": r[14] >= 0, "token ids": len(r[15].split()) == 24,
-                 "stop": r[16] == "length", "version": bool(r[17]), "cpu": bool(r[18])}
+                 "threads": r[13] == 1, "seed": r[14] >= 0, "token ids": len(r[15].split()) == r[1],
+                 "stop": r[16] in ("length", "eos"), "version": bool(r[17]), "cpu": bool(r[18])}
         return [k for k, ok in conds.items() if not ok]
     bad = [(r[0], bad_metrics(r)) for r in rows if bad_metrics(r)]
     check("every metric is there", not bad, bad)

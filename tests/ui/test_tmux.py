@@ -221,6 +221,53 @@ def scenario_blind_study(home):
         check("db: three blind pairs, six responses (none generated twice on resume)", blind == "3" and responses == "6", (blind, responses))
         check("db: a blind study session with consent, ended", sess == "study|p7|1|1|1", sess)
 
+def scenario_screens(home):
+    """History (search, open, re-rate, copy), stats and models screens on the real record."""
+    db = os.path.join(home, "screens.db")
+    with Tmux(home, 140, 40) as tm:
+        tm.run(lab_cmd(db))
+        tm.ask("Once upon a time")
+        tm.wait_text("Which answer is better?", 60)
+        tm.type("a")
+        tm.wait_text("Saved: A is better")
+        tm.keys("Enter")
+        tm.ask("The little dog")
+        tm.wait_text("Which answer is better?", 60)
+        tm.type("x")
+        tm.wait_text("Saved: both bad")
+        tm.keys("F3")
+        s = tm.wait_text("2 pairs (newest first)")
+        check("history: both pairs listed with their votes",
+              re.search(r"both-bad .*The little dog", s) is not None and re.search(r" a +.*Once upon a time", s) is not None, s)
+        tm.type("/")
+        tm.wait_text("search prompts and answers")
+        tm.type("dog")
+        tm.keys("Enter")
+        s = tm.wait_text("1 pair matching 'dog'")
+        check("history: full-text search finds the one pair", "The little dog" in s and "Once upon a time" not in s, s)
+        tm.type("y")
+        s = tm.wait_text("copied pair")
+        copies = os.path.join(home, "data", "ablab", "copies")
+        files = os.listdir(copies) if os.path.isdir(copies) else []
+        text = open(os.path.join(copies, files[0])).read() if files else ""
+        check("history: y writes the pair as Markdown", len(files) == 1 and "## Prompt" in text and "The little dog" in text, (files, text[:200]))
+        tm.keys("Enter")
+        s = tm.wait_text("Which answer is better?")
+        check("history: Enter opens the pair for re-rating", "The little dog" in s, s)
+        tm.type("b")
+        tm.wait_text("Saved: B is better")
+        tm.keys("F4")
+        s = tm.wait_text("Win rates")
+        check("stats: the pair's votes as `ablab stats` counts them (latest vote per pair)",
+              f"{NAME_A} vs {NAME_B}: votes 2" in s.replace(".bin", ""), s)
+        tm.keys("F5")
+        s = tm.wait_text("architecture")
+        check("models: both models with their shapes and memory", s.count("architecture") == 2 and "in memory" in s, s)
+        tm.keys("C-q")
+        check("screens: quits cleanly", tm.exit_code() == 0)
+        votes = sql(db, "SELECT group_concat(choice, ',') FROM (SELECT choice FROM ratings ORDER BY id)")
+        check("db: a, both-bad, then the re-rating b", votes == "a,both-bad,b", votes)
+
 def scenario_resize(home):
     """160x50 -> 60x20 -> back while the models write: stacked below 100 columns, side by side again after."""
     db = os.path.join(home, "resize.db")
@@ -326,7 +373,7 @@ def scenario_not_a_tty(home):
         s = tm.screen()
         check("TERM=dumb: refused with a message", rc == 1 and "TERM=dumb" in s, (rc, s))
 
-SCENARIOS = {"compare": scenario_compare_rate, "study": scenario_blind_study, "resize": scenario_resize,
+SCENARIOS = {"compare": scenario_compare_rate, "study": scenario_blind_study, "screens": scenario_screens, "resize": scenario_resize,
              "escape": scenario_escape, "ctrlc": scenario_ctrl_c, "notty": scenario_not_a_tty}
 
 def main():
