@@ -22,7 +22,8 @@ run: build
 	./$(BUILD)/src/ablab $(ABLAB_ARGS)
 
 test: build
-	meson test -C $(BUILD) --print-errorlogs --num-processes 2 $(TEST_ARGS)
+	@rc=0; meson test -C $(BUILD) --print-errorlogs --num-processes 2 $(TEST_ARGS) || rc=$$?; \
+	python3 tools/test-summary.py $(BUILD)/meson-logs/testlog.json; exit $$rc
 
 bench: build
 	meson test -C $(BUILD) --benchmark --print-errorlogs --verbose

@@ -143,6 +143,13 @@ static int set_pragmas(Db *db, LabErr *e) {
 /* One step = one transaction: the schema change and the new user_version commit together. */
 static int migrate_step(Db *db, int to, LabErr *e) {
     if (exec(db, "BEGIN IMMEDIATE", e)) return -1;
+    /* another process may have migrated while we waited for the write lock */
+    int64_t now_at = 0;
+    if (query_int(db, "PRAGMA user_version", &now_at, e)) {
+        db_tx_abort(db);
+        return -1;
+    }
+    if (now_at >= to) return exec(db, "COMMIT", e);
     char ver[64];
     snprintf(ver, sizeof ver, "PRAGMA user_version=%d", to);
     if (exec(db, DB_MIGRATIONS[to - 1], e) || exec(db, ver, e)) {
@@ -161,16 +168,24 @@ static int backup_before_migrating(Db *db, int from, LabErr *e) {
     size_t n = strlen(db->path) + 64;
     char *bak = malloc(n);
     if (!bak) return lab_err(e, LAB_ENOMEM, "out of memory");
-    snprintf(bak, n, "%s.v%d.bak", db->path, from);
-    for (int i = 2; file_exists(bak) && i < 1000; i++) snprintf(bak, n, "%s.v%d.%d.bak", db->path, from, i);
     const char *sql = "VACUUM INTO ?1";
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK) {
         free(bak);
         return db_fail(db, sql, e);
     }
-    sqlite3_bind_text(st, 1, bak, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
+    /* FILE.v<N>.bak, or .v<N>.2.bak ... if taken (also by another process opening the same file
+     * at this moment: VACUUM INTO refuses an existing file, and then the next name is tried) */
+    int rc = SQLITE_ERROR;
+    for (int i = 1; i < 1000 && rc != SQLITE_DONE; i++) {
+        if (i == 1) snprintf(bak, n, "%s.v%d.bak", db->path, from);
+        else snprintf(bak, n, "%s.v%d.%d.bak", db->path, from, i);
+        if (file_exists(bak)) continue;
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, bak, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE && !file_exists(bak)) break; /* failed for another reason */
+    }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
         lab_err(e, code_of(sqlite3_extended_errcode(db->h)), "%s: backup before migrating to %s failed: %s (SQL: %s)",

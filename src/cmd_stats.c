@@ -97,8 +97,12 @@ static void print_text(const LabStats *s, const char *db) {
                (unsigned long long)s->seed);
     }
     if (!strcmp(s->kappa_kind, "none")) printf("Agreement: no prompt was rated by several participants\n");
-    else printf("Agreement: %s's kappa = %.3f over %d prompts\n", !strcmp(s->kappa_kind, "cohen") ? "Cohen" : "Fleiss",
-                s->kappa, s->kappa_items);
+    else if (isfinite(s->kappa))
+        printf("Agreement: %s's kappa = %.3f over %d prompts\n", !strcmp(s->kappa_kind, "cohen") ? "Cohen" : "Fleiss",
+               s->kappa, s->kappa_items);
+    else
+        printf("Agreement: %s's kappa is undefined over %d prompts (every rating in one category)\n",
+               !strcmp(s->kappa_kind, "cohen") ? "Cohen" : "Fleiss", s->kappa_items);
 }
 
 static json_t *num(double v) { return isfinite(v) ? json_real(v) : json_null(); }

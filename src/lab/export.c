@@ -501,10 +501,17 @@ static void summary_tables(LabOut *o, LabExportFormat fmt, const LabStats *s) {
         out_printf(o, "%s\n", s->n_participants > 1 ? "No prompt was rated by more than one participant, so agreement "
                                                       "cannot be measured."
                                                     : "One participant: agreement between raters does not apply.");
-    else
-        out_printf(o, "%s's $\\kappa$ = %.3f over %d prompt%s rated by several participants.\n",
-                   !strcmp(s->kappa_kind, "cohen") ? "Cohen" : "Fleiss", s->kappa, s->kappa_items,
-                   s->kappa_items == 1 ? "" : "s");
+    else {
+        const char *who = !strcmp(s->kappa_kind, "cohen") ? "Cohen" : "Fleiss";
+        const char *k = fmt == LAB_FMT_TEX ? "$\\kappa$" : "κ";
+        if (isfinite(s->kappa))
+            out_printf(o, "%s's %s = %.3f over %d prompt%s rated by several participants.\n", who, k, s->kappa,
+                       s->kappa_items, s->kappa_items == 1 ? "" : "s");
+        else
+            out_printf(o, "%s's %s is undefined over these %d prompt%s: every rating fell in the same category, "
+                          "so chance agreement is already complete.\n",
+                       who, k, s->kappa_items, s->kappa_items == 1 ? "" : "s");
+    }
 }
 
 /* ---------- the methods paragraph ---------- */
@@ -542,60 +549,71 @@ static void methods(Lab *l, LabOut *o, LabExportFormat fmt, const LabStats *s, i
     Methods m = {0};
     db_responses_each(l->db, session, 0, methods_row, &m, e);
     bool tex = fmt == LAB_FMT_TEX;
-    const char *math_k = tex ? "$\\kappa$" : "κ";
+    const char *math_k = tex ? "kappa" : "κ";
     if (tex) out_puts(o, "\\subsection*{Methods}\n");
     else out_puts(o, "\n### Methods\n\n");
-    out_printf(o, "We compared %zu language model%s", s->n_models, s->n_models == 1 ? "" : "s");
+    /* the paragraph is written as plain text and escaped once at the end (LaTeX: %, _, &, ...) */
+    Buf para = {0};
+    Buf *pb = &para;
+    buf_printf(pb, "We compared %zu language model%s", s->n_models, s->n_models == 1 ? "" : "s");
     for (size_t i = 0; i < s->n_models; i++) {
         char p[32];
         fmt_params(p, sizeof p, s->models[i].n_params);
         Buf b = {0};
-        if (tex) esc_tex(&b, s->models[i].name);
-        else buf_puts(&b, s->models[i].name);
-        out_printf(o, "%s%s (%s, %s parameters, %s weights)", i == 0 ? ": " : i + 1 == s->n_models ? " and " : ", ",
+        buf_puts(&b, s->models[i].name);
+        buf_printf(pb, "%s%s (%s, %s parameters, %s weights)", i == 0 ? ": " : i + 1 == s->n_models ? " and " : ", ",
                    b.data ? b.data : "", s->models[i].arch, p, s->models[i].dtype);
         buf_free(&b);
     }
-    out_printf(o, ". %d complete response pair%s were generated for %d rated prompt%s", s->n_pairs_complete,
+    buf_printf(pb, ". %d complete response pair%s were generated for %d rated prompt%s", s->n_pairs_complete,
                s->n_pairs_complete == 1 ? "" : "s", s->n_prompts, s->n_prompts == 1 ? "" : "s");
     if (m.any && m.same_sampling)
-        out_printf(o, " with temperature %g, top-k %d, top-p %g, min-p %g, repetition penalty %g and at most %d new "
+        buf_printf(pb, " with temperature %g, top-k %d, top-p %g, min-p %g, repetition penalty %g and at most %d new "
                       "tokens",
                    m.s.temp, m.s.top_k, m.s.top_p, m.s.min_p, m.s.repeat_penalty, m.s.max_tokens);
-    else if (m.any) out_puts(o, " with sampling settings that varied between responses (recorded per response)");
+    else if (m.any) buf_puts(pb, " with sampling settings that varied between responses (recorded per response)");
     if (m.any) {
-        if (m.fixed_seed) out_printf(o, "; every response used seed %lld", (long long)m.s.seed);
-        else out_puts(o, "; each response drew a fresh random seed, recorded with it so it can be reproduced");
+        if (m.fixed_seed) buf_printf(pb, "; every response used seed %lld", (long long)m.s.seed);
+        else buf_puts(pb, "; each response drew a fresh random seed, recorded with it so it can be reproduced");
     }
-    out_printf(o, ". %d participant%s gave %d vote%s (the latest vote of each participant on each pair counts). ",
+    buf_printf(pb, ". %d participant%s gave %d vote%s (the latest vote of each participant on each pair counts). ",
                s->n_participants, s->n_participants == 1 ? "" : "s", s->n_votes, s->n_votes == 1 ? "" : "s");
-    if (s->any_blind && s->any_open) out_puts(o, "The votes come from both blind and open sessions");
-    else if (s->any_blind) out_puts(o, "Votes were blind: model names were hidden until each vote, and the two answers "
+    if (s->any_blind && s->any_open) buf_puts(pb, "The votes come from both blind and open sessions");
+    else if (s->any_blind) buf_puts(pb, "Votes were blind: model names were hidden until each vote, and the two answers "
                                        "were placed left or right per prompt by a seeded, balanced assignment");
-    else out_puts(o, "Votes were given in open mode, with the model names shown");
-    out_printf(o, ". Win rates exclude ties and both-bad votes and are reported with Wilson 95%% score intervals; "
+    else buf_puts(pb, "Votes were given in open mode, with the model names shown");
+    buf_printf(pb, ". Win rates exclude ties and both-bad votes and are reported with Wilson 95%% score intervals; "
                   "each is tested against 50%% with an exact two-sided sign test. Bradley–Terry ratings are on the "
                   "Elo scale (400 points per tenfold odds, mean 1000, one virtual tie per compared pair) with "
                   "95%% percentile intervals from %d bootstrap resamples of the votes (seed %llu). Position bias "
                   "is the share of decisive votes won by the answer shown on the left. ",
                s->bootstrap_rounds, (unsigned long long)s->seed);
-    if (!strcmp(s->kappa_kind, "none")) out_printf(o, "Inter-rater agreement was not measured (no prompt had several raters). ");
+    if (!strcmp(s->kappa_kind, "none")) buf_printf(pb, "Inter-rater agreement was not measured (no prompt had several raters). ");
     else
-        out_printf(o, "Agreement between raters is %s's %s over %d shared prompts. ",
+        buf_printf(pb, "Agreement between raters is %s's %s over %d shared prompts. ",
                    !strcmp(s->kappa_kind, "cohen") ? "Cohen" : "Fleiss", math_k, s->kappa_items);
     if (m.any) {
         Buf cpu = {0};
-        if (tex) esc_tex(&cpu, m.cpu);
-        else buf_puts(&cpu, m.cpu);
+        buf_puts(&cpu, m.cpu);
         if (m.threads_min == m.threads_max)
-            out_printf(o, "Both models ran concurrently on the CPU (%s), %d thread%s each, with ablab %s.",
+            buf_printf(pb, "Both models ran concurrently on the CPU (%s), %d thread%s each, with ablab %s.",
                        cpu.data ? cpu.data : "", m.threads_min, m.threads_min == 1 ? "" : "s", m.version);
         else
-            out_printf(o, "Both models ran concurrently on the CPU (%s), %d–%d threads each, with ablab %s.",
+            buf_printf(pb, "Both models ran concurrently on the CPU (%s), %d–%d threads each, with ablab %s.",
                        cpu.data ? cpu.data : "", m.threads_min, m.threads_max, m.version);
         buf_free(&cpu);
     }
-    out_puts(o, "\n");
+    buf_puts(pb, "\n");
+    if (tex) {
+        Buf t = {0};
+        esc_tex(&t, para.data ? para.data : "");
+        out_puts(o, t.data ? t.data : "");
+        buf_free(&t);
+    } else {
+        out_puts(o, para.data ? para.data : "");
+    }
+    if (!para.data) o->failed = true;
+    buf_free(&para);
 }
 
 /* ---------- files ---------- */

@@ -147,20 +147,24 @@ void lab_stop(Lab *l) {
 
 bool lab_busy(Lab *l) {
     pthread_mutex_lock(&l->mu);
-    bool busy = l->ask_open;
+    bool busy = l->ask_open || l->loading;
     pthread_mutex_unlock(&l->mu);
     return busy;
 }
 
 void lab_wait(Lab *l) {
+    pthread_t join[2];
+    int n = 0;
     pthread_mutex_lock(&l->mu);
     while (l->ask_open) pthread_cond_wait(&l->cv, &l->mu);
-    pthread_mutex_unlock(&l->mu);
+    /* take the threads to join under the lock, so two callers never join one thread twice */
     for (int k = 0; k < 2; k++)
         if (l->th_live[k]) {
-            pthread_join(l->th[k], NULL);
+            join[n++] = l->th[k];
             l->th_live[k] = false;
         }
+    pthread_mutex_unlock(&l->mu);
+    for (int k = 0; k < n; k++) pthread_join(join[k], NULL);
 }
 
 /* ---------- settings ---------- */
@@ -254,8 +258,10 @@ int lab_settings_set(Lab *l, const LabSettings *s, LabErr *e) {
     pthread_mutex_unlock(&l->mu);
     buf_free(&b);
     if (rc) return -1;
+    pthread_mutex_lock(&l->mu);
     l->settings = n;
     if (l->ops) l->ops->apply_threads(l);
+    pthread_mutex_unlock(&l->mu);
     return 0;
 }
 

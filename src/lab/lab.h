@@ -93,8 +93,9 @@ typedef struct {
 /* Fills *out for a slot (out->loaded false if the slot is empty). Returns -1 for a bad slot. */
 int  lab_model_info(const Lab *l, int slot, LabModelInfo *out);
 /* Loads `path` into `slot`, replacing what was there. Blocking: run it from a worker thread to
- * draw the progress (called with 0..1 on the loading thread). Fails with LAB_EBUSY while a
- * generation runs; on any failure the previous model stays loaded. */
+ * draw the progress (called with 0..1 on the loading thread); meanwhile lab_model_info may be
+ * called and lab_ask answers LAB_EBUSY. Fails with LAB_EBUSY while a generation or another load
+ * runs; on any failure the previous model stays loaded. */
 int  lab_model_swap(Lab *l, int slot, const char *path, void (*progress)(double frac, void *ud),
                     void *ud, LabErr *e);
 /* Exchanges the models of slots A and B (and their per-slot settings). LAB_EBUSY while generating. */
@@ -223,7 +224,7 @@ int  lab_ask(Lab *l, const char *text, const LabAskOpts *o, const LabEvents *ev,
 /* Cancels both generations; the answers so far are kept (see record_cancelled). Returns at once;
  * on_done/on_pair_done still follow. Safe from any thread and from a signal-flag loop. */
 void lab_stop(Lab *l);
-/* True while a lab_ask's workers run. Safe from any thread. */
+/* True while a lab_ask's workers run or lab_model_swap is loading. Safe from any thread. */
 bool lab_busy(Lab *l);
 /* Blocks until the running ask (if any) has delivered on_pair_done. */
 void lab_wait(Lab *l);

@@ -47,6 +47,7 @@ struct Lab {
     atomic_bool stop;
     int running;                /* workers not finished (under mu) */
     bool ask_open;              /* an ask whose on_pair_done has not been delivered (under mu) */
+    bool loading;               /* lab_model_swap is loading a model (under mu) */
     /* ratings */
     bool has_pending;
     LabPendingRating pending;

@@ -149,19 +149,47 @@ static const LabEngineOps ENGINE_OPS = {release_models, apply_threads, cancel_ge
 
 int lab_model_info(const Lab *l, int slot, LabModelInfo *out) {
     if (!l || slot < 0 || slot > 1) return -1;
+    Lab *ml = (Lab *)l; /* the lock is not part of the lab's value */
+    pthread_mutex_lock(&ml->mu);
     *out = l->slot[slot].info;
+    pthread_mutex_unlock(&ml->mu);
     return 0;
 }
+
+static int swap_in(Lab *l, int slot, const char *path, void (*progress)(double, void *), void *ud, LabErr *e);
 
 int lab_model_swap(Lab *l, int slot, const char *path, void (*progress)(double, void *), void *ud, LabErr *e) {
     if (slot < 0 || slot > 1) return lab_err(e, LAB_EINVAL, "no model slot %d (0 = A, 1 = B)", slot);
     if (!path || !*path) return lab_err(e, LAB_EINVAL, "no model path given for slot %c", 'A' + slot);
-    if (lab_busy(l)) return lab_err(e, LAB_EBUSY, "a model cannot be swapped while the models are answering");
+    pthread_mutex_lock(&l->mu);
+    bool busy = l->ask_open || l->loading;
+    if (!busy) l->loading = true; /* lab_ask and other swaps wait: LAB_EBUSY until it is done */
+    pthread_mutex_unlock(&l->mu);
+    if (busy) return lab_err(e, LAB_EBUSY, "a model cannot be swapped while the models are answering or loading");
     lab_wait(l); /* joins the last ask's threads */
-    EngLoadOpts o = {.n_threads = share_of(l->settings.threads, slot), .ctx = l->ctx, .progress = progress,
-                     .progress_ud = ud};
+    int rc = swap_in(l, slot, path, progress, ud, e);
+    pthread_mutex_lock(&l->mu);
+    l->loading = false;
+    pthread_mutex_unlock(&l->mu);
+    return rc;
+}
+
+/* Load progress: the engine's share is the first 80%, hashing the files (first load only) the rest. */
+typedef struct { void (*fn)(double, void *); void *ud; } Scaled;
+static void scaled_progress(double frac, void *ud) {
+    Scaled *s = ud;
+    s->fn(0.8 * frac, s->ud);
+}
+
+/* Loads path, records it, and puts it in slot (under the lock, so lab_model_info never sees half). */
+static int swap_in(Lab *l, int slot, const char *path, void (*progress)(double, void *), void *ud, LabErr *e) {
+    Scaled sc = {progress, ud};
+    EngLoadOpts o = {.n_threads = share_of(l->settings.threads, slot), .ctx = l->ctx,
+                     .progress = progress ? scaled_progress : NULL, .progress_ud = &sc};
     EngModel *m;
+    if (progress) progress(0.0, ud);
     if (eng_load(&m, path, &o, e)) return -1;
+    if (progress) progress(0.8, ud);
     const EngInfo *i = eng_info(m);
     char wsha[65], tsha[65] = "";
     int64_t bytes = 0, tbytes;
@@ -186,11 +214,15 @@ int lab_model_swap(Lab *l, int slot, const char *path, void (*progress)(double, 
         eng_free(m);
         return -1;
     }
-    eng_free(l->slot[slot].m);
+    if (progress) progress(1.0, ud);
+    pthread_mutex_lock(&l->mu);
+    EngModel *old = l->slot[slot].m;
     l->slot[slot].m = m;
     l->slot[slot].db_id = id;
     fill_info(&l->slot[slot]);
     l->ops = &ENGINE_OPS;
+    pthread_mutex_unlock(&l->mu);
+    eng_free(old);
     LOG_I("model %c: %s (%s, %lld params, %s) loaded in %.0f ms", 'A' + slot, path, i->arch,
           (long long)i->n_params, i->dtype, i->load_ms);
     return 0;
@@ -199,6 +231,7 @@ int lab_model_swap(Lab *l, int slot, const char *path, void (*progress)(double, 
 int lab_model_swap_slots(Lab *l, LabErr *e) {
     if (lab_busy(l)) return lab_err(e, LAB_EBUSY, "the models cannot be swapped while they are answering");
     lab_wait(l);
+    pthread_mutex_lock(&l->mu);
     LabSlot t = l->slot[0];
     l->slot[0] = l->slot[1];
     l->slot[1] = t;
@@ -206,6 +239,7 @@ int lab_model_swap_slots(Lab *l, LabErr *e) {
     l->settings.s[0] = l->settings.s[1];
     l->settings.s[1] = s;
     if (l->ops) apply_threads(l);
+    pthread_mutex_unlock(&l->mu);
     return 0;
 }
 

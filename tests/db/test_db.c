@@ -202,6 +202,35 @@ static void test_every_earlier_version_migrates_with_data(void **state) {
     }
 }
 
+/* Two processes opening the same old file at once: one migrates, the other finds it done. */
+static void test_concurrent_opens_migrate_once(void **state) {
+    (void)state;
+    const char *p = tpath("race.db");
+    LabErr e = {0};
+    assert_int_equal(db_migrate_to(p, 1, &e), 0);
+    raw_exec(p, "INSERT INTO sessions(name,kind,blind,seed,started_ms) VALUES('s','lab',0,1,1)");
+    pid_t kids[4];
+    for (int i = 0; i < 4; i++) {
+        kids[i] = fork();
+        assert_true(kids[i] >= 0);
+        if (kids[i] == 0) {
+            Db *c;
+            LabErr ce = {0};
+            int rc = db_open(&c, p, &ce);
+            if (rc) fprintf(stderr, "child %d: %s\n", i, ce.msg);
+            db_close(c);
+            _exit(rc ? 1 : 0);
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        int status;
+        assert_int_equal(waitpid(kids[i], &status, 0), kids[i]);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    assert_int_equal(raw_int(p, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+    assert_int_equal(raw_int(p, "SELECT count(*) FROM sessions"), 1);
+}
+
 static void test_newer_file_is_refused_untouched(void **state) {
     (void)state;
     const char *p = tpath("newer.db");
@@ -571,6 +600,7 @@ int main(void) {
         cmocka_unit_test(test_new_file_gets_pragmas_and_schema),
         cmocka_unit_test(test_empty_file_is_initialized),
         cmocka_unit_test(test_every_earlier_version_migrates_with_data),
+        cmocka_unit_test(test_concurrent_opens_migrate_once),
         cmocka_unit_test(test_newer_file_is_refused_untouched),
         cmocka_unit_test(test_foreign_files_are_refused_untouched),
         cmocka_unit_test(test_rows_round_trip),

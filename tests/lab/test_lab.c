@@ -629,6 +629,11 @@ static void test_report_formats(void **state) {
     assert_non_null(strstr(t, "75.0\\% ["));
     assert_non_null(strstr(t, "\\end{tabular}"));
     free(t);
+    assert_int_equal(lab_export(r.l, &(LabExportOpts){.what = LAB_EXPORT_ALL, .format = LAB_FMT_TEX, .out_path = tex}, &e), 0);
+    t = slurp(tex);
+    assert_non_null(strstr(t, "Wilson 95\\% score intervals")); /* a bare % would comment out the rest */
+    assert_null(strstr(t, " 95% "));
+    free(t);
     const char *svgdir = tpath("charts");
     assert_int_equal(lab_export(r.l, &(LabExportOpts){.what = LAB_EXPORT_ALL, .format = LAB_FMT_SVG, .out_path = svgdir}, &e), 0);
     const char *charts[] = {"win_rates.svg", "speed.svg", "scores.svg"};

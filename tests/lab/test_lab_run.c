@@ -304,11 +304,78 @@ static void test_blind_session_hides_then_reveals(void **state) {
     lab_close(l);
 }
 
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool entered, release;
+    double last;
+    Lab *l;
+    const char *path;
+    int rc;
+    LabErr e;
+} Swap;
+
+static void swap_progress(double frac, void *ud) {
+    Swap *s = ud;
+    pthread_mutex_lock(&s->mu);
+    s->last = frac;
+    s->entered = true;
+    pthread_cond_broadcast(&s->cv);
+    while (!s->release) pthread_cond_wait(&s->cv, &s->mu); /* hold the load until the test looked */
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void *swap_thread(void *arg) {
+    Swap *s = arg;
+    s->rc = lab_model_swap(s->l, 1, s->path, swap_progress, s, &s->e);
+    return NULL;
+}
+
+static void test_swap_on_a_thread_blocks_asks(void **state) {
+    (void)state;
+    NEED_MODELS();
+    Lab *l = open_lab("swap.db", false);
+    Swap s = {.l = l, .path = model_a};
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_cond_init(&s.cv, NULL);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, swap_thread, &s), 0);
+    pthread_mutex_lock(&s.mu);
+    while (!s.entered) pthread_cond_wait(&s.cv, &s.mu);
+    pthread_mutex_unlock(&s.mu);
+    /* mid-load: busy, asks refused, the old model still described */
+    assert_true(lab_busy(l));
+    LabErr e = {0};
+    assert_int_equal(lab_ask(l, "Hello", NULL, NULL, NULL, &e), -1);
+    assert_int_equal(e.code, LAB_EBUSY);
+    LabModelInfo mi;
+    lab_model_info(l, 1, &mi);
+    assert_string_equal(mi.name, "llama-tiny-gqa");
+    pthread_mutex_lock(&s.mu);
+    s.release = true;
+    pthread_cond_broadcast(&s.cv);
+    pthread_mutex_unlock(&s.mu);
+    pthread_join(th, NULL);
+    assert_int_equal(s.rc, 0);
+    assert_true(s.last == 1.0);
+    assert_false(lab_busy(l));
+    lab_model_info(l, 1, &mi);
+    assert_string_equal(mi.name, "stories260K.bin");
+    /* a failed swap keeps the model */
+    assert_int_equal(lab_model_swap(l, 1, "/nonexistent/model.bin", NULL, NULL, &e), -1);
+    lab_model_info(l, 1, &mi);
+    assert_string_equal(mi.name, "stories260K.bin");
+    pthread_mutex_destroy(&s.mu);
+    pthread_cond_destroy(&s.cv);
+    lab_close(l);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_both_answer_and_are_recorded),
         cmocka_unit_test(test_stop_keeps_or_drops_and_reask_fills_the_gap),
         cmocka_unit_test(test_blind_session_hides_then_reveals),
+        cmocka_unit_test(test_swap_on_a_thread_blocks_asks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
