@@ -457,6 +457,41 @@ static void test_llama2c_matches_spm_golden(void **st) {
     free(gold);
 }
 
+/* The shipped default models' tokenizers (assets/, in the repository): every fixture text decodes back. */
+static void test_asset_tokenizers(void **st) {
+    (void)st;
+    const char *assets = getenv("ABLAB_ASSETS");
+    static const char *const models[] = {"models/scratch-shakespeare", "models/gpt2-mini", NULL};
+    int seen = 0;
+    for (int m = 0; assets && models[m]; m++) {
+        char *dir = path_join(assets, models[m]);
+        char *tj = path_join(dir, "tokenizer.json");
+        if (file_exists(tj) != 1) { free(dir); free(tj); continue; }
+        Tokenizer *t = load_model_ok(dir);
+        json_t *all = expected_json();
+        for (size_t i = 0; i < json_array_size(all); i++) {
+            size_t n, dl;
+            unsigned char *text = unhex(json_string_value(json_object_get(json_array_get(all, i), "hex")), &n);
+            if (!utf8_valid((const char *)text, n)) { free(text); continue; }
+            IntVec v = enc(t, (const char *)text, n, true);
+            char *d = dec(t, v.v, v.n, &dl);
+            if (dl != n || memcmp(d, text, n)) fail_msg("%s: text %zu does not decode back", models[m], i);
+            free(d);
+            ivec_free(&v);
+            free(text);
+        }
+        json_decref(all);
+        tok_free(t);
+        free(dir);
+        free(tj);
+        seen++;
+    }
+    if (!seen) {
+        print_message("skipped: no default model in ABLAB_ASSETS\n");
+        skip();
+    }
+}
+
 /* ---------- hand-made tokenizer.json files, one component at a time ---------- */
 /* The character vocabulary every made-up tokenizer starts with: id = position. */
 static const char *const CHARS[] = {"<unk>", " ", "a", "b", "c", "d", "e", "f", "h", "i", "l", "m", "n", "o", "r", "s",
@@ -1222,6 +1257,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_post_processor_templates),
         cmocka_unit_test(test_config_add_bos),
         cmocka_unit_test(test_gpt2_many_strings),
+        cmocka_unit_test(test_asset_tokenizers),
         cmocka_unit_test(test_spm_many_strings),
         cmocka_unit_test(test_llama2c_runc),
         cmocka_unit_test(test_llama2c_tok512),
