@@ -326,7 +326,8 @@ def scenario_escape(home):
     """Esc mid-generation stops both; what was written is kept and recorded."""
     db = os.path.join(home, "esc.db")
     with Tmux(home) as tm:
-        tm.run(lab_cmd(db, max_tokens=250))
+        slow = os.path.isdir(SLOW_A) and os.path.isdir(SLOW_B)
+        tm.run(lab_cmd(db, max_tokens=250, models=(SLOW_A, SLOW_B) if slow else (MODEL_A, MODEL_B)))
         tm.ask("Once upon a time", "Escape")          # Esc reaches the lab right after the prompt is sent
         s = tm.wait(lambda s: "Which answer is better?" in s or "cannot be rated" in s, 30, "both answers to stop")
         check("esc: both answers end and can still be rated", "Which answer is better?" in s, s)
@@ -334,8 +335,10 @@ def scenario_escape(home):
         check("esc: quits cleanly", tm.exit_code() == 0)
         rows = sql(db, "SELECT stop_reason || ':' || n_gen FROM responses ORDER BY slot").splitlines()
         check("db: both stopped answers are recorded", len(rows) == 2, rows)
-        check("db: at least one answer was cut short by Esc (stop reason cancel, fewer than 250 tokens)",
-              any(r.startswith("cancel:") and int(r.split(":")[1]) < 250 for r in rows), rows)
+        cut = [r for r in rows if r.startswith("cancel:") and int(r.split(":")[1]) < 250]
+        # the shipped models write ~100 tokens/s: Esc stops both; the tiny ones may finish one first
+        check("db: answers cut short by Esc (stop reason cancel, fewer than 250 tokens)",
+              len(cut) == 2 if slow else len(cut) >= 1, rows)
 
 def scenario_ctrl_c(home):
     """Ctrl-C and SIGTERM restore the terminal (stty -a unchanged) and keep the ratings."""
