@@ -15,29 +15,7 @@
 
 #include "db_internal.h"
 
-static char tmpdir[256];
-
-static char *tpath(const char *name) {
-    static char p[8][512];
-    static int k;
-    char *r = p[k++ % 8];
-    snprintf(r, 512, "%s/%s", tmpdir, name);
-    return r;
-}
-
-static int setup_dir(void **state) {
-    (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/ablab-db-XXXXXX", t && *t ? t : "/tmp");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown_dir(void **state) {
-    (void)state;
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+#include "tmpdir.h"
 
 static void file_hash(const char *path, char out[65]) {
     LabErr e = {0};

@@ -16,29 +16,7 @@
 #include "db_internal.h"
 #include "lab_internal.h"
 
-static char tmpdir[256];
-
-static const char *tpath(const char *name) {
-    static char p[8][512];
-    static int k;
-    char *r = p[k++ % 8];
-    snprintf(r, 512, "%s/%s", tmpdir, name);
-    return r;
-}
-
-static int setup_dir(void **state) {
-    (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/ablab-lab-XXXXXX", t && *t ? t : "/tmp");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown_dir(void **state) {
-    (void)state;
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+#include "../db/tmpdir.h"
 
 #define NEAR(a, b, tol) assert_true(fabs((a) - (b)) <= (tol))
 

@@ -16,14 +16,13 @@
 #include "db_internal.h"
 #include "lab_internal.h"
 
-static char tmpdir[256], model_a[1024], model_b[1024];
+#include "../db/tmpdir.h"
+
+static char model_a[1024], model_b[1024];
 static bool have_models;
 
 static int setup(void **state) {
-    (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/ablab-labrun-XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(tmpdir)) return -1;
+    if (setup_dir(state)) return -1;
     const char *shared = getenv("SHARED_DIR");
     if (shared) {
         snprintf(model_a, sizeof model_a, "%s/models/stories260K/stories260K.bin", shared);
@@ -31,13 +30,6 @@ static int setup(void **state) {
         have_models = file_exists(model_a) == 1 && file_exists(model_b) == 2;
     }
     return 0;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
 }
 
 #define NEED_MODELS()                                                                                  \
@@ -100,9 +92,7 @@ static void events_free(Events *ev) {
 static Lab *open_lab(const char *db, bool blind) {
     LabConfig c;
     lab_config_init(&c);
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, db);
-    c.db_path = path;
+    c.db_path = tpath(db);
     c.model_path[0] = model_a;
     c.model_path[1] = model_b;
     c.sampling.max_tokens = 24;
@@ -377,5 +367,5 @@ int main(void) {
         cmocka_unit_test(test_blind_session_hides_then_reveals),
         cmocka_unit_test(test_swap_on_a_thread_blocks_asks),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, teardown_dir);
 }
