@@ -10,6 +10,7 @@
 #include "ablab_config.h"
 #include "cli.h"
 #include "engine.h"
+#include "lab.h"
 
 static int run_bench(App *app, int argc, char **argv);
 
@@ -27,6 +28,7 @@ const Command cmd_bench = {
     "              by the threads): on a machine shared with other work, what an idle one would give\n"
     "  --bound     measure the memory read bandwidth and add the decode bound (bandwidth / bytes of\n"
     "              weights read per token) and tg as a percentage of it\n"
+    "  --no-record do not add the results to the record (the database of --db)\n"
     "Tokens/s are mean ± sd over the repetitions. Each run starts from an empty KV cache; ids are a\n"
     "fixed walk over the vocabulary (no tokenizer, no sampling). Random-weight models of the real shapes\n"
     "come from build/tests/make_random_gguf (see tests/bench/README.md).\n"
@@ -43,10 +45,10 @@ typedef struct {
     IntList p, n, t;
     int reps;
     const char *quant, *format;
-    bool bound, cpu_time;
+    bool bound, cpu_time, no_record;
 } BenchOpts;
 
-enum { OPT_MODEL = 0x1000, OPT_QUANT, OPT_FORMAT, OPT_BOUND, OPT_CPU };
+enum { OPT_MODEL = 0x1000, OPT_QUANT, OPT_FORMAT, OPT_BOUND, OPT_CPU, OPT_NO_RECORD };
 
 static const struct option bench_options[] = {
     {"model", required_argument, NULL, OPT_MODEL},
@@ -54,6 +56,7 @@ static const struct option bench_options[] = {
     {"format", required_argument, NULL, OPT_FORMAT},
     {"bound", no_argument, NULL, OPT_BOUND},
     {"cpu-time", no_argument, NULL, OPT_CPU},
+    {"no-record", no_argument, NULL, OPT_NO_RECORD},
     {NULL, 0, NULL, 0},
 };
 
@@ -83,6 +86,7 @@ static int bench_opt(App *app, int opt, const char *arg, void *ud) {
     case OPT_FORMAT: o->format = arg; return 0;
     case OPT_BOUND: o->bound = true; return 0;
     case OPT_CPU: o->cpu_time = true; return 0;
+    case OPT_NO_RECORD: o->no_record = true; return 0;
     case 'p': return parse_list(app, 'p', arg, &o->p, 0, 1 << 16);
     case 'n': return parse_list(app, 'n', arg, &o->n, 0, 1 << 16);
     case 't': return parse_list(app, 't', arg, &o->t, 1, 256);
@@ -198,6 +202,11 @@ static int run_bench(App *app, int argc, char **argv) {
     if (!samples) return lab_err(&app->err, LAB_ENOMEM, "out of memory"), EXIT_FAIL;
     bool first_row = true;
     int rc = EXIT_OK;
+    Lab *lab = NULL;
+    if (!o.no_record && lab_open_record(&lab, app->cfg.db, &app->err)) {
+        free(samples);
+        return EXIT_FAIL;
+    }
     for (int mi = 0; mi < o.n_models && rc == EXIT_OK; mi++) {
         EngLoadOpts lo = {.n_threads = max_t, .ctx = max_len, .quant = o.quant};
         EngModel *m = NULL;
@@ -236,12 +245,29 @@ static int run_bench(App *app, int argc, char **argv) {
                     r.bound = !r.pp && o.bound ? bw[o.t.v[ti]] * 1e9 / (double)r.decode_bytes : 0;
                     print_row(&o, &r, first_row);
                     first_row = false;
+                    if (lab) {
+                        char name[32], details[512];
+                        snprintf(name, sizeof name, "%s%d", r.pp ? "pp" : "tg", n);
+                        snprintf(details, sizeof details,
+                                 "{\"tokens_per_s_sd\": %.3f, \"tokens_per_cpu_s\": %.3f, \"tokens_per_cpu_s_sd\": %.3f, "
+                                 "\"reps\": %d, \"dtype\": \"%s\", \"decode_bytes\": %zu, \"openblas_core\": \"%s\", "
+                                 "\"kernels\": \"%s\"}",
+                                 r.sd, r.cpu_mean, r.cpu_sd, o.reps, in->dtype, r.decode_bytes, eng_blas_core(),
+                                 eng_kernel_path());
+                        LabBenchRecord rec = {name, r.threads, r.pp ? n : 0, r.pp ? 0 : n, r.pp ? r.mean : 0,
+                                              r.pp ? 0 : r.mean, details};
+                        if (lab_record_bench(lab, o.models[mi], m, &rec, &app->err)) {
+                            rc = EXIT_FAIL;
+                            break;
+                        }
+                    }
                 }
             }
         }
         eng_free(m);
     }
     if (!strcmp(o.format, "json")) printf("\n]\n");
+    lab_close(lab);
     free(samples);
     return rc;
 }

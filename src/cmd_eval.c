@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "engine.h"
+#include "lab.h"
 
 static int run_eval(App *app, int argc, char **argv);
 
@@ -25,6 +26,7 @@ const Command cmd_eval = {
     "  word perplexity   exp(-sum ll / words), words = len(re.split(r'\\s+', text))\n"
     "  bits per byte     -sum ll / (UTF-8 bytes * ln 2)\n"
     "so models with different tokenizers compare by bytes and words. Two --model give two rows.\n"
+    "Each result is recorded (the database of --db, one row per metric and model) unless --no-record.\n"
     "--kl: KL(reference || model) per token (mean, sd, max) and how often both pick the same top token,\n"
     "as llama-perplexity's KL mode: a quantized model against its F32 original (same tokenizer).\n"
     "--quant Q converts the --model weights at load (f32, f16, bf16, q8_0).\n"
@@ -38,10 +40,10 @@ typedef struct {
     int n_models;
     const char *text, *reference, *format, *quant;
     int stride;
-    bool kl;
+    bool kl, no_record;
 } EvalOpts;
 
-enum { OPT_MODEL = 0x1000, OPT_TEXT, OPT_STRIDE, OPT_FORMAT, OPT_KL, OPT_REFERENCE, OPT_QUANT };
+enum { OPT_MODEL = 0x1000, OPT_TEXT, OPT_STRIDE, OPT_FORMAT, OPT_KL, OPT_REFERENCE, OPT_QUANT, OPT_NO_RECORD };
 
 static const struct option eval_options[] = {
     {"model", required_argument, NULL, OPT_MODEL},
@@ -51,6 +53,7 @@ static const struct option eval_options[] = {
     {"kl", no_argument, NULL, OPT_KL},
     {"reference", required_argument, NULL, OPT_REFERENCE},
     {"quant", required_argument, NULL, OPT_QUANT},
+    {"no-record", no_argument, NULL, OPT_NO_RECORD},
     {NULL, 0, NULL, 0},
 };
 
@@ -73,6 +76,7 @@ static int eval_opt(App *app, int opt, const char *arg, void *ud) {
     case OPT_KL: o->kl = true; return 0;
     case OPT_REFERENCE: o->reference = arg; return 0;
     case OPT_QUANT: o->quant = arg; return 0;
+    case OPT_NO_RECORD: o->no_record = true; return 0;
     }
     return 1;
 }
@@ -204,6 +208,28 @@ static int run_eval(App *app, int argc, char **argv) {
         }
     }
     if (json) printf("]}\n");
+    fflush(stdout);
+    if (!o.no_record) {
+        Lab *lab = NULL;
+        if (lab_open_record(&lab, app->cfg.db, &app->err)) goto out;
+        for (int i = 0; i < o.n_models; i++) {
+            const EngInfo *in = eng_info(m[i]);
+            const EngEvalResult *r = &res[i];
+            char details[512];
+            snprintf(details, sizeof details,
+                     "{\"ctx\": %d, \"stride\": %d, \"bytes\": %lld, \"words\": %lld, \"windows\": %lld, "
+                     "\"sum_nll\": %.6f, \"dtype\": \"%s\"}",
+                     eo.ctx ? eo.ctx : in->ctx, o.stride ? o.stride : (eo.ctx ? eo.ctx : in->ctx), (long long)r->n_bytes,
+                     (long long)r->n_words, (long long)r->n_windows, r->sum_nll, in->dtype);
+            LabEvalRecord rec = {path_basename(o.text), r->n_tokens, r->token_ppl, r->byte_ppl, r->word_ppl,
+                                 r->bits_per_byte, details};
+            if (lab_record_eval(lab, o.models[i], m[i], &rec, &app->err)) {
+                lab_close(lab);
+                goto out;
+            }
+        }
+        lab_close(lab);
+    }
     rc = EXIT_OK;
 out:
     for (int i = 0; i < 2; i++) eng_free(m[i]);

@@ -73,6 +73,26 @@ int  lab_open_record(Lab **out, const char *db_path, LabErr *e);
 /* Stops and joins any generation, frees the models, closes the database. NULL-safe. */
 void lab_close(Lab *l);
 
+/* ---------- evaluations and benchmarks (`ablab eval`, `ablab bench`; record.c) ---------------- */
+/* Both take a model the command loaded itself (an engine EngModel, opaque here): its row in the
+ * record is found or added (path, hashes, dtype) and the results are added to it. */
+struct EngModel;
+typedef struct {
+    const char *dataset;          /* the text file's name */
+    int64_t n_tokens;
+    double token_ppl, byte_ppl, word_ppl, bits_per_byte;
+    const char *details_json;     /* NULL or a JSON object (window, stride, bytes, words, ...) */
+} LabEvalRecord;
+/* One row per metric: "token_ppl", "byte_ppl", "word_ppl", "bits_per_byte". */
+int  lab_record_eval(Lab *l, const char *path, const struct EngModel *m, const LabEvalRecord *r, LabErr *e);
+typedef struct {
+    const char *name;             /* "pp512", "tg128" */
+    int threads, n_prompt, n_gen;
+    double prefill_tok_s, decode_tok_s; /* the mean of the repetitions (0 for the other kind) */
+    const char *details_json;     /* NULL or a JSON object (sd, CPU-time figures, kernels, ...) */
+} LabBenchRecord;
+int  lab_record_bench(Lab *l, const char *path, const struct EngModel *m, const LabBenchRecord *r, LabErr *e);
+
 /* ---------- models (the models screen) ------------------------------------------------------- */
 typedef struct {
     bool loaded;

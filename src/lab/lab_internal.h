@@ -72,6 +72,8 @@ void lab_settings_restore(Lab *l);
 void lab_metrics_from_response(const DbResponse *r, LabMetrics *m, LabSampling *s);
 /* Opens the record part of a Lab (no models). */
 int  lab_record_open(Lab **out, const char *db_path, LabErr *e);
+/* The row of a loaded model in the record (run.c; used by swap_in and record.c). */
+int  lab_model_row(Lab *l, const char *path, const EngModel *m, int64_t *id, LabErr *e);
 /* The current session, creating the default "lab" session first if there is none. Needs mu. */
 int  lab_session_ensure(Lab *l, LabErr *e);
 /* A model row's display name (by id) into out; "" if unknown. Needs mu. */

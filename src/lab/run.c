@@ -174,6 +174,29 @@ int lab_model_swap(Lab *l, int slot, const char *path, void (*progress)(double, 
     return rc;
 }
 
+/* The model's row in the record (found by path, hashes and dtype, or added): its weights and
+ * tokenizer hashed (remembered by path, size and mtime) and its EngInfo. */
+int lab_model_row(Lab *l, const char *path, const EngModel *m, int64_t *id, LabErr *e) {
+    const EngInfo *i = eng_info(m);
+    char wsha[65], tsha[65] = "";
+    int64_t bytes = 0, tbytes;
+    if (hash_weights(l, path, wsha, &bytes, e) ||
+        (i->tokenizer_path && *i->tokenizer_path && file_exists(i->tokenizer_path) == 1 &&
+         hash_file(l, i->tokenizer_path, tsha, &tbytes, e)))
+        return -1;
+    DbModel dm = {.path = i->path ? i->path : path, .name = i->name, .arch = i->arch, .format = i->format,
+                  .dtype = i->dtype, .file_dtype = i->file_dtype, .tokenizer_kind = i->tokenizer_kind,
+                  .weights_sha256 = wsha, .tokenizer_sha256 = tsha, .n_params = i->n_params, .n_layer = i->n_layer,
+                  .n_head = i->n_head, .n_kv_head = i->n_kv_head, .dim = i->dim, .vocab = i->vocab,
+                  .ctx_max = i->ctx_max, .bytes_on_disk = (int64_t)(i->bytes_on_disk ? i->bytes_on_disk : (size_t)bytes),
+                  .bytes_mapped = (int64_t)i->bytes_mapped, .bytes_owned = (int64_t)i->bytes_owned,
+                  .load_ms = i->load_ms};
+    pthread_mutex_lock(&l->mu);
+    int rc = db_model_upsert(l->db, &dm, id, e);
+    pthread_mutex_unlock(&l->mu);
+    return rc;
+}
+
 /* Load progress: the engine's share is the first 80%, hashing the files (first load only) the rest. */
 typedef struct { void (*fn)(double, void *); void *ud; } Scaled;
 static void scaled_progress(double frac, void *ud) {
@@ -191,26 +214,8 @@ static int swap_in(Lab *l, int slot, const char *path, void (*progress)(double, 
     if (eng_load(&m, path, &o, e)) return -1;
     if (progress) progress(0.8, ud);
     const EngInfo *i = eng_info(m);
-    char wsha[65], tsha[65] = "";
-    int64_t bytes = 0, tbytes;
-    if (hash_weights(l, path, wsha, &bytes, e) ||
-        (i->tokenizer_path && *i->tokenizer_path && file_exists(i->tokenizer_path) == 1 &&
-         hash_file(l, i->tokenizer_path, tsha, &tbytes, e))) {
-        eng_free(m);
-        return -1;
-    }
-    DbModel dm = {.path = i->path ? i->path : path, .name = i->name, .arch = i->arch, .format = i->format,
-                  .dtype = i->dtype, .file_dtype = i->file_dtype, .tokenizer_kind = i->tokenizer_kind,
-                  .weights_sha256 = wsha, .tokenizer_sha256 = tsha, .n_params = i->n_params, .n_layer = i->n_layer,
-                  .n_head = i->n_head, .n_kv_head = i->n_kv_head, .dim = i->dim, .vocab = i->vocab,
-                  .ctx_max = i->ctx_max, .bytes_on_disk = (int64_t)(i->bytes_on_disk ? i->bytes_on_disk : (size_t)bytes),
-                  .bytes_mapped = (int64_t)i->bytes_mapped, .bytes_owned = (int64_t)i->bytes_owned,
-                  .load_ms = i->load_ms};
     int64_t id;
-    pthread_mutex_lock(&l->mu);
-    int rc = db_model_upsert(l->db, &dm, &id, e);
-    pthread_mutex_unlock(&l->mu);
-    if (rc) {
+    if (lab_model_row(l, path, m, &id, e)) {
         eng_free(m);
         return -1;
     }

@@ -2,15 +2,19 @@
 """Drives `ablab convert`, `ablab eval` and `ablab bench` on the small golden models: a converted
 file loads and scores the text as its source does, the JSON/CSV outputs parse and hold what the
 usage text promises, and bad arguments give usage errors."""
-import csv, io, json, math, os, subprocess, sys, tempfile
+import csv, io, json, math, os, sqlite3, subprocess, sys, tempfile
 
 BIN = os.environ["ABLAB_BIN"]
 SHARED = os.environ.get("SHARED_DIR", "")
 failed = passed = 0
 
 
+SANDBOX = tempfile.mkdtemp()  # nothing reaches the user's own record or config
+ENV = dict(os.environ, XDG_DATA_HOME=SANDBOX, XDG_CONFIG_HOME=SANDBOX, XDG_STATE_HOME=SANDBOX)
+
+
 def run(*args):
-    p = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=120)
+    p = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=120, env=ENV)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -51,8 +55,9 @@ with tempfile.TemporaryDirectory() as tmp:
     out = os.path.join(tmp, "s260-q8_0.gguf")
     rc, o, err = run("convert", "--model", stories, "--out", out, "--quant", "q8_0")
     check("convert llama2.c -> q8_0 gguf", rc == 0 and os.path.getsize(out) > 0 and "q8_0" in o, (rc, err))
+    db = os.path.join(tmp, "record.db")
     rc, o, err = run("eval", "--model", stories, "--model", out, "--text", short, "--ctx", "128", "--stride", "64",
-                     "--format", "json")
+                     "--format", "json", "--db", db)
     ok = rc == 0
     check("eval two models --format json", ok, (rc, err))
     if ok:
@@ -65,6 +70,15 @@ with tempfile.TemporaryDirectory() as tmp:
         check("token ppl = exp(sum nll / tokens)", abs(a["token_ppl"] - math.exp(a["sum_nll"] / a["tokens"])) < 1e-3 * a["token_ppl"], a)
         check("q8_0 perplexity within 1 % of f32", abs(a["token_ppl"] - b["token_ppl"]) < 0.01 * a["token_ppl"], (a, b))
         check("window and stride reported", a["ctx"] == 128 and a["stride"] == 64 and a["windows"] > 1, a)
+        con = sqlite3.connect(db)
+        rows = con.execute("SELECT m.dtype, e.metric, e.value, e.n_tokens, e.dataset FROM evaluations e "
+                           "JOIN models m ON m.id = e.model_id ORDER BY e.id").fetchall()
+        check("eval recorded: 4 metrics for each model", len(rows) == 8 and rows[0][4] == "short.txt", rows)
+        bpb = [r for r in rows if r[1] == "bits_per_byte"]
+        check("recorded bits per byte equal the printed ones",
+              len(bpb) == 2 and abs(bpb[0][2] - a["bits_per_byte"]) < 1e-6 and abs(bpb[1][2] - b["bits_per_byte"]) < 1e-6,
+              bpb)
+        con.close()
     rc, o, err = run("eval", "--kl", "--model", out, "--reference", stories, "--text", short, "--ctx", "128",
                      "--format", "json")
     ok = rc == 0
@@ -72,7 +86,7 @@ with tempfile.TemporaryDirectory() as tmp:
     if ok:
         k = json.loads(o)
         check("KL small and positive, same top token mostly", 0 < k["kl_mean"] < 0.01 and k["same_top_pct"] > 90, k)
-    rc, o, err = run("bench", "--model", out, "-p", "16", "-n", "8", "-t", "1", "-r", "2", "--format", "csv")
+    rc, o, err = run("bench", "--model", out, "-p", "16", "-n", "8", "-t", "1", "-r", "2", "--format", "csv", "--db", db)
     ok = rc == 0
     check("bench --format csv", ok, (rc, err))
     if ok:
@@ -80,7 +94,15 @@ with tempfile.TemporaryDirectory() as tmp:
         check("bench rows pp16 and tg8", [r["test"] for r in rows] == ["pp16", "tg8"], rows)
         check("bench reports positive tokens/s and the OpenBLAS core",
               all(float(r["tokens_per_s_mean"]) > 0 and r["openblas_core"] for r in rows), rows)
-    rc, o, err = run("bench", "--model", stories, "-p", "0", "-n", "600", "-r", "1")
+        con = sqlite3.connect(db)
+        brows = con.execute("SELECT name, threads, n_prompt, n_gen, prefill_tok_s, decode_tok_s FROM benchmarks "
+                            "ORDER BY id").fetchall()
+        check("bench recorded pp16 and tg8", [r[0] for r in brows] == ["pp16", "tg8"] and brows[0][4] > 0 and brows[1][5] > 0
+              and abs(brows[0][4] - float(rows[0]["tokens_per_s_mean"])) < 1e-2, brows)
+        nmodels = con.execute("SELECT COUNT(*) FROM models").fetchone()[0]
+        check("one model row per model file and dtype", nmodels == 2, nmodels)
+        con.close()
+    rc, o, err = run("bench", "--model", stories, "-p", "0", "-n", "600", "-r", "1", "--no-record")
     check("bench past the context: clear error", rc != 0 and "context" in err, (rc, err))
 
 print(f"# {passed} passed, {failed} failed")
