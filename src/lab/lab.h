@@ -70,7 +70,9 @@ int  lab_open(Lab **out, const LabConfig *c, LabErr *e);
 /* A lab on the record alone (no engines are touched, so it starts at once): what `ablab stats`,
  * `ablab export` and `ablab rate` use. lab_model_swap can still load models into it later. */
 int  lab_open_record(Lab **out, const char *db_path, LabErr *e);
-/* Stops and joins any generation, frees the models, closes the database. NULL-safe. */
+/* Stops and joins any generation (stopped answers follow record_cancelled), frees the models,
+ * closes the database. A rating still pending (lab_rate_pending) is dropped: offer the retry
+ * before closing. NULL-safe. */
 void lab_close(Lab *l);
 
 /* ---------- models (the models screen) ------------------------------------------------------- */
