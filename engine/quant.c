@@ -116,36 +116,23 @@ void quant_from_f32(QType t, const float *src, void *dst, size_t n) {
 
 /* ---------- dots: portable ---------- */
 /* Four partial sums, like the SIMD paths, so that a long row does not lose precision to one
- * running sum. */
-static float dot_f32_c(const void *wv, const float *x, size_t n) {
-    const float *w = wv;
-    float s[4] = {0};
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        for (int k = 0; k < 4; k++) s[k] += w[i + k] * x[i + k];
-    for (; i < n; i++) s[0] += w[i] * x[i];
-    return (s[0] + s[1]) + (s[2] + s[3]);
-}
-
-static float dot_f16_c(const void *wv, const float *x, size_t n) {
-    const uint16_t *w = wv;
-    float s[4] = {0};
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        for (int k = 0; k < 4; k++) s[k] += fp16_to_fp32(w[i + k]) * x[i + k];
-    for (; i < n; i++) s[0] += fp16_to_fp32(w[i]) * x[i];
-    return (s[0] + s[1]) + (s[2] + s[3]);
-}
-
-static float dot_bf16_c(const void *wv, const float *x, size_t n) {
-    const uint16_t *w = wv;
-    float s[4] = {0};
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        for (int k = 0; k < 4; k++) s[k] += bf16_to_fp32(w[i + k]) * x[i + k];
-    for (; i < n; i++) s[0] += bf16_to_fp32(w[i]) * x[i];
-    return (s[0] + s[1]) + (s[2] + s[3]);
-}
+ * running sum. One body for the three element types: T is the stored type, CONV its float value. */
+#define DOT_C(name, T, CONV)                                                                       \
+    static float name(const void *wv, const float *x, size_t n) {                                  \
+        const T *w = wv;                                                                           \
+        float s[4] = {0};                                                                          \
+        size_t i = 0;                                                                              \
+        for (; i + 4 <= n; i += 4)                                                                 \
+            for (int k = 0; k < 4; k++) s[k] += CONV(w[i + k]) * x[i + k];                         \
+        for (; i < n; i++) s[0] += CONV(w[i]) * x[i];                                              \
+        return (s[0] + s[1]) + (s[2] + s[3]);                                                      \
+    }
+#define AS_FLOAT(v) (v)
+DOT_C(dot_f32_c, float, AS_FLOAT)
+DOT_C(dot_f16_c, uint16_t, fp16_to_fp32)
+DOT_C(dot_bf16_c, uint16_t, bf16_to_fp32)
+#undef AS_FLOAT
+#undef DOT_C
 
 static float dot_q8_0_c(const void *wv, const float *x, size_t n) {
     const BlockQ8_0 *b = wv;

@@ -186,6 +186,8 @@ static void test_write_llama_q8_0(void **s) {
     (void)s;
     round_trip("llama-tiny-gqa", "q8_0", "golden/gguf/llama-tiny-gqa-q8_0.ref", 1e-3, "llama");
 }
+/* BF16 keeps 8 bits of mantissa: weights move by up to 2^-9 relative, logits by ~1e-2 here */
+static void test_write_llama_bf16(void **s) { (void)s; round_trip("llama-tiny-gqa", "bf16", "golden/llama-tiny-gqa", 5e-2, "llama"); }
 static void test_write_gpt2_f32(void **s) { (void)s; round_trip("gpt2-tiny-random", "f32", "golden/gpt2-tiny-random", 1e-3, "gpt2"); }
 static void test_write_gpt2_q8_0(void **s) {
     (void)s;
@@ -340,7 +342,8 @@ int main(void) {
         cmocka_unit_test(test_llama_f32),       cmocka_unit_test(test_llama_f16),
         cmocka_unit_test(test_llama_q8_0),      cmocka_unit_test(test_gpt2_f32),
         cmocka_unit_test(test_gpt2_q8_0),       cmocka_unit_test(test_write_llama_f32),
-        cmocka_unit_test(test_write_llama_q8_0), cmocka_unit_test(test_write_gpt2_f32),
+        cmocka_unit_test(test_write_llama_q8_0), cmocka_unit_test(test_write_llama_bf16),
+        cmocka_unit_test(test_write_gpt2_f32),
         cmocka_unit_test(test_write_gpt2_q8_0), cmocka_unit_test(test_rewrite_gguf),
         cmocka_unit_test(test_quant_at_load),   cmocka_unit_test(test_perplexity_by_hand),
         cmocka_unit_test(test_kl),              cmocka_unit_test(test_loader_errors),
