@@ -153,8 +153,8 @@ int  lab_session_end(Lab *l, const char *notes, LabErr *e);
 typedef struct { char **v; size_t n; } LabStrList;
 void lab_strlist_free(LabStrList *s);
 
-/* Reads prompts from a file: one prompt a line (blank lines skipped), or JSON lines
- * {"prompt": "..."} (detected per line by a leading '{'). Errors name the file and line. */
+/* Reads prompts from a file: one prompt a line (blank lines and lines starting with '#' skipped),
+ * or JSON lines {"prompt": "..."} (detected per line by a leading '{'). Errors name the file and line. */
 int  lab_prompts_read(const char *path, LabStrList *out, LabErr *e);
 /* Stores `prompts` as the current session's prompt set at positions 0..n-1. Idempotent: on a
  * resumed session the same prompts are found again; a different text at a stored position gives
