@@ -9,6 +9,8 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "ablab_config.h"
 #include "lab_internal.h"
 
@@ -395,6 +397,21 @@ int lab_session_end(Lab *l, const char *notes, LabErr *e) {
 
 /* ---------- prompt files and sets ---------- */
 
+/* One JSON line {"prompt": "..."} through jansson; errors name the file and line. */
+static int prompt_from_json(const char *path, int line, const char *p, size_t n, LabStrList *out, LabErr *e) {
+    json_error_t je;
+    json_t *root = json_loadb(p, n, 0, &je);
+    if (!root) return lab_err(e, LAB_EFORMAT, "%s:%d: not valid JSON (%s, column %d)", path, line, je.text, je.column);
+    json_t *v = json_is_object(root) ? json_object_get(root, "prompt") : NULL;
+    int rc = 0;
+    if (!v) rc = lab_err(e, LAB_EFORMAT, "%s:%d: a JSON line needs a \"prompt\" field", path, line);
+    else if (!json_is_string(v)) rc = lab_err(e, LAB_EFORMAT, "%s:%d: \"prompt\" must be a string", path, line);
+    else if (json_string_length(v) == 0) rc = lab_err(e, LAB_EFORMAT, "%s:%d: empty prompt", path, line);
+    else if (strlist_push(out, json_string_value(v), json_string_length(v))) rc = lab_err(e, LAB_ENOMEM, "out of memory");
+    json_decref(root);
+    return rc;
+}
+
 int lab_prompts_read(const char *path, LabStrList *out, LabErr *e) {
     memset(out, 0, sizeof *out);
     char *text;
@@ -414,72 +431,11 @@ int lab_prompts_read(const char *path, LabStrList *out, LabErr *e) {
         if (n && p[n - 1] == '\r') n--;
         size_t lead = 0;
         while (lead < n && (p[lead] == ' ' || p[lead] == '\t')) lead++;
-        if (lead < n) {
+        /* blank lines and '#' comment lines (the prompt sets' headers) are not prompts */
+        if (lead < n && p[lead] != '#') {
             int rc = 0;
-            if (p[lead] == '{') {
-                /* JSON lines: {"prompt": "..."} (jansson is not on this layer's path: a small reader) */
-                Buf b = {0};
-                const char *q = p + lead, *qe = p + n;
-                const char *k = strstr(q, "\"prompt\"");
-                if (!k || k >= qe) rc = lab_err(e, LAB_EFORMAT, "%s:%d: a JSON line needs a \"prompt\" field", path, line);
-                else {
-                    k += 8;
-                    while (k < qe && (*k == ' ' || *k == '\t')) k++;
-                    if (k >= qe || *k != ':') rc = lab_err(e, LAB_EFORMAT, "%s:%d: expected ':' after \"prompt\"", path, line);
-                    else {
-                        k++;
-                        while (k < qe && (*k == ' ' || *k == '\t')) k++;
-                        if (k >= qe || *k != '"') rc = lab_err(e, LAB_EFORMAT, "%s:%d: \"prompt\" must be a string", path, line);
-                        for (k++; !rc && k < qe && *k != '"'; k++) {
-                            if (*k != '\\') {
-                                buf_putc(&b, *k);
-                                continue;
-                            }
-                            if (++k >= qe) break;
-                            switch (*k) {
-                            case 'n': buf_putc(&b, '\n'); break;
-                            case 't': buf_putc(&b, '\t'); break;
-                            case 'r': buf_putc(&b, '\r'); break;
-                            case 'b': buf_putc(&b, '\b'); break;
-                            case 'f': buf_putc(&b, '\f'); break;
-                            case 'u': {
-                                unsigned cp = 0;
-                                int ok = k + 4 < qe;
-                                for (int i = 1; ok && i <= 4; i++) {
-                                    char h = k[i];
-                                    cp = cp * 16 + (unsigned)(h >= '0' && h <= '9' ? h - '0'
-                                                              : h >= 'a' && h <= 'f' ? h - 'a' + 10
-                                                              : h >= 'A' && h <= 'F' ? h - 'A' + 10 : (ok = 0));
-                                }
-                                if (ok && cp >= 0xD800 && cp < 0xDC00 && k + 10 < qe && k[5] == '\\' && k[6] == 'u') {
-                                    unsigned lo = (unsigned)strtoul((char[5]){k[7], k[8], k[9], k[10], 0}, NULL, 16);
-                                    if (lo >= 0xDC00 && lo < 0xE000) {
-                                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                                        k += 6;
-                                    }
-                                }
-                                if (!ok) {
-                                    rc = lab_err(e, LAB_EFORMAT, "%s:%d: bad \\u escape", path, line);
-                                    break;
-                                }
-                                char u[4];
-                                buf_append(&b, u, (size_t)utf8_encode(cp, u));
-                                k += 4;
-                                break;
-                            }
-                            default: buf_putc(&b, *k);
-                            }
-                        }
-                        if (!rc && (k >= qe || *k != '"'))
-                            rc = lab_err(e, LAB_EFORMAT, "%s:%d: unterminated \"prompt\" string", path, line);
-                    }
-                }
-                if (!rc && (!b.data || !b.len)) rc = lab_err(e, LAB_EFORMAT, "%s:%d: empty prompt", path, line);
-                if (!rc && strlist_push(out, b.data, b.len)) rc = lab_err(e, LAB_ENOMEM, "out of memory");
-                buf_free(&b);
-            } else if (strlist_push(out, p, n)) {
-                rc = lab_err(e, LAB_ENOMEM, "out of memory");
-            }
+            if (p[lead] == '{') rc = prompt_from_json(path, line, p + lead, n - lead, out, e);
+            else if (strlist_push(out, p, n)) rc = lab_err(e, LAB_ENOMEM, "out of memory");
             if (rc) {
                 free(text);
                 lab_strlist_free(out);

@@ -70,7 +70,9 @@ int  lab_open(Lab **out, const LabConfig *c, LabErr *e);
 /* A lab on the record alone (no engines are touched, so it starts at once): what `ablab stats`,
  * `ablab export` and `ablab rate` use. lab_model_swap can still load models into it later. */
 int  lab_open_record(Lab **out, const char *db_path, LabErr *e);
-/* Stops and joins any generation, frees the models, closes the database. NULL-safe. */
+/* Stops and joins any generation (stopped answers follow record_cancelled), frees the models,
+ * closes the database. A rating still pending (lab_rate_pending) is dropped: offer the retry
+ * before closing. NULL-safe. */
 void lab_close(Lab *l);
 
 /* ---------- evaluations and benchmarks (`ablab eval`, `ablab bench`; record.c) ---------------- */
@@ -171,8 +173,8 @@ int  lab_session_end(Lab *l, const char *notes, LabErr *e);
 typedef struct { char **v; size_t n; } LabStrList;
 void lab_strlist_free(LabStrList *s);
 
-/* Reads prompts from a file: one prompt a line (blank lines skipped), or JSON lines
- * {"prompt": "..."} (detected per line by a leading '{'). Errors name the file and line. */
+/* Reads prompts from a file: one prompt a line (blank lines and lines starting with '#' skipped),
+ * or JSON lines {"prompt": "..."} (detected per line by a leading '{'). Errors name the file and line. */
 int  lab_prompts_read(const char *path, LabStrList *out, LabErr *e);
 /* Stores `prompts` as the current session's prompt set at positions 0..n-1. Idempotent: on a
  * resumed session the same prompts are found again; a different text at a stored position gives

@@ -416,7 +416,7 @@ static void test_prompt_files(void **state) {
     (void)state;
     const char *p = tpath("prompts.txt");
     FILE *f = fopen(p, "w");
-    fputs("Once upon a time\r\n\n  {\"prompt\": \"Say \\\"hi\\\"\\nthen \\u00e9\\ud83d\\ude00\"}\nThe end\n", f);
+    fputs("# a header saying what the set is for\nOnce upon a time\r\n\n  {\"prompt\": \"Say \\\"hi\\\"\\nthen \\u00e9\\ud83d\\ude00\"}\nThe end\n", f);
     fclose(f);
     LabStrList l;
     LabErr e = {0};
@@ -431,6 +431,26 @@ static void test_prompt_files(void **state) {
     fclose(f);
     assert_int_equal(lab_prompts_read(p, &l, &e), -1);
     assert_non_null(strstr(e.msg, ":2:"));
+    f = fopen(p, "w");
+    fputs("ok\n{\"prompt\": 42}\n", f);
+    fclose(f);
+    assert_int_equal(lab_prompts_read(p, &l, &e), -1);
+    assert_non_null(strstr(e.msg, "must be a string"));
+    f = fopen(p, "w");
+    fputs("{\"prompt\": \"unterminated}\n", f);
+    fclose(f);
+    assert_int_equal(lab_prompts_read(p, &l, &e), -1);
+    assert_non_null(strstr(e.msg, "prompts.txt:1: not valid JSON"));
+    /* every shipped prompt set reads without its header lines */
+    const char *sets[] = {"art-and-ai-literacy.txt", "story-openings.txt", "shakespeare-cues.txt"};
+    for (size_t i = 0; i < 3; i++) {
+        char sp[1024];
+        snprintf(sp, sizeof sp, "%s/prompts/%s", getenv("ABLAB_ASSETS"), sets[i]);
+        if (lab_prompts_read(sp, &l, &e)) fail_msg("%s", e.msg);
+        assert_true(l.n >= 20 && l.n <= 40);
+        for (size_t k = 0; k < l.n; k++) assert_true(l.v[k][0] != '#');
+        lab_strlist_free(&l);
+    }
 }
 
 /* ---------- exports parse back equal ---------- */
