@@ -290,6 +290,10 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
             goto fail;
         }
     }
+    /* Load progress in coarse stages (weights are mapped, so reading them is quick; conversion,
+     * state and tokenizer follow), enough for the lab's load bar to move. */
+#define LOAD_PROGRESS(f) do { if (o->progress) o->progress((f), o->progress_ud); } while (0)
+    LOAD_PROGRESS(0.05);
     int rc;
     if (kind == 2) {
         m->info.format = "hf";
@@ -305,8 +309,10 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
                      "%s: not a model ablab reads (a Hugging Face folder, a llama2.c .bin or a .gguf file)", path);
     }
     if (rc || check_config(m, e)) goto fail;
+    LOAD_PROGRESS(0.5);
     main_dtypes(m);
     if (o->quant && *o->quant && eng_model_requant(m, o->quant, e)) goto fail;
+    LOAD_PROGRESS(0.7);
     const EngConfig *c = &m->cfg;
     int ctx = o->ctx > 0 ? o->ctx : 2048;
     if (ctx > c->ctx_max) ctx = c->ctx_max;
@@ -318,7 +324,10 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
         goto fail;
     }
     if (alloc_att(m, e)) goto fail;
+    LOAD_PROGRESS(0.8);
     if (eng_model_load_tokenizer(m, path, o, e)) goto fail;
+    LOAD_PROGRESS(1.0);
+#undef LOAD_PROGRESS
     /* OpenBLAS's thread count is process-wide: keep it at one and split work per model instead */
     openblas_set_num_threads(1);
 

@@ -307,6 +307,30 @@ static void batch_vs_steps(const char *path, int T) {
     eng_free(m);
 }
 
+typedef struct { double last; int calls; bool monotonic; } ProgressSeen;
+static void progress_seen(double f, void *ud) {
+    ProgressSeen *p = ud;
+    if (f < p->last || f > 1.0) p->monotonic = false;
+    p->last = f;
+    p->calls++;
+}
+
+/* A load bar can follow eng_load: progress rises monotonically and ends at 1. */
+static void test_load_progress(void **st) {
+    (void)st;
+    char dir[4096];
+    if (!shared_path(dir, sizeof dir, "golden/llama-tiny-gqa")) return;
+    ProgressSeen p = {0, 0, true};
+    EngLoadOpts o = {.n_threads = 1, .progress = progress_seen, .progress_ud = &p};
+    EngModel *m = NULL;
+    LabErr e = {0};
+    if (eng_load(&m, dir, &o, &e)) fail_msg("%s", e.msg);
+    assert_true(p.calls >= 3);
+    assert_true(p.monotonic);
+    assert_true(p.last == 1.0);
+    eng_free(m);
+}
+
 static void test_batched_prefill_equals_decode(void **st) {
     (void)st;
     char bin[4096], g[4096];
@@ -753,6 +777,7 @@ int main(void) {
         cmocka_unit_test(test_gpt2_bf16),
         cmocka_unit_test(test_sharded_llama),
         cmocka_unit_test(test_gpt2_unprefixed_sharded),
+        cmocka_unit_test(test_load_progress),
         cmocka_unit_test(test_batched_prefill_equals_decode),
         cmocka_unit_test(test_tied_head),
         cmocka_unit_test(test_two_models_in_parallel),
