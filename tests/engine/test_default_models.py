@@ -4,16 +4,12 @@ PyTorch computed when they were trained (tests/fixtures/default-models/, written
 tools/train/train.py) within 1e-3, and greedy generation gives PyTorch's greedy ids."""
 import json, os, struct, subprocess, sys, tempfile
 
+from checks import check, finish
+
 BIN = os.environ["ABLAB_BIN"]
 ASSETS = os.environ["ABLAB_ASSETS"]
 FIX = os.path.join(os.environ["TEST_DATA_DIR"], "default-models")
-passed = failed = 0
 
-def check(name, cond, detail=""):
-    global passed, failed
-    print(("ok - " if cond else "FAIL - ") + name + ("" if cond else f": {detail}"))
-    passed += bool(cond)
-    failed += not cond
 
 for name in ("scratch-shakespeare", "gpt2-mini"):
     model = os.path.join(ASSETS, "models", name)
@@ -44,5 +40,4 @@ for name in ("scratch-shakespeare", "gpt2-mini"):
         got = f"{ex}: {p.stdout!r} {p.stderr!r}"
     check(f"{name}: greedy ids equal PyTorch's", got == g["greedy_new_ids"], got)
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

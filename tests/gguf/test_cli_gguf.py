@@ -4,9 +4,10 @@ file loads and scores the text as its source does, the JSON/CSV outputs parse an
 usage text promises, and bad arguments give usage errors."""
 import csv, io, json, math, os, sqlite3, subprocess, sys, tempfile
 
+from checks import check, finish
+
 BIN = os.environ["ABLAB_BIN"]
 SHARED = os.environ.get("SHARED_DIR", "")
-failed = passed = 0
 
 
 SANDBOX = tempfile.mkdtemp()  # nothing reaches the user's own record or config
@@ -18,14 +19,6 @@ def run(*args):
     return p.returncode, p.stdout, p.stderr
 
 
-def check(name, cond, detail=""):
-    global failed, passed
-    if cond:
-        passed += 1
-        print(f"ok - {name}")
-    else:
-        failed += 1
-        print(f"FAIL - {name}: {detail}")
 
 
 rc, _, err = run("convert", "--model", "x")
@@ -43,8 +36,7 @@ stories = os.path.join(SHARED, "models", "stories260K", "stories260K.bin")
 text = os.path.join(SHARED, "corpus", "tinystories_sample.txt")
 if not SHARED or not os.path.exists(stories):
     print("# SHARED_DIR absent: skipping the model runs")
-    print(f"# {passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    finish()
 
 with tempfile.TemporaryDirectory() as tmp:
     short = os.path.join(tmp, "short.txt")
@@ -105,5 +97,4 @@ with tempfile.TemporaryDirectory() as tmp:
     rc, o, err = run("bench", "--model", stories, "-p", "0", "-n", "600", "-r", "1", "--no-record")
     check("bench past the context: clear error", rc != 0 and "context" in err, (rc, err))
 
-print(f"# {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

@@ -5,6 +5,8 @@ one response per prompt, model and repetition, and `ablab rate`, `ablab stats` a
 work on what it stored. Exits 77 (skip) without ../shared."""
 import json, os, random, signal, sqlite3, subprocess, sys, tempfile, time
 
+from checks import check, finish
+
 BIN = os.environ["ABLAB_BIN"]
 SHARED = os.environ.get("SHARED_DIR", "")
 A = os.path.join(SHARED, "models", "stories260K", "stories260K.bin")
@@ -13,16 +15,7 @@ if not (os.path.isfile(A) and os.path.isdir(B)):
     print("skip: SHARED_DIR has no models/stories260K/stories260K.bin and golden/llama-tiny-gqa")
     sys.exit(77)
 
-failed = passed = 0
 
-def check(name, cond, detail=""):
-    global failed, passed
-    if cond:
-        passed += 1
-        print(f"ok - {name}")
-    else:
-        failed += 1
-        print(f"FAIL - {name}: {detail}")
 
 with tempfile.TemporaryDirectory() as tmp:
     env = dict(os.environ, XDG_CONFIG_HOME=tmp, XDG_DATA_HOME=tmp, XDG_STATE_HOME=tmp)
@@ -126,5 +119,4 @@ with tempfile.TemporaryDirectory() as tmp:
                                          "OR n_gen = 0").fetchone()[0] == 0)
     con.close()
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

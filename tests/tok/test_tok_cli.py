@@ -2,22 +2,15 @@
 """Drives `ablab tokenize` and `ablab detokenize` on the golden tokenizers (skips without ../shared)."""
 import json, os, subprocess, sys
 
+from checks import check, finish
+
 BIN = os.environ["ABLAB_BIN"]
 SHARED = os.environ.get("SHARED_DIR", "")
-failed = passed = 0
 
 def run(*args, stdin=None):
     p = subprocess.run([BIN, *args], input=stdin, capture_output=True, timeout=120)
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
 
-def check(name, cond, detail=""):
-    global failed, passed
-    if cond:
-        passed += 1
-        print(f"ok - {name}")
-    else:
-        failed += 1
-        print(f"FAIL - {name}: {detail}")
 
 # usage errors need no data
 rc, out, err = run("tokenize", "hello")
@@ -34,8 +27,7 @@ check("help tokenize", rc == 0 and out.startswith("usage: ablab tokenize"), out)
 gdir = os.path.join(SHARED, "golden")
 if not SHARED or not os.path.isdir(gdir):
     print("skipped: SHARED_DIR absent: golden tokenizers not available")
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 77)
+    finish(77)
 
 for name in ["gpt2-tokenizer", "spm-bpe-tokenizer", "bytelevel-bpe-tokenizer"]:
     model = os.path.join(gdir, name)
@@ -83,5 +75,4 @@ if os.path.exists(stories):
     rc, out, err = run("detokenize", "--model", stories, "1", "403", "407", "261", "378")
     check("llama2.c detokenize drops the space after BOS", out == "<s>Once upon a time\n", out)
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

@@ -6,6 +6,8 @@ Usage: test_tmux.py [SCENARIO ...]   (default: all). Exit 77 = skipped (meson's 
 Polls the screen with a deadline instead of sleeping for fixed times."""
 import os, re, shutil, subprocess, sys, tempfile, time
 
+from checks import check, finish
+
 SKIP = 77
 BIN = os.environ.get("ABLAB_BIN", "")
 SHARED = os.environ.get("SHARED_DIR", "")
@@ -28,18 +30,7 @@ if not BIN or not os.path.exists(BIN): skip("ABLAB_BIN is not set (run through m
 if not SHARED or not os.path.exists(MODEL_A) or not os.path.isdir(MODEL_B):
     skip(f"the shared models are absent ({MODEL_A}, {MODEL_B}); SHARED_DIR={SHARED!r}")
 
-passed = failed = 0
 
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok - {name}")
-    else:
-        failed += 1
-        print(f"FAIL - {name}")
-        if detail != "": print("  " + str(detail).replace("\n", "\n  "))
-    return cond
 
 class Tmux:
     """A private tmux server (its own socket) running one shell in a window of a given size."""
@@ -409,7 +400,6 @@ def main():
             if os.path.exists(log) and os.path.getsize(log):
                 print(f"# {n}: the lab's stderr:\n# " + open(log, errors="replace").read()[-2000:].replace("\n", "\n# "))
             print(f"# {n}: {time.time() - t0:.1f}s")
-    print(f"# {passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    finish()
 
 main()

@@ -2,8 +2,9 @@
 """Drives the real ablab binary: help, version, usage errors, `ablab config`."""
 import os, subprocess, sys, tempfile
 
+from checks import check, finish
+
 BIN = os.environ["ABLAB_BIN"]
-failed = passed = 0
 
 def run(*args, env_extra=None):
     env = dict(os.environ)
@@ -11,14 +12,6 @@ def run(*args, env_extra=None):
     p = subprocess.run([BIN, *args], capture_output=True, text=True, env=env, timeout=60)
     return p.returncode, p.stdout, p.stderr
 
-def check(name, cond, detail=""):
-    global failed, passed
-    if cond:
-        passed += 1
-        print(f"ok - {name}")
-    else:
-        failed += 1
-        print(f"FAIL - {name}: {detail}")
 
 with tempfile.TemporaryDirectory() as home:
     env = {"XDG_CONFIG_HOME": home, "XDG_DATA_HOME": home, "XDG_STATE_HOME": home}
@@ -51,5 +44,4 @@ with tempfile.TemporaryDirectory() as home:
     log = os.path.join(home, "ablab", "ablab.log")
     check("log goes to XDG_STATE_HOME/ablab/ablab.log", os.path.exists(log))
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()
