@@ -15,7 +15,7 @@
 
 #include "db_internal.h"
 
-#include "tmpdir.h"
+#include "../tmpdir.h"
 
 static void file_hash(const char *path, char out[65]) {
     LabErr e = {0};

@@ -15,6 +15,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "../tmpdir.h"
+
 #define ST_WRITE_IMPL
 #include "model.h"
 #include "safetensors.h"
@@ -22,20 +24,6 @@
 #include "st_write.h"
 #include "test_engine_util.h"
 
-static char tmpdir[256];
-
-static int setup(void **st) {
-    (void)st;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ablab-engine-test-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **st) {
-    (void)st;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
 
 static EngModel *load(const char *path, const EngLoadOpts *o) {
     EngModel *m = NULL;
@@ -790,5 +778,5 @@ int main(void) {
         cmocka_unit_test(test_stop_strings),
         cmocka_unit_test(test_cli_inspect_logits_generate),
     };
-    return cmocka_run_group_tests_name("engine", tests, setup, teardown);
+    return cmocka_run_group_tests_name("engine", tests, setup_dir, teardown_dir);
 }

@@ -12,24 +12,12 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
+#include "../tmpdir.h"
+
 #define ST_WRITE_IMPL
 #include "engine.h"
 #include "st_write.h"
 
-static char tmpdir[256];
-
-static int setup(void **st) {
-    (void)st;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ablab-shapes-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **st) {
-    (void)st;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
 
 static StwTensor T(const char *dtype, const char *name, int64_t a, int64_t b) {
     StwTensor t = {.dtype = dtype, .n_dims = b ? 2 : 1, .shape = {a, b}};
@@ -160,5 +148,5 @@ int main(void) {
         cmocka_unit_test(test_gpt2_124m),
         cmocka_unit_test(test_llama_scratch_shape),
     };
-    return cmocka_run_group_tests_name("shapes", tests, setup, teardown);
+    return cmocka_run_group_tests_name("shapes", tests, setup_dir, teardown_dir);
 }

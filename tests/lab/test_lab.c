@@ -16,7 +16,7 @@
 #include "db_internal.h"
 #include "lab_internal.h"
 
-#include "../db/tmpdir.h"
+#include "../tmpdir.h"
 
 #define NEAR(a, b, tol) assert_true(fabs((a) - (b)) <= (tol))
 

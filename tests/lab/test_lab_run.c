@@ -16,7 +16,7 @@
 #include "db_internal.h"
 #include "lab_internal.h"
 
-#include "../db/tmpdir.h"
+#include "../tmpdir.h"
 
 static char model_a[1024], model_b[1024];
 static bool have_models;

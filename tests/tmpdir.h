@@ -1,4 +1,4 @@
-/* Shared by the db and lab tests: each test binary works in its own temporary folder
+/* Shared by the db, lab and engine tests: each test binary works in its own temporary folder
  * ($TMPDIR/ablab-test-XXXXXX), removed when the group ends. */
 #ifndef ABLAB_TESTS_TMPDIR_H
 #define ABLAB_TESTS_TMPDIR_H
@@ -9,7 +9,7 @@
 static char tmpdir[256];
 
 /* TMPDIR/name; the returned text stays valid for the next 7 calls */
-static const char *tpath(const char *name) {
+__attribute__((unused)) static const char *tpath(const char *name) {
     static char p[8][512];
     static int k;
     char *r = p[k++ % 8];
