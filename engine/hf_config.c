@@ -130,14 +130,20 @@ static int cfg_gpt2(const char *f, json_t *r, EngConfig *c, LabErr *e) {
     return 0;
 }
 
-int hf_config_read(const char *path, EngConfig *c, LabErr *e) {
+json_t *eng_json_read(const char *path, size_t limit, LabErr *e) {
     char *text = NULL;
     size_t len = 0;
-    if (file_read_all(path, 16u << 20, &text, &len, e)) return -1;
+    if (file_read_all(path, limit, &text, &len, e)) return NULL;
     json_error_t je;
     json_t *r = json_loadb(text, len, 0, &je);
     free(text);
-    if (!r) return lab_err(e, LAB_EFORMAT, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
+    if (!r) lab_err(e, LAB_EFORMAT, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
+    return r;
+}
+
+int hf_config_read(const char *path, EngConfig *c, LabErr *e) {
+    json_t *r = eng_json_read(path, 16u << 20, e);
+    if (!r) return -1;
     int rc = -1;
     if (!json_is_object(r)) {
         lab_err(e, LAB_EFORMAT, "%s: not a JSON object", path);

@@ -176,6 +176,10 @@ int eng_model_vec(EngModel *m, const float **out, EngDType dt, const void *data,
 
 /* Loaders: fill m->cfg and m->w (and m->tok when the format carries a vocabulary). */
 int hf_config_read(const char *path, EngConfig *c, LabErr *e);   /* config.json */
+/* Reads a JSON file of at most `limit` bytes; NULL with "PATH: not valid JSON: why (line N)" on error.
+ * The caller owns the result (json_decref). */
+struct json_t;
+struct json_t *eng_json_read(const char *path, size_t limit, LabErr *e);
 int hf_load(EngModel *m, const char *dir, const EngLoadOpts *o, LabErr *e);
 int llama2c_load(EngModel *m, const char *path, const EngLoadOpts *o, LabErr *e);
 int gguf_load_model(EngModel *m, const char *path, const EngLoadOpts *o, LabErr *e);

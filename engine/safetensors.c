@@ -225,13 +225,8 @@ void st_free(StSet *set) {
 /* Shards: model.safetensors.index.json's weight_map names each tensor's file; every file is read
  * once and every tensor the index names must be in the file it names. */
 static int st_read_index(EngModel *m, const char *dir, const char *index_path, StSet *set, LabErr *e) {
-    char *text = NULL;
-    size_t len = 0;
-    if (file_read_all(index_path, 64u << 20, &text, &len, e)) return -1;
-    json_error_t je;
-    json_t *root = json_loadb(text, len, 0, &je);
-    free(text);
-    if (!root) return lab_err(e, LAB_EFORMAT, "%s: not valid JSON: %s (line %d)", index_path, je.text, je.line);
+    json_t *root = eng_json_read(index_path, 64u << 20, e);
+    if (!root) return -1;
     int rc = -1;
     const char **files = NULL;
     size_t n_files = 0;
