@@ -1,14 +1,21 @@
-/* Causal attention over the KV cache (ops.h's op_attention). */
+/* Causal attention over the KV cache (ops.h's op_attention).
+ *
+ * One query (decode): per head, scores are dot products with the cached keys and the output a
+ * weighted sum of the cached values. A prompt batch: per head and tile of ATT_ROWS queries, the
+ * scores S = Q K^T and the output O = softmax(S) V are two matrix products (gemm.c's kernel, or
+ * sgemm), with the causal mask applied to the tile's scores in between. */
+#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "ops.h"
 
-static void attn_task(void *ud, int wi, int nw) {
+static void attn_one_task(void *ud, int wi, int nw) {
     const OpAttn *a = ud;
     int hd = a->head_dim, group = a->n_head / a->n_kv_head;
     float scale = 1.0f / sqrtf((float)hd);
-    float *att = a->att + (size_t)wi * a->ctx;
+    float *att = a->att + (size_t)wi * ATT_ROWS * a->ctx;
     int units = a->n * a->n_head;
     for (int u = wi; u < units; u += nw) {
         int t = u / a->n_head, h = u % a->n_head;
@@ -30,7 +37,54 @@ static void attn_task(void *ud, int wi, int nw) {
     }
 }
 
+/* Queries [t0, t0 + tn) of head h: S[tn][len] = Q K^T over the keys 0 .. len-1 (len = the last
+ * query's position + 1), masked and softmaxed per row, then O = S V. */
+static void attn_tile(const OpAttn *a, int h, int t0, int tn, float *S, float *pack) {
+    int hd = a->head_dim, kvh = h / (a->n_head / a->n_kv_head);
+    int len = a->p0 + t0 + tn;
+    size_t lds = (size_t)a->ctx, ldo = (size_t)a->n_head * hd;
+    const float *Q = a->q + (size_t)t0 * a->q_stride + (size_t)h * hd;
+    const float *K = a->k_cache + (size_t)kvh * hd, *V = a->v_cache + (size_t)kvh * hd;
+    float *O = a->out + (size_t)t0 * ldo + (size_t)h * hd;
+    if (pack) {
+        GemmB kb = {QT_F32, K, (size_t)a->kv_dim * sizeof(float), false};
+        gemm_cols(tn, hd, Q, (size_t)a->q_stride, &kb, 0, len, S, lds, false, pack);
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tn, len, hd, 1.0f, Q, a->q_stride, K, a->kv_dim, 0.0f, S,
+                    (int)lds);
+    }
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int i = 0; i < tn; i++) {
+        float *row = S + (size_t)i * lds;
+        int valid = a->p0 + t0 + i + 1;
+        for (int j = 0; j < valid; j++) row[j] *= scale;
+        op_softmax(row, valid);
+        memset(row + valid, 0, (size_t)(len - valid) * sizeof *row); /* the causal mask */
+    }
+    if (pack) {
+        GemmB vb = {QT_F32, V, (size_t)a->kv_dim * sizeof(float), true};
+        gemm_cols(tn, len, S, lds, &vb, 0, hd, O, ldo, false, pack);
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, tn, hd, len, 1.0f, S, (int)lds, V, a->kv_dim, 0.0f, O,
+                    (int)ldo);
+    }
+}
+
+/* Units are (query tile, head) pairs, dealt round-robin: later tiles see more keys, so each thread
+ * gets a share of the early and the late ones. */
+static void attn_batch_task(void *ud, int wi, int nw) {
+    const OpAttn *a = ud;
+    float *S = a->att + (size_t)wi * ATT_ROWS * a->ctx;
+    float *pack = a->pack ? a->pack + (size_t)wi * GEMM_PACK_FLOATS : NULL;
+    int tiles = (a->n + ATT_ROWS - 1) / ATT_ROWS;
+    for (int u = wi; u < tiles * a->n_head; u += nw) {
+        int t0 = u / a->n_head * ATT_ROWS, h = u % a->n_head;
+        attn_tile(a, h, t0, a->n - t0 < ATT_ROWS ? a->n - t0 : ATT_ROWS, S, pack);
+    }
+}
+
 void op_attention(const OpAttn *a, EngPool *pool) {
-    if ((size_t)a->n * a->n_head * (size_t)(a->p0 + a->n) * (size_t)a->head_dim < (1u << 16)) attn_task((void *)a, 0, 1);
-    else eng_pool_run(pool, attn_task, (void *)a);
+    void (*task)(void *, int, int) = a->n > 1 ? attn_batch_task : attn_one_task;
+    if ((size_t)a->n * a->n_head * (size_t)(a->p0 + a->n) * (size_t)a->head_dim < (1u << 16)) task((void *)a, 0, 1);
+    else eng_pool_run(pool, task, (void *)a);
 }

@@ -3,6 +3,7 @@
  * are written straight into the cache rows of their positions. */
 #include <string.h>
 
+#include "gemm.h"
 #include "ops.h"
 
 void llama_forward(EngModel *m, const int *ids, int n, float *all_logits) {
@@ -19,9 +20,9 @@ void llama_forward(EngModel *m, const int *ids, int n, float *all_logits) {
         float *vc = s->value_cache + ((size_t)l * s->ctx) * kvd;
         float *k = kc + (size_t)p0 * kvd, *v = vc + (size_t)p0 * kvd;
         op_rmsnorm(s->xb, s->x, L->attn_norm, n, dim, c->norm_eps);
-        mm_batch(&L->wq, s->xb, n, s->q, m->pool);
-        mm_batch(&L->wk, s->xb, n, k, m->pool);
-        mm_batch(&L->wv, s->xb, n, v, m->pool);
+        mm_batch(&L->wq, s->xb, n, s->q, m);
+        mm_batch(&L->wk, s->xb, n, k, m);
+        mm_batch(&L->wv, s->xb, n, v, m);
         op_add_bias(s->q, L->bq, n, qd);
         op_add_bias(k, L->bk, n, kvd);
         op_add_bias(v, L->bv, n, kvd);
@@ -30,26 +31,28 @@ void llama_forward(EngModel *m, const int *ids, int n, float *all_logits) {
             op_rope(s->q + (size_t)t * qd, c->n_head, hd, cr, sr, c->rope_interleaved);
             op_rope(k + (size_t)t * kvd, c->n_kv_head, hd, cr, sr, c->rope_interleaved);
         }
-        OpAttn a = {s->q, qd, kc, vc, kvd, s->att_out, s->att, s->ctx, n, p0, c->n_head, c->n_kv_head, hd};
+        OpAttn a = {.q = s->q, .q_stride = qd, .k_cache = kc, .v_cache = vc, .kv_dim = kvd, .out = s->att_out,
+                    .att = s->att, .ctx = s->ctx, .pack = n > 1 && gemm_available() ? s->pack : NULL, .n = n, .p0 = p0,
+                    .n_head = c->n_head, .n_kv_head = c->n_kv_head, .head_dim = hd};
         op_attention(&a, m->pool);
-        mm_batch(&L->wo, s->att_out, n, s->xb, m->pool);
+        mm_batch(&L->wo, s->att_out, n, s->xb, m);
         op_add_bias(s->xb, L->bo, n, dim);
         op_add(s->x, s->xb, (size_t)n * dim);
 
         op_rmsnorm(s->xb, s->x, L->ffn_norm, n, dim, c->norm_eps);
-        mm_batch(&L->w_gate, s->xb, n, s->hb, m->pool);
-        mm_batch(&L->w_up, s->xb, n, s->hb2, m->pool);
+        mm_batch(&L->w_gate, s->xb, n, s->hb, m);
+        mm_batch(&L->w_up, s->xb, n, s->hb2, m);
         op_add_bias(s->hb, L->b_gate, n, c->hidden);
         op_add_bias(s->hb2, L->b_up, n, c->hidden);
         op_silu_mul(s->hb, s->hb2, (size_t)n * c->hidden);
-        mm_batch(&L->w_down, s->hb, n, s->xb, m->pool);
+        mm_batch(&L->w_down, s->hb, n, s->xb, m);
         op_add_bias(s->xb, L->b_down, n, dim);
         op_add(s->x, s->xb, (size_t)n * dim);
     }
     s->pos = p0 + n;
     if (all_logits) {
         op_rmsnorm(s->xb, s->x, w->out_norm, n, dim, c->norm_eps);
-        mm_batch(&w->lm_head, s->xb, n, all_logits, m->pool);
+        mm_batch(&w->lm_head, s->xb, n, all_logits, m);
         memcpy(s->logits, all_logits + (size_t)(n - 1) * c->vocab, (size_t)c->vocab * sizeof(float));
     } else {
         op_rmsnorm(s->xb, s->x + (size_t)(n - 1) * dim, w->out_norm, 1, dim, c->norm_eps);

@@ -1,8 +1,9 @@
 /* Matrix kernels the forward passes call, dispatched on the weight's dtype.
  *   One row (decode): quant.c's quant_matvec for every dtype (AVX-512 / AVX2 / portable, chosen at
  *        run time), which streams the weights faster than sgemv; never sgemm with one row.
- *   A batch (prefill): F32 through sgemm; F16 / BF16 / Q8_0 in panels of 64 rows dequantized to F32,
- *        then sgemm, so each weight is converted once per call.
+ *   A batch (prefill): gemm.c's AVX-512 kernel for every dtype where the CPU has AVX-512; otherwise
+ *        F32 through sgemm, and F16 / BF16 / Q8_0 in panels of 64 rows dequantized to F32, then
+ *        sgemm, so each weight is converted once per call.
  *   The output rows of W are split over the model's thread pool (each thread one block), so a
  *        model's speed follows its own thread budget and OpenBLAS stays at one thread.
  * Transposed (GPT-2 Conv1D, stored [in][out]) F32 matrices use BLAS's transpose flag on the
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "model.h"
 
 bool eng_dtype_bytes(EngDType dt, int64_t rows, int64_t cols, size_t *out) {
@@ -53,15 +55,26 @@ typedef struct {
     const float *X;
     float *Y;
     int n;          /* input rows */
+    float *pack;    /* [threads][GEMM_PACK_FLOATS] for gemm_cols, or NULL */
+    int align;      /* rows per block of the split */
 } MmJob;
 
 #define MM_PANEL 64 /* weight rows dequantized per sgemm in a batch */
 
-/* Output rows [r0, r1) of Y[n][rows] = X[n][cols] W^T. */
-static void mm_rows(const MmJob *j, int64_t r0, int64_t r1) {
+/* Output rows [r0, r1) of Y[n][rows] = X[n][cols] W^T; thread i's scratch is pack + i * GEMM_PACK_FLOATS. */
+static void mm_rows(const MmJob *j, int64_t r0, int64_t r1, int i) {
     const EngTensor *W = j->W;
     int64_t rows = W->rows, cols = W->cols;
     if (r1 <= r0) return;
+    if (j->n > 1 && j->pack) { /* a batch: our AVX-512 kernel, any dtype (gemm.c) */
+        size_t rb = 0;
+        if (W->transposed) rb = (size_t)rows * sizeof(float);
+        else qtype_row_bytes((QType)W->dt, (size_t)cols, &rb);
+        GemmB B = {(QType)W->dt, W->data, rb, W->transposed};
+        gemm_cols(j->n, (int)cols, j->X, (size_t)cols, &B, (int)r0, (int)r1, j->Y, (size_t)rows, false,
+                  j->pack + (size_t)i * GEMM_PACK_FLOATS);
+        return;
+    }
     if (j->n == 1 && !W->transposed) { /* decode: our SIMD matvec streams the rows (quant.c) */
         quant_matvec((QType)W->dt, W->data, (size_t)cols, j->X, j->Y, (size_t)r0, (size_t)r1);
         return;
@@ -114,23 +127,26 @@ static void mm_task(void *ud, int i, int n) {
     int64_t rows = j->W->rows;
     /* blocks of 16 rows keep each thread's slice aligned for BLAS */
     int64_t per = (rows + n - 1) / n;
-    per = (per + 15) / 16 * 16;
+    per = (per + j->align - 1) / j->align * j->align;
     int64_t r0 = per * i, r1 = r0 + per;
     if (r0 > rows) r0 = rows;
     if (r1 > rows) r1 = rows;
-    mm_rows(j, r0, r1);
+    mm_rows(j, r0, r1, i);
 }
 
-static void mm_run(const EngTensor *W, const float *X, int n, float *Y, EngPool *pool) {
-    MmJob j = {W, X, Y, n};
+static void mm_run(const EngTensor *W, const float *X, int n, float *Y, EngPool *pool, float *pack) {
+    /* the gemm kernel packs 64 columns at a time: give each thread whole panels */
+    MmJob j = {W, X, Y, n, pack, pack ? 64 : 16};
     /* small matrices are not worth waking the workers */
     if (eng_pool_size(pool) == 1 || W->rows * W->cols * (int64_t)n < (1 << 18)) {
-        mm_rows(&j, 0, W->rows);
+        mm_rows(&j, 0, W->rows, 0);
         return;
     }
     eng_pool_run(pool, mm_task, &j);
 }
 
-void mm_vec(const EngTensor *W, const float *x, float *y, EngPool *pool) { mm_run(W, x, 1, y, pool); }
+void mm_vec(const EngTensor *W, const float *x, float *y, EngPool *pool) { mm_run(W, x, 1, y, pool, NULL); }
 
-void mm_batch(const EngTensor *W, const float *X, int n, float *Y, EngPool *pool) { mm_run(W, X, n, Y, pool); }
+void mm_batch(const EngTensor *W, const float *X, int n, float *Y, EngModel *m) {
+    mm_run(W, X, n, Y, m->pool, n > 1 && gemm_available() ? m->s.pack : NULL);
+}

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "gemm.h"
 #include "gguf.h"
 #include "model.h"
 #include "ops.h"
@@ -204,14 +205,22 @@ static int alloc_state(EngModel *m, int ctx, LabErr *e) {
     return 0;
 }
 
-/* Attention scratch: one row of ctx scores per thread of the pool. */
+/* Per-thread scratch of the pool's threads: attention scores (ATT_ROWS query rows of ctx each)
+ * and, where gemm.c's kernel runs, its packed weight block. */
 static int alloc_att(EngModel *m, LabErr *e) {
-    size_t n = (size_t)eng_pool_size(m->pool) * (size_t)m->s.ctx * sizeof(float);
-    float *p = malloc(n);
-    if (!p) return lab_err(e, LAB_ENOMEM, "out of memory");
+    size_t nt = (size_t)eng_pool_size(m->pool);
+    size_t att = nt * ATT_ROWS * (size_t)m->s.ctx * sizeof(float);
+    size_t pack = nt * GEMM_PACK_FLOATS * sizeof(float);
+    float *pa = NULL, *pp = NULL;
+    if (posix_memalign((void **)&pa, 64, att) || posix_memalign((void **)&pp, 64, pack)) {
+        free(pa);
+        return lab_err(e, LAB_ENOMEM, "out of memory");
+    }
     free(m->s.att);
-    m->s.att = p;
-    m->att_bytes = n;
+    free(m->s.pack);
+    m->s.att = pa;
+    m->s.pack = pp;
+    m->att_bytes = att + pack;
     return 0;
 }
 
@@ -371,6 +380,7 @@ void eng_free(EngModel *m) {
     for (size_t i = 0; i < m->n_tinfo; i++) free((char *)m->tinfo[i].name);
     free(m->tinfo);
     free(m->s.att);
+    free(m->s.pack);
     free(m->path);
     free(m->name);
     free(m->tok_path);

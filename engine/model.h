@@ -120,7 +120,8 @@ typedef struct {
     float *k, *v;               /* [batch][n_kv_head*head_dim] */
     float *att_out;             /* [batch][n_head*head_dim] */
     float *hb, *hb2;            /* [batch][hidden] */
-    float *att;                 /* [n_threads][ctx] attention scores */
+    float *att;                 /* [n_threads][ATT_ROWS * ctx] attention scores */
+    float *pack;                /* [n_threads][GEMM_PACK_FLOATS] gemm.c's packed weights */
     float *logits;              /* [vocab] last position */
     float *rope_cos, *rope_sin; /* llama: [ctx][head_dim/2] */
     float *row;                 /* [max(dim, hidden)] one dequantized row */
@@ -187,8 +188,9 @@ int gguf_load_model(EngModel *m, const char *path, const EngLoadOpts *o, LabErr 
 /* ---------- kernels (matmul.c) ------------------------------------------------------------------ */
 /* y[rows] = W x[cols], rows split over the pool's threads. */
 void mm_vec(const EngTensor *W, const float *x, float *y, EngPool *pool);
-/* Y[n][rows] = X[n][cols] W^T (a prompt batch through sgemm; n == 1 goes to mm_vec). */
-void mm_batch(const EngTensor *W, const float *X, int n, float *Y, EngPool *pool);
+/* Y[n][rows] = X[n][cols] W^T (a prompt batch: gemm.c's kernel or sgemm; n == 1 goes to mm_vec),
+ * over m's pool with m's packing scratch. */
+void mm_batch(const EngTensor *W, const float *X, int n, float *Y, EngModel *m);
 /* Row r of W as F32 into out[cols] (embedding lookup). W must not be transposed. */
 void eng_tensor_row(const EngTensor *W, int64_t r, float *out);
 

@@ -23,14 +23,19 @@ void op_rope_tables(float *cos_t, float *sin_t, int ctx, int head_dim, float the
  * (j, j + head_dim/2). */
 void op_rope(float *v, int n_heads, int head_dim, const float *cos_row, const float *sin_row, bool interleaved);
 
+/* Query rows per attention tile: prompt batches compute scores ATT_ROWS queries at a time. */
+#define ATT_ROWS 64
+
 /* Causal attention for n query rows at positions p0 .. p0+n-1 against the cache rows 0 .. p0+t.
  * q: [n][q_stride] (head h at h*head_dim); k_cache, v_cache: [ctx][kv_dim] of this layer;
- * out: [n][n_head*head_dim]. att: per-thread scratch [threads][ctx]. Heads split over the pool. */
+ * out: [n][n_head*head_dim]. att: per-thread scratch [threads][ATT_ROWS * ctx]; pack: per-thread
+ * [threads][GEMM_PACK_FLOATS] (gemm.c), or NULL to use sgemm. Heads and query tiles split over the pool. */
 typedef struct {
     const float *q; int q_stride;
     const float *k_cache, *v_cache; int kv_dim;
     float *out;
     float *att; int ctx;
+    float *pack;
     int n, p0, n_head, n_kv_head, head_dim;
 } OpAttn;
 void op_attention(const OpAttn *a, EngPool *pool);

@@ -1,0 +1,197 @@
+/* C = A B^T for prompt batches: an AVX-512 kernel in the BLIS layout.
+ *
+ * Loops, outer to inner: columns of C in blocks of GEMM_NC, K in blocks of GEMM_KC (B's block
+ * converted to F32 and packed as panels [k][64]), panels of 64 columns, then rows of A six at a
+ * time. A 6 x 64 block of C lives in 24 zmm registers while the kernel walks the block's K: per k,
+ * four loads of the packed panel (which stays in L1 across the whole of A) and six broadcasts of
+ * A, for 24 FMAs. A is read in place (rows of the activations; no packing needed for broadcasts). */
+#include "gemm.h"
+
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define MR 6
+#define NR 64
+
+#define T_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
+#define INLINE inline __attribute__((always_inline))
+
+/* ---------- packing: B's block [n0, n0+NR) x [k0, k0+kc) into panel[k][NR], as F32 ---------- */
+
+/* 16 x 16 transpose in registers: r[i][j] -> r[j][i]. */
+T_AVX512 static INLINE void transpose16(__m512 r[16]) {
+    __m512 a[16], b[16];
+    for (int i = 0; i < 8; i++) {
+        a[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        a[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    /* groups of four rows: b[4g + c] holds, in 128-bit lane l, rows 4g..4g+3 at column 4l + c */
+    for (int g = 0; g < 4; g++) {
+        __m512 x = a[4 * g], y = a[4 * g + 1], z = a[4 * g + 2], w = a[4 * g + 3];
+        b[4 * g + 0] = _mm512_shuffle_ps(x, z, 0x44);
+        b[4 * g + 1] = _mm512_shuffle_ps(x, z, 0xEE);
+        b[4 * g + 2] = _mm512_shuffle_ps(y, w, 0x44);
+        b[4 * g + 3] = _mm512_shuffle_ps(y, w, 0xEE);
+    }
+    for (int c = 0; c < 4; c++) {
+        __m512 u0 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0x44), u1 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0xEE);
+        __m512 u2 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0x44), u3 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0xEE);
+        r[c] = _mm512_shuffle_f32x4(u0, u2, 0x88);
+        r[4 + c] = _mm512_shuffle_f32x4(u0, u2, 0xDD);
+        r[8 + c] = _mm512_shuffle_f32x4(u1, u3, 0x88);
+        r[12 + c] = _mm512_shuffle_f32x4(u1, u3, 0xDD);
+    }
+}
+
+/* Values [k, k+cnt) (cnt <= 16) of row `row` as F32, zeros beyond cnt. Q8_0: k % 16 == 0, cnt == 16. */
+T_AVX512 static INLINE __m512 load_row16(QType dt, const uint8_t *row, int k, int cnt) {
+    __mmask16 m = cnt >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1);
+    switch (dt) {
+    case QT_F32: return _mm512_maskz_loadu_ps(m, (const float *)row + k);
+    case QT_F16: return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + k));
+    case QT_BF16:
+        return _mm512_castsi512_ps(
+            _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + k)), 16));
+    case QT_Q8_0: {
+        const BlockQ8_0 *b = (const BlockQ8_0 *)row + k / QK8_0;
+        __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b->qs + k % QK8_0))));
+        return _mm512_mul_ps(q, _mm512_set1_ps(_cvtsh_ss(b->d)));
+    }
+    }
+    return _mm512_setzero_ps();
+}
+
+/* Rows [n0, n0+NR) of B (zeros past n_end), values [k0, k0+kc), transposed into panel[kc][NR]. */
+T_AVX512 static void pack_nk(const GemmB *B, int n0, int n_end, int k0, int kc, float *panel) {
+    for (int g = 0; g < NR / 16; g++) {
+        const uint8_t *rows[16];
+        int live = 0;
+        for (int i = 0; i < 16; i++) {
+            int n = n0 + 16 * g + i;
+            rows[i] = n < n_end ? (const uint8_t *)B->data + (size_t)n * B->row_bytes : NULL;
+            live += rows[i] != NULL;
+        }
+        for (int kk = 0; kk < kc; kk += 16) {
+            int cnt = kc - kk < 16 ? kc - kk : 16;
+            __m512 r[16];
+            if (!live) {
+                for (int t = 0; t < cnt; t++) _mm512_store_ps(panel + (size_t)(kk + t) * NR + 16 * g, _mm512_setzero_ps());
+                continue;
+            }
+            for (int i = 0; i < 16; i++) r[i] = rows[i] ? load_row16(B->dt, rows[i], k0 + kk, cnt) : _mm512_setzero_ps();
+            transpose16(r);
+            for (int t = 0; t < cnt; t++) _mm512_store_ps(panel + (size_t)(kk + t) * NR + 16 * g, r[t]);
+        }
+    }
+}
+
+/* B stored [K][N] (F32): rows k0.. of B, columns [n0, n0+NR) (zeros past n_end), copied into panel. */
+T_AVX512 static void pack_kn(const GemmB *B, int n0, int n_end, int k0, int kc, float *panel) {
+    __mmask16 m[4];
+    for (int j = 0; j < 4; j++) {
+        int left = n_end - (n0 + 16 * j);
+        m[j] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+    }
+    for (int k = 0; k < kc; k++) {
+        const float *src = (const float *)((const uint8_t *)B->data + (size_t)(k0 + k) * B->row_bytes) + n0;
+        for (int j = 0; j < 4; j++) _mm512_store_ps(panel + (size_t)k * NR + 16 * j, _mm512_maskz_loadu_ps(m[j], src + 16 * j));
+    }
+}
+
+/* ---------- the kernel: C[mr][64] (+)= A[mr][kc] panel[kc][64] ---------- */
+T_AVX512 static INLINE void kernel(const int mr, int kc, const float *A, size_t lda, const float *panel, float *C,
+                                   size_t ldc, const __mmask16 m[4], bool acc) {
+    __m512 c[MR][4];
+#pragma GCC unroll 6
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < 4; j++) c[i][j] = _mm512_setzero_ps();
+    for (int k = 0; k < kc; k++) {
+        const float *p = panel + (size_t)k * NR;
+        __m512 b0 = _mm512_load_ps(p), b1 = _mm512_load_ps(p + 16), b2 = _mm512_load_ps(p + 32),
+               b3 = _mm512_load_ps(p + 48);
+#pragma GCC unroll 6
+        for (int i = 0; i < mr; i++) {
+            __m512 a = _mm512_set1_ps(A[(size_t)i * lda + k]);
+            c[i][0] = _mm512_fmadd_ps(a, b0, c[i][0]);
+            c[i][1] = _mm512_fmadd_ps(a, b1, c[i][1]);
+            c[i][2] = _mm512_fmadd_ps(a, b2, c[i][2]);
+            c[i][3] = _mm512_fmadd_ps(a, b3, c[i][3]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < 4; j++) {
+            float *dst = C + (size_t)i * ldc + 16 * j;
+            __m512 v = c[i][j];
+            if (acc) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m[j], dst));
+            _mm512_mask_storeu_ps(dst, m[j], v);
+        }
+}
+
+T_AVX512 static void kernel_any(int mr, int kc, const float *A, size_t lda, const float *panel, float *C, size_t ldc,
+                                const __mmask16 m[4], bool acc) {
+    switch (mr) {
+    case 6: kernel(6, kc, A, lda, panel, C, ldc, m, acc); break;
+    case 5: kernel(5, kc, A, lda, panel, C, ldc, m, acc); break;
+    case 4: kernel(4, kc, A, lda, panel, C, ldc, m, acc); break;
+    case 3: kernel(3, kc, A, lda, panel, C, ldc, m, acc); break;
+    case 2: kernel(2, kc, A, lda, panel, C, ldc, m, acc); break;
+    default: kernel(1, kc, A, lda, panel, C, ldc, m, acc); break;
+    }
+}
+
+T_AVX512 static void gemm_avx512(int M, int K, const float *A, size_t lda, const GemmB *B, int n0, int n1, float *C,
+                                 size_t ldc, bool accumulate, float *pack) {
+    for (int jc = n0; jc < n1; jc += GEMM_NC) {
+        int nc = n1 - jc < GEMM_NC ? n1 - jc : GEMM_NC;
+        int panels = (nc + NR - 1) / NR;
+        for (int pc = 0; pc < K; pc += GEMM_KC) {
+            int kc = K - pc < GEMM_KC ? K - pc : GEMM_KC;
+            for (int p = 0; p < panels; p++) {
+                float *panel = pack + (size_t)p * kc * NR;
+                if (B->kn) pack_kn(B, jc + p * NR, n1, pc, kc, panel);
+                else pack_nk(B, jc + p * NR, n1, pc, kc, panel);
+            }
+            bool acc = accumulate || pc > 0;
+            for (int p = 0; p < panels; p++) {
+                int j0 = jc + p * NR;
+                __mmask16 m[4];
+                for (int j = 0; j < 4; j++) {
+                    int left = n1 - (j0 + 16 * j);
+                    m[j] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+                }
+                const float *panel = pack + (size_t)p * kc * NR;
+                for (int i = 0; i < M; i += MR) {
+                    int mr = M - i < MR ? M - i : MR;
+                    kernel_any(mr, kc, A + (size_t)i * lda + pc, lda, panel, C + (size_t)i * ldc + j0, ldc, m, acc);
+                }
+            }
+        }
+    }
+}
+
+bool gemm_available(void) { return !strcmp(quant_path_name(), "avx512"); }
+
+void gemm_cols(int M, int K, const float *A, size_t lda, const GemmB *B, int n0, int n1, float *C, size_t ldc,
+               bool accumulate, float *pack) {
+    if (M <= 0 || n1 <= n0) return;
+    if (K <= 0) {
+        if (!accumulate)
+            for (int i = 0; i < M; i++) memset(C + (size_t)i * ldc + n0, 0, (size_t)(n1 - n0) * sizeof *C);
+        return;
+    }
+    gemm_avx512(M, K, A, lda, B, n0, n1, C, ldc, accumulate, pack);
+}
+
+#else /* not x86-64: sgemm does the batches */
+
+bool gemm_available(void) { return false; }
+
+void gemm_cols(int M, int K, const float *A, size_t lda, const GemmB *B, int n0, int n1, float *C, size_t ldc,
+               bool accumulate, float *pack) {
+    (void)M, (void)K, (void)A, (void)lda, (void)B, (void)n0, (void)n1, (void)C, (void)ldc, (void)accumulate, (void)pack;
+}
+
+#endif
