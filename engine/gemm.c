@@ -23,11 +23,13 @@
 /* 16 x 16 transpose in registers: r[i][j] -> r[j][i]. */
 T_AVX512 static INLINE void transpose16(__m512 r[16]) {
     __m512 a[16], b[16];
+#pragma GCC unroll 16
     for (int i = 0; i < 8; i++) {
         a[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
         a[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
     }
     /* groups of four rows: b[4g + c] holds, in 128-bit lane l, rows 4g..4g+3 at column 4l + c */
+#pragma GCC unroll 16
     for (int g = 0; g < 4; g++) {
         __m512 x = a[4 * g], y = a[4 * g + 1], z = a[4 * g + 2], w = a[4 * g + 3];
         b[4 * g + 0] = _mm512_shuffle_ps(x, z, 0x44);
@@ -35,6 +37,7 @@ T_AVX512 static INLINE void transpose16(__m512 r[16]) {
         b[4 * g + 2] = _mm512_shuffle_ps(y, w, 0x44);
         b[4 * g + 3] = _mm512_shuffle_ps(y, w, 0xEE);
     }
+#pragma GCC unroll 16
     for (int c = 0; c < 4; c++) {
         __m512 u0 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0x44), u1 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0xEE);
         __m512 u2 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0x44), u3 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0xEE);
@@ -63,40 +66,58 @@ T_AVX512 static INLINE __m512 load_row16(QType dt, const uint8_t *row, int k, in
     return _mm512_setzero_ps();
 }
 
-/* Rows [n0, n0+NR) of B (zeros past n_end), values [k0, k0+kc), transposed into panel[kc][NR]. */
-T_AVX512 static void pack_nk(const GemmB *B, int n0, int n_end, int k0, int kc, float *panel) {
+/* Rows [n0, n0+NR) of B, values [k0, k0+kn), transposed into K blocks of GEMM_KC: the values of
+ * block kb go to dst + kb * kstride as [kc][NR]. Each row is read from start to end in one sweep.
+ * Columns past n_end repeat the last row: their results are masked off when C is stored. */
+T_AVX512 static INLINE void pack_nk_t(const QType dt, const GemmB *B, int n0, int n_end, int k0, int kn, float *dst,
+                                      size_t kstride) {
     for (int g = 0; g < NR / 16; g++) {
         const uint8_t *rows[16];
-        int live = 0;
         for (int i = 0; i < 16; i++) {
             int n = n0 + 16 * g + i;
-            rows[i] = n < n_end ? (const uint8_t *)B->data + (size_t)n * B->row_bytes : NULL;
-            live += rows[i] != NULL;
+            if (n >= n_end) n = n_end - 1;
+            rows[i] = (const uint8_t *)B->data + (size_t)n * B->row_bytes;
         }
-        for (int kk = 0; kk < kc; kk += 16) {
-            int cnt = kc - kk < 16 ? kc - kk : 16;
+        for (int kk = 0; kk < kn; kk += 16) {
+            int cnt = kn - kk < 16 ? kn - kk : 16;
+            float *panel = dst + (size_t)(kk / GEMM_KC) * kstride + (size_t)(kk % GEMM_KC) * NR + 16 * g;
             __m512 r[16];
-            if (!live) {
-                for (int t = 0; t < cnt; t++) _mm512_store_ps(panel + (size_t)(kk + t) * NR + 16 * g, _mm512_setzero_ps());
-                continue;
-            }
-            for (int i = 0; i < 16; i++) r[i] = rows[i] ? load_row16(B->dt, rows[i], k0 + kk, cnt) : _mm512_setzero_ps();
+#pragma GCC unroll 16
+            for (int i = 0; i < 16; i++) r[i] = load_row16(dt, rows[i], k0 + kk, cnt);
             transpose16(r);
-            for (int t = 0; t < cnt; t++) _mm512_store_ps(panel + (size_t)(kk + t) * NR + 16 * g, r[t]);
+            if (cnt == 16) {
+#pragma GCC unroll 16
+                for (int t = 0; t < 16; t++) _mm512_store_ps(panel + (size_t)t * NR, r[t]);
+            } else {
+#pragma GCC unroll 16
+                for (int t = 0; t < 16; t++)
+                    if (t < cnt) _mm512_store_ps(panel + (size_t)t * NR, r[t]);
+            }
         }
     }
 }
 
-/* B stored [K][N] (F32): rows k0.. of B, columns [n0, n0+NR) (zeros past n_end), copied into panel. */
-T_AVX512 static void pack_kn(const GemmB *B, int n0, int n_end, int k0, int kc, float *panel) {
+T_AVX512 static void pack_nk(const GemmB *B, int n0, int n_end, int k0, int kn, float *dst, size_t kstride) {
+    switch (B->dt) {
+    case QT_F32: pack_nk_t(QT_F32, B, n0, n_end, k0, kn, dst, kstride); break;
+    case QT_F16: pack_nk_t(QT_F16, B, n0, n_end, k0, kn, dst, kstride); break;
+    case QT_BF16: pack_nk_t(QT_BF16, B, n0, n_end, k0, kn, dst, kstride); break;
+    case QT_Q8_0: pack_nk_t(QT_Q8_0, B, n0, n_end, k0, kn, dst, kstride); break;
+    }
+}
+
+/* B stored [K][N] (F32): rows [k0, k0+kn) of B, columns [n0, n0+NR) (zeros past n_end), in the
+ * same K blocks as pack_nk. */
+T_AVX512 static void pack_kn(const GemmB *B, int n0, int n_end, int k0, int kn, float *dst, size_t kstride) {
     __mmask16 m[4];
     for (int j = 0; j < 4; j++) {
         int left = n_end - (n0 + 16 * j);
         m[j] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
     }
-    for (int k = 0; k < kc; k++) {
+    for (int k = 0; k < kn; k++) {
         const float *src = (const float *)((const uint8_t *)B->data + (size_t)(k0 + k) * B->row_bytes) + n0;
-        for (int j = 0; j < 4; j++) _mm512_store_ps(panel + (size_t)k * NR + 16 * j, _mm512_maskz_loadu_ps(m[j], src + 16 * j));
+        float *panel = dst + (size_t)(k / GEMM_KC) * kstride + (size_t)(k % GEMM_KC) * NR;
+        for (int j = 0; j < 4; j++) _mm512_store_ps(panel + 16 * j, _mm512_maskz_loadu_ps(m[j], src + 16 * j));
     }
 }
 
@@ -142,30 +163,56 @@ T_AVX512 static void kernel_any(int mr, int kc, const float *A, size_t lda, cons
     }
 }
 
+/* Packed layout of a block of nc columns and ks values of K: K blocks of GEMM_KC one after another,
+ * each holding the block's panels of NR columns as [kc][NR]. */
 T_AVX512 static void gemm_avx512(int M, int K, const float *A, size_t lda, const GemmB *B, int n0, int n1, float *C,
                                  size_t ldc, bool accumulate, float *pack) {
-    for (int jc = n0; jc < n1; jc += GEMM_NC) {
-        int nc = n1 - jc < GEMM_NC ? n1 - jc : GEMM_NC;
+    /* as many columns per block as let the whole of K fit the scratch (rows packed in one sweep) */
+    int nc_max = (int)(GEMM_PACK_FLOATS / (size_t)K) / NR * NR;
+    if (nc_max < NR) nc_max = NR;
+    if (nc_max > 1024) nc_max = 1024;
+    for (int jc = n0; jc < n1; jc += nc_max) {
+        int nc = n1 - jc < nc_max ? n1 - jc : nc_max;
         int panels = (nc + NR - 1) / NR;
-        for (int pc = 0; pc < K; pc += GEMM_KC) {
-            int kc = K - pc < GEMM_KC ? K - pc : GEMM_KC;
+        size_t nc_pad = (size_t)panels * NR;
+        /* K in super-blocks that fit the scratch (all of K unless K is very long) */
+        int ks_max = (int)(GEMM_PACK_FLOATS / nc_pad) / GEMM_KC * GEMM_KC;
+        for (int ks = 0; ks < K; ks += ks_max) {
+            int kn = K - ks < ks_max ? K - ks : ks_max;
+            size_t kstride = (size_t)GEMM_KC * nc_pad;
             for (int p = 0; p < panels; p++) {
-                float *panel = pack + (size_t)p * kc * NR;
-                if (B->kn) pack_kn(B, jc + p * NR, n1, pc, kc, panel);
-                else pack_nk(B, jc + p * NR, n1, pc, kc, panel);
-            }
-            bool acc = accumulate || pc > 0;
-            for (int p = 0; p < panels; p++) {
-                int j0 = jc + p * NR;
-                __mmask16 m[4];
-                for (int j = 0; j < 4; j++) {
-                    int left = n1 - (j0 + 16 * j);
-                    m[j] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+                /* panel p of K block kb starts at kb * kstride + p * kc(kb) * NR */
+                if (B->kn) {
+                    for (int kb = 0; kb < kn; kb += GEMM_KC) {
+                        int kc = kn - kb < GEMM_KC ? kn - kb : GEMM_KC;
+                        pack_kn(B, jc + p * NR, n1, ks + kb, kc, pack + (size_t)(kb / GEMM_KC) * kstride + (size_t)p * kc * NR,
+                                kstride);
+                    }
+                } else {
+                    /* full K blocks share one stride; the last, shorter block is packed on its own */
+                    int full = kn / GEMM_KC * GEMM_KC;
+                    if (full) pack_nk(B, jc + p * NR, n1, ks, full, pack + (size_t)p * GEMM_KC * NR, kstride);
+                    if (full < kn)
+                        pack_nk(B, jc + p * NR, n1, ks + full, kn - full,
+                                pack + (size_t)(full / GEMM_KC) * kstride + (size_t)p * (kn - full) * NR, kstride);
                 }
-                const float *panel = pack + (size_t)p * kc * NR;
-                for (int i = 0; i < M; i += MR) {
-                    int mr = M - i < MR ? M - i : MR;
-                    kernel_any(mr, kc, A + (size_t)i * lda + pc, lda, panel, C + (size_t)i * ldc + j0, ldc, m, acc);
+            }
+            for (int kb = 0; kb < kn; kb += GEMM_KC) {
+                int kc = kn - kb < GEMM_KC ? kn - kb : GEMM_KC;
+                bool acc = accumulate || ks + kb > 0;
+                for (int p = 0; p < panels; p++) {
+                    int j0 = jc + p * NR;
+                    __mmask16 m[4];
+                    for (int j = 0; j < 4; j++) {
+                        int left = n1 - (j0 + 16 * j);
+                        m[j] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+                    }
+                    const float *panel = pack + (size_t)(kb / GEMM_KC) * kstride + (size_t)p * kc * NR;
+                    for (int i = 0; i < M; i += MR) {
+                        int mr = M - i < MR ? M - i : MR;
+                        kernel_any(mr, kc, A + (size_t)i * lda + ks + kb, lda, panel, C + (size_t)i * ldc + j0, ldc, m,
+                                   acc);
+                    }
                 }
             }
         }

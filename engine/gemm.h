@@ -11,9 +11,8 @@
 
 #include "quant.h"
 
-#define GEMM_KC 256                              /* K per packed block */
-#define GEMM_NC 512                              /* columns (weight rows) per packed block */
-#define GEMM_PACK_FLOATS (GEMM_KC * GEMM_NC)     /* scratch gemm_cols needs (floats, 64-byte aligned) */
+#define GEMM_KC 256                              /* K per block of the kernel */
+#define GEMM_PACK_FLOATS (512 * 1024)            /* scratch gemm_cols needs (floats, 64-byte aligned): 2 MiB */
 
 /* The B operand. With kn == false, B is the logical matrix [N][K] stored as N rows of K values of
  * dtype dt, `row_bytes` apart (nn.Linear weights, cached keys). With kn == true it is stored [K][N]:

@@ -168,7 +168,7 @@ static int alloc_state(EngModel *m, int ctx, LabErr *e) {
     const EngConfig *c = &m->cfg;
     EngRunState *s = &m->s;
     s->ctx = ctx;
-    s->batch = ctx < 256 ? ctx : 256;
+    s->batch = ctx < 512 ? ctx : 512; /* the batch kernel converts each weight once per batch: long batches amortize it */
     size_t B = (size_t)s->batch, dim = (size_t)c->dim, hid = (size_t)c->hidden;
     size_t qd = (size_t)c->n_head * c->head_dim, kvd = (size_t)c->n_kv_head * c->head_dim;
     size_t qw = c->arch == ENG_ARCH_GPT2 ? 3 * dim : qd;
