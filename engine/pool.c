@@ -1,9 +1,30 @@
 /* A small per-model thread pool. Each model owns one, so two models running side by side each use
  * their own thread budget; OpenBLAS itself is kept at one thread (its count is process-wide).
- * A job is fn(ud, i, n) for i in [0, n): the caller runs i = 0 and the workers the rest. */
+ * A job is fn(ud, i, n) for i in [0, n): the caller runs i = 0 and the workers the rest.
+ *
+ * A decode step hands the pool ~60 jobs of a few hundred microseconds each, so waking sleeping
+ * workers through a condition variable (tens of microseconds, and the worker starts late) costs
+ * a real share of the step. Workers and the caller therefore spin on the job counter for a short
+ * while (POOL_SPIN_US) before sleeping: between the jobs of one token they never sleep, while an
+ * idle pool (the user reading, the other model generating) sleeps and costs nothing.
+ *
+ * Sleeping is race-free by two store-then-load pairs (sequentially consistent atomics): a worker
+ * counts itself in `sleepers` before its last look at `gen`, and the caller bumps `gen` before it
+ * looks at `sleepers`, so either the worker sees the job or the caller sees the sleeper (and the
+ * mutex makes its broadcast wait until the worker is inside pthread_cond_wait). `pending` and
+ * `waiting` pair the same way for the caller's sleep. */
 #include <stdlib.h>
 
 #include "model.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CPU_RELAX() _mm_pause()
+#else
+#define CPU_RELAX() ((void)0)
+#endif
+
+#define POOL_SPIN_US 200.0 /* how long a waiting thread spins before it sleeps */
 
 struct EngPool {
     int n;                      /* threads including the caller */
@@ -12,31 +33,47 @@ struct EngPool {
     pthread_cond_t go, done;
     void (*fn)(void *ud, int i, int n);
     void *ud;
-    unsigned long gen;          /* job generation: workers run once per increment */
-    int pending;                /* workers still running the current job */
-    bool quit;
+    atomic_ulong gen;           /* job generation: workers run once per increment */
+    atomic_int pending;         /* workers still running the current job */
+    atomic_int sleepers;        /* workers asleep on `go` (the caller signals only when some are) */
+    atomic_bool waiting;        /* the caller is asleep on `done` */
+    atomic_bool quit;
 };
 
 typedef struct { EngPool *p; int i; } PoolArg;
+
+/* Spins until *gen != seen or quit, for up to POOL_SPIN_US; true if it changed. */
+static bool spin_for_job(EngPool *p, unsigned long seen) {
+    double t0 = now_ms();
+    for (int k = 0;; k++) {
+        if (atomic_load_explicit(&p->gen, memory_order_acquire) != seen || atomic_load(&p->quit)) return true;
+        if ((k & 255) == 255 && (now_ms() - t0) * 1000.0 > POOL_SPIN_US) return false;
+        CPU_RELAX();
+    }
+}
 
 static void *pool_worker(void *arg) {
     PoolArg a = *(PoolArg *)arg;
     free(arg);
     EngPool *p = a.p;
     unsigned long seen = 0;
-    pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->quit && p->gen == seen) pthread_cond_wait(&p->go, &p->mu);
-        if (p->quit) break;
-        seen = p->gen;
-        void (*fn)(void *, int, int) = p->fn;
-        void *ud = p->ud;
-        pthread_mutex_unlock(&p->mu);
-        fn(ud, a.i, p->n);
-        pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0) pthread_cond_signal(&p->done);
+        if (!spin_for_job(p, seen)) {
+            pthread_mutex_lock(&p->mu);
+            atomic_fetch_add(&p->sleepers, 1);
+            while (!atomic_load(&p->quit) && atomic_load(&p->gen) == seen) pthread_cond_wait(&p->go, &p->mu);
+            atomic_fetch_sub(&p->sleepers, 1);
+            pthread_mutex_unlock(&p->mu);
+        }
+        if (atomic_load(&p->quit)) break;
+        seen = atomic_load_explicit(&p->gen, memory_order_acquire);
+        p->fn(p->ud, a.i, p->n);
+        if (atomic_fetch_sub(&p->pending, 1) == 1 && atomic_load(&p->waiting)) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
-    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
@@ -72,7 +109,7 @@ EngPool *eng_pool_new(int n_threads) {
 void eng_pool_free(EngPool *p) {
     if (!p) return;
     pthread_mutex_lock(&p->mu);
-    p->quit = true;
+    atomic_store(&p->quit, true);
     pthread_cond_broadcast(&p->go);
     pthread_mutex_unlock(&p->mu);
     for (int i = 0; i < p->n - 1; i++) pthread_join(p->threads[i], NULL);
@@ -90,15 +127,27 @@ void eng_pool_run(EngPool *p, void (*fn)(void *ud, int i, int n), void *ud) {
         fn(ud, 0, 1);
         return;
     }
-    pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->ud = ud;
-    p->pending = p->n - 1;
-    p->gen++;
-    pthread_cond_broadcast(&p->go);
-    pthread_mutex_unlock(&p->mu);
+    atomic_store(&p->pending, p->n - 1);
+    atomic_fetch_add(&p->gen, 1); /* publishes fn, ud, pending; seq_cst: see sleepers below */
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->go);
+        pthread_mutex_unlock(&p->mu);
+    }
     fn(ud, 0, p->n);
-    pthread_mutex_lock(&p->mu);
-    while (p->pending > 0) pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    /* wait for the workers: spin a while, then sleep until the last one signals */
+    double t0 = now_ms();
+    for (int k = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; k++) {
+        if ((k & 255) == 255 && (now_ms() - t0) * 1000.0 > POOL_SPIN_US) {
+            pthread_mutex_lock(&p->mu);
+            atomic_store(&p->waiting, true);
+            while (atomic_load(&p->pending) > 0) pthread_cond_wait(&p->done, &p->mu);
+            atomic_store(&p->waiting, false);
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+        CPU_RELAX();
+    }
 }
