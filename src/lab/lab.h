@@ -62,6 +62,9 @@ typedef struct {
 
 /* Defaults: no models, db "ablab.db", threads 2, ctx 0, lab_sampling_default(), open mode. */
 void lab_config_init(LabConfig *c);
+/* The threads one slot gets of a total budget: A gets the larger half, and each slot gets at least
+ * one (so a total of 1 still runs two threads). `ablab bench --pair` splits its budget the same way. */
+int  lab_thread_share(int threads, int slot);
 
 /* Opens the database (creating/migrating it) and loads the models that are named. On error
  * *out is NULL and nothing stays open. The current session is an open-mode "lab" session that is

@@ -88,7 +88,7 @@ static int hash_weights(Lab *l, const char *path, char out[65], int64_t *bytes, 
 
 /* ---------- models ---------- */
 
-static int share_of(int threads, int slot) {
+int lab_thread_share(int threads, int slot) {
     if (threads < 2) return 1;
     return slot == 0 ? (threads + 1) / 2 : threads / 2; /* A gets the odd one */
 }
@@ -135,7 +135,7 @@ static void release_models(Lab *l) {
 static void apply_threads(Lab *l) {
     for (int k = 0; k < 2; k++)
         if (l->slot[k].m) {
-            eng_set_threads(l->slot[k].m, share_of(l->settings.threads, k));
+            eng_set_threads(l->slot[k].m, lab_thread_share(l->settings.threads, k));
             fill_info(&l->slot[k]);
         }
 }
@@ -207,7 +207,7 @@ static void scaled_progress(double frac, void *ud) {
 /* Loads path, records it, and puts it in slot (under the lock, so lab_model_info never sees half). */
 static int swap_in(Lab *l, int slot, const char *path, void (*progress)(double, void *), void *ud, LabErr *e) {
     Scaled sc = {progress, ud};
-    EngLoadOpts o = {.n_threads = share_of(l->settings.threads, slot), .ctx = l->ctx,
+    EngLoadOpts o = {.n_threads = lab_thread_share(l->settings.threads, slot), .ctx = l->ctx,
                      .progress = progress ? scaled_progress : NULL, .progress_ud = &sc};
     EngModel *m;
     if (progress) progress(0.0, ud);

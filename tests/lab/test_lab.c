@@ -79,6 +79,17 @@ static void test_kappas(void **state) {
     assert_true(isnan(lab_fleiss_kappa(one, 1, 2))); /* one rater: undefined */
 }
 
+/* The lab's split of its thread budget, which `ablab bench --pair` uses too: A gets the larger half,
+ * each slot at least one thread. */
+static void test_thread_share(void **state) {
+    (void)state;
+    static const int want[][3] = {{0, 1, 1}, {1, 1, 1}, {2, 1, 1}, {3, 2, 1}, {4, 2, 2}, {7, 4, 3}, {256, 128, 128}};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        assert_int_equal(lab_thread_share(want[i][0], LAB_SLOT_A), want[i][1]);
+        assert_int_equal(lab_thread_share(want[i][0], LAB_SLOT_B), want[i][2]);
+    }
+}
+
 static void test_blind_sides_are_balanced(void **state) {
     (void)state;
     for (int64_t seed = 1; seed < 40; seed++) {
@@ -707,6 +718,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_wilson_and_sign_test),
         cmocka_unit_test(test_bradley_terry),
         cmocka_unit_test(test_kappas),
+        cmocka_unit_test(test_thread_share),
         cmocka_unit_test(test_blind_sides_are_balanced),
         cmocka_unit_test(test_stats_on_fixed_votes),
         cmocka_unit_test(test_rate_resolves_sides_retries_and_undoes),
