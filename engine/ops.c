@@ -3,10 +3,28 @@
 #include <math.h>
 #include <string.h>
 
+#include "vmath.h"
+
+/* Each op resolves the path once per call (vm_path(): quant.c's choice) and hands whole rows to
+ * vmath.c's kernels; the portable C is what runs elsewhere, and tests/engine/test_ops.c holds all
+ * of them to the same double-precision reference. */
+
 void op_rmsnorm(float *out, const float *x, const float *w, int n, int dim, float eps) {
+    VmPath p = vm_path();
     for (int t = 0; t < n; t++) {
         const float *xr = x + (size_t)t * dim;
         float *o = out + (size_t)t * dim;
+#if VM_X86
+        if (p == VM_AVX512) {
+            vm_rmsnorm_avx512(o, xr, w, (size_t)dim, eps);
+            continue;
+        }
+        if (p == VM_AVX2) {
+            vm_rmsnorm_avx2(o, xr, w, (size_t)dim, eps);
+            continue;
+        }
+#endif
+        (void)p;
         float ss = 0.0f;
         for (int i = 0; i < dim; i++) ss += xr[i] * xr[i];
         ss /= (float)dim;
@@ -17,9 +35,21 @@ void op_rmsnorm(float *out, const float *x, const float *w, int n, int dim, floa
 }
 
 void op_layernorm(float *out, const float *x, const float *w, const float *b, int n, int dim, float eps) {
+    VmPath p = vm_path();
     for (int t = 0; t < n; t++) {
         const float *xr = x + (size_t)t * dim;
         float *o = out + (size_t)t * dim;
+#if VM_X86
+        if (p == VM_AVX512) {
+            vm_layernorm_avx512(o, xr, w, b, (size_t)dim, eps);
+            continue;
+        }
+        if (p == VM_AVX2) {
+            vm_layernorm_avx2(o, xr, w, b, (size_t)dim, eps);
+            continue;
+        }
+#endif
+        (void)p;
         double mean = 0.0, var = 0.0;
         for (int i = 0; i < dim; i++) mean += xr[i];
         mean /= dim;
@@ -36,15 +66,66 @@ void op_layernorm(float *out, const float *x, const float *w, const float *b, in
 
 void op_add_bias(float *y, const float *b, int n, int dim) {
     if (!b) return;
-    for (int t = 0; t < n; t++)
-        for (int i = 0; i < dim; i++) y[(size_t)t * dim + i] += b[i];
+    VmPath p = vm_path();
+    for (int t = 0; t < n; t++) {
+        float *yr = y + (size_t)t * dim;
+#if VM_X86
+        if (p == VM_AVX512) {
+            vm_add_avx512(yr, b, (size_t)dim);
+            continue;
+        }
+        if (p == VM_AVX2) {
+            vm_add_avx2(yr, b, (size_t)dim);
+            continue;
+        }
+#endif
+        (void)p;
+        for (int i = 0; i < dim; i++) yr[i] += b[i];
+    }
 }
 
 void op_add(float *x, const float *y, size_t n) {
+#if VM_X86
+    VmPath p = vm_path();
+    if (p == VM_AVX512) {
+        vm_add_avx512(x, y, n);
+        return;
+    }
+    if (p == VM_AVX2) {
+        vm_add_avx2(x, y, n);
+        return;
+    }
+#endif
     for (size_t i = 0; i < n; i++) x[i] += y[i];
 }
 
+void op_exp(float *y, const float *x, size_t n) {
+#if VM_X86
+    VmPath p = vm_path();
+    if (p == VM_AVX512) {
+        vm_exp_avx512(y, x, n);
+        return;
+    }
+    if (p == VM_AVX2) {
+        vm_exp_avx2(y, x, n);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++) y[i] = expf(x[i]);
+}
+
 void op_silu_mul(float *a, const float *b, size_t n) {
+#if VM_X86
+    VmPath p = vm_path();
+    if (p == VM_AVX512) {
+        vm_silu_mul_avx512(a, b, n);
+        return;
+    }
+    if (p == VM_AVX2) {
+        vm_silu_mul_avx2(a, b, n);
+        return;
+    }
+#endif
     for (size_t i = 0; i < n; i++) {
         float v = a[i];
         v *= 1.0f / (1.0f + expf(-v));
@@ -53,17 +134,40 @@ void op_silu_mul(float *a, const float *b, size_t n) {
 }
 
 void op_gelu_new(float *a, size_t n) {
+#if VM_X86
+    VmPath p = vm_path();
+    if (p == VM_AVX512) {
+        vm_gelu_new_avx512(a, n);
+        return;
+    }
+    if (p == VM_AVX2) {
+        vm_gelu_new_avx2(a, n);
+        return;
+    }
+#endif
     const float k = 0.7978845608028654f; /* sqrt(2/pi) */
     for (size_t i = 0; i < n; i++) {
         float x = a[i];
-        /* tanh(u) = 1 - 2 / (1 + e^(2u)): expf is several times cheaper than tanhf, and the
-         * cancellation near 0 costs ~1e-7 absolute, far inside the logits' tolerance */
+        /* 0.5 x (1 + tanh(u)) = x / (1 + e^(-2u)): one expf (several times cheaper than tanhf),
+         * and no cancellation where e^(2u) is tiny, as 0.5 x (2 - 2 / (1 + e^(2u))) had */
         float u = k * (x + 0.044715f * x * x * x);
-        a[i] = 0.5f * x * (2.0f - 2.0f / (1.0f + expf(2.0f * u)));
+        a[i] = x / (1.0f + expf(-2.0f * u));
     }
 }
 
 void op_softmax(float *x, int n) {
+    if (n <= 0) return;
+#if VM_X86
+    VmPath p = vm_path();
+    if (p == VM_AVX512) {
+        vm_softmax_avx512(x, (size_t)n);
+        return;
+    }
+    if (p == VM_AVX2) {
+        vm_softmax_avx2(x, (size_t)n);
+        return;
+    }
+#endif
     float mx = x[0];
     for (int i = 1; i < n; i++)
         if (x[i] > mx) mx = x[i];

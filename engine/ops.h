@@ -14,7 +14,13 @@ void op_add_bias(float *y, const float *b, int n, int dim);
 void op_add(float *x, const float *y, size_t n);           /* x += y */
 void op_silu_mul(float *a, const float *b, size_t n);      /* a = silu(a) * b */
 void op_gelu_new(float *a, size_t n);                      /* tanh approximation (GPT-2's gelu_new) */
+/* x = exp(x - max) * (1 / sum), in place, for one row of n (nothing for n <= 0). -inf entries
+ * beside a finite max give 0; a row holding NaN or +inf, or all -inf, comes out all NaN. The SIMD
+ * paths multiply by 1/sum, the portable one divides: within an ulp of each other. */
 void op_softmax(float *x, int n);
+/* y[i] = e^x[i] for i < n; y may be x. Within 2 ulp on the SIMD paths (libm's expf on the portable
+ * one), subnormals included; 0 far below, +inf above ~88.72, NaN for NaN. */
+void op_exp(float *y, const float *x, size_t n);
 
 /* cos/sin tables [ctx][head_dim/2]: angle(pos, j) = pos * theta^(-2j/head_dim), in float as both
  * run.c and transformers compute it. */

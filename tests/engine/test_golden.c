@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "engine.h"
+#include "quant.h"
 #include "test_engine_util.h"
 
 typedef struct {
@@ -112,7 +113,13 @@ static void run_golden(const char *name) {
 static void test_llama_golden(void **st) { (void)st; run_golden("llama-tiny-gqa"); }
 static void test_gpt2_golden(void **st) { (void)st; run_golden("gpt2-tiny-random"); }
 
-int main(void) {
+/* argv[1]: a kernel path to force ("portable", "avx2", "avx512"); skipped (77) if the CPU lacks it. */
+int main(int argc, char **argv) {
+    if (argc > 1 && quant_set_path(argv[1])) {
+        printf("# kernel path %s: not on this CPU, skipping\n", argv[1]);
+        return 77;
+    }
+    printf("# kernel path: %s\n", quant_path_name());
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llama_golden),
         cmocka_unit_test(test_gpt2_golden),
