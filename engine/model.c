@@ -11,6 +11,12 @@
 #include "model.h"
 #include "ops.h"
 
+#ifdef MADV_POPULATE_READ
+#define ABLAB_MADV_POPULATE_READ MADV_POPULATE_READ
+#else
+#define ABLAB_MADV_POPULATE_READ 22 /* Linux's value; EINVAL on kernels without it */
+#endif
+
 int eng_model_load_tokenizer(EngModel *m, const char *path, const EngLoadOpts *o, LabErr *e); /* tokens.c */
 
 EngModel *eng_model_new(void) {
@@ -29,8 +35,12 @@ const MappedFile *eng_model_map(EngModel *m, const char *path, LabErr *e) {
     }
     m->maps = nm;
     if (mapped_open(&m->maps[m->n_maps], path, e)) return NULL;
-    /* the loaders read headers first and the kernels then stream the weights: let the kernel read ahead */
-    if (m->maps[m->n_maps].data) madvise(m->maps[m->n_maps].data, m->maps[m->n_maps].size, MADV_WILLNEED);
+    /* The kernels will stream every weight for the first token: map the pages now (Linux 5.14+),
+     * as llama.cpp's MAP_POPULATE does, so the first answer does not pay ~100k page faults (about
+     * 0.2 s for GPT-2 124M in F32) inside its time to first token. Older kernels read ahead. */
+    MappedFile *mf = &m->maps[m->n_maps];
+    if (mf->data && madvise(mf->data, mf->size, ABLAB_MADV_POPULATE_READ) != 0)
+        madvise(mf->data, mf->size, MADV_WILLNEED);
     return &m->maps[m->n_maps++];
 }
 

@@ -229,6 +229,15 @@ T_AVX512 static float dot_f32_avx512(const void *wv, const float *x, size_t n) {
     const float *w = wv;
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     size_t i = 0;
+    /* GGUF aligns tensor data to 32 bytes only: a row at 32 mod 64 would make every 64-byte load
+     * of the weights straddle two cache lines (~30 % slower streaming). Take the values up to the
+     * next line boundary first, so the weights' loads are aligned (x's are in L1 either way). */
+    size_t head = (16 - (((uintptr_t)w & 63) >> 2)) & 15;
+    if (head && head < n && ((uintptr_t)w & 3) == 0) {
+        __mmask16 m = (__mmask16)((1u << head) - 1);
+        a3 = _mm512_maskz_mul_ps(m, _mm512_maskz_loadu_ps(m, w), _mm512_maskz_loadu_ps(m, x));
+        i = head;
+    }
     for (; i + 64 <= n; i += 64) {
         a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(x + i), a0);
         a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16), _mm512_loadu_ps(x + i + 16), a1);
