@@ -328,6 +328,8 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
                      "%s: not a model ablab reads (a Hugging Face folder, a llama2.c .bin or a .gguf file)", path);
     }
     if (rc || check_config(m, e)) goto fail;
+    if (!m->info.bytes_on_disk) /* the files the loader mapped (GGUF: the one file) */
+        for (size_t i = 0; i < m->n_maps; i++) m->info.bytes_on_disk += m->maps[i].size;
     LOAD_PROGRESS(0.5);
     main_dtypes(m);
     if (o->quant && *o->quant && eng_model_requant(m, o->quant, e)) goto fail;

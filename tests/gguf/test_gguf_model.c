@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <sys/stat.h>
 
 #include "engine.h"
 #include "gguf.h"
@@ -62,6 +63,9 @@ static EngModel *load(const char *path, const char *quant) {
     LabErr e = {0};
     EngLoadOpts o = {.n_threads = 2, .quant = quant};
     if (eng_load(&m, path, &o, &e)) fail_msg("%s", e.msg);
+    /* `ablab inspect` shows the file's size as the bytes on disk */
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) assert_int_equal(eng_info(m)->bytes_on_disk, (size_t)st.st_size);
     return m;
 }
 
