@@ -17,6 +17,8 @@ static void attn_one_task(void *ud, int wi, int nw) {
     float scale = 1.0f / sqrtf((float)hd);
     float *att = a->att + (size_t)wi * ATT_ROWS * a->ctx;
     int units = a->n * a->n_head;
+    QuantDotFn dot = quant_dot_fn(QT_F32);
+    QuantAxpyFn axpy = quant_axpy_fn();
     for (int u = wi; u < units; u += nw) {
         int t = u / a->n_head, h = u % a->n_head;
         int len = a->p0 + t + 1;
@@ -25,14 +27,14 @@ static void attn_one_task(void *ud, int wi, int nw) {
         const float *vc = a->v_cache + (size_t)(h / group) * hd;
         for (int s = 0; s < len; s++) {
             const float *k = kc + (size_t)s * a->kv_dim;
-            att[s] = quant_dot(QT_F32, k, q, (size_t)hd) * scale;
+            att[s] = dot(k, q, (size_t)hd) * scale;
         }
         op_softmax(att, len);
         float *o = a->out + (size_t)t * a->n_head * hd + (size_t)h * hd;
         memset(o, 0, (size_t)hd * sizeof *o);
         for (int s = 0; s < len; s++) {
             const float *v = vc + (size_t)s * a->kv_dim;
-            quant_axpy(att[s], v, o, (size_t)hd);
+            axpy(att[s], v, o, (size_t)hd);
         }
     }
 }

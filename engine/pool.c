@@ -6,14 +6,17 @@
  * workers through a condition variable (tens of microseconds, and the worker starts late) costs
  * a real share of the step. Workers and the caller therefore spin on the job counter for a short
  * while (POOL_SPIN_US) before sleeping: between the jobs of one token they never sleep, while an
- * idle pool (the user reading, the other model generating) sleeps and costs nothing.
+ * idle pool (the user reading, the other model generating) sleeps and costs nothing. A pool with
+ * more threads than the machine has CPUs never spins, and spinning threads yield now and then.
  *
  * Sleeping is race-free by two store-then-load pairs (sequentially consistent atomics): a worker
  * counts itself in `sleepers` before its last look at `gen`, and the caller bumps `gen` before it
  * looks at `sleepers`, so either the worker sees the job or the caller sees the sleeper (and the
  * mutex makes its broadcast wait until the worker is inside pthread_cond_wait). `pending` and
  * `waiting` pair the same way for the caller's sleep. */
+#include <sched.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "model.h"
 
@@ -38,17 +41,27 @@ struct EngPool {
     atomic_int sleepers;        /* workers asleep on `go` (the caller signals only when some are) */
     atomic_bool waiting;        /* the caller is asleep on `done` */
     atomic_bool quit;
+    double spin_us;             /* POOL_SPIN_US, or 0 when the pool has more threads than the CPUs */
 };
 
 typedef struct { EngPool *p; int i; } PoolArg;
 
-/* Spins until *gen != seen or quit, for up to POOL_SPIN_US; true if it changed. */
+/* One step of a spin: mostly a pause; every 64th a sched_yield, so that when threads outnumber
+ * the cores (two models' pools side by side, or a pool larger than the machine) a spinning thread
+ * hands its core to the one that has the work instead of burning its time slice. */
+static void spin_step(int k) {
+    if ((k & 63) == 63) sched_yield();
+    else CPU_RELAX();
+}
+
+/* Spins until *gen != seen or quit, for up to spin_us; true if it changed. */
 static bool spin_for_job(EngPool *p, unsigned long seen) {
+    if (p->spin_us <= 0) return atomic_load(&p->gen) != seen || atomic_load(&p->quit);
     double t0 = now_ms();
     for (int k = 0;; k++) {
         if (atomic_load_explicit(&p->gen, memory_order_acquire) != seen || atomic_load(&p->quit)) return true;
-        if ((k & 255) == 255 && (now_ms() - t0) * 1000.0 > POOL_SPIN_US) return false;
-        CPU_RELAX();
+        if ((k & 63) == 63 && (now_ms() - t0) * 1000.0 > p->spin_us) return false;
+        spin_step(k);
     }
 }
 
@@ -82,6 +95,8 @@ EngPool *eng_pool_new(int n_threads) {
     EngPool *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->n = 1;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    p->spin_us = cpus > 0 && n_threads > cpus ? 0.0 : POOL_SPIN_US;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->go, NULL);
     pthread_cond_init(&p->done, NULL);
@@ -140,7 +155,7 @@ void eng_pool_run(EngPool *p, void (*fn)(void *ud, int i, int n), void *ud) {
     /* wait for the workers: spin a while, then sleep until the last one signals */
     double t0 = now_ms();
     for (int k = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; k++) {
-        if ((k & 255) == 255 && (now_ms() - t0) * 1000.0 > POOL_SPIN_US) {
+        if (p->spin_us <= 0 || ((k & 63) == 63 && (now_ms() - t0) * 1000.0 > p->spin_us)) {
             pthread_mutex_lock(&p->mu);
             atomic_store(&p->waiting, true);
             while (atomic_load(&p->pending) > 0) pthread_cond_wait(&p->done, &p->mu);
@@ -148,6 +163,6 @@ void eng_pool_run(EngPool *p, void (*fn)(void *ud, int i, int n), void *ud) {
             pthread_mutex_unlock(&p->mu);
             break;
         }
-        CPU_RELAX();
+        spin_step(k);
     }
 }

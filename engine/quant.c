@@ -411,17 +411,19 @@ void quant_matvec(QType t, const void *w, size_t cols, const float *x, float *y,
     for (size_t r = r0; r < r1; r++, p += rb) y[r] = dot(p, x, cols);
 }
 
-void quant_axpy(float a, const float *x, float *y, size_t n) {
-#if QUANT_X86
-    int p = cur_path();
-    if (p == PATH_AVX512) {
-        axpy_avx512(a, x, y, n);
-        return;
-    }
-    if (p == PATH_AVX2) {
-        axpy_avx2(a, x, y, n);
-        return;
-    }
-#endif
+static void axpy_c(float a, const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += a * x[i];
 }
+
+QuantAxpyFn quant_axpy_fn(void) {
+#if QUANT_X86
+    int p = cur_path();
+    if (p == PATH_AVX512) return axpy_avx512;
+    if (p == PATH_AVX2) return axpy_avx2;
+#endif
+    return axpy_c;
+}
+
+QuantDotFn quant_dot_fn(QType t) { return pick_dot(t, cur_path()); }
+
+void quant_axpy(float a, const float *x, float *y, size_t n) { quant_axpy_fn()(a, x, y, n); }

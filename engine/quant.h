@@ -40,6 +40,13 @@ float quant_dot(QType t, const void *row, const float *x, size_t n);
 /* y[i] += a * x[i] for i < n (SIMD; attention's weighted sum of values). */
 void quant_axpy(float a, const float *x, float *y, size_t n);
 
+/* The kernels quant_dot / quant_axpy would run now, for loops of many short calls (attention over
+ * the cache: two per cached position and head) that should not choose a path at every call. */
+typedef float (*QuantDotFn)(const void *row, const float *x, size_t n);
+typedef void (*QuantAxpyFn)(float a, const float *x, float *y, size_t n);
+QuantDotFn quant_dot_fn(QType t);
+QuantAxpyFn quant_axpy_fn(void);
+
 /* Forces a kernel path: "portable", "avx2", "avx512", or NULL for the best the CPU has (the
  * default). -1 if this CPU cannot run the one named. For tests and benchmarks comparing paths. */
 int  quant_set_path(const char *name);
