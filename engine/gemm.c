@@ -219,7 +219,7 @@ T_AVX512 static void gemm_avx512(int M, int K, const float *A, size_t lda, const
     }
 }
 
-bool gemm_available(void) { return !strcmp(quant_path_name(), "avx512"); }
+bool gemm_available(void) { return quant_path() == QUANT_PATH_AVX512; }
 
 void gemm_cols(int M, int K, const float *A, size_t lda, const GemmB *B, int n0, int n1, float *C, size_t ldc,
                bool accumulate, float *pack) {

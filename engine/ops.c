@@ -14,17 +14,7 @@ void op_rmsnorm(float *out, const float *x, const float *w, int n, int dim, floa
     for (int t = 0; t < n; t++) {
         const float *xr = x + (size_t)t * dim;
         float *o = out + (size_t)t * dim;
-#if VM_X86
-        if (p == VM_AVX512) {
-            vm_rmsnorm_avx512(o, xr, w, (size_t)dim, eps);
-            continue;
-        }
-        if (p == VM_AVX2) {
-            vm_rmsnorm_avx2(o, xr, w, (size_t)dim, eps);
-            continue;
-        }
-#endif
-        (void)p;
+        if (VM_RUN(p, vm_rmsnorm, o, xr, w, (size_t)dim, eps)) continue;
         float ss = 0.0f;
         for (int i = 0; i < dim; i++) ss += xr[i] * xr[i];
         ss /= (float)dim;
@@ -39,17 +29,7 @@ void op_layernorm(float *out, const float *x, const float *w, const float *b, in
     for (int t = 0; t < n; t++) {
         const float *xr = x + (size_t)t * dim;
         float *o = out + (size_t)t * dim;
-#if VM_X86
-        if (p == VM_AVX512) {
-            vm_layernorm_avx512(o, xr, w, b, (size_t)dim, eps);
-            continue;
-        }
-        if (p == VM_AVX2) {
-            vm_layernorm_avx2(o, xr, w, b, (size_t)dim, eps);
-            continue;
-        }
-#endif
-        (void)p;
+        if (VM_RUN(p, vm_layernorm, o, xr, w, b, (size_t)dim, eps)) continue;
         double mean = 0.0, var = 0.0;
         for (int i = 0; i < dim; i++) mean += xr[i];
         mean /= dim;
@@ -69,63 +49,26 @@ void op_add_bias(float *y, const float *b, int n, int dim) {
     VmPath p = vm_path();
     for (int t = 0; t < n; t++) {
         float *yr = y + (size_t)t * dim;
-#if VM_X86
-        if (p == VM_AVX512) {
-            vm_add_avx512(yr, b, (size_t)dim);
-            continue;
-        }
-        if (p == VM_AVX2) {
-            vm_add_avx2(yr, b, (size_t)dim);
-            continue;
-        }
-#endif
-        (void)p;
+        if (VM_RUN(p, vm_add, yr, b, (size_t)dim)) continue;
         for (int i = 0; i < dim; i++) yr[i] += b[i];
     }
 }
 
 void op_add(float *x, const float *y, size_t n) {
-#if VM_X86
     VmPath p = vm_path();
-    if (p == VM_AVX512) {
-        vm_add_avx512(x, y, n);
-        return;
-    }
-    if (p == VM_AVX2) {
-        vm_add_avx2(x, y, n);
-        return;
-    }
-#endif
+    if (VM_RUN(p, vm_add, x, y, n)) return;
     for (size_t i = 0; i < n; i++) x[i] += y[i];
 }
 
 void op_exp(float *y, const float *x, size_t n) {
-#if VM_X86
     VmPath p = vm_path();
-    if (p == VM_AVX512) {
-        vm_exp_avx512(y, x, n);
-        return;
-    }
-    if (p == VM_AVX2) {
-        vm_exp_avx2(y, x, n);
-        return;
-    }
-#endif
+    if (VM_RUN(p, vm_exp, y, x, n)) return;
     for (size_t i = 0; i < n; i++) y[i] = expf(x[i]);
 }
 
 void op_silu_mul(float *a, const float *b, size_t n) {
-#if VM_X86
     VmPath p = vm_path();
-    if (p == VM_AVX512) {
-        vm_silu_mul_avx512(a, b, n);
-        return;
-    }
-    if (p == VM_AVX2) {
-        vm_silu_mul_avx2(a, b, n);
-        return;
-    }
-#endif
+    if (VM_RUN(p, vm_silu_mul, a, b, n)) return;
     for (size_t i = 0; i < n; i++) {
         float v = a[i];
         v *= 1.0f / (1.0f + expf(-v));
@@ -134,17 +77,8 @@ void op_silu_mul(float *a, const float *b, size_t n) {
 }
 
 void op_gelu_new(float *a, size_t n) {
-#if VM_X86
     VmPath p = vm_path();
-    if (p == VM_AVX512) {
-        vm_gelu_new_avx512(a, n);
-        return;
-    }
-    if (p == VM_AVX2) {
-        vm_gelu_new_avx2(a, n);
-        return;
-    }
-#endif
+    if (VM_RUN(p, vm_gelu_new, a, n)) return;
     const float k = 0.7978845608028654f; /* sqrt(2/pi) */
     for (size_t i = 0; i < n; i++) {
         float x = a[i];
@@ -157,17 +91,8 @@ void op_gelu_new(float *a, size_t n) {
 
 void op_softmax(float *x, int n) {
     if (n <= 0) return;
-#if VM_X86
     VmPath p = vm_path();
-    if (p == VM_AVX512) {
-        vm_softmax_avx512(x, (size_t)n);
-        return;
-    }
-    if (p == VM_AVX2) {
-        vm_softmax_avx2(x, (size_t)n);
-        return;
-    }
-#endif
+    if (VM_RUN(p, vm_softmax, x, (size_t)n)) return;
     float mx = x[0];
     for (int i = 1; i < n; i++)
         if (x[i] > mx) mx = x[i];

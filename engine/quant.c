@@ -331,7 +331,7 @@ T_AVX512 static void axpy_avx512(float a, const float *x, float *y, size_t n) {
 #endif
 
 /* ---------- dispatch ---------- */
-enum { PATH_UNSET = 0, PATH_PORTABLE, PATH_AVX2, PATH_AVX512 };
+enum { PATH_UNSET = 0, PATH_PORTABLE = QUANT_PATH_PORTABLE, PATH_AVX2 = QUANT_PATH_AVX2, PATH_AVX512 = QUANT_PATH_AVX512 };
 static int g_path;          /* resolved once; every thread computes the same value */
 static int g_forced;        /* PATH_UNSET, or a path set by quant_set_path */
 
@@ -364,6 +364,8 @@ int quant_set_path(const char *name) {
     __atomic_store_n(&g_forced, want, __ATOMIC_RELAXED);
     return 0;
 }
+
+QuantPath quant_path(void) { return (QuantPath)cur_path(); }
 
 const char *quant_path_name(void) {
     switch (cur_path()) {

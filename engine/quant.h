@@ -50,7 +50,11 @@ QuantAxpyFn quant_axpy_fn(void);
 /* Forces a kernel path: "portable", "avx2", "avx512", or NULL for the best the CPU has (the
  * default). -1 if this CPU cannot run the one named. For tests and benchmarks comparing paths. */
 int  quant_set_path(const char *name);
-/* "avx512", "avx2", or "portable": the path quant_matvec takes now. */
+/* The path quant_matvec takes now (the best the CPU has, or the one quant_set_path forced), and
+ * its name: "avx512", "avx2" or "portable". The engine's other SIMD code (gemm.c, vmath.c) follows
+ * it, so forcing a path forces them all. Cheap: one relaxed atomic load. */
+typedef enum { QUANT_PATH_PORTABLE = 1, QUANT_PATH_AVX2, QUANT_PATH_AVX512 } QuantPath;
+QuantPath quant_path(void);
 const char *quant_path_name(void);
 
 #endif

@@ -4,24 +4,16 @@
 #include "vmath.h"
 
 #include <math.h>
-#include <string.h>
 
 #include "quant.h"
 
-/* quant.c stays the one place that decides the path; it names it with one of three string
- * literals, so the pointer identifies the path. The strings are compared the first time a pointer
- * is seen and the pointer remembered, because op_softmax runs once per attention row and two
- * strcmp calls there cost as much as a short row's exponentials. Each slot only ever receives
- * the one pointer that names its path, so threads racing to fill it agree. */
-static const char *g_seen[3];
-
+/* quant.c stays the one place that decides the path. */
 VmPath vm_path(void) {
-    const char *p = quant_path_name();
-    for (int i = 0; i < 3; i++)
-        if (__atomic_load_n(&g_seen[i], __ATOMIC_RELAXED) == p) return (VmPath)i;
-    VmPath v = !strcmp(p, "avx512") ? VM_AVX512 : !strcmp(p, "avx2") ? VM_AVX2 : VM_PORTABLE;
-    __atomic_store_n(&g_seen[v], p, __ATOMIC_RELAXED);
-    return v;
+    switch (quant_path()) {
+    case QUANT_PATH_AVX512: return VM_AVX512;
+    case QUANT_PATH_AVX2: return VM_AVX2;
+    default: return VM_PORTABLE;
+    }
 }
 
 #if VM_X86

@@ -1,7 +1,7 @@
 /* Private to engine/ (ops.c and its tests): the AVX-512 and AVX2 + FMA kernels behind ops.h's
  * element-wise operations, and the run-time choice between them and ops.c's portable C.
  *
- * The choice is quant.c's: vm_path() reads quant_path_name(), so quant_set_path("portable" |
+ * The choice is quant.c's: vm_path() is quant_path(), so quant_set_path("portable" |
  * "avx2" | "avx512") forces the matrix kernels and these together, and a test or a benchmark that
  * compares paths compares the whole forward pass. ops.c calls these; nothing else needs to.
  *
@@ -13,6 +13,7 @@
 #ifndef ABLAB_VMATH_H
 #define ABLAB_VMATH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -26,6 +27,16 @@ typedef enum { VM_PORTABLE = 0, VM_AVX2, VM_AVX512 } VmPath;
 /* The path quant.c's kernels take now (the best the CPU has, or the one quant_set_path forced).
  * Cheap enough to call once per op call; thread-safe. */
 VmPath vm_path(void);
+
+/* Runs kernel_avx512(...) or kernel_avx2(...) when path p is that one, and is then true; false
+ * means neither ran and the caller's portable C must. Without x86 it is always false. */
+#if VM_X86
+#define VM_RUN(p, kernel, ...)                                                                      \
+    ((p) == VM_AVX512 ? (kernel##_avx512(__VA_ARGS__), true)                                        \
+                      : (p) == VM_AVX2 ? (kernel##_avx2(__VA_ARGS__), true) : false)
+#else
+#define VM_RUN(p, kernel, ...) ((void)(p), false)
+#endif
 
 #if VM_X86
 /* Only call an _avx2 kernel when vm_path() >= VM_AVX2, an _avx512 one when it is VM_AVX512. */
