@@ -77,7 +77,7 @@ static void attn_tile(const OpAttn *a, int h, int t0, int tn, float *S, float *p
 static void attn_batch_task(void *ud, int wi, int nw) {
     const OpAttn *a = ud;
     float *S = a->att + (size_t)wi * ATT_ROWS * a->ctx;
-    float *pack = a->pack ? a->pack + (size_t)wi * GEMM_PACK_FLOATS : NULL;
+    float *pack = gemm_available() ? a->pack + (size_t)wi * GEMM_PACK_FLOATS : NULL; /* NULL: sgemm */
     int tiles = (a->n + ATT_ROWS - 1) / ATT_ROWS;
     for (int u = wi; u < tiles * a->n_head; u += nw) {
         int t0 = u / a->n_head * ATT_ROWS, h = u % a->n_head;

@@ -2,7 +2,6 @@
  * fused q|k|v projection (Conv1D, stored [in][out]), gelu_new MLP, head tied to the embedding. */
 #include <string.h>
 
-#include "gemm.h"
 #include "ops.h"
 
 void gpt2_forward(EngModel *m, const int *ids, int n, float *all_logits) {
@@ -30,7 +29,7 @@ void gpt2_forward(EngModel *m, const int *ids, int n, float *all_logits) {
             memcpy(vc + (size_t)(p0 + t) * dim, qkv + 2 * dim, (size_t)dim * sizeof(float));
         }
         OpAttn a = {.q = s->q, .q_stride = 3 * dim, .k_cache = kc, .v_cache = vc, .kv_dim = dim, .out = s->att_out,
-                    .att = s->att, .ctx = s->ctx, .pack = n > 1 && gemm_available() ? s->pack : NULL, .n = n, .p0 = p0,
+                    .att = s->att, .ctx = s->ctx, .pack = s->pack, .n = n, .p0 = p0,
                     .n_head = c->n_head, .n_kv_head = c->n_head, .head_dim = hd};
         op_attention(&a, m->pool);
         mm_batch(&L->c_proj, s->att_out, n, s->xb, m);

@@ -3,7 +3,6 @@
  * are written straight into the cache rows of their positions. */
 #include <string.h>
 
-#include "gemm.h"
 #include "ops.h"
 
 void llama_forward(EngModel *m, const int *ids, int n, float *all_logits) {
@@ -32,7 +31,7 @@ void llama_forward(EngModel *m, const int *ids, int n, float *all_logits) {
             op_rope(k + (size_t)t * kvd, c->n_kv_head, hd, cr, sr, c->rope_interleaved);
         }
         OpAttn a = {.q = s->q, .q_stride = qd, .k_cache = kc, .v_cache = vc, .kv_dim = kvd, .out = s->att_out,
-                    .att = s->att, .ctx = s->ctx, .pack = n > 1 && gemm_available() ? s->pack : NULL, .n = n, .p0 = p0,
+                    .att = s->att, .ctx = s->ctx, .pack = s->pack, .n = n, .p0 = p0,
                     .n_head = c->n_head, .n_kv_head = c->n_kv_head, .head_dim = hd};
         op_attention(&a, m->pool);
         mm_batch(&L->wo, s->att_out, n, s->xb, m);

@@ -35,7 +35,8 @@ void op_rope(float *v, int n_heads, int head_dim, const float *cos_row, const fl
 /* Causal attention for n query rows at positions p0 .. p0+n-1 against the cache rows 0 .. p0+t.
  * q: [n][q_stride] (head h at h*head_dim); k_cache, v_cache: [ctx][kv_dim] of this layer;
  * out: [n][n_head*head_dim]. att: per-thread scratch [threads][ATT_ROWS * ctx]; pack: per-thread
- * [threads][GEMM_PACK_FLOATS] (gemm.c), or NULL to use sgemm. Heads and query tiles split over the pool. */
+ * [threads][GEMM_PACK_FLOATS] for gemm.c (sgemm runs instead where gemm.c cannot). Heads and
+ * query tiles split over the pool. */
 typedef struct {
     const float *q; int q_stride;
     const float *k_cache, *v_cache; int kv_dim;
