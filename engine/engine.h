@@ -17,6 +17,8 @@ typedef struct {
     int ctx;                    /* KV-cache length to allocate (0 = min(model max, 2048)) */
     const char *quant;          /* NULL or "" = keep file dtype; "f32", "f16", "q8_0" = convert at load */
     const char *tokenizer_path; /* override the tokenizer found beside the weights (NULL = auto) */
+    bool mmap;                  /* read weights in place from the file mapping instead of copying them
+                                   into memory of our own: less memory, slower decode (file pages stall) */
     void (*progress)(double frac, void *ud); /* optional load progress 0..1 */
     void *progress_ud;
 } EngLoadOpts;

@@ -375,14 +375,6 @@ fail:
 }
 
 /* ================================ conversion at load ================================ */
-static bool in_maps(const EngModel *m, const void *p) {
-    for (size_t i = 0; i < m->n_maps; i++) {
-        const uint8_t *d = m->maps[i].data;
-        if ((const uint8_t *)p >= d && (const uint8_t *)p < d + m->maps[i].size) return true;
-    }
-    return false;
-}
-
 /* Row r of W as float32 (any dtype, transposed or not). */
 static void tensor_row_f32(const EngTensor *W, int64_t r, float *out) {
     if (W->transposed) {
@@ -414,15 +406,16 @@ static void tensor_convert(const EngTensor *W, EngDType dt, void *dst, float *ro
 static int requant_tensor(EngModel *m, EngTensor *W, EngDType want, float *row, LabErr *e) {
     if (!W->data) return 0;
     EngDType dt = fit_dtype(want, W->cols);
-    if (W->dt == dt && (!W->transposed || dt == ENG_DT_F32)) return 0; /* BLAS reads transposed F32 */
+    if (W->dt == dt && (!W->transposed || dt == ENG_DT_F32)) /* BLAS reads transposed F32 */
+        return eng_model_own(m, W, e);
     size_t old, nb;
     if (!eng_dtype_bytes(W->dt, W->rows, W->cols, &old) || !eng_dtype_bytes(dt, W->rows, W->cols, &nb))
         return lab_err(e, LAB_ERANGE, "%s: a tensor is too large to convert", m->name);
-    void *dst = eng_model_alloc(m, nb, true, e);
+    void *dst = eng_model_weight_mem(m, nb, e);
     if (!dst) return -1;
     tensor_convert(W, dt, dst, row);
     const void *prev = W->data;
-    if (in_maps(m, prev)) {
+    if (eng_model_in_maps(m, prev)) {
         m->info.bytes_mapped -= old;
     } else {
         m->info.bytes_owned -= old;

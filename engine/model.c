@@ -19,6 +19,13 @@
 
 int eng_model_load_tokenizer(EngModel *m, const char *path, const EngLoadOpts *o, LabErr *e); /* tokens.c */
 
+/* Maps the pages of [p, p + n) of a file mapping in one call instead of one fault per page (Linux
+ * 5.14+; older kernels are asked to read ahead). */
+static void populate(const void *p, size_t n) {
+    uintptr_t lo = (uintptr_t)p & ~(uintptr_t)4095, hi = (uintptr_t)p + n;
+    if (n && madvise((void *)lo, hi - lo, ABLAB_MADV_POPULATE_READ) != 0) madvise((void *)lo, hi - lo, MADV_WILLNEED);
+}
+
 EngModel *eng_model_new(void) {
     EngModel *m = calloc(1, sizeof *m);
     if (!m) return NULL;
@@ -35,13 +42,21 @@ const MappedFile *eng_model_map(EngModel *m, const char *path, LabErr *e) {
     }
     m->maps = nm;
     if (mapped_open(&m->maps[m->n_maps], path, e)) return NULL;
-    /* The kernels will stream every weight for the first token: map the pages now (Linux 5.14+),
-     * as llama.cpp's MAP_POPULATE does, so the first answer does not pay ~100k page faults (about
-     * 0.2 s for GPT-2 124M in F32) inside its time to first token. Older kernels read ahead. */
+    /* Weights read in place are all read for the first token: map the pages now (Linux 5.14+), as
+     * llama.cpp's MAP_POPULATE does, rather than through ~100k page faults (about 0.2 s for GPT-2
+     * 124M in F32) inside the first answer. Copied weights are mapped a tensor at a time. */
     MappedFile *mf = &m->maps[m->n_maps];
-    if (mf->data && madvise(mf->data, mf->size, ABLAB_MADV_POPULATE_READ) != 0)
-        madvise(mf->data, mf->size, MADV_WILLNEED);
+    if (mf->data && (m->keep_mapped || m->requant_pending)) populate(mf->data, mf->size);
     return &m->maps[m->n_maps++];
+}
+
+/* Copies a weight out of the file mapping, then lets its file pages go, so that loading a model
+ * never holds it twice in the process (a page shared with a neighbour just maps again). */
+static void copy_out(void *dst, const void *src, size_t bytes) {
+    populate(src, bytes);
+    memcpy(dst, src, bytes);
+    uintptr_t lo = (uintptr_t)src & ~(uintptr_t)4095, hi = (uintptr_t)src + bytes;
+    madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
 void *eng_model_alloc(EngModel *m, size_t bytes, bool counted, LabErr *e) {
@@ -67,6 +82,70 @@ void *eng_model_alloc(EngModel *m, size_t bytes, bool counted, LabErr *e) {
     m->owned[m->n_owned++] = p;
     if (counted) m->info.bytes_owned += bytes;
     return p;
+}
+
+bool eng_model_in_maps(const EngModel *m, const void *p) {
+    for (size_t i = 0; i < m->n_maps; i++) {
+        const uint8_t *d = m->maps[i].data;
+        if ((const uint8_t *)p >= d && (const uint8_t *)p < d + m->maps[i].size) return true;
+    }
+    return false;
+}
+
+/* Weight memory comes in chunks of at least 64 MiB, 2 MiB aligned and advised for huge pages.
+ * Decode streams every weight once per token: read from a file mapping (4 KiB pages of the page
+ * cache) a step of the 200M-parameter scratch shape took 20-25 ms at best here, with about a tenth
+ * of the steps stalling for 50-150 ms; from huge-page anonymous memory 16.5 ms, with no stalls
+ * (tests/bench/README.md). A chunk's untouched tail costs address space only. */
+#define ARENA_CHUNK ((size_t)64 << 20)
+#define HUGE_PAGE ((size_t)2 << 20)
+
+void *eng_model_weight_mem(EngModel *m, size_t bytes, LabErr *e) {
+    size_t need = (bytes + 63) / 64 * 64;
+    if (need < bytes || need > SIZE_MAX / 2) {
+        lab_err(e, LAB_ENOMEM, "out of memory (%zu bytes)", bytes);
+        return NULL;
+    }
+    if (!need) need = 64;
+    struct EngArena *a = m->n_arena ? &m->arena[m->n_arena - 1] : NULL;
+    if (!a || a->size - a->used < need) {
+        struct EngArena *na = realloc(m->arena, (m->n_arena + 1) * sizeof *na);
+        if (!na) {
+            lab_err(e, LAB_ENOMEM, "out of memory");
+            return NULL;
+        }
+        m->arena = na;
+        size_t size = need > ARENA_CHUNK ? (need + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE : ARENA_CHUNK;
+        uint8_t *raw = mmap(NULL, size + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (raw == MAP_FAILED) {
+            lab_err(e, LAB_ENOMEM, "out of memory (%zu bytes of weights)", size);
+            return NULL;
+        }
+        uint8_t *base = (uint8_t *)(((uintptr_t)raw + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+        if (base > raw) munmap(raw, (size_t)(base - raw)); /* keep exactly [base, base + size) */
+        if (base + size < raw + size + HUGE_PAGE) munmap(base + size, (size_t)(raw + size + HUGE_PAGE - (base + size)));
+#ifdef MADV_HUGEPAGE
+        madvise(base, size, MADV_HUGEPAGE);
+#endif
+        a = &m->arena[m->n_arena++];
+        *a = (struct EngArena){base, size, 0};
+    }
+    void *p = a->base + a->used;
+    a->used += need;
+    m->info.bytes_owned += bytes;
+    return p;
+}
+
+int eng_model_own(EngModel *m, EngTensor *W, LabErr *e) {
+    size_t bytes;
+    if (m->keep_mapped || !W->data || !eng_model_in_maps(m, W->data)) return 0;
+    if (!eng_dtype_bytes(W->dt, W->rows, W->cols, &bytes)) return lab_err(e, LAB_ERANGE, "%s: tensor too large", m->name);
+    void *c = eng_model_weight_mem(m, bytes, e);
+    if (!c) return -1;
+    copy_out(c, W->data, bytes);
+    W->data = c;
+    m->info.bytes_mapped -= bytes;
+    return 0;
 }
 
 static void convert_to_f32(float *dst, EngDType dt, const void *src, size_t n) {
@@ -105,14 +184,22 @@ int eng_model_weight(EngModel *m, EngTensor *out, EngDType dt, const void *data,
     if (transposed && dt != ENG_DT_F32) keep = false;
     bool aligned = ((uintptr_t)data % (dt == ENG_DT_F32 ? 4 : 2)) == 0;
     if (keep && aligned) {
-        m->info.bytes_mapped += bytes;
         snprintf(m->dtype, sizeof m->dtype, "%s", eng_dtype_name(dt));
-        return record(m, what, dt, out, bytes, true, e);
+        if (m->keep_mapped || m->requant_pending) {
+            m->info.bytes_mapped += bytes;
+            return record(m, what, dt, out, bytes, true, e);
+        }
+        void *c = eng_model_weight_mem(m, bytes, e);
+        if (!c) return -1;
+        copy_out(c, data, bytes);
+        out->data = c;
+        return record(m, what, dt, out, bytes, false, e);
     }
     if (dt == ENG_DT_Q8_0) return lab_err(e, LAB_EFORMAT, "%s: tensor '%s': misaligned Q8_0 data", m->name, what);
     size_t n = (size_t)rows * (size_t)cols, fbytes;
     if (!size_mul_ok(n, 4, &fbytes)) return lab_err(e, LAB_ERANGE, "%s: tensor '%s' too large", m->name, what);
-    float *dst = eng_model_alloc(m, fbytes, true, e);
+    /* a --quant to come converts this again and frees it: only then take freeable memory */
+    float *dst = m->requant_pending ? eng_model_alloc(m, fbytes, true, e) : eng_model_weight_mem(m, fbytes, e);
     if (!dst) return -1;
     if (aligned) convert_to_f32(dst, dt, data, n);
     else { /* unaligned source: one element at a time through an aligned copy */
@@ -300,11 +387,13 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
         goto fail;
     }
     m->convert_halves = true;
+    m->keep_mapped = o->mmap;
     if (o->quant && *o->quant) {
         if (!strcmp(o->quant, "f32")) m->convert_halves = true;
-        else if (!strcmp(o->quant, "f16") || !strcmp(o->quant, "bf16") || !strcmp(o->quant, "q8_0"))
+        else if (!strcmp(o->quant, "f16") || !strcmp(o->quant, "bf16") || !strcmp(o->quant, "q8_0")) {
             m->convert_halves = false; /* eng_model_requant converts from the file's dtype */
-        else {
+            m->requant_pending = true;
+        } else {
             lab_err(e, LAB_EINVAL, "%s: --quant %s: expected f32, f16, bf16 or q8_0", path, o->quant);
             goto fail;
         }
@@ -333,6 +422,7 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
     LOAD_PROGRESS(0.5);
     main_dtypes(m);
     if (o->quant && *o->quant && eng_model_requant(m, o->quant, e)) goto fail;
+    m->requant_pending = false;
     LOAD_PROGRESS(0.7);
     const EngConfig *c = &m->cfg;
     int ctx = o->ctx > 0 ? o->ctx : 2048;
@@ -387,6 +477,8 @@ void eng_free(EngModel *m) {
     tok_free(m->tok);
     for (size_t i = 0; i < m->n_maps; i++) mapped_close(&m->maps[i]);
     for (size_t i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    for (size_t i = 0; i < m->n_arena; i++) munmap(m->arena[i].base, m->arena[i].size);
+    free(m->arena);
     free(m->maps);
     free(m->owned);
     for (size_t i = 0; i < m->n_tinfo; i++) free((char *)m->tinfo[i].name);

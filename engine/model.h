@@ -148,11 +148,14 @@ struct EngModel {
     int n_threads;
     bool busy;                  /* a generation holds the KV cache */
     bool convert_halves;        /* F16/BF16 weights become F32 at load (default) */
+    bool keep_mapped;           /* EngLoadOpts.mmap: the kernels read weights from the file mapping */
+    bool requant_pending;       /* --quant converts the matrices after loading: copy none before */
     size_t att_bytes;           /* s.att, sized by the pool */
     /* resources released by eng_free */
     EngTensorInfo *tinfo; size_t n_tinfo; /* names owned */
     MappedFile *maps; size_t n_maps;
     void **owned; size_t n_owned;
+    struct EngArena { uint8_t *base; size_t size, used; } *arena; size_t n_arena; /* weight memory */
     char *path, *name, *tok_path;
     char file_dtype[16];
     char dtype[16];
@@ -166,8 +169,18 @@ const MappedFile *eng_model_map(EngModel *m, const char *path, LabErr *e);
  * bytes_owned, contents undefined until the loader fills them) or zeroed buffers (counted = false).
  * NULL with e filled on ENOMEM. */
 void *eng_model_alloc(EngModel *m, size_t bytes, bool counted, LabErr *e);
+/* Whether p points into one of the model's file mappings. */
+bool eng_model_in_maps(const EngModel *m, const void *p);
+/* Memory for weights that stay until eng_free (counted in bytes_owned): 64-byte aligned pieces of
+ * big anonymous chunks backed by huge pages where the kernel gives them. Never freed one by one.
+ * NULL with e filled on ENOMEM. */
+void *eng_model_weight_mem(EngModel *m, size_t bytes, LabErr *e);
+/* Copies a weight that points into a file mapping into weight memory (no-op when it does not, or
+ * when the model keeps its weights mapped). */
+int eng_model_own(EngModel *m, EngTensor *W, LabErr *e);
 /* A weight as the kernels will read it: F32/F16/BF16/Q8_0 data of rows x cols. When the file
- * dtype is F32 or the kernels read it directly, data stays mapped (bytes_mapped), otherwise it is
+ * dtype is F32 or the kernels read it directly, it is copied into weight memory (or, with
+ * keep_mapped or a --quant still to come, read from the mapping: bytes_mapped); otherwise it is
  * converted into owned memory (bytes_owned). `what` names it for messages. */
 int eng_model_weight(EngModel *m, EngTensor *out, EngDType dt, const void *data, int64_t rows, int64_t cols,
                      bool transposed, const char *what, LabErr *e);

@@ -34,7 +34,7 @@ int cli_parse(App *app, const Command *cmd, int argc, char **argv, const struct 
         for (size_t i = 0; i < n_extra; i++) dup |= strcmp(extra[i].name, ki->flag) == 0;
         if (dup) continue;
         opts[k].name = ki->flag;
-        opts[k].has_arg = c == CFG_BLIND ? no_argument : required_argument;
+        opts[k].has_arg = cfg_key_is_switch((CfgKey)c) ? no_argument : required_argument;
         opts[k].flag = NULL;
         opts[k].val = CFG_OPT_BASE + c;
         k++;
@@ -69,7 +69,7 @@ int cli_parse(App *app, const Command *cmd, int argc, char **argv, const struct 
             CfgKey key = (CfgKey)(o - CFG_OPT_BASE);
             char detail[64];
             snprintf(detail, sizeof detail, "--%s", cfg_key_info(key)->flag);
-            if (cfg_set(&app->cfg, key, key == CFG_BLIND ? "true" : optarg, CFG_FLAG, detail, &app->err)) {
+            if (cfg_set(&app->cfg, key, cfg_key_is_switch(key) ? "true" : optarg, CFG_FLAG, detail, &app->err)) {
                 cli_usage_error(cmd, "%s", app->err.msg);
                 rc = -2;
                 break;

@@ -59,7 +59,7 @@ static int run_convert(App *app, int argc, char **argv) {
     if (strcmp(o.quant, "f32") && strcmp(o.quant, "f16") && strcmp(o.quant, "bf16") && strcmp(o.quant, "q8_0"))
         return cli_usage_error(&cmd_convert, "--quant %s: expected f32, f16, bf16 or q8_0", o.quant);
     /* a short context: converting needs no KV cache */
-    EngLoadOpts lo = {.n_threads = 1, .ctx = 16, .tokenizer_path = o.tokenizer};
+    EngLoadOpts lo = {.n_threads = 1, .ctx = 16, .tokenizer_path = o.tokenizer, .mmap = true}; /* read once */
     EngModel *m = NULL;
     if (eng_load(&m, o.model, &lo, &app->err)) return EXIT_FAIL;
     double t0 = now_ms();

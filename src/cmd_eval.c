@@ -105,7 +105,7 @@ static void json_str(const char *s) {
 
 static int load_model(App *app, const char *path, const char *quant, EngModel **m) {
     int threads = app->cfg.threads > 0 ? app->cfg.threads : 1;
-    EngLoadOpts lo = {.n_threads = threads, .ctx = app->cfg.ctx, .quant = quant};
+    EngLoadOpts lo = {.n_threads = threads, .ctx = app->cfg.ctx, .quant = quant, .mmap = app->cfg.mmap};
     return eng_load(m, path, &lo, &app->err);
 }
 

@@ -13,7 +13,8 @@ const Command cmd_inspect = {
     "\n"
     "PATH is a Hugging Face folder (config.json + *.safetensors), a llama2.c .bin or a .gguf file.\n"
     "Prints the architecture, hyper-parameters, parameter count, dtype, bytes on disk and in memory\n"
-    "(weights mapped from the file / converted, KV cache, scratch) and the tokenizer found.\n"
+    "(weights in place in the file mapping with --mmap / copied or converted, KV cache, scratch) and the\n"
+    "tokenizer found.\n"
     "Exits 1 with the error when the model is invalid.\n"
     "\n"
     "  --tensors   list every weight: name, file dtype, memory dtype, shape, bytes, mapped or copied\n"
@@ -91,7 +92,7 @@ static void print_text(const EngModel *m, bool tensors) {
     printf("params     %s\n", commas(in->n_params, a, sizeof a));
     printf("dtype      %s (file %s)\n", in->dtype, in->file_dtype);
     printf("disk       %s bytes\n", commas((int64_t)in->bytes_on_disk, a, sizeof a));
-    printf("memory     weights %s mapped + %s converted, KV cache %s (%d positions), scratch %s bytes\n",
+    printf("memory     weights %s mapped + %s copied or converted, KV cache %s (%d positions), scratch %s bytes\n",
            commas((int64_t)in->bytes_mapped, b, sizeof b), commas((int64_t)in->bytes_owned, c, sizeof c),
            commas((int64_t)in->bytes_kv, d, sizeof d), in->ctx, commas((int64_t)in->bytes_scratch, f, sizeof f));
     printf("tokens     bos %d, eos %d\n", in->bos_id, in->eos_id);

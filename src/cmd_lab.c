@@ -37,6 +37,7 @@ int lab_ui_options(App *app, UiOptions *o, char *owned[2]) {
     o->sampling.max_tokens = c->max_tokens;
     o->sampling.seed = c->seed;
     o->blind = c->blind;
+    o->mmap = c->mmap;
     /* the settings saved from the overlay come back next time, unless this run names its own */
     o->restore_settings = true;
     for (int k = CFG_THREADS; k <= CFG_SEED; k++)

@@ -193,6 +193,7 @@ static int run_run(App *app, int argc, char **argv) {
                                 .repeat_penalty = c->repeat_penalty, .repeat_last_n = c->repeat_last_n,
                                 .max_tokens = c->max_tokens, .seed = c->seed};
     lc.blind = c->blind;
+    lc.mmap = c->mmap;
     lc.progress = load_progress;
     lc.progress_ud = &tty;
     Lab *l = NULL;

@@ -24,7 +24,18 @@ static const CfgKeyInfo KEYS[CFG_NKEYS] = {
     [CFG_MAX_TOKENS] = {"max_tokens", "sampling", "max-tokens", NULL, "tokens to generate per answer"},
     [CFG_SEED] = {"seed", "sampling", "seed", NULL, "random seed, or 'random' for a fresh one per answer"},
     [CFG_BLIND] = {"blind", "lab", "blind", NULL, "hide model names until a vote (true/false)"},
+    [CFG_MMAP] = {"mmap", "models", "mmap", "ABLAB_MMAP",
+                  "read weights in place from the model files (true/false): less memory, slower decode"},
 };
+
+bool cfg_key_is_switch(CfgKey k) { return k == CFG_BLIND || k == CFG_MMAP; }
+
+static int parse_bool(const char *v, bool *out) {
+    if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes") || !strcmp(v, "on")) *out = true;
+    else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no") || !strcmp(v, "off")) *out = false;
+    else return -1;
+    return 0;
+}
 
 const CfgKeyInfo *cfg_key_info(CfgKey k) { return (unsigned)k < CFG_NKEYS ? &KEYS[k] : NULL; }
 
@@ -109,11 +120,8 @@ int cfg_set(AppConfig *c, CfgKey k, const char *v, CfgSource src, const char *de
             c->seed = (int64_t)s;
         }
         break;
-    case CFG_BLIND:
-        if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes") || !strcmp(v, "on")) c->blind = true;
-        else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no") || !strcmp(v, "off")) c->blind = false;
-        else return BAD("true or false");
-        break;
+    case CFG_BLIND: if (parse_bool(v, &c->blind)) return BAD("true or false"); break;
+    case CFG_MMAP: if (parse_bool(v, &c->mmap)) return BAD("true or false"); break;
     default: return lab_err(e, LAB_EINVAL, "unknown configuration key %d", (int)k);
     }
 #undef BAD
@@ -215,6 +223,7 @@ int cfg_load(AppConfig *c, LabErr *e) {
     c->max_tokens = 128;
     c->seed = -1;
     c->blind = false;
+    c->mmap = false;
 
     if (file_exists(c->config_path) == 1) {
         c->config_file_found = true;
@@ -252,6 +261,7 @@ void cfg_format(const AppConfig *c, CfgKey k, char *out, size_t n) {
         else snprintf(out, n, "%lld", (long long)c->seed);
         break;
     case CFG_BLIND: snprintf(out, n, "%s", c->blind ? "true" : "false"); break;
+    case CFG_MMAP: snprintf(out, n, "%s", c->mmap ? "true" : "false"); break;
     default: snprintf(out, n, "?");
     }
 }

@@ -11,7 +11,7 @@ typedef enum { CFG_DEFAULT, CFG_FILE, CFG_ENV, CFG_FLAG } CfgSource;
 typedef enum {
     CFG_MODEL_A, CFG_MODEL_B, CFG_DB, CFG_THREADS, CFG_CTX,
     CFG_TEMP, CFG_TOP_K, CFG_TOP_P, CFG_MIN_P, CFG_REPEAT_PENALTY, CFG_REPEAT_LAST_N,
-    CFG_MAX_TOKENS, CFG_SEED, CFG_BLIND,
+    CFG_MAX_TOKENS, CFG_SEED, CFG_BLIND, CFG_MMAP,
     CFG_NKEYS
 } CfgKey;
 
@@ -23,6 +23,7 @@ typedef struct {
     int top_k, repeat_last_n, max_tokens;
     int64_t seed;           /* -1 = a fresh random seed per response (stored with it) */
     bool blind;
+    bool mmap;              /* read weights in place from the model files instead of copying them */
     CfgSource src[CFG_NKEYS];
     char *src_detail[CFG_NKEYS]; /* file path or variable name behind the value */
     /* where things live */
@@ -37,6 +38,9 @@ typedef struct {
     const char *env;        /* environment variable or NULL */
     const char *help;
 } CfgKeyInfo;
+
+/* Keys that are switches on the command line (--blind, --mmap: no value). */
+bool cfg_key_is_switch(CfgKey k);
 
 const CfgKeyInfo *cfg_key_info(CfgKey k);
 

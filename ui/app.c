@@ -285,6 +285,7 @@ static int ui_start(Ui *ui, const UiOptions *o, LabErr *e) {
     c.ctx = o->ctx;
     c.sampling = o->sampling;
     c.blind = o->blind;
+    c.mmap = o->mmap;
     c.restore_settings = o->restore_settings;
     c.progress = load_progress;
     if (lab_open(&ui->lab, &c, e)) {

@@ -13,6 +13,7 @@ typedef struct {
     int threads, ctx;
     LabSampling sampling;
     bool blind;                 /* ad-hoc prompts in blind mode */
+    bool mmap;                  /* engines read weights in place from the files */
     bool restore_settings;      /* start from the settings last saved in the overlay (F2) */
     const char *history_path;   /* prompt editor history file (NULL = not kept between runs) */
     const char *assets_dir;     /* study/instructions.txt, study/consent.txt */

@@ -53,6 +53,7 @@ typedef struct {
     int ctx;                   /* KV cache length per model (0 = engine default) */
     LabSampling sampling;      /* the initial shared settings for both slots */
     bool blind;                /* the initial mode of ad-hoc prompts (sessions set their own) */
+    bool mmap;                 /* engines read weights in place from the files (EngLoadOpts.mmap) */
     bool restore_settings;     /* start from the settings the last lab_settings_set saved in the
                                   database (the UI), instead of `sampling` and `threads` */
     /* optional model-load progress, called on the thread that runs lab_open */

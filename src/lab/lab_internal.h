@@ -29,6 +29,7 @@ struct Lab {
     Db *db;
     char *db_path;
     int ctx;
+    bool mmap;
     /* guards db (the workers record responses while the UI thread reads), gens, running */
     pthread_mutex_t mu;
     pthread_cond_t cv;

@@ -207,7 +207,7 @@ static void scaled_progress(double frac, void *ud) {
 /* Loads path, records it, and puts it in slot (under the lock, so lab_model_info never sees half). */
 static int swap_in(Lab *l, int slot, const char *path, void (*progress)(double, void *), void *ud, LabErr *e) {
     Scaled sc = {progress, ud};
-    EngLoadOpts o = {.n_threads = lab_thread_share(l->settings.threads, slot), .ctx = l->ctx,
+    EngLoadOpts o = {.n_threads = lab_thread_share(l->settings.threads, slot), .ctx = l->ctx, .mmap = l->mmap,
                      .progress = progress ? scaled_progress : NULL, .progress_ud = &sc};
     EngModel *m;
     if (progress) progress(0.0, ud);
@@ -259,6 +259,7 @@ int lab_open(Lab **out, const LabConfig *c, LabErr *e) {
     Lab *l;
     if (lab_record_open(&l, c->db_path, e)) return -1;
     l->ctx = c->ctx;
+    l->mmap = c->mmap;
     l->blind_default = c->blind;
     l->settings.shared = true;
     l->settings.s[0] = l->settings.s[1] = c->sampling;

@@ -63,33 +63,41 @@ static void read_ids(const char *path, IntVec *out) {
 }
 
 /* ---------- llama2.c stories260K ---------------------------------------------------------------- */
-static void test_stories260k_greedy(void **st) {
-    (void)st;
+/* Weights are copied into memory of the model's own by default, or read in place from the file
+ * with .mmap: the same 200 greedy tokens as run.c either way. */
+static void stories_greedy(bool mmap) {
     char bin[4096], fx[4200];
     if (!shared_path(bin, sizeof bin, "models/stories260K/stories260K.bin")) return;
     snprintf(fx, sizeof fx, "%s/engine/stories260K_greedy200_ids.txt", getenv("TEST_DATA_DIR"));
     IntVec want = {0}, got = {0};
     read_ids(fx, &want);
     assert_int_equal(want.n, 200);
-    EngModel *m = load(bin, &(EngLoadOpts){.n_threads = 2});
+    EngModel *m = load(bin, &(EngLoadOpts){.n_threads = 2, .mmap = mmap});
     const EngInfo *in = eng_info(m);
     assert_string_equal(in->arch, "llama");
     assert_string_equal(in->format, "llama2c");
     assert_int_equal(in->n_params, 260032);
-    assert_int_equal(in->bytes_owned, 0); /* all mapped */
+    size_t weights = in->bytes_mapped + in->bytes_owned;
+    assert_true(weights >= (size_t)260032 * 4);
+    assert_int_equal(mmap ? in->bytes_owned : in->bytes_mapped, 0); /* all mapped, or all copied */
+    const EngTensorInfo *t;
+    size_t nt = eng_tensors(m, &t);
+    assert_true(nt > 0);
+    for (size_t i = 0; i < nt; i++) assert_int_equal(t[i].mapped, mmap);
     int bos = 1;
     EngStop stop;
     greedy_ids(m, &bos, 1, 200, &got, &stop);
     assert_int_equal(stop, ENG_STOP_LENGTH);
     assert_int_equal(got.n, 200);
     for (size_t i = 0; i < 200; i++)
-        if (got.v[i] != want.v[i]) fail_msg("token %zu: %d, run.c gives %d", i, got.v[i], want.v[i]);
+        if (got.v[i] != want.v[i]) fail_msg("token %zu: %d, run.c gives %d (mmap %d)", i, got.v[i], want.v[i], mmap);
     ivec_free(&want);
     ivec_free(&got);
     eng_free(m);
 }
+static void test_stories260k_greedy(void **st) { (void)st; stories_greedy(false); }
+static void test_stories260k_greedy_mmap(void **st) { (void)st; stories_greedy(true); }
 
-/* The command line prints exactly what run.c prints (text + "\n"). */
 static void test_stories260k_cli_text(void **st) {
     (void)st;
     char bin[4096], fx[4200], cmd[8400];
@@ -768,6 +776,7 @@ static void test_cli_inspect_logits_generate(void **st) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stories260k_greedy),
+        cmocka_unit_test(test_stories260k_greedy_mmap),
         cmocka_unit_test(test_stories260k_cli_text),
         cmocka_unit_test(test_llama_f16),
         cmocka_unit_test(test_llama_bf16),
