@@ -48,8 +48,9 @@ T_AVX512 static INLINE void transpose16(__m512 r[16]) {
     }
 }
 
-/* Values [k, k+cnt) (cnt <= 16) of row `row` as F32, zeros beyond cnt. Q8_0: k % 16 == 0, cnt == 16. */
-T_AVX512 static INLINE __m512 load_row16(QType dt, const uint8_t *row, int k, int cnt) {
+/* Values [k, k+cnt) (cnt <= 16) of row `row` (of `cols` values) as F32, zeros beyond cnt.
+ * Q8_0 and Q8R: k % 16 == 0, cnt == 16. */
+T_AVX512 static INLINE __m512 load_row16(QType dt, const uint8_t *row, int cols, int k, int cnt) {
     __mmask16 m = cnt >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1);
     switch (dt) {
     case QT_F32: return _mm512_maskz_loadu_ps(m, (const float *)row + k);
@@ -62,6 +63,12 @@ T_AVX512 static INLINE __m512 load_row16(QType dt, const uint8_t *row, int k, in
         __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b->qs + k % QK8_0))));
         return _mm512_mul_ps(q, _mm512_set1_ps(_cvtsh_ss(b->d)));
     }
+    case QT_Q8R: { /* q + 128 bytes, then the row's scales (q8r.c) */
+        __m512i u = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(row + k)));
+        __m512 q = _mm512_cvtepi32_ps(_mm512_sub_epi32(u, _mm512_set1_epi32(128)));
+        const uint16_t *d = (const uint16_t *)(row + cols);
+        return _mm512_mul_ps(q, _mm512_set1_ps(_cvtsh_ss(d[k / QK8_0])));
+    }
     }
     return _mm512_setzero_ps();
 }
@@ -69,7 +76,7 @@ T_AVX512 static INLINE __m512 load_row16(QType dt, const uint8_t *row, int k, in
 /* Rows [n0, n0+NR) of B, values [k0, k0+kn), transposed into K blocks of GEMM_KC: the values of
  * block kb go to dst + kb * kstride as [kc][NR]. Each row is read from start to end in one sweep.
  * Columns past n_end repeat the last row: their results are masked off when C is stored. */
-T_AVX512 static INLINE void pack_nk_t(const QType dt, const GemmB *B, int n0, int n_end, int k0, int kn, float *dst,
+T_AVX512 static INLINE void pack_nk_t(const QType dt, const GemmB *B, int K, int n0, int n_end, int k0, int kn, float *dst,
                                       size_t kstride) {
     for (int g = 0; g < NR / 16; g++) {
         const uint8_t *rows[16];
@@ -83,7 +90,7 @@ T_AVX512 static INLINE void pack_nk_t(const QType dt, const GemmB *B, int n0, in
             float *panel = dst + (size_t)(kk / GEMM_KC) * kstride + (size_t)(kk % GEMM_KC) * NR + 16 * g;
             __m512 r[16];
 #pragma GCC unroll 16
-            for (int i = 0; i < 16; i++) r[i] = load_row16(dt, rows[i], k0 + kk, cnt);
+            for (int i = 0; i < 16; i++) r[i] = load_row16(dt, rows[i], K, k0 + kk, cnt);
             transpose16(r);
             if (cnt == 16) {
 #pragma GCC unroll 16
@@ -97,12 +104,13 @@ T_AVX512 static INLINE void pack_nk_t(const QType dt, const GemmB *B, int n0, in
     }
 }
 
-T_AVX512 static void pack_nk(const GemmB *B, int n0, int n_end, int k0, int kn, float *dst, size_t kstride) {
+T_AVX512 static void pack_nk(const GemmB *B, int K, int n0, int n_end, int k0, int kn, float *dst, size_t kstride) {
     switch (B->dt) {
-    case QT_F32: pack_nk_t(QT_F32, B, n0, n_end, k0, kn, dst, kstride); break;
-    case QT_F16: pack_nk_t(QT_F16, B, n0, n_end, k0, kn, dst, kstride); break;
-    case QT_BF16: pack_nk_t(QT_BF16, B, n0, n_end, k0, kn, dst, kstride); break;
-    case QT_Q8_0: pack_nk_t(QT_Q8_0, B, n0, n_end, k0, kn, dst, kstride); break;
+    case QT_F32: pack_nk_t(QT_F32, B, K, n0, n_end, k0, kn, dst, kstride); break;
+    case QT_F16: pack_nk_t(QT_F16, B, K, n0, n_end, k0, kn, dst, kstride); break;
+    case QT_BF16: pack_nk_t(QT_BF16, B, K, n0, n_end, k0, kn, dst, kstride); break;
+    case QT_Q8_0: pack_nk_t(QT_Q8_0, B, K, n0, n_end, k0, kn, dst, kstride); break;
+    case QT_Q8R: pack_nk_t(QT_Q8R, B, K, n0, n_end, k0, kn, dst, kstride); break;
     }
 }
 
@@ -191,9 +199,9 @@ T_AVX512 static void gemm_avx512(int M, int K, const float *A, size_t lda, const
                 } else {
                     /* full K blocks share one stride; the last, shorter block is packed on its own */
                     int full = kn / GEMM_KC * GEMM_KC;
-                    if (full) pack_nk(B, jc + p * NR, n1, ks, full, pack + (size_t)p * GEMM_KC * NR, kstride);
+                    if (full) pack_nk(B, K, jc + p * NR, n1, ks, full, pack + (size_t)p * GEMM_KC * NR, kstride);
                     if (full < kn)
-                        pack_nk(B, jc + p * NR, n1, ks + full, kn - full,
+                        pack_nk(B, K, jc + p * NR, n1, ks + full, kn - full,
                                 pack + (size_t)(full / GEMM_KC) * kstride + (size_t)p * (kn - full) * NR, kstride);
                 }
             }

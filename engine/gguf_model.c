@@ -408,6 +408,8 @@ static int requant_tensor(EngModel *m, EngTensor *W, EngDType want, float *row, 
     EngDType dt = fit_dtype(want, W->cols);
     if (W->dt == dt && (!W->transposed || dt == ENG_DT_F32)) /* BLAS reads transposed F32 */
         return eng_model_own(m, W, e);
+    if (W->dt == ENG_DT_Q8R && dt == ENG_DT_Q8_0) return 0;
+    if (dt == ENG_DT_Q8_0 && eng_q8r_wanted()) dt = ENG_DT_Q8R;
     size_t old, nb;
     if (!eng_dtype_bytes(W->dt, W->rows, W->cols, &old) || !eng_dtype_bytes(dt, W->rows, W->cols, &nb))
         return lab_err(e, LAB_ERANGE, "%s: a tensor is too large to convert", m->name);

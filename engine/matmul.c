@@ -27,26 +27,25 @@ bool eng_dtype_bytes(EngDType dt, int64_t rows, int64_t cols, size_t *out) {
     case ENG_DT_Q8_0:
         if (cols % QK8_0) return false;
         return size_mul_ok(n / QK8_0, sizeof(BlockQ8_0), out);
+    case ENG_DT_Q8R: {
+        size_t rb;
+        if (qtype_row_bytes(QT_Q8R, (size_t)cols, &rb)) return false;
+        return size_mul_ok((size_t)rows, rb, out);
+    }
     default: return false;
     }
 }
 
 /* ---------- rows of any dtype ------------------------------------------------------------------- */
-/* Converts weights [c0, c0+n) of row r into out[n]; c0 is a multiple of 32. */
-static void row_chunk(const EngTensor *W, int64_t r, int64_t c0, int64_t n, float *out) {
-    size_t at = (size_t)(r * W->cols + c0), off;
-    if (W->dt == ENG_DT_Q8_0) off = at / QK8_0 * sizeof(BlockQ8_0);
-    else off = at * (W->dt == ENG_DT_F32 ? 4 : 2);
-    quant_to_f32((QType)W->dt, (const char *)W->data + off, out, (size_t)n);
-}
-
-void eng_tensor_row(const EngTensor *W, int64_t r, float *out) { row_chunk(W, r, 0, W->cols, out); }
-
 /* Byte offset of row r (not transposed). */
 static size_t row_offset(const EngTensor *W, int64_t r) {
     size_t rb = 0;
     qtype_row_bytes((QType)W->dt, (size_t)W->cols, &rb);
     return (size_t)r * rb;
+}
+
+void eng_tensor_row(const EngTensor *W, int64_t r, float *out) {
+    quant_to_f32((QType)W->dt, (const char *)W->data + row_offset(W, r), out, (size_t)W->cols);
 }
 
 /* ---------- the work split ---------------------------------------------------------------------- */

@@ -52,11 +52,15 @@ const MappedFile *eng_model_map(EngModel *m, const char *path, LabErr *e) {
 
 /* Copies a weight out of the file mapping, then lets its file pages go, so that loading a model
  * never holds it twice in the process (a page shared with a neighbour just maps again). */
+static void release(const void *src, size_t bytes) {
+    uintptr_t lo = (uintptr_t)src & ~(uintptr_t)4095, hi = (uintptr_t)src + bytes;
+    madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 static void copy_out(void *dst, const void *src, size_t bytes) {
     populate(src, bytes);
     memcpy(dst, src, bytes);
-    uintptr_t lo = (uintptr_t)src & ~(uintptr_t)4095, hi = (uintptr_t)src + bytes;
-    madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    release(src, bytes);
 }
 
 void *eng_model_alloc(EngModel *m, size_t bytes, bool counted, LabErr *e) {
@@ -136,10 +140,28 @@ void *eng_model_weight_mem(EngModel *m, size_t bytes, LabErr *e) {
     return p;
 }
 
+bool eng_q8r_wanted(void) { return quant_path() == QUANT_PATH_AVX512 && q8r_supported(); }
+
 int eng_model_own(EngModel *m, EngTensor *W, LabErr *e) {
-    size_t bytes;
+    size_t bytes, nb;
     if (m->keep_mapped || !W->data || !eng_model_in_maps(m, W->data)) return 0;
     if (!eng_dtype_bytes(W->dt, W->rows, W->cols, &bytes)) return lab_err(e, LAB_ERANGE, "%s: tensor too large", m->name);
+    if (W->dt == ENG_DT_Q8_0 && !W->transposed && eng_q8r_wanted()) { /* repacked for VNNI, row by row */
+        size_t rb, qb;
+        if (!eng_dtype_bytes(ENG_DT_Q8R, W->rows, W->cols, &nb) || qtype_row_bytes(QT_Q8R, (size_t)W->cols, &rb) ||
+            qtype_row_bytes(QT_Q8_0, (size_t)W->cols, &qb))
+            return lab_err(e, LAB_ERANGE, "%s: tensor too large", m->name);
+        uint8_t *c = eng_model_weight_mem(m, nb, e);
+        if (!c) return -1;
+        populate(W->data, bytes);
+        for (int64_t r = 0; r < W->rows; r++)
+            q8r_from_q8_0((const uint8_t *)W->data + (size_t)r * qb, c + (size_t)r * rb, (size_t)W->cols);
+        release(W->data, bytes);
+        W->data = c;
+        W->dt = ENG_DT_Q8R;
+        m->info.bytes_mapped -= bytes;
+        return 0;
+    }
     void *c = eng_model_weight_mem(m, bytes, e);
     if (!c) return -1;
     copy_out(c, W->data, bytes);
@@ -185,15 +207,12 @@ int eng_model_weight(EngModel *m, EngTensor *out, EngDType dt, const void *data,
     bool aligned = ((uintptr_t)data % (dt == ENG_DT_F32 ? 4 : 2)) == 0;
     if (keep && aligned) {
         snprintf(m->dtype, sizeof m->dtype, "%s", eng_dtype_name(dt));
-        if (m->keep_mapped || m->requant_pending) {
-            m->info.bytes_mapped += bytes;
-            return record(m, what, dt, out, bytes, true, e);
-        }
-        void *c = eng_model_weight_mem(m, bytes, e);
-        if (!c) return -1;
-        copy_out(c, data, bytes);
-        out->data = c;
-        return record(m, what, dt, out, bytes, false, e);
+        m->info.bytes_mapped += bytes;
+        if (m->keep_mapped || m->requant_pending) return record(m, what, dt, out, bytes, true, e);
+        if (eng_model_own(m, out, e)) return -1;
+        size_t held = bytes;
+        eng_dtype_bytes(out->dt, rows, cols, &held);
+        return record(m, what, dt, out, held, false, e);
     }
     if (dt == ENG_DT_Q8_0) return lab_err(e, LAB_EFORMAT, "%s: tensor '%s': misaligned Q8_0 data", m->name, what);
     size_t n = (size_t)rows * (size_t)cols, fbytes;

@@ -27,6 +27,7 @@ typedef enum {
     ENG_DT_F16 = QT_F16,   /* IEEE half */
     ENG_DT_BF16 = QT_BF16, /* bfloat16 */
     ENG_DT_Q8_0 = QT_Q8_0, /* GGUF's Q8_0: blocks of 32 weights = fp16 scale d + 32 int8 q (34 bytes) */
+    ENG_DT_Q8R = QT_Q8R,   /* Q8_0 repacked in memory for VNNI (quant.h); shown as "q8_0" */
 } EngDType;
 
 typedef struct {
@@ -175,8 +176,11 @@ bool eng_model_in_maps(const EngModel *m, const void *p);
  * big anonymous chunks backed by huge pages where the kernel gives them. Never freed one by one.
  * NULL with e filled on ENOMEM. */
 void *eng_model_weight_mem(EngModel *m, size_t bytes, LabErr *e);
-/* Copies a weight that points into a file mapping into weight memory (no-op when it does not, or
- * when the model keeps its weights mapped). */
+/* Whether Q8_0 weights become Q8R (repacked for VNNI) when they are copied or converted: the CPU
+ * has AVX-512 VNNI and the kernel path is not forced lower. */
+bool eng_q8r_wanted(void);
+/* Copies a weight that points into a file mapping into weight memory, Q8_0 repacked as Q8R where
+ * eng_q8r_wanted (no-op when it does not point into a mapping, or the model keeps its weights mapped). */
 int eng_model_own(EngModel *m, EngTensor *W, LabErr *e);
 /* A weight as the kernels will read it: F32/F16/BF16/Q8_0 data of rows x cols. When the file
  * dtype is F32 or the kernels read it directly, it is copied into weight memory (or, with

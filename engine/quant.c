@@ -15,8 +15,8 @@
 _Static_assert(sizeof(BlockQ8_0) == 34, "BlockQ8_0 must be 34 bytes as in GGUF");
 
 const char *qtype_name(QType t) {
-    static const char *const n[] = {"f32", "f16", "bf16", "q8_0"};
-    return (unsigned)t < 4 ? n[t] : "?";
+    static const char *const n[] = {"f32", "f16", "bf16", "q8_0", "q8_0"};
+    return (unsigned)t < 5 ? n[t] : "?";
 }
 
 int qtype_parse(const char *s, QType *t) {
@@ -34,6 +34,10 @@ int qtype_row_bytes(QType t, size_t n, size_t *out) {
     case QT_F16:
     case QT_BF16: return size_mul_ok(n, 2, out) ? 0 : -1;
     case QT_Q8_0: return n % QK8_0 ? -1 : size_mul_ok(n / QK8_0, sizeof(BlockQ8_0), out) ? 0 : -1;
+    case QT_Q8R:
+        if (n % QK8_0 || n > SIZE_MAX / 2) return -1;
+        *out = q8r_row_bytes(n);
+        return 0;
     }
     return -1;
 }
@@ -102,6 +106,7 @@ void quant_to_f32(QType t, const void *src, float *dst, size_t n) {
         }
         break;
     }
+    case QT_Q8R: q8r_to_f32(src, dst, n); break;
     }
 }
 
@@ -111,6 +116,21 @@ void quant_from_f32(QType t, const float *src, void *dst, size_t n) {
     case QT_F16: for (size_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = fp32_to_fp16(src[i]); break;
     case QT_BF16: for (size_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = fp32_to_bf16(src[i]); break;
     case QT_Q8_0: q8_0_quantize(src, dst, n); break;
+    case QT_Q8R: {
+        BlockQ8_0 tmp[64];
+        uint8_t *qs = dst;
+        uint16_t *d = (uint16_t *)(qs + n);
+        for (size_t i = 0; i < n; i += 64 * QK8_0) { /* through Q8_0, 64 blocks at a time */
+            size_t k = n - i < 64 * QK8_0 ? n - i : 64 * QK8_0;
+            q8_0_quantize(src + i, tmp, k);
+            for (size_t b = 0; b < k / QK8_0; b++) {
+                for (int j = 0; j < QK8_0; j++) qs[i + b * QK8_0 + (size_t)j] = (uint8_t)(tmp[b].qs[j] + 128);
+                d[i / QK8_0 + b] = tmp[b].d;
+            }
+        }
+        memset(qs + n + n / 16, 0, q8r_row_bytes(n) - n - n / 16);
+        break;
+    }
     }
 }
 
@@ -384,6 +404,7 @@ static DotFn pick_dot(QType t, int path) {
         case QT_F16: return dot_f16_avx512;
         case QT_BF16: return dot_bf16_avx512;
         case QT_Q8_0: return dot_q8_0_avx512;
+        case QT_Q8R: break;
         }
     }
     if (path == PATH_AVX2) {
@@ -392,6 +413,7 @@ static DotFn pick_dot(QType t, int path) {
         case QT_F16: return dot_f16_avx2;
         case QT_BF16: return dot_bf16_avx2;
         case QT_Q8_0: return dot_q8_0_avx2;
+        case QT_Q8R: break;
         }
     }
 #endif
@@ -399,6 +421,7 @@ static DotFn pick_dot(QType t, int path) {
     case QT_F16: return dot_f16_c;
     case QT_BF16: return dot_bf16_c;
     case QT_Q8_0: return dot_q8_0_c;
+    case QT_Q8R: return q8r_dot_f32;
     default: return dot_f32_c;
     }
 }
@@ -406,6 +429,13 @@ static DotFn pick_dot(QType t, int path) {
 float quant_dot(QType t, const void *row, const float *x, size_t n) { return pick_dot(t, cur_path())(row, x, n); }
 
 void quant_matvec(QType t, const void *w, size_t cols, const float *x, float *y, size_t r0, size_t r1) {
+    if (t == QT_Q8R) {
+        static int vnni = -1; /* the same answer on every thread */
+        int v = __atomic_load_n(&vnni, __ATOMIC_RELAXED);
+        if (v < 0) __atomic_store_n(&vnni, v = q8r_supported(), __ATOMIC_RELAXED);
+        q8r_matvec(cur_path() == PATH_AVX512 && v, w, cols, x, y, r0, r1);
+        return;
+    }
     DotFn dot = pick_dot(t, cur_path());
     size_t rb;
     if (qtype_row_bytes(t, cols, &rb)) return;

@@ -4,8 +4,9 @@
  * Conversions are bit-exact (round to nearest even, as numpy/torch/ggml do). The matrix-vector
  * kernels choose an AVX-512 or AVX2+FMA+F16C path at run time (__builtin_cpu_supports) and fall
  * back to portable C; all paths agree within float rounding (they sum in a different order).
- * Q8_0 weights are dequantized on the fly against float32 activations (activations are NOT
- * quantized, unlike ggml's q8_0 x q8_0 dot), so the only error is the weights' own. */
+ * Q8_0 weights as stored are dequantized on the fly against float32 activations. On CPUs with
+ * AVX-512 VNNI the loader repacks them (QT_Q8R, q8r.c) and decode quantizes the activations to
+ * int8 blocks as ggml's q8_0 x q8_0 dot does, for integer products. */
 #ifndef ABLAB_QUANT_H
 #define ABLAB_QUANT_H
 
@@ -17,9 +18,11 @@ typedef struct {
     int8_t qs[QK8_0];
 } BlockQ8_0;             /* 34 bytes, no padding (as GGUF stores it) */
 
-typedef enum { QT_F32 = 0, QT_F16 = 1, QT_BF16 = 2, QT_Q8_0 = 3 } QType;
+/* QT_Q8R: Q8_0 repacked in memory for integer dot products (q8r.c); named "q8_0" like the format
+ * it holds, parsed never. */
+typedef enum { QT_F32 = 0, QT_F16 = 1, QT_BF16 = 2, QT_Q8_0 = 3, QT_Q8R = 4 } QType;
 
-const char *qtype_name(QType t);                  /* "f32", "f16", "bf16", "q8_0" */
+const char *qtype_name(QType t);                  /* "f32", "f16", "bf16", "q8_0" (Q8R too) */
 int  qtype_parse(const char *s, QType *t);        /* 0, or -1 for an unknown name */
 /* Bytes of a row of n weights; n must be a multiple of 32 for Q8_0 (-1 otherwise or on overflow). */
 int  qtype_row_bytes(QType t, size_t n, size_t *out);
@@ -29,7 +32,7 @@ float    fp16_to_fp32(uint16_t h);
 uint16_t fp32_to_bf16(float f);
 float    bf16_to_fp32(uint16_t h);
 
-/* Row conversions: n values (n % 32 == 0 for Q8_0). */
+/* Row conversions: n values (n % 32 == 0 for Q8_0; Q8R: a whole row of n). */
 void quant_to_f32(QType t, const void *src, float *dst, size_t n);   /* dequantize */
 void quant_from_f32(QType t, const float *src, void *dst, size_t n); /* Q8_0 as ggml: d = max|x|/127, q = round(x/d) */
 
@@ -46,6 +49,19 @@ typedef float (*QuantDotFn)(const void *row, const float *x, size_t n);
 typedef void (*QuantAxpyFn)(float a, const float *x, float *y, size_t n);
 QuantDotFn quant_dot_fn(QType t);
 QuantAxpyFn quant_axpy_fn(void);
+
+/* ---------- Q8R: Q8_0 repacked (q8r.c) ----------
+ * A row of n weights (n % 32 == 0): n bytes q + 128, n / 32 fp16 scales, and for rows of 1 KiB
+ * or more zeros to a multiple of 64 bytes (q8r_row_bytes), so that those rows start 64-byte
+ * aligned when the tensor does. */
+size_t q8r_row_bytes(size_t n);
+bool q8r_supported(void);                               /* AVX-512 F/BW/VL + VNNI */
+void q8r_from_q8_0(const void *src, void *dst, size_t n); /* one row, exact */
+void q8r_to_q8_0(const void *src, void *dst, size_t n);   /* one row, exact */
+void q8r_to_f32(const void *src, float *dst, size_t n);
+float q8r_dot_f32(const void *row, const float *x, size_t n);
+/* quant_matvec for Q8R: x quantized once, then VNNI (vnni) or portable integer dots per row. */
+void q8r_matvec(bool vnni, const void *w, size_t cols, const float *x, float *y, size_t r0, size_t r1);
 
 /* Forces a kernel path: "portable", "avx2", "avx512", or NULL for the best the CPU has (the
  * default). -1 if this CPU cannot run the one named. For tests and benchmarks comparing paths. */

@@ -87,11 +87,11 @@ static void check(QType dt, bool kn, int M, int N, int K, int n0, int n1, bool a
 static void test_gemm_all_dtypes_and_edges(void **state) {
     (void)state;
     if (!gemm_available()) skip(); /* sgemm does the batches on this CPU */
-    static const QType dts[] = {QT_F32, QT_F16, QT_BF16, QT_Q8_0};
+    static const QType dts[] = {QT_F32, QT_F16, QT_BF16, QT_Q8_0, QT_Q8R};
     static const int shapes[][3] = {/* M, N, K */
                                     {1, 1, 32},    {6, 64, 64},   {7, 65, 96},  {13, 130, 288},
                                     {5, 200, 544}, {64, 64, 512}, {3, 700, 32}, {12, 1030, 64}};
-    for (size_t d = 0; d < 4; d++)
+    for (size_t d = 0; d < sizeof dts / sizeof *dts; d++)
         for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
             int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
             check(dts[d], false, M, N, K, 0, N, false);

@@ -165,6 +165,108 @@ static void test_axpy_all_paths(void **state) {
     }
 }
 
+/* ---------- Q8R: Q8_0 repacked for integer dots ---------- */
+/* The same weights as Q8_0, byte for byte, in another order; conversions both ways are exact. */
+static void test_q8r_layout_round_trip(void **state) {
+    (void)state;
+    static const size_t widths[] = {32, 64, 96, 480, 512, 768, 800, 1024, 2816, 3072};
+    assert_int_equal(q8r_row_bytes(32), 34);     /* short rows: no padding */
+    assert_int_equal(q8r_row_bytes(768), 832);   /* 816, padded to whole cache lines */
+    assert_int_equal(q8r_row_bytes(1024), 1088); /* already whole */
+    for (size_t w = 0; w < sizeof widths / sizeof *widths; w++) {
+        size_t n = widths[w], qb, rb;
+        assert_int_equal(qtype_row_bytes(QT_Q8_0, n, &qb), 0);
+        assert_int_equal(qtype_row_bytes(QT_Q8R, n, &rb), 0);
+        assert_int_equal(rb, q8r_row_bytes(n));
+        assert_true(rb >= qb && rb < qb + 64);
+        float *x = malloc(n * sizeof *x), *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+        uint8_t *q = malloc(qb), *q2 = malloc(qb), *r = malloc(rb), *r2 = malloc(rb);
+        for (size_t i = 0; i < n; i++) x[i] = rndf() * 4.0f;
+        quant_from_f32(QT_Q8_0, x, q, n);
+        memset(r, 0xAB, rb);
+        q8r_from_q8_0(q, r, n);
+        for (size_t i = n + n / 16; i < rb; i++) assert_int_equal(r[i], 0); /* padding is zeros */
+        q8r_to_q8_0(r, q2, n);
+        assert_memory_equal(q, q2, qb);
+        quant_from_f32(QT_Q8R, x, r2, n); /* quantizing straight to Q8R: the same bytes */
+        assert_memory_equal(r, r2, rb);
+        quant_to_f32(QT_Q8_0, q, a, n);
+        quant_to_f32(QT_Q8R, r, b, n);
+        assert_memory_equal(a, b, n * sizeof *a);
+        assert_string_equal(qtype_name(QT_Q8R), "q8_0");
+        free(x); free(a); free(b); free(q); free(q2); free(r); free(r2);
+    }
+}
+
+/* Decode with Q8R weights quantizes x to int8 blocks (as ggml's q8_0 x q8_0 dot): the reference
+ * below does exactly that in double, so every path must agree with it to float rounding; and the
+ * result stays within the activations' quantization error of the float product. */
+static void check_q8r(size_t rows, size_t cols) {
+    size_t rb;
+    assert_int_equal(qtype_row_bytes(QT_Q8R, cols, &rb), 0);
+    uint8_t *w = malloc(rows * rb);
+    float *x = malloc(cols * sizeof *x), *wf = malloc(cols * sizeof *wf), *y = malloc(rows * sizeof *y);
+    float *row = malloc(cols * sizeof *row);
+    int8_t *xq = malloc(cols);
+    double *dx = malloc(cols / 32 * sizeof *dx), *dexact = malloc(cols / 32 * sizeof *dexact);
+    for (size_t r = 0; r < rows; r++) {
+        for (size_t c = 0; c < cols; c++) row[c] = rndf() * (r % 3 == 0 ? 0.01f : 1.0f);
+        quant_from_f32(QT_Q8R, row, w + r * rb, cols);
+    }
+    for (size_t c = 0; c < cols; c++) x[c] = rndf() * 5.0f;
+    x[cols / 2] = 0;
+    if (cols >= 64) memset(x + 32, 0, 32 * sizeof *x); /* an all-zero block: scale 0 */
+    for (size_t b = 0; b < cols / 32; b++) {
+        float amax = 0;
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[b * 32 + j]));
+        float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+        dx[b] = fp16_to_fp32(fp32_to_fp16(d));
+        dexact[b] = d;
+        for (int j = 0; j < 32; j++) xq[b * 32 + j] = (int8_t)rintf(x[b * 32 + j] * id);
+    }
+    static const char *const paths[] = {"portable", "avx2", "avx512"};
+    for (int p = 0; p < 3; p++) {
+        if (quant_set_path(paths[p])) continue;
+        for (size_t r = 0; r < rows; r++) y[r] = -99.0f;
+        quant_matvec(QT_Q8R, w, cols, x, y, 1, rows); /* a row range: row 0 untouched */
+        assert_true(y[0] == -99.0f);
+        for (size_t r = 1; r < rows; r++) {
+            const uint8_t *qs = w + r * rb;
+            const uint16_t *dw = (const uint16_t *)(qs + cols);
+            double ref = 0, mag = 0, fl = 0, err = 0;
+            quant_to_f32(QT_Q8R, qs, wf, cols);
+            for (size_t b = 0; b < cols / 32; b++) {
+                long sum = 0;
+                for (int j = 0; j < 32; j++) sum += ((long)qs[b * 32 + j] - 128) * xq[b * 32 + j];
+                double sc = (double)fp16_to_fp32(dw[b]) * dx[b];
+                ref += sc * (double)sum;
+                for (int j = 0; j < 32; j++) {
+                    mag += fabs(sc * (((double)qs[b * 32 + j] - 128) * xq[b * 32 + j]));
+                    fl += (double)wf[b * 32 + j] * x[b * 32 + j];
+                    /* |x - dx xq| <= d / 2 + 127 |dx - d| (dx is d rounded to fp16) */
+                    err += fabs((double)wf[b * 32 + j]) * (dexact[b] * 0.5 + 127 * fabs(dx[b] - dexact[b]));
+                }
+            }
+            if (fabs(y[r] - ref) > 1e-5 * mag + 1e-6)
+                fail_msg("q8r %s %zux%zu row %zu: %g, integer reference %g", paths[p], rows, cols, r, (double)y[r], ref);
+            if (fabs(y[r] - fl) > err + 1e-5 * mag + 1e-6)
+                fail_msg("q8r %s %zux%zu row %zu: %g, float product %g, beyond x's quantization (%g)", paths[p], rows,
+                         cols, r, (double)y[r], fl, err);
+            assert_true(fabsf(quant_dot(QT_Q8R, qs, x, cols) - (float)fl) <= 1e-5 * mag + 1e-4); /* float x */
+        }
+    }
+    assert_int_equal(quant_set_path(NULL), 0);
+    free(w); free(x); free(wf); free(y); free(row); free(xq); free(dx); free(dexact);
+}
+
+static void test_q8r_matvec_all_paths(void **state) {
+    (void)state;
+    print_message("Q8R VNNI kernel on this CPU: %s\n", q8r_supported() ? "yes" : "no (portable only)");
+    /* odd and even block counts, short rows, a partial group of 8 pairs, GPT-2's and Llama's widths */
+    static const size_t cols[] = {32, 64, 96, 160, 480, 512, 544, 768, 800, 1024, 2816, 3072};
+    for (size_t i = 0; i < sizeof cols / sizeof *cols; i++) check_q8r(7, cols[i]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fp16_known_values_and_round_trip),
@@ -172,6 +274,8 @@ int main(void) {
         cmocka_unit_test(test_q8_0_as_ggml),
         cmocka_unit_test(test_matvec_all_types_all_paths),
         cmocka_unit_test(test_axpy_all_paths),
+        cmocka_unit_test(test_q8r_layout_round_trip),
+        cmocka_unit_test(test_q8r_matvec_all_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
