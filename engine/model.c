@@ -200,8 +200,9 @@ int eng_model_weight(EngModel *m, EngTensor *out, EngDType dt, const void *data,
                        (long long)rows, (long long)cols, eng_dtype_name(dt));
     *out = (EngTensor){dt, data, rows, cols, transposed};
     snprintf(m->file_dtype, sizeof m->file_dtype, "%s", eng_dtype_name(dt));
-    /* F32, Q8_0 and (when asked) F16/BF16 are read by the kernels straight from the mapping;
-     * F16/BF16 otherwise become F32 (BLAS speed). Misaligned data and transposed halves are copied. */
+    /* F32, Q8_0 and (when asked) F16/BF16 are kept as stored: copied into weight memory (Q8_0
+     * repacked where eng_q8r_wanted), or read in place with --mmap or a --quant still to come.
+     * F16/BF16 otherwise become F32 (BLAS speed); misaligned data and transposed halves too. */
     bool keep = dt == ENG_DT_F32 || dt == ENG_DT_Q8_0 || !m->convert_halves;
     if (transposed && dt != ENG_DT_F32) keep = false;
     bool aligned = ((uintptr_t)data % (dt == ENG_DT_F32 ? 4 : 2)) == 0;

@@ -44,6 +44,9 @@ const Command cmd_bench = {
     "              repetitions in csv and json). Test names \"tg128 pair\", \"pp512 pair\"; pp runs\n"
     "              only when -p is given. Recorded as each model's solo row (\"tg128\") and its\n"
     "              together row (\"tg128 pair\", the partner and the combined figures as details).\n"
+    "              With --bound: the weights each model streams (GB/s, solo -> together), and the two\n"
+    "              together as a share of the read bandwidth measured on the whole thread budget:\n"
+    "              near 100 %, the loss is the memory's, not the engines'.\n"
     "Tokens/s are mean ± sd over the repetitions. Each run starts from an empty KV cache; ids are a\n"
     "fixed walk over the vocabulary (no tokenizer, no sampling). Random-weight models of the real shapes\n"
     "come from build/tests/make_random_gguf (see tests/bench/README.md).\n"
@@ -247,6 +250,13 @@ static int pair_together(EngModel *const m[2], bool pp, int n, double ms[2], Lab
     return 0;
 }
 
+/* The measured read bandwidth per thread count, as a markdown comment above the table. */
+static void print_bw_comment(const IntList *t, const double *bw) {
+    printf("<!-- read bandwidth:");
+    for (int i = 0; i < t->n; i++) printf(" %d thread%s %.1f GB/s;", t->v[i], t->v[i] > 1 ? "s" : "", bw[t->v[i]]);
+    printf(" -->\n");
+}
+
 typedef struct {
     double solo, solo_sd, tog, tog_sd; /* tokens/s, mean ± sd over the repetitions */
     double loss, loss_sd;              /* %: 1 - tog / solo of the means; sd of the per-repetition losses */
@@ -274,6 +284,8 @@ typedef struct {
     bool pp;
     int n;
     PairFig f;
+    double gbs_solo, gbs_tog;          /* --bound, tg: weights streamed, GB/s (solo / together) */
+    double read_bw;                    /* --bound, A+B tg row: the read bandwidth of threads_total, GB/s */
 } PairRow;
 
 static void csv_str(const char *s) {
@@ -307,12 +319,13 @@ static void print_pair_header(const BenchOpts *o, const EngInfo *const in[2]) {
                "at the same time, each timed while the other keeps running; A+B: the sums; loss = 1 − together / "
                "solo.\n\n",
                in[0]->name, in[1]->name);
-        printf("| model | slot | size | params | dtype | threads | test | solo t/s | together t/s | loss |\n");
-        printf("|---|---|---:|---:|---|---:|---|---:|---:|---:|\n");
+        printf("| model | slot | size | params | dtype | threads | test | solo t/s | together t/s | loss |%s\n",
+               o->bound ? " weights GB/s solo → together | together, % of read bandwidth |" : "");
+        printf("|---|---|---:|---:|---|---:|---|---:|---:|---:|%s\n", o->bound ? "---:|---:|" : "");
     } else if (!strcmp(o->format, "csv")) {
         printf("model,slot,arch,size_bytes,params,dtype,threads,threads_total,partner,test,n_tokens,"
                "solo_tokens_per_s_mean,solo_tokens_per_s_sd,together_tokens_per_s_mean,together_tokens_per_s_sd,"
-               "loss_pct,loss_pct_sd,cpu,openblas_core,kernels,build\n");
+               "loss_pct,loss_pct_sd,solo_gb_s,together_gb_s,read_bw_gb_s,cpu,openblas_core,kernels,build\n");
     } else {
         printf("[");
     }
@@ -321,17 +334,22 @@ static void print_pair_header(const BenchOpts *o, const EngInfo *const in[2]) {
 static void print_pair_row(const BenchOpts *o, const PairRow *r, bool first) {
     const PairFig *f = &r->f;
     if (!strcmp(o->format, "md")) {
-        printf("| %s | %s | %.2f MiB | %.2f M | %s | %d | %s | %.2f ± %.2f | %.2f ± %.2f | %.1f %% |\n", r->model,
+        printf("| %s | %s | %.2f MiB | %.2f M | %s | %d | %s | %.2f ± %.2f | %.2f ± %.2f | %.1f %% |", r->model,
                r->slot, (double)r->size / 1048576.0, (double)r->params / 1e6, r->dtype, r->threads, r->test, f->solo,
                f->solo_sd, f->tog, f->tog_sd, f->loss);
+        if (o->bound && r->gbs_solo > 0) printf(" %.1f → %.1f |", r->gbs_solo, r->gbs_tog);
+        else if (o->bound) printf(" |");
+        if (o->bound && r->read_bw > 0) printf(" %.0f %% of %.1f |", 100.0 * r->gbs_tog / r->read_bw, r->read_bw);
+        else if (o->bound) printf(" |");
+        putchar('\n');
     } else if (!strcmp(o->format, "csv")) {
         csv_str(r->model);
         printf(",%s,%s,%zu,%lld,%s,%d,%d,", r->slot, r->arch, r->size, (long long)r->params, r->dtype, r->threads,
                r->threads_total);
         csv_str(r->partner);
-        printf(",%s,%d,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,\"%s\",%s,%s,%s %s\n", r->test, r->n, f->solo, f->solo_sd, f->tog,
-               f->tog_sd, f->loss, f->loss_sd, cpu_model_name(), eng_blas_core(), eng_kernel_path(), ABLAB_VERSION,
-               ABLAB_BUILD_TYPE);
+        printf(",%s,%d,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,\"%s\",%s,%s,%s %s\n", r->test, r->n, f->solo,
+               f->solo_sd, f->tog, f->tog_sd, f->loss, f->loss_sd, r->gbs_solo, r->gbs_tog, r->read_bw, cpu_model_name(),
+               eng_blas_core(), eng_kernel_path(), ABLAB_VERSION, ABLAB_BUILD_TYPE);
     } else {
         Buf b = {0};
         buf_puts(&b, first ? "\n  {\"model\": " : ",\n  {\"model\": ");
@@ -342,8 +360,10 @@ static void print_pair_row(const BenchOpts *o, const PairRow *r, bool first) {
         json_str(&b, r->partner);
         buf_printf(&b, ", \"test\": \"%s\", \"n_tokens\": %d, \"solo_tokens_per_s\": %.3f, \"solo_tokens_per_s_sd\": %.3f, "
                        "\"together_tokens_per_s\": %.3f, \"together_tokens_per_s_sd\": %.3f, \"loss_pct\": %.3f, "
-                       "\"loss_pct_sd\": %.3f, \"cpu\": ",
-                   r->test, r->n, f->solo, f->solo_sd, f->tog, f->tog_sd, f->loss, f->loss_sd);
+                       "\"loss_pct_sd\": %.3f, \"solo_gb_s\": %.3f, \"together_gb_s\": %.3f, \"read_bw_gb_s\": %.3f, "
+                       "\"cpu\": ",
+                   r->test, r->n, f->solo, f->solo_sd, f->tog, f->tog_sd, f->loss, f->loss_sd, r->gbs_solo, r->gbs_tog,
+                   r->read_bw);
         json_str(&b, cpu_model_name());
         buf_printf(&b, ", \"openblas_core\": \"%s\", \"kernels\": \"%s\", \"build\": \"%s %s\"}", eng_blas_core(),
                    eng_kernel_path(), ABLAB_VERSION, ABLAB_BUILD_TYPE);
@@ -423,6 +443,13 @@ static int run_pair(App *app, const BenchOpts *o) {
     else snprintf(sum_arch, sizeof sum_arch, "%s + %s", in[0]->arch, in[1]->arch);
     if (!strcmp(in[0]->dtype, in[1]->dtype)) snprintf(sum_dtype, sizeof sum_dtype, "%s", in[0]->dtype);
     else snprintf(sum_dtype, sizeof sum_dtype, "%s + %s", in[0]->dtype, in[1]->dtype);
+    double bw[257] = {0};
+    for (int ti = 0; o->bound && ti < o->t.n; ti++)
+        if (!(bw[o->t.v[ti]] = eng_read_bandwidth(o->t.v[ti], (size_t)512 << 20))) {
+            lab_err(&app->err, LAB_ENOMEM, "cannot allocate 512 MiB to measure the read bandwidth");
+            goto done;
+        }
+    if (o->bound && !strcmp(o->format, "md")) print_bw_comment(&o->t, bw);
     print_pair_header(o, in);
     header = true;
     for (int ti = 0; ti < o->t.n; ti++) {
@@ -459,6 +486,16 @@ static int run_pair(App *app, const BenchOpts *o) {
                                     .params = rows[0].params + rows[1].params,
                                     .threads = rows[0].threads + rows[1].threads, .threads_total = o->t.v[ti],
                                     .pp = pp, .n = n, .f = pair_fig(csolo, ctog, o->reps, scratch)};
+                if (o->bound && !pp) { /* the weights each streams per second, alone and together */
+                    for (int k = 0; k < 2; k++) {
+                        double gb = (double)eng_bench_decode_bytes(m[k]) / 1e9;
+                        rows[k].gbs_solo = rows[k].f.solo * gb;
+                        rows[k].gbs_tog = rows[k].f.tog * gb;
+                    }
+                    rows[2].gbs_solo = rows[0].gbs_solo + rows[1].gbs_solo;
+                    rows[2].gbs_tog = rows[0].gbs_tog + rows[1].gbs_tog;
+                    rows[2].read_bw = bw[o->t.v[ti]];
+                }
                 for (int k = 0; k < 3; k++) {
                     snprintf(rows[k].test, sizeof rows[k].test, "%s%d pair", pp ? "pp" : "tg", n);
                     print_pair_row(o, &rows[k], first_row);
@@ -492,9 +529,8 @@ static int run_bench(App *app, int argc, char **argv) {
     if (o.pair && o.n_models != 2)
         return cli_usage_error(&cmd_bench, "--pair measures two models at once: give exactly two --model (got %d)",
                                o.n_models);
-    if (o.pair && (o.bound || o.cpu_time))
-        return cli_usage_error(&cmd_bench, "--pair reports wall-clock tokens/s only: leave out --%s",
-                               o.bound ? "bound" : "cpu-time");
+    if (o.pair && o.cpu_time)
+        return cli_usage_error(&cmd_bench, "--pair reports wall-clock tokens/s only: leave out --cpu-time");
     if (!o.t.n) o.t = (IntList){{app->cfg.threads > 0 ? app->cfg.threads : 1}, 1};
     if (o.pair) return run_pair(app, &o);
     int max_t = 1, max_len = 1;
@@ -508,12 +544,8 @@ static int run_bench(App *app, int argc, char **argv) {
                 lab_err(&app->err, LAB_ENOMEM, "cannot allocate 512 MiB to measure the read bandwidth");
                 return EXIT_FAIL;
             }
+    if (o.bound && !strcmp(o.format, "md")) print_bw_comment(&o.t, bw);
     print_header(&o);
-    if (o.bound && !strcmp(o.format, "md")) {
-        printf("<!-- read bandwidth:");
-        for (int i = 0; i < o.t.n; i++) printf(" %d thread%s %.1f GB/s;", o.t.v[i], o.t.v[i] > 1 ? "s" : "", bw[o.t.v[i]]);
-        printf(" -->\n");
-    }
     double *samples = malloc(2 * (size_t)o.reps * sizeof *samples), *cpu = samples + o.reps;
     if (!samples) return lab_err(&app->err, LAB_ENOMEM, "out of memory"), EXIT_FAIL;
     bool first_row = true;

@@ -119,6 +119,33 @@ with tempfile.TemporaryDirectory() as tmp:
               j and all(r["solo_tokens_per_s_sd"] >= 0 and r["together_tokens_per_s_sd"] >= 0 and r["loss_pct_sd"] >= 0
                         for r in j), j)
 
+    # ---------- --bound: the weights streamed, and the pair's share of the read bandwidth ----------
+    rc, out, err = run("--model", A, "--model", B, "--pair", "-n", "8", "-t", "2", "-r", "1", "--bound",
+                       "--format", "csv", "--no-record")
+    ok = check("bench --pair --bound --format csv", rc == 0, (rc, err))
+    if ok:
+        raw = list(csv.DictReader(io.StringIO(out)))
+        f = [{k: float(r[k]) for k in ("solo_tokens_per_s_mean", "together_tokens_per_s_mean", "solo_gb_s",
+                                       "together_gb_s", "read_bw_gb_s")} for r in raw]
+        check("--bound csv: three rows with positive GB/s", len(f) == 3 and all(r["solo_gb_s"] > 0 and
+              r["together_gb_s"] > 0 for r in f), raw)
+        if len(f) == 3:
+            # one model reads the same bytes per token alone and together: GB/s / tokens/s agree
+            same = all(near(r["solo_gb_s"] / r["solo_tokens_per_s_mean"], r["together_gb_s"] / r["together_tokens_per_s_mean"],
+                            1e-4 + 1e-3 * r["solo_gb_s"] / r["solo_tokens_per_s_mean"]) for r in f[:2])
+            check("--bound csv: a model's bytes per token are the same solo and together", same, f)
+            check("--bound csv: A+B streams the sum of A and B",
+                  near(f[2]["together_gb_s"], f[0]["together_gb_s"] + f[1]["together_gb_s"], 2e-3), f)
+            check("--bound csv: the read bandwidth of the whole budget on the A+B row only",
+                  f[2]["read_bw_gb_s"] > 0 and f[0]["read_bw_gb_s"] == 0 and f[1]["read_bw_gb_s"] == 0, f)
+    rc, out, err = run("--model", A, "--model", B, "--pair", "-n", "4", "-t", "2", "-r", "1", "--bound", "--no-record")
+    lines = out.splitlines()
+    head = next((i for i, l in enumerate(lines) if l.startswith("| model |")), -1)
+    check("--bound md: a GB/s column and the % of the read bandwidth, the bandwidth noted above the table",
+          rc == 0 and head > 0 and "weights GB/s solo → together" in lines[head]
+          and any(l.startswith("<!-- read bandwidth: 2 threads") for l in lines[:head])
+          and any("| A+B |" in l and "% of " in l for l in lines), (rc, out, err))
+
     # ---------- md ----------
     rc, out, err = run("--model", A, "--model", B, "--pair", "-n", "4", "-t", "2", "-r", "1", "--no-record")
     ok = check("bench --pair (md)", rc == 0 and "| solo t/s | together t/s | loss |" in out, (rc, out, err))
