@@ -50,17 +50,11 @@ const MappedFile *eng_model_map(EngModel *m, const char *path, LabErr *e) {
     return &m->maps[m->n_maps++];
 }
 
-/* Copies a weight out of the file mapping, then lets its file pages go, so that loading a model
- * never holds it twice in the process (a page shared with a neighbour just maps again). */
-static void release(const void *src, size_t bytes) {
-    uintptr_t lo = (uintptr_t)src & ~(uintptr_t)4095, hi = (uintptr_t)src + bytes;
+/* Lets the file pages of [p, p + n) go once a weight is copied out, so that loading a model never
+ * holds it twice in the process (a page shared with a neighbour just maps again). */
+static void release(const void *p, size_t n) {
+    uintptr_t lo = (uintptr_t)p & ~(uintptr_t)4095, hi = (uintptr_t)p + n;
     madvise((void *)lo, hi - lo, MADV_DONTNEED);
-}
-
-static void copy_out(void *dst, const void *src, size_t bytes) {
-    populate(src, bytes);
-    memcpy(dst, src, bytes);
-    release(src, bytes);
 }
 
 void *eng_model_alloc(EngModel *m, size_t bytes, bool counted, LabErr *e) {
@@ -143,29 +137,24 @@ void *eng_model_weight_mem(EngModel *m, size_t bytes, LabErr *e) {
 bool eng_q8r_wanted(void) { return quant_path() == QUANT_PATH_AVX512 && q8r_supported(); }
 
 int eng_model_own(EngModel *m, EngTensor *W, LabErr *e) {
-    size_t bytes, nb;
     if (m->keep_mapped || !W->data || !eng_model_in_maps(m, W->data)) return 0;
-    if (!eng_dtype_bytes(W->dt, W->rows, W->cols, &bytes)) return lab_err(e, LAB_ERANGE, "%s: tensor too large", m->name);
-    if (W->dt == ENG_DT_Q8_0 && !W->transposed && eng_q8r_wanted()) { /* repacked for VNNI, row by row */
-        size_t rb, qb;
-        if (!eng_dtype_bytes(ENG_DT_Q8R, W->rows, W->cols, &nb) || qtype_row_bytes(QT_Q8R, (size_t)W->cols, &rb) ||
-            qtype_row_bytes(QT_Q8_0, (size_t)W->cols, &qb))
-            return lab_err(e, LAB_ERANGE, "%s: tensor too large", m->name);
-        uint8_t *c = eng_model_weight_mem(m, nb, e);
-        if (!c) return -1;
-        populate(W->data, bytes);
+    bool repack = W->dt == ENG_DT_Q8_0 && !W->transposed && eng_q8r_wanted(); /* for VNNI, row by row */
+    size_t bytes, held, qb = 0, rb = 0;
+    if (!eng_dtype_bytes(W->dt, W->rows, W->cols, &bytes) ||
+        !eng_dtype_bytes(repack ? ENG_DT_Q8R : W->dt, W->rows, W->cols, &held) ||
+        (repack && (qtype_row_bytes(QT_Q8_0, (size_t)W->cols, &qb) || qtype_row_bytes(QT_Q8R, (size_t)W->cols, &rb))))
+        return lab_err(e, LAB_ERANGE, "%s: tensor too large", m->name);
+    uint8_t *c = eng_model_weight_mem(m, held, e);
+    if (!c) return -1;
+    populate(W->data, bytes);
+    if (repack)
         for (int64_t r = 0; r < W->rows; r++)
             q8r_from_q8_0((const uint8_t *)W->data + (size_t)r * qb, c + (size_t)r * rb, (size_t)W->cols);
-        release(W->data, bytes);
-        W->data = c;
-        W->dt = ENG_DT_Q8R;
-        m->info.bytes_mapped -= bytes;
-        return 0;
-    }
-    void *c = eng_model_weight_mem(m, bytes, e);
-    if (!c) return -1;
-    copy_out(c, W->data, bytes);
+    else
+        memcpy(c, W->data, bytes);
+    release(W->data, bytes);
     W->data = c;
+    if (repack) W->dt = ENG_DT_Q8R;
     m->info.bytes_mapped -= bytes;
     return 0;
 }

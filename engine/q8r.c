@@ -51,16 +51,30 @@ bool q8r_supported(void) {
 #endif
 }
 
-void q8r_from_q8_0(const void *src, void *dst, size_t n) {
-    const BlockQ8_0 *b = src;
-    uint8_t *qs = dst;
-    size_t nb = n / QK8_0;
-    uint16_t *d = (uint16_t *)(qs + n);
+/* Blocks into a row's two parts: bytes q + 128 at qs, scales at d. */
+static void put_blocks(const BlockQ8_0 *b, size_t nb, uint8_t *qs, uint16_t *d) {
     for (size_t i = 0; i < nb; i++) {
         for (int j = 0; j < QK8_0; j++) qs[i * QK8_0 + (size_t)j] = (uint8_t)(b[i].qs[j] + 128);
         memcpy(&d[i], &b[i].d, sizeof d[i]);
     }
-    memset(qs + n + nb * 2, 0, q8r_row_bytes(n) - n - nb * 2);
+}
+
+static void pad(uint8_t *row, size_t n) { memset(row + n + n / 16, 0, q8r_row_bytes(n) - n - n / 16); }
+
+void q8r_from_q8_0(const void *src, void *dst, size_t n) {
+    put_blocks(src, n / QK8_0, dst, (uint16_t *)((uint8_t *)dst + n));
+    pad(dst, n);
+}
+
+void q8r_from_f32(const float *x, void *dst, size_t n) {
+    BlockQ8_0 tmp[64]; /* quantized as Q8_0 (ggml's rule), 64 blocks at a time */
+    uint8_t *qs = dst;
+    for (size_t i = 0; i < n; i += 64 * QK8_0) {
+        size_t k = n - i < 64 * QK8_0 ? n - i : 64 * QK8_0;
+        quant_from_f32(QT_Q8_0, x + i, tmp, k);
+        put_blocks(tmp, k / QK8_0, qs + i, (uint16_t *)(qs + n) + i / QK8_0);
+    }
+    pad(dst, n);
 }
 
 void q8r_to_q8_0(const void *src, void *dst, size_t n) {

@@ -116,21 +116,7 @@ void quant_from_f32(QType t, const float *src, void *dst, size_t n) {
     case QT_F16: for (size_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = fp32_to_fp16(src[i]); break;
     case QT_BF16: for (size_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = fp32_to_bf16(src[i]); break;
     case QT_Q8_0: q8_0_quantize(src, dst, n); break;
-    case QT_Q8R: {
-        BlockQ8_0 tmp[64];
-        uint8_t *qs = dst;
-        uint16_t *d = (uint16_t *)(qs + n);
-        for (size_t i = 0; i < n; i += 64 * QK8_0) { /* through Q8_0, 64 blocks at a time */
-            size_t k = n - i < 64 * QK8_0 ? n - i : 64 * QK8_0;
-            q8_0_quantize(src + i, tmp, k);
-            for (size_t b = 0; b < k / QK8_0; b++) {
-                for (int j = 0; j < QK8_0; j++) qs[i + b * QK8_0 + (size_t)j] = (uint8_t)(tmp[b].qs[j] + 128);
-                d[i / QK8_0 + b] = tmp[b].d;
-            }
-        }
-        memset(qs + n + n / 16, 0, q8r_row_bytes(n) - n - n / 16);
-        break;
-    }
+    case QT_Q8R: q8r_from_f32(src, dst, n); break;
     }
 }
 

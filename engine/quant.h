@@ -57,6 +57,7 @@ QuantAxpyFn quant_axpy_fn(void);
 size_t q8r_row_bytes(size_t n);
 bool q8r_supported(void);                               /* AVX-512 F/BW/VL + VNNI */
 void q8r_from_q8_0(const void *src, void *dst, size_t n); /* one row, exact */
+void q8r_from_f32(const float *x, void *dst, size_t n);   /* one row, quantized as Q8_0 */
 void q8r_to_q8_0(const void *src, void *dst, size_t n);   /* one row, exact */
 void q8r_to_f32(const void *src, float *dst, size_t n);
 float q8r_dot_f32(const void *row, const float *x, size_t n);
