@@ -83,6 +83,37 @@ static void test_file_env_flag_precedence(void **state) {
     cfg_free(&c);
 }
 
+/* models.mmap: off by default; true from the file, ABLAB_MMAP or the --mmap switch; a bad value
+ * names itself and changes nothing. */
+static void test_mmap_switch(void **state) {
+    (void)state;
+    write_config("[models]\na = /m/a\n");
+    AppConfig c;
+    LabErr e = {0};
+    assert_int_equal(cfg_load(&c, &e), 0);
+    assert_false(c.mmap);
+    assert_true(cfg_key_is_switch(CFG_MMAP) && cfg_key_is_switch(CFG_BLIND) && !cfg_key_is_switch(CFG_THREADS));
+    char out[32];
+    cfg_format(&c, CFG_MMAP, out, sizeof out);
+    assert_string_equal(out, "false");
+    cfg_free(&c);
+    write_config("[models]\nmmap = yes\n");
+    assert_int_equal(cfg_load(&c, &e), 0);
+    assert_true(c.mmap);
+    assert_int_equal(c.src[CFG_MMAP], CFG_FILE);
+    assert_int_equal(cfg_set(&c, CFG_MMAP, "sometimes", CFG_FLAG, "--mmap", &e), -1);
+    assert_non_null(strstr(e.msg, "sometimes"));
+    assert_true(c.mmap);
+    cfg_free(&c);
+    write_config("[models]\nmmap = false\n");
+    setenv("ABLAB_MMAP", "1", 1);
+    assert_int_equal(cfg_load(&c, &e), 0);
+    assert_true(c.mmap); /* the environment beats the file */
+    assert_int_equal(c.src[CFG_MMAP], CFG_ENV);
+    unsetenv("ABLAB_MMAP");
+    cfg_free(&c);
+}
+
 static void test_bad_file_names_line_and_key(void **state) {
     (void)state;
     write_config("[sampling]\ntop_k = 40\ntempreature = 0.3\n");
@@ -102,6 +133,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_defaults_without_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_env_flag_precedence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mmap_switch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_file_names_line_and_key, setup, teardown),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
