@@ -43,9 +43,15 @@ size_t q8r_row_bytes(size_t n) {
 
 bool q8r_supported(void) {
 #if Q8R_X86
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+    static int known = -1; /* asked per product by quant_matvec: the same answer on every thread */
+    int v = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (v < 0) {
+        __builtin_cpu_init();
+        v = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+        __atomic_store_n(&known, v, __ATOMIC_RELAXED);
+    }
+    return v;
 #else
     return false;
 #endif

@@ -416,10 +416,7 @@ float quant_dot(QType t, const void *row, const float *x, size_t n) { return pic
 
 void quant_matvec(QType t, const void *w, size_t cols, const float *x, float *y, size_t r0, size_t r1) {
     if (t == QT_Q8R) {
-        static int vnni = -1; /* the same answer on every thread */
-        int v = __atomic_load_n(&vnni, __ATOMIC_RELAXED);
-        if (v < 0) __atomic_store_n(&vnni, v = q8r_supported(), __ATOMIC_RELAXED);
-        q8r_matvec(cur_path() == PATH_AVX512 && v, w, cols, x, y, r0, r1);
+        q8r_matvec(cur_path() == PATH_AVX512 && q8r_supported(), w, cols, x, y, r0, r1);
         return;
     }
     DotFn dot = pick_dot(t, cur_path());

@@ -55,7 +55,7 @@ QuantAxpyFn quant_axpy_fn(void);
  * or more zeros to a multiple of 64 bytes (q8r_row_bytes), so that those rows start 64-byte
  * aligned when the tensor does. */
 size_t q8r_row_bytes(size_t n);
-bool q8r_supported(void);                               /* AVX-512 F/BW/VL + VNNI */
+bool q8r_supported(void);                               /* AVX-512 F/BW/VL + VNNI (cached) */
 void q8r_from_q8_0(const void *src, void *dst, size_t n); /* one row, exact */
 void q8r_from_f32(const float *x, void *dst, size_t n);   /* one row, quantized as Q8_0 */
 void q8r_to_q8_0(const void *src, void *dst, size_t n);   /* one row, exact */
