@@ -250,6 +250,14 @@ static int pair_together(EngModel *const m[2], bool pp, int n, double ms[2], Lab
     return 0;
 }
 
+/* Measures the read bandwidth (GB/s) of each thread count of t into bw[threads]. */
+static int measure_bw(const IntList *t, double *bw, LabErr *e) {
+    for (int i = 0; i < t->n; i++)
+        if (!(bw[t->v[i]] = eng_read_bandwidth(t->v[i], (size_t)512 << 20)))
+            return lab_err(e, LAB_ENOMEM, "cannot allocate 512 MiB to measure the read bandwidth");
+    return 0;
+}
+
 /* The measured read bandwidth per thread count, as a markdown comment above the table. */
 static void print_bw_comment(const IntList *t, const double *bw) {
     printf("<!-- read bandwidth:");
@@ -444,11 +452,7 @@ static int run_pair(App *app, const BenchOpts *o) {
     if (!strcmp(in[0]->dtype, in[1]->dtype)) snprintf(sum_dtype, sizeof sum_dtype, "%s", in[0]->dtype);
     else snprintf(sum_dtype, sizeof sum_dtype, "%s + %s", in[0]->dtype, in[1]->dtype);
     double bw[257] = {0};
-    for (int ti = 0; o->bound && ti < o->t.n; ti++)
-        if (!(bw[o->t.v[ti]] = eng_read_bandwidth(o->t.v[ti], (size_t)512 << 20))) {
-            lab_err(&app->err, LAB_ENOMEM, "cannot allocate 512 MiB to measure the read bandwidth");
-            goto done;
-        }
+    if (o->bound && measure_bw(&o->t, bw, &app->err)) goto done;
     if (o->bound && !strcmp(o->format, "md")) print_bw_comment(&o->t, bw);
     print_pair_header(o, in);
     header = true;
@@ -538,12 +542,7 @@ static int run_bench(App *app, int argc, char **argv) {
     for (int i = 0; i < o.p.n; i++) max_len = o.p.v[i] > max_len ? o.p.v[i] : max_len;
     for (int i = 0; i < o.n.n; i++) max_len = o.n.v[i] > max_len ? o.n.v[i] : max_len;
     double bw[257] = {0};
-    if (o.bound)
-        for (int i = 0; i < o.t.n; i++)
-            if (!(bw[o.t.v[i]] = eng_read_bandwidth(o.t.v[i], (size_t)512 << 20))) {
-                lab_err(&app->err, LAB_ENOMEM, "cannot allocate 512 MiB to measure the read bandwidth");
-                return EXIT_FAIL;
-            }
+    if (o.bound && measure_bw(&o.t, bw, &app->err)) return EXIT_FAIL;
     if (o.bound && !strcmp(o.format, "md")) print_bw_comment(&o.t, bw);
     print_header(&o);
     double *samples = malloc(2 * (size_t)o.reps * sizeof *samples), *cpu = samples + o.reps;
