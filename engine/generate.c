@@ -9,6 +9,7 @@
 
 #include "model.h"
 #include "sample.h"
+#include "tokenizer.h"
 
 struct EngGen {
     EngModel *m;

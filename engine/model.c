@@ -1,5 +1,6 @@
-/* EngModel: loading dispatch, the resources a model owns, shape checks common to every format,
- * run-state allocation and the forward entry points. */
+/* EngModel's services: the resources a model owns (file mappings, owned and huge-page weight
+ * memory), weights as the kernels read them, the pool's scratch, and the forward entry points.
+ * The loaders in formats/ build a model through these; load.c runs the load sequence. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,17 +8,15 @@
 #include <sys/mman.h>
 
 #include "gemm.h"
-#include "gguf.h"
 #include "model.h"
 #include "ops.h"
+#include "tokenizer.h"
 
 #ifdef MADV_POPULATE_READ
 #define ABLAB_MADV_POPULATE_READ MADV_POPULATE_READ
 #else
 #define ABLAB_MADV_POPULATE_READ 22 /* Linux's value; EINVAL on kernels without it */
 #endif
-
-int eng_model_load_tokenizer(EngModel *m, const char *path, const EngLoadOpts *o, LabErr *e); /* tokens.c */
 
 /* Maps the pages of [p, p + n) of a file mapping in one call instead of one fault per page (Linux
  * 5.14+; older kernels are asked to read ahead). */
@@ -240,80 +239,9 @@ int eng_model_vec(EngModel *m, const float **out, EngDType dt, const void *data,
     return 0;
 }
 
-/* ---------- checks common to every loader ---------------------------------------------------------- */
-static int check_config(const EngModel *m, LabErr *e) {
-    const EngConfig *c = &m->cfg;
-    if (c->dim <= 0 || c->hidden <= 0 || c->n_layer <= 0 || c->n_head <= 0 || c->n_kv_head <= 0 || c->head_dim <= 0 ||
-        c->vocab <= 0 || c->ctx_max <= 0)
-        return lab_err(e, LAB_EFORMAT, "%s: a model dimension is zero or negative", m->name);
-    if (c->n_head % c->n_kv_head)
-        return lab_err(e, LAB_EFORMAT, "%s: %d heads do not split into %d key/value heads", m->name, c->n_head,
-                       c->n_kv_head);
-    if (c->arch == ENG_ARCH_LLAMA && c->head_dim % 2)
-        return lab_err(e, LAB_EFORMAT, "%s: head_dim %d is odd (RoPE needs pairs)", m->name, c->head_dim);
-    if (c->arch == ENG_ARCH_GPT2 && c->n_head * c->head_dim != c->dim)
-        return lab_err(e, LAB_EFORMAT, "%s: gpt2 needs n_head x head_dim == dim", m->name);
-    return 0;
-}
-
-static int64_t count_params(const EngConfig *c) {
-    int64_t dim = c->dim, hid = c->hidden, V = c->vocab, L = c->n_layer;
-    int64_t qd = (int64_t)c->n_head * c->head_dim, kvd = (int64_t)c->n_kv_head * c->head_dim;
-    if (c->arch == ENG_ARCH_GPT2) {
-        int64_t layer = 4 * dim + 3 * dim * dim + 3 * dim + dim * dim + dim + hid * dim + hid + dim * hid + dim;
-        return V * dim + (int64_t)c->ctx_max * dim + L * layer + 2 * dim;
-    }
-    int64_t layer = 2 * dim + qd * dim + 2 * kvd * dim + dim * qd + 3 * hid * dim;
-    if (c->attn_bias) layer += qd + 2 * kvd + dim;
-    if (c->mlp_bias) layer += 2 * hid + dim;
-    return V * dim + L * layer + dim + (c->tied ? 0 : V * dim);
-}
-
-/* ---------- run state ---------------------------------------------------------------------------- */
-static int alloc_state(EngModel *m, int ctx, LabErr *e) {
-    const EngConfig *c = &m->cfg;
-    EngRunState *s = &m->s;
-    s->ctx = ctx;
-    s->batch = ctx < 512 ? ctx : 512; /* the batch kernel converts each weight once per batch: long batches amortize it */
-    size_t B = (size_t)s->batch, dim = (size_t)c->dim, hid = (size_t)c->hidden;
-    size_t qd = (size_t)c->n_head * c->head_dim, kvd = (size_t)c->n_kv_head * c->head_dim;
-    size_t qw = c->arch == ENG_ARCH_GPT2 ? 3 * dim : qd;
-    size_t kv_elems;
-    if (!size_mul_ok((size_t)c->n_layer * (size_t)ctx, kvd, &kv_elems) || !size_mul_ok(kv_elems, 4, &kv_elems))
-        return lab_err(e, LAB_ERANGE, "%s: KV cache of %d positions is too large", m->name, ctx);
-#define ALLOC(field, count)                                                                  \
-    do {                                                                                     \
-        size_t n_;                                                                           \
-        if (!size_mul_ok((count), sizeof(float), &n_))                                      \
-            return lab_err(e, LAB_ERANGE, "%s: scratch buffer too large", m->name);          \
-        if (!(s->field = eng_model_alloc(m, n_, false, e))) return -1;                       \
-        m->info.bytes_scratch += n_;                                                         \
-    } while (0)
-    if (!(s->key_cache = eng_model_alloc(m, kv_elems, false, e)) ||
-        !(s->value_cache = eng_model_alloc(m, kv_elems, false, e)))
-        return -1;
-    m->info.bytes_kv = 2 * kv_elems;
-    ALLOC(x, B * dim);
-    ALLOC(xb, B * (dim > qd ? dim : qd));
-    ALLOC(q, B * qw);
-    ALLOC(att_out, B * qd);
-    ALLOC(hb, B * hid);
-    ALLOC(hb2, B * hid);
-    ALLOC(logits, (size_t)c->vocab);
-    ALLOC(row, dim > hid ? dim : hid);
-    if (c->arch == ENG_ARCH_LLAMA) {
-        size_t half = (size_t)c->head_dim / 2;
-        ALLOC(rope_cos, (size_t)ctx * half);
-        ALLOC(rope_sin, (size_t)ctx * half);
-        op_rope_tables(s->rope_cos, s->rope_sin, ctx, c->head_dim, c->rope_theta);
-    }
-#undef ALLOC
-    return 0;
-}
-
 /* Per-thread scratch of the pool's threads: attention scores (ATT_ROWS query rows of ctx each)
  * and, where gemm.c's kernel runs, its packed weight block. */
-static int alloc_att(EngModel *m, LabErr *e) {
+int eng_model_alloc_att(EngModel *m, LabErr *e) {
     size_t nt = (size_t)eng_pool_size(m->pool);
     size_t att = nt * ATT_ROWS * (size_t)m->s.ctx * sizeof(float);
     size_t pack = nt * GEMM_PACK_FLOATS * sizeof(float);
@@ -328,156 +256,6 @@ static int alloc_att(EngModel *m, LabErr *e) {
     m->s.pack = pp;
     m->att_bytes = att + pack;
     return 0;
-}
-
-/* The dtypes that hold most of the weights (as read by the kernels, and in the file). */
-static void main_dtypes(EngModel *m) {
-    size_t mem[4] = {0}, file[4] = {0};
-    static const char *names[4] = {"f32", "f16", "bf16", "q8_0"};
-    for (size_t i = 0; i < m->n_tinfo; i++) {
-        const EngTensorInfo *t = &m->tinfo[i];
-        size_t n = (size_t)t->rows * (size_t)t->cols;
-        for (int d = 0; d < 4; d++) {
-            if (!strcmp(t->dtype, names[d])) mem[d] += n;
-            if (!strcmp(t->file_dtype, names[d])) file[d] += n;
-        }
-    }
-    int bm = 0, bf = 0;
-    for (int d = 1; d < 4; d++) {
-        if (mem[d] > mem[bm]) bm = d;
-        if (file[d] > file[bf]) bf = d;
-    }
-    snprintf(m->dtype, sizeof m->dtype, "%s", names[bm]);
-    snprintf(m->file_dtype, sizeof m->file_dtype, "%s", names[bf]);
-}
-
-/* ---------- public ---------------------------------------------------------------------------------- */
-static bool ends_with(const char *s, const char *suf) {
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && !strcasecmp(s + a - b, suf);
-}
-
-static int pickle_refusal(const char *path, LabErr *e) {
-    return lab_err(e, LAB_EUNSUPPORTED,
-                   "%s: PyTorch pickle files are refused (loading one runs arbitrary code). Convert it once in Python: "
-                   "`from transformers import AutoModelForCausalLM; "
-                   "AutoModelForCausalLM.from_pretrained(DIR).save_pretrained(OUT, safe_serialization=True)` "
-                   "(or `safetensors.torch.save_file(torch.load(F, weights_only=True), 'model.safetensors')`), "
-                   "then point ablab at the folder",
-                   path);
-}
-
-/* A zip (torch.save since 1.6) or a raw pickle (protocol 2+ starts with 0x80). */
-static bool looks_like_pickle(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return false;
-    unsigned char b[4] = {0};
-    size_t n = fread(b, 1, 4, f);
-    fclose(f);
-    return n >= 2 && ((b[0] == 'P' && b[1] == 'K') || (b[0] == 0x80 && b[1] >= 2 && b[1] <= 5));
-}
-
-int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) {
-    *out = NULL;
-    EngLoadOpts defaults = {0};
-    if (!o) o = &defaults;
-    double t0 = now_ms();
-    int kind = file_exists(path);
-    if (!kind) return lab_err(e, LAB_ENOTFOUND, "%s: no such file or folder", path);
-    if (ends_with(path, ".pt") || ends_with(path, ".pth") || ends_with(path, ".ckpt") || ends_with(path, ".pkl") ||
-        (kind == 1 && looks_like_pickle(path)))
-        return pickle_refusal(path, e);
-    EngModel *m = eng_model_new();
-    if (!m) return lab_err(e, LAB_ENOMEM, "out of memory");
-    m->path = strdup(path);
-    m->name = strdup(path_basename(path));
-    if (!m->path || !m->name) {
-        lab_err(e, LAB_ENOMEM, "out of memory");
-        goto fail;
-    }
-    m->convert_halves = true;
-    m->keep_mapped = o->mmap;
-    if (o->quant && *o->quant) {
-        if (!strcmp(o->quant, "f32")) m->convert_halves = true;
-        else if (!strcmp(o->quant, "f16") || !strcmp(o->quant, "bf16") || !strcmp(o->quant, "q8_0")) {
-            m->convert_halves = false; /* eng_model_requant converts from the file's dtype */
-            m->requant_pending = true;
-        } else {
-            lab_err(e, LAB_EINVAL, "%s: --quant %s: expected f32, f16, bf16 or q8_0", path, o->quant);
-            goto fail;
-        }
-    }
-    /* Load progress in coarse stages (weights are mapped, so reading them is quick; conversion,
-     * state and tokenizer follow), enough for the lab's load bar to move. */
-#define LOAD_PROGRESS(f) do { if (o->progress) o->progress((f), o->progress_ud); } while (0)
-    LOAD_PROGRESS(0.05);
-    int rc;
-    if (kind == 2) {
-        m->info.format = "hf";
-        rc = hf_load(m, path, o, e);
-    } else if (ends_with(path, ".gguf")) {
-        m->info.format = "gguf";
-        rc = gguf_load_model(m, path, o, e);
-    } else if (ends_with(path, ".bin")) {
-        m->info.format = "llama2c";
-        rc = llama2c_load(m, path, o, e);
-    } else {
-        rc = lab_err(e, LAB_EUNSUPPORTED,
-                     "%s: not a model ablab reads (a Hugging Face folder, a llama2.c .bin or a .gguf file)", path);
-    }
-    if (rc || check_config(m, e)) goto fail;
-    if (!m->info.bytes_on_disk) /* the files the loader mapped (GGUF: the one file) */
-        for (size_t i = 0; i < m->n_maps; i++) m->info.bytes_on_disk += m->maps[i].size;
-    LOAD_PROGRESS(0.5);
-    main_dtypes(m);
-    if (o->quant && *o->quant && eng_model_requant(m, o->quant, e)) goto fail;
-    m->requant_pending = false;
-    LOAD_PROGRESS(0.7);
-    const EngConfig *c = &m->cfg;
-    int ctx = o->ctx > 0 ? o->ctx : 2048;
-    if (ctx > c->ctx_max) ctx = c->ctx_max;
-    if (alloc_state(m, ctx, e)) goto fail;
-    m->n_threads = o->n_threads > 0 ? o->n_threads : 1;
-    m->pool = eng_pool_new(m->n_threads);
-    if (!m->pool) {
-        lab_err(e, LAB_ENOMEM, "%s: cannot start %d threads", path, m->n_threads);
-        goto fail;
-    }
-    if (alloc_att(m, e)) goto fail;
-    LOAD_PROGRESS(0.8);
-    if (eng_model_load_tokenizer(m, path, o, e)) goto fail;
-    LOAD_PROGRESS(1.0);
-#undef LOAD_PROGRESS
-    /* OpenBLAS's thread count is process-wide: keep it at one and split work per model instead */
-    openblas_set_num_threads(1);
-
-    EngInfo *in = &m->info;
-    in->arch = c->arch == ENG_ARCH_GPT2 ? "gpt2" : "llama";
-    in->name = m->name;
-    in->path = m->path;
-    in->dtype = m->dtype[0] ? m->dtype : "f32";
-    in->file_dtype = m->file_dtype[0] ? m->file_dtype : "f32";
-    in->n_params = count_params(c);
-    in->n_layer = c->n_layer;
-    in->n_head = c->n_head;
-    in->n_kv_head = c->n_kv_head;
-    in->dim = c->dim;
-    in->hidden = c->hidden;
-    in->head_dim = c->head_dim;
-    in->vocab = c->vocab;
-    in->ctx_max = c->ctx_max;
-    in->ctx = ctx;
-    in->bos_id = c->bos_id;
-    in->eos_id = c->eos_id;
-    in->bytes_scratch += m->att_bytes;
-    in->n_threads = eng_pool_size(m->pool);
-    in->load_ms = now_ms() - t0;
-    *out = m;
-    return 0;
-fail:
-    lab_err_prefix(e, "cannot load %s", path);
-    eng_free(m);
-    return -1;
 }
 
 void eng_free(EngModel *m) {
@@ -515,7 +293,7 @@ void eng_set_threads(EngModel *m, int n_threads) {
     eng_pool_free(m->pool);
     m->pool = p;
     size_t old = m->att_bytes;
-    if (alloc_att(m, NULL)) { /* fall back to one thread: the scratch for it exists */
+    if (eng_model_alloc_att(m, NULL)) { /* fall back to one thread: the scratch for it exists */
         eng_pool_free(m->pool);
         m->pool = eng_pool_new(1);
     }
@@ -537,8 +315,7 @@ int eng_forward(EngModel *m, const int *ids, int n, float *all_logits, LabErr *e
     for (int done = 0; done < n;) {
         int k = n - done < m->s.batch ? n - done : m->s.batch;
         float *lg = all_logits ? all_logits + (size_t)done * c->vocab : NULL;
-        if (c->arch == ENG_ARCH_GPT2) gpt2_forward(m, ids + done, k, lg);
-        else llama_forward(m, ids + done, k, lg);
+        m->forward(m, ids + done, k, lg);
         done += k;
     }
     return 0;

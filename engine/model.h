@@ -1,14 +1,11 @@
 /* Private to engine/: what a loaded model is made of. Config, weights and run state are separate
  * structs (llama2.c's Config / TransformerWeights / RunState); every tensor field carries its shape.
  *
- * Loaders (safetensors.c + hf_config.c, llama2c.c, gguf.c) fill EngConfig and EngWeights of an
- * EngModel made by eng_model_new(); model.c then checks the shapes, allocates the run state and
- * fills EngInfo. Memory a loader maps or allocates is handed to the model (eng_model_map,
- * eng_model_alloc) so that one eng_free releases everything, whatever the format.
- *
- * Matrix convention: an EngTensor is the logical matrix W[rows = out][cols = in] of y = W x
- * (nn.Linear's layout). GPT-2's Conv1D matrices are stored [in][out]: those carry
- * transposed = true (F32 only; kernels use BLAS's transpose flag, so the file stays mapped). */
+ * model.c is the service layer the loaders (formats/) build a model with: an EngModel made by
+ * eng_model_new(), memory a loader maps or allocates handed to the model (eng_model_map,
+ * eng_model_alloc) so that one eng_free releases everything, whatever the format. load.c owns the
+ * load sequence: it picks the loader, checks the shapes, allocates the run state, fills EngInfo and
+ * picks the family's forward pass (models/). Tensors and the pool are the kernels' (kernels/). */
 #ifndef ABLAB_MODEL_H
 #define ABLAB_MODEL_H
 
@@ -16,31 +13,9 @@
 #include <stdatomic.h>
 
 #include "engine.h"
-#include "quant.h"
-#include "tokenizer.h"
-
-/* ---------- tensors ----------------------------------------------------------------------------- */
-/* The dtypes are quant.h's QType (same numbers): kernels for the half and quantized types live in
- * quant.c (the GGUF/quant part), F32 goes through OpenBLAS. */
-typedef enum {
-    ENG_DT_F32 = QT_F32,
-    ENG_DT_F16 = QT_F16,   /* IEEE half */
-    ENG_DT_BF16 = QT_BF16, /* bfloat16 */
-    ENG_DT_Q8_0 = QT_Q8_0, /* GGUF's Q8_0: blocks of 32 weights = fp16 scale d + 32 int8 q (34 bytes) */
-    ENG_DT_Q8R = QT_Q8R,   /* Q8_0 repacked in memory for VNNI (quant.h); shown as "q8_0" */
-} EngDType;
-
-typedef struct {
-    EngDType dt;
-    const void *data;    /* row-major; rows of cols elements (Q8_0: cols/32 blocks per row) */
-    int64_t rows, cols;  /* logical shape [out][in] */
-    bool transposed;     /* stored [cols][rows] (GPT-2 Conv1D); only with dt == ENG_DT_F32 */
-} EngTensor;
-
-static inline const char *eng_dtype_name(EngDType dt) { return qtype_name((QType)dt); }
-/* Bytes of a rows x cols tensor of dt; false on overflow or when cols is not a multiple of
- * the block size. */
-bool eng_dtype_bytes(EngDType dt, int64_t rows, int64_t cols, size_t *out);
+#include "pool.h"
+#include "tensor.h"
+typedef struct Tokenizer Tokenizer; /* tokenizer/tokenizer.h */
 
 /* ---------- config ------------------------------------------------------------------------------ */
 typedef enum { ENG_ARCH_LLAMA = 0, ENG_ARCH_GPT2 } EngArch;
@@ -128,16 +103,6 @@ typedef struct {
     float *row;                 /* [max(dim, hidden)] one dequantized row */
 } EngRunState;
 
-/* ---------- threads ----------------------------------------------------------------------------- */
-/* A small per-model pool: decode matvecs split their output rows over n workers. OpenBLAS is kept
- * at one thread (its thread count is process-wide, and two models run side by side). */
-typedef struct EngPool EngPool;
-EngPool *eng_pool_new(int n_threads);               /* NULL on failure; n <= 1 runs inline */
-void eng_pool_free(EngPool *p);                     /* NULL-safe */
-int  eng_pool_size(const EngPool *p);               /* 1 for NULL */
-/* Runs fn(ud, i, n) for i in [0, n) on the pool's threads and waits for all. */
-void eng_pool_run(EngPool *p, void (*fn)(void *ud, int i, int n), void *ud);
-
 /* ---------- the model --------------------------------------------------------------------------- */
 struct EngModel {
     EngConfig cfg;
@@ -146,6 +111,7 @@ struct EngModel {
     EngInfo info;
     Tokenizer *tok;             /* may be NULL (ids-only use) */
     EngPool *pool;
+    void (*forward)(EngModel *m, const int *ids, int n, float *all_logits); /* the family's (models/) */
     int n_threads;
     bool busy;                  /* a generation holds the KV cache */
     bool convert_halves;        /* F16/BF16 weights become F32 at load (default) */
@@ -176,6 +142,9 @@ bool eng_model_in_maps(const EngModel *m, const void *p);
  * big anonymous chunks backed by huge pages where the kernel gives them. Never freed one by one.
  * NULL with e filled on ENOMEM. */
 void *eng_model_weight_mem(EngModel *m, size_t bytes, LabErr *e);
+/* (Re)allocates the per-thread scratch of m's pool (attention scores, gemm.c's packing): -1 with e
+ * filled (e may be NULL) on ENOMEM, the old scratch kept. */
+int eng_model_alloc_att(EngModel *m, LabErr *e);
 /* Whether Q8_0 weights become Q8R (repacked for VNNI) when they are copied or converted: the CPU
  * has AVX-512 VNNI and the kernel path is not forced lower. */
 bool eng_q8r_wanted(void);
@@ -192,32 +161,9 @@ int eng_model_weight(EngModel *m, EngTensor *out, EngDType dt, const void *data,
 int eng_model_vec(EngModel *m, const float **out, EngDType dt, const void *data, int64_t n, const char *what,
                   LabErr *e);
 
-/* Loaders: fill m->cfg and m->w (and m->tok when the format carries a vocabulary). */
-int hf_config_read(const char *path, EngConfig *c, LabErr *e);   /* config.json */
-/* Reads a JSON file of at most `limit` bytes; NULL with "PATH: not valid JSON: why (line N)" on error.
- * The caller owns the result (json_decref). */
-struct json_t;
-struct json_t *eng_json_read(const char *path, size_t limit, LabErr *e);
-int hf_load(EngModel *m, const char *dir, const EngLoadOpts *o, LabErr *e);
-int llama2c_load(EngModel *m, const char *path, const EngLoadOpts *o, LabErr *e);
-int gguf_load_model(EngModel *m, const char *path, const EngLoadOpts *o, LabErr *e);
-
-/* ---------- kernels (matmul.c) ------------------------------------------------------------------ */
-/* y[rows] = W x[cols], rows split over the pool's threads. */
-void mm_vec(const EngTensor *W, const float *x, float *y, EngPool *pool);
-/* Y[n][rows] = X[n][cols] W^T (a prompt batch: gemm.c's kernel or sgemm; n == 1 goes to mm_vec),
- * over m's pool with m's packing scratch. */
-void mm_batch(const EngTensor *W, const float *X, int n, float *Y, EngModel *m);
-/* Row r of W as F32 into out[cols] (embedding lookup). W must not be transposed. */
-void eng_tensor_row(const EngTensor *W, int64_t r, float *out);
-
-/* ---------- forward (llama.c, gpt2.c) ----------------------------------------------------------- */
-/* Runs n tokens at positions s.pos .. s.pos+n-1 (n <= s.batch, s.pos + n <= s.ctx), appends them to
- * the KV cache and writes logits of every position to all_logits [n][vocab] when non-NULL, and of
- * the last one to s.logits. */
-void llama_forward(EngModel *m, const int *ids, int n, float *all_logits);
-void gpt2_forward(EngModel *m, const int *ids, int n, float *all_logits);
-/* Dispatches on m->cfg.arch; checks the ids and the context. -1 with e filled. */
+/* Runs n tokens through m's family forward pass (models/): checks the ids and the context, then
+ * appends them to the KV cache, writing logits of every position to all_logits [n][vocab] when
+ * non-NULL and of the last one to s.logits. -1 with e filled. */
 int eng_forward(EngModel *m, const int *ids, int n, float *all_logits, LabErr *e);
 
 #endif

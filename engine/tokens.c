@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "tokenizer.h"
 
 int eng_model_load_tokenizer(EngModel *m, const char *path, const EngLoadOpts *o, LabErr *e) {
     if (m->tok) { /* the format carried its vocabulary (GGUF) */

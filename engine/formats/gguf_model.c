@@ -17,8 +17,10 @@
 #include <jansson.h>
 
 #include "gguf.h"
-#include "model.h"
+#include "formats.h"
 #include "quant.h"
+#include "tokenizer.h"
+#include "matmul.h"
 
 _Static_assert((int)ENG_DT_F32 == (int)QT_F32 && (int)ENG_DT_F16 == (int)QT_F16 &&
                    (int)ENG_DT_BF16 == (int)QT_BF16 && (int)ENG_DT_Q8_0 == (int)QT_Q8_0,
@@ -374,91 +376,6 @@ fail:
     return -1;
 }
 
-/* ================================ conversion at load ================================ */
-/* Row r of W as float32 (any dtype, transposed or not). */
-static void tensor_row_f32(const EngTensor *W, int64_t r, float *out) {
-    if (W->transposed) {
-        const float *A = W->data;
-        for (int64_t c = 0; c < W->cols; c++) out[c] = A[c * W->rows + r];
-        return;
-    }
-    size_t rb;
-    qtype_row_bytes((QType)W->dt, (size_t)W->cols, &rb);
-    quant_to_f32((QType)W->dt, (const uint8_t *)W->data + (size_t)r * rb, out, (size_t)W->cols);
-}
-
-/* The dtype a matrix of `cols` columns gets when `want` is asked: Q8_0 needs rows of whole
- * blocks, so other rows fall back to F16, as llama.cpp's quantizer does. */
-static EngDType fit_dtype(EngDType want, int64_t cols) {
-    return want == ENG_DT_Q8_0 && cols % QK8_0 ? ENG_DT_F16 : want;
-}
-
-/* Converts W rows into dst (rows of dt). */
-static void tensor_convert(const EngTensor *W, EngDType dt, void *dst, float *row) {
-    size_t rb;
-    qtype_row_bytes((QType)dt, (size_t)W->cols, &rb);
-    for (int64_t r = 0; r < W->rows; r++) {
-        tensor_row_f32(W, r, row);
-        quant_from_f32((QType)dt, row, (uint8_t *)dst + (size_t)r * rb, (size_t)W->cols);
-    }
-}
-
-static int requant_tensor(EngModel *m, EngTensor *W, EngDType want, float *row, LabErr *e) {
-    if (!W->data) return 0;
-    EngDType dt = fit_dtype(want, W->cols);
-    if (W->dt == dt && (!W->transposed || dt == ENG_DT_F32)) /* BLAS reads transposed F32 */
-        return eng_model_own(m, W, e);
-    if (W->dt == ENG_DT_Q8R && dt == ENG_DT_Q8_0) return 0;
-    if (dt == ENG_DT_Q8_0 && eng_q8r_wanted()) dt = ENG_DT_Q8R;
-    size_t old, nb;
-    if (!eng_dtype_bytes(W->dt, W->rows, W->cols, &old) || !eng_dtype_bytes(dt, W->rows, W->cols, &nb))
-        return lab_err(e, LAB_ERANGE, "%s: a tensor is too large to convert", m->name);
-    void *dst = eng_model_weight_mem(m, nb, e);
-    if (!dst) return -1;
-    tensor_convert(W, dt, dst, row);
-    const void *prev = W->data;
-    if (eng_model_in_maps(m, prev)) {
-        m->info.bytes_mapped -= old;
-    } else {
-        m->info.bytes_owned -= old;
-        for (size_t i = 0; i < m->n_owned; i++) /* the old copy is no longer needed */
-            if (m->owned[i] == prev) {
-                free(m->owned[i]);
-                m->owned[i] = NULL;
-            }
-    }
-    W->data = dst;
-    W->dt = dt;
-    W->transposed = false;
-    return 0;
-}
-
-int eng_model_requant(EngModel *m, const char *quant, LabErr *e) {
-    QType q;
-    if (qtype_parse(quant, &q))
-        return lab_err(e, LAB_EINVAL, "--quant %s: expected f32, f16, bf16 or q8_0", quant);
-    EngDType want = (EngDType)q;
-    const EngConfig *c = &m->cfg;
-    int64_t maxc = c->dim > c->hidden ? c->dim : c->hidden;
-    if ((int64_t)c->n_head * c->head_dim > maxc) maxc = (int64_t)c->n_head * c->head_dim;
-    float *row = malloc((size_t)maxc * sizeof *row);
-    if (!row) return lab_err(e, LAB_ENOMEM, "out of memory");
-    bool tied = m->w.lm_head.data == m->w.tok_emb.data;
-    int rc = requant_tensor(m, &m->w.tok_emb, want, row, e);
-    if (!rc && tied) m->w.lm_head = m->w.tok_emb;
-    else if (!rc) rc = requant_tensor(m, &m->w.lm_head, want, row, e);
-    for (int i = 0; i < c->n_layer && !rc; i++) {
-        EngLayer *y = &m->w.layers[i];
-        EngTensor *mats[] = {&y->wq, &y->wk, &y->wv, &y->wo, &y->w_gate, &y->w_up, &y->w_down,
-                             &y->c_attn, &y->c_proj, &y->c_fc, &y->c_fc_proj};
-        for (size_t k = 0; k < sizeof mats / sizeof *mats && !rc; k++) rc = requant_tensor(m, mats[k], want, row, e);
-    }
-    free(row);
-    if (rc) return -1;
-    snprintf(m->dtype, sizeof m->dtype, "%s", eng_dtype_name(want));
-    return 0;
-}
-
 /* ================================ writing ================================ */
 typedef struct {
     GgufWriter *w;
@@ -482,7 +399,7 @@ static const int k_ggml_of[4] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, G
 /* A matrix, converted to `want` (or F16 when Q8_0 does not fit its rows). perm_heads > 0 permutes
  * the rows of each of that many heads from rotate-half to interleaved order (llama.cpp's permute). */
 static int sv_mat(Sv *S, const char *name, const EngTensor *W, EngDType want, int perm_heads) {
-    EngDType dt = fit_dtype(want, W->cols);
+    EngDType dt = eng_fit_dtype(want, W->cols);
     size_t nb, rb;
     if (!eng_dtype_bytes(dt, W->rows, W->cols, &nb) || qtype_row_bytes((QType)dt, (size_t)W->cols, &rb))
         return lab_err(S->e, LAB_ERANGE, "%s: too large", name);
@@ -495,7 +412,7 @@ static int sv_mat(Sv *S, const char *name, const EngTensor *W, EngDType want, in
             int64_t h = r / hd, i = (r % hd) / 2, j = r % 2;
             src = h * hd + j * (hd / 2) + i;
         }
-        tensor_row_f32(W, src, S->row);
+        eng_tensor_row(W, src, S->row);
         quant_from_f32((QType)dt, S->row, dst + (size_t)r * rb, (size_t)W->cols);
     }
     return gguf_w_tensor(S->w, name, k_ggml_of[dt], 2, (uint64_t[]){(uint64_t)W->cols, (uint64_t)W->rows}, dst, S->e);

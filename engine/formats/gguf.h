@@ -112,9 +112,4 @@ int gguf_w_tensor(GgufWriter *w, const char *name, int type, int n_dims, const u
 /* Writes the file (to path.tmp, then renamed). */
 int gguf_w_write(GgufWriter *w, const char *path, LabErr *e);
 
-/* ---------- models (gguf_model.c) ---------- */
-/* Converts every weight matrix of a loaded model to quant ("f32", "f16", "bf16", "q8_0"; rows that
- * are no whole number of Q8_0 blocks become f16, as llama.cpp does). For eng_load's --quant. */
-int eng_model_requant(EngModel *m, const char *quant, LabErr *e);
-
 #endif

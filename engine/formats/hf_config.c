@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
+#include "formats.h"
 
 #define HF_MAX_DIM (1 << 20)      /* generous ceilings that keep every product in range */
 #define HF_MAX_VOCAB (1 << 24)

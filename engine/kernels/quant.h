@@ -11,12 +11,9 @@
 #define ABLAB_QUANT_H
 
 #include "base.h"
+#include "half.h"
+#include "q8r.h"
 
-#define QK8_0 32
-typedef struct {
-    uint16_t d;          /* fp16 scale */
-    int8_t qs[QK8_0];
-} BlockQ8_0;             /* 34 bytes, no padding (as GGUF stores it) */
 
 /* QT_Q8R: Q8_0 repacked in memory for integer dot products (q8r.c); named "q8_0" like the format
  * it holds, parsed never. */
@@ -27,10 +24,6 @@ int  qtype_parse(const char *s, QType *t);        /* 0, or -1 for an unknown nam
 /* Bytes of a row of n weights; n must be a multiple of 32 for Q8_0 (-1 otherwise or on overflow). */
 int  qtype_row_bytes(QType t, size_t n, size_t *out);
 
-uint16_t fp32_to_fp16(float f);
-float    fp16_to_fp32(uint16_t h);
-uint16_t fp32_to_bf16(float f);
-float    bf16_to_fp32(uint16_t h);
 
 /* Row conversions: n values (n % 32 == 0 for Q8_0; Q8R: a whole row of n). */
 void quant_to_f32(QType t, const void *src, float *dst, size_t n);   /* dequantize */
@@ -49,20 +42,6 @@ typedef float (*QuantDotFn)(const void *row, const float *x, size_t n);
 typedef void (*QuantAxpyFn)(float a, const float *x, float *y, size_t n);
 QuantDotFn quant_dot_fn(QType t);
 QuantAxpyFn quant_axpy_fn(void);
-
-/* ---------- Q8R: Q8_0 repacked (q8r.c) ----------
- * A row of n weights (n % 32 == 0): n bytes q + 128, n / 32 fp16 scales, and for rows of 1 KiB
- * or more zeros to a multiple of 64 bytes (q8r_row_bytes), so that those rows start 64-byte
- * aligned when the tensor does. */
-size_t q8r_row_bytes(size_t n);
-bool q8r_supported(void);                               /* AVX-512 F/BW/VL + VNNI (cached) */
-void q8r_from_q8_0(const void *src, void *dst, size_t n); /* one row, exact */
-void q8r_from_f32(const float *x, void *dst, size_t n);   /* one row, quantized as Q8_0 */
-void q8r_to_q8_0(const void *src, void *dst, size_t n);   /* one row, exact */
-void q8r_to_f32(const void *src, float *dst, size_t n);
-float q8r_dot_f32(const void *row, const float *x, size_t n);
-/* quant_matvec for Q8R: x quantized once, then VNNI (vnni) or portable integer dots per row. */
-void q8r_matvec(bool vnni, const void *w, size_t cols, const float *x, float *y, size_t r0, size_t r1);
 
 /* Forces a kernel path: "portable", "avx2", "avx512", or NULL for the best the CPU has (the
  * default). -1 if this CPU cannot run the one named. For tests and benchmarks comparing paths. */

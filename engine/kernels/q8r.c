@@ -23,7 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant.h"
+#include "half.h"
+#include "q8r.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -77,7 +78,7 @@ void q8r_from_f32(const float *x, void *dst, size_t n) {
     uint8_t *qs = dst;
     for (size_t i = 0; i < n; i += 64 * QK8_0) {
         size_t k = n - i < 64 * QK8_0 ? n - i : 64 * QK8_0;
-        quant_from_f32(QT_Q8_0, x + i, tmp, k);
+        q8_0_from_f32(x + i, tmp, k);
         put_blocks(tmp, k / QK8_0, qs + i, (uint16_t *)(qs + n) + i / QK8_0);
     }
     pad(dst, n);

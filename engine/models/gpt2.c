@@ -2,6 +2,8 @@
  * fused q|k|v projection (Conv1D, stored [in][out]), gelu_new MLP, head tied to the embedding. */
 #include <string.h>
 
+#include "matmul.h"
+#include "models.h"
 #include "ops.h"
 
 void gpt2_forward(EngModel *m, const int *ids, int n, float *all_logits) {
@@ -21,7 +23,7 @@ void gpt2_forward(EngModel *m, const int *ids, int n, float *all_logits) {
         float *kc = s->key_cache + ((size_t)l * s->ctx) * dim;
         float *vc = s->value_cache + ((size_t)l * s->ctx) * dim;
         op_layernorm(s->xb, s->x, L->ln1_w, L->ln1_b, n, dim, c->norm_eps);
-        mm_batch(&L->c_attn, s->xb, n, s->q, m); /* [n][3*dim]: q | k | v */
+        mm_batch(&L->c_attn, s->xb, n, s->q, m->pool, m->s.pack); /* [n][3*dim]: q | k | v */
         op_add_bias(s->q, L->c_attn_b, n, 3 * dim);
         for (int t = 0; t < n; t++) {
             const float *qkv = s->q + (size_t)t * 3 * dim;
@@ -32,22 +34,22 @@ void gpt2_forward(EngModel *m, const int *ids, int n, float *all_logits) {
                     .att = s->att, .ctx = s->ctx, .pack = s->pack, .n = n, .p0 = p0,
                     .n_head = c->n_head, .n_kv_head = c->n_head, .head_dim = hd};
         op_attention(&a, m->pool);
-        mm_batch(&L->c_proj, s->att_out, n, s->xb, m);
+        mm_batch(&L->c_proj, s->att_out, n, s->xb, m->pool, m->s.pack);
         op_add_bias(s->xb, L->c_proj_b, n, dim);
         op_add(s->x, s->xb, (size_t)n * dim);
 
         op_layernorm(s->xb, s->x, L->ln2_w, L->ln2_b, n, dim, c->norm_eps);
-        mm_batch(&L->c_fc, s->xb, n, s->hb, m);
+        mm_batch(&L->c_fc, s->xb, n, s->hb, m->pool, m->s.pack);
         op_add_bias(s->hb, L->c_fc_b, n, c->hidden);
         op_gelu_new(s->hb, (size_t)n * c->hidden);
-        mm_batch(&L->c_fc_proj, s->hb, n, s->xb, m);
+        mm_batch(&L->c_fc_proj, s->hb, n, s->xb, m->pool, m->s.pack);
         op_add_bias(s->xb, L->c_fc_proj_b, n, dim);
         op_add(s->x, s->xb, (size_t)n * dim);
     }
     s->pos = p0 + n;
     if (all_logits) {
         op_layernorm(s->xb, s->x, w->out_norm, w->out_norm_b, n, dim, c->norm_eps);
-        mm_batch(&w->lm_head, s->xb, n, all_logits, m);
+        mm_batch(&w->lm_head, s->xb, n, all_logits, m->pool, m->s.pack);
         memcpy(s->logits, all_logits + (size_t)(n - 1) * c->vocab, (size_t)c->vocab * sizeof(float));
     } else {
         op_layernorm(s->xb, s->x + (size_t)(n - 1) * dim, w->out_norm, w->out_norm_b, 1, dim, c->norm_eps);

@@ -3,7 +3,10 @@
 #ifndef ABLAB_OPS_H
 #define ABLAB_OPS_H
 
-#include "model.h"
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "pool.h"
 
 /* out[t] = w * (x[t] / sqrt(mean(x[t]^2) + eps)) for n rows of dim (llama2.c / HF LlamaRMSNorm). */
 void op_rmsnorm(float *out, const float *x, const float *w, int n, int dim, float eps);

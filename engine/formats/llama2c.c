@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "model.h"
+#include "formats.h"
 
 #define L2C_HEADER 28
 

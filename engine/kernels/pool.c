@@ -18,7 +18,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "model.h"
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "base.h"
+#include "pool.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>

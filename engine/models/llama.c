@@ -3,6 +3,8 @@
  * are written straight into the cache rows of their positions. */
 #include <string.h>
 
+#include "matmul.h"
+#include "models.h"
 #include "ops.h"
 
 void llama_forward(EngModel *m, const int *ids, int n, float *all_logits) {
@@ -19,9 +21,9 @@ void llama_forward(EngModel *m, const int *ids, int n, float *all_logits) {
         float *vc = s->value_cache + ((size_t)l * s->ctx) * kvd;
         float *k = kc + (size_t)p0 * kvd, *v = vc + (size_t)p0 * kvd;
         op_rmsnorm(s->xb, s->x, L->attn_norm, n, dim, c->norm_eps);
-        mm_batch(&L->wq, s->xb, n, s->q, m);
-        mm_batch(&L->wk, s->xb, n, k, m);
-        mm_batch(&L->wv, s->xb, n, v, m);
+        mm_batch(&L->wq, s->xb, n, s->q, m->pool, m->s.pack);
+        mm_batch(&L->wk, s->xb, n, k, m->pool, m->s.pack);
+        mm_batch(&L->wv, s->xb, n, v, m->pool, m->s.pack);
         op_add_bias(s->q, L->bq, n, qd);
         op_add_bias(k, L->bk, n, kvd);
         op_add_bias(v, L->bv, n, kvd);
@@ -34,24 +36,24 @@ void llama_forward(EngModel *m, const int *ids, int n, float *all_logits) {
                     .att = s->att, .ctx = s->ctx, .pack = s->pack, .n = n, .p0 = p0,
                     .n_head = c->n_head, .n_kv_head = c->n_kv_head, .head_dim = hd};
         op_attention(&a, m->pool);
-        mm_batch(&L->wo, s->att_out, n, s->xb, m);
+        mm_batch(&L->wo, s->att_out, n, s->xb, m->pool, m->s.pack);
         op_add_bias(s->xb, L->bo, n, dim);
         op_add(s->x, s->xb, (size_t)n * dim);
 
         op_rmsnorm(s->xb, s->x, L->ffn_norm, n, dim, c->norm_eps);
-        mm_batch(&L->w_gate, s->xb, n, s->hb, m);
-        mm_batch(&L->w_up, s->xb, n, s->hb2, m);
+        mm_batch(&L->w_gate, s->xb, n, s->hb, m->pool, m->s.pack);
+        mm_batch(&L->w_up, s->xb, n, s->hb2, m->pool, m->s.pack);
         op_add_bias(s->hb, L->b_gate, n, c->hidden);
         op_add_bias(s->hb2, L->b_up, n, c->hidden);
         op_silu_mul(s->hb, s->hb2, (size_t)n * c->hidden);
-        mm_batch(&L->w_down, s->hb, n, s->xb, m);
+        mm_batch(&L->w_down, s->hb, n, s->xb, m->pool, m->s.pack);
         op_add_bias(s->xb, L->b_down, n, dim);
         op_add(s->x, s->xb, (size_t)n * dim);
     }
     s->pos = p0 + n;
     if (all_logits) {
         op_rmsnorm(s->xb, s->x, w->out_norm, n, dim, c->norm_eps);
-        mm_batch(&w->lm_head, s->xb, n, all_logits, m);
+        mm_batch(&w->lm_head, s->xb, n, all_logits, m->pool, m->s.pack);
         memcpy(s->logits, all_logits + (size_t)(n - 1) * c->vocab, (size_t)c->vocab * sizeof(float));
     } else {
         op_rmsnorm(s->xb, s->x + (size_t)(n - 1) * dim, w->out_norm, 1, dim, c->norm_eps);

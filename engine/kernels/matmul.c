@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "gemm.h"
-#include "model.h"
+#include "matmul.h"
 
 bool eng_dtype_bytes(EngDType dt, int64_t rows, int64_t cols, size_t *out) {
     if (rows < 0 || cols < 0) return false;
@@ -45,6 +45,11 @@ static size_t row_offset(const EngTensor *W, int64_t r) {
 }
 
 void eng_tensor_row(const EngTensor *W, int64_t r, float *out) {
+    if (W->transposed) { /* F32 stored [cols][rows] (GPT-2 Conv1D) */
+        const float *A = W->data;
+        for (int64_t c = 0; c < W->cols; c++) out[c] = A[c * W->rows + r];
+        return;
+    }
     quant_to_f32((QType)W->dt, (const char *)W->data + row_offset(W, r), out, (size_t)W->cols);
 }
 
@@ -146,6 +151,6 @@ static void mm_run(const EngTensor *W, const float *X, int n, float *Y, EngPool 
 
 void mm_vec(const EngTensor *W, const float *x, float *y, EngPool *pool) { mm_run(W, x, 1, y, pool, NULL); }
 
-void mm_batch(const EngTensor *W, const float *X, int n, float *Y, EngModel *m) {
-    mm_run(W, X, n, Y, m->pool, n > 1 && gemm_available() ? m->s.pack : NULL);
+void mm_batch(const EngTensor *W, const float *X, int n, float *Y, EngPool *pool, float *pack) {
+    mm_run(W, X, n, Y, pool, n > 1 && gemm_available() ? pack : NULL);
 }

@@ -6,7 +6,7 @@
 #ifndef ABLAB_SAFETENSORS_H
 #define ABLAB_SAFETENSORS_H
 
-#include "model.h"
+#include "formats.h"
 
 #define ST_MAX_DIMS 8
 #define ST_MAX_HEADER ((size_t)100 * 1000 * 1000)

@@ -1,0 +1,17 @@
+/* Private to engine/: the loaders of each file format (formats/). Each fills m->cfg and m->w (and
+ * m->tok when the format carries a vocabulary) through model.h's services; load.c dispatches. */
+#ifndef ABLAB_FORMATS_H
+#define ABLAB_FORMATS_H
+
+#include "model.h"
+
+int hf_config_read(const char *path, EngConfig *c, LabErr *e);   /* config.json */
+/* Reads a JSON file of at most `limit` bytes; NULL with "PATH: not valid JSON: why (line N)" on error.
+ * The caller owns the result (json_decref). */
+struct json_t;
+struct json_t *eng_json_read(const char *path, size_t limit, LabErr *e);
+int hf_load(EngModel *m, const char *dir, const EngLoadOpts *o, LabErr *e);
+int llama2c_load(EngModel *m, const char *path, const EngLoadOpts *o, LabErr *e);
+int gguf_load_model(EngModel *m, const char *path, const EngLoadOpts *o, LabErr *e);
+
+#endif

@@ -1,0 +1,17 @@
+/* Private to engine/: the matrix kernels the forward passes call (matmul.c). */
+#ifndef ABLAB_MATMUL_H
+#define ABLAB_MATMUL_H
+
+#include "pool.h"
+#include "tensor.h"
+
+/* ---------- kernels (matmul.c) ------------------------------------------------------------------ */
+/* y[rows] = W x[cols], rows split over the pool's threads. */
+void mm_vec(const EngTensor *W, const float *x, float *y, EngPool *pool);
+/* Y[n][rows] = X[n][cols] W^T (a prompt batch: gemm.c's kernel or sgemm; n == 1 goes to mm_vec),
+ * over pool with the per-thread packing scratch pack ([threads][GEMM_PACK_FLOATS], gemm.h). */
+void mm_batch(const EngTensor *W, const float *X, int n, float *Y, EngPool *pool, float *pack);
+/* Row r of W as F32 into out[cols] (embedding lookup, conversions), any dtype, transposed or not. */
+void eng_tensor_row(const EngTensor *W, int64_t r, float *out);
+
+#endif

@@ -1,0 +1,22 @@
+/* Private to engine/: Q8_0 repacked in memory for integer dot products (q8r.c). */
+#ifndef ABLAB_Q8R_H
+#define ABLAB_Q8R_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* ---------- Q8R: Q8_0 repacked (q8r.c) ----------
+ * A row of n weights (n % 32 == 0): n bytes q + 128, n / 32 fp16 scales, and for rows of 1 KiB
+ * or more zeros to a multiple of 64 bytes (q8r_row_bytes), so that those rows start 64-byte
+ * aligned when the tensor does. */
+size_t q8r_row_bytes(size_t n);
+bool q8r_supported(void);                               /* AVX-512 F/BW/VL + VNNI (cached) */
+void q8r_from_q8_0(const void *src, void *dst, size_t n); /* one row, exact */
+void q8r_from_f32(const float *x, void *dst, size_t n);   /* one row, quantized as Q8_0 */
+void q8r_to_q8_0(const void *src, void *dst, size_t n);   /* one row, exact */
+void q8r_to_f32(const void *src, float *dst, size_t n);
+float q8r_dot_f32(const void *row, const float *x, size_t n);
+/* quant_matvec for Q8R: x quantized once, then VNNI (vnni) or portable integer dots per row. */
+void q8r_matvec(bool vnni, const void *w, size_t cols, const float *x, float *y, size_t r0, size_t r1);
+
+#endif

@@ -1,0 +1,40 @@
+/* Private to engine/: a weight matrix as the kernels read it, and its dtypes.
+ *
+ * Matrix convention: an EngTensor is the logical matrix W[rows = out][cols = in] of y = W x
+ * (nn.Linear's layout). GPT-2's Conv1D matrices are stored [in][out]: those carry
+ * transposed = true (F32 only; kernels use BLAS's transpose flag, so the file stays mapped). */
+#ifndef ABLAB_TENSOR_H
+#define ABLAB_TENSOR_H
+
+#include "quant.h"
+
+/* ---------- tensors ----------------------------------------------------------------------------- */
+/* The dtypes are quant.h's QType (same numbers): kernels for the half and quantized types live in
+ * quant.c (the GGUF/quant part), F32 goes through OpenBLAS. */
+typedef enum {
+    ENG_DT_F32 = QT_F32,
+    ENG_DT_F16 = QT_F16,   /* IEEE half */
+    ENG_DT_BF16 = QT_BF16, /* bfloat16 */
+    ENG_DT_Q8_0 = QT_Q8_0, /* GGUF's Q8_0: blocks of 32 weights = fp16 scale d + 32 int8 q (34 bytes) */
+    ENG_DT_Q8R = QT_Q8R,   /* Q8_0 repacked in memory for VNNI (quant.h); shown as "q8_0" */
+} EngDType;
+
+typedef struct {
+    EngDType dt;
+    const void *data;    /* row-major; rows of cols elements (Q8_0: cols/32 blocks per row) */
+    int64_t rows, cols;  /* logical shape [out][in] */
+    bool transposed;     /* stored [cols][rows] (GPT-2 Conv1D); only with dt == ENG_DT_F32 */
+} EngTensor;
+
+static inline const char *eng_dtype_name(EngDType dt) { return qtype_name((QType)dt); }
+/* Bytes of a rows x cols tensor of dt; false on overflow or when cols is not a multiple of
+ * the block size. */
+bool eng_dtype_bytes(EngDType dt, int64_t rows, int64_t cols, size_t *out);
+
+/* The dtype a matrix of `cols` columns gets when `want` is asked: Q8_0 needs rows of whole
+ * blocks, so other rows fall back to F16, as llama.cpp's quantizer does. */
+static inline EngDType eng_fit_dtype(EngDType want, int64_t cols) {
+    return want == ENG_DT_Q8_0 && cols % QK8_0 ? ENG_DT_F16 : want;
+}
+
+#endif

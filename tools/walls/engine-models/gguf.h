@@ -1,0 +1,2 @@
+/* Room wall inside engine/ (engine/meson.build lists the rooms): engine/models/ may not include "gguf.h". */
+#error "layer wall: engine/models/ may not include gguf.h: a forward pass sees weights and kernels, never files, text or sampling"
