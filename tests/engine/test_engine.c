@@ -1,6 +1,7 @@
 /* Engine behaviour a user sees: llama2.c's stories260K output, parameter counts, F16/BF16 and
  * sharded / unprefixed copies of the golden models, two models side by side, context and cancel
- * stops, and the sampler. Models are derived on the fly into a temporary folder. */
+ * stops, and the sampler. Models are derived on the fly into a temporary folder. The GPT-2 cases run
+ * on the shipped gpt2-mini, and on ../shared's gpt2-tiny-random as well when it is there. */
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
@@ -192,11 +193,15 @@ static void derive(const char *src, const char *dst, ConvDtype dt, const char *s
     eng_free(tmp);
 }
 
-/* Max |a - b| of all-position logits of two models on the golden prompt; also checks argmax of
- * the last position when same_top is set. */
+/* Max |a - b| of all-position logits of two models on the golden prompt (golden.json in the
+ * folder; the shipped models' is in tests/fixtures/default-models/NAME). */
 static double compare_models(const char *golden, const char *other, const char *quant, double *vs_ref) {
     char path[4200];
     snprintf(path, sizeof path, "%s/golden.json", golden);
+    if (file_exists(path) != 1) {
+        const char *name = strrchr(golden, '/');
+        snprintf(path, sizeof path, "%s/default-models/%s/golden.json", getenv("TEST_DATA_DIR"), name ? name + 1 : golden);
+    }
     json_t *r = json_load_file(path, 0, NULL);
     assert_non_null(r);
     IntVec ids = {0};
@@ -269,11 +274,13 @@ static void test_sharded_llama(void **st) {
 /* The hub's original GPT-2 names have no `transformer.` prefix. */
 static void test_gpt2_unprefixed_sharded(void **st) {
     (void)st;
-    char src[4096], dst[512];
-    if (!shared_path(src, sizeof src, "golden/gpt2-tiny-random")) return;
-    snprintf(dst, sizeof dst, "%s/gpt2-bare", tmpdir);
-    derive(src, dst, CONV_SAME, "transformer.", true);
-    assert_true(compare_models(src, dst, NULL, NULL) == 0.0);
+    char src[2][4096], dst[512];
+    int n = gpt2_models(src);
+    for (int i = 0; i < n; i++) {
+        snprintf(dst, sizeof dst, "%s/gpt2-bare-%d", tmpdir, i);
+        derive(src[i], dst, CONV_SAME, "transformer.", true);
+        assert_true(compare_models(src[i], dst, NULL, NULL) == 0.0);
+    }
 }
 
 /* A long prompt gives the same logits as feeding the tokens one at a time through the decode path
@@ -339,11 +346,11 @@ static void test_load_progress(void **st) {
 
 static void test_batched_prefill_equals_decode(void **st) {
     (void)st;
-    char bin[4096], g[4096];
+    char bin[4096], g[2][4096];
     if (!shared_path(bin, sizeof bin, "models/stories260K/stories260K.bin")) return;
     batch_vs_steps(bin, 300); /* several attention tiles */
-    if (!shared_path(g, sizeof g, "golden/gpt2-tiny-random")) return;
-    batch_vs_steps(g, 128);
+    int n = gpt2_models(g);
+    for (int i = 0; i < n; i++) batch_vs_steps(g[i], 128);
 }
 
 /* A tied head (tie_word_embeddings, no lm_head.weight) reads the embedding: same logits as an
@@ -410,10 +417,7 @@ static void *side_run(void *p) {
     return NULL;
 }
 
-static void test_two_models_in_parallel(void **st) {
-    (void)st;
-    char l[4096], g[4096];
-    if (!shared_path(l, sizeof l, "golden/llama-tiny-gqa") || !shared_path(g, sizeof g, "golden/gpt2-tiny-random")) return;
+static void two_models(const char *l, const char *g) {
     EngModel *ml = load(l, &(EngLoadOpts){.n_threads = 2}), *mg = load(g, &(EngLoadOpts){.n_threads = 2});
     int pl[] = {1, 361, 309, 323}, pg[] = {464, 2068, 7586};
     IntVec alone_l = {0}, alone_g = {0};
@@ -437,6 +441,14 @@ static void test_two_models_in_parallel(void **st) {
     ivec_free(&alone_g);
     eng_free(ml);
     eng_free(mg);
+}
+
+static void test_two_models_in_parallel(void **st) {
+    (void)st;
+    char l[4096], g[2][4096];
+    if (!shared_path(l, sizeof l, "golden/llama-tiny-gqa")) return;
+    int ng = gpt2_models(g);
+    for (int k = 0; k < ng; k++) two_models(l, g[k]);
 }
 
 /* Thread budgets change results only by float summation order: same greedy ids. */
@@ -607,10 +619,7 @@ static void test_sampler(void **st) {
 }
 
 /* Same seed and settings → same tokens, through the whole generation API. */
-static void test_seeded_generation_repeats(void **st) {
-    (void)st;
-    char g[4096];
-    if (!shared_path(g, sizeof g, "golden/gpt2-tiny-random")) return;
+static void seeded_repeats(const char *g) {
     EngModel *m = load(g, NULL);
     IntVec runs[3] = {{0}};
     for (int k = 0; k < 3; k++) {
@@ -636,6 +645,13 @@ static void test_seeded_generation_repeats(void **st) {
     assert_true(runs[0].n != runs[2].n || memcmp(runs[0].v, runs[2].v, runs[0].n * sizeof(int)) != 0);
     for (int k = 0; k < 3; k++) ivec_free(&runs[k]);
     eng_free(m);
+}
+
+static void test_seeded_generation_repeats(void **st) {
+    (void)st;
+    char g[2][4096];
+    int n = gpt2_models(g);
+    for (int i = 0; i < n; i++) seeded_repeats(g[i]);
 }
 
 /* ---------- stop strings (text through the tokenizer's streaming decoder) ------------------------ */
@@ -712,18 +728,17 @@ static char *run_cmd(const char *fmt, const char *a, const char *b, int *status)
     return buf_steal(&out);
 }
 
-static void test_cli_inspect_logits_generate(void **st) {
-    (void)st;
-    char g[4096], out[600];
-    if (!shared_path(g, sizeof g, "golden/gpt2-tiny-random")) return;
+/* n_params and layers as gpt2-mini's MODEL_CARD.md states them (and gpt2-tiny-random's, 2 layers) */
+static void cli_inspect_logits_generate(const char *g, long long n_params, int layers) {
+    char out[600];
     int status;
     char *txt = run_cmd("'%s' inspect '%s' --json --tensors%s", g, "", &status);
     assert_int_equal(status, 0);
     json_t *o = json_loads(txt, 0, NULL);
     assert_non_null(o);
     assert_string_equal(json_string_value(json_object_get(o, "arch")), "gpt2");
-    assert_int_equal(json_integer_value(json_object_get(o, "n_params")), 3324736);
-    assert_int_equal(json_array_size(json_object_get(o, "tensors")), 2 + 2 * 12 + 2);
+    assert_int_equal(json_integer_value(json_object_get(o, "n_params")), n_params);
+    assert_int_equal(json_array_size(json_object_get(o, "tensors")), 2 + layers * 12 + 2);
     assert_true(json_is_object(json_object_get(o, "tokenizer")));
     json_decref(o);
     free(txt);
@@ -771,6 +786,16 @@ static void test_cli_inspect_logits_generate(void **st) {
     txt = run_cmd("'%s' generate --model '%s' 2>/dev/null%s", g, "", &status);
     assert_int_equal(WEXITSTATUS(status), 2);
     free(txt);
+}
+
+static void test_cli_inspect_logits_generate(void **st) {
+    (void)st;
+    char g[2][4096];
+    int n = gpt2_models(g);
+    for (int i = 0; i < n; i++) {
+        bool mini = strstr(g[i], "gpt2-mini") != NULL;
+        cli_inspect_logits_generate(g[i], mini ? 7688320 : 3324736, mini ? 6 : 2);
+    }
 }
 
 int main(void) {

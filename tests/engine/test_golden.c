@@ -1,6 +1,6 @@
-/* Engines against the Hugging Face references in $SHARED_DIR/golden: logits within 1e-3 of
- * logits.f32 for every prompt position, greedy continuations identical to greedy_new_ids; the same
- * folders converted to F16 and BF16 within the tolerance half-precision weights allow. */
+/* Engines against the Hugging Face references (shared/golden, tests/fixture.h says where they are
+ * found; and the shipped gpt2-mini's, tests/fixtures/default-models): logits within 1e-3 of
+ * logits.f32 for every prompt position, greedy continuations identical to greedy_new_ids. */
 #include <jansson.h>
 #include <math.h>
 #include <setjmp.h>
@@ -27,7 +27,7 @@ static void golden_free(Golden *g) {
     free(g->logits);
 }
 
-/* Loads golden.json + logits.f32 of a folder; false (and a skip) when SHARED_DIR is absent. */
+/* Loads golden.json + logits.f32 of a folder. */
 static bool golden_read(const char *dir, Golden *g) {
     memset(g, 0, sizeof *g);
     char path[4200];
@@ -98,11 +98,10 @@ static void greedy_check(const char *model_dir, const Golden *g) {
     eng_free(m);
 }
 
-static void run_golden(const char *name) {
-    char dir[4096];
-    if (!shared_path(dir, sizeof dir, "golden/%s", name)) return;
+/* The model in dir against the reference in ref (golden.json + logits.f32). */
+static void run_golden(const char *name, const char *dir, const char *ref) {
     Golden g;
-    golden_read(dir, &g);
+    golden_read(ref, &g);
     double d = logits_diff(dir, &g, NULL);
     printf("# %s f32: max |logit diff| = %.3g\n", name, d);
     if (!(d <= 1e-3)) fail_msg("%s: logits differ from transformers by %g (tolerance 1e-3)", name, d);
@@ -110,8 +109,23 @@ static void run_golden(const char *name) {
     golden_free(&g);
 }
 
-static void test_llama_golden(void **st) { (void)st; run_golden("llama-tiny-gqa"); }
-static void test_gpt2_golden(void **st) { (void)st; run_golden("gpt2-tiny-random"); }
+static void test_llama_golden(void **st) {
+    (void)st;
+    char dir[4096];
+    if (!shared_path(dir, sizeof dir, "golden/llama-tiny-gqa")) return;
+    run_golden("llama-tiny-gqa", dir, dir);
+}
+
+/* The shipped gpt2-mini (F16 weights, 6 layers, its reference from training) always, and the
+ * golden gpt2-tiny-random (F32) when ../shared has it. */
+static void test_gpt2_golden(void **st) {
+    (void)st;
+    char dir[4096], ref[4096];
+    snprintf(dir, sizeof dir, "%s/models/gpt2-mini", getenv("ABLAB_ASSETS"));
+    snprintf(ref, sizeof ref, "%s/default-models/gpt2-mini", getenv("TEST_DATA_DIR"));
+    run_golden("gpt2-mini", dir, ref);
+    if (fixture_want(dir, sizeof dir, "golden/gpt2-tiny-random")) run_golden("gpt2-tiny-random", dir, dir);
+}
 
 /* argv[1]: a kernel path to force ("portable", "avx2", "avx512"); skipped (77) if the CPU lacks it. */
 int main(int argc, char **argv) {

@@ -4,10 +4,9 @@ file loads and scores the text as its source does, the JSON/CSV outputs parse an
 usage text promises, and bad arguments give usage errors."""
 import csv, io, json, math, os, sqlite3, subprocess, sys, tempfile
 
-from checks import check, finish
+from checks import check, finish, need_shared
 
 BIN = os.environ["ABLAB_BIN"]
-SHARED = os.environ.get("SHARED_DIR", "")
 
 
 SANDBOX = tempfile.mkdtemp()  # nothing reaches the user's own record or config
@@ -32,11 +31,7 @@ check("eval --kl without --reference: usage error", rc == 2 and "--reference" in
 rc, _, err = run("bench", "--model", "x", "-p", "1,,2")
 check("bench -p junk: error names -p", rc != 0 and "-p" in err, (rc, err))
 
-stories = os.path.join(SHARED, "models", "stories260K", "stories260K.bin")
-text = os.path.join(SHARED, "corpus", "tinystories_sample.txt")
-if not SHARED or not os.path.exists(stories):
-    print("# SHARED_DIR absent: skipping the model runs")
-    finish()
+stories, text = need_shared("models/stories260K/stories260K.bin", "corpus/tinystories_sample.txt")
 
 with tempfile.TemporaryDirectory() as tmp:
     short = os.path.join(tmp, "short.txt")

@@ -31,11 +31,10 @@ static void ref_free(Ref *r) {
     free(r->logits);
 }
 
-/* A reference folder (golden.json + logits.f32) relative to SHARED_DIR; false after skip(). */
-static bool ref_read(const char *rel, Ref *r) {
+/* A reference folder (golden.json + logits.f32). */
+static void ref_read_dir(const char *dir, Ref *r) {
     memset(r, 0, sizeof *r);
-    char dir[4096], path[4200];
-    if (!shared_path(dir, sizeof dir, "%s", rel)) return false;
+    char path[4200];
     snprintf(path, sizeof path, "%s/golden.json", dir);
     json_error_t je;
     json_t *j = json_load_file(path, 0, &je);
@@ -55,6 +54,14 @@ static bool ref_read(const char *rel, Ref *r) {
     assert_int_equal(len, r->T * r->V * sizeof(float));
     assert_int_equal(r->ids.n, r->T);
     r->logits = (float *)data;
+}
+
+/* A reference folder named by its place in ../shared; false after skip() when it is nowhere. */
+static bool ref_read(const char *rel, Ref *r) {
+    char dir[4096];
+    memset(r, 0, sizeof *r);
+    if (!shared_path(dir, sizeof dir, "%s", rel)) return false;
+    ref_read_dir(dir, r);
     return true;
 }
 
@@ -139,11 +146,9 @@ static char *tmp_path(const char *suffix) {
 /* A Hugging Face folder written as GGUF at quant and loaded back: its logits against ref_rel
  * (the HF reference for f32; llama.cpp's own file's reference for q8_0, since we quantize as
  * llama.cpp does) within tol, and the metadata llama.cpp reads. */
-static void round_trip(const char *folder, const char *quant, const char *ref_rel, double tol, const char *arch) {
-    char dir[4096];
-    if (!shared_path(dir, sizeof dir, "golden/%s", folder)) return;
-    Ref r;
-    if (!ref_read(ref_rel, &r)) return;
+static void round_trip_dir(const char *folder, const char *dir, const char *quant, const char *ref_rel, const Ref *ref,
+                           double tol, const char *arch) {
+    Ref r = *ref;
     EngModel *m = load(dir, NULL);
     char *out = tmp_path("rt.gguf");
     LabErr e = {0};
@@ -182,6 +187,14 @@ static void round_trip(const char *folder, const char *quant, const char *ref_re
     eng_free(back);
     unlink(out);
     free(out);
+}
+
+static void round_trip(const char *folder, const char *quant, const char *ref_rel, double tol, const char *arch) {
+    char dir[4096];
+    if (!shared_path(dir, sizeof dir, "golden/%s", folder)) return;
+    Ref r;
+    if (!ref_read(ref_rel, &r)) return;
+    round_trip_dir(folder, dir, quant, ref_rel, &r, tol, arch);
     ref_free(&r);
 }
 
@@ -192,7 +205,19 @@ static void test_write_llama_q8_0(void **s) {
 }
 /* BF16 keeps 8 bits of mantissa: weights move by up to 2^-9 relative, logits by ~1e-2 here */
 static void test_write_llama_bf16(void **s) { (void)s; round_trip("llama-tiny-gqa", "bf16", "golden/llama-tiny-gqa", 5e-2, "llama"); }
-static void test_write_gpt2_f32(void **s) { (void)s; round_trip("gpt2-tiny-random", "f32", "golden/gpt2-tiny-random", 1e-3, "gpt2"); }
+/* The shipped gpt2-mini against its training reference, and gpt2-tiny-random when ../shared has it */
+static void test_write_gpt2_f32(void **s) {
+    (void)s;
+    char dir[4096], ref[4096];
+    snprintf(dir, sizeof dir, "%s/models/gpt2-mini", getenv("ABLAB_ASSETS"));
+    snprintf(ref, sizeof ref, "%s/default-models/gpt2-mini", getenv("TEST_DATA_DIR"));
+    Ref r;
+    ref_read_dir(ref, &r);
+    round_trip_dir("gpt2-mini", dir, "f32", "its training reference", &r, 1e-3, "gpt2");
+    ref_free(&r);
+    if (fixture_want(dir, sizeof dir, "golden/gpt2-tiny-random"))
+        round_trip("gpt2-tiny-random", "f32", "golden/gpt2-tiny-random", 1e-3, "gpt2");
+}
 static void test_write_gpt2_q8_0(void **s) {
     (void)s;
     round_trip("gpt2-tiny-random", "q8_0", "golden/gguf/gpt2-tiny-random-q8_0.ref", 1e-3, "gpt2");
@@ -237,14 +262,17 @@ static void test_quant_at_load(void **s) {
     eng_free(m);
     ref_free(&r);
 
-    if (!shared_path(dir, sizeof dir, "golden/gpt2-tiny-random")) return;
-    EngModel *f = load(dir, "f32"), *q = load(dir, "q8_0");
-    const EngInfo *fi = eng_info(f), *qi = eng_info(q);
-    size_t fb = fi->bytes_mapped + fi->bytes_owned, qb = qi->bytes_mapped + qi->bytes_owned;
-    print_message("gpt2-tiny-random weights: f32 %zu bytes, q8_0 %zu bytes (%.1f %%)\n", fb, qb, 100.0 * qb / fb);
-    assert_true(qb * 100 <= fb * 30);
-    eng_free(f);
-    eng_free(q);
+    char g[2][4096];
+    int n = gpt2_models(g);
+    for (int i = 0; i < n; i++) {
+        EngModel *f = load(g[i], "f32"), *q = load(g[i], "q8_0");
+        const EngInfo *fi = eng_info(f), *qi = eng_info(q);
+        size_t fb = fi->bytes_mapped + fi->bytes_owned, qb = qi->bytes_mapped + qi->bytes_owned;
+        print_message("%s weights: f32 %zu bytes, q8_0 %zu bytes (%.1f %%)\n", g[i], fb, qb, 100.0 * qb / fb);
+        assert_true(qb * 100 <= fb * 30);
+        eng_free(f);
+        eng_free(q);
+    }
 }
 
 /* Perplexity over the golden prompt equals exp of the mean negative log-softmax computed here

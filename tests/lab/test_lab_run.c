@@ -1,4 +1,4 @@
-/* The lab with real engines (stories260K and the tiny GQA golden model from ../shared): both
+/* The lab with real engines (stories260K and the tiny GQA golden model, tests/fixtures/shared): both
  * answer at once, pieces stream to the callbacks, each response is recorded once complete, a
  * stopped answer is kept or dropped as asked, a re-ask fills only what is missing, blind pairs
  * reveal names after the vote. */
@@ -16,6 +16,7 @@
 #include "db_internal.h"
 #include "lab_internal.h"
 
+#include "../fixture.h"
 #include "../tmpdir.h"
 
 static char model_a[1024], model_b[1024];
@@ -23,19 +24,16 @@ static bool have_models;
 
 static int setup(void **state) {
     if (setup_dir(state)) return -1;
-    const char *shared = getenv("SHARED_DIR");
-    if (shared) {
-        snprintf(model_a, sizeof model_a, "%s/models/stories260K/stories260K.bin", shared);
-        snprintf(model_b, sizeof model_b, "%s/golden/llama-tiny-gqa", shared);
-        have_models = file_exists(model_a) == 1 && file_exists(model_b) == 2;
-    }
+    /* tests/fixtures/shared has both (tests/fixture.h); a missing one is named by NEED_MODELS */
+    have_models = fixture_find(model_a, sizeof model_a, "models/stories260K/stories260K.bin") &&
+                  fixture_find(model_b, sizeof model_b, "golden/llama-tiny-gqa");
     return 0;
 }
 
 #define NEED_MODELS()                                                                                  \
     do {                                                                                               \
         if (!have_models) {                                                                            \
-            print_message("skipped: SHARED_DIR has no models/stories260K and golden/llama-tiny-gqa\n"); \
+            fixture_say_missing("skipped", model_a[0] ? "golden/llama-tiny-gqa" : "models/stories260K/stories260K.bin"); \
             skip();                                                                                    \
         }                                                                                              \
     } while (0)

@@ -2,18 +2,13 @@
 """End to end with the real binary: `ablab run` on stories260K against the tiny GQA golden model
 stores 10 responses with all metrics from a 5-line prompt file, resumes after kill -9 with exactly
 one response per prompt, model and repetition, and `ablab rate`, `ablab stats` and `ablab export`
-work on what it stored. Exits 77 (skip) without ../shared."""
+work on what it stored. Both models ship in tests/fixtures/shared."""
 import json, os, random, signal, sqlite3, subprocess, sys, tempfile, time
 
-from checks import check, finish
+from checks import check, finish, need_shared
 
 BIN = os.environ["ABLAB_BIN"]
-SHARED = os.environ.get("SHARED_DIR", "")
-A = os.path.join(SHARED, "models", "stories260K", "stories260K.bin")
-B = os.path.join(SHARED, "golden", "llama-tiny-gqa")
-if not (os.path.isfile(A) and os.path.isdir(B)):
-    print("skip: SHARED_DIR has no models/stories260K/stories260K.bin and golden/llama-tiny-gqa")
-    sys.exit(77)
+A, B = need_shared("models/stories260K/stories260K.bin", "golden/llama-tiny-gqa")
 
 
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Drives `ablab tokenize` and `ablab detokenize` on the golden tokenizers (skips without ../shared)."""
+"""Drives `ablab tokenize` and `ablab detokenize` on the golden tokenizers (tests/fixtures: the
+Hugging Face ones, and GPT-2's files as the shipped gpt2-mini carries them)."""
 import json, os, subprocess, sys
 
-from checks import check, finish
+from checks import check, finish, need_shared
 
 BIN = os.environ["ABLAB_BIN"]
-SHARED = os.environ.get("SHARED_DIR", "")
 
 def run(*args, stdin=None):
     p = subprocess.run([BIN, *args], input=stdin, capture_output=True, timeout=120)
@@ -24,13 +24,12 @@ check("missing model: exit 1 with the path", rc == 1 and "/nonexistent/folder" i
 rc, out, err = run("help", "tokenize")
 check("help tokenize", rc == 0 and out.startswith("usage: ablab tokenize"), out)
 
-gdir = os.path.join(SHARED, "golden")
-if not SHARED or not os.path.isdir(gdir):
-    print("skipped: SHARED_DIR absent: golden tokenizers not available")
-    finish(77)
+NAMES = ["gpt2-tokenizer", "spm-bpe-tokenizer", "bytelevel-bpe-tokenizer"]
+FOLDERS = dict(zip(NAMES, need_shared(*(f"golden/{n}" for n in NAMES))))
+llama, stories = need_shared("golden/llama-tiny-gqa", "models/stories260K/stories260K.bin")
 
-for name in ["gpt2-tokenizer", "spm-bpe-tokenizer", "bytelevel-bpe-tokenizer"]:
-    model = os.path.join(gdir, name)
+for name in NAMES:
+    model = FOLDERS[name]
     gold = json.load(open(os.path.join(model, "encode_golden.json")))
     # each call loads the tokenizer (GPT-2's 3.5 MB JSON is slow under ASan): a few entries here, all in test_tokenizer
     gold = gold[:1] if name == "gpt2-tokenizer" else gold[:4]
@@ -44,10 +43,10 @@ for name in ["gpt2-tokenizer", "spm-bpe-tokenizer", "bytelevel-bpe-tokenizer"]:
     check(f"{name}: tokenize matches the golden entries (stdin)", ok_enc)
     check(f"{name}: detokenize matches the golden entries", ok_dec)
 
-m = os.path.join(gdir, "bytelevel-bpe-tokenizer")  # small: quick to load, even under ASan
+m = FOLDERS["bytelevel-bpe-tokenizer"]  # small: quick to load, even under ASan
 rc, out, err = run("tokenize", "--model", m, "Hello", "world")
 check("several TEXT words are joined by spaces", out == "40 69 353 79 293 276 76 68\n", out)
-rc, out, err = run("tokenize", "--tokenizer", os.path.join(gdir, "gpt2-tokenizer", "vocab.json"), "--json", "Hello world")
+rc, out, err = run("tokenize", "--tokenizer", os.path.join(FOLDERS["gpt2-tokenizer"], "vocab.json"), "--json", "Hello world")
 check("--json with --tokenizer vocab.json", rc == 0 and json.loads(out) == {"ids": [15496, 995], "tokens": ["Hello", "\u0120world"]}, out)
 rc, out, err = run("detokenize", "--model", m, "40,69,353", "79")
 check("comma-separated ids", out == "Hello\n", out)
@@ -59,20 +58,17 @@ check("special tokens in the text are recognised", out.split() == a + ["0"] + b,
 rc, out, err = run("tokenize", "--model", m, "-", stdin=b"caf\xc3")
 check("invalid UTF-8 on stdin: U+FFFD as Python's errors='replace'", rc == 0 and out == run("tokenize", "--model", m, "caf\ufffd")[1], out)
 
-llama = os.path.join(gdir, "llama-tiny-gqa")
 rc, out, err = run("tokenize", "--model", llama, "--special", "Hello")
 rc2, out2, _ = run("tokenize", "--model", llama, "Hello")
 check("llama folder: template adds nothing", rc == 0 and out == out2, (out, out2))
 
-stories = os.path.join(SHARED, "models", "stories260K", "stories260K.bin")
-if os.path.exists(stories):
-    rc, out, err = run("tokenize", "--model", stories, "--special", "Once upon a time")
-    check("llama2.c model: tok512.bin beside it, BOS with --special", out == "1 403 407 261 378\n", (out, err))
-    rc, out, err = run("tokenize", "--model", stories, "Once upon a time")
-    check("llama2.c without --special: no BOS", out == "403 407 261 378\n", out)
-    rc, out, err = run("tokenize", "--model", stories, "--json", "Once")
-    check("llama2.c --json", rc == 0 and json.loads(out)["ids"] == [403], out)
-    rc, out, err = run("detokenize", "--model", stories, "1", "403", "407", "261", "378")
-    check("llama2.c detokenize drops the space after BOS", out == "<s>Once upon a time\n", out)
+rc, out, err = run("tokenize", "--model", stories, "--special", "Once upon a time")
+check("llama2.c model: tok512.bin beside it, BOS with --special", out == "1 403 407 261 378\n", (out, err))
+rc, out, err = run("tokenize", "--model", stories, "Once upon a time")
+check("llama2.c without --special: no BOS", out == "403 407 261 378\n", out)
+rc, out, err = run("tokenize", "--model", stories, "--json", "Once")
+check("llama2.c --json", rc == 0 and json.loads(out)["ids"] == [403], out)
+rc, out, err = run("detokenize", "--model", stories, "1", "403", "407", "261", "378")
+check("llama2.c detokenize drops the space after BOS", out == "<s>Once upon a time\n", out)
 
 finish()

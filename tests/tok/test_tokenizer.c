@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../fixture.h"
 #include "gguf.h"
 #include "tok_internal.h"
 #include "tokenizer.h"
@@ -23,22 +24,18 @@
 static char *write_bin(const void *data, size_t n);
 
 /* ---------- helpers ---------- */
+/* A data file named by its place in ../shared (tests/fixture.h says where it is looked for):
+ * malloc'd path, or NULL when it is nowhere. */
 static char *shared_file(const char *rel) {
-    const char *d = getenv("SHARED_DIR");
-    if (!d) return NULL;
-    char *p = path_join(d, rel);
-    if (p && file_exists(p) == 0) {
-        free(p);
-        return NULL;
-    }
-    return p;
+    char p[4096];
+    return fixture_find(p, sizeof p, rel) ? strdup(p) : NULL;
 }
 
-#define NEED_SHARED(var, rel)                                                    \
-    char *var = shared_file(rel);                                                \
-    if (!var) {                                                                  \
-        print_message("skipped: %s not found (SHARED_DIR unset or absent)\n", rel); \
-        skip();                                                                  \
+#define NEED_SHARED(var, rel)                  \
+    char *var = shared_file(rel);              \
+    if (!var) {                                \
+        fixture_say_missing("skipped", rel);   \
+        skip();                                \
     }
 
 static char *fixture(const char *name) {
@@ -1065,11 +1062,11 @@ static Tokenizer *gguf_tok_pre(const char *path, GgufFile **gp, const char *pre_
     return t;
 }
 
-static void test_gguf_vocab(void **st) {
+/* GPT-2's vocabulary as llama.cpp's converter stores it (the file is only in ../shared) */
+static void test_gguf_vocab_gpt2(void **st) {
     (void)st;
     NEED_SHARED(gp, "golden/gguf/gpt2-tiny-random-f32.gguf");
-    char *lp = shared_file("golden/gguf/llama-tiny-gqa-f32.gguf");
-    char *g2 = shared_file("golden/gpt2-tokenizer/encode_golden.json"), *gs = shared_file("golden/spm-bpe-tokenizer/encode_golden.json");
+    char *g2 = shared_file("golden/gpt2-tokenizer/encode_golden.json");
     GgufFile *g;
     Tokenizer *t = gguf_tok(gp, &g);
     assert_int_equal(tok_kind(t), TOK_KIND_BPE_BYTELEVEL);
@@ -1093,6 +1090,16 @@ static void test_gguf_vocab(void **st) {
     tok_free(hf);
     tok_free(t);
     gguf_close(g);
+    free(gp); free(g2);
+}
+
+/* The Llama vocabulary of llama.cpp's converter, and hostile vocabulary arrays */
+static void test_gguf_vocab_llama(void **st) {
+    (void)st;
+    NEED_SHARED(lp, "golden/gguf/llama-tiny-gqa-f32.gguf");
+    char *gs = shared_file("golden/spm-bpe-tokenizer/encode_golden.json");
+    GgufFile *g;
+    Tokenizer *t;
     /* the Llama vocabulary: every score is -1000, merge order comes from the vocabulary order */
     t = gguf_tok(lp, &g);
     assert_int_equal(tok_kind(t), TOK_KIND_BPE_SENTENCEPIECE);
@@ -1123,7 +1130,7 @@ static void test_gguf_vocab(void **st) {
     v.model = "llama";
     assert_int_equal(tok_from_gguf(&t, &v, &e), -1);
     assert_non_null(strstr(e.msg, "scores is missing"));
-    free(gp); free(lp); free(g2); free(gs);
+    free(lp); free(gs);
 }
 
 /* ---------- two threads on one tokenizer (the word cache is shared) ---------- */
@@ -1172,8 +1179,17 @@ static void test_two_threads(void **st) {
 static const char *const CORPUS[] = {"corpus/tinyshakespeare.txt", "corpus/wikitext2_test.txt", "corpus/wikitext2_valid.txt",
                                      "corpus/tinystories_sample.txt", "corpus/devils_dictionary.txt", NULL};
 
+/* Skips, naming the first corpus file that is nowhere (they stay in ../shared: 4 MB). */
+static void need_corpus(void) {
+    for (int i = 0; CORPUS[i]; i++) {
+        NEED_SHARED(p, CORPUS[i]);
+        free(p);
+    }
+}
+
 static void test_corpus_roundtrip(void **st) {
     (void)st;
+    need_corpus();
     NEED_SHARED(js, "tokenizers/gpt2/tokenizer.json");
     Tokenizer *t = load_ok(js);
     for (int i = 0; CORPUS[i]; i++) {
@@ -1203,6 +1219,7 @@ static void test_corpus_roundtrip(void **st) {
  * and the same ids for every line of the corpus. */
 static void test_vocab_merges_agree(void **st) {
     (void)st;
+    need_corpus();
     NEED_SHARED(js, "tokenizers/gpt2/tokenizer.json");
     char *ej = shared_file("tokenizers/gpt2/encoder.json");
     Tokenizer *a = load_ok(js), *b = load_ok(ej);
@@ -1273,7 +1290,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_hostile_json),
         cmocka_unit_test(test_hostile_bin),
         cmocka_unit_test(test_hostile_vocab_merges),
-        cmocka_unit_test(test_gguf_vocab),
+        cmocka_unit_test(test_gguf_vocab_gpt2),
+        cmocka_unit_test(test_gguf_vocab_llama),
         cmocka_unit_test(test_two_threads),
     };
     return cmocka_run_group_tests_name("tokenizer", tests, NULL, NULL);

@@ -1,21 +1,20 @@
 #!/usr/bin/env python3
-"""Drives the real `ablab` lab in tmux (send-keys, capture-pane), with the real tiny models from
-../shared, and checks what a user would see and what lands in the database (sqlite3 CLI).
+"""Drives the real `ablab` lab in tmux (send-keys, capture-pane), with the real tiny models of
+tests/fixtures/shared and the shipped default models, and checks what a user would see and what lands in the database (sqlite3 CLI).
 
 Usage: test_tmux.py [SCENARIO ...]   (default: all). Exit 77 = skipped (meson's skip code).
 Polls the screen with a deadline instead of sleeping for fixed times."""
 import os, re, shutil, subprocess, sys, tempfile, time
 
-from checks import check, finish
+from checks import check, finish, shared_file
 
 SKIP = 77
 BIN = os.environ.get("ABLAB_BIN", "")
-SHARED = os.environ.get("SHARED_DIR", "")
-MODEL_A = os.path.join(SHARED, "models", "stories260K", "stories260K.bin")
-MODEL_B = os.path.join(SHARED, "golden", "llama-tiny-gqa")
+MODEL_A = shared_file("models/stories260K/stories260K.bin")
+MODEL_B = shared_file("golden/llama-tiny-gqa")
 NAME_A, NAME_B = "stories260K", "llama-tiny-gqa"
 # The shipped default models write at about a hundred tokens/s here: slow enough that a resize
-# sent with the prompt lands while both are still writing. Used by the resize scenario if present.
+# sent with the prompt lands while both are still writing (the resize and escape scenarios).
 ASSETS = os.environ.get("ABLAB_ASSETS", "")
 SLOW_A = os.path.join(ASSETS, "models", "scratch-shakespeare")
 SLOW_B = os.path.join(ASSETS, "models", "gpt2-mini")
@@ -27,8 +26,10 @@ def skip(why):
 if not shutil.which("tmux"): skip("tmux is not installed (apt-get install tmux)")
 if not shutil.which("sqlite3"): skip("the sqlite3 command-line tool is not installed (apt-get install sqlite3)")
 if not BIN or not os.path.exists(BIN): skip("ABLAB_BIN is not set (run through meson test)")
-if not SHARED or not os.path.exists(MODEL_A) or not os.path.isdir(MODEL_B):
-    skip(f"the shared models are absent ({MODEL_A}, {MODEL_B}); SHARED_DIR={SHARED!r}")
+if not MODEL_A or not MODEL_B:
+    skip("tests/fixtures/shared lacks models/stories260K/stories260K.bin or golden/llama-tiny-gqa")
+if not os.path.isdir(SLOW_A) or not os.path.isdir(SLOW_B):
+    skip(f"the shipped default models are missing ({SLOW_A}, {SLOW_B}); ABLAB_ASSETS={ASSETS!r}")
 
 
 
@@ -281,10 +282,9 @@ def scenario_screens(home):
 def scenario_resize(home):
     """160x50 -> 60x20 -> back while the models write: stacked below 100 columns, side by side again after."""
     db = os.path.join(home, "resize.db")
-    slow = os.path.isdir(SLOW_A) and os.path.isdir(SLOW_B)
-    names = ("scratch-shakespeare", "gpt2-mini") if slow else (NAME_A, NAME_B)
+    names = ("scratch-shakespeare", "gpt2-mini")
     with Tmux(home, 160, 50) as tm:
-        tm.run(lab_cmd(db, max_tokens=200, models=(SLOW_A, SLOW_B) if slow else (MODEL_A, MODEL_B)))
+        tm.run(lab_cmd(db, max_tokens=200, models=(SLOW_A, SLOW_B)))
         tm.wait_text("type a prompt", 60)
         tm.type("ROMEO:")
         # Enter and the resize in one tmux command: the window shrinks while the answers stream
@@ -292,19 +292,15 @@ def scenario_resize(home):
         # the first small frame may come before either engine has produced a token (slower under
         # the sanitizers): wait until the small layout shows both writing
         small = lambda s: len(s.splitlines()) <= 20 and "A · " in s and "B · " in s
-        s = tm.wait(lambda s: small(s) and (not slow or s.count("writing…") == 2 or "length" in s), 20, "the small layout")
+        s = tm.wait(lambda s: small(s) and (s.count("writing…") == 2 or "length" in s), 20, "the small layout")
         lines = s.splitlines()
         check("resize 60x20: no line wider than 60 columns", all(len(ln) <= 60 for ln in lines), s)
         heads = [i for i, ln in enumerate(lines) if re.match(r"\s*[AB] · ", ln)]
         check("resize 60x20: panes stacked (A's header above B's)", len(heads) == 2 and heads[0] < heads[1], s)
-        if slow:
-            check("resize 60x20: redrawn while both models are still writing", s.count("writing…") == 2, s)
-            tm.resize(160, 50)
-            s = tm.wait(lambda s: any(names[0] in ln and names[1] in ln for ln in s.splitlines()), 20, "side by side again")
-            check("resize back to 160x50 mid-answer: side by side, still writing", "writing…" in s, s)
-        else:
-            print(f"# note: {SLOW_A} absent; the tiny models may end before the resizes land")
-            tm.resize(160, 50)
+        check("resize 60x20: redrawn while both models are still writing", s.count("writing…") == 2, s)
+        tm.resize(160, 50)
+        s = tm.wait(lambda s: any(names[0] in ln and names[1] in ln for ln in s.splitlines()), 20, "side by side again")
+        check("resize back to 160x50 mid-answer: side by side, still writing", "writing…" in s, s)
         s = tm.wait(lambda s: "Which answer" in s, 60, "both answers to end")
         check("after the resizes: side by side with both metrics lines",
               metrics_lines(s) == 2 and any(names[0] in ln and names[1] in ln for ln in s.splitlines()), s)
@@ -322,8 +318,7 @@ def scenario_escape(home):
     """Esc mid-generation stops both; what was written is kept and recorded."""
     db = os.path.join(home, "esc.db")
     with Tmux(home) as tm:
-        slow = os.path.isdir(SLOW_A) and os.path.isdir(SLOW_B)
-        tm.run(lab_cmd(db, max_tokens=250, models=(SLOW_A, SLOW_B) if slow else (MODEL_A, MODEL_B)))
+        tm.run(lab_cmd(db, max_tokens=250, models=(SLOW_A, SLOW_B)))
         tm.ask("Once upon a time", "Escape")          # Esc reaches the lab right after the prompt is sent
         s = tm.wait(lambda s: "Which answer is better?" in s or "cannot be rated" in s, 30, "both answers to stop")
         check("esc: both answers end and can still be rated", "Which answer is better?" in s, s)
@@ -332,9 +327,8 @@ def scenario_escape(home):
         rows = sql(db, "SELECT stop_reason || ':' || n_gen FROM responses ORDER BY slot").splitlines()
         check("db: both stopped answers are recorded", len(rows) == 2, rows)
         cut = [r for r in rows if r.startswith("cancel:") and int(r.split(":")[1]) < 250]
-        # the shipped models write ~100 tokens/s: Esc stops both; the tiny ones may finish one first
-        check("db: answers cut short by Esc (stop reason cancel, fewer than 250 tokens)",
-              len(cut) == 2 if slow else len(cut) >= 1, rows)
+        # the shipped models write ~100 tokens/s: Esc stops both
+        check("db: answers cut short by Esc (stop reason cancel, fewer than 250 tokens)", len(cut) == 2, rows)
 
 def scenario_ctrl_c(home):
     """Ctrl-C and SIGTERM restore the terminal (stty -a unchanged) and keep the ratings."""
