@@ -27,6 +27,9 @@ static LabErrCode code_of(int rc) {
 
 int db_fail(Db *db, const char *sql, LabErr *e) {
     int rc = sqlite3_extended_errcode(db->h);
+    if (db->read_only && (rc & 0xff) == SQLITE_READONLY)
+        return lab_err(e, LAB_EIO, "%s: the record is open read-only (the file is not writable): nothing can be "
+                       "recorded (SQL: %s)", db->path, sql ? sql : "?");
     return lab_err(e, code_of(rc), "%s: %s (SQL: %s)", db->path, sqlite3_errmsg(db->h), sql ? sql : "?");
 }
 
@@ -140,28 +143,62 @@ static int set_pragmas(Db *db, LabErr *e) {
 
 /* ---------- migrations ---------- */
 
-/* One step = one transaction: the schema change and the new user_version commit together. */
+/* Rows of a query (e.g. PRAGMA foreign_key_check): 0 if none, 1 if some, -1 on error. */
+static int any_row(Db *db, const char *sql, LabErr *e) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK) return db_fail(db, sql, e);
+    int rc = sqlite3_step(st);
+    int out = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_fail(db, sql, e);
+    sqlite3_finalize(st);
+    return out;
+}
+
+/* One step = one transaction: the schema change and the new user_version commit together. The
+ * rebuilding step runs with foreign keys off (SQLite's procedure for changing a table's shape:
+ * foreign_keys cannot change inside a transaction) and checks them all before committing. */
 static int migrate_step(Db *db, int to, LabErr *e) {
-    if (exec(db, "BEGIN IMMEDIATE", e)) return -1;
+    if (to < 1 || to > DB_SCHEMA_VERSION) return lab_err(e, LAB_EINVAL, "%s: no migration to version %d", db->path, to);
+    bool rebuild = to == DB_STEP_REBUILD;
+    if (rebuild && exec(db, "PRAGMA foreign_keys=OFF", e)) return -1;
+    int rc = -1;
+    if (exec(db, "BEGIN IMMEDIATE", e)) goto out;
     /* another process may have migrated while we waited for the write lock */
     int64_t now_at = 0;
     if (query_int(db, "PRAGMA user_version", &now_at, e)) {
         db_tx_abort(db);
-        return -1;
+        goto out;
     }
-    if (now_at >= to) return exec(db, "COMMIT", e);
+    if (now_at >= to) {
+        rc = exec(db, "COMMIT", e);
+        goto out;
+    }
     char ver[64];
     snprintf(ver, sizeof ver, "PRAGMA user_version=%d", to);
     if (exec(db, DB_MIGRATIONS[to - 1], e) || exec(db, ver, e)) {
         lab_err_prefix(e, "migrating to schema version %d", to);
         db_tx_abort(db);
-        return -1;
+        goto out;
+    }
+    if (rebuild) {
+        int bad = any_row(db, "PRAGMA foreign_key_check", e);
+        if (bad) {
+            if (bad > 0) lab_err(e, LAB_EFORMAT, "%s: a row refers to a missing row (PRAGMA foreign_key_check)", db->path);
+            lab_err_prefix(e, "migrating to schema version %d", to);
+            db_tx_abort(db);
+            goto out;
+        }
     }
     if (exec(db, "COMMIT", e)) {
         db_tx_abort(db);
-        return -1;
+        goto out;
     }
-    return 0;
+    rc = 0;
+out:
+    if (rebuild) {
+        LabErr ignore = {0};
+        if (pragma_check(db, "PRAGMA foreign_keys=ON", "PRAGMA foreign_keys", "1", rc ? &ignore : e)) rc = -1;
+    }
+    return rc;
 }
 
 static int backup_before_migrating(Db *db, int from, LabErr *e) {
@@ -197,28 +234,58 @@ static int backup_before_migrating(Db *db, int from, LabErr *e) {
     return 0;
 }
 
-static int raw_open(Db **out, const char *path, LabErr *e) {
+/* "file:PATH?immutable=1" with PATH percent-encoded where a URI needs it. */
+static char *immutable_uri(const char *path) {
+    Buf b = {0};
+    buf_puts(&b, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (*p == '%' || *p == '?' || *p == '#' || *p <= ' ' || *p >= 0x7f) buf_printf(&b, "%%%02X", *p);
+        else buf_putc(&b, (char)*p);
+    }
+    buf_puts(&b, "?immutable=1");
+    if (buf_putc(&b, 0)) {
+        buf_free(&b);
+        return NULL;
+    }
+    return buf_steal(&b);
+}
+
+/* read_only opens with SQLITE_OPEN_READONLY; immutable as well, telling SQLite that nothing can
+ * change the file (a WAL file on a read-only medium, where the -shm index cannot be created). */
+static int raw_open_ex(Db **out, const char *path, bool read_only, bool immutable, LabErr *e) {
     *out = NULL;
     Db *db = calloc(1, sizeof *db);
     if (!db || !(db->path = strdup(path))) {
         free(db);
         return lab_err(e, LAB_ENOMEM, "out of memory");
     }
-    int rc = sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
+    char *uri = NULL;
+    if (immutable && !(uri = immutable_uri(path))) {
+        db_close(db);
+        return lab_err(e, LAB_ENOMEM, "out of memory");
+    }
+    int rc = sqlite3_open_v2(uri ? uri : path, &db->h, flags | (uri ? SQLITE_OPEN_URI : 0), NULL);
+    free(uri);
     if (rc != SQLITE_OK) {
         lab_err(e, code_of(rc), "%s: cannot open: %s", path, db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
         db_close(db);
         return -1;
     }
+    db->read_only = read_only;
     sqlite3_extended_result_codes(db->h, 1);
     *out = db;
     return 0;
 }
 
+static int raw_open(Db **out, const char *path, bool read_only, LabErr *e) {
+    return raw_open_ex(out, path, read_only, false, e);
+}
+
 int db_migrate_to(const char *path, int version, LabErr *e) {
     if (version < 0 || version > DB_SCHEMA_VERSION) return lab_err(e, LAB_EINVAL, "no schema version %d", version);
     Db *db;
-    if (raw_open(&db, path, e)) return -1;
+    if (raw_open(&db, path, false, e)) return -1;
     int64_t have = 0;
     int rc = set_pragmas(db, e) || query_int(db, "PRAGMA user_version", &have, e) ? -1 : 0;
     for (int v = (int)have + 1; rc == 0 && v <= version; v++) rc = migrate_step(db, v, e);
@@ -226,35 +293,189 @@ int db_migrate_to(const char *path, int version, LabErr *e) {
     return rc;
 }
 
-int db_open(Db **out, const char *path, LabErr *e) {
+/* What an existing file says about itself, read without writing anything. */
+typedef struct {
+    int64_t app_id, version, n_tables;
+} Header;
+
+static int read_header(Db *db, Header *h, LabErr *e) {
+    if (query_int(db, "PRAGMA application_id", &h->app_id, e) || query_int(db, "PRAGMA user_version", &h->version, e) ||
+        query_int(db, "SELECT count(*) FROM sqlite_schema", &h->n_tables, e)) {
+        if (e && e->code == LAB_EFORMAT) lab_err(e, LAB_EFORMAT, "%s: not an ablab record (not an SQLite database); left untouched", db->path);
+        else lab_err_prefix(e, "reading the file's header; left untouched");
+        return -1;
+    }
+    return 0;
+}
+
+static bool is_empty(const Header *h) { return h->app_id == 0 && h->n_tables == 0 && h->version == 0; }
+
+/* Identity and version: a foreign file, a newer ablab's file, or a version no ablab writes. */
+static int check_header(Db *db, const Header *h, LabErr *e) {
+    if (is_empty(h)) return 0;
+    if (h->app_id != DB_APPLICATION_ID)
+        return lab_err(e, LAB_EFORMAT, "%s: not an ablab record (application_id 0x%08llx, %lld tables); left untouched",
+                       db->path, (unsigned long long)(uint32_t)h->app_id, (long long)h->n_tables);
+    if (h->version > DB_SCHEMA_VERSION)
+        return lab_err(e, LAB_EUNSUPPORTED,
+                       "%s: written by a newer ablab (schema version %lld, this build knows up to %d); left untouched",
+                       db->path, (long long)h->version, DB_SCHEMA_VERSION);
+    if (h->version < 0 || (h->version == 0 && h->n_tables > 0))
+        return lab_err(e, LAB_EFORMAT, "%s: schema version %lld is not one ablab writes (1..%d); left untouched",
+                       db->path, (long long)h->version, DB_SCHEMA_VERSION);
+    return 0;
+}
+
+/* The whole file's structure (PRAGMA quick_check: every b-tree page and record), then the tables
+ * its version must have. Runs on the read-only connection, before any write. */
+static int check_structure(Db *db, const Header *h, LabErr *e) {
+    char got[512];
+    if (query_text(db, "PRAGMA quick_check", got, sizeof got, e))
+        return lab_err_prefix(e, "%s: integrity check failed; left untouched", db->path);
+    if (strcmp(got, "ok") != 0)
+        return lab_err(e, LAB_EFORMAT, "%s: damaged (integrity check: %s); left untouched", db->path, got);
+    const char *sql = "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1";
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK) return db_fail(db, sql, e);
+    for (const DbTableSince *t = DB_TABLES; t->name; t++) {
+        if (t->since > h->version) continue;
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) continue;
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) return db_fail(db, sql, e);
+        return lab_err(e, LAB_EFORMAT, "%s: schema version %lld but the table '%s' is missing; left untouched",
+                       db->path, (long long)h->version, t->name);
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* Before the STRICT rebuild (version 5) writes anything: copy every row into TEMP tables of the new
+ * shapes (TEMP lives outside the file), so a value the new schema refuses names its table, row and
+ * column and the file stays as it was. */
+static int check_strict_copy(Db *db, const Header *h, LabErr *e) {
+    if (h->version >= DB_STEP_REBUILD || is_empty(h)) return 0;
+    for (const DbStrictTable *t = DB_STRICT_TABLES; t->name; t++) {
+        bool present = false;
+        for (const DbTableSince *k = DB_TABLES; k->name; k++)
+            if (!strcmp(k->name, t->name)) present = k->since <= h->version;
+        if (!present) continue;
+        char *create = sqlite3_mprintf("CREATE TEMP TABLE \"%w\"%s", t->name, t->body);
+        char *copy = sqlite3_mprintf("INSERT INTO temp.\"%w\" SELECT * FROM main.\"%w\"", t->name, t->name);
+        if (!create || !copy) {
+            sqlite3_free(create);
+            sqlite3_free(copy);
+            return lab_err(e, LAB_ENOMEM, "out of memory");
+        }
+        int rc = exec(db, create, e);
+        if (!rc && sqlite3_exec(db->h, copy, NULL, NULL, NULL) != SQLITE_OK) {
+            /* find the first row that does not fit, to name it */
+            char why[256];
+            snprintf(why, sizeof why, "%s", sqlite3_errmsg(db->h));
+            int64_t bad_row = -1;
+            char *one = sqlite3_mprintf("INSERT INTO temp.\"%w\" SELECT * FROM main.\"%w\" WHERE rowid = ?1", t->name,
+                                        t->name);
+            char *ids = sqlite3_mprintf("SELECT rowid FROM main.\"%w\" ORDER BY rowid", t->name);
+            sqlite3_stmt *si = NULL, *so = NULL;
+            if (one && ids && sqlite3_prepare_v2(db->h, ids, -1, &si, NULL) == SQLITE_OK &&
+                sqlite3_prepare_v2(db->h, one, -1, &so, NULL) == SQLITE_OK) {
+                while (bad_row < 0 && sqlite3_step(si) == SQLITE_ROW) {
+                    sqlite3_reset(so);
+                    sqlite3_bind_int64(so, 1, sqlite3_column_int64(si, 0));
+                    if (sqlite3_step(so) != SQLITE_DONE) {
+                        bad_row = sqlite3_column_int64(si, 0);
+                        snprintf(why, sizeof why, "%s", sqlite3_errmsg(db->h));
+                    }
+                }
+            }
+            sqlite3_finalize(si);
+            sqlite3_finalize(so);
+            sqlite3_free(one);
+            sqlite3_free(ids);
+            if (bad_row >= 0)
+                lab_err(e, LAB_EFORMAT, "%s: table '%s', row %lld: %s; left untouched (schema version %d keeps every "
+                        "value in its column's type and range)", db->path, t->name, (long long)bad_row, why,
+                        DB_STEP_REBUILD);
+            else
+                lab_err(e, LAB_EFORMAT, "%s: table '%s': %s; left untouched (schema version %d keeps every value in "
+                        "its column's type and range)", db->path, t->name, why, DB_STEP_REBUILD);
+            rc = -1;
+        }
+        sqlite3_free(create);
+        sqlite3_free(copy);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+static bool side_file_exists(const char *path, const char *suffix) {
+    size_t n = strlen(path) + strlen(suffix) + 1;
+    char *p = malloc(n);
+    if (!p) return true; /* the careful answer */
+    snprintf(p, n, "%s%s", path, suffix);
+    bool yes = file_exists(p) != 0;
+    free(p);
+    return yes;
+}
+
+static bool writable(const char *path) { return access(path, W_OK) == 0; }
+
+int db_open_mode(Db **out, const char *path, DbMode mode, LabErr *e) {
     *out = NULL;
-    Db *db;
-    if (raw_open(&db, path, e)) return -1;
-    /* Look before touching: these reads change nothing in the file (no WAL switch yet). */
-    int64_t app_id = 0, version = 0, n_tables = 0;
-    if (exec(db, "PRAGMA busy_timeout=5000", e) || query_int(db, "PRAGMA application_id", &app_id, e) ||
-        query_int(db, "PRAGMA user_version", &version, e) ||
-        query_int(db, "SELECT count(*) FROM sqlite_schema", &n_tables, e)) {
-        if (e && e->code == LAB_EFORMAT) lab_err(e, LAB_EFORMAT, "%s: not an ablab record (not an SQLite database)", path);
-        goto fail;
+    Db *db = NULL;
+    Header h = {0};
+    bool exists = file_exists(path) == 1, stay_read_only = false;
+    if (exists) {
+        /* Look before touching: a read-only connection, so nothing below can change the file
+         * (no WAL switch, no journal, no backup) until every check has passed. */
+        /* With no -wal or -journal beside it, no writer is active and nothing is left to recover:
+         * read it as immutable, so that even a WAL file gets no -wal/-shm made beside it */
+        bool quiet = !side_file_exists(path, "-wal") && !side_file_exists(path, "-journal");
+        if (raw_open_ex(&db, path, true, quiet, e)) return -1;
+        if (exec(db, "PRAGMA busy_timeout=5000", e)) goto fail;
+        if (read_header(db, &h, e)) {
+            /* a WAL file whose folder is read-only: its -shm index cannot be made; nothing can
+             * write to it either, so read it as immutable */
+            if ((sqlite3_extended_errcode(db->h) & 0xff) != SQLITE_READONLY) goto fail;
+            db_close(db);
+            db = NULL;
+            lab_err_clear(e);
+            if (raw_open_ex(&db, path, true, true, e) || read_header(db, &h, e)) goto fail;
+        }
+        if (check_header(db, &h, e)) goto fail;
+        if (!is_empty(&h) && (check_structure(db, &h, e) || check_strict_copy(db, &h, e))) goto fail;
+        bool can_write = writable(path);
+        if (!can_write && mode == DB_WRITE) {
+            lab_err(e, LAB_EIO, "%s: the file is not writable (%s): cannot record into it; left untouched", path,
+                    strerror(errno));
+            goto fail;
+        }
+        stay_read_only = mode == DB_READ || !can_write;
+        if (stay_read_only) {
+            if (h.version != DB_SCHEMA_VERSION) {
+                lab_err(e, LAB_EUNSUPPORTED, "%s: opened read-only, but it is at schema version %lld and this build "
+                        "reads version %d: copy it somewhere writable and open the copy to upgrade it; left untouched",
+                        path, (long long)h.version, DB_SCHEMA_VERSION);
+                goto fail;
+            }
+            if (exec(db, "PRAGMA query_only=ON", e)) goto fail;
+            *out = db;
+            return 0;
+        }
+        db_close(db);
+        db = NULL;
     }
-    if (app_id != DB_APPLICATION_ID && (app_id != 0 || n_tables > 0 || version != 0)) {
-        lab_err(e, LAB_EFORMAT, "%s: not an ablab record (application_id 0x%08llx, %lld tables); left untouched",
-                path, (unsigned long long)(uint32_t)app_id, (long long)n_tables);
-        goto fail;
-    }
-    if (version > DB_SCHEMA_VERSION) {
-        lab_err(e, LAB_EUNSUPPORTED,
-                "%s: written by a newer ablab (schema version %lld, this build knows up to %d); left untouched",
-                path, (long long)version, DB_SCHEMA_VERSION);
-        goto fail;
-    }
+    if (raw_open(&db, path, false, e)) return -1;
+    /* read again: another process may have created or migrated the file since */
+    if (exec(db, "PRAGMA busy_timeout=5000", e) || read_header(db, &h, e) || check_header(db, &h, e)) goto fail;
     if (set_pragmas(db, e)) goto fail;
-    if (version < DB_SCHEMA_VERSION) {
-        if (n_tables > 0 && backup_before_migrating(db, (int)version, e)) goto fail;
-        for (int v = (int)version + 1; v <= DB_SCHEMA_VERSION; v++)
+    if (h.version < DB_SCHEMA_VERSION) {
+        if (h.n_tables > 0 && backup_before_migrating(db, (int)h.version, e)) goto fail;
+        for (int v = (int)h.version + 1; v <= DB_SCHEMA_VERSION; v++)
             if (migrate_step(db, v, e)) goto fail;
-        LOG_I("%s: migrated the record from schema version %lld to %d%s%s", path, (long long)version,
+        LOG_I("%s: migrated the record from schema version %lld to %d%s%s", path, (long long)h.version,
               DB_SCHEMA_VERSION, db->backup ? "; backup " : "", db->backup ? db->backup : "");
     }
     *out = db;
@@ -263,6 +484,10 @@ fail:
     db_close(db);
     return -1;
 }
+
+int db_open(Db **out, const char *path, LabErr *e) { return db_open_mode(out, path, DB_WRITE, e); }
+
+bool db_read_only(const Db *db) { return db->read_only; }
 
 void db_close(Db *db) {
     if (!db) return;

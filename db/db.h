@@ -19,7 +19,7 @@
 typedef struct Db Db;
 
 #define DB_APPLICATION_ID 0x41624c62  /* "AbLb" in the file header: marks an ablab record */
-#define DB_SCHEMA_VERSION 4           /* PRAGMA user_version of a current file */
+#define DB_SCHEMA_VERSION 5           /* PRAGMA user_version of a current file */
 
 /* Opens (creating if missing) and migrates the record. Refuses, without writing to it, a file of a
  * newer ablab (user_version above ours: LAB_EUNSUPPORTED) and a foreign file (another
@@ -27,6 +27,23 @@ typedef struct Db Db;
  * writes a copy with VACUUM INTO beside it ("FILE.v<N>.bak"); each migration step is one
  * transaction. *out is NULL on error. */
 int  db_open(Db **out, const char *path, LabErr *e);
+/* How db_open_mode may open a file. Every mode first reads an existing file on a read-only
+ * connection and refuses it, unchanged (same bytes; no WAL switch, no backup), when it is foreign
+ * (LAB_EFORMAT), newer (LAB_EUNSUPPORTED), at a version no ablab writes (negative, or tables at
+ * version 0: LAB_EFORMAT), damaged (PRAGMA quick_check: LAB_EFORMAT), missing a table its version
+ * has (LAB_EFORMAT), or holding a value the current schema refuses (LAB_EFORMAT naming the table,
+ * row and column). Only then does DB_WRITE reopen it for writing, set the pragmas and migrate. */
+typedef enum {
+    DB_WRITE,            /* the lab, run, rate: a file that is not writable is refused (LAB_EIO) */
+    DB_READ_IF_NEEDED,   /* stats, export, the lab's browsing: writable files as DB_WRITE; a file
+                            that is not writable (chmod 444, read-only medium) stays on the
+                            read-only connection (no pragma is written) if it is at the current
+                            version — an older one is refused (it cannot be migrated in place) */
+    DB_READ,             /* always read-only (same rule for older files) */
+} DbMode;
+int  db_open_mode(Db **out, const char *path, DbMode mode, LabErr *e);
+/* True when the file was opened read-only: every write fails with LAB_EIO saying so. */
+bool db_read_only(const Db *db);
 void db_close(Db *db);                             /* NULL-safe; finalizes every statement */
 const char *db_path(const Db *db);
 /* The backup written by the last db_open's migration (NULL if none was needed). */

@@ -26,6 +26,7 @@ struct Db {
     sqlite3 *h;
     char *path;
     char *backup;
+    bool read_only;             /* opened with SQLITE_OPEN_READONLY (db_open_mode) */
     sqlite3_stmt *st[ST_COUNT];
 };
 

@@ -6,6 +6,139 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
+/* Ranges for version 5. Counts and sizes fit the C types that read them; byte counts stay below
+ * 2^50 so that sums of them cannot overflow an int64; times are finite and not negative beyond
+ * "unknown" (-1). */
+#define I32(c) "CHECK(" c " BETWEEN 0 AND 2147483647)"
+#define BYTES(c) "CHECK(" c " BETWEEN 0 AND 1125899906842624)"
+#define MS(c) "CHECK(" c " BETWEEN -1 AND 1e15)"
+#define BOOL(c) "CHECK(" c " IN (0,1))"
+#define T_MODELS                                                                                   \
+    "(id INTEGER PRIMARY KEY,"                                                                     \
+    "  path TEXT NOT NULL, name TEXT NOT NULL, arch TEXT NOT NULL, format TEXT NOT NULL,"           \
+    "  dtype TEXT NOT NULL, file_dtype TEXT NOT NULL, tokenizer_kind TEXT NOT NULL,"                \
+    "  weights_sha256 TEXT NOT NULL, tokenizer_sha256 TEXT NOT NULL,"                               \
+    "  n_params INTEGER NOT NULL CHECK(n_params BETWEEN 0 AND 1000000000000000),"                  \
+    "  n_layer INTEGER NOT NULL " I32("n_layer") ", n_head INTEGER NOT NULL " I32("n_head") ","     \
+    "  n_kv_head INTEGER NOT NULL " I32("n_kv_head") ", dim INTEGER NOT NULL " I32("dim") ","       \
+    "  vocab INTEGER NOT NULL " I32("vocab") ", ctx_max INTEGER NOT NULL " I32("ctx_max") ","       \
+    "  bytes_on_disk INTEGER NOT NULL " BYTES("bytes_on_disk") ","                                 \
+    "  bytes_mapped INTEGER NOT NULL " BYTES("bytes_mapped") ","                                   \
+    "  bytes_owned INTEGER NOT NULL " BYTES("bytes_owned") ","                                     \
+    "  load_ms REAL NOT NULL " MS("load_ms") ", created_ms INTEGER NOT NULL,"                      \
+    "  last_loaded_ms INTEGER NOT NULL,"                                                           \
+    "  UNIQUE(path, weights_sha256, tokenizer_sha256, dtype)) STRICT"
+#define T_SESSIONS                                                                                 \
+    "(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"                                          \
+    "  kind TEXT NOT NULL CHECK(kind IN ('lab','run','study')),"                                   \
+    "  participant TEXT, prompt_set TEXT, blind INTEGER NOT NULL " BOOL("blind") ","               \
+    "  consent INTEGER NOT NULL DEFAULT 0 " BOOL("consent") ", seed INTEGER NOT NULL,"              \
+    "  started_ms INTEGER NOT NULL, ended_ms INTEGER, notes TEXT, build_version TEXT,"              \
+    "  cpu_model TEXT) STRICT"
+#define T_PROMPTS                                                                                  \
+    "(id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL REFERENCES sessions(id),"               \
+    "  prompt_set TEXT, position INTEGER NOT NULL " I32("position") ", text TEXT NOT NULL,"         \
+    "  created_ms INTEGER NOT NULL, UNIQUE(session_id, position)) STRICT"
+#define T_PAIRS                                                                                    \
+    "(id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL REFERENCES sessions(id),"               \
+    "  prompt_id INTEGER NOT NULL REFERENCES prompts(id), rep INTEGER NOT NULL DEFAULT 0 " I32("rep") "," \
+    "  model_a_id INTEGER NOT NULL REFERENCES models(id), model_b_id INTEGER NOT NULL REFERENCES models(id)," \
+    "  left_slot INTEGER NOT NULL " BOOL("left_slot") ", blind INTEGER NOT NULL " BOOL("blind") "," \
+    "  created_ms INTEGER NOT NULL, UNIQUE(session_id, prompt_id, rep)) STRICT"
+#define T_RESPONSES                                                                                \
+    "(id INTEGER PRIMARY KEY, pair_id INTEGER NOT NULL REFERENCES pairs(id),"                     \
+    "  slot INTEGER NOT NULL " BOOL("slot") ", model_id INTEGER NOT NULL REFERENCES models(id),"    \
+    "  side INTEGER NOT NULL " BOOL("side") ","                                                    \
+    "  temp REAL NOT NULL CHECK(temp BETWEEN 0 AND 1000), top_k INTEGER NOT NULL " I32("top_k") "," \
+    "  top_p REAL NOT NULL CHECK(top_p BETWEEN 0 AND 1), min_p REAL NOT NULL CHECK(min_p BETWEEN 0 AND 1)," \
+    "  repeat_penalty REAL NOT NULL CHECK(repeat_penalty BETWEEN 0 AND 1000),"                     \
+    "  repeat_last_n INTEGER NOT NULL CHECK(repeat_last_n BETWEEN -1 AND 2147483647),"            \
+    "  max_tokens INTEGER NOT NULL " I32("max_tokens") ","                                          \
+    "  seed INTEGER NOT NULL, output TEXT NOT NULL, token_ids TEXT NOT NULL,"                      \
+    "  n_prompt INTEGER NOT NULL " I32("n_prompt") ", n_gen INTEGER NOT NULL " I32("n_gen") ","     \
+    "  stop_reason TEXT NOT NULL,"                                                                 \
+    "  ttft_ms REAL NOT NULL " MS("ttft_ms") ", prefill_ms REAL NOT NULL " MS("prefill_ms") ","     \
+    "  decode_tok_s REAL NOT NULL CHECK(decode_tok_s BETWEEN 0 AND 1e15),"                         \
+    "  p50_ms REAL NOT NULL " MS("p50_ms") ", p95_ms REAL NOT NULL " MS("p95_ms") ","               \
+    "  total_ms REAL NOT NULL " MS("total_ms") ","                                                 \
+    "  bytes_weights_mapped INTEGER NOT NULL " BYTES("bytes_weights_mapped") ","                   \
+    "  bytes_weights_owned INTEGER NOT NULL " BYTES("bytes_weights_owned") ","                     \
+    "  bytes_kv INTEGER NOT NULL " BYTES("bytes_kv") ", bytes_scratch INTEGER NOT NULL " BYTES("bytes_scratch") "," \
+    "  peak_rss INTEGER NOT NULL " BYTES("peak_rss") ", threads INTEGER NOT NULL " I32("threads") "," \
+    "  build_version TEXT NOT NULL, cpu_model TEXT NOT NULL,"                                      \
+    "  created_ms INTEGER NOT NULL, UNIQUE(pair_id, slot)) STRICT"
+#define T_RATINGS                                                                                  \
+    "(id INTEGER PRIMARY KEY, pair_id INTEGER NOT NULL REFERENCES pairs(id),"                     \
+    "  participant TEXT NOT NULL DEFAULT '',"                                                      \
+    "  choice TEXT NOT NULL CHECK(choice IN ('a','b','tie','both-bad')),"                          \
+    "  winner_model_id INTEGER REFERENCES models(id),"                                             \
+    "  chosen_side INTEGER CHECK(chosen_side IS NULL OR chosen_side IN (0,1)),"                   \
+    "  score_a INTEGER CHECK(score_a IS NULL OR score_a BETWEEN 1 AND 5),"                         \
+    "  score_b INTEGER CHECK(score_b IS NULL OR score_b BETWEEN 1 AND 5),"                         \
+    "  tags TEXT, comment TEXT, decide_ms REAL CHECK(decide_ms IS NULL OR decide_ms BETWEEN 0 AND 1e15)," \
+    "  created_ms INTEGER NOT NULL) STRICT"
+#define T_EVALUATIONS                                                                              \
+    "(id INTEGER PRIMARY KEY, model_id INTEGER NOT NULL REFERENCES models(id),"                   \
+    "  dataset TEXT NOT NULL, metric TEXT NOT NULL, value REAL NOT NULL,"                          \
+    "  n_tokens INTEGER NOT NULL CHECK(n_tokens BETWEEN 0 AND 1000000000000000),"                  \
+    "  details_json TEXT, build_version TEXT, created_ms INTEGER NOT NULL) STRICT"
+#define T_BENCHMARKS                                                                               \
+    "(id INTEGER PRIMARY KEY, model_id INTEGER NOT NULL REFERENCES models(id),"                   \
+    "  name TEXT NOT NULL, threads INTEGER NOT NULL " I32("threads") ","                            \
+    "  n_prompt INTEGER NOT NULL " I32("n_prompt") ", n_gen INTEGER NOT NULL " I32("n_gen") ","     \
+    "  prefill_tok_s REAL NOT NULL CHECK(prefill_tok_s BETWEEN 0 AND 1e15),"                       \
+    "  decode_tok_s REAL NOT NULL CHECK(decode_tok_s BETWEEN 0 AND 1e15), ttft_ms REAL NOT NULL " MS("ttft_ms") "," \
+    "  peak_rss INTEGER NOT NULL " BYTES("peak_rss") ", cpu_model TEXT, build_version TEXT,"        \
+    "  details_json TEXT, created_ms INTEGER NOT NULL) STRICT"
+#define T_SETTINGS "(key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT"
+#define T_PROMPT_HISTORY "(id INTEGER PRIMARY KEY, text TEXT NOT NULL, used_ms INTEGER NOT NULL) STRICT"
+#define T_FILE_HASHES                                                                              \
+    "(path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL) STRICT"
+
+#define FTS_TRIGGERS                                                                               \
+    "CREATE TRIGGER prompts_fts_ai AFTER INSERT ON prompts BEGIN"                                  \
+    "  INSERT INTO prompts_fts(rowid, text) VALUES (new.id, new.text); END;"                       \
+    "CREATE TRIGGER prompts_fts_ad AFTER DELETE ON prompts BEGIN"                                  \
+    "  INSERT INTO prompts_fts(prompts_fts, rowid, text) VALUES ('delete', old.id, old.text); END;" \
+    "CREATE TRIGGER prompts_fts_au AFTER UPDATE OF text ON prompts BEGIN"                          \
+    "  INSERT INTO prompts_fts(prompts_fts, rowid, text) VALUES ('delete', old.id, old.text);"     \
+    "  INSERT INTO prompts_fts(rowid, text) VALUES (new.id, new.text); END;"                       \
+    "CREATE TRIGGER responses_fts_ai AFTER INSERT ON responses BEGIN"                              \
+    "  INSERT INTO responses_fts(rowid, output) VALUES (new.id, new.output); END;"                 \
+    "CREATE TRIGGER responses_fts_ad AFTER DELETE ON responses BEGIN"                              \
+    "  INSERT INTO responses_fts(responses_fts, rowid, output) VALUES ('delete', old.id, old.output); END;" \
+    "CREATE TRIGGER responses_fts_au AFTER UPDATE OF output ON responses BEGIN"                    \
+    "  INSERT INTO responses_fts(responses_fts, rowid, output) VALUES ('delete', old.id, old.output);" \
+    "  INSERT INTO responses_fts(rowid, output) VALUES (new.id, new.output); END;"
+
+/* copy, drop (children first), rename; then the indexes and the full-text triggers the drops took */
+#define STRICT_REBUILD                                                                             \
+    "CREATE TABLE models_v5" T_MODELS ";INSERT INTO models_v5 SELECT * FROM models;"                \
+    "CREATE TABLE sessions_v5" T_SESSIONS ";INSERT INTO sessions_v5 SELECT * FROM sessions;"        \
+    "CREATE TABLE prompts_v5" T_PROMPTS ";INSERT INTO prompts_v5 SELECT * FROM prompts;"            \
+    "CREATE TABLE pairs_v5" T_PAIRS ";INSERT INTO pairs_v5 SELECT * FROM pairs;"                    \
+    "CREATE TABLE responses_v5" T_RESPONSES ";INSERT INTO responses_v5 SELECT * FROM responses;"    \
+    "CREATE TABLE ratings_v5" T_RATINGS ";INSERT INTO ratings_v5 SELECT * FROM ratings;"            \
+    "CREATE TABLE evaluations_v5" T_EVALUATIONS ";INSERT INTO evaluations_v5 SELECT * FROM evaluations;" \
+    "CREATE TABLE benchmarks_v5" T_BENCHMARKS ";INSERT INTO benchmarks_v5 SELECT * FROM benchmarks;" \
+    "CREATE TABLE settings_v5" T_SETTINGS ";INSERT INTO settings_v5 SELECT * FROM settings;"        \
+    "CREATE TABLE prompt_history_v5" T_PROMPT_HISTORY ";INSERT INTO prompt_history_v5 SELECT * FROM prompt_history;" \
+    "CREATE TABLE file_hashes_v5" T_FILE_HASHES ";INSERT INTO file_hashes_v5 SELECT * FROM file_hashes;" \
+    "DROP TABLE ratings; DROP TABLE responses; DROP TABLE pairs; DROP TABLE prompts;"              \
+    "DROP TABLE evaluations; DROP TABLE benchmarks; DROP TABLE sessions; DROP TABLE models;"       \
+    "DROP TABLE settings; DROP TABLE prompt_history; DROP TABLE file_hashes;"                      \
+    "ALTER TABLE models_v5 RENAME TO models; ALTER TABLE sessions_v5 RENAME TO sessions;"          \
+    "ALTER TABLE prompts_v5 RENAME TO prompts; ALTER TABLE pairs_v5 RENAME TO pairs;"              \
+    "ALTER TABLE responses_v5 RENAME TO responses; ALTER TABLE ratings_v5 RENAME TO ratings;"       \
+    "ALTER TABLE evaluations_v5 RENAME TO evaluations; ALTER TABLE benchmarks_v5 RENAME TO benchmarks;" \
+    "ALTER TABLE settings_v5 RENAME TO settings; ALTER TABLE prompt_history_v5 RENAME TO prompt_history;" \
+    "ALTER TABLE file_hashes_v5 RENAME TO file_hashes;"                                            \
+    "CREATE INDEX pairs_session ON pairs(session_id);"                                             \
+    "CREATE INDEX ratings_pair ON ratings(pair_id, participant);"                                  \
+    "CREATE INDEX responses_model ON responses(model_id);" FTS_TRIGGERS                             \
+    "INSERT INTO prompts_fts(prompts_fts) VALUES ('rebuild');"                                     \
+    "INSERT INTO responses_fts(responses_fts) VALUES ('rebuild');"
+
 const char *const DB_MIGRATIONS[DB_SCHEMA_VERSION] = {
     /* 1: the lab record */
     "PRAGMA application_id=" STR(DB_APPLICATION_ID) ";"
@@ -99,6 +232,27 @@ const char *const DB_MIGRATIONS[DB_SCHEMA_VERSION] = {
     "CREATE TABLE file_hashes(path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
     "  sha256 TEXT NOT NULL);"
     "CREATE INDEX responses_model ON responses(model_id);",
+
+    /* 5: every table STRICT, with CHECKs on ranges, so that no value a foreign tool wrote can reach
+     * the C side as something its type cannot hold (a REAL 1e308 in an INTEGER column, a text in a
+     * count). Rebuilt with SQLite's copy-drop-rename procedure; db.c runs this step with foreign
+     * keys off and checks them before committing, and checks the copy in TEMP tables first. */
+    STRICT_REBUILD,
+};
+
+/* The v5 table bodies, shared by the migration and the read-only pre-check in db.c. */
+const DbStrictTable DB_STRICT_TABLES[] = {
+    {"models", T_MODELS}, {"sessions", T_SESSIONS}, {"prompts", T_PROMPTS}, {"pairs", T_PAIRS},
+    {"responses", T_RESPONSES}, {"ratings", T_RATINGS}, {"evaluations", T_EVALUATIONS},
+    {"benchmarks", T_BENCHMARKS}, {"settings", T_SETTINGS}, {"prompt_history", T_PROMPT_HISTORY},
+    {"file_hashes", T_FILE_HASHES}, {NULL, NULL},
+};
+
+/* The tables a file at each version must hold (checked before anything is written). */
+const DbTableSince DB_TABLES[] = {
+    {"models", 1}, {"sessions", 1}, {"prompts", 1}, {"pairs", 1}, {"responses", 1}, {"ratings", 1},
+    {"prompts_fts", 2}, {"responses_fts", 2}, {"evaluations", 3}, {"benchmarks", 3},
+    {"settings", 4}, {"prompt_history", 4}, {"file_hashes", 4}, {NULL, 0},
 };
 
 #define RESPONSE_COLS                                                                              \

@@ -78,6 +78,7 @@ static int run_export(App *app, int argc, char **argv) {
                EXIT_FAIL;
     Lab *l;
     if (lab_open_record(&l, app->cfg.db, &app->err)) return EXIT_FAIL;
+    if (lab_read_only(l)) fprintf(stderr, "ablab: %s is read-only: opened for reading, nothing will be written\n", app->cfg.db);
     int rc = a.session ? lab_session_find(l, a.session, &o.session_id, &app->err) : 0;
     if (!rc) rc = lab_export(l, &o, &app->err);
     lab_close(l);

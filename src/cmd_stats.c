@@ -171,6 +171,7 @@ static int run_stats(App *app, int argc, char **argv) {
                EXIT_FAIL;
     Lab *l;
     if (lab_open_record(&l, app->cfg.db, &app->err)) return EXIT_FAIL;
+    if (lab_read_only(l)) fprintf(stderr, "ablab: %s is read-only: opened for reading, nothing will be written\n", app->cfg.db);
     int64_t session = 0;
     int rc = a.session ? lab_session_find(l, a.session, &session, &app->err) : 0;
     if (!rc && !strcmp(a.format, "md")) {

@@ -293,6 +293,7 @@ static int ui_start(Ui *ui, const UiOptions *o, LabErr *e) {
         return -1;
     }
     ui->blind_pair = o->blind;
+    if (lab_read_only(ui->lab)) ui_flash(ui, true, "%s is read-only: history and stats only, nothing is recorded", c.db_path);
     models_refresh(ui);
     ui->dirty = true;
     return 0;

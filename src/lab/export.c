@@ -177,7 +177,10 @@ static void iso_time(int64_t ms, char out[64]) {
     }
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
-    gmtime_r(&t, &tm);
+    if (!gmtime_r(&t, &tm)) { /* past what a calendar holds: a foreign file's value, shown as is */
+        snprintf(out, 64, "%lld ms", (long long)ms);
+        return;
+    }
     snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
              tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }

@@ -112,7 +112,7 @@ int lab_record_open(Lab **out, const char *db_path, LabErr *e) {
     }
     int rc = strcmp(dir, ".") && file_exists(dir) != 2 ? mkdir_p(dir, e) : 0;
     free(dir);
-    if (rc || db_open(&l->db, db_path, e)) {
+    if (rc || db_open_mode(&l->db, db_path, DB_READ_IF_NEEDED, e)) {
         lab_close(l);
         return -1;
     }
@@ -121,6 +121,8 @@ int lab_record_open(Lab **out, const char *db_path, LabErr *e) {
 }
 
 int lab_open_record(Lab **out, const char *db_path, LabErr *e) { return lab_record_open(out, db_path, e); }
+
+bool lab_read_only(const Lab *l) { return l && l->db && db_read_only(l->db); }
 
 void lab_close(Lab *l) {
     if (!l) return;
@@ -829,14 +831,19 @@ static int pair_response(const DbResponse *r, void *ud) {
     return 0;
 }
 
+/* A byte count from the record as size_t: negative is 0, and sums saturate (a foreign file may
+ * hold anything an int64 can). */
+static size_t bytes_of(int64_t v) { return v > 0 ? (size_t)v : 0; }
+static size_t bytes_add(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
+
 void lab_metrics_from_response(const DbResponse *r, LabMetrics *m, LabSampling *s) {
     *m = (LabMetrics){.n_prompt = r->n_prompt, .n_gen = r->n_gen, .ttft_ms = r->ttft_ms, .prefill_ms = r->prefill_ms,
                       .decode_tok_s = r->decode_tok_s, .total_ms = r->total_ms, .p50_ms = r->p50_ms,
                       .p95_ms = r->p95_ms,
-                      .bytes_weights = (size_t)(r->bytes_weights_mapped + r->bytes_weights_owned),
-                      .bytes_kv = (size_t)r->bytes_kv, .bytes_scratch = (size_t)r->bytes_scratch,
-                      .peak_rss = (size_t)r->peak_rss, .n_threads = r->threads, .seed = (uint64_t)r->seed};
-    m->bytes_engine = m->bytes_weights + m->bytes_kv + m->bytes_scratch;
+                      .bytes_weights = bytes_add(bytes_of(r->bytes_weights_mapped), bytes_of(r->bytes_weights_owned)),
+                      .bytes_kv = bytes_of(r->bytes_kv), .bytes_scratch = bytes_of(r->bytes_scratch),
+                      .peak_rss = bytes_of(r->peak_rss), .n_threads = r->threads, .seed = (uint64_t)r->seed};
+    m->bytes_engine = bytes_add(bytes_add(m->bytes_weights, m->bytes_kv), m->bytes_scratch);
     lab_copy_name(m->stop, sizeof m->stop, r->stop_reason);
     *s = (LabSampling){.temp = r->temp, .top_k = r->top_k, .top_p = r->top_p, .min_p = r->min_p,
                        .repeat_penalty = r->repeat_penalty, .repeat_last_n = r->repeat_last_n,

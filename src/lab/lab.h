@@ -74,6 +74,11 @@ int  lab_open(Lab **out, const LabConfig *c, LabErr *e);
 /* A lab on the record alone (no engines are touched, so it starts at once): what `ablab stats`,
  * `ablab export` and `ablab rate` use. lab_model_swap can still load models into it later. */
 int  lab_open_record(Lab **out, const char *db_path, LabErr *e);
+/* lab_open and lab_open_record open a record that cannot be written (chmod 444, a read-only
+ * medium) read-only when it is at the current schema version: browsing, statistics and exports
+ * work, and every write (asking, rating, settings) fails with LAB_EIO saying the record is
+ * read-only. True in that case; say so to the user. */
+bool lab_read_only(const Lab *l);
 /* Stops and joins any generation (stopped answers follow record_cancelled), frees the models,
  * closes the database. A rating still pending (lab_rate_pending) is dropped: offer the retry
  * before closing. NULL-safe. */

@@ -117,7 +117,9 @@ static int add_response(const DbResponse *r, void *ud) {
     s->tok_s[s->n] = r->decode_tok_s;
     s->total[s->n] = r->total_ms;
     s->rss[s->n] = (double)r->peak_rss;
-    s->eng[s->n] = (double)(r->bytes_weights_mapped + r->bytes_weights_owned + r->bytes_kv + r->bytes_scratch);
+    /* summed as doubles: a foreign file may hold any int64 in these columns */
+    s->eng[s->n] = (double)r->bytes_weights_mapped + (double)r->bytes_weights_owned + (double)r->bytes_kv +
+                   (double)r->bytes_scratch;
     s->n++;
     if (r->blind) c->any_blind = true;
     else c->any_open = true;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -102,7 +103,7 @@ static void test_new_file_gets_pragmas_and_schema(void **state) {
     sqlite3_stmt *st;
     const char *checks[][2] = {{"PRAGMA foreign_keys", "1"}, {"PRAGMA journal_mode", "wal"},
                                {"PRAGMA synchronous", "2"}, {"PRAGMA busy_timeout", "5000"},
-                               {"PRAGMA user_version", "4"}, {"PRAGMA application_id", "1096961122"}};
+                               {"PRAGMA user_version", "5"}, {"PRAGMA application_id", "1096961122"}};
     for (size_t i = 0; i < sizeof checks / sizeof *checks; i++) {
         assert_int_equal(sqlite3_prepare_v2(db->h, checks[i][0], -1, &st, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -273,6 +274,207 @@ static int collect_response(const DbResponse *r, void *ud) {
         snprintf(t->text[t->n++], 64, "%d:%s:%zu:%d:%s:%s", r->slot, r->output, r->n_token_ids,
                  r->token_ids[2], r->model_name, r->prompt);
     return 0;
+}
+
+/* A current file with a few rows, in rollback-journal mode (what another tool may hand us) and
+ * closed; returns its sha256 in before. */
+static void make_closed_file(const char *p, char before[65]) {
+    LabErr e = {0};
+    Db *db;
+    assert_int_equal(db_open(&db, p, &e), 0);
+    Fixture f;
+    add_fixture(db, "closed", &f);
+    DbRating r = make_rating(&f, "p1");
+    int64_t id;
+    assert_int_equal(db_rating_add(db, &r, &id, &e), 0);
+    db_close(db);
+    raw_exec(p, "PRAGMA journal_mode=DELETE");
+    file_hash(p, before);
+}
+
+static void assert_untouched(const char *p, const char before[65]) {
+    char after[65], side[600];
+    file_hash(p, after);
+    assert_string_equal(before, after);
+    const char *suffix[] = {"-wal", "-shm", "-journal"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(side, sizeof side, "%s%s", p, suffix[i]);
+        if (file_exists(side) == 1) fail_msg("%s was created", side);
+    }
+}
+
+/* A negative, a huge negative and a zero version with tables: no ablab writes these. Each is
+ * refused before the backup and before any pragma is written (once a backup file and an index -1
+ * into the migration table). */
+static void test_unknown_versions_are_refused_untouched(void **state) {
+    (void)state;
+    const char *versions[] = {"-1", "-2147483648", "0"};
+    for (int i = 0; i < 3; i++) {
+        char name[64], sql[96], before[65];
+        snprintf(name, sizeof name, "version%d.db", i);
+        const char *p = tpath(name);
+        make_closed_file(p, before);
+        snprintf(sql, sizeof sql, "PRAGMA user_version=%s", versions[i]);
+        raw_exec(p, sql);
+        file_hash(p, before);
+        LabErr e = {0};
+        Db *db = (Db *)1;
+        assert_int_equal(db_open(&db, p, &e), -1);
+        assert_null(db);
+        assert_int_equal(e.code, LAB_EFORMAT);
+        assert_non_null(strstr(e.msg, "is not one ablab writes"));
+        assert_non_null(strstr(e.msg, versions[i]));
+        assert_untouched(p, before);
+        char bak[600];
+        snprintf(bak, sizeof bak, "%s.v%s.bak", p, versions[i]);
+        assert_int_equal(file_exists(bak), 0);
+        assert_int_equal(db_open_mode(&db, p, DB_READ_IF_NEEDED, &e), -1);
+        assert_untouched(p, before);
+    }
+}
+
+/* One damaged b-tree page in a rollback-journal file: refused by every mode with the same bytes
+ * on disk (a WAL switch would rewrite header bytes 18-19, 24-27 and 92-95). */
+static void test_damaged_file_is_refused_untouched(void **state) {
+    (void)state;
+    const char *p = tpath("damaged.db");
+    char before[65];
+    make_closed_file(p, before);
+    int64_t page = raw_int(p, "PRAGMA page_size"), root = raw_int(p, "SELECT rootpage FROM sqlite_schema WHERE name = 'responses'");
+    assert_true(page >= 512 && root > 1);
+    FILE *f = fopen(p, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, (long)((root - 1) * page), SEEK_SET), 0);
+    unsigned char junk[16] = {0x07, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    assert_int_equal(fwrite(junk, 1, sizeof junk, f), sizeof junk);
+    fclose(f);
+    file_hash(p, before);
+    DbMode modes[] = {DB_WRITE, DB_READ_IF_NEEDED, DB_READ};
+    for (int i = 0; i < 3; i++) {
+        LabErr e = {0};
+        Db *db = (Db *)1;
+        assert_int_equal(db_open_mode(&db, p, modes[i], &e), -1);
+        assert_null(db);
+        assert_non_null(strstr(e.msg, "left untouched"));
+        assert_untouched(p, before);
+    }
+}
+
+/* A REAL 1e308 in an INTEGER column of a version 4 file: the STRICT schema of version 5 cannot
+ * hold it, so the file is refused before the backup, naming the table, the row and the column. */
+static void test_out_of_range_value_is_refused_before_migrating(void **state) {
+    (void)state;
+    const char *p = tpath("huge.db");
+    LabErr e = {0};
+    assert_int_equal(db_migrate_to(p, 4, &e), 0);
+    raw_exec(p,
+             "INSERT INTO models VALUES(1,'/m/a','a','llama','llama2c','f32','f32','llama2c','aa','bb',260000,"
+             "5,8,4,64,512,512,100,100,0,3.5,1,1);"
+             "INSERT INTO sessions(id,name,kind,participant,blind,consent,seed,started_ms) "
+             "VALUES(1,'old','run','ann',0,1,5,1000);"
+             "INSERT INTO prompts VALUES(1,1,'set',0,'the zebra crossed',1000);"
+             "INSERT INTO pairs VALUES(1,1,1,0,1,1,0,0,1000);"
+             "INSERT INTO responses VALUES(1,1,0,1,0,0.8,40,0.95,0.05,1,64,16,9,'an answer','1 2',"
+             "3,2,'eos',1,1,1,1,1,1,1,1,1e308,1,1,1,'0.0.9','cpu',1000);"
+             "PRAGMA journal_mode=DELETE;");
+    char before[65];
+    file_hash(p, before);
+    Db *db = (Db *)1;
+    assert_int_equal(db_open(&db, p, &e), -1);
+    assert_null(db);
+    assert_int_equal(e.code, LAB_EFORMAT);
+    assert_non_null(strstr(e.msg, "table 'responses', row 1"));
+    assert_non_null(strstr(e.msg, "bytes_kv"));
+    assert_untouched(p, before);
+    char bak[600];
+    snprintf(bak, sizeof bak, "%s.v4.bak", p);
+    assert_int_equal(file_exists(bak), 0);
+    /* within range, the same file migrates, and the new tables refuse the value */
+    raw_exec(p, "UPDATE responses SET bytes_kv = 4096");
+    assert_int_equal(db_open(&db, p, &e), 0);
+    assert_non_null(db_backup_path(db));
+    assert_int_equal(sqlite3_exec(db->h, "UPDATE responses SET bytes_kv = 1e308", NULL, NULL, NULL) & 0xff,
+                     SQLITE_CONSTRAINT);
+    assert_int_equal(sqlite3_exec(db->h, "UPDATE responses SET n_gen = 'many'", NULL, NULL, NULL) & 0xff,
+                     SQLITE_CONSTRAINT);
+    assert_int_equal(sqlite3_exec(db->h, "UPDATE responses SET bytes_kv = 4611686018427387904", NULL, NULL, NULL) & 0xff,
+                     SQLITE_CONSTRAINT);
+    assert_int_equal(raw_int(p, "SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%STRICT'"), 11);
+    db_close(db);
+}
+
+static void test_missing_table_is_refused_untouched(void **state) {
+    (void)state;
+    const char *p = tpath("missing.db");
+    char before[65];
+    make_closed_file(p, before);
+    raw_exec(p, "DROP TABLE file_hashes");
+    file_hash(p, before);
+    LabErr e = {0};
+    Db *db;
+    assert_int_equal(db_open(&db, p, &e), -1);
+    assert_int_equal(e.code, LAB_EFORMAT);
+    assert_non_null(strstr(e.msg, "'file_hashes' is missing"));
+    assert_untouched(p, before);
+}
+
+/* What a marker of a handed-in record does: read it without being able to write. Returns 0 or the
+ * number of the check that failed (run in a child that may have dropped root). */
+static int read_only_checks(const char *p) {
+    LabErr e = {0};
+    Db *db = NULL;
+    if (db_open(&db, p, &e) != -1 || e.code != LAB_EIO || !strstr(e.msg, "not writable")) return 10;
+    if (db_open_mode(&db, p, DB_READ_IF_NEEDED, &e)) {
+        fprintf(stderr, "read-only open: %s\n", e.msg);
+        return 11;
+    }
+    if (!db_read_only(db)) return 12;
+    Texts t = {0};
+    if (db_ratings_each(db, 0, false, collect_rating, &t, &e) || t.n != 1) return 13;
+    int hits = 0;
+    if (db_pairs_each(db, "dragon", 0, 10, 0, count, &hits, &e) || hits != 1) return 14;
+    if (db_setting_set(db, "k", "v", &e) != -1 || e.code != LAB_EIO || !strstr(e.msg, "read-only")) return 15;
+    db_close(db);
+    return 0;
+}
+
+/* chmod 444 in a folder that cannot be written either (a read-only medium): the record opens
+ * read-only, reads work, writes fail saying why, and nothing changes on disk. As root (where
+ * permissions do not bind) the checks run in a child that becomes nobody. */
+static void test_read_only_file_opens_read_only(void **state) {
+    (void)state;
+    const char *dir = tpath("ro"), *p = tpath("ro/handed-in.db");
+    LabErr e = {0};
+    assert_int_equal(mkdir_p(dir, &e), 0);
+    char before[65];
+    make_closed_file(p, before);
+    raw_exec(p, "PRAGMA journal_mode=WAL"); /* as the lab leaves it */
+    file_hash(p, before);
+    assert_int_equal(chmod(p, 0444), 0);
+    assert_int_equal(chmod(dir, 0555), 0);
+    assert_int_equal(chmod(tmpdir, 0711), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (geteuid() == 0 && (setgid(65534) || setuid(65534))) _exit(99);
+        _exit(read_only_checks(p));
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status)) fail_msg("read-only check %d failed", WEXITSTATUS(status));
+    assert_untouched(p, before);
+    /* DB_READ reads a writable file without writing to it */
+    assert_int_equal(chmod(dir, 0755), 0);
+    assert_int_equal(chmod(p, 0644), 0);
+    Db *db;
+    assert_int_equal(db_open_mode(&db, p, DB_READ, &e), 0);
+    assert_true(db_read_only(db));
+    Texts t = {0};
+    assert_int_equal(db_ratings_each(db, 0, false, collect_rating, &t, &e), 0);
+    assert_int_equal(t.n, 1);
+    db_close(db);
+    assert_untouched(p, before);
 }
 
 static void test_rows_round_trip(void **state) {
@@ -498,11 +700,12 @@ static void test_full_database_keeps_rating_for_retry(void **state) {
     char sql[64];
     snprintf(sql, sizeof sql, "PRAGMA max_page_count=%lld", (long long)pages);
     assert_int_equal(sqlite3_exec(db->h, sql, NULL, NULL, NULL), SQLITE_OK);
-    /* a comment big enough to need new pages */
-    char *big = malloc(64 * 1024);
+    /* a comment big enough to need new pages (more than the free pages a migration left) */
+    size_t big_n = 1024 * 1024;
+    char *big = malloc(big_n);
     assert_non_null(big);
-    memset(big, 'x', 64 * 1024 - 1);
-    big[64 * 1024 - 1] = 0;
+    memset(big, 'x', big_n - 1);
+    big[big_n - 1] = 0;
     DbRating r = make_rating(&f, "p1");
     r.comment = big;
     int n_before = 0;
@@ -581,6 +784,11 @@ int main(void) {
         cmocka_unit_test(test_concurrent_opens_migrate_once),
         cmocka_unit_test(test_newer_file_is_refused_untouched),
         cmocka_unit_test(test_foreign_files_are_refused_untouched),
+        cmocka_unit_test(test_unknown_versions_are_refused_untouched),
+        cmocka_unit_test(test_damaged_file_is_refused_untouched),
+        cmocka_unit_test(test_out_of_range_value_is_refused_before_migrating),
+        cmocka_unit_test(test_missing_table_is_refused_untouched),
+        cmocka_unit_test(test_read_only_file_opens_read_only),
         cmocka_unit_test(test_rows_round_trip),
         cmocka_unit_test(test_sql_dump_replays_into_an_equal_record),
         cmocka_unit_test(test_kill9_loses_no_acknowledged_rating),

@@ -659,11 +659,57 @@ static void test_report_formats(void **state) {
     const char *sql = tpath("dump.sql");
     assert_int_equal(lab_export(r.l, &(LabExportOpts){.what = LAB_EXPORT_ALL, .format = LAB_FMT_SQL, .out_path = sql}, &e), 0);
     t = slurp(sql);
-    assert_non_null(strstr(t, "CREATE TABLE ratings"));
+    assert_non_null(strstr(t, "CREATE TABLE \"ratings\"("));
+    assert_non_null(strstr(t, ") STRICT;"));
     free(t);
     /* several files need a folder */
     assert_int_equal(lab_export(r.l, &(LabExportOpts){.what = LAB_EXPORT_ALL, .format = LAB_FMT_CSV, .out_path = "-"}, &e), -1);
     assert_int_equal(e.code, LAB_EINVAL);
+    lab_close(r.l);
+}
+
+/* Values a foreign tool can put in a current file despite the CHECKs (PRAGMA
+ * ignore_check_constraints): the largest int64 in every byte count, the smallest in the RSS, a
+ * REAL 1e308 time and a timestamp past any calendar. Statistics, every export and a pair's
+ * metrics still come out (the sanitizer build checks that no sum overflows). */
+static void test_foreign_values_do_not_break_aggregates(void **state) {
+    (void)state;
+    Rec r;
+    build_record(&r, "foreign.db");
+    LabErr e = {0};
+    assert_int_equal(sqlite3_exec(r.l->db->h,
+                                  "PRAGMA ignore_check_constraints=ON;"
+                                  "UPDATE responses SET bytes_kv = 9223372036854775807, bytes_scratch = 9223372036854775807,"
+                                  " bytes_weights_mapped = 9223372036854775807, bytes_weights_owned = 9223372036854775807,"
+                                  " peak_rss = -9223372036854775807 - 1, created_ms = 9223372036854775807,"
+                                  " ttft_ms = 1e308, total_ms = -1e308, n_gen = 2147483647;"
+                                  "UPDATE ratings SET decide_ms = 1e308, created_ms = -9223372036854775807 - 1;"
+                                  "PRAGMA ignore_check_constraints=OFF;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    LabStats s;
+    assert_int_equal(lab_stats(r.l, &(LabStatsQuery){.seed = 1}, &s, &e), 0);
+    assert_true(s.models[0].engine_med > 3.6e19);   /* four times 2^63, as a double */
+    NEAR(s.models[0].ttft_med, 1e308, 1e292);
+    assert_int_equal(s.pairs[0].votes, 14);
+    lab_stats_free(&s);
+    LabPair p;
+    assert_int_equal(lab_pair_get(r.l, r.pairs[0], &p, &e), 0);
+    assert_true(p.metrics[0].bytes_engine == SIZE_MAX);
+    assert_true(p.metrics[0].peak_rss == 0);
+    lab_pair_free(&p);
+    LabExportFormat fmts[] = {LAB_FMT_MD, LAB_FMT_TEX};
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(lab_export(r.l, &(LabExportOpts){.what = LAB_EXPORT_ALL, .format = fmts[i],
+                                                          .out_path = tpath("foreign.out")}, &e), 0);
+    LabExportFormat multi[] = {LAB_FMT_CSV, LAB_FMT_JSONL, LAB_FMT_SVG};
+    const char *dirs[] = {"foreign-csv", "foreign-jsonl", "foreign-svg"};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(lab_export(r.l, &(LabExportOpts){.what = LAB_EXPORT_ALL, .format = multi[i],
+                                                          .out_path = tpath(dirs[i])}, &e), 0);
+    char *t = slurp(tpath("foreign-csv/responses.csv"));
+    assert_non_null(strstr(t, "9223372036854775807"));
+    free(t);
     lab_close(r.l);
 }
 
@@ -726,6 +772,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_prompt_files),
         cmocka_unit_test(test_csv_and_jsonl_parse_back_equal),
         cmocka_unit_test(test_report_formats),
+        cmocka_unit_test(test_foreign_values_do_not_break_aggregates),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
