@@ -344,6 +344,14 @@ int gguf_load_model(EngModel *m, const char *path, const EngLoadOpts *o, LabErr 
         goto fail;
     }
     c->vocab = (int)te->ne[1];
+    /* block_count is only a claim: bound it by the tensors the file holds before sizing anything by
+     * it (each block has at least 9 tensors in llama, 12 in gpt2) */
+    size_t per_block = c->arch == ENG_ARCH_GPT2 ? 12 : 9;
+    if ((size_t)c->n_layer > g->n_tensors / per_block) {
+        lab_err(e, LAB_EFORMAT, "%s: %s.block_count = %d but the file holds %zu tensors (a block needs %zu)", g->name,
+                L.arch, c->n_layer, g->n_tensors, per_block);
+        goto fail;
+    }
     if (!(m->w.layers = eng_model_alloc(m, (size_t)c->n_layer * sizeof *m->w.layers, false, e))) goto fail;
     /* GGUF's half-precision and Q8_0 weights are read by the kernels as they are */
     bool saved = m->convert_halves;

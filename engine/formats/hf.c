@@ -148,6 +148,14 @@ int hf_load(EngModel *m, const char *dir, const EngLoadOpts *o, LabErr *e) {
     HfCtx h = {.m = m, .prefix = ""};
     if (st_read_dir(m, dir, &h.set, e)) goto fail;
     for (size_t i = 0; i < m->n_maps; i++) m->info.bytes_on_disk += m->maps[i].size;
+    /* the layer count is config.json's claim: bound it by the tensors present before sizing by it
+     * (a llama layer has at least 9 tensors, a gpt2 layer 12) */
+    size_t per_layer = m->cfg.arch == ENG_ARCH_GPT2 ? 12 : 9;
+    if ((size_t)m->cfg.n_layer > h.set.n / per_layer) {
+        lab_err(e, LAB_EFORMAT, "%s: config.json has %d layers but the weights hold %zu tensors (a layer needs %zu)",
+                m->name, m->cfg.n_layer, h.set.n, per_layer);
+        goto fail;
+    }
     m->w.layers = eng_model_alloc(m, (size_t)m->cfg.n_layer * sizeof *m->w.layers, false, e);
     if (!m->w.layers) goto fail;
     if (m->cfg.arch == ENG_ARCH_LLAMA ? hf_llama(&h, e) : hf_gpt2(&h, e)) goto fail;

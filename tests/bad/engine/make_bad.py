@@ -167,6 +167,49 @@ def main():
     # every field at its limit: the size products stay in range (checked) and disagree with the file
     binfile("l2c_absurd_dims.bin", hdr(1 << 20, 1 << 22, 4096, 1 << 10, 1 << 10, 1 << 24, 1 << 22) + body,
             "file is 3004 bytes but its header (dim 1048576, layers 4096, vocab 16777216) implies 288300796439691292")
+
+    # Weights that load but make every logit NaN (issue 21: the sampler then overflowed its buffer):
+    # generation must stop with "non-finite logits at token 1". Not in MANIFEST: they load.
+    # a vocabulary of 64, past the default top-k of 40, so the quickselect path runs
+    Vn = 64
+    nn = Vn * dim + L * (2 * dim + dim * dim * 2 + (dim * KV * hs) * 2 + 3 * hid * dim) + dim + T * hs
+    vals = [((j * 7) % 11 - 5) / 20.0 for j in range(nn)]
+    vals[nn - dim - T * hs] = float("nan")  # rms_final[0]
+    binfile("nan_final_norm.bin", hdr(dim, hid, L, H, KV, Vn, T) + struct.pack("<%df" % nn, *vals))
+    nan_shapes = [(n, [64, 8] if n in ("model.embed_tokens.weight", "lm_head.weight") else sh) for n, sh in SHAPES]
+    nan_ts = tensors(nan_shapes)
+    i_norm = [n for n, _, _, _ in nan_ts].index("model.norm.weight")
+    n_, d_, s_, blob = nan_ts[i_norm]
+    nan_ts[i_norm] = (n_, d_, s_, struct.pack("<f", float("nan")) + blob[4:])
+    folder("nan_norm", st_bytes(nan_ts), cfg=dict(CFG, vocab_size=64))
+
+    # GGUF llama models: block_count is a claim, bounded by the tensors present before anything is
+    # sized by it (issue 21: 2^31-1 was an allocation-size-too-big, 2^24 zero-filled ~9.6 GB)
+    def gguf(kvs, tens):
+        s8 = lambda b: struct.pack("<Q", len(b)) + b
+        out = b"GGUF" + struct.pack("<IQQ", 3, len(tens), len(kvs))
+        for k, (t, v) in kvs.items():
+            out += s8(k.encode()) + struct.pack("<I", t)
+            out += s8(v.encode()) if t == 8 else struct.pack("<f" if t == 6 else "<I", v)
+        off, data = 0, b""
+        for name, shape, blob in tens:
+            out += s8(name.encode()) + struct.pack("<I", len(shape)) + struct.pack("<%dQ" % len(shape), *shape)
+            out += struct.pack("<IQ", 0, off)
+            blob += b"\0" * (-len(blob) % 32)
+            data += blob
+            off += len(blob)
+        return out + b"\0" * (-len(out) % 32) + data
+    emb = struct.pack("<128f", *[((j * 7) % 11 - 5) / 20.0 for j in range(128)])
+    def gguf_kvs(blocks):
+        return {"general.architecture": (8, "llama"), "llama.embedding_length": (4, 8), "llama.block_count": (4, blocks),
+                "llama.context_length": (4, 32), "llama.attention.head_count": (4, 2),
+                "llama.feed_forward_length": (4, 16)}
+    for blocks, name in ((2**31 - 1, "2_31"), (2**24, "2_24"), (2, "2")):
+        binfile("gguf_block_count_%s.gguf" % name, gguf(gguf_kvs(blocks), [("token_embd.weight", [8, 16], emb)]),
+                "llama.block_count = %d but the file holds 1 tensors (a block needs 9)" % blocks)
+    folder("config_layers_past_tensors", good, cfg=dict(CFG, num_hidden_layers=4096),
+           expect="config.json has 4096 layers but the weights hold 12 tensors (a layer needs 9)")
+
     with open(os.path.join(HERE, "MANIFEST"), "w") as f:
         f.write("# case<TAB>the error it must produce (a substring of the message); made by make_bad.py\n")
         for c, e in MANIFEST:
