@@ -126,7 +126,8 @@ typedef struct {
  * to this generation until eng_gen_free: one generation per model at a time. */
 int  eng_gen_start(EngGen **out, EngModel *m, const int *prompt, int n, const EngSampling *s, LabErr *e);
 /* 1: a token was produced (piece filled); 0: finished (piece->stop says why, piece->text holds any
- * text still held back); -1: error (e filled). */
+ * text still held back); -1: error (e filled), e.g. "non-finite logits at token 3" when the model
+ * gives NaN or inf logits; the generation then stays finished with stop ENG_STOP_ERROR. */
 int  eng_gen_step(EngGen *g, EngPiece *piece, LabErr *e);
 void eng_gen_cancel(EngGen *g);                          /* safe from another thread */
 const EngMetrics *eng_gen_metrics(const EngGen *g);

@@ -3,6 +3,7 @@
  * list, text buffers) is allocated at start; steps allocate nothing except when a text buffer
  * first grows. Text goes through the tokenizer's streaming decoder (whole UTF-8 characters), then
  * through the stop-string filter, which holds back any tail that could still become a stop string. */
+#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +212,16 @@ int eng_gen_step(EngGen *g, EngPiece *piece, LabErr *e) {
         }
     }
     g->started = true;
+    /* An overflowing fp16 checkpoint or a damaged weight gives NaN or inf logits: sampling from them
+     * would be noise, so the generation stops with an error naming the step. */
+    for (int v = 0; v < m->cfg.vocab; v++)
+        if (!isfinite(m->s.logits[v])) {
+            g->finished = true;
+            g->stop = ENG_STOP_ERROR;
+            gen_metrics(g);
+            return lab_err(e, LAB_ERANGE, "%s: non-finite logits at token %zu (logit %d is %g)", m->name, g->ids.n + 1, v,
+                           (double)m->s.logits[v]);
+        }
     int id = eng_sample(m->s.logits, m->cfg.vocab, &g->s, g->hist, g->n_hist, g->cands, &g->rng);
     double now = now_ms();
     if (g->ids.n == 0) g->met.ttft_ms = now - g->t_start;

@@ -32,23 +32,33 @@ const char *eng_stop_name(EngStop s) {
     }
 }
 
+/* Descending by logit, then ascending by id: a total order for any floats, because eng_sample
+ * turns NaN into -inf before sorting (NaN compares false both ways, and a quickselect over an
+ * inconsistent order runs off the ends of the buffer). */
 static int cand_desc(const void *a, const void *b) {
     float x = ((const EngCand *)a)->logit, y = ((const EngCand *)b)->logit;
     if (x != y) return x > y ? -1 : 1;
     return ((const EngCand *)a)->id - ((const EngCand *)b)->id;
 }
 
-/* Probabilities of cands[0..n) from their logits (p field). */
+/* Probabilities of cands[0..n) from their logits (p field), defined for any non-NaN logits: with
+ * a +inf among them the +inf ones share the mass; when all are -inf, they share it evenly. */
 static void cand_softmax(EngCand *c, int n) {
     float mx = c[0].logit;
     for (int i = 1; i < n; i++)
         if (c[i].logit > mx) mx = c[i].logit;
     double sum = 0.0;
     for (int i = 0; i < n; i++) {
-        c[i].p = expf(c[i].logit - mx);
+        c[i].p = isinf(mx) ? (c[i].logit == mx ? 1.0f : 0.0f) : expf(c[i].logit - mx);
         sum += c[i].p;
     }
     for (int i = 0; i < n; i++) c[i].p = (float)(c[i].p / sum);
+}
+
+/* NaN ranks below everything: it becomes -inf. */
+static void cand_no_nan(EngCand *c, int n) {
+    for (int i = 0; i < n; i++)
+        if (isnan(c[i].logit)) c[i].logit = -INFINITY;
 }
 
 /* Moves the k largest to the front, in descending order; O(vocab * log) via selection + sort. */
@@ -94,7 +104,8 @@ int eng_sample(const float *logits, int vocab, const EngSampling *s, const int *
             *l = *l <= 0.0f ? *l * s->repeat_penalty : *l / s->repeat_penalty;
         }
     }
-    if (s->temp <= 0.0f) {
+    cand_no_nan(cands, vocab); /* a NaN logit, or one the penalty made NaN (0 x inf) */
+    if (!(s->temp > 0.0f)) { /* 0, negative or NaN: greedy */
         int best = 0;
         for (int i = 1; i < vocab; i++)
             if (cands[i].logit > cands[best].logit) best = i;
@@ -125,6 +136,7 @@ int eng_sample(const float *logits, int vocab, const EngSampling *s, const int *
         n = keep;
     }
     for (int i = 0; i < n; i++) cands[i].logit /= s->temp;
+    cand_no_nan(cands, n); /* inf / inf */
     cand_softmax(cands, n);
     double u = eng_rng_uniform(rng), cum = 0.0;
     for (int i = 0; i < n; i++) {

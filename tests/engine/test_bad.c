@@ -74,10 +74,41 @@ static void test_each_case_gives_its_error(void **st) {
     assert_true(n >= 30);
 }
 
+/* Weights that load but make every logit NaN (issue 21: the top-k quickselect then ran off the
+ * candidate buffer): the generation stops at its first token with an error naming the step, and
+ * stays finished with stop reason "error". */
+static void test_nonfinite_logits_stop_generation(void **st) {
+    (void)st;
+    const char *names[] = {"nan_final_norm.bin", "nan_norm"};
+    for (int i = 0; i < 2; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/engine/%s", bad_dir(), names[i]);
+        EngModel *m = NULL;
+        LabErr e = {0};
+        if (eng_load(&m, path, NULL, &e)) fail_msg("%s: %s", path, e.msg);
+        assert_int_equal(eng_info(m)->vocab, 64);
+        EngSampling s = eng_sampling_default(); /* top-k 40 < vocab: the quickselect path */
+        s.max_tokens = 8;
+        EngGen *g = NULL;
+        int ids[3] = {1, 5, 9};
+        assert_int_equal(eng_gen_start(&g, m, ids, 3, &s, &e), 0);
+        EngPiece p;
+        assert_int_equal(eng_gen_step(g, &p, &e), -1);
+        if (!strstr(e.msg, "non-finite logits at token 1")) fail_msg("%s: error \"%s\"", names[i], e.msg);
+        assert_int_equal(eng_gen_step(g, &p, &e), 0);
+        assert_int_equal(p.stop, ENG_STOP_ERROR);
+        assert_string_equal(eng_stop_name(p.stop), "error");
+        assert_int_equal((int)eng_gen_ids(g)->n, 0);
+        eng_gen_free(g);
+        eng_free(m);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_intact_models_load),
         cmocka_unit_test(test_each_case_gives_its_error),
+        cmocka_unit_test(test_nonfinite_logits_stop_generation),
     };
     return cmocka_run_group_tests_name("bad-models", tests, NULL, NULL);
 }

@@ -569,6 +569,46 @@ static void test_eos_stop_and_metrics(void **st) {
 }
 
 /* ---------- sampler ------------------------------------------------------------------------------ */
+/* The sampler is total (issue 21): NaN, infinities and all-equal logits, under every setting,
+ * give an id in range, and NaN never wins over a number. */
+static void test_sampler_any_floats(void **st) {
+    (void)st;
+    enum { V = 100 };
+    static EngCand c[V];
+    float lg[V];
+    const float specials[] = {NAN, INFINITY, -INFINITY, 0.0f, 1e38f, -1e38f};
+    EngRng r;
+    eng_rng_seed(&r, 7);
+    int recent[8] = {0, 1, 2, 3, 50, 51, 99, 98};
+    for (int pattern = 0; pattern < 8; pattern++) {
+        for (int i = 0; i < V; i++) {
+            switch (pattern) {
+            case 0: lg[i] = NAN; break;                          /* every logit NaN (the bug) */
+            case 1: lg[i] = 2.5f; break;                         /* all equal */
+            case 2: lg[i] = -INFINITY; break;
+            case 3: lg[i] = INFINITY; break;
+            case 4: lg[i] = specials[i % 6]; break;              /* a mix */
+            case 5: lg[i] = i == 37 ? 1.0f : NAN; break;         /* one number among NaNs */
+            case 6: lg[i] = i % 2 ? INFINITY : NAN; break;
+            default: lg[i] = (float)(i % 7) * 1e37f; break;     /* overflows once divided by a small temp */
+            }
+        }
+        for (int k = 0; k < 24; k++) {
+            EngSampling s = eng_sampling_default();
+            s.top_k = (int[]){0, 1, 40, V, V + 5, -3}[k % 6];
+            s.temp = (float[]){0.8f, 0.0f, 1e-30f, INFINITY, NAN, -1.0f}[k / 4 % 6];
+            s.repeat_penalty = k % 3 == 0 ? INFINITY : k % 3 == 1 ? 1.3f : 1.0f;
+            s.top_p = k % 5 == 0 ? 0.0f : 0.95f;
+            s.min_p = k % 7 == 0 ? INFINITY : 0.05f;
+            for (int rep = 0; rep < 3; rep++) {
+                int id = eng_sample(lg, V, &s, recent, 8, c, &r);
+                assert_true(id >= 0 && id < V);
+                if (pattern == 5 && s.repeat_penalty == 1.0f) assert_int_equal(id, 37);
+            }
+        }
+    }
+}
+
 static int draw(const float *lg, int V, const EngSampling *s, const int *recent, int nr, EngRng *r) {
     EngCand c[16];
     return eng_sample(lg, V, s, recent, nr, c, r);
@@ -818,6 +858,7 @@ int main(void) {
         cmocka_unit_test(test_cancel_from_another_thread),
         cmocka_unit_test(test_eos_stop_and_metrics),
         cmocka_unit_test(test_sampler),
+        cmocka_unit_test(test_sampler_any_floats),
         cmocka_unit_test(test_seeded_generation_repeats),
         cmocka_unit_test(test_stop_strings),
         cmocka_unit_test(test_cli_inspect_logits_generate),
