@@ -135,6 +135,13 @@ json_t *eng_json_read(const char *path, size_t limit, LabErr *e) {
     size_t len = 0;
     if (file_read_all(path, limit, &text, &len, e)) return NULL;
     json_error_t je;
+    /* jansson takes a NUL for the end of the text: what follows one would go unread */
+    const char *nul = memchr(text, 0, len);
+    if (nul) {
+        lab_err(e, LAB_EFORMAT, "%s: not valid JSON: a NUL byte at offset %zu", path, (size_t)(nul - text));
+        free(text);
+        return NULL;
+    }
     json_t *r = json_loadb(text, len, 0, &je);
     free(text);
     if (!r) lab_err(e, LAB_EFORMAT, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);

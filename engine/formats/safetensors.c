@@ -73,6 +73,13 @@ int st_read_file(EngModel *m, const char *path, StSet *set, LabErr *e) {
     const unsigned char *data = p + 8 + hlen;
     size_t data_len = mf->size - 8 - (size_t)hlen;
 
+    /* the reference reads the header as UTF-8 JSON; jansson alone stops at a NUL as if the text
+     * ended there, and would take `[621312\0,621568]` */
+    const unsigned char *nul = memchr(p + 8, 0, (size_t)hlen);
+    if (nul)
+        return lab_err(e, LAB_EFORMAT, "%s: header has a NUL byte at offset %zu", fname, (size_t)(nul - p));
+    if (!utf8_valid((const char *)p + 8, (size_t)hlen))
+        return lab_err(e, LAB_EFORMAT, "%s: header is not valid UTF-8", fname);
     json_error_t je;
     json_t *root = json_loadb((const char *)p + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &je);
     if (!root) return lab_err(e, LAB_EFORMAT, "%s: header is not valid JSON: %s (column %d)", fname, je.text, je.column);

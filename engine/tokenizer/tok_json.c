@@ -479,12 +479,21 @@ static TokKind guess_kind(const Tokenizer *t) {
 }
 
 static int json_open(const char *path, json_t **root, LabErr *e) {
-    json_error_t je;
-    *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!*root) {
-        if (file_exists(path) != 1) return lab_err(e, LAB_EIO, "%s: cannot open: %s", path, je.text);
-        return lab_err(e, LAB_EFORMAT, "%s: line %d column %d: %s", path, je.line, je.column, je.text);
+    *root = NULL;
+    char *text;
+    size_t len;
+    if (file_read_all(path, (size_t)1 << 30, &text, &len, e)) return -1;
+    /* jansson takes `1\0` for the number 1 and goes on: a NUL is refused here, as any JSON parser must */
+    const char *nul = memchr(text, 0, len);
+    if (nul) {
+        lab_err(e, LAB_EFORMAT, "%s: a NUL byte at offset %zu (not JSON text)", path, (size_t)(nul - text));
+        free(text);
+        return -1;
     }
+    json_error_t je;
+    *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    free(text);
+    if (!*root) return lab_err(e, LAB_EFORMAT, "%s: line %d column %d: %s", path, je.line, je.column, je.text);
     return 0;
 }
 

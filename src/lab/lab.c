@@ -423,6 +423,14 @@ int lab_prompts_read(const char *path, LabStrList *out, LabErr *e) {
         free(text);
         return lab_err(e, LAB_EFORMAT, "%s: not UTF-8 text", path);
     }
+    /* a prompt is a C string from here on: a NUL would cut it short without a word */
+    const char *nul = memchr(text, 0, len);
+    if (nul) {
+        int at = 1;
+        for (const char *q = text; q < nul; q++) at += *q == '\n';
+        free(text);
+        return lab_err(e, LAB_EFORMAT, "%s:%d: a NUL byte (not text)", path, at);
+    }
     int line = 0;
     char *p = text, *end = text + len;
     while (p < end) {

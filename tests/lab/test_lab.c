@@ -452,6 +452,11 @@ static void test_prompt_files(void **state) {
     fclose(f);
     assert_int_equal(lab_prompts_read(p, &l, &e), -1);
     assert_non_null(strstr(e.msg, "prompts.txt:1: not valid JSON"));
+    /* a NUL would cut a prompt short without a word (issue 21's hostile prompt files) */
+    char bad[1024];
+    snprintf(bad, sizeof bad, "%s/prompts/nul_in_line.txt", getenv("TEST_BAD_DIR"));
+    assert_int_equal(lab_prompts_read(bad, &l, &e), -1);
+    assert_non_null(strstr(e.msg, "nul_in_line.txt:2: a NUL byte"));
     /* every shipped prompt set reads without its header lines */
     const char *sets[] = {"art-and-ai-literacy.txt", "story-openings.txt", "shakespeare-cues.txt"};
     for (size_t i = 0; i < 3; i++) {

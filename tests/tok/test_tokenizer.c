@@ -871,6 +871,16 @@ static void test_hostile_json(void **st) {
     expect_json_error(text, "line ");
     free(text);
     free(good);
+    /* jansson alone took the 0 of `"a": 0\0,` and went on (issue 21's NUL-after-number header) */
+    {
+        char bad[1024];
+        snprintf(bad, sizeof bad, "%s/tok/nul_after_number.json", getenv("TEST_BAD_DIR"));
+        Tokenizer *tb = NULL;
+        LabErr eb = {0};
+        assert_int_equal(tok_load_json(&tb, bad, &eb), -1);
+        assert_null(tb);
+        if (!strstr(eb.msg, "a NUL byte at offset 60")) fail_msg("%s", eb.msg);
+    }
     const char *model_ok = "\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, \"merges\": [\"a b\"]}";
     char buf[4096];
     expect_json_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, \"merges\": [\"a zz\"]}}", "'zz' is not in the vocabulary");

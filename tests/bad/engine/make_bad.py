@@ -73,7 +73,7 @@ def main():
     folder("empty_file", b"", expect="too short for the 8-byte header length")
     folder("header_length_huge", struct.pack("<Q", 1 << 40) + good[8:], expect="exceeds the 100 MB limit")
     folder("header_length_short", struct.pack("<Q", hlen - 40) + good[8:], expect="header is not valid JSON")
-    folder("header_length_long", struct.pack("<Q", hlen + 64) + good[8:], expect="header is not valid JSON")
+    folder("header_length_long", struct.pack("<Q", hlen + 64) + good[8:], expect="header has a NUL byte at offset")
     folder("header_not_object", st_bytes(tensors(), raw_header=b'["model.norm.weight"]'),
            expect="header does not start with '{'")
     ts = tensors()
@@ -106,6 +106,17 @@ def main():
     huge = tensors()
     huge[1] = (huge[1][0], "F32", [1 << 40, 1 << 40], huge[1][3])
     folder("shape_product_overflows", st_bytes(huge), expect="the product of its shape overflows")
+    # issue 21: jansson stopped at the NUL and the header was taken
+    nul_hdr = json.dumps({n: {"dtype": d, "shape": sh, "data_offsets": o} for (n, d, sh, _), o in zip(ts, offs)}).encode()
+    cut = nul_hdr.index(b"[", nul_hdr.index(b"data_offsets", nul_hdr.index(b"model.norm.weight"))) + 1
+    cut = nul_hdr.index(b",", cut)
+    folder("header_nul_after_number", st_bytes(ts, raw_header=nul_hdr[:cut] + b"\0" + nul_hdr[cut:]),
+           expect="header has a NUL byte at offset")
+    folder("header_not_utf8", st_bytes(ts, raw_header=nul_hdr.replace(b"lm_head", b"lm_h\xe9ad")),
+           expect="header is not valid UTF-8")
+    folder("config_nul", good, cfg=None, expect="config.json: not valid JSON: a NUL byte at offset")
+    with open(os.path.join(HERE, "config_nul", "config.json"), "wb") as f:
+        f.write(json.dumps(CFG).encode().replace(b'"hidden_size": 8', b'"hidden_size": 8\0'))
     folder("duplicate_tensor_name", st_bytes(tensors(), raw_header=(
         b'{"model.norm.weight":{"dtype":"F32","shape":[8],"data_offsets":[0,32]},'
         b'"model.norm.weight":{"dtype":"F32","shape":[8],"data_offsets":[32,64]}}')),
