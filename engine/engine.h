@@ -80,7 +80,7 @@ const char *eng_token_str(const EngModel *m, int id);
 int  eng_logits(EngModel *m, const int *ids, int n, float *out, LabErr *e);
 
 /* ---------- generation ---------- */
-typedef struct {
+typedef struct EngSampling {
     float temp;            /* 0 = greedy */
     int   top_k;           /* 0 = off */
     float top_p;           /* 1 = off */
@@ -92,8 +92,63 @@ typedef struct {
     const char *const *stop; /* stop strings (not included in the output) */
     int   n_stop;
 } EngSampling;
-/* llama.cpp's defaults: temp 0.8, top_k 40, top_p 0.95, min_p 0.05, repeat 1.0 over 64, 256 tokens. */
+/* The table's defaults (eng_settings_table): llama.cpp's temp 0.8, top_k 40, top_p 0.95, min_p 0.05,
+ * repeat 1.0 over 64, and 128 tokens; seed 0 (the table's -1, a fresh seed, is the caller's to draw:
+ * the engine takes a concrete seed so a stored seed reproduces a response). */
 EngSampling eng_sampling_default(void);
+
+/* ---------- sampling settings: the one table (settings.c) ----------
+ * Every layer takes the sampling settings' names, defaults, ranges and help from here: the config
+ * keys and flags (src/), the lab's settings and its record (src/lab/, and ui/ through lab.h), and
+ * eng_gen_start's own check. Rows in this order; the ones before ENG_SET_STOP are stored with every
+ * response (ENG_SET_N_STORED of them). */
+typedef enum {
+    ENG_SET_TEMP, ENG_SET_TOP_K, ENG_SET_TOP_P, ENG_SET_MIN_P, ENG_SET_REPEAT_PENALTY, ENG_SET_REPEAT_LAST_N,
+    ENG_SET_MAX_TOKENS, ENG_SET_SEED, ENG_SET_STOP, ENG_SET_COUNT,
+    ENG_SET_N_STORED = ENG_SET_STOP
+} EngSettingId;
+
+typedef enum {
+    ENG_SETTING_REAL,      /* a finite number */
+    ENG_SETTING_INT,       /* a whole number */
+    ENG_SETTING_SEED,      /* a whole number, or -1 / "random" for a fresh seed per response */
+    ENG_SETTING_TEXT       /* a string; min and max bound its length in bytes (repeatable flag) */
+} EngSettingType;
+
+typedef struct {
+    EngSettingId id;
+    const char *name;      /* config key ([sampling] NAME), stored and exported column: "top_p" */
+    const char *flag;      /* long option without the dashes: "top-p" */
+    const char *arg;       /* the option's argument in usage text: "P" */
+    const char *label;     /* on the settings screen: "top-p" */
+    EngSettingType type;
+    double def;            /* default (SEED: -1 = random; TEXT: none) */
+    double min, max;       /* the valid range ... */
+    bool min_open, max_open; /* ... each bound excluded when true: (0, 100] */
+    double step;           /* what one +/- on the settings screen adds */
+    bool per_command;      /* only a flag of the commands that take it (stop: `ablab generate`),
+                              not a config key, not on the settings screen, not stored */
+    const char *help;      /* one line: what it does and its special values */
+} EngSetting;
+
+/* The table, ENG_SET_COUNT rows in EngSettingId order; static, valid for the process. */
+const EngSetting *eng_settings_table(void);
+const EngSetting *eng_setting(EngSettingId id);         /* NULL for an id out of range */
+const EngSetting *eng_setting_find(const char *name);   /* by name ("top_p"), NULL if none */
+/* The valid values in words: "a number in [0, 1]", "an integer in [1, 1048576]", ... */
+void eng_setting_range(const EngSetting *s, char *out, size_t n);
+/* A value as the config and the settings screen show it (%g; seed -1 is "random"); TEXT: "none". */
+void eng_setting_format(const EngSetting *s, double v, char *out, size_t n);
+/* Checks a number against the row's type and range: -1 with LAB_EINVAL and the message every path
+ * shows, "top_p must be a number in [0, 1], not 1.5" (the caller prefixes where the value came
+ * from: "config.ini:3: ", "--top-p: ", "ABLAB_TOP_P: "). TEXT rows: always -1 (use _parse). */
+int  eng_setting_check(const EngSetting *s, double v, LabErr *e);
+/* Parses text for a row (whole text, no trailing junk; "random" for SEED) and checks it as above.
+ * *num gets the number; *whole gets it exactly for INT and SEED (seeds exceed double's 53 bits);
+ * either may be NULL. TEXT rows check the length only. Errors quote the text: "..., not 'warm'". */
+int  eng_setting_parse(const EngSetting *s, const char *text, double *num, int64_t *whole, LabErr *e);
+/* Every row of s through eng_setting_check (seed excepted: the engine's is already concrete). */
+int  eng_sampling_check(const EngSampling *s, LabErr *e);
 
 typedef enum {
     ENG_STOP_NONE = 0, ENG_STOP_EOS, ENG_STOP_LENGTH, ENG_STOP_STRING, ENG_STOP_CANCEL,

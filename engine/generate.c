@@ -60,6 +60,8 @@ void eng_gen_free(EngGen *g) {
 int eng_gen_start(EngGen **out, EngModel *m, const int *prompt, int n, const EngSampling *s, LabErr *e) {
     *out = NULL;
     if (m->busy) return lab_err(e, LAB_EINVAL, "%s: another generation is using this model", m->name);
+    /* the same check as every other path that takes a setting (engine.h's table) */
+    if (eng_sampling_check(s, e)) return lab_err_prefix(e, "%s", m->name);
     double t0 = now_ms();
     int bos = m->cfg.bos_id;
     if (n < 0 || (n > 0 && !prompt)) return lab_err(e, LAB_EINVAL, "%s: invalid prompt (%d ids)", m->name, n);

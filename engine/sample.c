@@ -15,11 +15,6 @@ static uint64_t rng_next(EngRng *r) {
 
 double eng_rng_uniform(EngRng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
 
-EngSampling eng_sampling_default(void) {
-    return (EngSampling){.temp = 0.8f, .top_k = 40, .top_p = 0.95f, .min_p = 0.05f, .repeat_penalty = 1.0f,
-                         .repeat_last_n = 64, .max_tokens = 256, .seed = 0, .stop = NULL, .n_stop = 0};
-}
-
 const char *eng_stop_name(EngStop s) {
     switch (s) {
     case ENG_STOP_EOS: return "eos";

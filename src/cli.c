@@ -1,5 +1,7 @@
 #include "cli.h"
 
+#include "engine.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,26 @@ int cli_usage_error(const Command *cmd, const char *fmt, ...) {
     if (cmd) fprintf(stderr, "%s", cmd->usage);
     else fprintf(stderr, "Try 'ablab --help'.\n");
     return EXIT_USAGE;
+}
+
+void cli_print_usage(FILE *f, const Command *cmd) {
+    fputs(cmd->usage, f);
+    const CommandSampling *cs = ablab_sampling_help;
+    while (cs->cmd && cs->cmd != cmd) cs++;
+    if (!cs->cmd) return;
+    fputs("\nSampling flags (each also a [sampling] key of the config file and an ABLAB_ variable:\n"
+          "--top-p is top_p and ABLAB_TOP_P):\n", f);
+    const EngSetting *t = eng_settings_table();
+    for (int i = 0; i < ENG_SET_COUNT; i++) {
+        bool mine = !t[i].per_command;
+        mine = mine || (cs->own && strcmp(cs->own, t[i].name) == 0);
+        if (!mine) continue;
+        char opt[48], range[96], def[32];
+        snprintf(opt, sizeof opt, "--%s %s", t[i].flag, t[i].arg);
+        eng_setting_range(&t[i], range, sizeof range);
+        eng_setting_format(&t[i], t[i].def, def, sizeof def);
+        fprintf(f, "  %-22s %s\n  %-22s %s; default %s\n", opt, t[i].help, "", range, def);
+    }
 }
 
 #define CFG_OPT_BASE 0x10000
@@ -61,7 +83,7 @@ int cli_parse(App *app, const Command *cmd, int argc, char **argv, const struct 
             break;
         }
         if (o == ('h' | 0x20000)) {
-            fputs(cmd->usage, stdout);
+            cli_print_usage(stdout, cmd);
             rc = -3;
             break;
         }

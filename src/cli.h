@@ -4,6 +4,7 @@
 #define ABLAB_CLI_H
 
 #include <getopt.h>
+#include <stdio.h>
 
 #include "config.h"
 
@@ -35,6 +36,10 @@ typedef int (*CliOptFn)(App *app, int opt, const char *arg, void *ud);
 int cli_parse(App *app, const Command *cmd, int argc, char **argv, const struct option *extra,
               const char *shortopts, CliOptFn fn, void *ud);
 
+/* The command's usage text, then (for the commands in ablab_sampling_help) every sampling flag from the settings table with
+ * its argument, help, valid values and default: what --help and `ablab help NAME` print. */
+void cli_print_usage(FILE *f, const Command *cmd);
+
 /* Prints a usage error for cmd on stderr and returns EXIT_USAGE. */
 int cli_usage_error(const Command *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -43,6 +48,10 @@ int cli_parse_ids(App *app, const char *s, IntVec *out);
 
 /* The commands (each defined in src/cmd_*.c) */
 extern const Command *const ablab_commands[];
+/* The commands whose help lists the sampling flags; own: NULL or the per-command row of the
+ * settings table the command takes as its own option ("stop"). Ends with {NULL, NULL}. */
+typedef struct { const Command *cmd; const char *own; } CommandSampling;
+extern const CommandSampling ablab_sampling_help[];
 const Command *cli_find_command(const char *name);
 
 #endif

@@ -6,15 +6,14 @@
 #include <time.h>
 
 #include "cmd_engine.h"
+#include "lab.h"
 
 static int run_generate(App *app, int argc, char **argv);
 
 const Command cmd_generate = {
     "generate", "generate text from one model (streamed, or one JSON object)",
-    "usage: ablab generate --model PATH (--prompt TEXT | --ids 1,2,3) [--max-tokens N] [--temp T]\n"
-    "                      [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--repeat-last-n N]\n"
-    "                      [--seed S] [--greedy] [--stop STR]... [--tokenizer FILE] [--threads N] [--ctx N]\n"
-    "                      [--json]\n"
+    "usage: ablab generate --model PATH (--prompt TEXT | --ids 1,2,3) [sampling flags] [--greedy]\n"
+    "                      [--stop STR]... [--tokenizer FILE] [--threads N] [--ctx N] [--json]\n"
     "\n"
     "PATH is a Hugging Face folder, a llama2.c .bin (its tokenizer given with --tokenizer FILE, or\n"
     "tokenizer.bin / tok*.bin in the same folder) or a .gguf file. The prompt is tokenized with the\n"
@@ -43,6 +42,8 @@ static int gen_opt(App *app, int opt, const char *arg, void *ud) {
     case 'g': o->greedy = true; break;
     case 'j': o->json = true; break;
     case 's': {
+        if (eng_setting_parse(eng_setting(ENG_SET_STOP), arg, NULL, NULL, &app->err))
+            return lab_err_prefix(&app->err, "--stop");
         const char **ns = realloc(o->stops, ((size_t)o->n_stop + 1) * sizeof *ns);
         if (!ns) return lab_err(&app->err, LAB_ENOMEM, "out of memory");
         o->stops = ns;
@@ -110,16 +111,10 @@ static int run_generate(App *app, int argc, char **argv) {
     if (!(m = cmd_load_model(app, go.model, go.tokenizer, 0))) goto done;
     if (go.prompt && eng_tokenize(m, go.prompt, true, &prompt, &app->err)) goto done;
 
-    const AppConfig *c = &app->cfg;
-    EngSampling s = eng_sampling_default();
-    s.temp = go.greedy ? 0.0f : (float)c->temp;
-    s.top_k = c->top_k;
-    s.top_p = (float)c->top_p;
-    s.min_p = (float)c->min_p;
-    s.repeat_penalty = (float)c->repeat_penalty;
-    s.repeat_last_n = c->repeat_last_n;
-    s.max_tokens = c->max_tokens;
-    s.seed = c->seed >= 0 ? (uint64_t)c->seed : (uint64_t)time(NULL) ^ ((uint64_t)clock() << 32);
+    const LabSampling *c = &app->cfg.sampling;
+    EngSampling s;
+    lab_sampling_engine(c, c->seed >= 0 ? (uint64_t)c->seed : (uint64_t)time(NULL) ^ ((uint64_t)clock() << 32), &s);
+    if (go.greedy) s.temp = 0.0f;
     s.stop = go.stops;
     s.n_stop = go.n_stop;
     if (eng_gen_start(&g, m, prompt.v, (int)prompt.n, &s, &app->err)) goto done;

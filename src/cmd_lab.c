@@ -27,20 +27,12 @@ int lab_ui_options(App *app, UiOptions *o, char *owned[2]) {
     o->db_path = c->db;
     o->threads = c->threads;
     o->ctx = c->ctx;
-    o->sampling = lab_sampling_default();
-    o->sampling.temp = c->temp;
-    o->sampling.top_k = c->top_k;
-    o->sampling.top_p = c->top_p;
-    o->sampling.min_p = c->min_p;
-    o->sampling.repeat_penalty = c->repeat_penalty;
-    o->sampling.repeat_last_n = c->repeat_last_n;
-    o->sampling.max_tokens = c->max_tokens;
-    o->sampling.seed = c->seed;
+    o->sampling = c->sampling;
     o->blind = c->blind;
     o->mmap = c->mmap;
     /* the settings saved from the overlay come back next time, unless this run names its own */
     o->restore_settings = true;
-    for (int k = CFG_THREADS; k <= CFG_SEED; k++)
+    for (int k = CFG_THREADS; k < CFG_SAMPLING_END; k++)
         if (c->src[k] == CFG_FLAG || c->src[k] == CFG_ENV) o->restore_settings = false;
     o->assets_dir = c->assets_dir;
     owned[0] = c->state_dir ? path_join(c->state_dir, "history") : NULL;

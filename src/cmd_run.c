@@ -189,9 +189,7 @@ static int run_run(App *app, int argc, char **argv) {
     lc.db_path = c->db;
     lc.threads = c->threads;
     lc.ctx = c->ctx;
-    lc.sampling = (LabSampling){.temp = c->temp, .top_k = c->top_k, .top_p = c->top_p, .min_p = c->min_p,
-                                .repeat_penalty = c->repeat_penalty, .repeat_last_n = c->repeat_last_n,
-                                .max_tokens = c->max_tokens, .seed = c->seed};
+    lc.sampling = c->sampling;
     lc.blind = c->blind;
     lc.mmap = c->mmap;
     lc.progress = load_progress;
@@ -210,7 +208,7 @@ static int run_run(App *app, int argc, char **argv) {
     if (a.session) snprintf(name, sizeof name, "%s", a.session);
     else snprintf(name, sizeof name, "run:%s:%s:%s", path_basename(a.prompts), mi[0].name, mi[1].name);
     LabSessionSpec spec = {.name = name, .kind = "run", .prompt_set = path_basename(a.prompts), .blind = c->blind,
-                           .seed = c->seed};
+                           .seed = c->sampling.seed};
     LabSessionInfo si;
     if (lab_session_start(l, &spec, &si, &app->err) || lab_session_set_prompts(l, &prompts, &app->err) ||
         lab_session_prompt_ids(l, &ids, &n_ids, &app->err))

@@ -36,3 +36,7 @@ const Command *const ablab_commands[] = {
     &cmd_bench,
     NULL,
 };
+
+const CommandSampling ablab_sampling_help[] = {
+    {&cmd_lab, NULL}, {&cmd_study, NULL}, {&cmd_config, NULL}, {&cmd_run, NULL}, {&cmd_generate, "stop"}, {NULL, NULL},
+};

@@ -1,32 +1,38 @@
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ablab_config.h"
 
-static const CfgKeyInfo KEYS[CFG_NKEYS] = {
+static CfgKeyInfo KEYS[CFG_NKEYS] = {
     [CFG_MODEL_A] = {"a", "models", "a", "ABLAB_MODEL_A", "model A: HF folder, llama2.c .bin or .gguf"},
     [CFG_MODEL_B] = {"b", "models", "b", "ABLAB_MODEL_B", "model B: HF folder, llama2.c .bin or .gguf"},
     [CFG_DB] = {"db", "lab", "db", "ABLAB_DB", "SQLite database file"},
     [CFG_THREADS] = {"threads", "lab", "threads", "ABLAB_THREADS", "CPU threads for the lab, split between A and B"},
     [CFG_CTX] = {"ctx", "lab", "ctx", NULL, "context length (KV cache) per model"},
-    [CFG_TEMP] = {"temperature", "sampling", "temp", NULL, "temperature (0 = greedy)"},
-    [CFG_TOP_K] = {"top_k", "sampling", "top-k", NULL, "top-k (0 = off)"},
-    [CFG_TOP_P] = {"top_p", "sampling", "top-p", NULL, "top-p (1 = off)"},
-    [CFG_MIN_P] = {"min_p", "sampling", "min-p", NULL, "min-p (0 = off)"},
-    [CFG_REPEAT_PENALTY] = {"repeat_penalty", "sampling", "repeat-penalty", NULL, "repetition penalty (1 = off)"},
-    [CFG_REPEAT_LAST_N] = {"repeat_last_n", "sampling", "repeat-last-n", NULL, "tokens the penalty looks back over"},
-    [CFG_MAX_TOKENS] = {"max_tokens", "sampling", "max-tokens", NULL, "tokens to generate per answer"},
-    [CFG_SEED] = {"seed", "sampling", "seed", NULL, "random seed, or 'random' for a fresh one per answer"},
+    /* CFG_SAMPLING.. are filled from the settings table by keys_init */
     [CFG_BLIND] = {"blind", "lab", "blind", NULL, "hide model names until a vote (true/false)"},
     [CFG_MMAP] = {"mmap", "models", "mmap", "ABLAB_MMAP",
                   "read weights in place from the model files (true/false): less memory, slower decode"},
 };
+static char sampling_env[LAB_SAMPLING_N][48];
+
+static void keys_init(void) {
+    if (KEYS[CFG_SAMPLING].name) return;
+    for (int i = 0; i < LAB_SAMPLING_N; i++) {
+        LabSettingInfo in;
+        lab_sampling_info(i, &in);
+        char *env = sampling_env[i];
+        int n = snprintf(env, sizeof sampling_env[i], "ABLAB_%s", in.name);
+        for (int j = 6; j < n; j++) env[j] = (char)toupper((unsigned char)env[j]);
+        KEYS[CFG_SAMPLING + i] = (CfgKeyInfo){in.name, "sampling", in.flag, env, in.help};
+    }
+}
 
 bool cfg_key_is_switch(CfgKey k) { return k == CFG_BLIND || k == CFG_MMAP; }
 
@@ -37,7 +43,10 @@ static int parse_bool(const char *v, bool *out) {
     return 0;
 }
 
-const CfgKeyInfo *cfg_key_info(CfgKey k) { return (unsigned)k < CFG_NKEYS ? &KEYS[k] : NULL; }
+const CfgKeyInfo *cfg_key_info(CfgKey k) {
+    keys_init();
+    return (unsigned)k < CFG_NKEYS ? &KEYS[k] : NULL;
+}
 
 const char *cfg_source_name(CfgSource s) {
     switch (s) {
@@ -50,6 +59,7 @@ const char *cfg_source_name(CfgSource s) {
 }
 
 int cfg_key_by_flag(const char *flag) {
+    keys_init();
     for (int k = 0; k < CFG_NKEYS; k++)
         if (strcmp(KEYS[k].flag, flag) == 0) return k;
     return -1;
@@ -75,15 +85,6 @@ static int parse_int(const char *s, long lo, long hi, long *out) {
     return 0;
 }
 
-static int parse_double(const char *s, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
 static int set_str(char **dst, const char *v) {
     char *p = strdup(v);
     if (!p) return -1;
@@ -94,8 +95,13 @@ static int set_str(char **dst, const char *v) {
 
 int cfg_set(AppConfig *c, CfgKey k, const char *v, CfgSource src, const char *detail, LabErr *e) {
     long iv = 0;
-    double dv = 0;
+    keys_init();
     const char *name = KEYS[k].name;
+    if (k >= CFG_SAMPLING && k < CFG_SAMPLING_END) {
+        /* the settings table's parse and check, as the settings screen and the lab use them */
+        if (lab_sampling_parse(&c->sampling, k - CFG_SAMPLING, v, e)) return detail ? lab_err_prefix(e, "%s", detail) : -1;
+        goto done;
+    }
 #define BAD(range) lab_err(e, LAB_EINVAL, "%s%s%s: '%s' is not a valid value (%s)", detail ? detail : "", detail ? ": " : "", name, v, range)
     switch (k) {
     case CFG_MODEL_A: if (set_str(&c->model_a, v)) goto nomem; break;
@@ -103,28 +109,12 @@ int cfg_set(AppConfig *c, CfgKey k, const char *v, CfgSource src, const char *de
     case CFG_DB: if (set_str(&c->db, v)) goto nomem; break;
     case CFG_THREADS: if (parse_int(v, 1, 256, &iv)) return BAD("an integer 1..256"); c->threads = (int)iv; break;
     case CFG_CTX: if (parse_int(v, 16, 1 << 20, &iv)) return BAD("an integer 16..1048576"); c->ctx = (int)iv; break;
-    case CFG_TEMP: if (parse_double(v, 0, 100, &dv)) return BAD("a number 0..100"); c->temp = dv; break;
-    case CFG_TOP_K: if (parse_int(v, 0, 1 << 30, &iv)) return BAD("an integer >= 0"); c->top_k = (int)iv; break;
-    case CFG_TOP_P: if (parse_double(v, 0, 1, &dv)) return BAD("a number 0..1"); c->top_p = dv; break;
-    case CFG_MIN_P: if (parse_double(v, 0, 1, &dv)) return BAD("a number 0..1"); c->min_p = dv; break;
-    case CFG_REPEAT_PENALTY: if (parse_double(v, 0.01, 100, &dv)) return BAD("a number 0.01..100"); c->repeat_penalty = dv; break;
-    case CFG_REPEAT_LAST_N: if (parse_int(v, -1, 1 << 20, &iv)) return BAD("an integer >= -1"); c->repeat_last_n = (int)iv; break;
-    case CFG_MAX_TOKENS: if (parse_int(v, 1, 1 << 20, &iv)) return BAD("an integer 1..1048576"); c->max_tokens = (int)iv; break;
-    case CFG_SEED:
-        if (strcmp(v, "random") == 0 || strcmp(v, "-1") == 0) c->seed = -1;
-        else {
-            char *end;
-            errno = 0;
-            unsigned long long s = strtoull(v, &end, 10);
-            if (errno || end == v || *end || v[0] == '-' || s > (unsigned long long)INT64_MAX) return BAD("a non-negative integer or 'random'");
-            c->seed = (int64_t)s;
-        }
-        break;
     case CFG_BLIND: if (parse_bool(v, &c->blind)) return BAD("true or false"); break;
     case CFG_MMAP: if (parse_bool(v, &c->mmap)) return BAD("true or false"); break;
     default: return lab_err(e, LAB_EINVAL, "unknown configuration key %d", (int)k);
     }
 #undef BAD
+done:
     c->src[k] = src;
     free(c->src_detail[k]);
     c->src_detail[k] = detail ? strdup(detail) : NULL;
@@ -190,6 +180,7 @@ static int ini_cb(void *ud, const char *section, const char *name, const char *v
 }
 
 int cfg_load(AppConfig *c, LabErr *e) {
+    keys_init();
     memset(c, 0, sizeof *c);
     c->config_path = getenv("ABLAB_CONFIG") ? strdup(getenv("ABLAB_CONFIG")) : NULL;
     if (!c->config_path) {
@@ -213,15 +204,7 @@ int cfg_load(AppConfig *c, LabErr *e) {
     if (!a || !b || !db) return lab_err(e, LAB_ENOMEM, "out of memory");
     c->threads = 2;
     c->ctx = 1024;
-    /* llama.cpp's defaults, so figures compare with what users know */
-    c->temp = 0.8;
-    c->top_k = 40;
-    c->top_p = 0.95;
-    c->min_p = 0.05;
-    c->repeat_penalty = 1.0;
-    c->repeat_last_n = 64;
-    c->max_tokens = 128;
-    c->seed = -1;
+    c->sampling = lab_sampling_default(); /* the settings table's */
     c->blind = false;
     c->mmap = false;
 
@@ -243,23 +226,16 @@ int cfg_load(AppConfig *c, LabErr *e) {
 }
 
 void cfg_format(const AppConfig *c, CfgKey k, char *out, size_t n) {
+    if (k >= CFG_SAMPLING && k < CFG_SAMPLING_END) {
+        lab_sampling_format(&c->sampling, k - CFG_SAMPLING, out, n);
+        return;
+    }
     switch (k) {
     case CFG_MODEL_A: snprintf(out, n, "%s", c->model_a); break;
     case CFG_MODEL_B: snprintf(out, n, "%s", c->model_b); break;
     case CFG_DB: snprintf(out, n, "%s", c->db); break;
     case CFG_THREADS: snprintf(out, n, "%d", c->threads); break;
     case CFG_CTX: snprintf(out, n, "%d", c->ctx); break;
-    case CFG_TEMP: snprintf(out, n, "%g", c->temp); break;
-    case CFG_TOP_K: snprintf(out, n, "%d", c->top_k); break;
-    case CFG_TOP_P: snprintf(out, n, "%g", c->top_p); break;
-    case CFG_MIN_P: snprintf(out, n, "%g", c->min_p); break;
-    case CFG_REPEAT_PENALTY: snprintf(out, n, "%g", c->repeat_penalty); break;
-    case CFG_REPEAT_LAST_N: snprintf(out, n, "%d", c->repeat_last_n); break;
-    case CFG_MAX_TOKENS: snprintf(out, n, "%d", c->max_tokens); break;
-    case CFG_SEED:
-        if (c->seed < 0) snprintf(out, n, "random");
-        else snprintf(out, n, "%lld", (long long)c->seed);
-        break;
     case CFG_BLIND: snprintf(out, n, "%s", c->blind ? "true" : "false"); break;
     case CFG_MMAP: snprintf(out, n, "%s", c->mmap ? "true" : "false"); break;
     default: snprintf(out, n, "?");

@@ -5,13 +5,17 @@
 #define ABLAB_CONFIG_H
 
 #include "base.h"
+#include "lab.h"
 
 typedef enum { CFG_DEFAULT, CFG_FILE, CFG_ENV, CFG_FLAG } CfgSource;
 
+/* The [sampling] keys are the rows of the settings table (engine.h, through lab.h's
+ * lab_sampling_*), in its order: CFG_SAMPLING + i is row i. */
 typedef enum {
     CFG_MODEL_A, CFG_MODEL_B, CFG_DB, CFG_THREADS, CFG_CTX,
-    CFG_TEMP, CFG_TOP_K, CFG_TOP_P, CFG_MIN_P, CFG_REPEAT_PENALTY, CFG_REPEAT_LAST_N,
-    CFG_MAX_TOKENS, CFG_SEED, CFG_BLIND, CFG_MMAP,
+    CFG_SAMPLING,
+    CFG_SAMPLING_END = CFG_SAMPLING + LAB_SAMPLING_N,
+    CFG_BLIND = CFG_SAMPLING_END, CFG_MMAP,
     CFG_NKEYS
 } CfgKey;
 
@@ -19,13 +23,11 @@ typedef struct {
     char *model_a, *model_b, *db;
     int threads;            /* total for the lab, split between the two engines */
     int ctx;
-    double temp, top_p, min_p, repeat_penalty;
-    int top_k, repeat_last_n, max_tokens;
-    int64_t seed;           /* -1 = a fresh random seed per response (stored with it) */
+    LabSampling sampling;   /* seed -1 = a fresh random seed per response (stored with it) */
     bool blind;
     bool mmap;              /* read weights in place from the model files instead of copying them */
     CfgSource src[CFG_NKEYS];
-    char *src_detail[CFG_NKEYS]; /* file path or variable name behind the value */
+    char *src_detail[CFG_NKEYS]; /* "FILE:LINE", the variable's or the flag's name behind the value */
     /* where things live */
     char *config_path, *data_dir, *state_dir, *log_path, *assets_dir;
     bool config_file_found;
@@ -35,7 +37,7 @@ typedef struct {
     const char *name;       /* key in config.ini ([section] name) */
     const char *section;
     const char *flag;       /* long option on the command line */
-    const char *env;        /* environment variable or NULL */
+    const char *env;        /* environment variable or NULL (sampling keys: ABLAB_ + the name in capitals) */
     const char *help;
 } CfgKeyInfo;
 
@@ -47,7 +49,8 @@ const CfgKeyInfo *cfg_key_info(CfgKey k);
 /* Fills defaults, reads the config file (ABLAB_CONFIG or $XDG_CONFIG_HOME/ablab/config.ini, missing
  * is fine) and the environment. Errors name the file, line and key. */
 int  cfg_load(AppConfig *c, LabErr *e);
-/* Sets one key from text (a flag's argument); errors name the key and the value. */
+/* Sets one key from text (a flag's argument); errors start with detail (where the text came from:
+ * "config.ini:3", "--top-p", "ABLAB_TOP_P") and name the key, the valid range and the value. */
 int  cfg_set(AppConfig *c, CfgKey k, const char *value, CfgSource src, const char *detail, LabErr *e);
 /* The key whose long flag is `flag` (without dashes), or -1. */
 int  cfg_key_by_flag(const char *flag);

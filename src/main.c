@@ -43,7 +43,7 @@ int main(int argc, char **argv) {
         }
         const Command *c = cli_find_command(argv[2]);
         if (!c) return cli_usage_error(NULL, "unknown command '%s'", argv[2]);
-        fputs(c->usage, stdout);
+        cli_print_usage(stdout, c);
         return EXIT_OK;
     }
     const Command *cmd = NULL;

@@ -7,9 +7,17 @@
 
 #include "ui_int.h"
 
-enum { ROW_MODE, ROW_TEMP, ROW_TOPK, ROW_TOPP, ROW_MINP, ROW_REPEAT, ROW_MAX, ROW_SEED, ROW_THREADS, N_ROWS };
-static const char *const row_name[N_ROWS] = {"settings for", "temperature", "top-k", "top-p", "min-p",
-                                             "repeat penalty", "max tokens", "seed (-1 random)", "threads (total)"};
+/* Rows: the mode, then one per row of the settings table (lab_sampling_*, in its order), then
+ * the thread budget. Names, values, steps and checks all come from the table. */
+enum { ROW_MODE, ROW_SAMPLING, ROW_THREADS = ROW_SAMPLING + LAB_SAMPLING_N, N_ROWS };
+
+static bool is_sampling(int row) { return row >= ROW_SAMPLING && row < ROW_THREADS; }
+
+static const char *row_name(int row) {
+    LabSettingInfo in;
+    if (is_sampling(row) && lab_sampling_info(row - ROW_SAMPLING, &in) == 0) return in.label;
+    return row == ROW_MODE ? "settings for" : "threads (total)";
+}
 
 void settings_open(Ui *ui) {
     lab_settings_get(ui->lab, &ui->set);
@@ -18,19 +26,9 @@ void settings_open(Ui *ui) {
 }
 
 static void value_text(const Ui *ui, int row, int col, char *out, size_t n) {
-    const LabSampling *s = &ui->set.s[col];
-    switch (row) {
-    case ROW_MODE: snprintf(out, n, "%s", ui->set.shared ? "both (shared)" : col ? "B" : "A"); break;
-    case ROW_TEMP: snprintf(out, n, "%.2f", s->temp); break;
-    case ROW_TOPK: snprintf(out, n, "%d", s->top_k); break;
-    case ROW_TOPP: snprintf(out, n, "%.2f", s->top_p); break;
-    case ROW_MINP: snprintf(out, n, "%.2f", s->min_p); break;
-    case ROW_REPEAT: snprintf(out, n, "%.2f", s->repeat_penalty); break;
-    case ROW_MAX: snprintf(out, n, "%d", s->max_tokens); break;
-    case ROW_SEED: snprintf(out, n, "%lld", (long long)s->seed); break;
-    case ROW_THREADS: snprintf(out, n, "%d", ui->set.threads); break;
-    default: out[0] = 0;
-    }
+    if (row == ROW_MODE) snprintf(out, n, "%s", ui->set.shared ? "both (shared)" : col ? "B" : "A");
+    else if (row == ROW_THREADS) snprintf(out, n, "%d", ui->set.threads);
+    else lab_sampling_format(&ui->set.s[col], row - ROW_SAMPLING, out, n);
 }
 
 static void apply(Ui *ui) {
@@ -44,28 +42,27 @@ static void apply(Ui *ui) {
     }
 }
 
-/* Sets field `row` of side col (and both sides when shared) from text. */
+/* Sets field `row` of side col (and both sides when shared) from text, through the table's parse
+ * and check (the same message as a bad config value, prefixed with the side). */
 static int set_field(Ui *ui, int row, int col, const char *text) {
-    char *end;
-    double v = strtod(text, &end);
-    while (*end == ' ') end++;
-    if (end == text || *end) {
-        ui_flash(ui, true, "'%s' is not a number (%s)", text, row_name[row]);
-        return -1;
-    }
-    for (int c = 0; c < 2; c++) {
-        if (!ui->set.shared && c != col) continue;
-        LabSampling *s = &ui->set.s[c];
-        switch (row) {
-        case ROW_TEMP: s->temp = v; break;
-        case ROW_TOPK: s->top_k = (int)v; break;
-        case ROW_TOPP: s->top_p = v; break;
-        case ROW_MINP: s->min_p = v; break;
-        case ROW_REPEAT: s->repeat_penalty = v; break;
-        case ROW_MAX: s->max_tokens = (int)v; break;
-        case ROW_SEED: s->seed = (int64_t)v; break;
-        case ROW_THREADS: ui->set.threads = (int)v; break;
-        default: break;
+    if (row == ROW_THREADS) {
+        char *end;
+        long v = strtol(text, &end, 10);
+        if (end == text || *end || v < 1 || v > 256) {
+            ui_flash(ui, true, "threads must be an integer in [1, 256], not '%s'", text);
+            return -1;
+        }
+        ui->set.threads = (int)v;
+    } else {
+        for (int c = 0; c < 2; c++) {
+            if (!ui->set.shared && c != col) continue;
+            LabErr e = {0};
+            if (lab_sampling_parse(&ui->set.s[c], row - ROW_SAMPLING, text, &e)) {
+                ui_flash(ui, true, "settings for %s: %s", ui->set.shared ? "both models" : c ? "model B" : "model A",
+                         e.msg);
+                lab_settings_get(ui->lab, &ui->set); /* show what is really in force */
+                return -1;
+            }
         }
     }
     apply(ui);
@@ -78,19 +75,12 @@ static void on_value(Ui *ui, const char *text) {
 }
 
 static void step(Ui *ui, int dir) {
-    const LabSampling *s = &ui->set.s[ui->set_col];
     char buf[64];
-    switch (ui->set_row) {
-    case ROW_TEMP: snprintf(buf, sizeof buf, "%.2f", s->temp + 0.1 * dir < 0 ? 0 : s->temp + 0.1 * dir); break;
-    case ROW_TOPK: snprintf(buf, sizeof buf, "%d", s->top_k + 5 * dir < 0 ? 0 : s->top_k + 5 * dir); break;
-    case ROW_TOPP: snprintf(buf, sizeof buf, "%.2f", s->top_p + 0.05 * dir); break;
-    case ROW_MINP: snprintf(buf, sizeof buf, "%.2f", s->min_p + 0.01 * dir < 0 ? 0 : s->min_p + 0.01 * dir); break;
-    case ROW_REPEAT: snprintf(buf, sizeof buf, "%.2f", s->repeat_penalty + 0.05 * dir); break;
-    case ROW_MAX: snprintf(buf, sizeof buf, "%d", s->max_tokens + 16 * dir < 1 ? 1 : s->max_tokens + 16 * dir); break;
-    case ROW_SEED: snprintf(buf, sizeof buf, "%lld", (long long)(s->seed + dir)); break;
-    case ROW_THREADS: snprintf(buf, sizeof buf, "%d", ui->set.threads + dir < 1 ? 1 : ui->set.threads + dir); break;
-    default: return;
-    }
+    if (ui->set_row == ROW_THREADS)
+        snprintf(buf, sizeof buf, "%d", ui->set.threads + dir < 1 ? 1 : ui->set.threads + dir);
+    else if (is_sampling(ui->set_row))
+        lab_sampling_step(&ui->set.s[ui->set_col], ui->set_row - ROW_SAMPLING, dir, buf, sizeof buf);
+    else return;
     set_field(ui, ui->set_row, ui->set_col, buf);
 }
 
@@ -110,7 +100,7 @@ bool settings_key(Ui *ui, const UiKey *k) {
         } else {
             char cur[64], title[128];
             value_text(ui, ui->set_row, ui->set_col, cur, sizeof cur);
-            snprintf(title, sizeof title, "%s%s", row_name[ui->set_row],
+            snprintf(title, sizeof title, "%s%s", row_name(ui->set_row),
                      ui->set.shared || ui->set_row == ROW_THREADS ? "" : ui->set_col ? " (B)" : " (A)");
             ui_input_open(ui, title, cur, on_value);
         }
@@ -137,7 +127,7 @@ void settings_draw(Ui *ui, const UiLayout *L) {
     if (!ui->set.shared) d_printf(in, 0, 38, AT_HEAD_B, "%s", "B");
     for (int r = 0; r < N_ROWS; r++) {
         int y = r + 1 + (r > ROW_MODE) + (r == ROW_THREADS);
-        d_text(in, y, 0, row_name[r], r == ui->set_row ? AT_KEY : AT_NORMAL);
+        d_text(in, y, 0, row_name(r), r == ui->set_row ? AT_KEY : AT_NORMAL);
         int cols = ui->set.shared || r == ROW_THREADS || r == ROW_MODE ? 1 : 2;
         if (r == ROW_MODE) {
             char v[64];

@@ -16,11 +16,6 @@
 
 /* ---------- small helpers ---------- */
 
-LabSampling lab_sampling_default(void) {
-    return (LabSampling){.temp = 0.8, .top_k = 40, .top_p = 0.95, .min_p = 0.05, .repeat_penalty = 1.0,
-                         .repeat_last_n = 64, .max_tokens = 256, .seed = -1};
-}
-
 void lab_config_init(LabConfig *c) {
     memset(c, 0, sizeof *c);
     c->db_path = "ablab.db";
@@ -176,28 +171,22 @@ void lab_wait(Lab *l) {
 void lab_settings_get(const Lab *l, LabSettings *out) { *out = l->settings; }
 
 static int check_sampling(const LabSampling *s, const char *who, LabErr *e) {
-#define BAD(field, range) lab_err(e, LAB_EINVAL, "settings for %s: %s must be %s", who, field, range)
-    if (!(s->temp >= 0 && s->temp <= 100)) return BAD("temperature", "0..100");
-    if (s->top_k < 0) return BAD("top-k", ">= 0");
-    if (!(s->top_p > 0 && s->top_p <= 1)) return BAD("top-p", "in (0, 1]");
-    if (!(s->min_p >= 0 && s->min_p < 1)) return BAD("min-p", "in [0, 1)");
-    if (!(s->repeat_penalty > 0 && s->repeat_penalty <= 10)) return BAD("repetition penalty", "in (0, 10]");
-    if (s->repeat_last_n < -1) return BAD("repeat-last-n", ">= -1");
-    if (s->max_tokens < 1 || s->max_tokens > 1 << 20) return BAD("max tokens", "1..1048576");
-    if (s->seed < -1) return BAD("seed", "-1 (random) or >= 0");
-    return 0;
-#undef BAD
+    return lab_sampling_check(s, e) ? lab_err_prefix(e, "settings for %s", who) : 0;
 }
 
+/* "a.top_p=0.95;" for every row of the table: the names are the table's, the values exact */
 static void sampling_text(Buf *b, const char *k, const LabSampling *s) {
-    buf_printf(b, "%s.temp=%.17g;%s.top_k=%d;%s.top_p=%.17g;%s.min_p=%.17g;%s.repeat_penalty=%.17g;"
-                  "%s.repeat_last_n=%d;%s.max_tokens=%d;%s.seed=%lld;",
-               k, s->temp, k, s->top_k, k, s->top_p, k, s->min_p, k, s->repeat_penalty, k, s->repeat_last_n, k,
-               s->max_tokens, k, (long long)s->seed);
+    for (int i = 0; i < LAB_SAMPLING_N; i++) {
+        LabSettingInfo in;
+        lab_sampling_info(i, &in);
+        if (strcmp(in.name, "seed") == 0) buf_printf(b, "%s.%s=%lld;", k, in.name, (long long)s->seed);
+        else buf_printf(b, "%s.%s=%.17g;", k, in.name, lab_sampling_value(s, i));
+    }
 }
 
-/* Applies "key=value;" text saved by settings_save; unknown keys are ignored (newer builds). */
-static void settings_parse(LabSettings *st, const char *text) {
+/* Applies "key=value;" text saved by settings_save, every value through the table's check; unknown
+ * keys are ignored (newer builds). -1 names the key and the value. */
+static int settings_parse(LabSettings *st, const char *text, LabErr *e) {
     const char *p = text;
     while (*p) {
         const char *semi = strchr(p, ';');
@@ -210,40 +199,45 @@ static void settings_parse(LabSettings *st, const char *text) {
             if (eq) {
                 *eq = 0;
                 const char *v = eq + 1;
+                char *end;
                 if (!strcmp(item, "shared")) st->shared = atoi(v) != 0;
-                else if (!strcmp(item, "threads")) st->threads = atoi(v);
-                else if ((item[0] == 'a' || item[0] == 'b') && item[1] == '.') {
-                    LabSampling *s = &st->s[item[0] - 'a'];
-                    const char *k = item + 2;
-                    if (!strcmp(k, "temp")) s->temp = strtod(v, NULL);
-                    else if (!strcmp(k, "top_k")) s->top_k = atoi(v);
-                    else if (!strcmp(k, "top_p")) s->top_p = strtod(v, NULL);
-                    else if (!strcmp(k, "min_p")) s->min_p = strtod(v, NULL);
-                    else if (!strcmp(k, "repeat_penalty")) s->repeat_penalty = strtod(v, NULL);
-                    else if (!strcmp(k, "repeat_last_n")) s->repeat_last_n = atoi(v);
-                    else if (!strcmp(k, "max_tokens")) s->max_tokens = atoi(v);
-                    else if (!strcmp(k, "seed")) s->seed = strtoll(v, NULL, 10);
+                else if (!strcmp(item, "threads")) {
+                    long t = strtol(v, &end, 10);
+                    if (end == v || *end || t < 1 || t > 256)
+                        return lab_err(e, LAB_EINVAL, "threads must be an integer in [1, 256], not '%s'", v);
+                    st->threads = (int)t;
+                } else if ((item[0] == 'a' || item[0] == 'b') && item[1] == '.') {
+                    const char *k = strcmp(item + 2, "temp") ? item + 2 : "temperature"; /* the name saved before the table */
+                    for (int i = 0; i < LAB_SAMPLING_N; i++) {
+                        LabSettingInfo in;
+                        lab_sampling_info(i, &in);
+                        if (strcmp(in.name, k)) continue;
+                        if (lab_sampling_parse(&st->s[item[0] - 'a'], i, v, e))
+                            return lab_err_prefix(e, "model %c", item[0] == 'a' ? 'A' : 'B');
+                    }
                 }
             }
         }
         p += n + (semi ? 1 : 0);
     }
+    return 0;
 }
 
-/* Called by lab_open when restore_settings is set: the saved settings if valid, else nothing. */
-void lab_settings_restore(Lab *l) {
+int lab_settings_restore(Lab *l, LabErr *e) {
     char *v = NULL;
-    LabErr e = {0};
     pthread_mutex_lock(&l->mu);
-    int found = db_setting_get(l->db, "lab.settings", &v, &e);
+    int found = db_setting_get(l->db, "lab.settings", &v, e);
     pthread_mutex_unlock(&l->mu);
-    if (found != 1) return;
+    if (found < 0) return -1;
+    if (found != 1) return 0;
     LabSettings s = l->settings;
-    settings_parse(&s, v);
+    int rc = settings_parse(&s, v, e);
     free(v);
-    if (s.threads >= 1 && s.threads <= 256 && !check_sampling(&s.s[0], "model A", &e) &&
-        !check_sampling(&s.s[1], "model B", &e))
-        l->settings = s;
+    if (rc)
+        return lab_err_prefix(e, "%s: the settings saved from the settings screen (setting lab.settings); start with "
+                                 "a sampling flag such as --temp to use the command line's instead", l->db_path);
+    l->settings = s;
+    return 0;
 }
 
 int lab_settings_set(Lab *l, const LabSettings *s, LabErr *e) {

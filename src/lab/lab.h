@@ -42,8 +42,38 @@ typedef struct {
     int64_t seed;           /* -1 = a fresh random seed per response (the seed used is stored) */
 } LabSampling;
 
-/* llama.cpp's defaults (temp 0.8, top-k 40, top-p 0.95, min-p 0.05, no penalty, 256 tokens), seed -1. */
+/* The defaults of engine.h's settings table (llama.cpp's temp 0.8, top-k 40, top-p 0.95, min-p 0.05,
+ * no penalty over 64; 128 tokens; seed -1). */
 LabSampling lab_sampling_default(void);
+
+/* ---------- the sampling settings' table (engine.h's, in the lab's terms; settings.c) ---------
+ * Row i (0 <= i < LAB_SAMPLING_N) is one field of LabSampling, in the table's order: the config
+ * keys, the flags' help, the settings screen's rows and the export columns all walk these rows,
+ * and every value from the user goes through lab_sampling_parse or lab_sampling_check. */
+enum { LAB_SAMPLING_N = 8 };
+typedef struct {
+    const char *name;       /* config key, stored and exported column: "top_p" */
+    const char *flag;       /* long option without the dashes: "top-p" */
+    const char *arg;        /* the option's argument in usage text: "P" */
+    const char *label;      /* on the settings screen: "top-p" */
+    const char *help;
+    char range[96];         /* the valid values in words: "a number in [0, 1]" */
+    char def[32];           /* the default as lab_sampling_format writes it */
+} LabSettingInfo;
+/* -1 for a row out of range. Strings are static. */
+int  lab_sampling_info(int i, LabSettingInfo *out);
+/* Row i of s as text ("0.8", "40", "random" for seed -1); "" for a bad row. */
+void lab_sampling_format(const LabSampling *s, int i, char *out, size_t n);
+/* Sets row i of s from text after the table's check; on error s is unchanged and e says
+ * "top_p must be a number in [0, 1], not 1.5" (callers prefix where the text came from). */
+int  lab_sampling_parse(LabSampling *s, int i, const char *text, LabErr *e);
+/* The text of row i one settings-screen step (dir +1 or -1) away, held inside the range. */
+void lab_sampling_step(const LabSampling *s, int i, int dir, char *out, size_t n);
+/* Every row of s through the table's check; e names the first bad one as lab_sampling_parse does. */
+int  lab_sampling_check(const LabSampling *s, LabErr *e);
+/* The engine's settings for s with a concrete seed (s->seed may be -1) and no stop strings. */
+struct EngSampling;
+void lab_sampling_engine(const LabSampling *s, uint64_t seed, struct EngSampling *out);
 
 typedef struct {
     const char *model_path[2]; /* per slot; NULL or "" = no model in that slot (a database-only lab

@@ -67,8 +67,11 @@ typedef struct LabEngineOps {
     void (*cancel)(Lab *l);           /* cancels running generations (any thread); needs mu */
 } LabEngineOps;
 
-/* Applies the settings the last lab_settings_set saved, if any and valid. */
-void lab_settings_restore(Lab *l);
+/* Applies the settings the last lab_settings_set saved, if any. -1 when a saved value fails the
+ * table's check (e names the database, the key and the range); the settings are then unchanged. */
+int  lab_settings_restore(Lab *l, LabErr *e);
+/* Row i of s as a number (settings.c; seeds above 2^53 round: use s->seed for those). */
+double lab_sampling_value(const LabSampling *s, int i);
 /* Copies a recorded response's metrics and sampling settings into the UI's plain types. */
 void lab_metrics_from_response(const DbResponse *r, LabMetrics *m, LabSampling *s);
 /* Opens the record part of a Lab (no models). */

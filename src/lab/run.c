@@ -260,6 +260,10 @@ static void slot_progress(double frac, void *ud) {
 
 int lab_open(Lab **out, const LabConfig *c, LabErr *e) {
     *out = NULL;
+    /* what the config (or any caller) hands in passes the same check as every other path */
+    if (lab_sampling_check(&c->sampling, e)) return lab_err_prefix(e, "lab settings");
+    if (c->threads < 0 || c->threads > 256)
+        return lab_err(e, LAB_EINVAL, "lab settings: threads must be an integer in [1, 256], not %d", c->threads);
     Lab *l;
     if (lab_record_open(&l, c->db_path, e)) return -1;
     l->ctx = c->ctx;
@@ -268,7 +272,10 @@ int lab_open(Lab **out, const LabConfig *c, LabErr *e) {
     l->settings.shared = true;
     l->settings.s[0] = l->settings.s[1] = c->sampling;
     l->settings.threads = c->threads > 0 ? c->threads : 2;
-    if (c->restore_settings) lab_settings_restore(l);
+    if (c->restore_settings && lab_settings_restore(l, e)) {
+        lab_close(l);
+        return -1;
+    }
     for (int k = 0; k < 2; k++) {
         const char *p = c->model_path[k];
         if (!p || !*p) continue;
@@ -317,15 +324,8 @@ static void *worker(void *arg) {
     int64_t response_id = 0;
     bool failed = false;
     uint64_t seed = j->s.seed >= 0 ? (uint64_t)j->s.seed : (uint64_t)lab_fresh_seed();
-    EngSampling es = eng_sampling_default();
-    es.temp = (float)j->s.temp;
-    es.top_k = j->s.top_k;
-    es.top_p = (float)j->s.top_p;
-    es.min_p = (float)j->s.min_p;
-    es.repeat_penalty = (float)j->s.repeat_penalty;
-    es.repeat_last_n = j->s.repeat_last_n;
-    es.max_tokens = j->s.max_tokens;
-    es.seed = seed;
+    EngSampling es;
+    lab_sampling_engine(&j->s, seed, &es);
     EngStop stop = ENG_STOP_ERROR;
     double t_start = now_ms(), t_first = 0;
     if (eng_tokenize(sl->m, j->text, true, &prompt, &err) ||
@@ -433,6 +433,9 @@ int lab_ask(Lab *l, const char *text, const LabAskOpts *o, const LabEvents *ev, 
     if (!l->slot[0].m || !l->slot[1].m)
         return lab_err(e, LAB_EINVAL, "both models must be loaded to ask (model %s is missing)", l->slot[0].m ? "B" : "A");
     if (o->rep < 0) return lab_err(e, LAB_EINVAL, "repetition index %d is negative", o->rep);
+    for (int k = 0; k < 2; k++)
+        if (o->sampling[k] && lab_sampling_check(o->sampling[k], e))
+            return lab_err_prefix(e, "settings for model %c", 'A' + k);
     if (lab_busy(l)) return lab_err(e, LAB_EBUSY, "the models are still answering the last prompt");
     lab_wait(l); /* join the finished workers */
     if (!o->prompt_id) {

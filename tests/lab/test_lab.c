@@ -409,18 +409,44 @@ static void test_study_order_resume_and_history(void **state) {
     st.s[1].seed = 77;
     st.threads = 4;
     assert_int_equal(lab_settings_set(l, &st, &e), 0);
-    st.s[0].top_p = 0;
+    st.s[0].top_p = 1.5;
     assert_int_equal(lab_settings_set(l, &st, &e), -1);
-    assert_non_null(strstr(e.msg, "top-p"));
+    assert_string_equal(e.msg, "settings for model A: top_p must be a number in [0, 1], not 1.5");
     lab_close(l);
     assert_int_equal(lab_open_record(&l, tpath("study/nested/lab.db"), &e), 0);
-    lab_settings_restore(l);
+    assert_int_equal(lab_settings_restore(l, &e), 0);
     lab_settings_get(l, &st);
     assert_false(st.shared);
     NEAR(st.s[1].temp, 0.1, 1e-12);
     assert_int_equal(st.s[1].seed, 77);
     assert_int_equal(st.threads, 4);
+
+    /* a saved value out of range (a hand-edited record) is refused with the table's message and
+     * nothing changes; lab_open refuses to start on it rather than run with other settings */
+    assert_int_equal(db_setting_set(l->db, "lab.settings", "shared=0;threads=4;a.top_k=40;b.top_p=1.5;", &e), 0);
+    assert_int_equal(lab_settings_restore(l, &e), -1);
+    assert_non_null(strstr(e.msg, "lab.db: the settings saved from the settings screen"));
+    assert_non_null(strstr(e.msg, "model B: top_p must be a number in [0, 1], not 1.5"));
+    LabSettings after;
+    lab_settings_get(l, &after);
+    NEAR(after.s[1].top_p, st.s[1].top_p, 1e-12);
     lab_close(l);
+    LabConfig c;
+    lab_config_init(&c);
+    c.db_path = tpath("study/nested/lab.db");
+    c.restore_settings = true;
+    assert_int_equal(lab_open(&l, &c, &e), -1);
+    assert_null(l);
+    assert_non_null(strstr(e.msg, "model B: top_p must be a number in [0, 1], not 1.5"));
+    /* and what the config hands lab_open passes the same check */
+    c.restore_settings = false;
+    c.sampling.repeat_penalty = 0;
+    assert_int_equal(lab_open(&l, &c, &e), -1);
+    assert_string_equal(e.msg, "lab settings: repeat_penalty must be a number in (0, 100], not 0");
+    c.sampling = lab_sampling_default();
+    c.sampling.top_k = -3;
+    assert_int_equal(lab_open(&l, &c, &e), -1);
+    assert_string_equal(e.msg, "lab settings: top_k must be an integer in [0, 1073741824], not -3");
 }
 
 static void test_prompt_files(void **state) {

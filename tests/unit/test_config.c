@@ -55,7 +55,7 @@ static void test_defaults_without_file(void **state) {
     assert_int_equal(c.src[CFG_DB], CFG_DEFAULT);
     assert_non_null(strstr(c.model_a, "scratch-shakespeare"));
     assert_non_null(strstr(c.model_b, "gpt2-mini"));
-    assert_true(c.seed < 0);
+    assert_true(c.sampling.seed < 0);
     cfg_free(&c);
 }
 
@@ -70,15 +70,17 @@ static void test_file_env_flag_precedence(void **state) {
     assert_string_equal(c.model_a, "/m/a");
     assert_int_equal(c.src[CFG_MODEL_A], CFG_FILE);
     assert_non_null(strstr(c.src_detail[CFG_MODEL_A], "config.ini:2"));
-    assert_float_equal(c.temp, 0.3, 1e-9);
-    assert_int_equal(c.seed, 7);
+    assert_float_equal(c.sampling.temp, 0.3, 1e-9);
+    assert_int_equal(c.sampling.seed, 7);
     assert_string_equal(c.db, "/tmp/env.db");
     assert_int_equal(c.src[CFG_DB], CFG_ENV);
-    assert_int_equal(cfg_set(&c, CFG_TEMP, "1.5", CFG_FLAG, "--temp", &e), 0);
-    assert_int_equal(c.src[CFG_TEMP], CFG_FLAG);
-    assert_int_equal(cfg_set(&c, CFG_TEMP, "hot", CFG_FLAG, "--temp", &e), -1);
-    assert_non_null(strstr(e.msg, "hot"));
-    assert_float_equal(c.temp, 1.5, 1e-9); /* a bad value changes nothing */
+    CfgKey temp = (CfgKey)cfg_key_by_flag("temp");
+    assert_int_equal(temp, CFG_SAMPLING);
+    assert_int_equal(cfg_set(&c, temp, "1.5", CFG_FLAG, "--temp", &e), 0);
+    assert_int_equal(c.src[temp], CFG_FLAG);
+    assert_int_equal(cfg_set(&c, temp, "hot", CFG_FLAG, "--temp", &e), -1);
+    assert_string_equal(e.msg, "--temp: temperature must be a number in [0, 100], not 'hot'");
+    assert_float_equal(c.sampling.temp, 1.5, 1e-9); /* a bad value changes nothing */
     unsetenv("ABLAB_DB");
     cfg_free(&c);
 }
@@ -125,8 +127,43 @@ static void test_bad_file_names_line_and_key(void **state) {
     cfg_free(&c);
     write_config("[sampling]\ntop_p = 2\n");
     assert_int_equal(cfg_load(&c, &e), -1);
-    assert_non_null(strstr(e.msg, "top_p"));
+    char want[256];
+    snprintf(want, sizeof want, "%s/ablab/config.ini:2: top_p must be a number in [0, 1], not 2", tmpdir);
+    assert_string_equal(e.msg, want);
     cfg_free(&c);
+}
+
+/* Each sampling key is also an ABLAB_ variable, checked by the same table (the environment beats
+ * the file, as for every key). */
+static void test_sampling_env(void **state) {
+    (void)state;
+    write_config("[sampling]\nmax_tokens = 64\n");
+    setenv("ABLAB_MAX_TOKENS", "32", 1);
+    AppConfig c;
+    LabErr e = {0};
+    assert_int_equal(cfg_load(&c, &e), 0);
+    assert_int_equal(c.sampling.max_tokens, 32);
+    assert_int_equal(c.src[cfg_key_by_flag("max-tokens")], CFG_ENV);
+    assert_string_equal(c.src_detail[cfg_key_by_flag("max-tokens")], "ABLAB_MAX_TOKENS");
+    cfg_free(&c);
+    setenv("ABLAB_MAX_TOKENS", "0", 1);
+    assert_int_equal(cfg_load(&c, &e), -1);
+    assert_string_equal(e.msg, "ABLAB_MAX_TOKENS: max_tokens must be an integer in [1, 1048576], not 0");
+    cfg_free(&c);
+    unsetenv("ABLAB_MAX_TOKENS");
+    setenv("ABLAB_SEED", "random", 1);
+    assert_int_equal(cfg_load(&c, &e), 0);
+    assert_int_equal(c.sampling.seed, -1);
+    cfg_free(&c);
+    setenv("ABLAB_SEED", "18446744073709551615", 1);
+    assert_int_equal(cfg_load(&c, &e), -1);
+    assert_non_null(strstr(e.msg, "ABLAB_SEED: seed must be 'random' (or -1) or an integer in [0, 9223372036854775807]"));
+    cfg_free(&c);
+    setenv("ABLAB_SEED", "9223372036854775807", 1);
+    assert_int_equal(cfg_load(&c, &e), 0);
+    assert_true(c.sampling.seed == INT64_MAX); /* exact: no trip through a double */
+    cfg_free(&c);
+    unsetenv("ABLAB_SEED");
 }
 
 int main(void) {
@@ -135,6 +172,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_file_env_flag_precedence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mmap_switch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_file_names_line_and_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sampling_env, setup, teardown),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
