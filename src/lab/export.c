@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "ablab_config.h"
+#include "engine.h"
 #include "lab_internal.h"
 
 /* ---------- output ---------- */
@@ -258,14 +259,16 @@ static int response_row(const DbResponse *x, void *ud) {
     f_str(r, "model", x->model_name, true);
     f_str(r, "side_shown", x->side ? "right" : "left", false);
     f_bool(r, "blind", x->blind, false);
-    f_num(r, "temperature", x->temp, NULL, false);
-    f_int(r, "top_k", x->top_k, false);
-    f_num(r, "top_p", x->top_p, NULL, false);
-    f_num(r, "min_p", x->min_p, NULL, false);
-    f_num(r, "repeat_penalty", x->repeat_penalty, NULL, false);
-    f_int(r, "repeat_last_n", x->repeat_last_n, false);
-    f_int(r, "max_tokens", x->max_tokens, false);
-    f_int(r, "seed", x->seed, false);
+    /* the settings stored with the response: one column per row of the settings table */
+    LabMetrics m;
+    LabSampling s;
+    lab_metrics_from_response(x, &m, &s);
+    for (int i = 0; i < LAB_SAMPLING_N; i++) {
+        const EngSetting *t = eng_setting((EngSettingId)i);
+        if (t->type == ENG_SETTING_SEED) f_int(r, t->name, s.seed, false);
+        else if (t->type == ENG_SETTING_INT) f_int(r, t->name, (long long)lab_sampling_value(&s, i), false);
+        else f_num(r, t->name, lab_sampling_value(&s, i), NULL, false);
+    }
     f_str(r, "output", x->output, false);
     Buf ids = {0};
     for (size_t i = 0; i < x->n_token_ids; i++) buf_printf(&ids, i ? " %d" : "%d", x->token_ids[i]);

@@ -498,6 +498,46 @@ static void test_context_stop(void **st) {
     eng_free(m);
 }
 
+/* eng_gen_start checks what it is handed against the settings table, with the table's words, and
+ * holds the model for nothing when it refuses. */
+static void test_gen_start_checks_settings(void **st) {
+    (void)st;
+    char l[4096];
+    if (!shared_path(l, sizeof l, "golden/llama-tiny-gqa")) return;
+    EngModel *m = load(l, NULL);
+    int p[] = {1, 361};
+    EngGen *g = NULL;
+    LabErr e = {0};
+    EngSampling s = eng_sampling_default();
+    s.top_p = 1.5f;
+    assert_int_equal(eng_gen_start(&g, m, p, 2, &s, &e), -1);
+    assert_null(g);
+    assert_non_null(strstr(e.msg, "top_p must be a number in [0, 1], not 1.5"));
+    s = eng_sampling_default();
+    s.max_tokens = 0;
+    assert_int_equal(eng_gen_start(&g, m, p, 2, &s, &e), -1);
+    assert_non_null(strstr(e.msg, "max_tokens must be an integer in [1, 1048576], not 0"));
+    s = eng_sampling_default();
+    s.temp = NAN;
+    assert_int_equal(eng_gen_start(&g, m, p, 2, &s, &e), -1);
+    assert_non_null(strstr(e.msg, "temperature must be a number in [0, 100], not nan"));
+    const char *stops[] = {""};
+    s = eng_sampling_default();
+    s.stop = stops;
+    s.n_stop = 1;
+    assert_int_equal(eng_gen_start(&g, m, p, 2, &s, &e), -1);
+    assert_non_null(strstr(e.msg, "stop must be a text of 1 to 4096 bytes, not ''"));
+    /* the table's own bounds are accepted, and the model is free again */
+    s = eng_sampling_default();
+    s.top_p = 0.0f;
+    s.min_p = 1.0f;
+    s.repeat_last_n = -1;
+    s.max_tokens = 1;
+    assert_int_equal(eng_gen_start(&g, m, p, 2, &s, &e), 0);
+    eng_gen_free(g);
+    eng_free(m);
+}
+
 static void *cancel_later(void *p) {
     eng_gen_cancel(p);
     return NULL;
@@ -860,6 +900,7 @@ int main(void) {
         cmocka_unit_test(test_sampler),
         cmocka_unit_test(test_sampler_any_floats),
         cmocka_unit_test(test_seeded_generation_repeats),
+        cmocka_unit_test(test_gen_start_checks_settings),
         cmocka_unit_test(test_stop_strings),
         cmocka_unit_test(test_cli_inspect_logits_generate),
     };

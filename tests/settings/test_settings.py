@@ -137,4 +137,28 @@ with tempfile.TemporaryDirectory() as home:
     stop = next(r for r in TABLE if r["name"] == "stop")
     check("--stop '': refused with the table's range", rc != 0 and f"--stop: stop must be {stop['range']}, not ''" in err, err)
 
+    # ---- what is stored with each response and exported: one column per stored row, the values used
+    shared = os.environ.get("SHARED_DIR", "")
+    A = os.path.join(shared, "models", "stories260K", "stories260K.bin")
+    B = os.path.join(shared, "golden", "llama-tiny-gqa")
+    if os.path.isfile(A) and os.path.isdir(B):
+        db = os.path.join(home, "lab.db")
+        prompts = os.path.join(home, "prompts.txt")
+        with open(prompts, "w") as f:
+            f.write("Once upon a time\n")
+        given = {"top_p": "0.5", "max_tokens": "8", "seed": "11", "repeat_last_n": "-1"}
+        rc, out, err = run("run", "--a", A, "--b", B, "--db", db, "--prompts", prompts, "--threads", "2",
+                           *[a for r in STORED if r["name"] in given for a in (f"--{r['flag']}", given[r["name"]])], home=home)
+        check("ablab run with sampling flags", rc == 0, err[-2000:])
+        rc, out, err = run("export", "--what", "responses", "--format", "jsonl", "--db", db, home=home)
+        rows = [json.loads(l) for l in out.splitlines() if l.strip()]
+        check("export: two responses", rc == 0 and len(rows) == 2, (rc, err, out[:500]))
+        for r in STORED:
+            want = given.get(r["name"], r["default_text"])
+            got = [str(x.get(r["name"])) for x in rows]
+            norm = [("%g" % float(v)) if r["type"] == "real" and v != "None" else v for v in got]
+            check(f"export: column {r['name']} holds the value used ({want})", norm == [want, want], got)
+    else:
+        print("# skipped the export part: SHARED_DIR has no stories260K and llama-tiny-gqa")
+
 finish()

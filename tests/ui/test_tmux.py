@@ -383,8 +383,62 @@ def scenario_not_a_tty(home):
         s = tm.screen()
         check("TERM=dumb: refused with a message", rc == 1 and "TERM=dumb" in s, (rc, s))
 
+def settings_table():
+    """The sampling settings' table (engine.h) as tests/settings/settings_dump prints it."""
+    import json
+    out = subprocess.run([os.environ["SETTINGS_DUMP"]], capture_output=True, text=True, check=True).stdout
+    return [r for r in map(json.loads, out.splitlines()) if not r["per_command"]]
+
+def screen_value(s, label):
+    """The first value shown after a settings row's label ("top-p      0.95" -> "0.95")."""
+    for line in s.splitlines():
+        m = re.match(r"\W*" + re.escape(label) + r"  +(\S+)", line)
+        if m: return m.group(1)
+    return None
+
+def scenario_settings(home):
+    """The settings screen (F2) against the table: one row per setting with the table's label and
+    default; a value out of range is refused with the words the config file and the flags use."""
+    table = settings_table()
+    db = os.path.join(home, "settings.db")
+    with Tmux(home, 160, 50) as tm:
+        # no sampling flags: the screen starts from the defaults
+        tm.run(" ".join([BIN, "--a", MODEL_A, "--b", MODEL_B, "--db", db, "--threads", "2",
+                         "2>>" + os.path.join(home, "stderr.log")]))
+        tm.wait_text("type a prompt", 60)
+        tm.keys("F2")
+        s = tm.wait_text("settings (stored with each response)")
+        for r in table:
+            v = screen_value(s, r["label"])
+            check(f"settings screen: {r['label']} shows the table's default {r['default_text']}", v == r["default_text"], s)
+        row = 1 + [r["name"] for r in table].index("top_p")   # the mode row comes first
+        tm.keys(*["Down"] * row)
+        tm.keys("Enter")
+        tm.wait_text("top-p")
+        top_p = next(r for r in table if r["name"] == "top_p")
+        tm.keys("C-u")
+        tm.type("1.5")
+        tm.keys("Enter")
+        body = f"top_p must be {top_p['range']}, not 1.5"
+        s = tm.wait_text(body)
+        check("settings screen: 1.5 for top-p refused with the table's words, naming the models",
+              f"settings for both models: {body}" in s and screen_value(s, "top-p") == top_p["default_text"], s)
+        tm.keys("Enter")
+        tm.wait_text("top-p")
+        tm.keys("C-u")
+        tm.type("0.5")
+        tm.keys("Enter")
+        s = tm.wait_text("settings saved")
+        check("settings screen: 0.5 for top-p is taken", screen_value(s, "top-p") == "0.5", s)
+        tm.keys("Escape")
+        tm.keys("C-q")
+        check("settings: quits cleanly", tm.exit_code() == 0)
+    saved = sql(db, "SELECT value FROM settings WHERE key = 'lab.settings'")
+    check("settings: saved under the table's names", "a.top_p=0.5;" in saved and "b.top_p=0.5;" in saved, saved)
+
 SCENARIOS = {"compare": scenario_compare_rate, "study": scenario_blind_study, "screens": scenario_screens, "resize": scenario_resize,
-             "escape": scenario_escape, "ctrlc": scenario_ctrl_c, "notty": scenario_not_a_tty}
+             "escape": scenario_escape, "ctrlc": scenario_ctrl_c, "notty": scenario_not_a_tty,
+             "settings": scenario_settings}
 
 def main():
     names = sys.argv[1:] or list(SCENARIOS)
