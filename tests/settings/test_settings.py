@@ -6,7 +6,7 @@ environment and a flag, which must all carry the same words. (The settings scree
 tests/ui/test_tmux.py's settings scenario; a saved session and lab_open in tests/lab/test_lab.c.)"""
 import json, os, subprocess, tempfile
 
-from checks import check, finish
+from checks import check, finish, shared_file
 
 BIN = os.environ["ABLAB_BIN"]
 DUMP = os.environ["SETTINGS_DUMP"]
@@ -138,10 +138,8 @@ with tempfile.TemporaryDirectory() as home:
     check("--stop '': refused with the table's range", rc != 0 and f"--stop: stop must be {stop['range']}, not ''" in err, err)
 
     # ---- what is stored with each response and exported: one column per stored row, the values used
-    shared = os.environ.get("SHARED_DIR", "")
-    A = os.path.join(shared, "models", "stories260K", "stories260K.bin")
-    B = os.path.join(shared, "golden", "llama-tiny-gqa")
-    if os.path.isfile(A) and os.path.isdir(B):
+    A, B = shared_file("models/stories260K/stories260K.bin"), shared_file("golden/llama-tiny-gqa")
+    if A and B:
         db = os.path.join(home, "lab.db")
         prompts = os.path.join(home, "prompts.txt")
         with open(prompts, "w") as f:
@@ -159,6 +157,6 @@ with tempfile.TemporaryDirectory() as home:
             norm = [("%g" % float(v)) if r["type"] == "real" and v != "None" else v for v in got]
             check(f"export: column {r['name']} holds the value used ({want})", norm == [want, want], got)
     else:
-        print("# skipped the export part: SHARED_DIR has no stories260K and llama-tiny-gqa")
+        print("# skipped the export part: no stories260K and llama-tiny-gqa in tests/fixtures/shared or SHARED_DIR")
 
 finish()
