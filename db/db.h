@@ -19,7 +19,7 @@
 typedef struct Db Db;
 
 #define DB_APPLICATION_ID 0x41624c62  /* "AbLb" in the file header: marks an ablab record */
-#define DB_SCHEMA_VERSION 5           /* PRAGMA user_version of a current file */
+#define DB_SCHEMA_VERSION 6           /* PRAGMA user_version of a current file */
 
 /* Opens (creating if missing) and migrates the record. Refuses, without writing to it, a file of a
  * newer ablab (user_version above ours: LAB_EUNSUPPORTED) and a foreign file (another
@@ -160,10 +160,40 @@ typedef struct {
     bool blind;
     const char *session_name, *model_name[2], *prompt;
 } DbRating;
-/* Committed before returning (its own BEGIN IMMEDIATE transaction). */
+/* Sets r->participant's rating of r->pair_id to r — adding it, or replacing every field of the
+ * current one except created_ms — and appends that state to the rating's revisions, in one
+ * BEGIN IMMEDIATE transaction committed before returning. *id (may be NULL) is the rating's row,
+ * the same for every change of one participant's rating of a pair while it exists; *revision_id
+ * (may be NULL) the revision this change added. */
+int  db_rating_set(Db *db, const DbRating *r, int64_t *id, int64_t *revision_id, LabErr *e);
+/* db_rating_set without the revision id. */
 int  db_rating_add(Db *db, const DbRating *r, int64_t *id, LabErr *e);
 int  db_rating_delete(Db *db, int64_t id, LabErr *e);   /* LAB_ENOTFOUND if no such rating */
-/* latest_only: only the newest rating per (pair, participant) — what statistics count. */
+/* Steps back the change `revision_id` made: marks it undone and gives its rating the state of the
+ * rating's latest revision still standing, or removes the rating when none is left (the first
+ * vote was undone). One transaction. Returns 1 when the rating still exists, 0 when it was
+ * removed; LAB_ENOTFOUND if no such revision or it is already undone, LAB_EINVAL when a later
+ * change of the same rating stands (step back that one first). *pair_id (may be NULL) gets the
+ * rating's pair. */
+int  db_rating_undo(Db *db, int64_t revision_id, int64_t *pair_id, LabErr *e);
+/* The current rating of `participant` ("" = anonymous) for a pair: 1 with each() called, 0 if none. */
+int  db_rating_of(Db *db, int64_t pair_id, const char *participant, int (*each)(const DbRating *r, void *ud),
+                  void *ud, LabErr *e);
+typedef struct {
+    int64_t id, rating_id, pair_id;
+    const char *participant, *choice;
+    int64_t winner_model_id;
+    int chosen_side;                     /* -1 for tie / both-bad */
+    int score[2];                        /* by slot, 0 = none */
+    const char *tags, *comment;          /* NULL if none */
+    double decide_ms;                    /* < 0 = unknown */
+    int64_t created_ms, undone_ms;       /* undone_ms 0 while it stands */
+} DbRatingRevision;
+/* Every revision (rating_id 0) or one rating's, oldest first. */
+int  db_rating_revisions_each(Db *db, int64_t rating_id, int (*each)(const DbRatingRevision *v, void *ud), void *ud,
+                              LabErr *e);
+/* latest_only: only the newest rating per (pair, participant) — what statistics count (since
+ * schema version 6 there is one rating per pair and participant, so every rating). */
 int  db_ratings_each(Db *db, int64_t session_id, bool latest_only,
                      int (*each)(const DbRating *r, void *ud), void *ud, LabErr *e);
 

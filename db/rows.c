@@ -494,9 +494,11 @@ int db_responses_each(Db *db, int64_t session_id, int64_t response_id, int (*eac
 
 /* ---------- ratings ---------- */
 
-int db_rating_add(Db *db, const DbRating *r, int64_t *id, LabErr *e) {
-    sqlite3_stmt *st = db_stmt(db, ST_RATING_INSERT, e);
-    if (!st) return -1;
+int db_rating_set(Db *db, const DbRating *r, int64_t *id, int64_t *revision_id, LabErr *e) {
+    if (db_tx_begin(db, e)) return -1;
+    sqlite3_stmt *st = db_stmt(db, ST_RATING_UPSERT, e);
+    if (!st) goto fail;
+    int64_t now = r->created_ms ? r->created_ms : wall_time_ms();
     sqlite3_bind_int64(st, 1, r->pair_id);
     bind_text(st, 2, r->participant ? r->participant : "");
     bind_text(st, 3, r->choice);
@@ -507,8 +509,100 @@ int db_rating_add(Db *db, const DbRating *r, int64_t *id, LabErr *e) {
     bind_text(st, 8, r->tags && *r->tags ? r->tags : NULL);
     bind_text(st, 9, r->comment && *r->comment ? r->comment : NULL);
     if (r->decide_ms >= 0) sqlite3_bind_double(st, 10, r->decide_ms);
-    sqlite3_bind_int64(st, 11, r->created_ms ? r->created_ms : wall_time_ms());
-    return write_one(db, st, id, NULL, e);
+    sqlite3_bind_int64(st, 11, now);
+    int64_t rid;
+    if (one_int(db, st, &rid, e) != 1) {
+        if (e && !e->msg[0]) lab_err(e, LAB_EDB, "%s: the rating was not stored (SQL: %s)", db->path, sqlite3_sql(st));
+        goto fail;
+    }
+    if (!(st = db_stmt(db, ST_REVISION_INSERT, e))) goto fail;
+    sqlite3_bind_int64(st, 1, rid);
+    sqlite3_bind_int64(st, 2, now);
+    if (db_step_done(db, st, e)) goto fail;
+    int64_t rev = sqlite3_last_insert_rowid(db->h);
+    if (db_tx_commit(db, e)) return -1;
+    if (id) *id = rid;
+    if (revision_id) *revision_id = rev;
+    return 0;
+fail:
+    db_tx_abort(db);
+    return -1;
+}
+
+int db_rating_add(Db *db, const DbRating *r, int64_t *id, LabErr *e) { return db_rating_set(db, r, id, NULL, e); }
+
+int db_rating_undo(Db *db, int64_t revision_id, int64_t *pair_id, LabErr *e) {
+    if (db_tx_begin(db, e)) return -1;
+    sqlite3_stmt *st = db_stmt(db, ST_REVISION_GET, e);
+    if (!st) goto fail;
+    sqlite3_bind_int64(st, 1, revision_id);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        if (rc == SQLITE_DONE) lab_err(e, LAB_ENOTFOUND, "%s: no rating change %lld", db->path, (long long)revision_id);
+        else db_fail(db, sqlite3_sql(st), e);
+        sqlite3_reset(st);
+        goto fail;
+    }
+    int64_t rating = col_i64(st, 0), pair = col_i64(st, 1);
+    bool undone = col_int(st, 2) != 0;
+    sqlite3_reset(st);
+    if (undone) {
+        lab_err(e, LAB_ENOTFOUND, "%s: rating change %lld was already undone", db->path, (long long)revision_id);
+        goto fail;
+    }
+    int64_t latest;
+    if (!(st = db_stmt(db, ST_REVISION_LATEST, e))) goto fail;
+    sqlite3_bind_int64(st, 1, rating);
+    if (one_int(db, st, &latest, e) < 0) goto fail;
+    if (latest != revision_id) {
+        lab_err(e, LAB_EINVAL, "%s: rating %lld changed after change %lld: step back the later change first", db->path,
+                (long long)rating, (long long)revision_id);
+        goto fail;
+    }
+    if (!(st = db_stmt(db, ST_REVISION_UNDO, e))) goto fail;
+    sqlite3_bind_int64(st, 1, revision_id);
+    sqlite3_bind_int64(st, 2, wall_time_ms());
+    if (db_step_done(db, st, e)) goto fail;
+    if (!(st = db_stmt(db, ST_REVISION_LATEST, e))) goto fail;
+    sqlite3_bind_int64(st, 1, rating);
+    if (one_int(db, st, &latest, e) < 0) goto fail;
+    if (latest) {
+        if (!(st = db_stmt(db, ST_RATING_RESTORE, e))) goto fail;
+        sqlite3_bind_int64(st, 1, rating);
+        sqlite3_bind_int64(st, 2, latest);
+    } else {
+        if (!(st = db_stmt(db, ST_RATING_DELETE, e))) goto fail;
+        sqlite3_bind_int64(st, 1, rating);
+    }
+    if (db_step_done(db, st, e)) goto fail;
+    if (db_tx_commit(db, e)) return -1;
+    if (pair_id) *pair_id = pair;
+    return latest != 0;
+fail:
+    db_tx_abort(db);
+    return -1;
+}
+
+typedef struct { int (*each)(const DbRatingRevision *, void *); void *ud; } RevisionCb;
+static int revision_row(sqlite3_stmt *st, void *ud) {
+    RevisionCb *c = ud;
+    DbRatingRevision v = {
+        .id = col_i64(st, 0), .rating_id = col_i64(st, 1), .pair_id = col_i64(st, 2), .participant = col_str(st, 3),
+        .choice = col_str(st, 4), .winner_model_id = col_i64(st, 5),
+        .chosen_side = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 : col_int(st, 6),
+        .score = {col_int(st, 7), col_int(st, 8)}, .tags = col_text(st, 9), .comment = col_text(st, 10),
+        .decide_ms = sqlite3_column_type(st, 11) == SQLITE_NULL ? -1.0 : col_dbl(st, 11),
+        .created_ms = col_i64(st, 12), .undone_ms = col_i64(st, 13),
+    };
+    return c->each(&v, c->ud);
+}
+int db_rating_revisions_each(Db *db, int64_t rating_id, int (*each)(const DbRatingRevision *, void *), void *ud,
+                             LabErr *e) {
+    sqlite3_stmt *st = db_stmt(db, ST_REVISIONS, e);
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, rating_id);
+    RevisionCb c = {each, ud};
+    return each_row(db, st, revision_row, &c, e) < 0 ? -1 : 0;
 }
 
 int db_rating_delete(Db *db, int64_t id, LabErr *e) {
@@ -543,6 +637,18 @@ int db_ratings_each(Db *db, int64_t session_id, bool latest_only, int (*each)(co
     sqlite3_bind_int64(st, 1, session_id);
     RatingCb c = {each, ud};
     return each_row(db, st, rating_row, &c, e) < 0 ? -1 : 0;
+}
+
+int db_rating_of(Db *db, int64_t pair_id, const char *participant, int (*each)(const DbRating *, void *), void *ud,
+                 LabErr *e) {
+    sqlite3_stmt *st = db_stmt(db, ST_RATING_OF, e);
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, 0);
+    sqlite3_bind_int64(st, 2, pair_id);
+    bind_text(st, 3, participant ? participant : "");
+    RatingCb c = {each, ud};
+    int n = each_row(db, st, rating_row, &c, e);
+    return n < 0 ? -1 : n > 0;
 }
 
 /* ---------- history ---------- */

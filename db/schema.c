@@ -238,6 +238,30 @@ const char *const DB_MIGRATIONS[DB_SCHEMA_VERSION] = {
      * count). Rebuilt with SQLite's copy-drop-rename procedure; db.c runs this step with foreign
      * keys off and checks them before committing, and checks the copy in TEMP tables first. */
     STRICT_REBUILD,
+
+    /* 6: every change to a rating is kept. `ratings` holds one current rating per (pair,
+     * participant); `rating_revisions` every state it went through, oldest first, with the time a
+     * step back (`u`) undid it. Older files kept each change as another row of `ratings`: those
+     * rows become the revisions of the newest one. */
+    "CREATE TABLE rating_revisions(id INTEGER PRIMARY KEY, rating_id INTEGER NOT NULL,"
+    "  pair_id INTEGER NOT NULL REFERENCES pairs(id), participant TEXT NOT NULL,"
+    "  choice TEXT NOT NULL CHECK(choice IN ('a','b','tie','both-bad')),"
+    "  winner_model_id INTEGER REFERENCES models(id),"
+    "  chosen_side INTEGER CHECK(chosen_side IS NULL OR chosen_side IN (0,1)),"
+    "  score_a INTEGER CHECK(score_a IS NULL OR score_a BETWEEN 1 AND 5),"
+    "  score_b INTEGER CHECK(score_b IS NULL OR score_b BETWEEN 1 AND 5),"
+    "  tags TEXT, comment TEXT, decide_ms REAL CHECK(decide_ms IS NULL OR decide_ms BETWEEN 0 AND 1e15),"
+    "  created_ms INTEGER NOT NULL, undone_ms INTEGER) STRICT;"
+    "INSERT INTO rating_revisions(rating_id, pair_id, participant, choice, winner_model_id, chosen_side, score_a,"
+    "  score_b, tags, comment, decide_ms, created_ms)"
+    "  SELECT (SELECT max(g2.id) FROM ratings g2 WHERE g2.pair_id = g.pair_id AND g2.participant = g.participant),"
+    "  g.pair_id, g.participant, g.choice, g.winner_model_id, g.chosen_side, g.score_a, g.score_b, g.tags,"
+    "  g.comment, g.decide_ms, g.created_ms FROM ratings g ORDER BY g.id;"
+    "DELETE FROM ratings WHERE id <> (SELECT max(g2.id) FROM ratings g2 WHERE g2.pair_id = ratings.pair_id"
+    "  AND g2.participant = ratings.participant);"
+    "DROP INDEX ratings_pair;"
+    "CREATE UNIQUE INDEX ratings_pair ON ratings(pair_id, participant);"
+    "CREATE INDEX rating_revisions_rating ON rating_revisions(rating_id, id);",
 };
 
 /* The v5 table bodies, shared by the migration and the read-only pre-check in db.c. */
@@ -252,7 +276,7 @@ const DbStrictTable DB_STRICT_TABLES[] = {
 const DbTableSince DB_TABLES[] = {
     {"models", 1}, {"sessions", 1}, {"prompts", 1}, {"pairs", 1}, {"responses", 1}, {"ratings", 1},
     {"prompts_fts", 2}, {"responses_fts", 2}, {"evaluations", 3}, {"benchmarks", 3},
-    {"settings", 4}, {"prompt_history", 4}, {"file_hashes", 4}, {NULL, 0},
+    {"settings", 4}, {"prompt_history", 4}, {"file_hashes", 4}, {"rating_revisions", 6}, {NULL, 0},
 };
 
 #define RESPONSE_COLS                                                                              \
@@ -350,6 +374,27 @@ const char *const DB_SQL[ST_COUNT] = {
                          "score_b, tags, comment, decide_ms, created_ms) "
                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [ST_RATING_DELETE] = "DELETE FROM ratings WHERE id = ?1",
+    [ST_RATING_UPSERT] = "INSERT INTO ratings(pair_id, participant, choice, winner_model_id, chosen_side, score_a, "
+                         "score_b, tags, comment, decide_ms, created_ms) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+                         "ON CONFLICT(pair_id, participant) DO UPDATE SET choice = excluded.choice, "
+                         "winner_model_id = excluded.winner_model_id, chosen_side = excluded.chosen_side, "
+                         "score_a = excluded.score_a, score_b = excluded.score_b, tags = excluded.tags, "
+                         "comment = excluded.comment, decide_ms = excluded.decide_ms RETURNING id",
+    [ST_REVISION_INSERT] = "INSERT INTO rating_revisions(rating_id, pair_id, participant, choice, winner_model_id, "
+                           "chosen_side, score_a, score_b, tags, comment, decide_ms, created_ms) "
+                           "SELECT id, pair_id, participant, choice, winner_model_id, chosen_side, score_a, score_b, "
+                           "tags, comment, decide_ms, ?2 FROM ratings WHERE id = ?1",
+    [ST_REVISION_GET] = "SELECT rating_id, pair_id, undone_ms IS NOT NULL FROM rating_revisions WHERE id = ?1",
+    [ST_REVISION_LATEST] = "SELECT coalesce(max(id), 0) FROM rating_revisions WHERE rating_id = ?1 AND undone_ms IS NULL",
+    [ST_REVISION_UNDO] = "UPDATE rating_revisions SET undone_ms = ?2 WHERE id = ?1",
+    [ST_RATING_RESTORE] = "UPDATE ratings SET (choice, winner_model_id, chosen_side, score_a, score_b, tags, comment, "
+                          "decide_ms) = (SELECT choice, winner_model_id, chosen_side, score_a, score_b, tags, comment, "
+                          "decide_ms FROM rating_revisions WHERE id = ?2) WHERE id = ?1",
+    [ST_RATING_OF] = RATING_SELECT "AND g.pair_id = ?2 AND g.participant = ?3",
+    [ST_REVISIONS] = "SELECT id, rating_id, pair_id, participant, choice, winner_model_id, chosen_side, score_a, "
+                     "score_b, tags, comment, decide_ms, created_ms, coalesce(undone_ms, 0) FROM rating_revisions "
+                     "WHERE (?1 = 0 OR rating_id = ?1) ORDER BY id",
     [ST_RATINGS] = RATING_SELECT "ORDER BY g.id",
     [ST_RATINGS_LATEST] = RATING_SELECT "AND g.id = (SELECT max(g2.id) FROM ratings g2 WHERE g2.pair_id = g.pair_id "
                                         "AND g2.participant = g.participant) ORDER BY g.id",

@@ -55,6 +55,25 @@ int compare_ask(Ui *ui, const char *text, int64_t prompt_id) {
     return 0;
 }
 
+/* The pair's current rating into the vote area (what stands after a step back, or when a rated
+ * pair is reopened): 1 if there is one, 0 if not. Edits then start from it. */
+static int load_rating(Ui *ui) {
+    LabRating cur;
+    LabErr e = {0};
+    int found = lab_rating_current(ui->lab, ui->pair_id, NULL, &cur, &e);
+    if (found != 1) return 0;
+    ui->choice = cur.choice;
+    ui->rate.score[0] = cur.score[0];
+    ui->rate.score[1] = cur.score[1];
+    ui->rate.decide_ms = cur.decide_ms;
+    snprintf(ui->tags, sizeof ui->tags, "%s", cur.tags);
+    snprintf(ui->comment, sizeof ui->comment, "%s", cur.comment);
+    ui->rated.rating_id = cur.rating_id;
+    ui->rated.pair_id = ui->pair_id;
+    ui->rated.model_choice = cur.model_choice;
+    return 1;
+}
+
 /* Loads a recorded pair into the panes (history "open", study resume), ready to be (re-)rated. */
 void compare_show_pair(Ui *ui, int64_t pair_id) {
     LabPair p;
@@ -78,10 +97,12 @@ void compare_show_pair(Ui *ui, int64_t pair_id) {
         pn->have_metrics = true;
         pn->done = true;
         pn->follow = false;
-        if (!p.blind) snprintf(ui->rated.model_name[side], LAB_NAME_MAX, "%s", p.model_name[slot]);
+        snprintf(ui->rated.model_name[side], LAB_NAME_MAX, "%s", p.model_name[slot]);
     }
+    ui->rated.left_slot = p.left_slot;
     ui->ratable = p.response_id[0] && p.response_id[1];
-    ui->phase = ui->ratable ? PH_RATE : PH_EDIT;
+    ui->phase = ui->ratable ? load_rating(ui) ? PH_RATED : PH_RATE : PH_EDIT;
+    if (ui->phase != PH_RATED && p.blind) memset(ui->rated.model_name, 0, sizeof ui->rated.model_name);
     ui->done_ms = now_ms();
     ui->screen = SCR_COMPARE;
     lab_pair_free(&p);
@@ -121,15 +142,9 @@ void compare_event(Ui *ui, const Ev *ev) {
 
 /* ---------- voting ---------- */
 
+/* Every call is one change of the rating, stored whole (the record keeps each change). */
 static int commit_vote(Ui *ui, bool replace) {
     LabErr e = {0};
-    if (replace) {
-        int64_t pid = 0;
-        if (lab_undo_rating(ui->lab, &pid, &e)) {
-            ui_flash(ui, true, "could not replace the rating: %s", e.msg);
-            return -1;
-        }
-    }
     ui->rate.by_slot = false;
     ui->rate.tags = ui->tags[0] ? ui->tags : NULL;
     ui->rate.comment = ui->comment[0] ? ui->comment : NULL;
@@ -252,9 +267,11 @@ bool compare_key(Ui *ui, const UiKey *k) {
             int64_t pid = 0;
             LabErr e = {0};
             if (lab_undo_rating(ui->lab, &pid, &e)) { ui_flash(ui, true, "undo failed: %s", e.msg); return true; }
+            if (pid != ui->pair_id) { ui_flash(ui, false, "stepped back a change of pair %lld", (long long)pid); return true; }
             memset(&ui->rate, 0, sizeof ui->rate);
             ui->tags[0] = ui->comment[0] = 0;
             ui->score_side = 0;
+            if (load_rating(ui)) { ui_flash(ui, false, "stepped back one change (u again for the one before)"); return true; }
             ui->phase = PH_RATE;
             ui_flash(ui, false, "rating undone: vote again");
             return true;

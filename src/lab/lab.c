@@ -720,9 +720,9 @@ bool lab_rate_pending(const Lab *l) { return l->has_pending; }
 
 int lab_rate_retry(Lab *l, LabRateResult *out, LabErr *e) {
     if (!l->has_pending) return lab_err(e, LAB_ENOTFOUND, "no rating is waiting to be saved");
-    int64_t id;
+    int64_t id, rev;
     pthread_mutex_lock(&l->mu);
-    int rc = db_rating_add(l->db, &l->pending.r, &id, e);
+    int rc = db_rating_set(l->db, &l->pending.r, &id, &rev, e);
     pthread_mutex_unlock(&l->mu);
     if (rc) {
         /* kept for a retry only when waiting can help; a refused row is dropped */
@@ -732,7 +732,7 @@ int lab_rate_retry(Lab *l, LabRateResult *out, LabErr *e) {
     }
     l->pending.result.rating_id = id;
     if (out) *out = l->pending.result;
-    if (push_undo(l, id)) LOG_W("undo list: out of memory (rating %lld saved)", (long long)id);
+    if (push_undo(l, rev)) LOG_W("undo list: out of memory (rating %lld saved)", (long long)id);
     lab_rate_discard(l);
     return 0;
 }
@@ -747,26 +747,66 @@ void lab_rate_discard(Lab *l) {
     l->has_pending = false;
 }
 
-typedef struct { int64_t id, pair; } RatingPair;
-static int rating_pair(const DbRating *r, void *ud) {
-    RatingPair *c = ud;
-    if (r->id != c->id) return 0;
-    c->pair = r->pair_id;
+int lab_undo_rating(Lab *l, int64_t *pair_id, LabErr *e) {
+    if (l->n_undo == 0) return lab_err(e, LAB_ENOTFOUND, "no rating change to undo");
+    int64_t pair = 0;
+    pthread_mutex_lock(&l->mu);
+    int rc = db_rating_undo(l->db, l->undo[l->n_undo - 1], &pair, e);
+    pthread_mutex_unlock(&l->mu);
+    if (rc < 0 && e && e->code == LAB_ENOTFOUND) l->n_undo--; /* undone elsewhere: nothing left to undo there */
+    if (rc < 0) return -1;
+    l->n_undo--;
+    if (pair_id) *pair_id = pair;
+    return 0;
+}
+
+/* Copies src into dst[n], cut at a character boundary when it does not fit. */
+static void copy_text(char *dst, size_t n, const char *src) {
+    size_t len = src ? strlen(src) : 0;
+    if (len >= n) {
+        len = n - 1;
+        len -= utf8_incomplete_tail((const unsigned char *)src, len);
+    }
+    if (len) memcpy(dst, src, len);
+    dst[len] = 0;
+}
+
+typedef struct { LabRating *out; int left_slot; bool oom; } CurrentCb;
+static int current_row(const DbRating *r, void *ud) {
+    CurrentCb *c = ud;
+    LabRating *o = c->out;
+    int left = c->left_slot;
+    LabChoice mc = LAB_CHOICE_BOTH_BAD;
+    if (lab_choice_parse(r->choice, &mc)) mc = LAB_CHOICE_BOTH_BAD;
+    /* models -> sides as shown */
+    o->choice = mc == LAB_CHOICE_A ? (left == 0 ? LAB_CHOICE_A : LAB_CHOICE_B)
+                : mc == LAB_CHOICE_B ? (left == 1 ? LAB_CHOICE_A : LAB_CHOICE_B) : mc;
+    o->model_choice = mc;
+    o->score[0] = r->score[left];
+    o->score[1] = r->score[1 - left];
+    o->rating_id = r->id;
+    o->decide_ms = r->decide_ms;
+    copy_text(o->tags, sizeof o->tags, r->tags);
+    copy_text(o->comment, sizeof o->comment, r->comment);
     return 1;
 }
 
-int lab_undo_rating(Lab *l, int64_t *pair_id, LabErr *e) {
-    if (l->n_undo == 0) return lab_err(e, LAB_ENOTFOUND, "no rating to undo");
-    RatingPair f = {l->undo[l->n_undo - 1], 0};
+int lab_rating_current(Lab *l, int64_t pair_id, const char *participant, LabRating *out, LabErr *e) {
+    memset(out, 0, sizeof *out);
+    DbPair p;
     pthread_mutex_lock(&l->mu);
-    int rc = db_ratings_each(l->db, 0, false, rating_pair, &f, e);
-    if (!rc) rc = db_rating_delete(l->db, f.id, e);
+    int found = db_pair_get(l->db, pair_id, &p, e);
+    if (found == 1) {
+        const char *who = participant ? participant
+                          : p.session_id == l->session_id && l->session_participant ? l->session_participant : "";
+        CurrentCb c = {out, p.left_slot, false};
+        found = db_rating_of(l->db, pair_id, who, current_row, &c, e);
+    } else if (found == 0) {
+        lab_err(e, LAB_ENOTFOUND, "%s: no response pair %lld", l->db_path, (long long)pair_id);
+        found = -1;
+    }
     pthread_mutex_unlock(&l->mu);
-    if (rc && e && e->code == LAB_ENOTFOUND) l->n_undo--; /* deleted elsewhere: nothing left to undo there */
-    if (rc) return -1;
-    l->n_undo--;
-    if (pair_id) *pair_id = f.pair;
-    return 0;
+    return found;
 }
 
 /* ---------- history ---------- */

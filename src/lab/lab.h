@@ -321,9 +321,26 @@ int  lab_rate(Lab *l, int64_t pair_id, LabChoice c, const LabRateOpts *o, LabRat
 bool lab_rate_pending(const Lab *l);
 int  lab_rate_retry(Lab *l, LabRateResult *out, LabErr *e);
 void lab_rate_discard(Lab *l);
-/* Deletes the most recent rating given through this Lab (repeatable: walks back the ratings of
- * this run). *pair_id (may be NULL) gets the pair that became unrated. LAB_ENOTFOUND if none. */
+/* Every lab_rate is one change of a participant's rating of a pair (the vote, a score, the tags,
+ * the comment: pass the whole state, what is not changed included); the record keeps them all.
+ * lab_undo_rating steps back the most recent change made through this Lab — repeatable, one change
+ * at a time, down to no rating — and *pair_id (may be NULL) gets its pair: read what stands now
+ * with lab_rating_current. LAB_ENOTFOUND when there is nothing left to step back. */
 int  lab_undo_rating(Lab *l, int64_t *pair_id, LabErr *e);
+
+/* A participant's current rating of a pair, by side as shown (what the vote area displays). */
+typedef struct {
+    int64_t rating_id;
+    LabChoice choice;        /* as shown: A = the left answer */
+    LabChoice model_choice;  /* resolved to models (A = slot A) */
+    int score[2];            /* by side, 0 = none */
+    char tags[256], comment[1024];  /* "" if none (longer text is cut at a UTF-8 boundary) */
+    double decide_ms;        /* < 0 = unknown */
+} LabRating;
+/* participant NULL = the current session's participant for its own pairs, else anonymous.
+ * 1 with *out filled, 0 if that participant has not rated the pair, -1 on error (LAB_ENOTFOUND
+ * for an unknown pair). */
+int  lab_rating_current(Lab *l, int64_t pair_id, const char *participant, LabRating *out, LabErr *e);
 
 /* ---------- history (browse, search, open, re-rate) ------------------------------------------ */
 typedef struct {

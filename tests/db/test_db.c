@@ -103,7 +103,7 @@ static void test_new_file_gets_pragmas_and_schema(void **state) {
     sqlite3_stmt *st;
     const char *checks[][2] = {{"PRAGMA foreign_keys", "1"}, {"PRAGMA journal_mode", "wal"},
                                {"PRAGMA synchronous", "2"}, {"PRAGMA busy_timeout", "5000"},
-                               {"PRAGMA user_version", "5"}, {"PRAGMA application_id", "1096961122"}};
+                               {"PRAGMA user_version", "6"}, {"PRAGMA application_id", "1096961122"}};
     for (size_t i = 0; i < sizeof checks / sizeof *checks; i++) {
         assert_int_equal(sqlite3_prepare_v2(db->h, checks[i][0], -1, &st, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -399,7 +399,7 @@ static void test_out_of_range_value_is_refused_before_migrating(void **state) {
                      SQLITE_CONSTRAINT);
     assert_int_equal(sqlite3_exec(db->h, "UPDATE responses SET bytes_kv = 4611686018427387904", NULL, NULL, NULL) & 0xff,
                      SQLITE_CONSTRAINT);
-    assert_int_equal(raw_int(p, "SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%STRICT'"), 11);
+    assert_int_equal(raw_int(p, "SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%STRICT'"), 12);
     db_close(db);
 }
 
@@ -539,7 +539,9 @@ static void test_rows_round_trip(void **state) {
     assert_int_equal(e.code, LAB_ENOTFOUND);
     memset(&t, 0, sizeof t);
     assert_int_equal(db_ratings_each(db, f.session, true, collect_rating, &t, &e), 0);
-    assert_string_equal(t.text[0], "p1:a:4:1:a");
+    assert_int_equal(t.n, 1); /* p1's one rating (changed once) is gone; p2's stays */
+    assert_string_equal(t.text[0], "p2:a:4:1:a");
+    assert_true(r1 == r2);
     /* a bad score is refused by the schema */
     r.score[0] = 9;
     assert_int_equal(db_rating_add(db, &r, &r3, &e), -1);
@@ -613,6 +615,115 @@ static void test_sql_dump_replays_into_an_equal_record(void **state) {
         snprintf(q, sizeof q, "SELECT count(*) FROM %s", tables[i]);
         assert_int_equal(raw_int(src, q), raw_int(dst, q));
     }
+}
+
+/* ---------- rating history ---------- */
+
+typedef struct { int n, undone; char last[64]; } Revs;
+static int collect_revision(const DbRatingRevision *v, void *ud) {
+    Revs *r = ud;
+    r->n++;
+    r->undone += v->undone_ms != 0;
+    snprintf(r->last, sizeof r->last, "%s:%d:%s", v->choice, v->score[0], v->tags ? v->tags : "");
+    return 0;
+}
+static int current_state(const DbRating *r, void *ud) {
+    snprintf(ud, 64, "%lld:%s:%d:%d:%s:%s", (long long)r->id, r->choice, r->score[0], r->score[1], r->tags ? r->tags : "",
+             r->comment ? r->comment : "");
+    return 0;
+}
+
+/* Each change is a revision of one rating; a step back restores the state before it, one change at
+ * a time, down to no rating; nothing is deleted from the revisions. */
+static void test_rating_changes_are_kept_and_stepped_back(void **state) {
+    (void)state;
+    LabErr e = {0};
+    Db *db;
+    assert_int_equal(db_open(&db, tpath("revisions.db"), &e), 0);
+    Fixture f;
+    add_fixture(db, "revisions", &f);
+    DbRating r = make_rating(&f, "p1");
+    r.score[0] = 0;
+    r.comment = NULL;
+    int64_t id[3], rev[3], pair = 0;
+    assert_int_equal(db_rating_set(db, &r, &id[0], &rev[0], &e), 0);       /* the vote */
+    r.score[0] = 4;
+    assert_int_equal(db_rating_set(db, &r, &id[1], &rev[1], &e), 0);       /* + a score */
+    r.tags = "fluent";
+    assert_int_equal(db_rating_set(db, &r, &id[2], &rev[2], &e), 0);       /* + tags */
+    assert_true(id[0] == id[1] && id[1] == id[2]);
+    assert_true(rev[0] < rev[1] && rev[1] < rev[2]);
+    char now[64] = "", want[64];
+    assert_int_equal(db_rating_of(db, f.pair, "p1", current_state, now, &e), 1);
+    snprintf(want, sizeof want, "%lld:a:4:0:fluent:", (long long)id[0]);
+    assert_string_equal(now, want);
+    Texts t = {0};
+    assert_int_equal(db_ratings_each(db, 0, false, collect_rating, &t, &e), 0);
+    assert_int_equal(t.n, 1); /* one rating, three revisions */
+    /* a step back of an earlier change while a later one stands is refused */
+    assert_int_equal(db_rating_undo(db, rev[1], NULL, &e), -1);
+    assert_int_equal(e.code, LAB_EINVAL);
+    assert_int_equal(db_rating_undo(db, rev[2], &pair, &e), 1);
+    assert_int_equal(pair, f.pair);
+    assert_int_equal(db_rating_of(db, f.pair, "p1", current_state, now, &e), 1);
+    snprintf(want, sizeof want, "%lld:a:4:0::", (long long)id[0]);
+    assert_string_equal(now, want);
+    assert_int_equal(db_rating_undo(db, rev[1], NULL, &e), 1);
+    assert_int_equal(db_rating_of(db, f.pair, "p1", current_state, now, &e), 1);
+    snprintf(want, sizeof want, "%lld:a:0:0::", (long long)id[0]);
+    assert_string_equal(now, want);
+    assert_int_equal(db_rating_undo(db, rev[0], NULL, &e), 0); /* the vote itself: no rating left */
+    assert_int_equal(db_rating_of(db, f.pair, "p1", current_state, now, &e), 0);
+    assert_int_equal(db_rating_undo(db, rev[0], NULL, &e), -1);
+    assert_int_equal(e.code, LAB_ENOTFOUND);
+    Revs v = {0};
+    assert_int_equal(db_rating_revisions_each(db, 0, collect_revision, &v, &e), 0);
+    assert_int_equal(v.n, 3);
+    assert_int_equal(v.undone, 3);
+    assert_string_equal(v.last, "a:4:fluent");
+    /* rating again after that starts over from this vote */
+    int64_t id2, rev2;
+    assert_int_equal(db_rating_set(db, &r, &id2, &rev2, &e), 0);
+    assert_true(rev2 > rev[2]);
+    assert_int_equal(db_rating_of(db, f.pair, "p1", current_state, now, &e), 1);
+    snprintf(want, sizeof want, "%lld:a:4:0:fluent:", (long long)id2);
+    assert_string_equal(now, want);
+    assert_int_equal(db_rating_undo(db, rev2, NULL, &e), 0);
+    assert_int_equal(db_integrity_check(db, &e), 0);
+    db_close(db);
+}
+
+/* A version 5 file kept each change as another row of ratings: after the upgrade the newest row
+ * per (pair, participant) is the rating and every row is one of its revisions. */
+static void test_old_rating_rows_become_revisions(void **state) {
+    (void)state;
+    const char *p = tpath("v5ratings.db");
+    LabErr e = {0};
+    assert_int_equal(db_migrate_to(p, 5, &e), 0);
+    raw_exec(p,
+             "INSERT INTO models VALUES(1,'/m/a','a','llama','llama2c','f32','f32','llama2c','aa','bb',260000,"
+             "5,8,4,64,512,512,100,100,0,3.5,1,1);"
+             "INSERT INTO sessions(id,name,kind,participant,blind,consent,seed,started_ms) "
+             "VALUES(1,'old','run','ann',0,1,5,1000);"
+             "INSERT INTO prompts VALUES(1,1,'set',0,'the zebra crossed',1000);"
+             "INSERT INTO pairs VALUES(1,1,1,0,1,1,0,0,1000);"
+             "INSERT INTO ratings(pair_id,participant,choice,winner_model_id,chosen_side,created_ms) "
+             "VALUES(1,'ann','a',1,0,1000);"
+             "INSERT INTO ratings(pair_id,participant,choice,winner_model_id,chosen_side,score_a,created_ms) "
+             "VALUES(1,'ann','tie',NULL,NULL,3,2000);"
+             "INSERT INTO ratings(pair_id,participant,choice,winner_model_id,chosen_side,created_ms) "
+             "VALUES(1,'bob','b',1,1,3000);");
+    Db *db;
+    assert_int_equal(db_open(&db, p, &e), 0);
+    char now[64] = "";
+    assert_int_equal(db_rating_of(db, 1, "ann", current_state, now, &e), 1);
+    assert_string_equal(now, "2:tie:3:0::");
+    Revs v = {0};
+    assert_int_equal(db_rating_revisions_each(db, 2, collect_revision, &v, &e), 0);
+    assert_int_equal(v.n, 2);
+    assert_int_equal(raw_int(p, "SELECT count(*) FROM ratings"), 2);
+    assert_int_equal(raw_int(p, "SELECT count(*) FROM rating_revisions"), 3);
+    db_close(db);
 }
 
 /* ---------- durability ---------- */
@@ -791,6 +902,8 @@ int main(void) {
         cmocka_unit_test(test_read_only_file_opens_read_only),
         cmocka_unit_test(test_rows_round_trip),
         cmocka_unit_test(test_sql_dump_replays_into_an_equal_record),
+        cmocka_unit_test(test_rating_changes_are_kept_and_stepped_back),
+        cmocka_unit_test(test_old_rating_rows_become_revisions),
         cmocka_unit_test(test_kill9_loses_no_acknowledged_rating),
         cmocka_unit_test(test_full_database_keeps_rating_for_retry),
         cmocka_unit_test(test_second_writer_does_not_lose_a_rating),

@@ -270,6 +270,33 @@ static void test_rate_resolves_sides_retries_and_undoes(void **state) {
     assert_int_equal(undone, r.pairs[5]);
     assert_int_equal(lab_undo_rating(r.l, &undone, &e), -1);
     assert_int_equal(e.code, LAB_ENOTFOUND);
+    /* one change at a time: a vote, then a score, then tags; u steps back through them */
+    assert_int_equal(lab_rate(r.l, r.pairs[6], LAB_CHOICE_B, &(LabRateOpts){.decide_ms = 700}, &res, &e), 0);
+    assert_int_equal(lab_rate(r.l, r.pairs[6], LAB_CHOICE_B, &(LabRateOpts){.score = {2, 5}, .decide_ms = 700}, &res, &e), 0);
+    assert_int_equal(lab_rate(r.l, r.pairs[6], LAB_CHOICE_B,
+                              &(LabRateOpts){.score = {2, 5}, .tags = "vivid", .comment = "ok", .decide_ms = 700}, &res, &e),
+                     0);
+    LabRating cur;
+    assert_int_equal(lab_rating_current(r.l, r.pairs[6], NULL, &cur, &e), 1);
+    assert_int_equal(cur.choice, LAB_CHOICE_B); /* as shown */
+    assert_int_equal(cur.score[0], 2);
+    assert_int_equal(cur.score[1], 5);
+    assert_string_equal(cur.tags, "vivid");
+    assert_int_equal(lab_undo_rating(r.l, &undone, &e), 0);
+    assert_int_equal(undone, r.pairs[6]);
+    assert_int_equal(lab_rating_current(r.l, r.pairs[6], NULL, &cur, &e), 1);
+    assert_string_equal(cur.tags, "");
+    assert_int_equal(cur.score[1], 5); /* the score stays */
+    assert_int_equal(lab_undo_rating(r.l, &undone, &e), 0);
+    assert_int_equal(lab_rating_current(r.l, r.pairs[6], NULL, &cur, &e), 1);
+    assert_int_equal(cur.score[1], 0);
+    assert_int_equal(cur.choice, LAB_CHOICE_B); /* the vote stays */
+    /* prompt 6 had ann's earlier "b" from the fixture: stepping back the lab's vote restores it */
+    assert_int_equal(lab_undo_rating(r.l, &undone, &e), 0);
+    assert_int_equal(lab_rating_current(r.l, r.pairs[6], NULL, &cur, &e), 1);
+    assert_int_equal(cur.model_choice, LAB_CHOICE_B);
+    assert_int_equal(cur.decide_ms, 1200);
+    assert_int_equal(lab_rating_current(r.l, r.pairs[6], "nobody", &cur, &e), 0);
     /* unknown pair, bad score */
     assert_int_equal(lab_rate(r.l, 9999, LAB_CHOICE_A, NULL, NULL, &e), -1);
     assert_int_equal(e.code, LAB_ENOTFOUND);

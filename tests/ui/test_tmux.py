@@ -151,9 +151,18 @@ def scenario_compare_rate(home):
         check("compare: the prompt is shown above the vote", "Once upon a time" in s, s)
         tm.type("a")
         s = tm.wait_text("Saved: A is better")
+        # u steps back one change at a time: the score goes, the vote stays
+        tm.type("4")
+        tm.wait_text("score A = 4 saved")
+        tm.type("u")
+        s = tm.wait_text("stepped back one change")
+        check("compare: u steps back the score and keeps the vote", "Saved: A is better" in s, s)
         tm.keys("C-q")
         rc = tm.exit_code()
         check("compare: Ctrl-Q quits with status 0", rc == 0, rc)
+        score = sql(db, "SELECT coalesce(score_a, 0) || '|' || (SELECT count(*) FROM rating_revisions) || '|' || "
+                        "(SELECT count(*) FROM rating_revisions WHERE undone_ms IS NOT NULL) FROM ratings")
+        check("db: the score stepped back (no score), both changes kept, one undone", score == "0|2|1", score)
         pairs = sql(db, "SELECT count(*) FROM pairs")
         resp = sql(db, "SELECT count(*) FROM responses WHERE length(output) > 0 AND n_gen > 0")
         rating = sql(db, "SELECT r.choice || '|' || m.name FROM ratings r JOIN models m ON m.id = r.winner_model_id")
@@ -246,8 +255,8 @@ def scenario_screens(home):
         text = open(os.path.join(copies, files[0])).read() if files else ""
         check("history: y writes the pair as Markdown", len(files) == 1 and "## Prompt" in text and "The little dog" in text, (files, text[:200]))
         tm.keys("Enter")
-        s = tm.wait_text("Which answer is better?")
-        check("history: Enter opens the pair for re-rating", "The little dog" in s, s)
+        s = tm.wait_text("Saved: both bad")
+        check("history: Enter opens the pair with its current rating, ready to change", "The little dog" in s, s)
         tm.type("b")
         tm.wait_text("Saved: B is better")
         tm.keys("F4")
@@ -277,7 +286,9 @@ def scenario_screens(home):
         tm.keys("C-q")
         check("screens: quits cleanly", tm.exit_code() == 0)
         votes = sql(db, "SELECT group_concat(choice, ',') FROM (SELECT choice FROM ratings ORDER BY id)")
-        check("db: a, both-bad, then the re-rating b", votes == "a,both-bad,b", votes)
+        check("db: the current ratings: a, and the changed vote b", votes == "a,b", votes)
+        changes = sql(db, "SELECT group_concat(choice, ',') FROM (SELECT choice FROM rating_revisions ORDER BY id)")
+        check("db: every change kept: a, both-bad, then b", changes == "a,both-bad,b", changes)
 
 def scenario_resize(home):
     """160x50 -> 60x20 -> back while the models write: stacked below 100 columns, side by side again after."""
