@@ -19,8 +19,11 @@ int cli_usage_error(const Command *cmd, const char *fmt, ...) {
     return EXIT_USAGE;
 }
 
+static void print_model_opts(FILE *f, const Command *cmd);
+
 void cli_print_usage(FILE *f, const Command *cmd) {
     fputs(cmd->usage, f);
+    print_model_opts(f, cmd);
     const CommandSampling *cs = ablab_sampling_help;
     while (cs->cmd && cs->cmd != cmd) cs++;
     if (!cs->cmd) return;
@@ -40,12 +43,78 @@ void cli_print_usage(FILE *f, const Command *cmd) {
 }
 
 #define CFG_OPT_BASE 0x10000
+#define MODEL_OPT_BASE 0x18000
+
+/* ---------- the model options: one table for every command that loads a model ---------- */
+enum { MF_TOKENIZER, MF_QUANT };
+typedef struct {
+    const char *flag, *arg;
+    int arm;               /* -1 = every model, else the arm (0 = A, 1 = B) */
+    int field;             /* MF_* */
+    const char *help;
+} CliModelOpt;
+
+static const CliModelOpt MODEL_OPTS[] = {
+    {"tokenizer", "FILE", -1, MF_TOKENIZER, "use this tokenizer.json, vocab.json or tokenizer.bin, not the one beside the weights"},
+    {"quant", "TYPE", -1, MF_QUANT, "convert the weights at load: f32, f16, bf16 or q8_0"},
+    {"a-tokenizer", "FILE", 0, MF_TOKENIZER, "--tokenizer for model A only"},
+    {"b-tokenizer", "FILE", 1, MF_TOKENIZER, "--tokenizer for model B only"},
+    {"a-quant", "TYPE", 0, MF_QUANT, "--quant for model A only"},
+    {"b-quant", "TYPE", 1, MF_QUANT, "--quant for model B only"},
+};
+#define N_MODEL_OPTS (sizeof MODEL_OPTS / sizeof MODEL_OPTS[0])
+
+/* Rows a command takes: the shared two for any model-loading command, the per-arm four with two arms. */
+static bool model_opt_applies(const Command *cmd, const CliModelOpt *o) {
+    return cmd && (o->arm < 0 ? cmd->model_arms >= 1 : cmd->model_arms >= 2);
+}
+
+static const char *const QUANT_TYPES[] = {"f32", "f16", "bf16", "q8_0"};
+
+static int model_opt_set(App *app, const CliModelOpt *o, const char *arg) {
+    if (o->field == MF_QUANT) {
+        bool ok = false;
+        for (size_t i = 0; i < sizeof QUANT_TYPES / sizeof QUANT_TYPES[0]; i++) ok |= strcmp(arg, QUANT_TYPES[i]) == 0;
+        if (!ok) return lab_err(&app->err, LAB_EINVAL, "--%s %s: expected f32, f16, bf16 or q8_0", o->flag, arg);
+    } else if (!*arg) {
+        return lab_err(&app->err, LAB_EINVAL, "--%s: give a file", o->flag);
+    }
+    CliModelOpts *m = o->arm < 0 ? &app->model_all : &app->model_arm[o->arm];
+    if (o->field == MF_QUANT) m->quant = arg;
+    else m->tokenizer = arg;
+    return 0;
+}
+
+CliModelOpts cli_model_opts(const App *app, int i) {
+    CliModelOpts r = app->model_all;
+    if (i >= 0 && i < 2) {
+        if (app->model_arm[i].tokenizer) r.tokenizer = app->model_arm[i].tokenizer;
+        if (app->model_arm[i].quant) r.quant = app->model_arm[i].quant;
+    }
+    return r;
+}
+
+static void print_model_opts(FILE *f, const Command *cmd) {
+    if (cmd->model_arms < 1) return;
+    fputs("\nModel options:\n", f);
+    for (size_t i = 0; i < N_MODEL_OPTS; i++) {
+        const CliModelOpt *o = &MODEL_OPTS[i];
+        if (!model_opt_applies(cmd, o)) continue;
+        char head[40];
+        snprintf(head, sizeof head, "--%s %s", o->flag, o->arg);
+        const char *help = o->help;
+        if (o->arm < 0 && cmd->model_arms >= 2) /* say what the shared one means with two arms */
+            fprintf(f, "  %-20s %s (both models)\n", head, help);
+        else
+            fprintf(f, "  %-20s %s\n", head, help);
+    }
+}
 
 int cli_parse(App *app, const Command *cmd, int argc, char **argv, const struct option *extra,
               const char *shortopts, CliOptFn fn, void *ud) {
     size_t n_extra = 0;
     while (extra && extra[n_extra].name) n_extra++;
-    struct option *opts = calloc(n_extra + CFG_NKEYS + 2, sizeof *opts);
+    struct option *opts = calloc(n_extra + CFG_NKEYS + N_MODEL_OPTS + 2, sizeof *opts);
     if (!opts) return lab_err(&app->err, LAB_ENOMEM, "out of memory");
     size_t k = 0;
     for (size_t i = 0; i < n_extra; i++) opts[k++] = extra[i];
@@ -61,6 +130,9 @@ int cli_parse(App *app, const Command *cmd, int argc, char **argv, const struct 
         opts[k].val = CFG_OPT_BASE + c;
         k++;
     }
+    for (size_t i = 0; i < N_MODEL_OPTS; i++)
+        if (model_opt_applies(cmd, &MODEL_OPTS[i]))
+            opts[k++] = (struct option){MODEL_OPTS[i].flag, required_argument, NULL, MODEL_OPT_BASE + (int)i};
     opts[k++] = (struct option){"help", no_argument, NULL, 'h' | 0x20000};
     char sopts[128];
     snprintf(sopts, sizeof sopts, ":%s", shortopts ? shortopts : "");
@@ -92,6 +164,14 @@ int cli_parse(App *app, const Command *cmd, int argc, char **argv, const struct 
             char detail[64];
             snprintf(detail, sizeof detail, "--%s", cfg_key_info(key)->flag);
             if (cfg_set(&app->cfg, key, cfg_key_is_switch(key) ? "true" : optarg, CFG_FLAG, detail, &app->err)) {
+                cli_usage_error(cmd, "%s", app->err.msg);
+                rc = -2;
+                break;
+            }
+            continue;
+        }
+        if (o >= MODEL_OPT_BASE && o < MODEL_OPT_BASE + (int)N_MODEL_OPTS) {
+            if (model_opt_set(app, &MODEL_OPTS[o - MODEL_OPT_BASE], optarg)) {
                 cli_usage_error(cmd, "%s", app->err.msg);
                 rc = -2;
                 break;

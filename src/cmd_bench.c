@@ -29,7 +29,6 @@ const Command cmd_bench = {
     "  -n LIST     generation lengths: tgN decodes N tokens one at a time (default 128)\n"
     "  -t LIST     thread counts; with --pair, totals for both (default: the configured threads)\n"
     "  -r N        repetitions per test, after one warm-up run (default 5)\n"
-    "  --quant Q   convert the weights at load (f32, f16, bf16, q8_0)\n"
     "  --cpu-time  also report tokens per second of CPU time per thread (the process's CPU time divided\n"
     "              by the threads): on a machine shared with other work, what an idle one would give\n"
     "  --bound     measure the memory read bandwidth and add the decode bound (bandwidth / bytes of\n"
@@ -53,6 +52,7 @@ const Command cmd_bench = {
     "Example: ablab bench --model gpt2-124m.gguf -p 512 -n 128 -t 1,2 --quant q8_0 --bound\n"
     "         ablab bench --model gpt2-124m.gguf --model scratch.gguf --pair -n 128 -t 2 -r 3 --quant q8_0\n",
     run_bench,
+    2, /* model arms: --a-tokenizer, --b-quant, ... */
 };
 
 #define MAX_LIST 16
@@ -63,15 +63,14 @@ typedef struct {
     int n_models;
     IntList p, n, t;
     int reps;
-    const char *quant, *format;
+    const char *format;
     bool bound, cpu_time, no_record, pair, p_given;
 } BenchOpts;
 
-enum { OPT_MODEL = 0x1000, OPT_QUANT, OPT_FORMAT, OPT_BOUND, OPT_CPU, OPT_NO_RECORD, OPT_PAIR };
+enum { OPT_MODEL = 0x1000, OPT_FORMAT, OPT_BOUND, OPT_CPU, OPT_NO_RECORD, OPT_PAIR };
 
 static const struct option bench_options[] = {
     {"model", required_argument, NULL, OPT_MODEL},
-    {"quant", required_argument, NULL, OPT_QUANT},
     {"format", required_argument, NULL, OPT_FORMAT},
     {"bound", no_argument, NULL, OPT_BOUND},
     {"cpu-time", no_argument, NULL, OPT_CPU},
@@ -102,7 +101,6 @@ static int bench_opt(App *app, int opt, const char *arg, void *ud) {
         if (o->n_models == 4) return lab_err(&app->err, LAB_EINVAL, "--model: at most four models");
         o->models[o->n_models++] = arg;
         return 0;
-    case OPT_QUANT: o->quant = arg; return 0;
     case OPT_FORMAT: o->format = arg; return 0;
     case OPT_BOUND: o->bound = true; return 0;
     case OPT_CPU: o->cpu_time = true; return 0;
@@ -441,7 +439,8 @@ static int run_pair(App *app, const BenchOpts *o) {
     char sum_name[2 * LAB_NAME_MAX + 4], sum_arch[64], sum_dtype[64];
     if (!o->no_record && lab_open_record(&lab, app->cfg.db, &app->err)) goto done;
     for (int k = 0; k < 2; k++) {
-        EngLoadOpts lo = {.n_threads = lab_thread_share(o->t.v[0], k), .ctx = max_len, .quant = o->quant,
+        EngLoadOpts lo = {.n_threads = lab_thread_share(o->t.v[0], k), .ctx = max_len,
+                          .quant = cli_model_opts(app, k).quant, .tokenizer_path = cli_model_opts(app, k).tokenizer,
                           .mmap = app->cfg.mmap};
         if (eng_load(&m[k], o->models[k], &lo, &app->err)) goto done;
         in[k] = eng_info(m[k]);
@@ -555,7 +554,9 @@ static int run_bench(App *app, int argc, char **argv) {
         return EXIT_FAIL;
     }
     for (int mi = 0; mi < o.n_models && rc == EXIT_OK; mi++) {
-        EngLoadOpts lo = {.n_threads = max_t, .ctx = max_len, .quant = o.quant, .mmap = app->cfg.mmap};
+        CliModelOpts mo = cli_model_opts(app, mi);
+        EngLoadOpts lo = {.n_threads = max_t, .ctx = max_len, .quant = mo.quant, .tokenizer_path = mo.tokenizer,
+                          .mmap = app->cfg.mmap};
         EngModel *m = NULL;
         if (eng_load(&m, o.models[mi], &lo, &app->err)) {
             rc = EXIT_FAIL;

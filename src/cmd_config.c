@@ -17,6 +17,7 @@ const Command cmd_config = {
     "  [lab]\n  threads = 2\n  ctx = 1024\n"
     "  [sampling]\n  temperature = 0.7\n  top_k = 40\n  max_tokens = 200\n  seed = 42\n",
     run_config,
+    0, /* loads no model through the model options */
 };
 
 static int run_config(App *app, int argc, char **argv) {

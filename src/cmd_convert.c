@@ -22,6 +22,7 @@ const Command cmd_convert = {
     "              Norms and biases stay f32.\n"
     "Example: ablab convert --model ../shared/golden/llama-tiny-gqa --out /tmp/tiny-q8_0.gguf --quant q8_0\n",
     run_convert,
+    0, /* its own --quant names the output type, and --tokenizer the file to embed */
 };
 
 typedef struct {

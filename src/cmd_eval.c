@@ -29,21 +29,22 @@ const Command cmd_eval = {
     "Each result is recorded (the database of --db, one row per metric and model) unless --no-record.\n"
     "--kl: KL(reference || model) per token (mean, sd, max) and how often both pick the same top token,\n"
     "as llama-perplexity's KL mode: a quantized model against its F32 original (same tokenizer).\n"
-    "--quant Q converts the --model weights at load (f32, f16, bf16, q8_0).\n"
+    "--quant Q converts the --model weights at load; a --reference loads as the file holds it.\n"
     "Example: ablab eval --model ../shared/models/stories260K/stories260K.bin \\\n"
     "           --text ../shared/corpus/tinystories_sample.txt --ctx 512\n",
     run_eval,
+    2, /* model arms: --a-tokenizer, --b-quant, ... */
 };
 
 typedef struct {
     const char *models[2];
     int n_models;
-    const char *text, *reference, *format, *quant;
+    const char *text, *reference, *format;
     int stride;
     bool kl, no_record;
 } EvalOpts;
 
-enum { OPT_MODEL = 0x1000, OPT_TEXT, OPT_STRIDE, OPT_FORMAT, OPT_KL, OPT_REFERENCE, OPT_QUANT, OPT_NO_RECORD };
+enum { OPT_MODEL = 0x1000, OPT_TEXT, OPT_STRIDE, OPT_FORMAT, OPT_KL, OPT_REFERENCE, OPT_NO_RECORD };
 
 static const struct option eval_options[] = {
     {"model", required_argument, NULL, OPT_MODEL},
@@ -52,7 +53,6 @@ static const struct option eval_options[] = {
     {"format", required_argument, NULL, OPT_FORMAT},
     {"kl", no_argument, NULL, OPT_KL},
     {"reference", required_argument, NULL, OPT_REFERENCE},
-    {"quant", required_argument, NULL, OPT_QUANT},
     {"no-record", no_argument, NULL, OPT_NO_RECORD},
     {NULL, 0, NULL, 0},
 };
@@ -75,7 +75,6 @@ static int eval_opt(App *app, int opt, const char *arg, void *ud) {
     case OPT_FORMAT: o->format = arg; return 0;
     case OPT_KL: o->kl = true; return 0;
     case OPT_REFERENCE: o->reference = arg; return 0;
-    case OPT_QUANT: o->quant = arg; return 0;
     case OPT_NO_RECORD: o->no_record = true; return 0;
     }
     return 1;
@@ -103,16 +102,21 @@ static void json_str(const char *s) {
     putchar('"');
 }
 
-static int load_model(App *app, const char *path, const char *quant, EngModel **m) {
+/* mo: the model options (cli.h) this model loads with */
+static int load_model(App *app, const char *path, CliModelOpts mo, EngModel **m) {
     int threads = app->cfg.threads > 0 ? app->cfg.threads : 1;
-    EngLoadOpts lo = {.n_threads = threads, .ctx = app->cfg.ctx, .quant = quant, .mmap = app->cfg.mmap};
+    EngLoadOpts lo = {.n_threads = threads, .ctx = app->cfg.ctx, .quant = mo.quant, .tokenizer_path = mo.tokenizer,
+                      .mmap = app->cfg.mmap};
     return eng_load(m, path, &lo, &app->err);
 }
 
 static int run_kl(App *app, const EvalOpts *o, const char *text, const EngEvalOpts *eo) {
     EngModel *m = NULL, *ref = NULL;
     int rc = EXIT_FAIL;
-    if (load_model(app, o->models[0], o->quant, &m) || load_model(app, o->reference, NULL, &ref)) goto out;
+    /* the reference is the second model: --b-tokenizer / --b-quant (the shared --quant converts the
+     * --model being measured, never the reference it is measured against) */
+    CliModelOpts ro = {.tokenizer = cli_model_opts(app, 1).tokenizer, .quant = app->model_arm[1].quant};
+    if (load_model(app, o->models[0], cli_model_opts(app, 0), &m) || load_model(app, o->reference, ro, &ref)) goto out;
     Progress p = {eng_info(m)->name, isatty(2)};
     EngEvalOpts opts = *eo;
     opts.progress_ud = &p;
@@ -174,7 +178,7 @@ static int run_eval(App *app, int argc, char **argv) {
     EngModel *m[2] = {NULL, NULL};
     int rc = EXIT_FAIL;
     for (int i = 0; i < o.n_models; i++) {
-        if (load_model(app, o.models[i], o.quant, &m[i])) goto out;
+        if (load_model(app, o.models[i], cli_model_opts(app, i), &m[i])) goto out;
         Progress p = {eng_info(m[i])->name, isatty(2)};
         eo.progress_ud = &p;
         if (eng_eval_text(m[i], text, &eo, &res[i], &app->err)) goto out;

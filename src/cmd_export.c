@@ -29,6 +29,7 @@ const Command cmd_export = {
     "  ablab export --what all --format csv --out results/\n"
     "  ablab export --what summary --format svg --out win_rates.svg\n",
     run_export,
+    0, /* loads no model through the model options */
 };
 
 typedef struct {

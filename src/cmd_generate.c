@@ -23,10 +23,11 @@ const Command cmd_generate = {
     "the context. Text streams to stdout, ending with a newline; with --json one object is printed:\n"
     "  {\"ids\": [...new ids...], \"text\": \"...\", \"stop\": \"eos|length|stop|cancel|context\", \"metrics\": {...}}\n",
     run_generate,
+    1, /* one model: --tokenizer, --quant */
 };
 
 typedef struct {
-    const char *model, *prompt, *ids, *tokenizer;
+    const char *model, *prompt, *ids;
     bool greedy, json;
     const char **stops;
     int n_stop;
@@ -38,7 +39,6 @@ static int gen_opt(App *app, int opt, const char *arg, void *ud) {
     case 'm': o->model = arg; break;
     case 'p': o->prompt = arg; break;
     case 'i': o->ids = arg; break;
-    case 'T': o->tokenizer = arg; break;
     case 'g': o->greedy = true; break;
     case 'j': o->json = true; break;
     case 's': {
@@ -81,7 +81,7 @@ static json_t *metrics_json(const EngMetrics *mt) {
 static int run_generate(App *app, int argc, char **argv) {
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},  {"prompt", required_argument, NULL, 'p'},
-        {"ids", required_argument, NULL, 'i'},    {"tokenizer", required_argument, NULL, 'T'},
+        {"ids", required_argument, NULL, 'i'},    
         {"greedy", no_argument, NULL, 'g'},       {"json", no_argument, NULL, 'j'},
         {"stop", required_argument, NULL, 's'},   {0}};
     GenOpts go = {0};
@@ -108,7 +108,7 @@ static int run_generate(App *app, int argc, char **argv) {
         goto done;
     }
     if (go.ids && cli_parse_ids(app, go.ids, &prompt)) goto done;
-    if (!(m = cmd_load_model(app, go.model, go.tokenizer, 0))) goto done;
+    if (!(m = cmd_load_model(app, go.model, 0, 0))) goto done;
     if (go.prompt && eng_tokenize(m, go.prompt, true, &prompt, &app->err)) goto done;
 
     const LabSampling *c = &app->cfg.sampling;

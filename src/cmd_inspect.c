@@ -20,6 +20,7 @@ const Command cmd_inspect = {
     "  --tensors   list every weight: name, file dtype, memory dtype, shape, bytes, mapped or copied\n"
     "  --json      one JSON object instead of text\n",
     run_inspect,
+    1, /* one model: --tokenizer, --quant */
 };
 
 typedef struct { bool tensors, json; } InspectOpts;
@@ -121,7 +122,7 @@ static int run_inspect(App *app, int argc, char **argv) {
     if (first == -3) return EXIT_OK;
     if (first < 0) return first == -2 ? EXIT_USAGE : EXIT_FAIL;
     if (first != argc - 1) return cli_usage_error(&cmd_inspect, "give exactly one model PATH");
-    EngModel *m = cmd_load_model(app, argv[first], NULL, 0);
+    EngModel *m = cmd_load_model(app, argv[first], 0, 0);
     if (!m) return EXIT_FAIL;
     int rc = EXIT_OK;
     if (io.json) {

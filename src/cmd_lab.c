@@ -17,6 +17,7 @@ const Command cmd_lab = {
     "Needs a terminal; for batch runs use `ablab run --a PATH --b PATH --prompts FILE`.\n"
     "Honours NO_COLOR. The prompt history is kept in $XDG_STATE_HOME/ablab/history.\n",
     run_lab,
+    2, /* model arms: --a-tokenizer, --b-quant, ... */
 };
 
 int lab_ui_options(App *app, UiOptions *o, char *owned[2]) {
@@ -30,6 +31,11 @@ int lab_ui_options(App *app, UiOptions *o, char *owned[2]) {
     o->sampling = c->sampling;
     o->blind = c->blind;
     o->mmap = c->mmap;
+    for (int k = 0; k < 2; k++) {
+        CliModelOpts mo = cli_model_opts(app, k);
+        o->tokenizer[k] = mo.tokenizer;
+        o->quant[k] = mo.quant;
+    }
     /* the settings saved from the overlay come back next time, unless this run names its own */
     o->restore_settings = true;
     for (int k = CFG_THREADS; k < CFG_SAMPLING_END; k++)

@@ -10,15 +10,16 @@ static int run_logits(App *app, int argc, char **argv);
 
 const Command cmd_logits = {
     "logits", "write a model's logits for a list of token ids (float32, [T][V])",
-    "usage: ablab logits --model PATH --ids 1,2,3 --out FILE [--tokenizer FILE]\n"
+    "usage: ablab logits --model PATH --ids 1,2,3 --out FILE [model options]\n"
     "\n"
     "Runs the ids as one sequence from position 0 and writes the logits of every position to FILE:\n"
     "row-major [T][V] little-endian float32 (T ids, V the vocabulary), as transformers'\n"
     "model(ids).logits[0] would give them.\n",
     run_logits,
+    1, /* one model: --tokenizer, --quant */
 };
 
-typedef struct { const char *model, *ids, *out, *tokenizer; } LogitsOpts;
+typedef struct { const char *model, *ids, *out; } LogitsOpts;
 
 static int logits_opt(App *app, int opt, const char *arg, void *ud) {
     (void)app;
@@ -27,7 +28,6 @@ static int logits_opt(App *app, int opt, const char *arg, void *ud) {
     case 'm': o->model = arg; break;
     case 'i': o->ids = arg; break;
     case 'o': o->out = arg; break;
-    case 'T': o->tokenizer = arg; break;
     default: return 1;
     }
     return 0;
@@ -35,7 +35,7 @@ static int logits_opt(App *app, int opt, const char *arg, void *ud) {
 
 static int run_logits(App *app, int argc, char **argv) {
     static const struct option opts[] = {{"model", required_argument, NULL, 'm'}, {"ids", required_argument, NULL, 'i'},
-                                         {"out", required_argument, NULL, 'o'}, {"tokenizer", required_argument, NULL, 'T'},
+                                         {"out", required_argument, NULL, 'o'},
                                          {0}};
     LogitsOpts lo = {0};
     int first = cli_parse(app, &cmd_logits, argc, argv, opts, NULL, logits_opt, &lo);
@@ -49,7 +49,7 @@ static int run_logits(App *app, int argc, char **argv) {
         ivec_free(&ids);
         return cli_usage_error(&cmd_logits, "--ids: give at least one token id");
     }
-    EngModel *m = cmd_load_model(app, lo.model, lo.tokenizer, (int)ids.n);
+    EngModel *m = cmd_load_model(app, lo.model, 0, (int)ids.n);
     if (!m) {
         ivec_free(&ids);
         return EXIT_FAIL;

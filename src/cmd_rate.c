@@ -21,6 +21,7 @@ const Command cmd_rate = {
     "\n"
     "  ablab rate --response-pair 12 --choice a --score-a 4 --score-b 2 --comment 'more coherent'\n",
     run_rate,
+    0, /* loads no model through the model options */
 };
 
 typedef struct {

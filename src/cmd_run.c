@@ -30,6 +30,7 @@ const Command cmd_run = {
     "  ablab run --a stories260K.bin --b llama-tiny-gqa --prompts prompts.txt --max-tokens 64\n"
     "  ablab export --what all --format md\n",
     run_run,
+    2, /* model arms: --a-tokenizer, --b-quant, ... */
 };
 
 typedef struct {
@@ -192,6 +193,11 @@ static int run_run(App *app, int argc, char **argv) {
     lc.sampling = c->sampling;
     lc.blind = c->blind;
     lc.mmap = c->mmap;
+    for (int k = 0; k < 2; k++) {
+        CliModelOpts mo = cli_model_opts(app, k);
+        lc.tokenizer_path[k] = mo.tokenizer;
+        lc.quant[k] = mo.quant;
+    }
     lc.progress = load_progress;
     lc.progress_ud = &tty;
     Lab *l = NULL;

@@ -24,6 +24,7 @@ const Command cmd_stats = {
     "\n"
     "  ablab stats --session run:prompts.txt:stories260K:llama-tiny-gqa --format md\n",
     run_stats,
+    0, /* loads no model through the model options */
 };
 
 typedef struct {

@@ -19,6 +19,7 @@ const Command cmd_study = {
     "as 7/20. Quitting and running the same command again resumes where the participant stopped.\n"
     "Example prompt sets: assets/prompts/*.txt.\n",
     run_study,
+    2, /* model arms: --a-tokenizer, --b-quant, ... */
 };
 
 typedef struct { const char *prompts, *participant; } StudyArgs;

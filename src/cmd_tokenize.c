@@ -22,6 +22,7 @@ const Command cmd_tokenize = {
     "  --json            print {\"ids\": [...], \"tokens\": [...]}\n"
     "Example: ablab tokenize --model ../shared/golden/gpt2-tokenizer 'Hello world'   →   15496 995\n",
     run_tokenize,
+    0, /* loads no model through the model options */
 };
 
 const Command cmd_detokenize = {
@@ -32,6 +33,7 @@ const Command cmd_detokenize = {
     "Face's decode with skip_special_tokens=False) followed by a newline.\n"
     "Example: ablab detokenize --model ../shared/golden/gpt2-tokenizer 15496 995   →   Hello world\n",
     run_detokenize,
+    0, /* loads no model through the model options */
 };
 
 typedef struct {

@@ -130,6 +130,8 @@ void lab_close(Lab *l) {
     free(l->study_text);
     free(l->session_participant);
     free(l->db_path);
+    free(l->quant[0]);
+    free(l->quant[1]);
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->cv);
     free(l);

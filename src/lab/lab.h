@@ -84,6 +84,10 @@ typedef struct {
     LabSampling sampling;      /* the initial shared settings for both slots */
     bool blind;                /* the initial mode of ad-hoc prompts (sessions set their own) */
     bool mmap;                 /* engines read weights in place from the files (EngLoadOpts.mmap) */
+    const char *tokenizer_path[2]; /* per slot: the tokenizer instead of the one beside the weights
+                                      (NULL = found beside them); the first load only */
+    const char *quant[2];      /* per slot: convert the weights at load ("f32", "f16", "bf16", "q8_0";
+                                  NULL = as the file holds them); kept for later loads into the slot */
     bool restore_settings;     /* start from the settings the last lab_settings_set saved in the
                                   database (the UI), instead of `sampling` and `threads` */
     /* optional model-load progress, called on the thread that runs lab_open */

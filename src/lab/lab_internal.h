@@ -30,6 +30,7 @@ struct Lab {
     char *db_path;
     int ctx;
     bool mmap;
+    char *quant[2];             /* per slot (LabConfig.quant), used by every load into the slot */
     /* guards db (the workers record responses while the UI thread reads), gens, running */
     pthread_mutex_t mu;
     pthread_cond_t cv;

@@ -156,9 +156,18 @@ int lab_model_info(const Lab *l, int slot, LabModelInfo *out) {
     return 0;
 }
 
-static int swap_in(Lab *l, int slot, const char *path, void (*progress)(double, void *), void *ud, LabErr *e);
+static int swap_in(Lab *l, int slot, const char *path, const char *tokenizer, void (*progress)(double, void *),
+                   void *ud, LabErr *e);
+
+static int model_swap(Lab *l, int slot, const char *path, const char *tokenizer, void (*progress)(double, void *),
+                      void *ud, LabErr *e);
 
 int lab_model_swap(Lab *l, int slot, const char *path, void (*progress)(double, void *), void *ud, LabErr *e) {
+    return model_swap(l, slot, path, NULL, progress, ud, e);
+}
+
+static int model_swap(Lab *l, int slot, const char *path, const char *tokenizer, void (*progress)(double, void *),
+                      void *ud, LabErr *e) {
     if (slot < 0 || slot > 1) return lab_err(e, LAB_EINVAL, "no model slot %d (0 = A, 1 = B)", slot);
     if (!path || !*path) return lab_err(e, LAB_EINVAL, "no model path given for slot %c", 'A' + slot);
     pthread_mutex_lock(&l->mu);
@@ -167,7 +176,7 @@ int lab_model_swap(Lab *l, int slot, const char *path, void (*progress)(double, 
     pthread_mutex_unlock(&l->mu);
     if (busy) return lab_err(e, LAB_EBUSY, "a model cannot be swapped while the models are answering or loading");
     lab_wait(l); /* joins the last ask's threads */
-    int rc = swap_in(l, slot, path, progress, ud, e);
+    int rc = swap_in(l, slot, path, tokenizer, progress, ud, e);
     pthread_mutex_lock(&l->mu);
     l->loading = false;
     pthread_mutex_unlock(&l->mu);
@@ -209,15 +218,24 @@ static void scaled_progress(double frac, void *ud) {
 }
 
 /* Loads path, records it, and puts it in slot (under the lock, so lab_model_info never sees half). */
-static int swap_in(Lab *l, int slot, const char *path, void (*progress)(double, void *), void *ud, LabErr *e) {
+static int swap_in(Lab *l, int slot, const char *path, const char *tokenizer, void (*progress)(double, void *),
+                   void *ud, LabErr *e) {
     Scaled sc = {progress, ud};
     EngLoadOpts o = {.n_threads = lab_thread_share(l->settings.threads, slot), .ctx = l->ctx, .mmap = l->mmap,
+                     .tokenizer_path = tokenizer, .quant = l->quant[slot],
                      .progress = progress ? scaled_progress : NULL, .progress_ud = &sc};
     EngModel *m;
     if (progress) progress(0.0, ud);
     if (eng_load(&m, path, &o, e)) return -1;
     if (progress) progress(0.8, ud);
     const EngInfo *i = eng_info(m);
+    if (!i->tokenizer_kind || !strcmp(i->tokenizer_kind, "none")) {
+        /* the lab answers text prompts: a model that cannot read them is a failed load, not 25 failed prompts */
+        lab_err(e, LAB_ENOTFOUND, "%s: no tokenizer found beside the model (give one with --%c-tokenizer FILE)", path,
+                'a' + slot);
+        eng_free(m);
+        return -1;
+    }
     int64_t id;
     if (lab_model_row(l, path, m, &id, e)) {
         eng_free(m);
@@ -247,6 +265,9 @@ int lab_model_swap_slots(Lab *l, LabErr *e) {
     LabSampling s = l->settings.s[0];
     l->settings.s[0] = l->settings.s[1];
     l->settings.s[1] = s;
+    char *q = l->quant[0]; /* the conversion belongs to the model, wherever it goes */
+    l->quant[0] = l->quant[1];
+    l->quant[1] = q;
     if (l->ops) apply_threads(l);
     pthread_mutex_unlock(&l->mu);
     return 0;
@@ -268,6 +289,11 @@ int lab_open(Lab **out, const LabConfig *c, LabErr *e) {
     if (lab_record_open(&l, c->db_path, e)) return -1;
     l->ctx = c->ctx;
     l->mmap = c->mmap;
+    for (int k = 0; k < 2; k++)
+        if (c->quant[k] && *c->quant[k] && !(l->quant[k] = strdup(c->quant[k]))) {
+            lab_close(l);
+            return lab_err(e, LAB_ENOMEM, "out of memory");
+        }
     l->blind_default = c->blind;
     l->settings.shared = true;
     l->settings.s[0] = l->settings.s[1] = c->sampling;
@@ -280,7 +306,7 @@ int lab_open(Lab **out, const LabConfig *c, LabErr *e) {
         const char *p = c->model_path[k];
         if (!p || !*p) continue;
         SlotProgress sp = {k, c->progress, c->progress_ud};
-        if (lab_model_swap(l, k, p, c->progress ? slot_progress : NULL, &sp, e)) {
+        if (model_swap(l, k, p, c->tokenizer_path[k], c->progress ? slot_progress : NULL, &sp, e)) {
             lab_err_prefix(e, "model %c", 'A' + k);
             lab_close(l);
             return -1;
