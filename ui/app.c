@@ -271,7 +271,7 @@ static int ui_start(Ui *ui, const UiOptions *o, LabErr *e) {
         if (le_history_load(&ui->ed, o->history_path, &he)) LOG_W("history: %s", he.msg);
     }
     for (int s = 0; s < 2; s++) ui->pane[s].follow = true;
-    setlocale(LC_ALL, "");
+    if (scr_locale(e)) return -1;
     scr_install_signals();
     if (scr_open(e)) return -1;
     erase();

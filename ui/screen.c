@@ -1,10 +1,13 @@
 /* The terminal: checks before curses starts, signal handlers installed before initscr (ncurses'
  * own SIGINT handler would exit without our cleanup), key translation, colours. */
 #include <curses.h>
+#include <langinfo.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "ui_int.h"
@@ -44,6 +47,32 @@ int scr_check_terminal(LabErr *e) {
                        "or `ablab run --a PATH --b PATH --prompts FILE` for a batch run",
                        term && *term ? term : "(unset)");
     return 0;
+}
+
+static bool codeset_utf8(void) {
+    const char *cs = nl_langinfo(CODESET);
+    return cs && (!strcasecmp(cs, "UTF-8") || !strcasecmp(cs, "utf8"));
+}
+
+int scr_locale(LabErr *e) {
+    const char *was = setlocale(LC_ALL, "");
+    if (codeset_utf8()) return 0;
+    char asked[64];
+    const char *lc_all = getenv("LC_ALL"), *lc_ctype = getenv("LC_CTYPE"), *lang = getenv("LANG");
+    if (lc_all && *lc_all) snprintf(asked, sizeof asked, "LC_ALL=%s", lc_all);
+    else if (lc_ctype && *lc_ctype) snprintf(asked, sizeof asked, "LC_CTYPE=%s", lc_ctype);
+    else if (lang && *lang) snprintf(asked, sizeof asked, "LANG=%s", lang);
+    else snprintf(asked, sizeof asked, "%s", was ? "no LANG or LC_* set" : "an unknown locale");
+    /* only the character type changes: messages, numbers and collation stay as the user set them */
+    static const char *const utf8[] = {"C.UTF-8", "C.utf8", "en_US.UTF-8", "en_US.utf8"};
+    for (size_t i = 0; i < sizeof utf8 / sizeof utf8[0]; i++)
+        if (setlocale(LC_CTYPE, utf8[i]) && codeset_utf8()) {
+            LOG_I("locale: %s is not UTF-8; the lab reads and draws text as %s", asked, utf8[i]);
+            return 0;
+        }
+    return lab_err(e, LAB_EUNSUPPORTED,
+                   "the locale (%s) is not UTF-8 and no UTF-8 locale is installed, so typed text would be lost: "
+                   "install one and set LANG=C.UTF-8 (see `locale -a`)", asked);
 }
 
 static void setup_attrs(void) {

@@ -22,6 +22,10 @@ typedef enum {
 } UiAttr;
 
 int  scr_check_terminal(LabErr *e);          /* stdout/stdin a TTY, TERM usable */
+/* setlocale(LC_ALL, ""); when its codeset is not UTF-8, LC_CTYPE switches to an installed UTF-8
+ * locale (C.UTF-8 first): curses then reads typed text as UTF-8 and draws lines. -1 with a one-line
+ * message naming the locale to set when there is none (typed bytes would be lost). */
+int  scr_locale(LabErr *e);
 void scr_install_signals(void);              /* before initscr: SIGINT/TERM/HUP set a flag */
 int  scr_signal(void);                       /* the signal that asked us to quit, or 0 */
 int  scr_open(LabErr *e);                    /* curses on, colours unless NO_COLOR */

@@ -466,4 +466,5 @@ def main():
             print(f"# {n}: {time.time() - t0:.1f}s")
     finish()
 
-main()
+if __name__ == "__main__":
+    main()
