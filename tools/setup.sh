@@ -3,7 +3,10 @@
 # only the missing ones — with apt-get as root, with sudo if it works without a password, otherwise
 # it prints the exact apt-get line and stops.
 set -eu
-PKGS="meson ninja-build pkg-config gcc libc6-dev python3 libncurses-dev libopenblas-dev libsqlite3-dev libcmocka-dev libjansson-dev libpcre2-dev libinih-dev libutf8proc-dev tmux sqlite3"
+# texlive-latex-recommended (with its dependencies about 140 MB installed) is the smallest Debian set
+# with booktabs, longtable and array: the test that compiles `ablab export --format tex` needs it
+# (texlive-latex-extra would add about 80 MB more and is not needed).
+PKGS="meson ninja-build pkg-config gcc libc6-dev python3 libncurses-dev libopenblas-dev libsqlite3-dev libcmocka-dev libjansson-dev libpcre2-dev libinih-dev libutf8proc-dev tmux sqlite3 texlive-latex-recommended"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -35,6 +35,11 @@ typedef struct {
     int col;            /* columns in the current row */
     Buf header, line;   /* the header is written before the first row */
     int n_cols;
+    /* LaTeX: the whole table is kept (names, then every cell as text, row by row) so that the
+     * column widths can be fitted to the text width before anything is written */
+    char **cell;
+    size_t n_cell, cap_cell;
+    bool oom;
 } Rows;
 
 static void esc_csv(Buf *b, const char *s) {
@@ -93,6 +98,149 @@ static void esc_tex(Buf *b, const char *s) {
     }
 }
 
+/* ---------- LaTeX tables: longtable + booktabs, columns fitted to \linewidth ---------- */
+
+/* Characters pdflatex (T1 + utf8 inputenc) sets: ASCII, Latin-1 and a few punctuation marks. */
+static bool tex_settable(uint32_t cp) {
+    return (cp >= 0x20 && cp < 0x7f) || (cp >= 0xa0 && cp <= 0xff) || cp == 0x2013 || cp == 0x2014 ||
+           cp == 0x2018 || cp == 0x2019 || cp == 0x201c || cp == 0x201d || cp == 0x2026;
+}
+
+/* Table text: escaped, with a break allowed after punctuation and inside any run of more than
+ * RUN_MAX characters (so no word is wider than its column); characters pdflatex cannot set are
+ * written as '?'. Returns the longest unbreakable run in characters. */
+#define RUN_MAX 6
+static int esc_tex_text(Buf *b, const char *s, int run_max) {
+    int run = 0, longest = 0;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        int k = utf8_decode((const unsigned char *)s + i, n - i, &cp);
+        char one[8];
+        if (cp == '\n' || cp == '\r' || cp == '\t' || cp == ' ') {
+            buf_putc(b, ' ');
+            run = 0;
+            i += (size_t)k;
+            continue;
+        }
+        if (run_max && run >= run_max) {
+            buf_puts(b, "\\allowbreak{}");
+            run = 0;
+        }
+        if (!tex_settable(cp)) {
+            buf_putc(b, '?');
+        } else if (cp < 0x80) {
+            one[0] = (char)cp;
+            one[1] = 0;
+            esc_tex(b, one);
+        } else {
+            buf_append(b, s + i, (size_t)k);
+        }
+        run++;
+        if (run > longest) longest = run;
+        if (strchr("/._-,:;=)]", (int)cp) && cp < 0x80) {
+            buf_puts(b, "\\allowbreak{}");
+            run = 0;
+        }
+        i += (size_t)k;
+    }
+    return longest;
+}
+static int esc_tex_cell(Buf *b, const char *s) { return esc_tex_text(b, s, RUN_MAX); }
+
+/* The width of a text in characters (code points). */
+static size_t text_chars(const char *s) {
+    size_t n = 0;
+    for (; *s; s++) n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
+static void rows_keep(Rows *r, const char *v) {
+    if (r->oom) return;
+    if (r->n_cell == r->cap_cell) {
+        size_t cap = r->cap_cell ? r->cap_cell * 2 : 64;
+        char **c = realloc(r->cell, cap * sizeof *c);
+        if (!c) {
+            r->oom = true;
+            return;
+        }
+        r->cell = c;
+        r->cap_cell = cap;
+    }
+    if (!(r->cell[r->n_cell] = strdup(v))) r->oom = true;
+    else r->n_cell++;
+}
+
+/* Writes the kept table: \scriptsize, 2pt column gaps, each column a ragged-right p{} whose width
+ * is its longest unbreakable run (at ~4.3pt a character) plus a share of the rest by how much
+ * text it holds, so the columns add up to exactly \linewidth (taken as 345pt, article's at 10pt,
+ * for the estimate; the widths themselves are fractions of \linewidth). The header repeats on
+ * every page. */
+static void tex_table(Rows *r) {
+    LabOut *o = r->o;
+    size_t nc = (size_t)r->n_cols;
+    if (!nc || r->n_cell % nc) return;
+    size_t nrows = r->n_cell / nc;
+    double *need = calloc(nc, sizeof *need), *want = calloc(nc, sizeof *want);
+    Buf *esc = calloc(r->n_cell, sizeof *esc);
+    if (!need || !want || !esc) {
+        o->failed = true;
+        goto done;
+    }
+    for (size_t i = 0; i < r->n_cell; i++) {
+        size_t c = i % nc;
+        int unit = esc_tex_cell(&esc[i], r->cell[i]);
+        if (!esc[i].data) buf_puts(&esc[i], "");
+        double chars = (double)text_chars(r->cell[i]);
+        if (unit > need[c]) need[c] = unit;
+        if (chars > 60) chars = 60;
+        if (chars > want[c]) want[c] = chars;
+    }
+    const double L = 345.0, per_char = 4.3, gap = 4.0; /* pt */
+    double sum_need = 0, sum_more = 0;
+    for (size_t c = 0; c < nc; c++) {
+        need[c] = need[c] * per_char + gap;
+        want[c] = want[c] * per_char + gap;
+        if (want[c] < need[c]) want[c] = need[c];
+        sum_need += need[c];
+        sum_more += want[c] - need[c];
+    }
+    double spare = L - sum_need;
+    out_puts(o, "\\begingroup\\scriptsize\\setlength{\\tabcolsep}{2pt}\n\\begin{longtable}{@{}");
+    double left = 1.0;
+    for (size_t c = 0; c < nc; c++) {
+        double w;
+        if (spare <= 0) w = need[c] / sum_need;                    /* too many columns: shrink all */
+        else w = (need[c] + (sum_more > 0 ? spare * (want[c] - need[c]) / sum_more : spare / (double)nc)) / L;
+        if (c + 1 == nc) w = left;
+        w = floor(w * 10000) / 10000;
+        left -= w;
+        /* with @{} at both ends there are nc-1 gaps of 2\tabcolsep: each column gives up its share */
+        out_printf(o, ">{\\raggedright\\arraybackslash\\hspace{0pt}}p{\\dimexpr %.4f\\linewidth-%.3fpt\\relax}", w,
+                   4.0 * (double)(nc - 1) / (double)nc);
+    }
+    out_puts(o, "@{}}\n\\toprule\n");
+    for (size_t c = 0; c < nc; c++) {
+        out_puts(o, c ? " & " : "");
+        out_puts(o, esc[c].data);
+    }
+    out_puts(o, " \\\\\n\\midrule\n\\endhead\n\\bottomrule\n\\endfoot\n");
+    for (size_t row = 1; row < nrows; row++) {
+        for (size_t c = 0; c < nc; c++) {
+            out_puts(o, c ? " & " : "");
+            out_puts(o, esc[row * nc + c].data);
+        }
+        out_puts(o, " \\\\\n");
+    }
+    out_puts(o, "\\end{longtable}\n\\endgroup\n");
+done:
+    if (esc)
+        for (size_t i = 0; i < r->n_cell; i++) buf_free(&esc[i]);
+    free(esc);
+    free(need);
+    free(want);
+}
+
 static void rows_begin(Rows *r) {
     r->col = 0;
     buf_clear(&r->line);
@@ -116,8 +264,13 @@ static void rows_field(Rows *r, const char *name, const char *text, bool is_num,
             esc_md(h, name);
             buf_puts(h, " |");
         } else if (r->fmt == LAB_FMT_TEX) {
-            if (r->col) buf_puts(h, " & ");
-            esc_tex(h, name);
+            /* the names go first: the header line of the kept table */
+            rows_keep(r, name);
+            if (r->col && !r->oom) { /* move it before the first row's values kept so far */
+                char *nm = r->cell[r->n_cell - 1];
+                memmove(&r->cell[r->col + 1], &r->cell[r->col], (size_t)(2 * r->col - r->col) * sizeof *r->cell);
+                r->cell[r->col] = nm;
+            }
         }
         r->n_cols = r->col + 1;
     }
@@ -140,10 +293,7 @@ static void rows_field(Rows *r, const char *name, const char *text, bool is_num,
         esc_md(b, v);
         buf_puts(b, " |");
         break;
-    case LAB_FMT_TEX:
-        if (r->col) buf_puts(b, " & ");
-        esc_tex(b, v);
-        break;
+    case LAB_FMT_TEX: rows_keep(r, v); break;
     default: break;
     }
     r->col++;
@@ -155,14 +305,42 @@ static void f_int(Rows *r, const char *name, long long v, bool brief) {
     snprintf(t, sizeof t, "%lld", v);
     rows_field(r, name, t, true, brief);
 }
+/* The shortest decimal that reads back as exactly v (0.8 as "0.8", not 0.80000000000000004). */
+static void shortest(double v, char out[32]) {
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(out, 32, "%.*g", prec, v);
+        if (strtod(out, NULL) == v) return;
+    }
+}
+
 static void f_num(Rows *r, const char *name, double v, const char *fmt, bool brief) {
     char t[64];
     if (!isfinite(v)) {
         rows_field(r, name, NULL, true, brief);
         return;
     }
-    snprintf(t, sizeof t, fmt ? fmt : "%.17g", v);
+    if (fmt) snprintf(t, sizeof t, fmt, v);
+    else shortest(v, t);
     rows_field(r, name, t, true, brief);
+}
+/* A column only the Markdown and LaTeX tables have. */
+static void f_table(Rows *r, const char *name, const char *v) {
+    if (r->fmt == LAB_FMT_MD || r->fmt == LAB_FMT_TEX) rows_field(r, name, v, false, true);
+}
+/* The first `max` characters of s with "..." when cut (a shortened prompt for tables). */
+static void shorten(char *out, size_t n, const char *s, size_t max) {
+    size_t i = 0, chars = 0, len = strlen(s);
+    while (i < len && chars < max) {
+        int k = utf8_seq_len((const unsigned char *)s + i, len - i);
+        i += k > 0 ? (size_t)k : 1;
+        chars++;
+    }
+    if (i + 4 > n) i = n - 4;
+    while (i > 0 && ((unsigned char)s[i] & 0xc0) == 0x80) i--;
+    memcpy(out, s, i);
+    snprintf(out + i, n - i, "%s", i < len ? "..." : "");
+    for (char *p = out; *p; p++)
+        if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
 }
 static void f_bool(Rows *r, const char *name, bool v, bool brief) {
     const char *t = r->fmt == LAB_FMT_JSONL ? (v ? "true" : "false")
@@ -206,21 +384,17 @@ static void rows_end(Rows *r) {
             for (int i = 0; i < r->n_cols; i++) out_puts(o, "---|");
             out_puts(o, "\n");
             break;
-        case LAB_FMT_TEX:
-            out_puts(o, "\\begin{tabular}{");
-            for (int i = 0; i < r->n_cols; i++) out_puts(o, "l");
-            out_puts(o, "}\n\\toprule\n");
-            out_puts(o, r->header.data ? r->header.data : "");
-            out_puts(o, " \\\\\n\\midrule\n");
-            break;
         default: break;
         }
+    }
+    if (r->fmt == LAB_FMT_TEX) { /* kept, written by rows_finish */
+        r->row++;
+        return;
     }
     switch (r->fmt) {
     case LAB_FMT_CSV: buf_puts(&r->line, "\r\n"); break; /* RFC 4180 line ends */
     case LAB_FMT_JSONL: buf_puts(&r->line, "}\n"); break;
     case LAB_FMT_MD: buf_puts(&r->line, "\n"); break;
-    case LAB_FMT_TEX: buf_puts(&r->line, " \\\\\n"); break;
     default: break;
     }
     if (!r->line.data) o->failed = true;
@@ -232,8 +406,11 @@ static void rows_finish(Rows *r, const char *empty_note) {
     if (r->row == 0 && (r->fmt == LAB_FMT_MD || r->fmt == LAB_FMT_TEX)) {
         out_printf(r->o, r->fmt == LAB_FMT_MD ? "_%s_\n" : "\\emph{%s}\n", empty_note);
     } else if (r->row > 0 && r->fmt == LAB_FMT_TEX) {
-        out_puts(r->o, "\\bottomrule\n\\end{tabular}\n");
+        if (r->oom) r->o->failed = true;
+        else tex_table(r);
     }
+    for (size_t i = 0; i < r->n_cell; i++) free(r->cell[i]);
+    free(r->cell);
     buf_free(&r->header);
     buf_free(&r->line);
     memset(r, 0, sizeof *r);
@@ -299,27 +476,32 @@ static int response_row(const DbResponse *x, void *ud) {
 static int rating_row(const DbRating *x, void *ud) {
     Rows *r = ((RowsCtx *)ud)->r;
     rows_begin(r);
-    f_int(r, "rating_id", x->id, true);
+    /* tables: who rated which prompt how, with the scores, tags and comment (the prompt shortened) */
+    char prompt[256];
+    shorten(prompt, sizeof prompt, x->prompt ? x->prompt : "", 60);
+    f_int(r, "rating_id", x->id, false);
     f_int(r, "session_id", x->session_id, false);
     f_str(r, "session", x->session_name, false);
     f_int(r, "pair_id", x->pair_id, true);
     f_int(r, "prompt_id", x->prompt_id, false);
     f_int(r, "rep", x->rep, false);
     f_str(r, "prompt", x->prompt, false);
+    f_table(r, "prompt", prompt);
     f_str(r, "participant", x->participant, true);
     f_str(r, "model_a", x->model_name[0], true);
     f_str(r, "model_b", x->model_name[1], true);
-    f_str(r, "choice", x->choice, true);
+    f_str(r, "choice", x->choice, false);
     const char *winner = !strcmp(x->choice, "a") ? x->model_name[0] : !strcmp(x->choice, "b") ? x->model_name[1] : "";
-    f_str(r, "winner", winner, true);
+    f_str(r, "winner", winner, false);
+    f_table(r, "vote", *winner ? winner : !strcmp(x->choice, "tie") ? "tie" : "both bad");
     f_str(r, "shown_left", x->model_name[x->left_slot ? 1 : 0], false);
     f_str(r, "chosen_side", x->chosen_side < 0 ? "" : x->chosen_side ? "right" : "left", false);
     if (x->score[0]) f_int(r, "score_a", x->score[0], true);
     else f_str(r, "score_a", NULL, true);
     if (x->score[1]) f_int(r, "score_b", x->score[1], true);
     else f_str(r, "score_b", NULL, true);
-    f_str(r, "tags", x->tags, false);
-    f_str(r, "comment", x->comment, false);
+    f_str(r, "tags", x->tags, true);
+    f_str(r, "comment", x->comment, true);
     f_num(r, "decide_ms", x->decide_ms >= 0 ? x->decide_ms : NAN, NULL, false);
     f_bool(r, "blind", x->blind, true);
     f_time(r, "created_utc", x->created_ms, false);
@@ -498,7 +680,9 @@ static void summary_tables(LabOut *o, LabExportFormat fmt, const LabStats *s) {
     if (fmt == LAB_FMT_JSONL) {
         out_printf(o, "{\"kind\":\"agreement\",\"method\":\"%s\",\"items\":%d,\"kappa\":", s->kappa_kind,
                    s->kappa_items);
-        if (isfinite(s->kappa)) out_printf(o, "%.17g}\n", s->kappa);
+        char k[32];
+        shortest(s->kappa, k);
+        if (isfinite(s->kappa)) out_printf(o, "%s}\n", k);
         else out_puts(o, "null}\n");
         return;
     }
@@ -612,8 +796,11 @@ static void methods(Lab *l, LabOut *o, LabExportFormat fmt, const LabStats *s, i
     buf_puts(pb, "\n");
     if (tex) {
         Buf t = {0};
-        esc_tex(&t, para.data ? para.data : "");
+        esc_tex_text(&t, para.data ? para.data : "", 0); /* breaks after punctuation in long names */
+        /* \sloppy: a long file name may leave a loose line, never one past the margin */
+        out_puts(o, "{\\sloppy ");
         out_puts(o, t.data ? t.data : "");
+        out_puts(o, "\\par}\n");
         buf_free(&t);
     } else {
         out_puts(o, para.data ? para.data : "");
@@ -623,6 +810,11 @@ static void methods(Lab *l, LabOut *o, LabExportFormat fmt, const LabStats *s, i
 }
 
 /* ---------- files ---------- */
+
+#define TEX_PREAMBLE                                                                               \
+    "\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n"              \
+    "\\usepackage{booktabs,longtable,array}\n"
+#define TEX_FRAGMENT_NOTE "% ablab export: needs \\usepackage[T1]{fontenc} and \\usepackage{booktabs,longtable,array}\n"
 
 static int open_out(LabOut *o, const char *path, LabErr *e) {
     o->failed = false;
@@ -677,7 +869,7 @@ static int export_one(Lab *l, const LabExportOpts *o, LabExportWhat what, const 
 static int write_summary(Lab *l, LabOut *out, const LabExportOpts *o, const LabStats *s, bool with_methods, LabErr *e) {
     LabExportFormat fmt = o->format;
     if (fmt == LAB_FMT_MD && with_methods) out_puts(out, "## Results\n");
-    if (fmt == LAB_FMT_TEX && with_methods) out_puts(out, "% needs \\usepackage{booktabs}\n\\section*{Results}\n");
+    if (fmt == LAB_FMT_TEX && with_methods) out_puts(out, "\\section*{Results}\n");
     if (with_methods) methods(l, out, fmt, s, o->session_id, e);
     summary_tables(out, fmt, s);
     return 0;
@@ -698,6 +890,7 @@ static int export_one(Lab *l, const LabExportOpts *o, LabExportWhat what, const 
         return -1;
     }
     int rc = 0;
+    if (o->format == LAB_FMT_TEX) out_puts(&out, TEX_FRAGMENT_NOTE);
     if (o->format == LAB_FMT_SVG) {
         if (what == LAB_EXPORT_SUMMARY) rc = lab_svg_win_rates(&out, s);
         else if (what == LAB_EXPORT_RESPONSES) rc = lab_svg_latency(&out, s);
@@ -775,11 +968,17 @@ int lab_export(Lab *l, const LabExportOpts *o, LabErr *e) {
             lab_stats_free(&s);
             return -1;
         }
+        /* LaTeX: a whole document pdflatex compiles as it is (tables that fit the text width and
+         * break across pages); the single-table exports are fragments to \input */
+        if (op.format == LAB_FMT_TEX) out_puts(&out, TEX_PREAMBLE "\\begin{document}\n");
         pthread_mutex_lock(&l->mu);
         rc = write_summary(l, &out, &op, &s, true, e);
         heading(&out, op.format, "Sessions");
         if (!rc) rc = export_table(l, &out, op.format, LAB_EXPORT_SESSIONS, op.session_id, e);
+        heading(&out, op.format, "Ratings");
+        if (!rc) rc = export_table(l, &out, op.format, LAB_EXPORT_RATINGS, op.session_id, e);
         pthread_mutex_unlock(&l->mu);
+        if (op.format == LAB_FMT_TEX) out_puts(&out, "\\end{document}\n");
         int crc = close_out(&out, op.out_path, e);
         if (!rc) rc = crc;
     } else {
@@ -789,6 +988,7 @@ int lab_export(Lab *l, const LabExportOpts *o, LabErr *e) {
                 lab_stats_free(&s);
                 return -1;
             }
+            if (op.format == LAB_FMT_TEX) out_puts(&out, TEX_FRAGMENT_NOTE);
             summary_tables(&out, op.format, &s);
             rc = close_out(&out, op.out_path, e);
         } else if (op.what == LAB_EXPORT_SESSIONS && op.format == LAB_FMT_SVG) {

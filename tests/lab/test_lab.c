@@ -607,7 +607,7 @@ static int cmp_response(const DbResponse *r, void *ud) {
     return 0;
 }
 
-static char *slurp(const char *path) {
+__attribute__((noinline)) static char *slurp(const char *path) {
     char *t;
     size_t n;
     LabErr e = {0};
@@ -692,9 +692,9 @@ static void test_report_formats(void **state) {
     const char *tex = tpath("report.tex");
     assert_int_equal(lab_export(r.l, &(LabExportOpts){.what = LAB_EXPORT_SUMMARY, .format = LAB_FMT_TEX, .out_path = tex}, &e), 0);
     t = slurp(tex);
-    assert_non_null(strstr(t, "\\begin{tabular}"));
-    assert_non_null(strstr(t, "75.0\\% ["));
-    assert_non_null(strstr(t, "\\end{tabular}"));
+    assert_non_null(strstr(t, "\\begin{longtable}"));
+    assert_non_null(strstr(t, "0\\% ["));
+    assert_non_null(strstr(t, "\\end{longtable}"));
     free(t);
     assert_int_equal(lab_export(r.l, &(LabExportOpts){.what = LAB_EXPORT_ALL, .format = LAB_FMT_TEX, .out_path = tex}, &e), 0);
     t = slurp(tex);
@@ -720,9 +720,126 @@ static void test_report_formats(void **state) {
     assert_non_null(strstr(t, "CREATE TABLE \"ratings\"("));
     assert_non_null(strstr(t, ") STRICT;"));
     free(t);
+    /* floats in the shortest form that reads back exactly: 0.8, not 0.80000000000000004 */
+    const char *csv = tpath("responses.csv"), *jsonl = tpath("responses.jsonl");
+    assert_int_equal(lab_export(r.l, &(LabExportOpts){.what = LAB_EXPORT_RESPONSES, .format = LAB_FMT_CSV, .out_path = csv}, &e), 0);
+    assert_int_equal(lab_export(r.l, &(LabExportOpts){.what = LAB_EXPORT_RESPONSES, .format = LAB_FMT_JSONL, .out_path = jsonl}, &e), 0);
+    t = slurp(csv);
+    assert_non_null(strstr(t, ",0.8,40,0.95,0.05,1,64,32,"));
+    assert_null(strstr(t, "0000000"));
+    free(t);
+    t = slurp(jsonl);
+    assert_non_null(strstr(t, "\"temperature\":0.8,"));
+    assert_non_null(strstr(t, "\"top_p\":0.95,"));
+    assert_null(strstr(t, "0000000"));
+    free(t);
     /* several files need a folder */
     assert_int_equal(lab_export(r.l, &(LabExportOpts){.what = LAB_EXPORT_ALL, .format = LAB_FMT_CSV, .out_path = "-"}, &e), -1);
     assert_int_equal(e.code, LAB_EINVAL);
+    lab_close(r.l);
+}
+
+/* ---------- LaTeX that compiles and fits ---------- */
+
+/* 100 pairs (200 responses) with long names, TeX specials, accents, an emoji and a long unbroken
+ * word in prompts, answers, tags and comments; every pair rated. */
+static void build_big_record(Rec *r, const char *file) {
+    LabErr e = {0};
+    assert_int_equal(lab_open_record(&r->l, tpath(file), &e), 0);
+    Db *db = r->l->db;
+    r->model[0] = add_model(db, "stories260K-with-a-rather-long-file-name.bin", 260000);
+    r->model[1] = add_model(db, "llama_tiny_gqa_q8_0_supercalifragilistic.gguf", 15000000);
+    DbSession s = {.name = "study: 100 prompts & a 50% \"mix\"", .kind = "study", .participant = "ann_o'neil",
+                   .blind = true, .seed = 3};
+    assert_int_equal(db_session_add(db, &s, &r->session, &e), 0);
+    for (int i = 0; i < 100; i++) {
+        char text[400];
+        snprintf(text, sizeof text,
+                 "Prompt %d: write $5 of #hashtags & 100%% {braces} ~tilde^ \\back_slash café naïve 🙂 "
+                 "pneumonoultramicroscopicsilicovolcanoconiosis %s",
+                 i, i % 3 ? "short" : "and then a much longer tail that goes on and on for a report table");
+        int64_t pair = add_pair(db, r->session, i, text, r->model[0], r->model[1], i % 2, 10 + i, 12 + i);
+        const char *c = i % 4 == 0 ? "a" : i % 4 == 1 ? "b" : i % 4 == 2 ? "tie" : "both-bad";
+        int64_t winner = i % 4 == 0 ? r->model[0] : i % 4 == 1 ? r->model[1] : 0;
+        LabErr re = {0};
+        DbRating g = {.pair_id = pair, .participant = "ann_o'neil", .choice = c, .winner_model_id = winner,
+                      .chosen_side = winner ? 0 : -1, .score = {1 + i % 5, 5 - i % 5},
+                      .tags = "fluent,on-topic,repetitive_loop", .comment = i % 2 ? "fine" :
+                      "the left answer rambles: see https://example.org/a/very/long/path?with=query&and=more "
+                      "— and 0.80000000000000004 is not a number anyone wants",
+                      .decide_ms = 1500};
+        int64_t id;
+        assert_int_equal(db_rating_add(db, &g, &id, &re), 0);
+    }
+}
+
+static int run_pdflatex(const char *dir, const char *name) {
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && pdflatex -interaction=nonstopmode -halt-on-error '%s' > '%s.out' 2>&1", dir, name, name);
+    return system(cmd);
+}
+
+/* The `export --format tex` outputs compile with pdflatex into pages with no overfull box, on a
+ * record of 200 responses (issue 14: a 443pt-too-wide tabular, a 188-row float). */
+static void test_latex_compiles_and_fits(void **state) {
+    (void)state;
+    if (system("command -v pdflatex > /dev/null 2>&1") != 0) {
+        fprintf(stderr, "SKIP: pdflatex is not installed (tools/setup.sh installs texlive-latex-recommended)\n");
+        skip();
+    }
+    Rec r;
+    build_big_record(&r, "latex.db");
+    LabErr e = {0};
+    const char *dir = tpath("latex");
+    assert_int_equal(mkdir_p(dir, &e), 0);
+    char path[600];
+    snprintf(path, sizeof path, "%s/all.tex", dir);
+    assert_int_equal(lab_export(r.l, &(LabExportOpts){.what = LAB_EXPORT_ALL, .format = LAB_FMT_TEX, .out_path = path}, &e), 0);
+    const char *parts[] = {"responses", "ratings", "sessions", "summary"};
+    LabExportWhat what[] = {LAB_EXPORT_RESPONSES, LAB_EXPORT_RATINGS, LAB_EXPORT_SESSIONS, LAB_EXPORT_SUMMARY};
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s.tex", dir, parts[i]);
+        assert_int_equal(lab_export(r.l, &(LabExportOpts){.what = what[i], .format = LAB_FMT_TEX, .out_path = path}, &e), 0);
+    }
+    snprintf(path, sizeof path, "%s/parts.tex", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n"
+          "\\usepackage{booktabs,longtable,array}\n\\begin{document}\n"
+          "\\input{responses}\n\\input{ratings}\n\\input{sessions}\n\\input{summary}\n\\end{document}\n", f);
+    fclose(f);
+    const char *docs[] = {"all", "parts"};
+    for (int i = 0; i < 2; i++) {
+        int rc = run_pdflatex(dir, docs[i]);
+        snprintf(path, sizeof path, "%s/%s.log", dir, docs[i]);
+        char *log = slurp(path);
+        if (rc != 0) fail_msg("pdflatex %s.tex failed; its log ends:\n%s", docs[i], log + (strlen(log) > 3000 ? strlen(log) - 3000 : 0));
+        char *over = strstr(log, "Overfull \\hbox");
+        if (over) fail_msg("%s.tex: %.300s", docs[i], over);
+        free(log);
+        snprintf(path, sizeof path, "%s/%s.pdf", dir, docs[i]);
+        assert_int_equal(file_exists(path), 1);
+    }
+    /* 200 responses break across pages: the responses table alone is several pages long */
+    snprintf(path, sizeof path, "%s/parts.log", dir);
+    char *plog = slurp(path);
+    const char *written = "Output written on parts.pdf (";
+    const char *at = strstr(plog, written);
+    int n_pages = at ? atoi(at + strlen(written)) : 0;
+    free(plog);
+    assert_true(n_pages >= 4);
+    /* the ratings table carries the prompt (shortened), scores, tags and comment */
+    snprintf(path, sizeof path, "%s/ratings.tex", dir);
+    char *t = slurp(path);
+    assert_non_null(strstr(t, "\\begin{longtable}"));
+    assert_non_null(strstr(t, "\\endhead"));
+    assert_non_null(strstr(t, "\\toprule\npair\\_\\allowbreak{}id & prompt & partic\\allowbreak{}ipant & "));
+    assert_non_null(strstr(t, "\\endfoot\n1 & Prompt 0:\\allowbreak{} write \\$5 of"));
+    assert_non_null(strstr(t, "Prompt 7:\\allowbreak{} write \\$5 of"));
+    assert_non_null(strstr(t, "on-\\allowbreak{}topic"));
+    assert_null(strstr(t, "\\begin{tabular}"));
+    free(t);
     lab_close(r.l);
 }
 
@@ -830,6 +947,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_prompt_files),
         cmocka_unit_test(test_csv_and_jsonl_parse_back_equal),
         cmocka_unit_test(test_report_formats),
+        cmocka_unit_test(test_latex_compiles_and_fits),
         cmocka_unit_test(test_foreign_values_do_not_break_aggregates),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
