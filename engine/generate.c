@@ -232,7 +232,9 @@ int eng_gen_step(EngGen *g, EngPiece *piece, LabErr *e) {
     ivec_push(&g->ids, id); /* reserved at start: no allocation */
     g->met.n_gen = g->met.n_token_ms = (int)g->ids.n; /* live counts; timings summarized at the end */
     if (g->n_hist < m->s.ctx) g->hist[g->n_hist++] = id;
-    if (id == m->cfg.eos_id || (m->cfg.bos_stops && id == m->cfg.bos_id)) return gen_finish(g, ENG_STOP_EOS, piece, e);
+    bool eos = id == m->cfg.eos_id || (m->cfg.bos_stops && id == m->cfg.bos_id);
+    for (int i = 0; i < m->cfg.n_eos; i++) eos = eos || id == m->cfg.eos_ids[i]; /* eos_token_id lists */
+    if (eos) return gen_finish(g, ENG_STOP_EOS, piece, e);
     if (g->ts) {
         buf_clear(&g->fresh);
         if (tok_stream_push(g->ts, id, &g->fresh, e)) return -1;

@@ -24,24 +24,49 @@ static int check_config(const EngModel *m, LabErr *e) {
     if (c->n_head % c->n_kv_head)
         return lab_err(e, LAB_EFORMAT, "%s: %d heads do not split into %d key/value heads", m->name, c->n_head,
                        c->n_kv_head);
-    if (c->arch == ENG_ARCH_LLAMA && c->head_dim % 2)
-        return lab_err(e, LAB_EFORMAT, "%s: head_dim %d is odd (RoPE needs pairs)", m->name, c->head_dim);
-    if (c->arch == ENG_ARCH_GPT2 && c->n_head * c->head_dim != c->dim)
-        return lab_err(e, LAB_EFORMAT, "%s: gpt2 needs n_head x head_dim == dim", m->name);
+    if (c->arch != ENG_ARCH_GPT2 && (c->rope_dim <= 0 || c->rope_dim % 2 || c->rope_dim > c->head_dim))
+        return lab_err(e, LAB_EFORMAT, "%s: RoPE over %d of head_dim %d dimensions (needs an even number, at most head_dim)",
+                       m->name, c->rope_dim, c->head_dim);
+    if ((c->arch == ENG_ARCH_GPT2 || c->arch == ENG_ARCH_GPTNEOX) && c->n_head * c->head_dim != c->dim)
+        return lab_err(e, LAB_EFORMAT, "%s: %s needs n_head x head_dim == dim", m->name, eng_family(c->arch)->hf_type);
     return 0;
 }
 
+/* Parameters of the configuration, as transformers counts them (a tied head once). */
 static int64_t count_params(const EngConfig *c) {
-    int64_t dim = c->dim, hid = c->hidden, V = c->vocab, L = c->n_layer;
+    int64_t dim = c->dim, hid = c->hidden, V = c->vocab, L = c->n_layer, hd = c->head_dim;
     int64_t qd = (int64_t)c->n_head * c->head_dim, kvd = (int64_t)c->n_kv_head * c->head_dim;
-    if (c->arch == ENG_ARCH_GPT2) {
+    int64_t head = c->tied ? 0 : V * dim;
+    int64_t attn = qd * dim + 2 * kvd * dim + dim * qd + (c->attn_bias ? qd + 2 * kvd : 0) + (c->o_bias ? dim : 0);
+    switch (c->arch) {
+    case ENG_ARCH_GPT2: {
         int64_t layer = 4 * dim + 3 * dim * dim + 3 * dim + dim * dim + dim + hid * dim + hid + dim * hid + dim;
         return V * dim + (int64_t)c->ctx_max * dim + L * layer + 2 * dim;
     }
-    int64_t layer = 2 * dim + qd * dim + 2 * kvd * dim + dim * qd + 3 * hid * dim;
-    if (c->attn_bias) layer += qd + 2 * kvd + dim;
-    if (c->mlp_bias) layer += 2 * hid + dim;
-    return V * dim + L * layer + dim + (c->tied ? 0 : V * dim);
+    case ENG_ARCH_GPTNEOX: /* LayerNorms with biases, fused qkv, dense MLP, all with biases */
+        return V * dim + L * (4 * dim + attn + hid * dim + hid + dim * hid + dim) + 2 * dim + head;
+    case ENG_ARCH_PHI:     /* one LayerNorm per layer; the head has a bias */
+        return V * dim + L * (2 * dim + attn + hid * dim + hid + dim * hid + dim) + 2 * dim + head + (c->tied ? 0 : V);
+    case ENG_ARCH_GEMMA3:  /* four norms per layer, q/k norms */
+        return V * dim + L * (4 * dim + 2 * hd + attn + 3 * hid * dim) + dim + head;
+    default: {             /* llama, qwen2, qwen3 */
+        int64_t layer = 2 * dim + attn + 3 * hid * dim + (c->qk_norm ? 2 * hd : 0);
+        if (c->mlp_bias) layer += 2 * hid + dim;
+        return V * dim + L * layer + dim + head;
+    }
+    }
+}
+
+/* RoPE tables [ctx][rope_dim/2] for base theta, with the config's scaling when `scaled`. */
+static void rope_fill(const EngConfig *c, float *cos_t, float *sin_t, int ctx, float theta, bool scaled, float *inv) {
+    int half = c->rope_dim / 2;
+    op_rope_inv_freq(inv, c->rope_dim, theta);
+    const EngRopeScaling *r = &c->rope_scaling;
+    if (scaled && r->type == ENG_ROPE_LINEAR)
+        for (int j = 0; j < half; j++) inv[j] /= r->factor;
+    else if (scaled && r->type == ENG_ROPE_LLAMA3)
+        op_rope_llama3(inv, half, r->factor, r->low_freq_factor, r->high_freq_factor, r->orig_ctx);
+    op_rope_tables(cos_t, sin_t, ctx, half, inv);
 }
 
 /* ---------- run state ---------------------------------------------------------------------------- */
@@ -52,7 +77,7 @@ static int alloc_state(EngModel *m, int ctx, LabErr *e) {
     s->batch = ctx < 512 ? ctx : 512; /* the batch kernel converts each weight once per batch: long batches amortize it */
     size_t B = (size_t)s->batch, dim = (size_t)c->dim, hid = (size_t)c->hidden;
     size_t qd = (size_t)c->n_head * c->head_dim, kvd = (size_t)c->n_kv_head * c->head_dim;
-    size_t qw = c->arch == ENG_ARCH_GPT2 ? 3 * dim : qd;
+    size_t qw = c->arch == ENG_ARCH_GPT2 ? 3 * dim : qd; /* gpt2's attention reads q from the fused rows */
     size_t kv_elems;
     if (!size_mul_ok((size_t)c->n_layer * (size_t)ctx, kvd, &kv_elems) || !size_mul_ok(kv_elems, 4, &kv_elems))
         return lab_err(e, LAB_ERANGE, "%s: KV cache of %d positions is too large", m->name, ctx);
@@ -70,17 +95,26 @@ static int alloc_state(EngModel *m, int ctx, LabErr *e) {
     m->info.bytes_kv = 2 * kv_elems;
     ALLOC(x, B * dim);
     ALLOC(xb, B * (dim > qd ? dim : qd));
+    if (c->arch == ENG_ARCH_GPTNEOX || c->arch == ENG_ARCH_PHI) ALLOC(xb2, B * dim);
+    if (c->arch == ENG_ARCH_GPTNEOX) ALLOC(qkv, B * 3 * dim);
     ALLOC(q, B * qw);
     ALLOC(att_out, B * qd);
     ALLOC(hb, B * hid);
     ALLOC(hb2, B * hid);
     ALLOC(logits, (size_t)c->vocab);
     ALLOC(row, dim > hid ? dim : hid);
-    if (c->arch == ENG_ARCH_LLAMA) {
-        size_t half = (size_t)c->head_dim / 2;
+    if (c->arch != ENG_ARCH_GPT2) {
+        size_t half = (size_t)c->rope_dim / 2;
+        float *inv = eng_model_alloc(m, half * sizeof *inv, false, e);
+        if (!inv) return -1;
         ALLOC(rope_cos, (size_t)ctx * half);
         ALLOC(rope_sin, (size_t)ctx * half);
-        op_rope_tables(s->rope_cos, s->rope_sin, ctx, c->head_dim, c->rope_theta);
+        rope_fill(c, s->rope_cos, s->rope_sin, ctx, c->rope_theta, true, inv);
+        if (c->arch == ENG_ARCH_GEMMA3) { /* the sliding layers' base, unscaled (as transformers) */
+            ALLOC(rope_cos_l, (size_t)ctx * half);
+            ALLOC(rope_sin_l, (size_t)ctx * half);
+            rope_fill(c, s->rope_cos_l, s->rope_sin_l, ctx, c->rope_theta_local, false, inv);
+        }
     }
 #undef ALLOC
     return 0;
@@ -248,6 +282,7 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
         rc = lab_err(e, LAB_EUNSUPPORTED,
                      "%s: not a model ablab reads (a Hugging Face folder, a llama2.c .bin or a .gguf file)", path);
     }
+    if (!rc && !m->cfg.rope_dim) m->cfg.rope_dim = m->cfg.head_dim; /* loaders of full-rotary families leave it */
     if (rc || check_config(m, e)) goto fail;
     const EngFamily *fam = eng_family(m->cfg.arch);
     if (!fam) {

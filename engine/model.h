@@ -18,7 +18,29 @@
 typedef struct Tokenizer Tokenizer; /* tokenizer/tokenizer.h */
 
 /* ---------- config ------------------------------------------------------------------------------ */
-typedef enum { ENG_ARCH_LLAMA = 0, ENG_ARCH_GPT2 } EngArch;
+typedef enum {
+    ENG_ARCH_LLAMA = 0, /* also SmolLM, Llama 3.x */
+    ENG_ARCH_GPT2,
+    ENG_ARCH_QWEN2,     /* llama with q/k/v biases */
+    ENG_ARCH_QWEN3,     /* llama with per-head RMSNorm on q and k */
+    ENG_ARCH_GPTNEOX,   /* Pythia */
+    ENG_ARCH_PHI,       /* Phi-1, 1.5, 2 */
+    ENG_ARCH_GEMMA3,    /* Gemma 3 text */
+} EngArch;
+
+/* RoPE frequency scaling (transformers' rope_type). */
+typedef enum { ENG_ROPE_DEFAULT = 0, ENG_ROPE_LINEAR, ENG_ROPE_LLAMA3 } EngRopeType;
+typedef struct {
+    EngRopeType type;
+    float factor;                       /* linear, llama3 */
+    float low_freq_factor, high_freq_factor; /* llama3 */
+    int orig_ctx;                       /* llama3: original_max_position_embeddings */
+} EngRopeScaling;
+
+/* The MLP's activation: SiLU (SwiGLU), tanh GELU (gelu_new / gelu_pytorch_tanh), exact erf GELU. */
+typedef enum { ENG_ACT_SILU = 0, ENG_ACT_GELU_TANH, ENG_ACT_GELU_ERF } EngAct;
+
+#define ENG_MAX_EOS 8
 
 typedef struct {
     EngArch arch;
@@ -31,20 +53,34 @@ typedef struct {
     int vocab;
     int ctx_max;        /* max_position_embeddings / n_positions / seq_len */
     float norm_eps;     /* rms_norm_eps (llama), layer_norm_epsilon (gpt2) */
-    float rope_theta;   /* llama */
+    float rope_theta;   /* RoPE base (gemma3: of the global layers) */
+    float rope_theta_local; /* gemma3: RoPE base of the sliding-window layers */
+    int rope_dim;       /* dimensions rotated per head: head_dim, or fewer (partial rotary: phi, gpt_neox) */
+    EngRopeScaling rope_scaling; /* of rope_theta's layers */
     bool rope_interleaved; /* true: rotate pairs (2i, 2i+1) (llama2.c, Meta); false: rotate halves (HF) */
     bool tied;          /* lm_head shares tok_emb */
-    bool attn_bias;     /* llama: q/k/v/o biases present */
+    bool attn_bias;     /* q/k/v biases present (llama, qwen2, phi, gpt_neox) */
+    bool o_bias;        /* attention output bias present */
     bool mlp_bias;      /* llama: gate/up/down biases present */
+    bool qk_norm;       /* qwen3, gemma3: RMSNorm over each head of q and k before RoPE */
+    bool parallel_residual; /* gpt_neox: x + attn(ln1 x) + mlp(ln2 x) */
+    bool qkv_per_head;  /* gpt_neox from HF: fused rows per head [q|k|v]; false: [all q | all k | all v] */
+    EngAct act;
+    float attn_scale;   /* attention score scale; 0: 1/sqrt(head_dim) */
+    float embed_scale;  /* gemma3: embeddings times sqrt(dim); 0: none */
+    float final_softcap;/* gemma3: logits = cap tanh(logits / cap); 0: none */
+    int sliding_window; /* gemma3: keys a sliding layer sees (EngLayer.sliding) */
     bool bos_stops;     /* llama2.c: generating BOS ends the text, as run.c does */
-    int bos_id, eos_id; /* -1 if none */
+    int bos_id, eos_id; /* -1 if none; eos_id is eos_ids[0] */
+    int eos_ids[ENG_MAX_EOS], n_eos; /* every id that ends a generation (eos_token_id may be a list) */
 } EngConfig;
 
 /* ---------- weights ----------------------------------------------------------------------------- */
 /* Norm weights and biases are always F32 (converted at load when the file has another dtype:
  * they are small). Optional biases are NULL when absent. */
 typedef struct {
-    /* llama */
+    bool sliding;               /* gemma3: a sliding-window layer (layer_types) */
+    /* llama, qwen2, qwen3, gemma3, phi (q/k/v/o) */
     const float *attn_norm;     /* [dim] RMSNorm before attention */
     const float *ffn_norm;      /* [dim] RMSNorm before the MLP */
     EngTensor wq;               /* [n_head*head_dim][dim] */
@@ -58,8 +94,12 @@ typedef struct {
     EngTensor w_down;           /* [dim][hidden]  (w2) */
     const float *b_gate, *b_up; /* [hidden] or NULL */
     const float *b_down;        /* [dim] or NULL */
+    const float *q_norm, *k_norm;  /* [head_dim] qwen3/gemma3, or NULL */
+    const float *post_attn_norm;   /* [dim] gemma3: after attention, before the residual */
+    const float *post_ffn_norm;    /* [dim] gemma3: after the MLP, before the residual */
 
-    /* gpt2 */
+    /* gpt2; gpt_neox (c_attn = query_key_value, c_proj = dense, c_fc = dense_h_to_4h, c_fc_proj =
+     * dense_4h_to_h); phi (ln1 = input_layernorm, c_fc = fc1, c_fc_proj = fc2) */
     const float *ln1_w, *ln1_b; /* [dim] LayerNorm before attention */
     const float *ln2_w, *ln2_b; /* [dim] LayerNorm before the MLP */
     EngTensor c_attn;           /* [3*dim][dim] fused q|k|v (Conv1D: stored [dim][3*dim]) */
@@ -79,6 +119,7 @@ typedef struct {
     const float *out_norm;      /* [dim] final RMSNorm (llama) / ln_f weight (gpt2) */
     const float *out_norm_b;    /* [dim] ln_f bias (gpt2), NULL for llama */
     EngTensor lm_head;          /* [vocab][dim]; equals tok_emb when tied */
+    const float *lm_head_b;     /* [vocab] phi, else NULL */
 } EngWeights;
 
 /* ---------- run state --------------------------------------------------------------------------- */
@@ -92,6 +133,8 @@ typedef struct {
     float *value_cache;         /* [n_layer][ctx][n_kv_head*head_dim] */
     float *x;                   /* [batch][dim] residual stream */
     float *xb;                  /* [batch][dim] normed input */
+    float *xb2;                 /* [batch][dim] a second branch (gpt_neox, phi) */
+    float *qkv;                 /* gpt_neox: [batch][3*dim] fused projections */
     float *q;                   /* [batch][n_head*head_dim] (gpt2: [batch][3*dim] fused qkv) */
     float *k, *v;               /* [batch][n_kv_head*head_dim] */
     float *att_out;             /* [batch][n_head*head_dim] */
@@ -99,7 +142,8 @@ typedef struct {
     float *att;                 /* [n_threads][ATT_ROWS * ctx] attention scores */
     float *pack;                /* [n_threads][GEMM_PACK_FLOATS] gemm.c's packed weights */
     float *logits;              /* [vocab] last position */
-    float *rope_cos, *rope_sin; /* llama: [ctx][head_dim/2] */
+    float *rope_cos, *rope_sin; /* [ctx][rope_dim/2] (NULL for gpt2) */
+    float *rope_cos_l, *rope_sin_l; /* gemma3's sliding layers: [ctx][rope_dim/2] */
     float *row;                 /* [max(dim, hidden)] one dequantized row */
 } EngRunState;
 

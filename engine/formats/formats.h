@@ -6,6 +6,11 @@
 #include "model.h"
 
 int hf_config_read(const char *path, EngConfig *c, LabErr *e);   /* config.json */
+/* gemma3: which layers slide (layer_types, or sliding_window_pattern), into layers[n_layer]. */
+int hf_layer_types_read(const char *path, EngConfig *c, EngLayer *layers, LabErr *e);
+/* generation_config.json (absent: nothing): its bos_token_id and eos_token_id (int or list)
+ * replace config.json's, as transformers' generate() takes them. */
+int hf_generation_read(const char *path, EngConfig *c, LabErr *e);
 /* Reads a JSON file of at most `limit` bytes; NULL with "PATH: not valid JSON: why (line N)" on error.
  * The caller owns the result (json_decref). */
 struct json_t;

@@ -14,25 +14,25 @@
 static void attn_one_task(void *ud, int wi, int nw) {
     const OpAttn *a = ud;
     int hd = a->head_dim, group = a->n_head / a->n_kv_head;
-    float scale = 1.0f / sqrtf((float)hd);
+    float scale = a->scale > 0.0f ? a->scale : 1.0f / sqrtf((float)hd);
     float *att = a->att + (size_t)wi * ATT_ROWS * a->ctx;
     int units = a->n * a->n_head;
     QuantDotFn dot = quant_dot_fn(QT_F32);
     QuantAxpyFn axpy = quant_axpy_fn();
     for (int u = wi; u < units; u += nw) {
         int t = u / a->n_head, h = u % a->n_head;
-        int len = a->p0 + t + 1;
+        int len = a->p0 + t + 1, s0 = a->window > 0 && len > a->window ? len - a->window : 0;
         const float *q = a->q + (size_t)t * a->q_stride + (size_t)h * hd;
         const float *kc = a->k_cache + (size_t)(h / group) * hd;
         const float *vc = a->v_cache + (size_t)(h / group) * hd;
-        for (int s = 0; s < len; s++) {
+        for (int s = s0; s < len; s++) {
             const float *k = kc + (size_t)s * a->kv_dim;
             att[s] = dot(k, q, (size_t)hd) * scale;
         }
-        op_softmax(att, len);
+        op_softmax(att + s0, len - s0);
         float *o = a->out + (size_t)t * a->n_head * hd + (size_t)h * hd;
         memset(o, 0, (size_t)hd * sizeof *o);
-        for (int s = 0; s < len; s++) {
+        for (int s = s0; s < len; s++) {
             const float *v = vc + (size_t)s * a->kv_dim;
             axpy(att[s], v, o, (size_t)hd);
         }
@@ -55,12 +55,13 @@ static void attn_tile(const OpAttn *a, int h, int t0, int tn, float *S, float *p
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tn, len, hd, 1.0f, Q, a->q_stride, K, a->kv_dim, 0.0f, S,
                     (int)lds);
     }
-    float scale = 1.0f / sqrtf((float)hd);
+    float scale = a->scale > 0.0f ? a->scale : 1.0f / sqrtf((float)hd);
     for (int i = 0; i < tn; i++) {
         float *row = S + (size_t)i * lds;
-        int valid = a->p0 + t0 + i + 1;
-        for (int j = 0; j < valid; j++) row[j] *= scale;
-        op_softmax(row, valid);
+        int valid = a->p0 + t0 + i + 1, lo = a->window > 0 && valid > a->window ? valid - a->window : 0;
+        for (int j = lo; j < valid; j++) row[j] *= scale;
+        op_softmax(row + lo, valid - lo);
+        memset(row, 0, (size_t)lo * sizeof *row);                    /* the sliding window */
         memset(row + valid, 0, (size_t)(len - valid) * sizeof *row); /* the causal mask */
     }
     if (pack) {

@@ -104,20 +104,50 @@ void op_softmax(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] /= sum;
 }
 
-void op_rope_tables(float *cos_t, float *sin_t, int ctx, int head_dim, float theta) {
-    int half = head_dim / 2;
+void op_gelu_erf(float *a, size_t n) {
+    for (size_t i = 0; i < n; i++) a[i] = 0.5f * a[i] * (1.0f + erff(a[i] * 0.70710678118654752f));
+}
+
+void op_gelu_mul(float *a, const float *b, size_t n) {
+    op_gelu_new(a, n);
+    for (size_t i = 0; i < n; i++) a[i] *= b[i];
+}
+
+void op_softcap(float *x, size_t n, float cap) {
+    if (!(cap > 0.0f)) return;
+    for (size_t i = 0; i < n; i++) x[i] = tanhf(x[i] / cap) * cap;
+}
+
+void op_rope_inv_freq(float *inv, int rot_dim, float theta) {
+    for (int j = 0; j < rot_dim / 2; j++) inv[j] = 1.0f / powf(theta, (float)(2 * j) / (float)rot_dim);
+}
+
+void op_rope_llama3(float *inv, int half, float factor, float low_freq_factor, float high_freq_factor, int orig_ctx) {
+    const float pi = 3.14159265358979323846f;
+    float low_wl = (float)orig_ctx / low_freq_factor, high_wl = (float)orig_ctx / high_freq_factor;
     for (int j = 0; j < half; j++) {
-        float inv = 1.0f / powf(theta, (float)(2 * j) / (float)head_dim);
+        float wl = 2.0f * pi / inv[j];
+        float scaled = wl > low_wl ? inv[j] / factor : inv[j];
+        if (!(wl < high_wl) && !(wl > low_wl)) { /* between the two: blend */
+            float smooth = ((float)orig_ctx / wl - low_freq_factor) / (high_freq_factor - low_freq_factor);
+            scaled = (1.0f - smooth) * scaled / factor + smooth * scaled;
+        }
+        inv[j] = scaled;
+    }
+}
+
+void op_rope_tables(float *cos_t, float *sin_t, int ctx, int half, const float *inv) {
+    for (int j = 0; j < half; j++) {
         for (int p = 0; p < ctx; p++) {
-            float val = (float)p * inv;
+            float val = (float)p * inv[j];
             cos_t[(size_t)p * half + j] = cosf(val);
             sin_t[(size_t)p * half + j] = sinf(val);
         }
     }
 }
 
-void op_rope(float *v, int n_heads, int head_dim, const float *c, const float *s, bool interleaved) {
-    int half = head_dim / 2;
+void op_rope(float *v, int n_heads, int head_dim, int rot_dim, const float *c, const float *s, bool interleaved) {
+    int half = rot_dim / 2;
     for (int h = 0; h < n_heads; h++) {
         float *x = v + (size_t)h * head_dim;
         if (interleaved) {

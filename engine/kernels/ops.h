@@ -17,6 +17,10 @@ void op_add_bias(float *y, const float *b, int n, int dim);
 void op_add(float *x, const float *y, size_t n);           /* x += y */
 void op_silu_mul(float *a, const float *b, size_t n);      /* a = silu(a) * b */
 void op_gelu_new(float *a, size_t n);                      /* tanh approximation (GPT-2's gelu_new) */
+void op_gelu_erf(float *a, size_t n);                      /* exact: 0.5 x (1 + erf(x / sqrt 2)) (torch's gelu) */
+void op_gelu_mul(float *a, const float *b, size_t n);      /* a = gelu_tanh(a) * b (GeGLU) */
+/* x = cap * tanh(x / cap) (Gemma's logit soft-capping); nothing for cap <= 0. */
+void op_softcap(float *x, size_t n, float cap);
 /* x = exp(x - max) * (1 / sum), in place, for one row of n (nothing for n <= 0). -inf entries
  * beside a finite max give 0; a row holding NaN or +inf, or all -inf, comes out all NaN. The SIMD
  * paths multiply by 1/sum, the portable one divides: within an ulp of each other. */
@@ -25,12 +29,18 @@ void op_softmax(float *x, int n);
  * one), subnormals included; 0 far below, +inf above ~88.72, NaN for NaN. */
 void op_exp(float *y, const float *x, size_t n);
 
-/* cos/sin tables [ctx][head_dim/2]: angle(pos, j) = pos * theta^(-2j/head_dim), in float as both
- * run.c and transformers compute it. */
-void op_rope_tables(float *cos_t, float *sin_t, int ctx, int head_dim, float theta);
-/* Rotates n_heads heads of head_dim at position pos: interleaved pairs (2j, 2j+1) or halves
- * (j, j + head_dim/2). */
-void op_rope(float *v, int n_heads, int head_dim, const float *cos_row, const float *sin_row, bool interleaved);
+/* The inverse frequencies of RoPE over rot_dim dimensions, inv[j] = theta^(-2j/rot_dim) for
+ * j < rot_dim/2, in float as run.c and transformers compute them. */
+void op_rope_inv_freq(float *inv, int rot_dim, float theta);
+/* Llama 3's frequency-dependent scaling of inv[half] (transformers' "llama3" rope type): long
+ * wavelengths divided by factor, short ones kept, those between blended. */
+void op_rope_llama3(float *inv, int half, float factor, float low_freq_factor, float high_freq_factor, int orig_ctx);
+/* cos/sin tables [ctx][half]: angle(pos, j) = pos * inv[j]. */
+void op_rope_tables(float *cos_t, float *sin_t, int ctx, int half, const float *inv);
+/* Rotates the first rot_dim dimensions of n_heads heads of head_dim (the rest pass through, as
+ * partial rotary does): interleaved pairs (2j, 2j+1) or halves (j, j + rot_dim/2). */
+void op_rope(float *v, int n_heads, int head_dim, int rot_dim, const float *cos_row, const float *sin_row,
+             bool interleaved);
 
 /* Query rows per attention tile: prompt batches compute scores ATT_ROWS queries at a time. */
 #define ATT_ROWS 64
@@ -47,6 +57,8 @@ typedef struct {
     float *att; int ctx;
     float *pack;
     int n, p0, n_head, n_kv_head, head_dim;
+    float scale;    /* score scale; 0: 1/sqrt(head_dim) */
+    int window;     /* sliding window: a query at p sees keys p-window+1 .. p; 0: all before it */
 } OpAttn;
 void op_attention(const OpAttn *a, EngPool *pool);
 

@@ -8,6 +8,11 @@
 static const EngFamily families[] = {
     {ENG_ARCH_LLAMA, "llama", "llama", llama_forward},
     {ENG_ARCH_GPT2, "gpt2", "gpt2", gpt2_forward},
+    {ENG_ARCH_QWEN2, "qwen2", "qwen2", llama_forward},
+    {ENG_ARCH_QWEN3, "qwen3", "qwen3", llama_forward},
+    {ENG_ARCH_GPTNEOX, "gpt_neox", "gptneox", gptneox_forward},
+    {ENG_ARCH_PHI, "phi", "phi2", phi_forward},
+    {ENG_ARCH_GEMMA3, "gemma3_text", "gemma3", gemma3_forward},
 };
 #define N_FAMILIES (sizeof families / sizeof *families)
 

@@ -47,12 +47,5 @@ void gpt2_forward(EngModel *m, const int *ids, int n, float *all_logits) {
         op_add(s->x, s->xb, (size_t)n * dim);
     }
     s->pos = p0 + n;
-    if (all_logits) {
-        op_layernorm(s->xb, s->x, w->out_norm, w->out_norm_b, n, dim, c->norm_eps);
-        mm_batch(&w->lm_head, s->xb, n, all_logits, m->pool, m->s.pack);
-        memcpy(s->logits, all_logits + (size_t)(n - 1) * c->vocab, (size_t)c->vocab * sizeof(float));
-    } else {
-        op_layernorm(s->xb, s->x + (size_t)(n - 1) * dim, w->out_norm, w->out_norm_b, 1, dim, c->norm_eps);
-        mm_vec(&w->lm_head, s->xb, s->logits, m->pool);
-    }
+    model_head(m, n, all_logits);
 }

@@ -1,6 +1,7 @@
 /* The Llama-style forward pass (Meta / llama2.c / Hugging Face LlamaForCausalLM): RMSNorm, RoPE,
- * grouped-query attention, SwiGLU, optional biases. A batch of n tokens goes through sgemm; K and V
- * are written straight into the cache rows of their positions. */
+ * grouped-query attention, SwiGLU, optional biases. Qwen2 (q/k/v biases) and Qwen3 (RMSNorm over
+ * each head of q and k before RoPE) are this pass too. A batch of n tokens goes through sgemm; K
+ * and V are written straight into the cache rows of their positions. */
 #include <string.h>
 
 #include "matmul.h"
@@ -11,7 +12,7 @@ void llama_forward(EngModel *m, const int *ids, int n, float *all_logits) {
     const EngConfig *c = &m->cfg;
     const EngWeights *w = &m->w;
     EngRunState *s = &m->s;
-    int dim = c->dim, hd = c->head_dim, half = hd / 2;
+    int dim = c->dim, hd = c->head_dim, half = c->rope_dim / 2;
     int qd = c->n_head * hd, kvd = c->n_kv_head * hd;
     int p0 = s->pos;
     for (int t = 0; t < n; t++) eng_tensor_row(&w->tok_emb, ids[t], s->x + (size_t)t * dim);
@@ -27,14 +28,18 @@ void llama_forward(EngModel *m, const int *ids, int n, float *all_logits) {
         op_add_bias(s->q, L->bq, n, qd);
         op_add_bias(k, L->bk, n, kvd);
         op_add_bias(v, L->bv, n, kvd);
+        if (L->q_norm) { /* qwen3 */
+            op_rmsnorm(s->q, s->q, L->q_norm, n * c->n_head, hd, c->norm_eps);
+            op_rmsnorm(k, k, L->k_norm, n * c->n_kv_head, hd, c->norm_eps);
+        }
         for (int t = 0; t < n; t++) {
             const float *cr = s->rope_cos + (size_t)(p0 + t) * half, *sr = s->rope_sin + (size_t)(p0 + t) * half;
-            op_rope(s->q + (size_t)t * qd, c->n_head, hd, cr, sr, c->rope_interleaved);
-            op_rope(k + (size_t)t * kvd, c->n_kv_head, hd, cr, sr, c->rope_interleaved);
+            op_rope(s->q + (size_t)t * qd, c->n_head, hd, c->rope_dim, cr, sr, c->rope_interleaved);
+            op_rope(k + (size_t)t * kvd, c->n_kv_head, hd, c->rope_dim, cr, sr, c->rope_interleaved);
         }
         OpAttn a = {.q = s->q, .q_stride = qd, .k_cache = kc, .v_cache = vc, .kv_dim = kvd, .out = s->att_out,
                     .att = s->att, .ctx = s->ctx, .pack = s->pack, .n = n, .p0 = p0,
-                    .n_head = c->n_head, .n_kv_head = c->n_kv_head, .head_dim = hd};
+                    .n_head = c->n_head, .n_kv_head = c->n_kv_head, .head_dim = hd, .scale = c->attn_scale};
         op_attention(&a, m->pool);
         mm_batch(&L->wo, s->att_out, n, s->xb, m->pool, m->s.pack);
         op_add_bias(s->xb, L->bo, n, dim);
@@ -51,12 +56,5 @@ void llama_forward(EngModel *m, const int *ids, int n, float *all_logits) {
         op_add(s->x, s->xb, (size_t)n * dim);
     }
     s->pos = p0 + n;
-    if (all_logits) {
-        op_rmsnorm(s->xb, s->x, w->out_norm, n, dim, c->norm_eps);
-        mm_batch(&w->lm_head, s->xb, n, all_logits, m->pool, m->s.pack);
-        memcpy(s->logits, all_logits + (size_t)(n - 1) * c->vocab, (size_t)c->vocab * sizeof(float));
-    } else {
-        op_rmsnorm(s->xb, s->x + (size_t)(n - 1) * dim, w->out_norm, 1, dim, c->norm_eps);
-        mm_vec(&w->lm_head, s->xb, s->logits, m->pool);
-    }
+    model_head(m, n, all_logits);
 }

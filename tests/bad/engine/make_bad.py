@@ -126,8 +126,43 @@ def main():
            expect='"num_key_value_heads" = 3 is out of range [1, 2]')
     folder("config_bias_without_tensors", good, cfg=dict(CFG, attention_bias=True),
            expect="tensor 'model.layers.0.self_attn.q_proj.bias' is missing")
-    folder("config_rope_scaling", good, cfg=dict(CFG, rope_scaling={"rope_type": "llama3", "factor": 8.0}),
-           expect="rope_type 'llama3' (only the default RoPE is supported)")
+    folder("config_rope_scaling", good, cfg=dict(CFG, rope_scaling={"rope_type": "yarn", "factor": 8.0}),
+           expect="\"rope_scaling\" has rope_type 'yarn' (ablab applies default, linear and llama3)")
+    folder("config_rope_llama3_incomplete", good, cfg=dict(CFG, rope_parameters={
+        "rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0}),
+           expect="rope type 'llama3' needs a positive number \"low_freq_factor\"")
+    folder("config_rope_unknown_v5", good, cfg=dict(CFG, rope_parameters={"rope_type": "dynamic", "rope_theta": 1e4}),
+           expect="\"rope_parameters\" has rope_type 'dynamic'")
+    folder("config_head_dim_vs_weights", good, cfg=dict(CFG, head_dim=8),
+           expect="tensor 'model.layers.0.self_attn.q_proj.weight' has shape [8, 8] but config.json implies [16, 8]")
+    folder("config_unknown_activation", good, cfg=dict(CFG, hidden_act="relu"),
+           expect="\"hidden_act\" is 'relu', which ablab does not apply for this model_type (silu)")
+    folder("config_softcap_on_llama", good, cfg=dict(CFG, final_logit_softcapping=30.0),
+           expect="\"final_logit_softcapping\" is set: soft-capping of the logits, which ablab does not apply")
+    folder("config_qwen2_missing_biases", good, cfg=dict(CFG, model_type="qwen2"),
+           expect="tensor 'model.layers.0.self_attn.q_proj.bias' is missing")
+    folder("config_qwen2_sliding", good, cfg=dict(CFG, model_type="qwen2", use_sliding_window=True),
+           expect="\"use_sliding_window\" is set")
+    folder("config_qwen3_missing_qk_norm", good, cfg=dict(CFG, model_type="qwen3"),
+           expect="tensor 'model.layers.0.self_attn.q_norm.weight' is missing")
+    gemma = dict(CFG, model_type="gemma3_text", head_dim=4, query_pre_attn_scalar=4, sliding_window=4,
+                 layer_types=["sliding_attention", "full_attention"], hidden_activation="gelu_pytorch_tanh")
+    folder("config_layer_types_length", good, cfg=gemma,
+           expect="\"layer_types\" has 2 entries for 1 layers (num_hidden_layers)")
+    folder("config_layer_types_unknown", good, cfg=dict(gemma, layer_types=["chunked_attention"]),
+           expect="\"layer_types\"[0] is 'chunked_attention' (full_attention or sliding_attention)")
+    folder("config_gemma3_attn_softcap", good, cfg=dict(gemma, attn_logit_softcapping=50.0),
+           expect="\"attn_logit_softcapping\" is set: soft-capping of the attention scores")
+    folder("config_gemma3_activation", good, cfg=dict(gemma, layer_types=["full_attention"], hidden_activation="silu"),
+           expect="\"hidden_activation\" is 'silu', which ablab does not apply")
+    folder("config_phi_qk_layernorm", good, cfg=dict(CFG, model_type="phi", qk_layernorm=True),
+           expect="\"qk_layernorm\" is set: LayerNorms on q and k")
+    folder("config_phi_missing_bias", good, cfg=dict(CFG, model_type="phi", partial_rotary_factor=0.5),
+           expect="tensor 'model.layers.0.input_layernorm.bias' is missing")
+    folder("config_neox_rotary_odd", good, cfg=dict(CFG, model_type="gpt_neox", num_key_value_heads=2, rotary_pct=0.3),
+           expect="\"rotary_pct\" = 0.3 rotates 1 of 4 dimensions per head (needs an even number)")
+    folder("config_eos_not_ids", good, cfg=dict(CFG, eos_token_id=["</s>"]),
+           expect="\"eos_token_id\" is not a token id or a list of them")
     folder("config_unknown_arch", good, cfg=dict(CFG, model_type="mamba"), expect="model_type 'mamba' is not supported")
     folder("config_not_json", None, cfg=None, expect="not valid JSON")
     with open(os.path.join(HERE, "config_not_json", "config.json"), "w") as f:

@@ -1,0 +1,24 @@
+/* The end of every forward pass: the final norm, the output head (and its bias), soft-capping. */
+#include <string.h>
+
+#include "matmul.h"
+#include "models.h"
+#include "ops.h"
+
+void model_head(EngModel *m, int n, float *all_logits) {
+    const EngConfig *c = &m->cfg;
+    const EngWeights *w = &m->w;
+    EngRunState *s = &m->s;
+    int dim = c->dim, V = c->vocab;
+    /* with all_logits every position goes through the head, else only the last */
+    int rows = all_logits ? n : 1;
+    const float *x = all_logits ? s->x : s->x + (size_t)(n - 1) * dim;
+    if (w->out_norm_b) op_layernorm(s->xb, x, w->out_norm, w->out_norm_b, rows, dim, c->norm_eps);
+    else op_rmsnorm(s->xb, x, w->out_norm, rows, dim, c->norm_eps);
+    float *out = all_logits ? all_logits : s->logits;
+    if (all_logits) mm_batch(&w->lm_head, s->xb, n, all_logits, m->pool, s->pack);
+    else mm_vec(&w->lm_head, s->xb, s->logits, m->pool);
+    op_add_bias(out, w->lm_head_b, rows, V);
+    op_softcap(out, (size_t)rows * V, c->final_softcap);
+    if (all_logits) memcpy(s->logits, all_logits + (size_t)(n - 1) * V, (size_t)V * sizeof(float));
+}
