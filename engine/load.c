@@ -66,6 +66,8 @@ static void rope_fill(const EngConfig *c, float *cos_t, float *sin_t, int ctx, f
         for (int j = 0; j < half; j++) inv[j] /= r->factor;
     else if (scaled && r->type == ENG_ROPE_LLAMA3)
         op_rope_llama3(inv, half, r->factor, r->low_freq_factor, r->high_freq_factor, r->orig_ctx);
+    else if (scaled && r->type == ENG_ROPE_FACTORS)
+        for (int j = 0; j < half; j++) inv[j] /= r->freq_factors[j];
     op_rope_tables(cos_t, sin_t, ctx, half, inv);
 }
 

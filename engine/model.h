@@ -29,12 +29,13 @@ typedef enum {
 } EngArch;
 
 /* RoPE frequency scaling (transformers' rope_type). */
-typedef enum { ENG_ROPE_DEFAULT = 0, ENG_ROPE_LINEAR, ENG_ROPE_LLAMA3 } EngRopeType;
+typedef enum { ENG_ROPE_DEFAULT = 0, ENG_ROPE_LINEAR, ENG_ROPE_LLAMA3, ENG_ROPE_FACTORS } EngRopeType;
 typedef struct {
     EngRopeType type;
     float factor;                       /* linear, llama3 */
     float low_freq_factor, high_freq_factor; /* llama3 */
     int orig_ctx;                       /* llama3: original_max_position_embeddings */
+    const float *freq_factors;          /* factors: [rope_dim/2] divisors of each frequency (GGUF rope_freqs) */
 } EngRopeScaling;
 
 /* The MLP's activation: SiLU (SwiGLU), tanh GELU (gelu_new / gelu_pytorch_tanh), exact erf GELU. */

@@ -21,6 +21,8 @@
 #include "quant.h"
 #include "tokenizer.h"
 #include "matmul.h"
+#include "models.h"
+#include <math.h>
 
 _Static_assert((int)ENG_DT_F32 == (int)QT_F32 && (int)ENG_DT_F16 == (int)QT_F16 &&
                    (int)ENG_DT_BF16 == (int)QT_BF16 && (int)ENG_DT_Q8_0 == (int)QT_Q8_0,
@@ -119,6 +121,7 @@ static int ld_vec(Ld *L, const float **out, const char *name, int64_t n, bool re
 
 #define BLK(buf, i, suffix) (snprintf(buf, sizeof buf, "blk.%d.%s", i, suffix), buf)
 
+/* llama, qwen2, qwen3: llama.cpp's names, with the biases and q/k norms each may carry. */
 static int ld_llama(Ld *L) {
     EngModel *m = L->m;
     EngConfig *c = &m->cfg;
@@ -139,13 +142,131 @@ static int ld_llama(Ld *L) {
             ld_vec(L, &y->bq, BLK(nm, i, "attn_q.bias"), qd, false) ||
             ld_vec(L, &y->bk, BLK(nm, i, "attn_k.bias"), kvd, false) ||
             ld_vec(L, &y->bv, BLK(nm, i, "attn_v.bias"), kvd, false) ||
-            ld_vec(L, &y->bo, BLK(nm, i, "attn_output.bias"), dim, false))
+            ld_vec(L, &y->bo, BLK(nm, i, "attn_output.bias"), dim, false) ||
+            ld_vec(L, &y->q_norm, BLK(nm, i, "attn_q_norm.weight"), c->head_dim, c->arch == ENG_ARCH_QWEN3) ||
+            ld_vec(L, &y->k_norm, BLK(nm, i, "attn_k_norm.weight"), c->head_dim, c->arch == ENG_ARCH_QWEN3))
             return -1;
         if ((y->bq != NULL) != (y->bk != NULL) || (y->bq != NULL) != (y->bv != NULL))
             return lab_err(L->e, LAB_EFORMAT, "%s: layer %d has some of the q/k/v biases but not all", L->g->name, i);
+        if ((y->q_norm != NULL) != (y->k_norm != NULL))
+            return lab_err(L->e, LAB_EFORMAT, "%s: layer %d has one of attn_q_norm/attn_k_norm but not both", L->g->name, i);
+        if (c->arch == ENG_ARCH_QWEN2 && !y->bq)
+            return lab_err(L->e, LAB_EFORMAT, "%s: tensor '%s' is missing (qwen2 has q/k/v biases)", L->g->name,
+                           BLK(nm, i, "attn_q.bias"));
         if (y->bq) c->attn_bias = true;
+        if (y->bo) c->o_bias = true;
+        if (y->q_norm) c->qk_norm = true;
     }
     return ld_vec(L, &m->w.out_norm, "output_norm.weight", dim, true);
+}
+
+static int ld_gemma3(Ld *L) {
+    EngModel *m = L->m;
+    EngConfig *c = &m->cfg;
+    const int64_t dim = c->dim, hid = c->hidden, hd = c->head_dim, qd = (int64_t)c->n_head * hd,
+                  kvd = (int64_t)c->n_kv_head * hd;
+    char nm[96];
+    for (int i = 0; i < c->n_layer; i++) {
+        EngLayer *y = &m->w.layers[i];
+        /* the converter stored every norm as 1 + w, which is what the forward pass reads */
+        if (ld_vec(L, &y->attn_norm, BLK(nm, i, "attn_norm.weight"), dim, true) ||
+            ld_vec(L, &y->post_attn_norm, BLK(nm, i, "post_attention_norm.weight"), dim, true) ||
+            ld_vec(L, &y->ffn_norm, BLK(nm, i, "ffn_norm.weight"), dim, true) ||
+            ld_vec(L, &y->post_ffn_norm, BLK(nm, i, "post_ffw_norm.weight"), dim, true) ||
+            ld_vec(L, &y->q_norm, BLK(nm, i, "attn_q_norm.weight"), hd, true) ||
+            ld_vec(L, &y->k_norm, BLK(nm, i, "attn_k_norm.weight"), hd, true) ||
+            ld_mat(L, &y->wq, BLK(nm, i, "attn_q.weight"), qd, dim, true) ||
+            ld_mat(L, &y->wk, BLK(nm, i, "attn_k.weight"), kvd, dim, true) ||
+            ld_mat(L, &y->wv, BLK(nm, i, "attn_v.weight"), kvd, dim, true) ||
+            ld_mat(L, &y->wo, BLK(nm, i, "attn_output.weight"), dim, qd, true) ||
+            ld_mat(L, &y->w_gate, BLK(nm, i, "ffn_gate.weight"), hid, dim, true) ||
+            ld_mat(L, &y->w_up, BLK(nm, i, "ffn_up.weight"), hid, dim, true) ||
+            ld_mat(L, &y->w_down, BLK(nm, i, "ffn_down.weight"), dim, hid, true))
+            return -1;
+    }
+    return ld_vec(L, &m->w.out_norm, "output_norm.weight", dim, true);
+}
+
+static int ld_gptneox(Ld *L) {
+    EngModel *m = L->m;
+    EngConfig *c = &m->cfg;
+    const int64_t dim = c->dim, hid = c->hidden;
+    char nm[96];
+    for (int i = 0; i < c->n_layer; i++) {
+        EngLayer *y = &m->w.layers[i];
+        if (ld_vec(L, &y->ln1_w, BLK(nm, i, "attn_norm.weight"), dim, true) ||
+            ld_vec(L, &y->ln1_b, BLK(nm, i, "attn_norm.bias"), dim, true) ||
+            ld_vec(L, &y->ln2_w, BLK(nm, i, "ffn_norm.weight"), dim, true) ||
+            ld_vec(L, &y->ln2_b, BLK(nm, i, "ffn_norm.bias"), dim, true) ||
+            ld_mat(L, &y->c_attn, BLK(nm, i, "attn_qkv.weight"), 3 * dim, dim, true) ||
+            ld_vec(L, &y->c_attn_b, BLK(nm, i, "attn_qkv.bias"), 3 * dim, false) ||
+            ld_mat(L, &y->c_proj, BLK(nm, i, "attn_output.weight"), dim, dim, true) ||
+            ld_vec(L, &y->c_proj_b, BLK(nm, i, "attn_output.bias"), dim, false) ||
+            ld_mat(L, &y->c_fc, BLK(nm, i, "ffn_up.weight"), hid, dim, true) ||
+            ld_vec(L, &y->c_fc_b, BLK(nm, i, "ffn_up.bias"), hid, true) ||
+            ld_mat(L, &y->c_fc_proj, BLK(nm, i, "ffn_down.weight"), dim, hid, true) ||
+            ld_vec(L, &y->c_fc_proj_b, BLK(nm, i, "ffn_down.bias"), dim, true))
+            return -1;
+        if (y->c_attn_b) c->attn_bias = c->o_bias = true;
+    }
+    return ld_vec(L, &m->w.out_norm, "output_norm.weight", dim, true) ||
+           ld_vec(L, &m->w.out_norm_b, "output_norm.bias", dim, true);
+}
+
+/* Rows [r0, r0 + rows) of a fused matrix, as a matrix of its own (the rows are contiguous). */
+static int ld_rows(Ld *L, EngTensor *out, const GgufTensor *t, int64_t r0, int64_t rows, int64_t cols) {
+    EngDType dt = ENG_DT_F32;
+    ggml_to_eng_dtype(t->type, &dt);
+    size_t rb;
+    if (ggml_row_size(t->type, (uint64_t)cols, &rb)) return lab_err(L->e, LAB_EFORMAT, "%s: %s: bad row size", L->g->name, t->name);
+    return eng_model_weight(L->m, out, dt, (const uint8_t *)t->data + (size_t)r0 * rb, rows, cols, false, t->name, L->e);
+}
+
+/* phi2: q/k/v as three tensors (newer converters) or one attn_qkv [q | k | v]. */
+static int ld_phi2(Ld *L) {
+    EngModel *m = L->m;
+    EngConfig *c = &m->cfg;
+    const int64_t dim = c->dim, hid = c->hidden, qd = (int64_t)c->n_head * c->head_dim,
+                  kvd = (int64_t)c->n_kv_head * c->head_dim;
+    char nm[96];
+    for (int i = 0; i < c->n_layer; i++) {
+        EngLayer *y = &m->w.layers[i];
+        int rc;
+        const GgufTensor *qkv = ld_find(L, BLK(nm, i, "attn_qkv.weight"), qd + 2 * kvd, dim, false, &rc);
+        if (rc) return -1;
+        if (qkv) {
+            const GgufTensor *b = ld_find(L, BLK(nm, i, "attn_qkv.bias"), 1, qd + 2 * kvd, true, &rc);
+            if (!b) return -1;
+            if (b->type != GGML_TYPE_F32)
+                return lab_err(L->e, LAB_EUNSUPPORTED, "%s: %s is %s (f32 expected)", L->g->name, b->name, ggml_type_name(b->type));
+            const float *bd = b->data;
+            if (ld_rows(L, &y->wq, qkv, 0, qd, dim) || ld_rows(L, &y->wk, qkv, qd, kvd, dim) ||
+                ld_rows(L, &y->wv, qkv, qd + kvd, kvd, dim) ||
+                eng_model_vec(m, &y->bq, ENG_DT_F32, bd, qd, b->name, L->e) ||
+                eng_model_vec(m, &y->bk, ENG_DT_F32, bd + qd, kvd, b->name, L->e) ||
+                eng_model_vec(m, &y->bv, ENG_DT_F32, bd + qd + kvd, kvd, b->name, L->e))
+                return -1;
+        } else if (ld_mat(L, &y->wq, BLK(nm, i, "attn_q.weight"), qd, dim, true) ||
+                   ld_vec(L, &y->bq, BLK(nm, i, "attn_q.bias"), qd, true) ||
+                   ld_mat(L, &y->wk, BLK(nm, i, "attn_k.weight"), kvd, dim, true) ||
+                   ld_vec(L, &y->bk, BLK(nm, i, "attn_k.bias"), kvd, true) ||
+                   ld_mat(L, &y->wv, BLK(nm, i, "attn_v.weight"), kvd, dim, true) ||
+                   ld_vec(L, &y->bv, BLK(nm, i, "attn_v.bias"), kvd, true)) {
+            return -1;
+        }
+        if (ld_vec(L, &y->ln1_w, BLK(nm, i, "attn_norm.weight"), dim, true) ||
+            ld_vec(L, &y->ln1_b, BLK(nm, i, "attn_norm.bias"), dim, true) ||
+            ld_mat(L, &y->wo, BLK(nm, i, "attn_output.weight"), dim, qd, true) ||
+            ld_vec(L, &y->bo, BLK(nm, i, "attn_output.bias"), dim, true) ||
+            ld_mat(L, &y->c_fc, BLK(nm, i, "ffn_up.weight"), hid, dim, true) ||
+            ld_vec(L, &y->c_fc_b, BLK(nm, i, "ffn_up.bias"), hid, true) ||
+            ld_mat(L, &y->c_fc_proj, BLK(nm, i, "ffn_down.weight"), dim, hid, true) ||
+            ld_vec(L, &y->c_fc_proj_b, BLK(nm, i, "ffn_down.bias"), dim, true))
+            return -1;
+    }
+    return ld_vec(L, &m->w.out_norm, "output_norm.weight", dim, true) ||
+           ld_vec(L, &m->w.out_norm_b, "output_norm.bias", dim, true) ||
+           ld_vec(L, &m->w.lm_head_b, "output.bias", c->vocab, false);
 }
 
 static int ld_gpt2(Ld *L) {
@@ -276,6 +397,106 @@ static int ld_tokenizer(Ld *L) {
 }
 #endif
 
+/* Families whose head_dim may differ from embedding_length / head_count. */
+static bool fam_has_head_dim(EngArch a) {
+    return a == ENG_ARCH_LLAMA || a == ENG_ARCH_QWEN2 || a == ENG_ARCH_QWEN3 || a == ENG_ARCH_GEMMA3;
+}
+
+static int ld_arch_bool(Ld *L, const char *suffix, bool dflt, bool *out) {
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", L->arch, suffix);
+    int rc = gguf_get_bool(L->g, key, out, L->e);
+    if (rc == 1) *out = dflt;
+    return rc < 0 ? -1 : 0;
+}
+
+/* A float key that changes the math and that ablab does not apply: refused when set and non-zero. */
+static int ld_refuse(Ld *L, const char *suffix) {
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", L->arch, suffix);
+    float v = 0;
+    int rc = gguf_get_f32(L->g, key, &v, L->e);
+    if (rc < 0) return -1;
+    if (rc == 0 && v != 0.0f)
+        return lab_err(L->e, LAB_EUNSUPPORTED, "%s: %s = %g is set, which ablab does not apply to %s", L->g->name, key,
+                       (double)v, L->arch);
+    return 0;
+}
+
+/* RoPE scaling: rope.scaling.type none/linear (+ rope.scaling.factor), or the per-frequency
+ * divisors of a rope_freqs.weight tensor (how llama.cpp's converter stores Llama 3's scaling). */
+static int ld_rope_scaling(Ld *L) {
+    EngConfig *c = &L->m->cfg;
+    char key[128];
+    snprintf(key, sizeof key, "%s.rope.scaling.type", L->arch);
+    GgufStr st;
+    int rc = gguf_get_str(L->g, key, &st, L->e);
+    if (rc < 0) return -1;
+    if (rc == 0 && st.len == 6 && !memcmp(st.s, "linear", 6)) {
+        c->rope_scaling.type = ENG_ROPE_LINEAR;
+        if (ld_float(L, "rope.scaling.factor", 1.0f, &c->rope_scaling.factor)) return -1;
+    } else if (rc == 0 && !(st.len == 4 && !memcmp(st.s, "none", 4))) {
+        return lab_err(L->e, LAB_EUNSUPPORTED, "%s: %s is '%.*s' (ablab applies none and linear, and rope_freqs)",
+                       L->g->name, key, (int)(st.len < 32 ? st.len : 32), st.s);
+    }
+    int half = c->rope_dim / 2;
+    const GgufTensor *t = ld_find(L, "rope_freqs.weight", 1, half, false, &rc);
+    if (rc) return -1;
+    if (t) {
+        if (c->rope_scaling.type != ENG_ROPE_DEFAULT)
+            return lab_err(L->e, LAB_EUNSUPPORTED, "%s: both %s and rope_freqs.weight scale RoPE", L->g->name, key);
+        if (t->type != GGML_TYPE_F32)
+            return lab_err(L->e, LAB_EUNSUPPORTED, "%s: rope_freqs.weight is %s (f32 expected)", L->g->name, ggml_type_name(t->type));
+        if (eng_model_vec(L->m, &c->rope_scaling.freq_factors, ENG_DT_F32, t->data, half, "rope_freqs.weight", L->e)) return -1;
+        for (int j = 0; j < half; j++)
+            if (!(c->rope_scaling.freq_factors[j] > 0.0f))
+                return lab_err(L->e, LAB_ERANGE, "%s: rope_freqs.weight[%d] = %g is not positive", L->g->name, j,
+                               (double)c->rope_scaling.freq_factors[j]);
+        c->rope_scaling.type = ENG_ROPE_FACTORS;
+    }
+    return 0;
+}
+
+/* gemma3: the local RoPE base, the window, which layers slide, the score scale, the soft-cap. */
+static int ld_gemma3_config(Ld *L) {
+    EngModel *m = L->m;
+    EngConfig *c = &m->cfg;
+    if (ld_float(L, "rope.freq_base_swa", 10000.0f, &c->rope_theta_local) ||
+        ld_int(L, "attention.sliding_window", 4096, 1, &c->sliding_window))
+        return -1;
+    float scale = 0, cap = 0;
+    char key[128];
+    snprintf(key, sizeof key, "%s.attention.scale", L->arch);
+    int rc = gguf_get_f32(L->g, key, &scale, L->e);
+    if (rc < 0) return -1;
+    c->attn_scale = rc == 0 ? scale : 1.0f / sqrtf((float)c->head_dim); /* llama.cpp: query_pre_attn_scalar = head_dim */
+    snprintf(key, sizeof key, "%s.final_logit_softcapping", L->arch);
+    if ((rc = gguf_get_f32(L->g, key, &cap, L->e)) < 0) return -1;
+    c->final_softcap = rc == 0 ? cap : 0.0f;
+    c->embed_scale = sqrtf((float)c->dim);
+    c->qk_norm = true;
+    const GgufKV *pat;
+    snprintf(key, sizeof key, "%s.attention.sliding_window_pattern", L->arch);
+    rc = gguf_get_arr(L->g, key, GGUF_TYPE_BOOL, &pat, L->e);
+    if (rc < 0) return -1;
+    if (rc == 0 && pat->n != (uint64_t)c->n_layer)
+        return lab_err(L->e, LAB_EFORMAT, "%s: %s has %llu entries for %d layers", L->g->name, key,
+                       (unsigned long long)pat->n, c->n_layer);
+    for (int i = 0; i < c->n_layer; i++) /* llama.cpp's default for gemma3: five sliding, one global */
+        m->w.layers[i].sliding = rc == 0 ? pat->data[i] != 0 : (i + 1) % 6 != 0;
+    return 0;
+}
+
+static int ld_family(Ld *L) {
+    switch (L->m->cfg.arch) {
+    case ENG_ARCH_GPT2: return ld_gpt2(L);
+    case ENG_ARCH_GPTNEOX: return ld_gptneox(L);
+    case ENG_ARCH_PHI: return ld_phi2(L);
+    case ENG_ARCH_GEMMA3: return ld_gemma3(L);
+    default: return ld_llama(L);
+    }
+}
+
 int gguf_load_model(EngModel *m, const char *path, const EngLoadOpts *o, LabErr *e) {
     /* the model owns the mapping, so the weights may point into it until eng_free */
     const MappedFile *mf = eng_model_map(m, path, e);
@@ -289,51 +510,88 @@ int gguf_load_model(EngModel *m, const char *path, const EngLoadOpts *o, LabErr 
         if (rc == 1) lab_err(e, LAB_EFORMAT, "%s: general.architecture is missing", g->name);
         goto fail;
     }
-    if (arch.len == 5 && !memcmp(arch.s, "llama", 5)) {
-        L.arch = "llama";
-        c->arch = ENG_ARCH_LLAMA;
-    } else if (arch.len == 4 && !memcmp(arch.s, "gpt2", 4)) {
-        L.arch = "gpt2";
-        c->arch = ENG_ARCH_GPT2;
-    } else {
-        lab_err(e, LAB_EUNSUPPORTED, "%s: architecture '%.*s' is not one ablab runs (llama, gpt2)", g->name,
-                (int)(arch.len < 64 ? arch.len : 64), arch.s);
+    char list[128];
+    const EngFamily *fam = NULL;
+    for (const char *const *n = (const char *const[]){"llama", "gpt2", "qwen2", "qwen3", "gptneox", "phi2", "gemma3", NULL};
+         *n && !fam; n++)
+        if (arch.len == strlen(*n) && !memcmp(arch.s, *n, arch.len)) fam = eng_family_by_gguf(*n);
+    if (!fam) {
+        lab_err(e, LAB_EUNSUPPORTED, "%s: architecture '%.*s' is not one ablab runs (%s)", g->name,
+                (int)(arch.len < 64 ? arch.len : 64), arch.s, eng_family_list(true, list, sizeof list));
         goto fail;
     }
+    L.arch = fam->gguf_arch;
+    c->arch = fam->arch;
     if (ld_int(&L, "embedding_length", -1, 1, &c->dim) || ld_int(&L, "block_count", -1, 1, &c->n_layer) ||
         ld_int(&L, "context_length", -1, 1, &c->ctx_max) || ld_int(&L, "attention.head_count", -1, 1, &c->n_head))
         goto fail;
-    if (ld_int(&L, "feed_forward_length", c->arch == ENG_ARCH_GPT2 ? 4 * (int64_t)c->dim : -1, 1, &c->hidden)) goto fail;
-    if (c->dim % c->n_head) {
-        lab_err(e, LAB_EFORMAT, "%s: embedding_length %d is not a multiple of head_count %d", g->name, c->dim, c->n_head);
+    /* block_count is only a claim: bound it by the tensors the file holds before sizing anything by
+     * it (each block has at least 9 tensors in llama, 10 in phi2, 12 in gpt2 and gptneox) */
+    size_t per_block = c->arch == ENG_ARCH_GPT2 || c->arch == ENG_ARCH_GPTNEOX ? 12 : c->arch == ENG_ARCH_PHI ? 10 : 9;
+    if ((size_t)c->n_layer > g->n_tensors / per_block) {
+        lab_err(e, LAB_EFORMAT, "%s: %s.block_count = %d but the file holds %zu tensors (a block needs %zu)", g->name,
+                L.arch, c->n_layer, g->n_tensors, per_block);
         goto fail;
     }
-    if (c->arch == ENG_ARCH_LLAMA) {
-        int vl, rd;
-        if (ld_int(&L, "attention.head_count_kv", c->n_head, 1, &c->n_kv_head) ||
-            ld_int(&L, "attention.key_length", c->dim / c->n_head, 1, &c->head_dim) ||
-            ld_int(&L, "attention.value_length", c->head_dim, 1, &vl) ||
-            ld_int(&L, "rope.dimension_count", c->head_dim, 1, &rd) ||
-            ld_float(&L, "attention.layer_norm_rms_epsilon", 1e-5f, &c->norm_eps) ||
-            ld_float(&L, "rope.freq_base", 10000.0f, &c->rope_theta))
-            goto fail;
-        if (vl != c->head_dim || rd != c->head_dim) {
-            lab_err(e, LAB_EUNSUPPORTED, "%s: value_length %d / rope.dimension_count %d differ from key_length %d",
-                    g->name, vl, rd, c->head_dim);
+    if (!(m->w.layers = eng_model_alloc(m, (size_t)c->n_layer * sizeof *m->w.layers, false, e))) goto fail;
+    if (c->arch == ENG_ARCH_PHI) {
+        /* llama.cpp's converter writes 4 x embedding_length here whatever the model has: the
+         * tensor says it */
+        const GgufTensor *up = gguf_find_tensor(g, "blk.0.ffn_up.weight");
+        if (!up || up->ne[1] == 0 || up->ne[1] > INT_MAX) {
+            lab_err(e, LAB_EFORMAT, "%s: tensor 'blk.0.ffn_up.weight' is missing", g->name);
             goto fail;
         }
-        GgufStr st;
-        if (gguf_get_str(g, "llama.rope.scaling.type", &st, e) == 0 && !(st.len == 4 && !memcmp(st.s, "none", 4))) {
-            lab_err(e, LAB_EUNSUPPORTED, "%s: RoPE scaling '%.*s' is not supported", g->name, (int)(st.len < 32 ? st.len : 32),
-                    st.s);
+        c->hidden = (int)up->ne[1];
+    } else if (ld_int(&L, "feed_forward_length", c->arch == ENG_ARCH_GPT2 ? 4 * (int64_t)c->dim : -1, 1, &c->hidden)) {
+        goto fail;
+    }
+    bool rms = c->arch != ENG_ARCH_GPT2 && c->arch != ENG_ARCH_GPTNEOX && c->arch != ENG_ARCH_PHI;
+    if (c->arch == ENG_ARCH_GPT2) {
+        if (c->dim % c->n_head) {
+            lab_err(e, LAB_EFORMAT, "%s: embedding_length %d is not a multiple of head_count %d", g->name, c->dim, c->n_head);
             goto fail;
         }
-        c->rope_interleaved = true; /* the converter permuted q/k for pairwise rotation */
-    } else {
         c->n_kv_head = c->n_head;
         c->head_dim = c->dim / c->n_head;
         if (ld_float(&L, "attention.layer_norm_epsilon", 1e-5f, &c->norm_eps)) goto fail;
+    } else {
+        int vl;
+        if (ld_int(&L, "attention.head_count_kv", c->n_head, 1, &c->n_kv_head) ||
+            ld_int(&L, "attention.key_length", c->dim / c->n_head, 1, &c->head_dim) ||
+            ld_int(&L, "attention.value_length", c->head_dim, 1, &vl) ||
+            ld_int(&L, "rope.dimension_count", c->head_dim, 2, &c->rope_dim) ||
+            ld_float(&L, rms ? "attention.layer_norm_rms_epsilon" : "attention.layer_norm_epsilon", rms ? 1e-5f : 1e-5f,
+                     &c->norm_eps) ||
+            ld_float(&L, "rope.freq_base", c->arch == ENG_ARCH_GEMMA3 ? 1000000.0f : 10000.0f, &c->rope_theta))
+            goto fail;
+        if (!fam_has_head_dim(c->arch) && c->head_dim * c->n_head != c->dim) {
+            lab_err(e, LAB_EFORMAT, "%s: key_length %d x head_count %d is not embedding_length %d", g->name, c->head_dim,
+                    c->n_head, c->dim);
+            goto fail;
+        }
+        if (vl != c->head_dim) {
+            lab_err(e, LAB_EUNSUPPORTED, "%s: value_length %d differs from key_length %d", g->name, vl, c->head_dim);
+            goto fail;
+        }
+        if (c->rope_dim != c->head_dim && c->arch != ENG_ARCH_GPTNEOX && c->arch != ENG_ARCH_PHI) {
+            lab_err(e, LAB_EUNSUPPORTED, "%s: %s.rope.dimension_count %d differs from key_length %d (partial rotary is read for gptneox and phi2)",
+                    g->name, L.arch, c->rope_dim, c->head_dim);
+            goto fail;
+        }
+        if (ld_rope_scaling(&L)) goto fail;
+        /* llama.cpp's llama converter permutes q/k for pairwise rotation; the other families
+         * rotate halves (NEOX order) */
+        c->rope_interleaved = c->arch == ENG_ARCH_LLAMA;
     }
+    if (ld_refuse(&L, "attn_logit_softcapping")) goto fail;
+    if (c->arch != ENG_ARCH_GEMMA3 && ld_refuse(&L, "final_logit_softcapping")) goto fail;
+    if (c->arch == ENG_ARCH_GPTNEOX) {
+        if (ld_arch_bool(&L, "use_parallel_residual", true, &c->parallel_residual)) goto fail;
+        c->qkv_per_head = false; /* the converter reorders the fused rows to [q | k | v] */
+    }
+    if (c->arch == ENG_ARCH_PHI) c->attn_bias = c->o_bias = true;
+    if (c->arch == ENG_ARCH_GEMMA3 && ld_gemma3_config(&L)) goto fail;
     const GgufTensor *te = gguf_find_tensor(g, "token_embd.weight");
     if (!te) {
         lab_err(e, LAB_EFORMAT, "%s: tensor 'token_embd.weight' is missing", g->name);
@@ -344,20 +602,11 @@ int gguf_load_model(EngModel *m, const char *path, const EngLoadOpts *o, LabErr 
         goto fail;
     }
     c->vocab = (int)te->ne[1];
-    /* block_count is only a claim: bound it by the tensors the file holds before sizing anything by
-     * it (each block has at least 9 tensors in llama, 12 in gpt2) */
-    size_t per_block = c->arch == ENG_ARCH_GPT2 ? 12 : 9;
-    if ((size_t)c->n_layer > g->n_tensors / per_block) {
-        lab_err(e, LAB_EFORMAT, "%s: %s.block_count = %d but the file holds %zu tensors (a block needs %zu)", g->name,
-                L.arch, c->n_layer, g->n_tensors, per_block);
-        goto fail;
-    }
-    if (!(m->w.layers = eng_model_alloc(m, (size_t)c->n_layer * sizeof *m->w.layers, false, e))) goto fail;
     /* GGUF's half-precision and Q8_0 weights are read by the kernels as they are */
     bool saved = m->convert_halves;
     if (!(o && o->quant && !strcmp(o->quant, "f32"))) m->convert_halves = false;
     rc = ld_mat(&L, &m->w.tok_emb, "token_embd.weight", c->vocab, c->dim, true) ||
-         (c->arch == ENG_ARCH_LLAMA ? ld_llama(&L) : ld_gpt2(&L)) ||
+         ld_family(&L) ||
          ld_mat(&L, &m->w.lm_head, "output.weight", c->vocab, c->dim, false);
     m->convert_halves = saved;
     if (rc) goto fail;
@@ -404,36 +653,46 @@ static void *sv_alloc(Sv *S, size_t n) {
 
 static const int k_ggml_of[4] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0};
 
-/* A matrix, converted to `want` (or F16 when Q8_0 does not fit its rows). perm_heads > 0 permutes
- * the rows of each of that many heads from rotate-half to interleaved order (llama.cpp's permute). */
-static int sv_mat(Sv *S, const char *name, const EngTensor *W, EngDType want, int perm_heads) {
+/* The source row of row r of a written tensor of n rows. perm > 0 permutes the rows of each of
+ * that many heads from rotate-half to interleaved order (llama.cpp's llama permute); perm < 0 takes
+ * gpt_neox's fused rows from per head [q|k|v] to [all q | all k | all v] (-perm heads), as
+ * llama.cpp's converter does. */
+static int64_t sv_src_row(int64_t r, int64_t n, int perm) {
+    if (perm > 0) { /* new row (h, i, j) takes old row (h, j, i): pairs (2i, 2i+1) from halves */
+        int64_t hd = n / perm, h = r / hd, i = (r % hd) / 2, j = r % 2;
+        return h * hd + j * (hd / 2) + i;
+    }
+    if (perm < 0) {
+        int64_t dim = n / 3, hd = dim / -perm, part = r / dim, h = (r % dim) / hd, i = r % hd;
+        return h * 3 * hd + part * hd + i;
+    }
+    return r;
+}
+
+/* A matrix, converted to `want` (or F16 when Q8_0 does not fit its rows), its rows reordered by
+ * perm (sv_src_row). */
+static int sv_mat(Sv *S, const char *name, const EngTensor *W, EngDType want, int perm) {
+    if (!W->data) return 0;
     EngDType dt = eng_fit_dtype(want, W->cols);
     size_t nb, rb;
     if (!eng_dtype_bytes(dt, W->rows, W->cols, &nb) || qtype_row_bytes((QType)dt, (size_t)W->cols, &rb))
         return lab_err(S->e, LAB_ERANGE, "%s: too large", name);
     uint8_t *dst = sv_alloc(S, nb);
     if (!dst) return lab_err(S->e, LAB_ENOMEM, "out of memory");
-    int64_t hd = perm_heads > 0 ? W->rows / perm_heads : 0;
     for (int64_t r = 0; r < W->rows; r++) {
-        int64_t src = r;
-        if (hd) { /* new row (h, i, j) takes old row (h, j, i): pairs (2i, 2i+1) from halves */
-            int64_t h = r / hd, i = (r % hd) / 2, j = r % 2;
-            src = h * hd + j * (hd / 2) + i;
-        }
-        eng_tensor_row(W, src, S->row);
+        eng_tensor_row(W, sv_src_row(r, W->rows, perm), S->row);
         quant_from_f32((QType)dt, S->row, dst + (size_t)r * rb, (size_t)W->cols);
     }
     return gguf_w_tensor(S->w, name, k_ggml_of[dt], 2, (uint64_t[]){(uint64_t)W->cols, (uint64_t)W->rows}, dst, S->e);
 }
 
-static int sv_vec(Sv *S, const char *name, const float *v, int64_t n, int perm_heads) {
+static int sv_vec(Sv *S, const char *name, const float *v, int64_t n, int perm) {
     if (!v) return 0;
     const void *data = v;
-    if (perm_heads > 0) {
+    if (perm) {
         float *p = sv_alloc(S, (size_t)n * sizeof *p);
         if (!p) return lab_err(S->e, LAB_ENOMEM, "out of memory");
-        int64_t hd = n / perm_heads;
-        for (int64_t r = 0; r < n; r++) p[r] = v[(r / hd) * hd + (r % 2) * (hd / 2) + (r % hd) / 2];
+        for (int64_t r = 0; r < n; r++) p[r] = v[sv_src_row(r, n, perm)];
         data = p;
     }
     return gguf_w_tensor(S->w, name, GGML_TYPE_F32, 1, (uint64_t[]){(uint64_t)n}, data, S->e);
@@ -649,6 +908,151 @@ static int sv_tokenizer(Sv *S, const EngModel *m) {
 }
 #endif
 
+/* Llama 3's scaling as llama.cpp stores it: per frequency, the divisor of the unscaled one. */
+static float *sv_llama3_factors(Sv *S, const EngConfig *c) {
+    const EngRopeScaling *r = &c->rope_scaling;
+    int half = c->rope_dim / 2;
+    float *f = sv_alloc(S, (size_t)half * sizeof *f);
+    if (!f) return NULL;
+    double low_wl = r->orig_ctx / r->low_freq_factor, high_wl = r->orig_ctx / r->high_freq_factor;
+    for (int j = 0; j < half; j++) {
+        double wl = 2.0 * M_PI * pow(c->rope_theta, 2.0 * j / c->rope_dim);
+        if (wl < high_wl) f[j] = 1.0f;
+        else if (wl > low_wl) f[j] = r->factor;
+        else {
+            double smooth = (r->orig_ctx / wl - r->low_freq_factor) / (r->high_freq_factor - r->low_freq_factor);
+            f[j] = (float)(1.0 / ((1.0 - smooth) / r->factor + smooth));
+        }
+    }
+    return f;
+}
+
+/* The metadata of a non-gpt2 family (ARCH.* keys). */
+static int sv_keys(Sv *S, const EngModel *m, const char *A) {
+    const EngConfig *c = &m->cfg;
+    LabErr *e = S->e;
+    char k[128];
+#define KEY(s) (snprintf(k, sizeof k, "%s.%s", A, s), k)
+    bool rms = c->arch != ENG_ARCH_GPTNEOX && c->arch != ENG_ARCH_PHI;
+    if (gguf_w_u32(S->w, KEY("attention.head_count_kv"), (uint32_t)c->n_kv_head, e) ||
+        gguf_w_f32(S->w, KEY(rms ? "attention.layer_norm_rms_epsilon" : "attention.layer_norm_epsilon"), c->norm_eps, e) ||
+        gguf_w_f32(S->w, KEY("rope.freq_base"), c->rope_theta, e) ||
+        gguf_w_u32(S->w, KEY("attention.key_length"), (uint32_t)c->head_dim, e) ||
+        gguf_w_u32(S->w, KEY("attention.value_length"), (uint32_t)c->head_dim, e) ||
+        gguf_w_u32(S->w, KEY("rope.dimension_count"), (uint32_t)c->rope_dim, e) ||
+        gguf_w_u32(S->w, KEY("vocab_size"), (uint32_t)c->vocab, e))
+        return -1;
+    if (c->rope_scaling.type == ENG_ROPE_LINEAR &&
+        (gguf_w_str(S->w, KEY("rope.scaling.type"), "linear", 6, e) ||
+         gguf_w_f32(S->w, KEY("rope.scaling.factor"), c->rope_scaling.factor, e)))
+        return -1;
+    if (c->arch == ENG_ARCH_GPTNEOX && gguf_w_bool(S->w, KEY("use_parallel_residual"), c->parallel_residual, e)) return -1;
+    if (c->arch == ENG_ARCH_GEMMA3) {
+        bool *pat = sv_alloc(S, (size_t)c->n_layer);
+        if (!pat) return lab_err(e, LAB_ENOMEM, "out of memory");
+        for (int i = 0; i < c->n_layer; i++) pat[i] = m->w.layers[i].sliding;
+        if (gguf_w_f32(S->w, KEY("rope.freq_base_swa"), c->rope_theta_local, e) ||
+            gguf_w_u32(S->w, KEY("attention.sliding_window"), (uint32_t)c->sliding_window, e) ||
+            gguf_w_arr(S->w, KEY("attention.sliding_window_pattern"), GGUF_TYPE_BOOL, pat, (size_t)c->n_layer, e))
+            return -1;
+        /* llama.cpp assumes query_pre_attn_scalar = head_dim: say so when it is not */
+        if (c->attn_scale != 1.0f / sqrtf((float)c->head_dim) && gguf_w_f32(S->w, KEY("attention.scale"), c->attn_scale, e))
+            return -1;
+        if (c->final_softcap > 0 && gguf_w_f32(S->w, KEY("final_logit_softcapping"), c->final_softcap, e)) return -1;
+    }
+#undef KEY
+    return 0;
+}
+
+/* One layer's tensors under llama.cpp's names for the family. */
+static int sv_layer(Sv *S, const EngModel *m, int i, EngDType want) {
+    const EngConfig *c = &m->cfg;
+    const EngLayer *y = &m->w.layers[i];
+    int64_t dim = c->dim, hid = c->hidden, hd = c->head_dim, qd = (int64_t)c->n_head * hd, kvd = (int64_t)c->n_kv_head * hd;
+    char nm[96];
+    switch (c->arch) {
+    case ENG_ARCH_GPT2:
+        return sv_vec(S, BLK(nm, i, "attn_norm.weight"), y->ln1_w, dim, 0) ||
+               sv_vec(S, BLK(nm, i, "attn_norm.bias"), y->ln1_b, dim, 0) ||
+               sv_mat(S, BLK(nm, i, "attn_qkv.weight"), &y->c_attn, want, 0) ||
+               sv_vec(S, BLK(nm, i, "attn_qkv.bias"), y->c_attn_b, 3 * dim, 0) ||
+               sv_mat(S, BLK(nm, i, "attn_output.weight"), &y->c_proj, want, 0) ||
+               sv_vec(S, BLK(nm, i, "attn_output.bias"), y->c_proj_b, dim, 0) ||
+               sv_vec(S, BLK(nm, i, "ffn_norm.weight"), y->ln2_w, dim, 0) ||
+               sv_vec(S, BLK(nm, i, "ffn_norm.bias"), y->ln2_b, dim, 0) ||
+               sv_mat(S, BLK(nm, i, "ffn_up.weight"), &y->c_fc, want, 0) ||
+               sv_vec(S, BLK(nm, i, "ffn_up.bias"), y->c_fc_b, hid, 0) ||
+               sv_mat(S, BLK(nm, i, "ffn_down.weight"), &y->c_fc_proj, want, 0) ||
+               sv_vec(S, BLK(nm, i, "ffn_down.bias"), y->c_fc_proj_b, dim, 0) ? -1 : 0;
+    case ENG_ARCH_GPTNEOX: {
+        int p = c->qkv_per_head ? -c->n_head : 0;
+        return sv_vec(S, BLK(nm, i, "attn_norm.weight"), y->ln1_w, dim, 0) ||
+               sv_vec(S, BLK(nm, i, "attn_norm.bias"), y->ln1_b, dim, 0) ||
+               sv_mat(S, BLK(nm, i, "attn_qkv.weight"), &y->c_attn, want, p) ||
+               sv_vec(S, BLK(nm, i, "attn_qkv.bias"), y->c_attn_b, 3 * dim, p) ||
+               sv_mat(S, BLK(nm, i, "attn_output.weight"), &y->c_proj, want, 0) ||
+               sv_vec(S, BLK(nm, i, "attn_output.bias"), y->c_proj_b, dim, 0) ||
+               sv_vec(S, BLK(nm, i, "ffn_norm.weight"), y->ln2_w, dim, 0) ||
+               sv_vec(S, BLK(nm, i, "ffn_norm.bias"), y->ln2_b, dim, 0) ||
+               sv_mat(S, BLK(nm, i, "ffn_up.weight"), &y->c_fc, want, 0) ||
+               sv_vec(S, BLK(nm, i, "ffn_up.bias"), y->c_fc_b, hid, 0) ||
+               sv_mat(S, BLK(nm, i, "ffn_down.weight"), &y->c_fc_proj, want, 0) ||
+               sv_vec(S, BLK(nm, i, "ffn_down.bias"), y->c_fc_proj_b, dim, 0) ? -1 : 0;
+    }
+    case ENG_ARCH_PHI:
+        return sv_vec(S, BLK(nm, i, "attn_norm.weight"), y->ln1_w, dim, 0) ||
+               sv_vec(S, BLK(nm, i, "attn_norm.bias"), y->ln1_b, dim, 0) ||
+               sv_mat(S, BLK(nm, i, "attn_q.weight"), &y->wq, want, 0) ||
+               sv_vec(S, BLK(nm, i, "attn_q.bias"), y->bq, qd, 0) ||
+               sv_mat(S, BLK(nm, i, "attn_k.weight"), &y->wk, want, 0) ||
+               sv_vec(S, BLK(nm, i, "attn_k.bias"), y->bk, kvd, 0) ||
+               sv_mat(S, BLK(nm, i, "attn_v.weight"), &y->wv, want, 0) ||
+               sv_vec(S, BLK(nm, i, "attn_v.bias"), y->bv, kvd, 0) ||
+               sv_mat(S, BLK(nm, i, "attn_output.weight"), &y->wo, want, 0) ||
+               sv_vec(S, BLK(nm, i, "attn_output.bias"), y->bo, dim, 0) ||
+               sv_mat(S, BLK(nm, i, "ffn_up.weight"), &y->c_fc, want, 0) ||
+               sv_vec(S, BLK(nm, i, "ffn_up.bias"), y->c_fc_b, hid, 0) ||
+               sv_mat(S, BLK(nm, i, "ffn_down.weight"), &y->c_fc_proj, want, 0) ||
+               sv_vec(S, BLK(nm, i, "ffn_down.bias"), y->c_fc_proj_b, dim, 0) ? -1 : 0;
+    case ENG_ARCH_GEMMA3: /* norms are held as 1 + w, as llama.cpp stores them */
+        return sv_vec(S, BLK(nm, i, "attn_norm.weight"), y->attn_norm, dim, 0) ||
+               sv_mat(S, BLK(nm, i, "attn_q.weight"), &y->wq, want, 0) ||
+               sv_mat(S, BLK(nm, i, "attn_k.weight"), &y->wk, want, 0) ||
+               sv_mat(S, BLK(nm, i, "attn_v.weight"), &y->wv, want, 0) ||
+               sv_mat(S, BLK(nm, i, "attn_output.weight"), &y->wo, want, 0) ||
+               sv_vec(S, BLK(nm, i, "attn_q_norm.weight"), y->q_norm, hd, 0) ||
+               sv_vec(S, BLK(nm, i, "attn_k_norm.weight"), y->k_norm, hd, 0) ||
+               sv_vec(S, BLK(nm, i, "post_attention_norm.weight"), y->post_attn_norm, dim, 0) ||
+               sv_vec(S, BLK(nm, i, "ffn_norm.weight"), y->ffn_norm, dim, 0) ||
+               sv_mat(S, BLK(nm, i, "ffn_gate.weight"), &y->w_gate, want, 0) ||
+               sv_mat(S, BLK(nm, i, "ffn_up.weight"), &y->w_up, want, 0) ||
+               sv_mat(S, BLK(nm, i, "ffn_down.weight"), &y->w_down, want, 0) ||
+               sv_vec(S, BLK(nm, i, "post_ffw_norm.weight"), y->post_ffn_norm, dim, 0) ? -1 : 0;
+    default: { /* llama, qwen2, qwen3 */
+        /* llama.cpp's llama rotates interleaved pairs: a rotate-half model's q/k rows are permuted */
+        int pq = c->arch == ENG_ARCH_LLAMA && !c->rope_interleaved ? c->n_head : 0;
+        int pk = pq ? c->n_kv_head : 0;
+        if (y->b_gate || y->b_up || y->b_down)
+            return lab_err(S->e, LAB_EUNSUPPORTED, "%s: MLP biases have no place in llama.cpp's llama GGUF", m->name);
+        return sv_vec(S, BLK(nm, i, "attn_norm.weight"), y->attn_norm, dim, 0) ||
+               sv_mat(S, BLK(nm, i, "attn_q.weight"), &y->wq, want, pq) ||
+               sv_mat(S, BLK(nm, i, "attn_k.weight"), &y->wk, want, pk) ||
+               sv_mat(S, BLK(nm, i, "attn_v.weight"), &y->wv, want, 0) ||
+               sv_mat(S, BLK(nm, i, "attn_output.weight"), &y->wo, want, 0) ||
+               sv_vec(S, BLK(nm, i, "attn_q.bias"), y->bq, qd, pq) ||
+               sv_vec(S, BLK(nm, i, "attn_k.bias"), y->bk, kvd, pk) ||
+               sv_vec(S, BLK(nm, i, "attn_v.bias"), y->bv, kvd, 0) ||
+               sv_vec(S, BLK(nm, i, "attn_output.bias"), y->bo, dim, 0) ||
+               sv_vec(S, BLK(nm, i, "attn_q_norm.weight"), y->q_norm, hd, 0) ||
+               sv_vec(S, BLK(nm, i, "attn_k_norm.weight"), y->k_norm, hd, 0) ||
+               sv_vec(S, BLK(nm, i, "ffn_norm.weight"), y->ffn_norm, dim, 0) ||
+               sv_mat(S, BLK(nm, i, "ffn_gate.weight"), &y->w_gate, want, 0) ||
+               sv_mat(S, BLK(nm, i, "ffn_up.weight"), &y->w_up, want, 0) ||
+               sv_mat(S, BLK(nm, i, "ffn_down.weight"), &y->w_down, want, 0) ? -1 : 0;
+    }
+    }
+}
+
 int eng_save_gguf(EngModel *m, const char *path, const char *quant, LabErr *e) {
     const EngConfig *c = &m->cfg;
     QType q = QT_F32;
@@ -664,8 +1068,9 @@ int eng_save_gguf(EngModel *m, const char *path, const char *quant, LabErr *e) {
         lab_err(e, LAB_ENOMEM, "out of memory");
         goto out;
     }
-    bool llama = c->arch == ENG_ARCH_LLAMA;
-    const char *A = llama ? "llama" : "gpt2";
+    const EngFamily *fam = eng_family(c->arch);
+    bool gpt2 = c->arch == ENG_ARCH_GPT2;
+    const char *A = fam->gguf_arch;
     char k[128];
 #define KEY(s) (snprintf(k, sizeof k, "%s.%s", A, s), k)
     /* llama.cpp's file types: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q8_0 7, MOSTLY_BF16 32 */
@@ -682,68 +1087,28 @@ int eng_save_gguf(EngModel *m, const char *path, const char *quant, LabErr *e) {
         gguf_w_u32(S.w, "general.file_type", ftype[want], e) ||
         gguf_w_u32(S.w, "general.quantization_version", 2, e))
         goto out;
-    if (llama) {
-        if (gguf_w_u32(S.w, KEY("attention.head_count_kv"), (uint32_t)c->n_kv_head, e) ||
-            gguf_w_f32(S.w, KEY("attention.layer_norm_rms_epsilon"), c->norm_eps, e) ||
-            gguf_w_f32(S.w, KEY("rope.freq_base"), c->rope_theta, e) ||
-            gguf_w_u32(S.w, KEY("attention.key_length"), (uint32_t)c->head_dim, e) ||
-            gguf_w_u32(S.w, KEY("attention.value_length"), (uint32_t)c->head_dim, e) ||
-            gguf_w_u32(S.w, KEY("rope.dimension_count"), (uint32_t)c->head_dim, e) ||
-            gguf_w_u32(S.w, KEY("vocab_size"), (uint32_t)c->vocab, e))
-            goto out;
-    } else if (gguf_w_f32(S.w, KEY("attention.layer_norm_epsilon"), c->norm_eps, e)) {
-        goto out;
-    }
+    if (gpt2 ? gguf_w_f32(S.w, KEY("attention.layer_norm_epsilon"), c->norm_eps, e) : sv_keys(&S, m, A)) goto out;
 #undef KEY
     if (sv_tokenizer(&S, m)) goto out;
     /* tensors, in llama.cpp's order and names */
     const EngWeights *w = &m->w;
     if (sv_mat(&S, "token_embd.weight", &w->tok_emb, want, 0)) goto out;
-    if (!llama && sv_mat(&S, "position_embd.weight", &w->pos_emb, ENG_DT_F32, 0)) goto out;
-    int pq = llama && !c->rope_interleaved ? c->n_head : 0, pk = llama && !c->rope_interleaved ? c->n_kv_head : 0;
-    int64_t dim = c->dim, hid = c->hidden, qd = (int64_t)c->n_head * c->head_dim, kvd = (int64_t)c->n_kv_head * c->head_dim;
-    char nm[96];
-    for (int i = 0; i < c->n_layer; i++) {
-        const EngLayer *y = &w->layers[i];
-        if (llama) {
-            if (sv_vec(&S, BLK(nm, i, "attn_norm.weight"), y->attn_norm, dim, 0) ||
-                sv_mat(&S, BLK(nm, i, "attn_q.weight"), &y->wq, want, pq) ||
-                sv_mat(&S, BLK(nm, i, "attn_k.weight"), &y->wk, want, pk) ||
-                sv_mat(&S, BLK(nm, i, "attn_v.weight"), &y->wv, want, 0) ||
-                sv_mat(&S, BLK(nm, i, "attn_output.weight"), &y->wo, want, 0) ||
-                sv_vec(&S, BLK(nm, i, "attn_q.bias"), y->bq, qd, pq) ||
-                sv_vec(&S, BLK(nm, i, "attn_k.bias"), y->bk, kvd, pk) ||
-                sv_vec(&S, BLK(nm, i, "attn_v.bias"), y->bv, kvd, 0) ||
-                sv_vec(&S, BLK(nm, i, "attn_output.bias"), y->bo, dim, 0) ||
-                sv_vec(&S, BLK(nm, i, "ffn_norm.weight"), y->ffn_norm, dim, 0) ||
-                sv_mat(&S, BLK(nm, i, "ffn_gate.weight"), &y->w_gate, want, 0) ||
-                sv_mat(&S, BLK(nm, i, "ffn_up.weight"), &y->w_up, want, 0) ||
-                sv_mat(&S, BLK(nm, i, "ffn_down.weight"), &y->w_down, want, 0))
-                goto out;
-            if (y->b_gate || y->b_up || y->b_down) {
-                lab_err(e, LAB_EUNSUPPORTED, "%s: MLP biases have no place in llama.cpp's llama GGUF", m->name);
-                goto out;
-            }
-        } else if (sv_vec(&S, BLK(nm, i, "attn_norm.weight"), y->ln1_w, dim, 0) ||
-                   sv_vec(&S, BLK(nm, i, "attn_norm.bias"), y->ln1_b, dim, 0) ||
-                   sv_mat(&S, BLK(nm, i, "attn_qkv.weight"), &y->c_attn, want, 0) ||
-                   sv_vec(&S, BLK(nm, i, "attn_qkv.bias"), y->c_attn_b, 3 * dim, 0) ||
-                   sv_mat(&S, BLK(nm, i, "attn_output.weight"), &y->c_proj, want, 0) ||
-                   sv_vec(&S, BLK(nm, i, "attn_output.bias"), y->c_proj_b, dim, 0) ||
-                   sv_vec(&S, BLK(nm, i, "ffn_norm.weight"), y->ln2_w, dim, 0) ||
-                   sv_vec(&S, BLK(nm, i, "ffn_norm.bias"), y->ln2_b, dim, 0) ||
-                   sv_mat(&S, BLK(nm, i, "ffn_up.weight"), &y->c_fc, want, 0) ||
-                   sv_vec(&S, BLK(nm, i, "ffn_up.bias"), y->c_fc_b, hid, 0) ||
-                   sv_mat(&S, BLK(nm, i, "ffn_down.weight"), &y->c_fc_proj, want, 0) ||
-                   sv_vec(&S, BLK(nm, i, "ffn_down.bias"), y->c_fc_proj_b, dim, 0)) {
-            goto out;
-        }
-    }
-    if (sv_vec(&S, "output_norm.weight", w->out_norm, dim, 0) ||
-        (!llama && sv_vec(&S, "output_norm.bias", w->out_norm_b, dim, 0)))
+    if (gpt2 && sv_mat(&S, "position_embd.weight", &w->pos_emb, ENG_DT_F32, 0)) goto out;
+    const float *factors = c->rope_scaling.type == ENG_ROPE_FACTORS ? c->rope_scaling.freq_factors
+                         : c->rope_scaling.type == ENG_ROPE_LLAMA3 ? sv_llama3_factors(&S, c) : NULL;
+    if (c->rope_scaling.type == ENG_ROPE_LLAMA3 && !factors) {
+        lab_err(e, LAB_ENOMEM, "out of memory");
         goto out;
-    /* llama: a tied head is written as no output.weight; gpt2 always carries it (as llama.cpp) */
-    if ((!llama || w->lm_head.data != w->tok_emb.data) && sv_mat(&S, "output.weight", &w->lm_head, want, 0)) goto out;
+    }
+    if (factors && sv_vec(&S, "rope_freqs.weight", factors, c->rope_dim / 2, 0)) goto out;
+    for (int i = 0; i < c->n_layer; i++)
+        if (sv_layer(&S, m, i, want)) goto out;
+    if (sv_vec(&S, "output_norm.weight", w->out_norm, c->dim, 0) ||
+        sv_vec(&S, "output_norm.bias", w->out_norm_b, c->dim, 0))
+        goto out;
+    /* a tied head is written as no output.weight; gpt2 always carries it (as llama.cpp) */
+    if ((gpt2 || w->lm_head.data != w->tok_emb.data) && sv_mat(&S, "output.weight", &w->lm_head, want, 0)) goto out;
+    if (sv_vec(&S, "output.bias", w->lm_head_b, c->vocab, 0)) goto out;
     rc = gguf_w_write(S.w, path, e);
 out:
     for (size_t i = 0; i < S.n_bufs; i++) free(S.bufs[i]);
