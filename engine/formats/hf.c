@@ -267,9 +267,9 @@ int hf_load(EngModel *m, const char *dir, const EngLoadOpts *o, LabErr *e) {
     if (rc || st_read_dir(m, dir, &h.set, e)) goto fail;
     for (size_t i = 0; i < m->n_maps; i++) m->info.bytes_on_disk += m->maps[i].size;
     /* the layer count is config.json's claim: bound it by the tensors present before sizing by it
-     * (a llama layer has at least 9 tensors, gpt2 and gpt_neox 12, phi 14) */
+     * (a llama or phi layer has at least 9 tensors, gpt2 and gpt_neox 12) */
     EngArch arch = m->cfg.arch;
-    size_t per_layer = arch == ENG_ARCH_GPT2 || arch == ENG_ARCH_GPTNEOX ? 12 : arch == ENG_ARCH_PHI ? 14 : 9;
+    size_t per_layer = arch == ENG_ARCH_GPT2 || arch == ENG_ARCH_GPTNEOX ? 12 : 9;
     if ((size_t)m->cfg.n_layer > h.set.n / per_layer) {
         lab_err(e, LAB_EFORMAT, "%s: config.json has %d layers but the weights hold %zu tensors (a layer needs %zu)",
                 m->name, m->cfg.n_layer, h.set.n, per_layer);

@@ -94,8 +94,8 @@ static double logits_diff(const char *model, const Ref *g, const char *quant, ch
 }
 
 /* Greedy decoding after the prompt: the reference ran 24 steps without stopping at EOS, so ours
- * must match it token for token up to where it stops, and stop only on a token the reference
- * also produced there. */
+ * must match it token for token up to where it stops, and stop early only on an EOS (which is
+ * then the reference's token there too). */
 static void greedy_check(const char *model, const Ref *g) {
     EngModel *m = NULL;
     LabErr e = {0};
@@ -114,9 +114,9 @@ static void greedy_check(const char *model, const Ref *g) {
     for (size_t i = 0; i < ids->n; i++)
         if (i >= g->greedy.n || ids->v[i] != g->greedy.v[i])
             fail_msg("%s: greedy token %zu is %d, reference %d", model, i, ids->v[i], i < g->greedy.n ? g->greedy.v[i] : -1);
-    if (ids->n < g->greedy.n && !(p.stop == ENG_STOP_EOS && g->greedy.v[ids->n] == eng_info(m)->eos_id))
-        fail_msg("%s: greedy stopped (%s) after %zu of %zu tokens; the reference goes on with %d", model,
-                 eng_stop_name(p.stop), ids->n, g->greedy.n, g->greedy.v[ids->n]);
+    /* the ids end with the EOS that stopped it, which matched the reference's token there */
+    if (ids->n < g->greedy.n && p.stop != ENG_STOP_EOS)
+        fail_msg("%s: greedy stopped (%s) after %zu of %zu tokens", model, eng_stop_name(p.stop), ids->n, g->greedy.n);
     eng_gen_free(gen);
     eng_free(m);
 }
@@ -204,7 +204,93 @@ static void test_families(void **st) {
     if (failures) fail_msg("%d checks failed", failures);
 }
 
+/* The folder of the first reference, or a skip. */
+static bool first_ref(char *dir, size_t n, Ref *g) {
+    const char *td = getenv("TEST_DATA_DIR");
+    snprintf(dir, n, "%s/ref/models/qwen2", td ? td : "");
+    char p[4200];
+    snprintf(p, sizeof p, "%s/golden.json", dir);
+    if (!td || file_exists(p) != 1) {
+        printf("# %s is absent: skipping\n", p);
+        skip();
+        return false;
+    }
+    ref_read(dir, g);
+    return true;
+}
+
+/* A copy of a reference folder (links to its files) with its own generation_config.json. */
+static void folder_with_generation(char *out, size_t n, const char *src, const char *gen_json) {
+    char tmpl[] = "/tmp/ablab-gen-XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    snprintf(out, n, "%s", tmpl);
+    static const char *files[] = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char a[4400], b[4400];
+        snprintf(a, sizeof a, "%s/%s", src, files[i]);
+        snprintf(b, sizeof b, "%s/%s", out, files[i]);
+        assert_int_equal(symlink(a, b), 0);
+    }
+    char p[4400];
+    snprintf(p, sizeof p, "%s/generation_config.json", out);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(gen_json, f);
+    fclose(f);
+}
+
+static void folder_remove(const char *dir) {
+    static const char *files[] = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+                                  "generation_config.json"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char p[4400];
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
+/* generation_config.json's eos_token_id, a list: greedy decoding stops on any of them (here the
+ * reference's 4th greedy token, second in the list), and its bos_token_id replaces config.json's. */
+static void test_generation_config_eos_list(void **st) {
+    (void)st;
+    char src[4096], dir[64];
+    Ref g;
+    if (!first_ref(src, sizeof src, &g)) return;
+    char gen[256];
+    snprintf(gen, sizeof gen, "{\"bos_token_id\": 5, \"eos_token_id\": [599, %d]}", g.greedy.v[3]);
+    folder_with_generation(dir, sizeof dir, src, gen);
+    EngModel *m = NULL;
+    LabErr e = {0};
+    EngLoadOpts o = {.n_threads = 1};
+    if (eng_load(&m, dir, &o, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(eng_info(m)->bos_id, 5);
+    assert_int_equal(eng_info(m)->eos_id, 599);
+    EngSampling s = eng_sampling_default();
+    s.temp = 0;
+    s.max_tokens = 24;
+    EngGen *gen_h = NULL;
+    if (eng_gen_start(&gen_h, m, g.prompt.v, (int)g.prompt.n, &s, &e)) fail_msg("%s", e.msg);
+    EngPiece p;
+    int rc;
+    while ((rc = eng_gen_step(gen_h, &p, &e)) == 1) {}
+    assert_int_equal(rc, 0);
+    assert_int_equal(p.stop, ENG_STOP_EOS);
+    const IntVec *ids = eng_gen_ids(gen_h);
+    assert_int_equal(ids->n, 4); /* three tokens, then the EOS that ends it */
+    assert_int_equal(ids->v[3], g.greedy.v[3]);
+    eng_gen_free(gen_h);
+    eng_free(m);
+    folder_remove(dir);
+    /* a list of something else is refused, naming the file and the field */
+    folder_with_generation(dir, sizeof dir, src, "{\"eos_token_id\": [\"</s>\"]}");
+    assert_int_not_equal(eng_load(&m, dir, &o, &e), 0);
+    assert_non_null(strstr(e.msg, "generation_config.json: \"eos_token_id\" is not a token id or a list of them"));
+    folder_remove(dir);
+    ref_free(&g);
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_families)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_families), cmocka_unit_test(test_generation_config_eos_list)};
     return cmocka_run_group_tests_name("families", tests, NULL, NULL);
 }
