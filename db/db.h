@@ -19,7 +19,7 @@
 typedef struct Db Db;
 
 #define DB_APPLICATION_ID 0x41624c62  /* "AbLb" in the file header: marks an ablab record */
-#define DB_SCHEMA_VERSION 6           /* PRAGMA user_version of a current file */
+#define DB_SCHEMA_VERSION 7           /* PRAGMA user_version of a current file */
 
 /* Opens (creating if missing) and migrates the record. Refuses, without writing to it, a file of a
  * newer ablab (user_version above ours: LAB_EUNSUPPORTED) and a foreign file (another
@@ -78,6 +78,7 @@ typedef struct {
     const char *name, *kind, *participant, *prompt_set, *notes, *build_version, *cpu_model;
     bool blind, consent;
     int64_t seed, started_ms, ended_ms;   /* ended_ms 0 while open */
+    int64_t study_id;                     /* the study whose protocol it runs on; 0 = none */
 } DbSession;
 int  db_session_add(Db *db, const DbSession *s, int64_t *id, LabErr *e);
 /* 1 and each() called once if found, 0 if there is no such session. */
@@ -89,6 +90,24 @@ int  db_sessions_each(Db *db, int64_t only_id /* 0 = all */, int (*each)(const D
  * `participant` (NULL = by anyone). */
 int  db_session_counts(Db *db, int64_t id, const char *participant, int *n_prompts, int *n_complete,
                        int *n_rated, LabErr *e);
+
+/* ---------- studies: the protocol every participant's session of a study runs on ---------- */
+typedef struct {
+    int64_t id;
+    const char *name, *prompt_set;
+    const char *prompts_sha256;  /* of the set's prompts, as the lab hashes them */
+    int n_prompts;
+    const char *sampling;        /* the settings table's rows: "temperature=0.8;top_k=40;...;seed=-1;" */
+    bool blind;
+    const char *pacing;          /* "together" or "natural" */
+    const char *source;          /* where the protocol came from, in words */
+    int64_t created_ms;
+} DbStudy;
+/* LAB_EINVAL (the constraint's message) when the name is taken or a field is out of range. */
+int  db_study_add(Db *db, const DbStudy *s, int64_t *id, LabErr *e);
+/* 1 and each() called once if found, 0 if there is no such study. */
+int  db_study_by_name(Db *db, const char *name, int (*each)(const DbStudy *s, void *ud), void *ud, LabErr *e);
+int  db_study_by_id(Db *db, int64_t id, int (*each)(const DbStudy *s, void *ud), void *ud, LabErr *e);
 
 /* ---------- prompts ---------- */
 /* Adds a prompt to a session at `position` (-1 = after the last). If the position is taken by the
@@ -108,12 +127,17 @@ typedef struct {
     int left_slot;            /* which slot was shown on the left */
     bool blind;
     int64_t created_ms;
+    char pacing[12];          /* how the answers were revealed while written: "together", "natural",
+                                 "" = not shown then (`ablab run`) */
     int64_t response_id[2];   /* by slot; 0 = not recorded (filled by the getters) */
+    bool failed;              /* an error kept it from being answered (filled by the getters) */
 } DbPair;
 int  db_pair_add(Db *db, const DbPair *p, int64_t *id, LabErr *e);
 /* 1 with *out filled if found, 0 if not. */
 int  db_pair_find(Db *db, int64_t session_id, int64_t prompt_id, int rep, DbPair *out, LabErr *e);
 int  db_pair_get(Db *db, int64_t id, DbPair *out, LabErr *e);
+/* Records the error that kept a pair from being answered (a study then moves past it). */
+int  db_pair_fail(Db *db, int64_t id, const char *error, LabErr *e);
 
 /* ---------- responses ---------- */
 typedef struct {

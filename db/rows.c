@@ -18,6 +18,9 @@ static const char *col_str(sqlite3_stmt *st, int i) {
     return s ? s : "";
 }
 static int64_t col_i64(sqlite3_stmt *st, int i) { return sqlite3_column_int64(st, i); }
+/* Named parameters (":name"): a name the statement lacks is a programming error, caught by the tests
+ * through the NOT NULL columns it would leave unbound. */
+static int par(sqlite3_stmt *st, const char *name) { return sqlite3_bind_parameter_index(st, name); }
 static int col_int(sqlite3_stmt *st, int i) { return sqlite3_column_int(st, i); }
 static double col_dbl(sqlite3_stmt *st, int i) { return sqlite3_column_double(st, i); }
 
@@ -182,6 +185,7 @@ int db_session_add(Db *db, const DbSession *s, int64_t *id, LabErr *e) {
     bind_text(st, 9, s->notes);
     bind_text(st, 10, s->build_version);
     bind_text(st, 11, s->cpu_model);
+    sqlite3_bind_int64(st, 12, s->study_id);
     return write_one(db, st, id, NULL, e);
 }
 
@@ -193,6 +197,7 @@ static int session_row(sqlite3_stmt *st, void *ud) {
         .prompt_set = col_text(st, 4), .notes = col_text(st, 5), .build_version = col_text(st, 6),
         .cpu_model = col_text(st, 7), .blind = col_int(st, 8) != 0, .consent = col_int(st, 9) != 0,
         .seed = col_i64(st, 10), .started_ms = col_i64(st, 11), .ended_ms = col_i64(st, 12),
+        .study_id = col_i64(st, 13),
     };
     return c->each(&s, c->ud);
 }
@@ -332,7 +337,60 @@ int db_pair_add(Db *db, const DbPair *p, int64_t *id, LabErr *e) {
     sqlite3_bind_int(st, 6, p->left_slot);
     sqlite3_bind_int(st, 7, p->blind);
     sqlite3_bind_int64(st, 8, p->created_ms ? p->created_ms : wall_time_ms());
+    sqlite3_bind_text(st, 9, p->pacing, -1, SQLITE_STATIC);
     return write_one(db, st, id, NULL, e);
+}
+
+/* ---------- studies ---------- */
+
+int db_study_add(Db *db, const DbStudy *s, int64_t *id, LabErr *e) {
+    sqlite3_stmt *st = db_stmt(db, ST_STUDY_INSERT, e);
+    if (!st) return -1;
+    bind_text(st, par(st, ":name"), s->name);
+    bind_text(st, par(st, ":prompt_set"), s->prompt_set);
+    bind_text(st, par(st, ":sha"), s->prompts_sha256);
+    sqlite3_bind_int(st, par(st, ":n"), s->n_prompts);
+    bind_text(st, par(st, ":sampling"), s->sampling);
+    sqlite3_bind_int(st, par(st, ":blind"), s->blind);
+    bind_text(st, par(st, ":pacing"), s->pacing);
+    bind_text(st, par(st, ":source"), s->source);
+    sqlite3_bind_int64(st, par(st, ":created"), s->created_ms ? s->created_ms : wall_time_ms());
+    return write_one(db, st, id, NULL, e);
+}
+
+typedef struct { int (*each)(const DbStudy *, void *); void *ud; } StudyCb;
+static int study_row(sqlite3_stmt *st, void *ud) {
+    StudyCb *c = ud;
+    DbStudy s = {.id = col_i64(st, 0), .name = col_str(st, 1), .prompt_set = col_str(st, 2),
+                 .prompts_sha256 = col_str(st, 3), .n_prompts = col_int(st, 4), .sampling = col_str(st, 5),
+                 .blind = col_int(st, 6) != 0, .pacing = col_str(st, 7), .source = col_str(st, 8),
+                 .created_ms = col_i64(st, 9)};
+    return c->each(&s, c->ud);
+}
+static int studies_query(Db *db, DbStmt id, int (*bind)(sqlite3_stmt *, const void *), const void *arg,
+                         int (*each)(const DbStudy *, void *), void *ud, LabErr *e) {
+    sqlite3_stmt *st = db_stmt(db, id, e);
+    if (!st) return -1;
+    bind(st, arg);
+    StudyCb c = {each, ud};
+    int n = each_row(db, st, study_row, &c, e);
+    return n < 0 ? -1 : n > 0;
+}
+int db_study_by_name(Db *db, const char *name, int (*each)(const DbStudy *, void *), void *ud, LabErr *e) {
+    return studies_query(db, ST_STUDY_BY_NAME, bind_name, name, each, ud, e);
+}
+int db_study_by_id(Db *db, int64_t id, int (*each)(const DbStudy *, void *), void *ud, LabErr *e) {
+    return studies_query(db, ST_STUDY_BY_ID, bind_id, &id, each, ud, e);
+}
+
+int db_pair_fail(Db *db, int64_t id, const char *error, LabErr *e) {
+    sqlite3_stmt *st = db_stmt(db, ST_PAIR_FAIL, e);
+    if (!st) return -1;
+    sqlite3_bind_int64(st, par(st, ":id"), id);
+    bind_text(st, par(st, ":error"), error ? error : "failed");
+    int changes = 0;
+    if (write_one(db, st, NULL, &changes, e)) return -1;
+    return changes ? 0 : lab_err(e, LAB_ENOTFOUND, "%s: no pair %lld", db->path, (long long)id);
 }
 
 static int pair_row(sqlite3_stmt *st, void *ud) {
@@ -340,7 +398,9 @@ static int pair_row(sqlite3_stmt *st, void *ud) {
     *p = (DbPair){.id = col_i64(st, 0), .session_id = col_i64(st, 1), .prompt_id = col_i64(st, 2),
                   .rep = col_int(st, 3), .model_id = {col_i64(st, 4), col_i64(st, 5)}, .left_slot = col_int(st, 6),
                   .blind = col_int(st, 7) != 0, .created_ms = col_i64(st, 8),
-                  .response_id = {col_i64(st, 9), col_i64(st, 10)}};
+                  .response_id = {col_i64(st, 9), col_i64(st, 10)},
+                  .failed = sqlite3_column_type(st, 12) != SQLITE_NULL};
+    snprintf(p->pacing, sizeof p->pacing, "%s", col_str(st, 11));
     return 1;
 }
 int db_pair_find(Db *db, int64_t session_id, int64_t prompt_id, int rep, DbPair *out, LabErr *e) {

@@ -262,6 +262,22 @@ const char *const DB_MIGRATIONS[DB_SCHEMA_VERSION] = {
     "DROP INDEX ratings_pair;"
     "CREATE UNIQUE INDEX ratings_pair ON ratings(pair_id, participant);"
     "CREATE INDEX rating_revisions_rating ON rating_revisions(rating_id, id);",
+
+    /* 7: a study is a recorded protocol that every participant's session runs on: its sampling
+     * settings (the settings table's rows as "name=value;", seed -1 = a fresh seed per response,
+     * recorded with each), its prompt set and that set's sha256, blind mode and pacing. A pair
+     * records how its two answers were revealed while they were written (NULL: not shown then, as
+     * in `ablab run`; earlier lab and study pairs were shown as each model wrote) and the error that
+     * kept it from being answered, so a study moves past it. */
+    "CREATE TABLE studies(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, prompt_set TEXT NOT NULL,"
+    "  prompts_sha256 TEXT NOT NULL CHECK(length(prompts_sha256) = 64),"
+    "  n_prompts INTEGER NOT NULL CHECK(n_prompts >= 1), sampling TEXT NOT NULL,"
+    "  blind INTEGER NOT NULL CHECK(blind IN (0,1)), pacing TEXT NOT NULL CHECK(pacing IN ('natural','together')),"
+    "  source TEXT NOT NULL, created_ms INTEGER NOT NULL) STRICT;"
+    "ALTER TABLE sessions ADD COLUMN study_id INTEGER REFERENCES studies(id);"
+    "ALTER TABLE pairs ADD COLUMN pacing TEXT CHECK(pacing IS NULL OR pacing IN ('natural','together'));"
+    "ALTER TABLE pairs ADD COLUMN error TEXT;"
+    "UPDATE pairs SET pacing = 'natural' WHERE session_id IN (SELECT id FROM sessions WHERE kind IN ('lab','study'));",
 };
 
 /* The v5 table bodies, shared by the migration and the read-only pre-check in db.c. */
@@ -276,7 +292,7 @@ const DbStrictTable DB_STRICT_TABLES[] = {
 const DbTableSince DB_TABLES[] = {
     {"models", 1}, {"sessions", 1}, {"prompts", 1}, {"pairs", 1}, {"responses", 1}, {"ratings", 1},
     {"prompts_fts", 2}, {"responses_fts", 2}, {"evaluations", 3}, {"benchmarks", 3},
-    {"settings", 4}, {"prompt_history", 4}, {"file_hashes", 4}, {"rating_revisions", 6}, {NULL, 0},
+    {"settings", 4}, {"prompt_history", 4}, {"file_hashes", 4}, {"rating_revisions", 6}, {"studies", 7}, {NULL, 0},
 };
 
 #define RESPONSE_COLS                                                                              \
@@ -300,7 +316,8 @@ const DbTableSince DB_TABLES[] = {
     "SELECT p.id, p.session_id, p.prompt_id, p.rep, p.model_a_id, p.model_b_id, p.left_slot, "     \
     "p.blind, p.created_ms, "                                                                      \
     "coalesce((SELECT id FROM responses WHERE pair_id = p.id AND slot = 0), 0), "                  \
-    "coalesce((SELECT id FROM responses WHERE pair_id = p.id AND slot = 1), 0) FROM pairs p "
+    "coalesce((SELECT id FROM responses WHERE pair_id = p.id AND slot = 1), 0), "                  \
+    "coalesce(p.pacing, ''), p.error FROM pairs p "
 
 #define PAIRROW_SELECT                                                                             \
     "SELECT p.id, p.session_id, p.prompt_id, p.rep, p.left_slot, p.blind, p.created_ms, s.name, "  \
@@ -315,7 +332,11 @@ const DbTableSince DB_TABLES[] = {
 
 #define SESSION_SELECT                                                                             \
     "SELECT id, name, kind, participant, prompt_set, notes, build_version, cpu_model, blind, "     \
-    "consent, seed, started_ms, coalesce(ended_ms, 0) FROM sessions "
+    "consent, seed, started_ms, coalesce(ended_ms, 0), coalesce(study_id, 0) FROM sessions "
+
+#define STUDY_SELECT                                                                               \
+    "SELECT id, name, prompt_set, prompts_sha256, n_prompts, sampling, blind, pacing, source, created_ms " \
+    "FROM studies "
 
 #define MODEL_SELECT                                                                               \
     "SELECT id, path, name, arch, format, dtype, file_dtype, tokenizer_kind, weights_sha256, "     \
@@ -335,8 +356,14 @@ const char *const DB_SQL[ST_COUNT] = {
     [ST_HASH_GET] = "SELECT sha256 FROM file_hashes WHERE path = ?1 AND size = ?2 AND mtime_ns = ?3",
     [ST_HASH_PUT] = "INSERT OR REPLACE INTO file_hashes(path, size, mtime_ns, sha256) VALUES (?1, ?2, ?3, ?4)",
     [ST_SESSION_INSERT] = "INSERT INTO sessions(name, kind, participant, prompt_set, blind, consent, seed, "
-                          "started_ms, notes, build_version, cpu_model) "
-                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                          "started_ms, notes, build_version, cpu_model, study_id) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, nullif(?12, 0))",
+    [ST_STUDY_INSERT] = "INSERT INTO studies(name, prompt_set, prompts_sha256, n_prompts, sampling, blind, pacing, "
+                        "source, created_ms) VALUES (:name, :prompt_set, :sha, :n, :sampling, :blind, :pacing, "
+                        ":source, :created)",
+    [ST_STUDY_BY_NAME] = STUDY_SELECT "WHERE name = ?1",
+    [ST_STUDY_BY_ID] = STUDY_SELECT "WHERE id = ?1",
+    [ST_PAIR_FAIL] = "UPDATE pairs SET error = :error WHERE id = :id",
     [ST_SESSION_BY_NAME] = SESSION_SELECT "WHERE name = ?1",
     [ST_SESSION_BY_ID] = SESSION_SELECT "WHERE id = ?1",
     [ST_SESSION_END] = "UPDATE sessions SET ended_ms = ?2, notes = coalesce(?3, notes) WHERE id = ?1",
@@ -356,7 +383,7 @@ const char *const DB_SQL[ST_COUNT] = {
                       "WHERE session_id = ?1 ORDER BY position",
     [ST_PROMPT_GET] = "SELECT id, session_id, position, prompt_set, text, created_ms FROM prompts WHERE id = ?1",
     [ST_PAIR_INSERT] = "INSERT INTO pairs(session_id, prompt_id, rep, model_a_id, model_b_id, left_slot, blind, "
-                       "created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                       "created_ms, pacing) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, nullif(?9, ''))",
     [ST_PAIR_FIND] = PAIR_SELECT "WHERE p.session_id = ?1 AND p.prompt_id = ?2 AND p.rep = ?3",
     [ST_PAIR_GET] = PAIR_SELECT "WHERE p.id = ?1",
     [ST_RESPONSE_INSERT] =

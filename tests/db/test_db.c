@@ -103,7 +103,7 @@ static void test_new_file_gets_pragmas_and_schema(void **state) {
     sqlite3_stmt *st;
     const char *checks[][2] = {{"PRAGMA foreign_keys", "1"}, {"PRAGMA journal_mode", "wal"},
                                {"PRAGMA synchronous", "2"}, {"PRAGMA busy_timeout", "5000"},
-                               {"PRAGMA user_version", "6"}, {"PRAGMA application_id", "1096961122"}};
+                               {"PRAGMA user_version", "7"}, {"PRAGMA application_id", "1096961122"}};
     for (size_t i = 0; i < sizeof checks / sizeof *checks; i++) {
         assert_int_equal(sqlite3_prepare_v2(db->h, checks[i][0], -1, &st, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -171,6 +171,11 @@ static void test_every_earlier_version_migrates_with_data(void **state) {
         hits = 0;
         assert_int_equal(db_pairs_each(db, "striped", 0, 10, 0, count, &hits, &e), 0);
         assert_int_equal(hits, 1);
+        /* a run's pair was not shown while written: no pacing; nothing failed */
+        DbPair op;
+        assert_int_equal(db_pair_get(db, 1, &op, &e), 1);
+        assert_string_equal(op.pacing, "");
+        assert_false(op.failed);
         /* and the newer tables work */
         DbEval ev = {.model_id = 1, .dataset = "d", .metric = "perplexity", .value = 3.25, .n_tokens = 100};
         int64_t id;
@@ -399,7 +404,7 @@ static void test_out_of_range_value_is_refused_before_migrating(void **state) {
                      SQLITE_CONSTRAINT);
     assert_int_equal(sqlite3_exec(db->h, "UPDATE responses SET bytes_kv = 4611686018427387904", NULL, NULL, NULL) & 0xff,
                      SQLITE_CONSTRAINT);
-    assert_int_equal(raw_int(p, "SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%STRICT'"), 12);
+    assert_int_equal(raw_int(p, "SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%STRICT'"), 13); /* v5's twelve and v7's studies */
     db_close(db);
 }
 
@@ -475,6 +480,59 @@ static void test_read_only_file_opens_read_only(void **state) {
     assert_int_equal(t.n, 1);
     db_close(db);
     assert_untouched(p, before);
+}
+
+static int copy_study(const DbStudy *s, void *ud) {
+    char *out = ud;
+    snprintf(out, 512, "%s|%s|%d|%s|%d|%s|%s", s->name, s->prompt_set, s->n_prompts, s->sampling, s->blind, s->pacing,
+             s->source);
+    return 1;
+}
+
+/* A study's protocol is stored once and found by name and id; a session names it; a pair keeps its
+ * pacing and the error that kept it from being answered. */
+static void test_studies_and_failed_pairs(void **state) {
+    (void)state;
+    LabErr e = {0};
+    Db *db;
+    assert_int_equal(db_open(&db, tpath("studies.db"), &e), 0);
+    const char *sha = "abababababababababababababababababababababababababababababababab";
+    DbStudy s = {.name = "pilot", .prompt_set = "set.txt", .prompts_sha256 = sha, .n_prompts = 3,
+                 .sampling = "temperature=0.8;seed=-1;", .blind = true, .pacing = "together", .source = "flags"};
+    int64_t sid, again;
+    assert_int_equal(db_study_add(db, &s, &sid, &e), 0);
+    assert_int_equal(db_study_add(db, &s, &again, &e), -1); /* the name is the study */
+    s.name = "other";
+    s.pacing = "fast";
+    assert_int_equal(db_study_add(db, &s, &again, &e), -1); /* a pacing the lab does not know */
+    char got[512] = "";
+    assert_int_equal(db_study_by_name(db, "pilot", copy_study, got, &e), 1);
+    assert_string_equal(got, "pilot|set.txt|3|temperature=0.8;seed=-1;|1|together|flags");
+    got[0] = 0;
+    assert_int_equal(db_study_by_id(db, sid, copy_study, got, &e), 1);
+    assert_true(got[0]);
+    assert_int_equal(db_study_by_name(db, "nope", copy_study, got, &e), 0);
+
+    Fixture f;
+    add_fixture(db, "s1", &f);
+    DbSession ss = {.name = "study-pilot-p1", .kind = "study", .participant = "p1", .blind = true, .seed = 3,
+                    .study_id = sid};
+    int64_t sess;
+    assert_int_equal(db_session_add(db, &ss, &sess, &e), 0);
+    DbPair pp = {.session_id = sess, .prompt_id = f.prompt, .model_id = {f.model[0], f.model[1]}, .blind = true};
+    snprintf(pp.pacing, sizeof pp.pacing, "together");
+    int64_t pid;
+    assert_int_equal(db_pair_add(db, &pp, &pid, &e), 0);
+    DbPair back;
+    assert_int_equal(db_pair_get(db, pid, &back, &e), 1);
+    assert_string_equal(back.pacing, "together");
+    assert_false(back.failed);
+    assert_int_equal(db_pair_fail(db, pid, "model A: prompt too long", &e), 0);
+    assert_int_equal(db_pair_get(db, pid, &back, &e), 1);
+    assert_true(back.failed);
+    assert_int_equal(db_pair_fail(db, 999999, "x", &e), -1);
+    assert_int_equal(e.code, LAB_ENOTFOUND);
+    db_close(db);
 }
 
 static void test_rows_round_trip(void **state) {
@@ -901,6 +959,7 @@ int main(void) {
         cmocka_unit_test(test_missing_table_is_refused_untouched),
         cmocka_unit_test(test_read_only_file_opens_read_only),
         cmocka_unit_test(test_rows_round_trip),
+        cmocka_unit_test(test_studies_and_failed_pairs),
         cmocka_unit_test(test_sql_dump_replays_into_an_equal_record),
         cmocka_unit_test(test_rating_changes_are_kept_and_stepped_back),
         cmocka_unit_test(test_old_rating_rows_become_revisions),
