@@ -28,7 +28,7 @@ typedef struct App {
 
 typedef struct Command {
     const char *name;
-    const char *summary;   /* one line for `ablab --help` */
+    const char *summary;   /* one line for `ablab --help`; NULL: not listed there */
     const char *usage;     /* full text for `ablab help NAME` (starts with "usage: ablab NAME ...") */
     int (*run)(App *app, int argc, char **argv); /* argv[0] is the command name; returns an exit status */
     int model_arms;        /* 0: loads no model; 1: one model (--tokenizer, --quant); 2: two arms, which

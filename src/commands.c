@@ -17,6 +17,7 @@ extern const Command cmd_detokenize;
 extern const Command cmd_convert;
 extern const Command cmd_eval;
 extern const Command cmd_bench;
+extern const Command cmd_keys;
 
 const Command *const ablab_commands[] = {
     &cmd_lab,
@@ -34,6 +35,7 @@ const Command *const ablab_commands[] = {
     &cmd_convert,
     &cmd_eval,
     &cmd_bench,
+    &cmd_keys,   /* hidden: prints the lab's keys for the docs */
     NULL,
 };
 

@@ -17,7 +17,8 @@ static void print_help(FILE *f) {
             "\n"
             "commands:\n",
             ABLAB_VERSION);
-    for (int i = 0; ablab_commands[i]; i++) fprintf(f, "  %-12s %s\n", ablab_commands[i]->name, ablab_commands[i]->summary);
+    for (int i = 0; ablab_commands[i]; i++)
+        if (ablab_commands[i]->summary) fprintf(f, "  %-12s %s\n", ablab_commands[i]->name, ablab_commands[i]->summary);
     fprintf(f,
             "\n"
             "Every command takes the configuration flags: --a PATH, --b PATH, --db FILE, --threads N,\n"

@@ -1,5 +1,7 @@
 /* The lab's main loop and everything that is not one screen: startup, the key dispatch order
- * (overlay, global keys, screen), the title and status lines, the one-line input overlay. */
+ * (overlay, the keys every screen shares, the screen), the title and status lines, the one-line
+ * input overlay. Screens are reached through their tables (keys.c); none is named here but the
+ * first. */
 #include <curses.h>
 #include <locale.h>
 #include <math.h>
@@ -23,14 +25,25 @@ void ui_flash(Ui *ui, bool err, const char *fmt, ...) {
     if (err) LOG_W("ui: %s", ui->flash);
 }
 
+/* ---------- the one-line input overlay ---------- */
+
 void ui_input_open(Ui *ui, const char *title, const char *initial, UiInputDone done) {
     snprintf(ui->input_title, sizeof ui->input_title, "%s", title);
     le_set(&ui->input, initial ? initial : "");
     ui->input_done = done;
-    ui->overlay = OV_INPUT;
+    ui_goto(ui, SCR_INPUT);
 }
 
-static void input_draw(Ui *ui, const UiLayout *L) {
+enum { IK_ACCEPT, IK_CANCEL, IK_EDIT, IK_MOVE };
+static const UiKeyDef input_keys[] = {
+    [IK_ACCEPT] = {"Enter", "accept", "accept the text", 0, 0, false, {K_(UK_ENTER)}},
+    [IK_CANCEL] = {"Esc", "cancel", "cancel", 0, 0, false, {K_(UK_ESC)}},
+    [IK_EDIT] = {"Ctrl-A/E/K/U/W", "edit", "start / end of the line, delete to the end / start, the word before",
+                 0, 0, false, {K_CTRL('a'), K_CTRL('e'), K_CTRL('k'), K_CTRL('u'), K_CTRL('w')}},
+    [IK_MOVE] = {"← → Home End", NULL, "move the cursor", 0, 0, false, {K_(UK_LEFT), K_(UK_RIGHT), K_(UK_HOME), K_(UK_END)}},
+};
+
+static void input_draw(const Ui *ui, const UiLayout *L) {
     UiRect box = layout_center(L->full, 5, L->full.w > 80 ? 72 : L->full.w - 4);
     UiRect in = d_box(box, ui->input_title);
     const LineEdit *le = &ui->input;
@@ -52,26 +65,33 @@ static void input_draw(Ui *ui, const UiLayout *L) {
     attrset(A_NORMAL);
 }
 
-static void input_key(Ui *ui, const UiKey *k) {
-    if (k->code == UK_ESC) {
-        ui->overlay = OV_NONE;
+static bool input_key(Ui *ui, const UiKey *k) {
+    if (ui_key_find(&screen_input, ui_mode(ui, SCR_INPUT), k) == IK_CANCEL) {
+        ui_overlay_close(ui);
         UiInputDone done = ui->input_done;
         ui->input_done = NULL;
         if (done) done(ui, NULL);
-        return;
+        return true;
     }
-    if (k->code == UK_NEWLINE) return;   /* one line */
+    if (k->code == UK_NEWLINE) return true;   /* one line */
+    /* Enter and the editing keys are the line editor's */
     LeResult r = le_key(&ui->input, k);
     if (r == LE_SUBMIT) {
         char *s = strdup(ui->input.text.data ? ui->input.text.data : "");
         le_clear(&ui->input);
-        ui->overlay = OV_NONE;
+        ui_overlay_close(ui);
         UiInputDone done = ui->input_done;
         ui->input_done = NULL;
         if (done) done(ui, s ? s : "");
         free(s);
     }
+    return true;   /* the overlay keeps every key from the screen beneath */
 }
+
+const UiScreenDef screen_input = {
+    .name = "input", .title = "Text input (pseudonym, search, tags, a path, a value)", .overlay = true,
+    .draw = input_draw, .key = input_key, .keys = UI_KEYS(input_keys),
+};
 
 const char *ui_side_name(const Ui *ui, int side, char *buf, size_t n) {
     if (ui->blind_pair && ui->phase != PH_RATED) snprintf(buf, n, "Model %c", side ? 'B' : 'A');
@@ -85,66 +105,115 @@ const char *ui_side_name(const Ui *ui, int side, char *buf, size_t n) {
     return buf;
 }
 
-static const char *screen_name(UiScreen s) {
-    switch (s) {
-    case SCR_COMPARE: return "compare";
-    case SCR_HISTORY: return "history";
-    case SCR_STATS: return "stats";
-    case SCR_MODELS: return "models";
-    case SCR_STUDY_START: return "study";
-    case SCR_STUDY_DONE: return "study: done";
+/* ---------- screens and the keys they share ---------- */
+
+void ui_goto(Ui *ui, UiScreen s) {
+    const UiScreenDef *d = ui_screen_def(s);
+    if (!d) return;
+    if (d->overlay) {
+        ui->overlay = s;
+        if (d->open) d->open(ui);
+    } else {
+        ui->overlay = SCR_NONE;
+        if (d->open) d->open(ui);
+        ui->screen = s;
     }
-    return "";
+    ui->dirty = true;
 }
 
-static void draw_title(Ui *ui, const UiLayout *L) {
+void ui_overlay_close(Ui *ui) {
+    ui->overlay = SCR_NONE;
+    ui->dirty = true;
+}
+
+/* The title bar shows the keys marked title, in this order. */
+enum { G_HELP, G_SETTINGS, G_HISTORY, G_STATS, G_MODELS, G_COMPARE, G_LOCKED, G_QUIT, G_QUIT_STUDY, G_HELP_Q };
+static const UiKeyDef everywhere_keys[] = {
+    [G_HELP] = {"F1", "help", "this help (every key, scrollable)", 0, 0, true, {K_(UK_F1)}},
+    [G_SETTINGS] = {"F2", "settings", "settings: sampling (shared or per side) and threads", UI_IN_LAB, 0, true, {K_(UK_F2)}},
+    [G_HISTORY] = {"F3", "history", "history: search, open and re-rate, copy past pairs", UI_IN_LAB, 0, true, {K_(UK_F3)}},
+    [G_STATS] = {"F4", "stats", "statistics: win rates, Elo, speed (the numbers of `ablab stats`)", UI_IN_LAB, 0, true,
+                 {K_(UK_F4)}},
+    [G_MODELS] = {"F5", "models", "models: what A and B hold; load another, swap the sides", UI_IN_LAB, 0, true, {K_(UK_F5)}},
+    [G_COMPARE] = {"F6", NULL, "back to the compare screen (Esc or q leave the other screens too)", UI_IN_LAB, 0, false,
+                   {K_(UK_F6)}},
+    [G_LOCKED] = {"F2-F6", NULL, "not available during a study (history and stats would show the hidden names)",
+                  UI_IN_STUDY, 0, false, {K_(UK_F2), K_(UK_F3), K_(UK_F4), K_(UK_F5), K_(UK_F6)}},
+    [G_QUIT] = {"Ctrl-Q", "quit", "quit (Ctrl-C too): running answers are stopped and recorded, ratings are already saved",
+                UI_IN_LAB, 0, false, {K_CTRL('q'), K_CTRL('c')}},
+    [G_QUIT_STUDY] = {"Ctrl-Q", "quit (resume later)",
+                      "quit (Ctrl-C too): every vote is saved; the same command later resumes at the first prompt not rated",
+                      UI_IN_STUDY, 0, true, {K_CTRL('q'), K_CTRL('c')}},
+    [G_HELP_Q] = {"?", NULL, "this help too, where ? is not typed into a prompt", 0, 0, false, {K_CH('?')}},
+};
+
+const UiScreenDef ui_everywhere = {.name = "everywhere", .title = "Everywhere", .keys = UI_KEYS(everywhere_keys)};
+
+bool ui_dispatch(Ui *ui, const UiKey *k) {
+    int g = ui_key_find(&ui_everywhere, ui_mode(ui, SCR_NONE), k);
+    if (g == G_QUIT || g == G_QUIT_STUDY) {
+        ui->quit = true;
+        return true;
+    }
+    const UiScreenDef *over = ui_screen_def(ui->overlay);
+    if (over) return over->key(ui, k);
+    if (ui->loading && g != G_HELP && g != G_HELP_Q) {
+        ui_flash(ui, false, "loading model %c… (Ctrl-Q quits after it)", ui->load_slot ? 'B' : 'A');
+        return true;
+    }
+    switch (g) {
+    case G_HELP: ui_goto(ui, SCR_HELP); return true;
+    case G_SETTINGS: ui_goto(ui, SCR_SETTINGS); return true;
+    case G_HISTORY: ui_goto(ui, SCR_HISTORY); return true;
+    case G_STATS: ui_goto(ui, SCR_STATS); return true;
+    case G_MODELS: ui_goto(ui, SCR_MODELS); return true;
+    case G_COMPARE: ui_goto(ui, SCR_COMPARE); return true;
+    case G_LOCKED:
+        /* a participant sees only the study: history and stats would show the hidden names */
+        ui_flash(ui, false, "not available during a study (F1 help, Ctrl-Q quit: you can resume later)");
+        return true;
+    default: break;
+    }
+    if (ui_screen_def(ui->screen)->key(ui, k)) return true;
+    /* '?' comes after the screen: in the prompt editor it is typed */
+    if (g == G_HELP_Q) {
+        ui_goto(ui, SCR_HELP);
+        return true;
+    }
+    return false;
+}
+
+static void draw_title(const Ui *ui, const UiLayout *L) {
     d_fill(L->title, AT_TITLE);
-    int col = d_printf(L->title, 0, 0, AT_TITLE, " ablab · %s", screen_name(ui->screen));
+    int col = d_printf(L->title, 0, 0, AT_TITLE, " ablab · %s", ui_screen_def(ui->screen)->name);
     if (ui->study && ui->have_item && ui->screen == SCR_COMPARE)
         col += d_printf(L->title, 0, col, AT_TITLE, " · %s · prompt %d/%d", ui->participant, ui->item.k, ui->item.n);
     if (ui->blind_pair) col += d_printf(L->title, 0, col, AT_TITLE, " · blind");
-    const char *tabs = ui->study ? "F1 help  Ctrl-Q quit (resume later) " : "F1 help  F2 settings  F3 history  F4 stats  F5 models ";
+    char tabs[256];
+    ui_title_keys(ui, tabs, sizeof tabs);
     int w = text_width(tabs, strlen(tabs));
     if (L->title.w - col > w + 2) d_text(L->title, 0, L->title.w - w, tabs, AT_TITLE);
 }
 
-static void draw_status(Ui *ui, const UiLayout *L) {
-    if (ui->flash[0] && now_ms() - ui->flash_ms < 6000) {
+static bool flash_live(const Ui *ui) { return ui->flash[0] && now_ms() - ui->flash_ms < 6000; }
+
+static void draw_status(const Ui *ui, const UiLayout *L) {
+    if (flash_live(ui)) {
         d_fill(L->status, ui->flash_err ? AT_ERR : AT_STATUS);
         d_printf(L->status, 0, 0, ui->flash_err ? AT_ERR : AT_STATUS, " %s", ui->flash);
         return;
     }
-    ui->flash[0] = 0;
-    if (ui->overlay == OV_HELP) {
-        const char *kv[] = {"↑↓ PgUp PgDn", "scroll", "Esc ? q", "close"};
-        d_status(L->status, kv, 4);
-    } else if (ui->overlay == OV_INPUT) {
-        const char *kv[] = {"Enter", "accept", "Esc", "cancel", "Ctrl-A/E/K/U/W", "edit"};
-        d_status(L->status, kv, 6);
-    } else if (ui->overlay == OV_SETTINGS) {
-        const char *kv[] = {"↑↓", "field", "←→", "side", "Enter", "edit", "-/+", "change", "Space", "shared/per side",
-                            "Esc", "close", "?", "help"};
-        d_status(L->status, kv, 14);
-    } else if (ui->screen == SCR_COMPARE) {
-        compare_status(ui, L->status);
-    } else if (ui->screen == SCR_HISTORY) {
-        const char *kv[] = {"↑↓", "select", "Enter", "open/re-rate", "/", "search", "y", "copy", "Esc", "back", "?", "help"};
-        d_status(L->status, kv, 12);
-    } else if (ui->screen == SCR_STATS) {
-        const char *kv[] = {"↑↓", "scroll", "r", "refresh", "Esc", "back", "?", "help"};
-        d_status(L->status, kv, 8);
-    } else if (ui->screen == SCR_MODELS) {
-        const char *kv[] = {"a", "load into A", "b", "load into B", "s", "swap sides", "Esc", "back", "?", "help"};
-        d_status(L->status, kv, ui->loading ? 0 : 10);
-    } else {
-        const char *st[] = {"y", "agree and start", "n", "quit", "p", "pseudonym", "F1", "help"};
-        const char *dn[] = {"Enter", "finish", "F1", "help"};
-        if (ui->screen == SCR_STUDY_START) d_status(L->status, st, 8);
-        else d_status(L->status, dn, 4);
+    const UiKeyDef *keys[32];
+    int n = ui_status_keys(ui, keys, 32);
+    const char *kv[64];
+    for (int i = 0; i < n; i++) {
+        kv[2 * i] = keys[i]->key;
+        kv[2 * i + 1] = keys[i]->label;
     }
+    d_status(L->status, kv, 2 * n);
 }
 
-static int editor_lines(Ui *ui, int cols) {
+static int editor_lines(const Ui *ui, int cols) {
     TextLines tl = {0};
     int n = 1;
     if (ui->ed.text.data && text_wrap(ui->ed.text.data, ui->ed.text.len, cols > 4 ? cols - 2 : 2, &tl) == 0) n = (int)tl.n;
@@ -152,10 +221,18 @@ static int editor_lines(Ui *ui, int cols) {
     return n < 3 ? 3 : n;
 }
 
-static void draw(Ui *ui) {
+/* Clamps what the screen and overlay show to the terminal's size: the one step before drawing
+ * that may change state, so that the draw functions only read it. */
+static void fit(Ui *ui, const UiLayout *L) {
+    if (L->too_small) return;
+    const UiScreenDef *d = ui_screen_def(ui->screen), *o = ui_screen_def(ui->overlay);
+    if (d->fit) d->fit(ui, L);
+    if (o && o->fit) o->fit(ui, L);
+}
+
+static void draw(const Ui *ui, const UiLayout *L) {
     erase();
-    UiLayout L = layout_compute(LINES, COLS, editor_lines(ui, COLS));
-    if (L.too_small) {
+    if (L->too_small) {
         UiRect r = {0, 0, LINES, COLS};
         d_printf(r, LINES / 2 - 1, 0, AT_ERR, "Terminal too small: %d×%d.", COLS, LINES);
         d_printf(r, LINES / 2, 0, AT_NORMAL, "The lab needs at least %d×%d.", UI_MIN_COLS, UI_MIN_LINES);
@@ -163,79 +240,12 @@ static void draw(Ui *ui) {
         refresh();
         return;
     }
-    draw_title(ui, &L);
-    switch (ui->screen) {
-    case SCR_COMPARE: compare_draw(ui, &L); break;
-    case SCR_HISTORY: history_draw(ui, &L); break;
-    case SCR_STATS: stats_draw(ui, &L); break;
-    case SCR_MODELS: models_draw(ui, &L); break;
-    case SCR_STUDY_START:
-    case SCR_STUDY_DONE: study_draw(ui, &L); break;
-    }
-    if (ui->overlay == OV_SETTINGS) settings_draw(ui, &L);
-    else if (ui->overlay == OV_HELP) help_draw(ui, &L);
-    else if (ui->overlay == OV_INPUT) input_draw(ui, &L);
-    draw_status(ui, &L);
+    draw_title(ui, L);
+    ui_screen_def(ui->screen)->draw(ui, L);
+    const UiScreenDef *o = ui_screen_def(ui->overlay);
+    if (o) o->draw(ui, L);
+    draw_status(ui, L);
     refresh();
-}
-
-static void go_screen(Ui *ui, UiScreen s) {
-    ui->overlay = OV_NONE;
-    if (s == SCR_HISTORY) history_open(ui);
-    if (s == SCR_STATS) stats_open(ui);
-    ui->screen = s;
-}
-
-/* Keys every screen shares. Returns true when used. */
-static bool global_key(Ui *ui, const UiKey *k) {
-    if (k->code == UK_CTRL && (k->ch == 'c' || k->ch == 'q')) { ui->quit = true; return true; }
-    if (ui->study && k->code >= UK_F2 && k->code <= UK_F6) {
-        /* a participant sees only the study: history and stats would show the hidden names */
-        ui_flash(ui, false, "not available during a study (F1 help, Ctrl-Q quit: you can resume later)");
-        return true;
-    }
-    switch (k->code) {
-    case UK_F1: ui->overlay = OV_HELP; ui->help_scroll = 0; return true;
-    case UK_F2: settings_open(ui); return true;
-    case UK_F3: go_screen(ui, SCR_HISTORY); return true;
-    case UK_F4: go_screen(ui, SCR_STATS); return true;
-    case UK_F5: go_screen(ui, SCR_MODELS); return true;
-    case UK_F6: go_screen(ui, SCR_COMPARE); return true;
-    default: return false;
-    }
-}
-
-static void dispatch(Ui *ui, const UiKey *k) {
-    if (k->code == UK_CTRL && (k->ch == 'c' || k->ch == 'q')) { ui->quit = true; return; }
-    switch (ui->overlay) {
-    case OV_HELP: help_key(ui, k); return;
-    case OV_SETTINGS: if (settings_key(ui, k)) return; break;
-    case OV_INPUT: input_key(ui, k); return;
-    case OV_NONE: break;
-    }
-    if (ui->loading && k->code != UK_F1 && !(k->code == UK_CHAR && k->ch == '?')) {
-        ui_flash(ui, false, "loading model %c… (Ctrl-Q quits after it)", ui->load_slot ? 'B' : 'A');
-        return;
-    }
-    if (global_key(ui, k)) return;
-    bool used = false;
-    switch (ui->screen) {
-    case SCR_COMPARE: used = compare_key(ui, k); break;
-    case SCR_HISTORY: used = history_key(ui, k); break;
-    case SCR_STATS: used = stats_key(ui, k); break;
-    case SCR_MODELS: used = models_key(ui, k); break;
-    case SCR_STUDY_START:
-    case SCR_STUDY_DONE: used = study_key(ui, k); break;
-    }
-    if (used) return;
-    if (k->code == UK_CHAR && !k->alt && k->ch == '?') { ui->overlay = OV_HELP; ui->help_scroll = 0; return; }
-    if (k->code == UK_CHAR && !k->alt && k->ch == 'q') {
-        if (ui->screen == SCR_COMPARE || ui->screen == SCR_STUDY_DONE) ui->quit = true;
-        else go_screen(ui, SCR_COMPARE);
-        return;
-    }
-    if (k->code == UK_ESC && ui->screen != SCR_COMPARE && ui->screen != SCR_STUDY_START && ui->screen != SCR_STUDY_DONE)
-        go_screen(ui, SCR_COMPARE);
 }
 
 static void drain(Ui *ui) {
@@ -262,6 +272,7 @@ static void load_progress(int slot, double frac, void *ud) {
 static int ui_start(Ui *ui, const UiOptions *o, LabErr *e) {
     memset(ui, 0, sizeof *ui);
     ui->opt = o;
+    ui->screen = SCR_COMPARE;
     evq_init(&ui->q);
     le_init(&ui->ed);
     le_init(&ui->input);
@@ -357,13 +368,18 @@ static int ui_loop(Ui *ui) {
                  * lays out from them, pane scrolls are clamped there; repaint everything */
                 clearok(curscr, TRUE);
             } else {
-                dispatch(ui, &k);
+                ui_dispatch(ui, &k);
             }
             ui->dirty = true;
         }
-        if (ui->flash[0] && now_ms() - ui->flash_ms >= 6000) ui->dirty = true;
+        if (ui->flash[0] && !flash_live(ui)) {
+            ui->flash[0] = 0;
+            ui->dirty = true;
+        }
         if (ui->dirty) {
-            draw(ui);
+            UiLayout L = layout_compute(LINES, COLS, editor_lines(ui, COLS));
+            fit(ui, &L);
+            draw(ui, &L);
             ui->dirty = false;
         }
         if (got && ui->n_key_ms < (int)(sizeof ui->key_ms / sizeof *ui->key_ms))

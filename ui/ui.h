@@ -34,5 +34,9 @@ int ui_run_lab(const UiOptions *o, LabErr *e);
  * pseudonym), the prompts in a balanced order with balanced sides, progress, thank-you; resumes
  * where the same participant stopped. Same returns as ui_run_lab. */
 int ui_run_study(const UiOptions *o, LabErr *e);
+/* Every key of the lab, screen by screen, generated from the screens' key tables (the same text
+ * the help screen shows): a Markdown table per screen, or plain text. Replaces out's contents;
+ * returns 0, or -1 out of memory. Needs no terminal. */
+int ui_keys_reference(bool markdown, Buf *out);
 
 #endif

@@ -53,8 +53,13 @@ void fmt_bytes(char *out, size_t n, double bytes);
 void d_status(UiRect r, const char *const *kv, int n);
 
 /* ---------- state ---------- */
-typedef enum { SCR_COMPARE, SCR_HISTORY, SCR_STATS, SCR_MODELS, SCR_STUDY_START, SCR_STUDY_DONE } UiScreen;
-typedef enum { OV_NONE, OV_HELP, OV_SETTINGS, OV_INPUT } UiOverlay;
+/* The screens, and the overlays drawn over them. ui_goto is the one way to change either. */
+typedef enum {
+    SCR_NONE,            /* no overlay */
+    SCR_COMPARE, SCR_HISTORY, SCR_STATS, SCR_MODELS, SCR_STUDY_START, SCR_STUDY_DONE,
+    SCR_SETTINGS, SCR_HELP, SCR_INPUT,   /* overlays */
+    SCR_N
+} UiScreen;
 /* The compare screen's phase. */
 typedef enum {
     PH_EDIT,       /* typing a prompt */
@@ -81,8 +86,8 @@ struct Ui {
     const UiOptions *opt;
     Lab *lab;
     EvQueue q;
-    UiScreen screen, back_screen;
-    UiOverlay overlay;
+    UiScreen screen;          /* the screen shown (never an overlay) */
+    UiScreen overlay;         /* the overlay over it, or SCR_NONE */
     int help_scroll;
     bool quit, dirty;
     bool study;               /* running a study (ui_run_study) */
@@ -153,37 +158,99 @@ typedef struct UiHistRow {
     int n_ratings;
 } UiHistRow;
 
-/* app.c */
+/* ---------- keys.c: one table per screen ---------- */
+/* Modes a key can depend on, in three groups: the compare screen's phase, lab or study, and a
+ * rating waiting to be retried. A key applies when, in each group where its `when` names a
+ * mode, the current mode is one of them (a group it leaves at 0 does not matter). */
+enum {
+    UI_IN_EDIT = 1u << 0, UI_IN_RUN = 1u << 1, UI_IN_RATE = 1u << 2, UI_IN_RATED = 1u << 3,
+    UI_IN_PHASES = 0xfu,
+    UI_IN_LAB = 1u << 4, UI_IN_STUDY = 1u << 5,
+    UI_IN_WHO = 0x30u,
+    UI_IN_PENDING = 1u << 6,
+};
+enum { UI_KEY_MAX = 8 };
+
+/* One key of a screen: what it is written as, its word on the status line, its line in the help
+ * screen and the keys reference, where it applies, and the keys it stands for. The handler finds
+ * keys through the table (ui_key_find) so each key is written here and nowhere else.
+ * A row with key NULL is a heading in the help screen. */
+typedef struct {
+    const char *key;          /* as people read it: "a/←", "Ctrl-J, Alt-Enter" */
+    const char *label;        /* its word on the status line; NULL: not shown there */
+    const char *help;         /* the help screen's text for it */
+    unsigned when;            /* UI_IN_* where it works; 0: always */
+    unsigned show;            /* UI_IN_* where the label is shown; 0: wherever it works */
+    bool title;               /* everywhere-keys only: shown in the title bar, not the status line */
+    UiKey keys[UI_KEY_MAX];   /* the keys it stands for (code 0 ends); for a class, examples */
+} UiKeyDef;
+
+/* A screen (htop's panels): its name, what it does on ui_goto, how it draws, its key handler,
+ * and its key table, from which the status line and the help screen are generated. */
+typedef struct {
+    const char *name;         /* the title bar: "ablab · NAME" */
+    const char *title;        /* heading in the help screen and the keys reference */
+    bool overlay;             /* drawn over the screen beneath; takes every key */
+    unsigned who;             /* UI_IN_LAB / UI_IN_STUDY: where it can be reached; 0: both */
+    void (*open)(Ui *ui);     /* on ui_goto: load what it shows (NULL: nothing) */
+    /* before drawing: clamps scroll positions to what fits in L (NULL: nothing to clamp) */
+    void (*fit)(Ui *ui, const UiLayout *L);
+    void (*draw)(const Ui *ui, const UiLayout *L);   /* reads state only */
+    bool (*key)(Ui *ui, const UiKey *k);             /* true when the key was used */
+    /* the status line's source: which of its keys apply now (UI_IN_PHASES, UI_IN_PENDING);
+     * NULL: only lab or study matters */
+    unsigned (*mode)(const Ui *ui);
+    const UiKeyDef *keys;
+    int n_keys;
+} UiScreenDef;
+
+#define UI_KEYS(tab) (tab), (int)(sizeof(tab) / sizeof *(tab))
+#define K_CH(c) {UK_CHAR, (c), false}
+#define K_CTRL(c) {UK_CTRL, (c), false}
+#define K_(code) {(code), 0, false}
+
+const UiScreenDef *ui_screen_def(UiScreen s);       /* NULL for SCR_NONE or out of range */
+extern const UiScreenDef ui_everywhere;             /* keys every screen shares (app.c) */
+/* The mode of screen s (lab or study, plus what s's mode() says). */
+unsigned ui_mode(const Ui *ui, UiScreen s);
+bool ui_key_applies(const UiKeyDef *d, unsigned mode);
+bool ui_key_is(const UiKeyDef *d, const UiKey *k);
+/* The index in d->keys of the first entry that applies in mode and stands for k, or -1. */
+int  ui_key_find(const UiScreenDef *d, unsigned mode, const UiKey *k);
+/* The status line for what is shown now: the keys of the overlay, or of the screen followed by
+ * the everywhere-keys that are not in the title bar. Fills up to max entries; returns how many. */
+int  ui_status_keys(const Ui *ui, const UiKeyDef **out, int max);
+/* "KEY label" of d's keys ids[0..n), joined by sep, into buf (for hints drawn on a screen). */
+void ui_keys_hint(const UiScreenDef *d, const int *ids, int n, const char *sep, char *buf, size_t cap);
+/* The title bar's keys (F1 help  F2 settings …) into buf. */
+void ui_title_keys(const Ui *ui, char *buf, size_t n);
+/* The help screen's text, lines wrapped at width: the current screen's keys first, then the
+ * everywhere-keys, then the other screens that can be reached (lab or study). A line not
+ * starting with a space is a heading. Returns 0, or -1 out of memory. */
+int  ui_help_text(const Ui *ui, int width, Buf *out);
+
+/* ---------- app.c ---------- */
+/* Changes the screen, or opens an overlay over it: the only way either changes. Runs the
+ * screen's open (history and stats load from the lab there). */
+void ui_goto(Ui *ui, UiScreen s);
+void ui_overlay_close(Ui *ui);
+/* One key through the overlay, the everywhere-keys and the screen. Returns true when used. */
+bool ui_dispatch(Ui *ui, const UiKey *k);
 void ui_flash(Ui *ui, bool err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void ui_input_open(Ui *ui, const char *title, const char *initial, UiInputDone done);
 const char *ui_side_name(const Ui *ui, int side, char *buf, size_t n);  /* pane title */
-/* Screens: key handlers return true when they used the key. */
-void compare_draw(Ui *ui, const UiLayout *L);
-bool compare_key(Ui *ui, const UiKey *k);
+
+/* The screens (view_*.c, app.c for the input overlay) */
+extern const UiScreenDef screen_compare, screen_history, screen_stats, screen_models, screen_study_start,
+    screen_study_done, screen_settings, screen_help, screen_input;
 void compare_event(Ui *ui, const Ev *ev);
 int  compare_ask(Ui *ui, const char *text, int64_t prompt_id);
 void compare_show_pair(Ui *ui, int64_t pair_id);       /* load a stored pair into the panes */
 void compare_reset(Ui *ui);
-void compare_status(Ui *ui, UiRect r);
-void settings_open(Ui *ui);
-void settings_draw(Ui *ui, const UiLayout *L);
-bool settings_key(Ui *ui, const UiKey *k);
-void history_open(Ui *ui);
-void history_draw(Ui *ui, const UiLayout *L);
-bool history_key(Ui *ui, const UiKey *k);
 void history_free(Ui *ui);
-void stats_open(Ui *ui);
-void stats_draw(Ui *ui, const UiLayout *L);
-bool stats_key(Ui *ui, const UiKey *k);
-void models_draw(Ui *ui, const UiLayout *L);
-bool models_key(Ui *ui, const UiKey *k);
 void models_event(Ui *ui, const Ev *ev);
 void models_refresh(Ui *ui);
-void help_draw(Ui *ui, const UiLayout *L);
-bool help_key(Ui *ui, const UiKey *k);
 int  study_begin(Ui *ui, LabErr *e);
-void study_draw(Ui *ui, const UiLayout *L);
-bool study_key(Ui *ui, const UiKey *k);
 void study_next(Ui *ui);                                /* after a vote: the next prompt */
 
 #endif

@@ -104,7 +104,7 @@ void compare_show_pair(Ui *ui, int64_t pair_id) {
     ui->phase = ui->ratable ? load_rating(ui) ? PH_RATED : PH_RATE : PH_EDIT;
     if (ui->phase != PH_RATED && p.blind) memset(ui->rated.model_name, 0, sizeof ui->rated.model_name);
     ui->done_ms = now_ms();
-    ui->screen = SCR_COMPARE;
+    ui_goto(ui, SCR_COMPARE);
     lab_pair_free(&p);
 }
 
@@ -221,82 +221,90 @@ static bool scroll_key(Ui *ui, const UiKey *k, bool arrows) {
     }
 }
 
-bool compare_key(Ui *ui, const UiKey *k) {
-    bool ch = k->code == UK_CHAR && !k->alt;
-    uint32_t c = ch ? k->ch : 0;
-    if (ui->phase == PH_RATE || ui->phase == PH_RATED) {
-        if (k->code == UK_LEFT || c == 'a' || c == 'A') { vote(ui, LAB_CHOICE_A); return true; }
-        if (k->code == UK_RIGHT || c == 'b' || c == 'B') { vote(ui, LAB_CHOICE_B); return true; }
-        if (c == 't') { vote(ui, LAB_CHOICE_TIE); return true; }
-        if (c == 'x') { vote(ui, LAB_CHOICE_BOTH_BAD); return true; }
-        if (c == 'r' && lab_rate_pending(ui->lab)) {
-            LabErr e = {0};
-            LabRateResult res;
-            if (lab_rate_retry(ui->lab, &res, &e) == 0) {
-                ui->rated = res;
-                ui->phase = PH_RATED;
-                ui_flash(ui, false, "rating saved");
-            } else {
-                ui_flash(ui, true, "still not saved: %s (r retries)", e.msg);
-            }
-            return true;
-        }
-        if (scroll_key(ui, k, true)) return true;
-        if (ui->phase == PH_RATE) {
-            if (k->code == UK_ESC && !ui->study) { ui->phase = PH_EDIT; ui_flash(ui, false, "not rated (F3 history can rate it later)"); return true; }
-            if (c == 'u') {
-                int64_t pid = 0;
-                LabErr e = {0};
-                if (lab_undo_rating(ui->lab, &pid, &e)) ui_flash(ui, true, "nothing to undo: %s", e.msg);
-                else ui_flash(ui, false, "undid the rating of pair %lld", (long long)pid);
-                return true;
-            }
-            return false;
-        }
-        /* PH_RATED */
-        if (c >= '1' && c <= '5') {
-            ui->rate.score[ui->score_side] = (int)(c - '0');
-            int side = ui->score_side;
-            ui->score_side = 1 - ui->score_side;
-            if (commit_vote(ui, true) == 0) ui_flash(ui, false, "score %c = %d saved", side ? 'B' : 'A', (int)(c - '0'));
-            return true;
-        }
-        if (c == 'g') { ui_input_open(ui, "tags (comma-separated)", ui->tags, on_tags); return true; }
-        if (c == 'c') { ui_input_open(ui, "comment", ui->comment, on_comment); return true; }
-        if (c == 'u') {
-            int64_t pid = 0;
-            LabErr e = {0};
-            if (lab_undo_rating(ui->lab, &pid, &e)) { ui_flash(ui, true, "undo failed: %s", e.msg); return true; }
-            if (pid != ui->pair_id) { ui_flash(ui, false, "stepped back a change of pair %lld", (long long)pid); return true; }
-            memset(&ui->rate, 0, sizeof ui->rate);
-            ui->tags[0] = ui->comment[0] = 0;
-            ui->score_side = 0;
-            if (load_rating(ui)) { ui_flash(ui, false, "stepped back one change (u again for the one before)"); return true; }
-            ui->phase = PH_RATE;
-            ui_flash(ui, false, "rating undone: vote again");
-            return true;
-        }
-        if (k->code == UK_ENTER || k->code == UK_ESC || c == 'n' || c == 'i') { leave_vote(ui); return true; }
-        if (!ui->study && ch && c != 'q' && c != '?') {
-            /* any other character starts the next prompt with it */
-            leave_vote(ui);
-            return le_key(&ui->ed, k) != LE_IGNORED;
-        }
-        return false;
+/* ---------- keys ---------- */
+
+enum {
+    CK_H_EDIT, CK_SEND, CK_NEWLINE, CK_HISTORY, CK_MOVE, CK_LINE, CK_DELETE, CK_KILL, CK_YANK, CK_TYPE, CK_SCROLL, CK_STOP,
+    CK_H_STUDY, CK_NEXT_ITEM, CK_STUDY_SCROLL,
+    CK_H_VOTE, CK_A, CK_B, CK_TIE, CK_BAD, CK_VSCROLL, CK_VPAGE, CK_SKIP, CK_UNDO, CK_RETRY, CK_QUIT,
+    CK_H_RATED, CK_SCORE, CK_TAGS, CK_COMMENT, CK_REVOTE, CK_NEXT, CK_NEXT_STUDY, CK_TYPE_ON,
+};
+enum { EDITING = UI_IN_EDIT | UI_IN_RUN, VOTING = UI_IN_RATE | UI_IN_RATED };
+static const UiKeyDef compare_keys[] = {
+    [CK_H_EDIT] = {.help = "Prompt editor", .when = EDITING | UI_IN_LAB},
+    [CK_SEND] = {"Enter", "send", "send the prompt to both models at once", EDITING | UI_IN_LAB, UI_IN_EDIT, false, {K_(UK_ENTER)}},
+    [CK_NEWLINE] = {"Ctrl-J/Alt-Enter", "new line", "new line in the prompt (a bracketed paste keeps its lines)",
+                    EDITING | UI_IN_LAB, UI_IN_EDIT, false, {K_(UK_NEWLINE)}},
+    [CK_HISTORY] = {"↑↓", "history", "move between lines; past the first or last: the previous or next prompt from the history",
+                    EDITING | UI_IN_LAB, UI_IN_EDIT, false, {K_(UK_UP), K_(UK_DOWN)}},
+    [CK_MOVE] = {"← → Home End", NULL, "move the cursor; Home and End: start and end of the line", EDITING | UI_IN_LAB, 0,
+                 false, {K_(UK_LEFT), K_(UK_RIGHT), K_(UK_HOME), K_(UK_END)}},
+    [CK_LINE] = {"Ctrl-A Ctrl-E Ctrl-B Ctrl-F", NULL, "start / end of the line, back / forward a character",
+                 EDITING | UI_IN_LAB, 0, false, {K_CTRL('a'), K_CTRL('e'), K_CTRL('b'), K_CTRL('f')}},
+    [CK_DELETE] = {"Backspace Delete Ctrl-D", NULL, "delete a character", EDITING | UI_IN_LAB, 0, false,
+                   {K_(UK_BACKSPACE), K_(UK_DELETE), K_CTRL('d')}},
+    [CK_KILL] = {"Ctrl-K Ctrl-U Ctrl-W", NULL, "delete to the end / start of the line, the word before the cursor",
+                 EDITING | UI_IN_LAB, 0, false, {K_CTRL('k'), K_CTRL('u'), K_CTRL('w')}},
+    [CK_YANK] = {"Ctrl-Y", NULL, "put back what was deleted last", EDITING | UI_IN_LAB, 0, false, {K_CTRL('y')}},
+    [CK_TYPE] = {"other keys", NULL, "type the prompt (? too, once the prompt is not empty)", EDITING | UI_IN_LAB, 0, false,
+                 {K_CH('h'), K_CH('q'), K_(UK_TAB)}},
+    [CK_SCROLL] = {"PgUp/PgDn", "scroll", "scroll both answers", EDITING, 0, false, {K_(UK_PGUP), K_(UK_PGDN)}},
+    [CK_STOP] = {"Esc", "stop both", "while they answer: stop both (what was written is kept and recorded)", UI_IN_RUN, 0,
+                 false, {K_(UK_ESC)}},
+    [CK_H_STUDY] = {.help = "Between the prompts of a study", .when = UI_IN_EDIT | UI_IN_STUDY},
+    [CK_NEXT_ITEM] = {"Enter", "next prompt", "the next prompt of the study (after an error: try again)",
+                      UI_IN_EDIT | UI_IN_STUDY, 0, false, {K_(UK_ENTER)}},
+    [CK_STUDY_SCROLL] = {"↑↓ Home End", NULL, "scroll both answers", UI_IN_EDIT | UI_IN_STUDY, 0, false,
+                         {K_(UK_UP), K_(UK_DOWN), K_(UK_HOME), K_(UK_END)}},
+    [CK_H_VOTE] = {.help = "Voting (once both answers have ended; every vote is saved the moment it is given)", .when = VOTING},
+    [CK_A] = {"a/←", "A better", "A is better", UI_IN_RATE, 0, false, {K_CH('a'), K_CH('A'), K_(UK_LEFT)}},
+    [CK_B] = {"b/→", "B better", "B is better", UI_IN_RATE, 0, false, {K_CH('b'), K_CH('B'), K_(UK_RIGHT)}},
+    [CK_TIE] = {"t", "tie", "a tie", UI_IN_RATE, 0, false, {K_CH('t')}},
+    [CK_BAD] = {"x", "both bad", "both bad", UI_IN_RATE, 0, false, {K_CH('x')}},
+    [CK_VSCROLL] = {"↑↓", "scroll", "scroll both answers", VOTING, UI_IN_RATE, false, {K_(UK_UP), K_(UK_DOWN)}},
+    [CK_VPAGE] = {"PgUp PgDn Home End", NULL, "scroll both answers a page, to the start, to the end", VOTING, 0, false,
+                  {K_(UK_PGUP), K_(UK_PGDN), K_(UK_HOME), K_(UK_END)}},
+    [CK_SKIP] = {"Esc", "skip", "skip the vote (the history can rate the pair later)", UI_IN_RATE | UI_IN_LAB, 0, false,
+                 {K_(UK_ESC)}},
+    [CK_UNDO] = {"u", "undo", "step back the last change of a rating (repeatable); with none left, vote again", VOTING,
+                UI_IN_RATED, false, {K_CH('u')}},
+    [CK_RETRY] = {"r", "retry", "retry a rating the database refused (it is kept in memory until then)",
+                  VOTING | UI_IN_PENDING, 0, false, {K_CH('r')}},
+    [CK_QUIT] = {"q", NULL, "quit (outside the prompt editor)", VOTING, 0, false, {K_CH('q')}},
+    [CK_H_RATED] = {.help = "After the vote (in blind mode the names are shown now)", .when = UI_IN_RATED},
+    [CK_SCORE] = {"1-5", "score", "score A, then B (optional; each replaces the saved rating)", UI_IN_RATED, 0, false,
+                  {K_CH('1'), K_CH('2'), K_CH('3'), K_CH('4'), K_CH('5')}},
+    [CK_TAGS] = {"g", "tags", "tags, comma-separated (optional)", UI_IN_RATED, 0, false, {K_CH('g')}},
+    [CK_COMMENT] = {"c", "comment", "a comment (optional)", UI_IN_RATED, 0, false, {K_CH('c')}},
+    [CK_REVOTE] = {"a/b/t/x", "change vote", "change the vote (← → too)", UI_IN_RATED, 0, false,
+                   {K_CH('a'), K_CH('A'), K_(UK_LEFT), K_CH('b'), K_CH('B'), K_(UK_RIGHT), K_CH('t'), K_CH('x')}},
+    [CK_NEXT] = {"Enter", "new prompt", "done: back to the prompt editor (Esc and n too)", UI_IN_RATED | UI_IN_LAB, 0, false,
+                 {K_(UK_ENTER), K_(UK_ESC), K_CH('n'), K_CH('i')}},
+    [CK_NEXT_STUDY] = {"Enter", "next prompt", "done: the next prompt (Esc and n too)", UI_IN_RATED | UI_IN_STUDY, 0, false,
+                       {K_(UK_ENTER), K_(UK_ESC), K_CH('n'), K_CH('i')}},
+    [CK_TYPE_ON] = {"other letters", NULL, "start the next prompt with that letter", UI_IN_RATED | UI_IN_LAB, 0, false,
+                    {K_CH('h'), K_CH('w')}},
+};
+
+static unsigned compare_mode(const Ui *ui) {
+    static const unsigned phase[] = {[PH_EDIT] = UI_IN_EDIT, [PH_RUN] = UI_IN_RUN, [PH_RATE] = UI_IN_RATE,
+                                     [PH_RATED] = UI_IN_RATED};
+    return phase[ui->phase] | (ui->lab && lab_rate_pending(ui->lab) ? UI_IN_PENDING : 0);
+}
+
+static LabChoice choice_of(const UiKey *k) {
+    unsigned rate = (UI_IN_RATE | UI_IN_LAB);
+    switch (ui_key_find(&screen_compare, rate, k)) {
+    case CK_B: return LAB_CHOICE_B;
+    case CK_TIE: return LAB_CHOICE_TIE;
+    case CK_BAD: return LAB_CHOICE_BOTH_BAD;
+    default: return LAB_CHOICE_A;
     }
-    if (ui->study && ui->phase == PH_EDIT) {
-        /* a study's prompts come from its set: the editor is read-only */
-        if (k->code == UK_ENTER) { study_next(ui); return true; }
-        return scroll_key(ui, k, true);
-    }
-    if (ui->phase == PH_RUN && k->code == UK_ESC) {
-        lab_stop(ui->lab);
-        ui->stopped = true;
-        ui_flash(ui, false, "stopped: both answers so far are kept");
-        return true;
-    }
-    if (scroll_key(ui, k, false)) return true;
-    if (c == '?' && ui->ed.text.len == 0) return false;    /* help */
+}
+
+/* The prompt editor's keys (and any other) while not voting. */
+static bool edit_key(Ui *ui, const UiKey *k) {
+    if (k->code == UK_CHAR && !k->alt && k->ch == '?' && ui->ed.text.len == 0) return false;    /* help */
     LeResult r = le_key(&ui->ed, k);
     if (r == LE_SUBMIT) {
         if (ui->phase == PH_RUN) { ui_flash(ui, false, "both models are still answering: wait, or Esc to stop"); return true; }
@@ -310,6 +318,84 @@ bool compare_key(Ui *ui, const UiKey *k) {
         return true;
     }
     return r != LE_IGNORED;
+}
+
+static void undo(Ui *ui) {
+    int64_t pid = 0;
+    LabErr e = {0};
+    if (ui->phase == PH_RATE) {
+        if (lab_undo_rating(ui->lab, &pid, &e)) ui_flash(ui, true, "nothing to undo: %s", e.msg);
+        else ui_flash(ui, false, "undid the rating of pair %lld", (long long)pid);
+        return;
+    }
+    if (lab_undo_rating(ui->lab, &pid, &e)) { ui_flash(ui, true, "undo failed: %s", e.msg); return; }
+    if (pid != ui->pair_id) { ui_flash(ui, false, "stepped back a change of pair %lld", (long long)pid); return; }
+    memset(&ui->rate, 0, sizeof ui->rate);
+    ui->tags[0] = ui->comment[0] = 0;
+    ui->score_side = 0;
+    if (load_rating(ui)) { ui_flash(ui, false, "stepped back one change (u again for the one before)"); return; }
+    ui->phase = PH_RATE;
+    ui_flash(ui, false, "rating undone: vote again");
+}
+
+static void retry(Ui *ui) {
+    LabErr e = {0};
+    LabRateResult res;
+    if (lab_rate_retry(ui->lab, &res, &e) == 0) {
+        ui->rated = res;
+        ui->phase = PH_RATED;
+        ui_flash(ui, false, "rating saved");
+    } else {
+        ui_flash(ui, true, "still not saved: %s (r retries)", e.msg);
+    }
+}
+
+static void score(Ui *ui, int v) {
+    ui->rate.score[ui->score_side] = v;
+    int side = ui->score_side;
+    ui->score_side = 1 - ui->score_side;
+    if (commit_vote(ui, true) == 0) ui_flash(ui, false, "score %c = %d saved", side ? 'B' : 'A', v);
+}
+
+static bool compare_key(Ui *ui, const UiKey *k) {
+    int id = ui_key_find(&screen_compare, ui_mode(ui, SCR_COMPARE), k);
+    switch (id) {
+    case CK_A: vote(ui, LAB_CHOICE_A); return true;
+    case CK_B: vote(ui, LAB_CHOICE_B); return true;
+    case CK_TIE: vote(ui, LAB_CHOICE_TIE); return true;
+    case CK_BAD: vote(ui, LAB_CHOICE_BOTH_BAD); return true;
+    case CK_REVOTE: vote(ui, choice_of(k)); return true;
+    case CK_RETRY: retry(ui); return true;
+    case CK_SCROLL: case CK_VSCROLL: case CK_VPAGE: case CK_STUDY_SCROLL: return scroll_key(ui, k, true);
+    case CK_SKIP: ui->phase = PH_EDIT; ui_flash(ui, false, "not rated (F3 history can rate it later)"); return true;
+    case CK_UNDO: undo(ui); return true;
+    case CK_QUIT: ui->quit = true; return true;
+    case CK_SCORE: score(ui, (int)(k->ch - '0')); return true;
+    case CK_TAGS: ui_input_open(ui, "tags (comma-separated)", ui->tags, on_tags); return true;
+    case CK_COMMENT: ui_input_open(ui, "comment", ui->comment, on_comment); return true;
+    case CK_NEXT: case CK_NEXT_STUDY: leave_vote(ui); return true;
+    case CK_NEXT_ITEM: study_next(ui); return true;
+    case CK_STOP:
+        lab_stop(ui->lab);
+        ui->stopped = true;
+        ui_flash(ui, false, "stopped: both answers so far are kept");
+        return true;
+    default: break;
+    }
+    bool ch = k->code == UK_CHAR && !k->alt;
+    switch (ui->phase) {
+    case PH_RATE: return false;
+    case PH_RATED:
+        if (ui->study || !ch || k->ch == '?') return false;
+        /* any other character starts the next prompt with it */
+        leave_vote(ui);
+        return le_key(&ui->ed, k) != LE_IGNORED;
+    case PH_EDIT:
+        if (ui->study) return false;   /* a study's prompts come from its set: the editor is read-only */
+        return edit_key(ui, k);
+    case PH_RUN: return edit_key(ui, k);
+    }
+    return false;
 }
 
 /* ---------- drawing ---------- */
@@ -326,8 +412,30 @@ static void draw_metrics(const UiPane *p, UiRect r, UiAttr a) {
     if (p->done) d_printf(r, 0, col, a, " · %s", p->err[0] ? "error" : p->m.stop[0] ? p->m.stop : "done");
 }
 
-static void draw_pane(Ui *ui, const UiLayout *L, int side) {
-    UiPane *p = &ui->pane[side];
+/* The pane's text wrapped to its body; returns the first line that can be shown at the top. */
+static int pane_maxtop(const UiPane *p, UiRect body, TextLines *tl) {
+    const char *s = p->text.data ? p->text.data : "";
+    if (text_wrap(s, p->text.len, body.w - 1, tl)) return -1;
+    int total = (int)tl->n;
+    return total > body.h ? total - body.h : 0;
+}
+
+/* Keeps each pane's scroll inside its text at the current size, and the end in view while it
+ * follows the stream. */
+static void compare_fit(Ui *ui, const UiLayout *L) {
+    for (int side = 0; side < 2; side++) {
+        UiPane *p = &ui->pane[side];
+        TextLines tl = {0};
+        int maxtop = pane_maxtop(p, L->body[side], &tl);
+        text_lines_free(&tl);
+        if (maxtop < 0) continue;
+        if (p->follow || p->scroll > maxtop) p->scroll = maxtop;
+        if (p->scroll >= maxtop) p->follow = true;   /* scrolled back to the end: follow again */
+    }
+}
+
+static void draw_pane(const Ui *ui, const UiLayout *L, int side) {
+    const UiPane *p = &ui->pane[side];
     UiRect head = L->head[side], body = L->body[side];
     UiAttr ha = side ? AT_HEAD_B : AT_HEAD_A;
     char name[LAB_NAME_MAX + 16];
@@ -337,18 +445,18 @@ static void draw_pane(Ui *ui, const UiLayout *L, int side) {
 
     TextLines tl = {0};
     const char *s = p->text.data ? p->text.data : "";
-    if (text_wrap(s, p->text.len, body.w - 1, &tl)) return;
-    int total = (int)tl.n, maxtop = total > body.h ? total - body.h : 0;
-    if (p->follow || p->scroll > maxtop) p->scroll = maxtop;
-    if (p->scroll >= maxtop) p->follow = true;   /* scrolled back to the end: follow again */
-    for (int i = 0; i < body.h && p->scroll + i < total; i++) {
-        const TextLine *ln = &tl.v[p->scroll + i];
+    int maxtop = pane_maxtop(p, body, &tl);
+    if (maxtop < 0) return;
+    int total = (int)tl.n;
+    int top = p->scroll < maxtop ? p->scroll : maxtop;   /* compare_fit has clamped it */
+    for (int i = 0; i < body.h && top + i < total; i++) {
+        const TextLine *ln = &tl.v[top + i];
         d_textn(body, i, 1, s + ln->start, ln->len, AT_NORMAL);
     }
     if (p->err[0]) d_printf(body, body.h - 1, 1, AT_ERR, "error: %s", p->err);
     if (total > body.h) {
         char pos[48];
-        snprintf(pos, sizeof pos, " %d-%d/%d ", p->scroll + 1, p->scroll + body.h < total ? p->scroll + body.h : total, total);
+        snprintf(pos, sizeof pos, " %d-%d/%d ", top + 1, top + body.h < total ? top + body.h : total, total);
         int w = (int)strlen(pos);
         if (head.w > w + col + 12) d_text(head, 0, head.w - w, pos, AT_DIM);
     }
@@ -356,7 +464,7 @@ static void draw_pane(Ui *ui, const UiLayout *L, int side) {
     draw_metrics(p, L->metrics[side], AT_OK);
 }
 
-static void draw_editor(Ui *ui, const UiLayout *L) {
+static void draw_editor(const Ui *ui, const UiLayout *L) {
     UiRect r = L->editor;
     const char *s = ui->ed.text.data ? ui->ed.text.data : "";
     TextLines tl = {0};
@@ -382,15 +490,22 @@ static void draw_editor(Ui *ui, const UiLayout *L) {
         attrset(A_NORMAL);
     }
     text_lines_free(&tl);
-    if (!ui->ed.text.len && ui->phase == PH_EDIT)
-        d_text(r, 0, 3, "type a prompt for both models, Enter sends  (Ctrl-J new line, ↑ history, ? help)", AT_DIM);
+    if (!ui->ed.text.len && ui->phase == PH_EDIT) {
+        static const int ids[] = {CK_SEND, CK_NEWLINE, CK_HISTORY};
+        char hint[160];
+        ui_keys_hint(&screen_compare, ids, 3, " · ", hint, sizeof hint);
+        d_printf(r, 0, 3, AT_DIM, "type a prompt for both models  (%s)", hint);
+    }
 }
 
-static void draw_vote(Ui *ui, const UiLayout *L) {
+static void draw_vote(const Ui *ui, const UiLayout *L) {
     UiRect r = L->editor;
     if (ui->phase == PH_RATE) {
         d_text(r, 0, 0, "Which answer is better?", AT_OK);
-        d_text(r, r.h > 1 ? 1 : 0, r.h > 1 ? 2 : 25, "a/← A    b/→ B    t tie    x both bad", AT_KEY);
+        static const int ids[] = {CK_A, CK_B, CK_TIE, CK_BAD};
+        char hint[160];
+        ui_keys_hint(&screen_compare, ids, 4, "    ", hint, sizeof hint);
+        d_text(r, r.h > 1 ? 1 : 0, r.h > 1 ? 2 : 25, hint, AT_KEY);
         return;
     }
     char sc[2][8];
@@ -406,7 +521,7 @@ static void draw_vote(Ui *ui, const UiLayout *L) {
              ui->comment[0] ? ui->comment : "-");
 }
 
-void compare_draw(Ui *ui, const UiLayout *L) {
+static void compare_draw(const Ui *ui, const UiLayout *L) {
     for (int s = 0; s < 2; s++) draw_pane(ui, L, s);
     if (L->divider.h) {
         attrset(scr_attr(AT_DIM));
@@ -430,32 +545,7 @@ void compare_draw(Ui *ui, const UiLayout *L) {
     } else draw_editor(ui, L);
 }
 
-void compare_status(Ui *ui, UiRect r) {
-    switch (ui->phase) {
-    case PH_EDIT: {
-        const char *kv[] = {"Enter", "send", "Ctrl-J", "new line", "↑↓", "history", "PgUp/PgDn", "scroll", "F2", "settings",
-                            "F3", "history", "Ctrl-Q", "quit", "F1/?", "help"};
-        const char *st[] = {"Enter", "next prompt", "PgUp/PgDn", "scroll", "Ctrl-Q", "quit", "F1/?", "help"};
-        if (ui->study) d_status(r, st, 8);
-        else d_status(r, kv, 16);
-        break;
-    }
-    case PH_RUN: {
-        const char *kv[] = {"Esc", "stop both", "PgUp/PgDn", "scroll", "Ctrl-Q", "quit", "F1", "help"};
-        d_status(r, kv, 8);
-        break;
-    }
-    case PH_RATE: {
-        const char *kv[] = {"a/←", "A better", "b/→", "B better", "t", "tie", "x", "both bad", "↑↓", "scroll", "Esc", "skip",
-                            "?", "help"};
-        d_status(r, kv, ui->study ? 10 : 14);
-        break;
-    }
-    case PH_RATED: {
-        const char *kv[] = {"1-5", ui->score_side ? "score B" : "score A", "g", "tags", "c", "comment", "u", "undo",
-                            "a/b/t/x", "change vote", "Enter", ui->study ? "next prompt" : "new prompt", "?", "help"};
-        d_status(r, kv, 14);
-        break;
-    }
-    }
-}
+const UiScreenDef screen_compare = {
+    .name = "compare", .title = "Compare screen",
+    .fit = compare_fit, .draw = compare_draw, .key = compare_key, .mode = compare_mode, .keys = UI_KEYS(compare_keys),
+};

@@ -1,77 +1,82 @@
-/* Help (F1 or ?): every key of every screen, the current screen's first. */
+/* Help (F1 or ?): every key of every screen that can be reached, the current screen's first,
+ * generated from the screens' key tables (keys.c). */
 #include <curses.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ui_int.h"
 
-static const char *const help_compare[] = {
-    "Compare screen",
-    "  Enter          send the prompt to both models at once",
-    "  Ctrl-J, Alt-Enter  new line in the prompt (pasted text keeps its lines)",
-    "  ↑ / ↓          previous / next prompt from the history (or move between lines)",
-    "  ← → Home End   move; Ctrl-A / Ctrl-E start / end of line",
-    "  Ctrl-K Ctrl-U  delete to the end / start of the line;  Ctrl-W delete the word before",
-    "  Ctrl-Y         put back what was deleted",
-    "  Esc            stop both answers (what was written is kept and recorded)",
-    "  PgUp / PgDn    scroll both answers",
-    "Voting (once both answers have ended)",
-    "  a or ←         A is better          b or →   B is better",
-    "  t              tie                  x        both bad",
-    "  1-5            score A, then B (optional)",
-    "  g / c          tags / comment (optional)",
-    "  u              undo the last rating;  r retries a rating the database refused",
-    "  Enter          done: next prompt    Esc      skip the vote",
-    "  Every vote is saved the moment you give it. In blind mode the names are shown after it.",
-    "",
-};
-static const char *const help_screens[] = {
-    "Everywhere",
-    "  F1 or ?        this help            Ctrl-Q, Ctrl-C  quit (ratings are already saved)",
-    "  F2             settings             F3  history      F4  stats",
-    "  F5             models               F6  back to compare;  Esc or q leaves a screen",
-    "Settings (F2)",
-    "  ↑ ↓ field,  ← → side (A/B) when per side,  Enter edit or toggle shared/per side,  - + step",
-    "History (F3)",
-    "  ↑ ↓ j k select,  Enter open and re-rate,  / search (full text),  y copy as Markdown to a",
-    "  file (path shown) and to the clipboard through OSC 52,  r reload,  Esc clear the search",
-    "Stats (F4)",
-    "  ↑ ↓ scroll,  r refresh.  Same numbers as `ablab stats`.",
-    "Models (F5)",
-    "  a / b load another model into A / B (path: HF folder, .bin, .gguf),  s swap sides",
-    "Study",
-    "  start screen: type the pseudonym, y to agree to the consent text, n to leave;",
-    "  each prompt: vote as above, Enter for the next. Quit any time: it resumes where you were.",
+enum { HELP_W = 100 };   /* the box's widest */
+
+enum { HK_LINE, HK_JK, HK_PAGE, HK_CLOSE };
+static const UiKeyDef help_keys[] = {
+    [HK_LINE] = {"↑↓", "scroll", "scroll a line", 0, 0, false, {K_(UK_UP), K_(UK_DOWN)}},
+    [HK_JK] = {"j k", NULL, "scroll a line (as ↓ ↑)", 0, 0, false, {K_CH('j'), K_CH('k')}},
+    [HK_PAGE] = {"PgUp PgDn Space", "page", "scroll a page", 0, 0, false, {K_(UK_PGUP), K_(UK_PGDN), K_CH(' ')}},
+    [HK_CLOSE] = {"Esc q ? F1 Enter", "close", "close the help", 0, 0, false,
+                  {K_(UK_ESC), K_CH('q'), K_CH('?'), K_(UK_F1), K_(UK_ENTER)}},
 };
 
-static const char *line_at(int i, int *n_total) {
-    int a = (int)(sizeof help_compare / sizeof *help_compare), b = (int)(sizeof help_screens / sizeof *help_screens);
-    if (n_total) *n_total = a + b;
-    if (i < a) return help_compare[i];
-    if (i < a + b) return help_screens[i - a];
-    return NULL;
-}
-
-bool help_key(Ui *ui, const UiKey *k) {
-    uint32_t c = k->code == UK_CHAR && !k->alt ? k->ch : 0;
-    if (k->code == UK_ESC || c == '?' || c == 'q' || k->code == UK_F1 || k->code == UK_ENTER) { ui->overlay = OV_NONE; return true; }
-    if (k->code == UK_DOWN || c == 'j') ui->help_scroll++;
-    if (k->code == UK_UP || c == 'k') ui->help_scroll--;
-    if (k->code == UK_PGDN || c == ' ') ui->help_scroll += 10;
-    if (k->code == UK_PGUP) ui->help_scroll -= 10;
-    if (ui->help_scroll < 0) ui->help_scroll = 0;
-    return true;
-}
-
-void help_draw(Ui *ui, const UiLayout *L) {
-    int total;
-    line_at(0, &total);
-    UiRect box = layout_center(L->full, total + 2, 100);
-    UiRect in = d_box(box, "help: keys");
-    if (ui->help_scroll > total - in.h) ui->help_scroll = total - in.h > 0 ? total - in.h : 0;
-    for (int i = 0; i < in.h; i++) {
-        const char *s = line_at(ui->help_scroll + i, NULL);
-        if (!s) break;
-        d_text(in, i, 0, s, s[0] != ' ' && s[0] ? AT_HEAD_A : AT_NORMAL);
+static bool help_key(Ui *ui, const UiKey *k) {
+    switch (ui_key_find(&screen_help, ui_mode(ui, SCR_HELP), k)) {
+    case HK_CLOSE: ui_overlay_close(ui); break;
+    case HK_LINE: ui->help_scroll += k->code == UK_DOWN ? 1 : -1; break;
+    case HK_JK: ui->help_scroll += k->ch == 'j' ? 1 : -1; break;
+    case HK_PAGE: ui->help_scroll += k->code == UK_PGUP ? -10 : 10; break;
+    default: break;
     }
+    if (ui->help_scroll < 0) ui->help_scroll = 0;
+    return true;   /* the overlay keeps every key from the screen beneath */
 }
+
+static UiRect help_box(const UiLayout *L, int total, UiRect *in) {
+    UiRect box = layout_center(L->full, total + 2, HELP_W);
+    /* the inside, as d_box lays it out */
+    *in = (UiRect){box.y + 1, box.x + 2, box.h - 2, box.w - 4};
+    return box;
+}
+
+static int count_lines(const Buf *b) {
+    int n = 0;
+    for (size_t i = 0; i < b->len; i++) n += b->data[i] == '\n';
+    return n;
+}
+
+static void help_open(Ui *ui) { ui->help_scroll = 0; }
+
+static void help_fit(Ui *ui, const UiLayout *L) {
+    Buf b = {0};
+    UiRect in;
+    if (ui_help_text(ui, HELP_W - 4, &b) == 0) {
+        int total = count_lines(&b);
+        help_box(L, total, &in);
+        if (ui->help_scroll > total - in.h) ui->help_scroll = total - in.h > 0 ? total - in.h : 0;
+    }
+    buf_free(&b);
+}
+
+static void help_draw(const Ui *ui, const UiLayout *L) {
+    Buf b = {0};
+    if (ui_help_text(ui, HELP_W - 4, &b)) {
+        buf_free(&b);
+        return;
+    }
+    UiRect in;
+    UiRect box = help_box(L, count_lines(&b), &in);
+    in = d_box(box, "help: keys");
+    const char *p = b.data, *end = b.data + b.len;
+    for (int line = 0; p < end && line < ui->help_scroll + in.h; line++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        /* screens' headings start at the margin, their sections one space in, keys two */
+        UiAttr a = n && p[0] != ' ' ? AT_HEAD_A : n > 1 && p[1] != ' ' ? AT_KEY : AT_NORMAL;
+        if (line >= ui->help_scroll) d_textn(in, line - ui->help_scroll, 0, p, n, a);
+        p += n + 1;
+    }
+    buf_free(&b);
+}
+
+const UiScreenDef screen_help = {
+    .name = "help", .title = "Help", .overlay = true,
+    .open = help_open, .fit = help_fit, .draw = help_draw, .key = help_key, .keys = UI_KEYS(help_keys),
+};

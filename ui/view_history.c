@@ -57,7 +57,7 @@ static void reload(Ui *ui) {
     if (ui->hist_sel < 0) ui->hist_sel = 0;
 }
 
-void history_open(Ui *ui) {
+static void history_open(Ui *ui) {
     ui->hist_sel = ui->hist_top = 0;
     reload(ui);
 }
@@ -95,39 +95,75 @@ static void copy_pair(Ui *ui, int64_t pair_id) {
     buf_free(&b);
 }
 
-bool history_key(Ui *ui, const UiKey *k) {
-    uint32_t c = k->code == UK_CHAR && !k->alt ? k->ch : 0;
+enum { HK_MOVE, HK_JK, HK_PAGE, HK_OPEN, HK_SEARCH, HK_COPY, HK_RELOAD, HK_BACK, HK_Q };
+static const UiKeyDef history_keys[] = {
+    [HK_MOVE] = {"↑↓", "select", "select a pair (newest first)", 0, 0, false, {K_(UK_UP), K_(UK_DOWN)}},
+    [HK_JK] = {"j k", NULL, "select the next / previous pair (as ↓ ↑)", 0, 0, false, {K_CH('j'), K_CH('k')}},
+    [HK_PAGE] = {"PgUp PgDn Home End", NULL, "a page up / down, the newest / oldest pair", 0, 0, false,
+                 {K_(UK_PGUP), K_(UK_PGDN), K_(UK_HOME), K_(UK_END)}},
+    [HK_OPEN] = {"Enter", "open/re-rate", "open the pair in the compare screen to read and (re-)rate it", 0, 0, false,
+                 {K_(UK_ENTER)}},
+    [HK_SEARCH] = {"/", "search", "full-text search over prompts and answers (words, \"phrases\", a OR b)", 0, 0, false,
+                   {K_CH('/')}},
+    [HK_COPY] = {"y", "copy", "copy the pair as Markdown: to a file (the path is shown) and to the terminal's clipboard (OSC 52)",
+                 0, 0, false, {K_CH('y')}},
+    [HK_RELOAD] = {"r", NULL, "reload the list", 0, 0, false, {K_CH('r')}},
+    [HK_BACK] = {"Esc", "back", "clear the search; without one, back to the compare screen", 0, 0, false, {K_(UK_ESC)}},
+    [HK_Q] = {"q", NULL, "back to the compare screen", 0, 0, false, {K_CH('q')}},
+};
+
+static bool history_key(Ui *ui, const UiKey *k) {
     int page = LINES > 8 ? LINES - 6 : 1;
-    switch (k->code) {
-    case UK_UP: if (ui->hist_sel > 0) ui->hist_sel--; return true;
-    case UK_DOWN: if (ui->hist_sel + 1 < (int)ui->n_hist) ui->hist_sel++; return true;
-    case UK_PGUP: ui->hist_sel = ui->hist_sel > page ? ui->hist_sel - page : 0; return true;
-    case UK_PGDN: ui->hist_sel += page; if (ui->hist_sel >= (int)ui->n_hist) ui->hist_sel = ui->n_hist ? (int)ui->n_hist - 1 : 0; return true;
-    case UK_HOME: ui->hist_sel = 0; return true;
-    case UK_END: ui->hist_sel = ui->n_hist ? (int)ui->n_hist - 1 : 0; return true;
-    case UK_ENTER:
+    switch (ui_key_find(&screen_history, ui_mode(ui, SCR_HISTORY), k)) {
+    case HK_MOVE: case HK_JK:
+        if (k->code == UK_UP || k->ch == 'k') { if (ui->hist_sel > 0) ui->hist_sel--; }
+        else if (ui->hist_sel + 1 < (int)ui->n_hist) ui->hist_sel++;
+        return true;
+    case HK_PAGE:
+        switch (k->code) {
+        case UK_PGUP: ui->hist_sel = ui->hist_sel > page ? ui->hist_sel - page : 0; break;
+        case UK_PGDN:
+            ui->hist_sel += page;
+            if (ui->hist_sel >= (int)ui->n_hist) ui->hist_sel = ui->n_hist ? (int)ui->n_hist - 1 : 0;
+            break;
+        case UK_HOME: ui->hist_sel = 0; break;
+        default: ui->hist_sel = ui->n_hist ? (int)ui->n_hist - 1 : 0; break;
+        }
+        return true;
+    case HK_OPEN:
         if (ui->n_hist && !ui->study) compare_show_pair(ui, ui->hist[ui->hist_sel].pair_id);
         return true;
-    default: break;
+    case HK_SEARCH: ui_input_open(ui, "search prompts and answers (words, \"phrases\", a OR b)", ui->search, on_search); return true;
+    case HK_COPY:
+        if (ui->n_hist) copy_pair(ui, ui->hist[ui->hist_sel].pair_id);
+        else ui_flash(ui, false, "no pair to copy");
+        return true;
+    case HK_RELOAD: reload(ui); return true;
+    case HK_BACK:
+        if (!ui->search[0]) { ui_goto(ui, SCR_COMPARE); return true; }
+        ui->search[0] = 0;
+        reload(ui);
+        return true;
+    case HK_Q: ui_goto(ui, SCR_COMPARE); return true;
+    default: return false;
     }
-    if (c == 'j') { if (ui->hist_sel + 1 < (int)ui->n_hist) ui->hist_sel++; return true; }
-    if (c == 'k') { if (ui->hist_sel > 0) ui->hist_sel--; return true; }
-    if (c == '/') { ui_input_open(ui, "search prompts and answers (words, \"phrases\", a OR b)", ui->search, on_search); return true; }
-    if (c == 'y' && ui->n_hist) { copy_pair(ui, ui->hist[ui->hist_sel].pair_id); return true; }
-    if (c == 'r') { reload(ui); return true; }
-    if (k->code == UK_ESC && ui->search[0]) { ui->search[0] = 0; reload(ui); return true; }
-    return false;
 }
 
-void history_draw(Ui *ui, const UiLayout *L) {
+/* Keeps the selected row in view. */
+static void history_fit(Ui *ui, const UiLayout *L) {
+    int rows = L->full.h - 3;
+    if (rows < 1) return;
+    if (ui->hist_sel < ui->hist_top) ui->hist_top = ui->hist_sel;
+    if (ui->hist_sel >= ui->hist_top + rows) ui->hist_top = ui->hist_sel - rows + 1;
+}
+
+static void history_draw(const Ui *ui, const UiLayout *L) {
     UiRect r = L->full;
     d_printf(r, 0, 1, AT_KEY, "%zu pair%s%s%s%s", ui->n_hist, ui->n_hist == 1 ? "" : "s",
              ui->search[0] ? " matching '" : " (newest first)", ui->search, ui->search[0] ? "'" : "");
     d_printf(r, 1, 1, AT_DIM, "%-6s %-11s %-14s %-9s %-36s %s", "pair", "when", "session", "vote", "models (A / B)", "prompt");
     int rows = r.h - 3;
     if (rows < 1) return;
-    if (ui->hist_sel < ui->hist_top) ui->hist_top = ui->hist_sel;
-    if (ui->hist_sel >= ui->hist_top + rows) ui->hist_top = ui->hist_sel - rows + 1;
     for (int i = 0; i < rows && ui->hist_top + i < (int)ui->n_hist; i++) {
         const UiHistRow *h = &ui->hist[ui->hist_top + i];
         bool sel = ui->hist_top + i == ui->hist_sel;
@@ -138,5 +174,11 @@ void history_draw(Ui *ui, const UiLayout *L) {
         d_printf(line, 0, 1, sel ? AT_SEL : AT_NORMAL, "%-6lld %-11s %-14.14s %-9s %-36s %s", (long long)h->pair_id,
                  h->when, h->session, h->choice, models, h->prompt);
     }
-    if (!ui->n_hist) d_text(r, 3, 2, ui->search[0] ? "nothing matches: Esc clears the search" : "no pairs yet: ask something on the compare screen", AT_DIM);
+    if (!ui->n_hist && ui->search[0]) d_printf(r, 3, 2, AT_DIM, "nothing matches: %s clears the search", history_keys[HK_BACK].key);
+    else if (!ui->n_hist) d_text(r, 3, 2, "no pairs yet: ask something on the compare screen", AT_DIM);
 }
+
+const UiScreenDef screen_history = {
+    .name = "history", .title = "History", .who = UI_IN_LAB,
+    .open = history_open, .fit = history_fit, .draw = history_draw, .key = history_key, .keys = UI_KEYS(history_keys),
+};

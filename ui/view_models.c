@@ -65,25 +65,36 @@ static void on_path(Ui *ui, const char *text) {
     }
 }
 
-bool models_key(Ui *ui, const UiKey *k) {
-    uint32_t c = k->code == UK_CHAR && !k->alt ? k->ch : 0;
-    if (c == 'a' || c == 'b') {
-        ui->load_slot = c == 'b';
+enum { MK_A, MK_B, MK_SWAP, MK_BACK };
+static const UiKeyDef models_keys[] = {
+    [MK_A] = {"a", "load into A", "load another model into A (a path: HF folder, .bin, .gguf); the old one stays if it fails",
+              0, 0, false, {K_CH('a')}},
+    [MK_B] = {"b", "load into B", "load another model into B", 0, 0, false, {K_CH('b')}},
+    [MK_SWAP] = {"s", "swap sides", "swap the sides", 0, 0, false, {K_CH('s')}},
+    [MK_BACK] = {"Esc q", "back", "back to the compare screen", 0, 0, false, {K_(UK_ESC), K_CH('q')}},
+};
+
+static bool models_key(Ui *ui, const UiKey *k) {
+    switch (ui_key_find(&screen_models, ui_mode(ui, SCR_MODELS), k)) {
+    case MK_A: case MK_B: {
+        ui->load_slot = k->ch == 'b';
         char title[64];
-        snprintf(title, sizeof title, "load into %c: model path (HF folder, .bin, .gguf)", c == 'b' ? 'B' : 'A');
+        snprintf(title, sizeof title, "load into %c: model path (HF folder, .bin, .gguf)", ui->load_slot ? 'B' : 'A');
         ui_input_open(ui, title, ui->minfo[ui->load_slot].loaded ? ui->minfo[ui->load_slot].path : "", on_path);
         return true;
     }
-    if (c == 's') {
+    case MK_SWAP: {
         LabErr e = {0};
         if (lab_model_swap_slots(ui->lab, &e)) ui_flash(ui, true, "swap: %s", e.msg);
         else ui_flash(ui, false, "sides swapped: A = %s", (models_refresh(ui), ui->minfo[0].name));
         return true;
     }
-    return false;
+    case MK_BACK: ui_goto(ui, SCR_COMPARE); return true;
+    default: return false;
+    }
 }
 
-static void model_box(Ui *ui, UiRect r, int slot) {
+static void model_box(const Ui *ui, UiRect r, int slot) {
     const LabModelInfo *m = &ui->minfo[slot];
     char title[LAB_NAME_MAX + 16];
     snprintf(title, sizeof title, "%c: %s", slot ? 'B' : 'A', m->loaded ? m->name : "(empty)");
@@ -93,7 +104,10 @@ static void model_box(Ui *ui, UiRect r, int slot) {
         d_bar(in.y + 1, in.x, in.w, ui->load_frac, NAN, NAN, slot ? AT_BAR_B : AT_BAR_A);
         return;
     }
-    if (!m->loaded) { d_text(in, 0, 0, "no model: press a or b to load one", AT_DIM); return; }
+    if (!m->loaded) {
+        d_printf(in, 0, 0, AT_DIM, "no model: press %s or %s to load one", models_keys[MK_A].key, models_keys[MK_B].key);
+        return;
+    }
     char disk[32], mem[32], mapped[32], owned[32], kv[32], scratch[32];
     fmt_bytes(disk, sizeof disk, (double)m->bytes_on_disk);
     fmt_bytes(mem, sizeof mem, (double)m->bytes_memory);
@@ -114,10 +128,15 @@ static void model_box(Ui *ui, UiRect r, int slot) {
     d_printf(in, y++, 0, AT_NORMAL, "load time     %.0f ms · %d thread%s", m->load_ms, m->n_threads, m->n_threads == 1 ? "" : "s");
 }
 
-void models_draw(Ui *ui, const UiLayout *L) {
+static void models_draw(const Ui *ui, const UiLayout *L) {
     UiRect r = L->full;
     int h = r.h / 2 < 12 ? r.h / 2 : 12;
     UiRect a = {r.y, r.x, h, r.w}, b = {r.y + h, r.x, h, r.w};
     model_box(ui, a, 0);
     model_box(ui, b, 1);
 }
+
+const UiScreenDef screen_models = {
+    .name = "models", .title = "Models", .who = UI_IN_LAB,
+    .draw = models_draw, .key = models_key, .keys = UI_KEYS(models_keys),
+};

@@ -19,9 +19,8 @@ static const char *row_name(int row) {
     return row == ROW_MODE ? "settings for" : "threads (total)";
 }
 
-void settings_open(Ui *ui) {
+static void settings_open(Ui *ui) {
     lab_settings_get(ui->lab, &ui->set);
-    ui->overlay = OV_SETTINGS;
     if (ui->set_row < 0 || ui->set_row >= N_ROWS) ui->set_row = 0;
 }
 
@@ -70,7 +69,7 @@ static int set_field(Ui *ui, int row, int col, const char *text) {
 }
 
 static void on_value(Ui *ui, const char *text) {
-    ui->overlay = OV_SETTINGS;
+    ui_goto(ui, SCR_SETTINGS);
     if (text) set_field(ui, ui->set_row, ui->set_col, text);
 }
 
@@ -84,19 +83,39 @@ static void step(Ui *ui, int dir) {
     set_field(ui, ui->set_row, ui->set_col, buf);
 }
 
-bool settings_key(Ui *ui, const UiKey *k) {
-    uint32_t c = k->code == UK_CHAR && !k->alt ? k->ch : 0;
-    switch (k->code) {
-    case UK_ESC: ui->overlay = OV_NONE; return true;
-    case UK_UP: ui->set_row = (ui->set_row + N_ROWS - 1) % N_ROWS; return true;
-    case UK_DOWN: case UK_TAB: ui->set_row = (ui->set_row + 1) % N_ROWS; return true;
-    case UK_LEFT: ui->set_col = 0; return true;
-    case UK_RIGHT: if (!ui->set.shared) ui->set_col = 1; return true;
-    case UK_ENTER:
+enum { TK_FIELD, TK_SIDE, TK_EDIT, TK_STEP, TK_SHARED, TK_CLOSE, TK_HELP };
+static const UiKeyDef settings_keys[] = {
+    [TK_FIELD] = {"↑↓", "field", "the previous / next field (Tab: next)", 0, 0, false, {K_(UK_UP), K_(UK_DOWN), K_(UK_TAB)}},
+    [TK_SIDE] = {"←→", "side", "side A or B, when the settings are per side", 0, 0, false, {K_(UK_LEFT), K_(UK_RIGHT)}},
+    [TK_EDIT] = {"Enter", "edit", "edit the value; on the first row: both models (shared) or each model (per side)", 0, 0,
+                 false, {K_(UK_ENTER)}},
+    [TK_STEP] = {"-/+", "change", "step the value; every change is checked and applies to the next prompt", 0, 0, false,
+                 {K_CH('-'), K_CH('+'), K_CH('=')}},
+    [TK_SHARED] = {"Space", "shared/per side", "on the first row: shared or per side", 0, 0, false, {K_CH(' ')}},
+    [TK_CLOSE] = {"Esc", "close", "close the settings (q too)", 0, 0, false, {K_(UK_ESC), K_CH('q')}},
+    [TK_HELP] = {"?", "help", "help", 0, 0, false, {K_CH('?')}},
+};
+
+static void toggle_shared(Ui *ui) {
+    ui->set.shared = !ui->set.shared;
+    if (ui->set.shared) ui->set_col = 0;
+    apply(ui);
+}
+
+static bool settings_key(Ui *ui, const UiKey *k) {
+    switch (ui_key_find(&screen_settings, ui_mode(ui, SCR_SETTINGS), k)) {
+    case TK_CLOSE: ui_overlay_close(ui); break;
+    case TK_FIELD:
+        if (k->code == UK_UP) ui->set_row = (ui->set_row + N_ROWS - 1) % N_ROWS;
+        else ui->set_row = (ui->set_row + 1) % N_ROWS;
+        break;
+    case TK_SIDE:
+        if (k->code == UK_LEFT) ui->set_col = 0;
+        else if (!ui->set.shared) ui->set_col = 1;
+        break;
+    case TK_EDIT:
         if (ui->set_row == ROW_MODE) {
-            ui->set.shared = !ui->set.shared;
-            if (ui->set.shared) ui->set_col = 0;
-            apply(ui);
+            toggle_shared(ui);
         } else {
             char cur[64], title[128];
             value_text(ui, ui->set_row, ui->set_col, cur, sizeof cur);
@@ -104,23 +123,18 @@ bool settings_key(Ui *ui, const UiKey *k) {
                      ui->set.shared || ui->set_row == ROW_THREADS ? "" : ui->set_col ? " (B)" : " (A)");
             ui_input_open(ui, title, cur, on_value);
         }
-        return true;
+        break;
+    case TK_SHARED:
+        if (ui->set_row == ROW_MODE) toggle_shared(ui);
+        break;
+    case TK_STEP: step(ui, k->ch == '-' ? -1 : 1); break;
+    case TK_HELP: ui_goto(ui, SCR_HELP); break;
     default: break;
     }
-    if (c == ' ' && ui->set_row == ROW_MODE) {
-        ui->set.shared = !ui->set.shared;
-        if (ui->set.shared) ui->set_col = 0;
-        apply(ui);
-        return true;
-    }
-    if (c == '+' || c == '=') { step(ui, 1); return true; }
-    if (c == '-') { step(ui, -1); return true; }
-    if (c == 'q') { ui->overlay = OV_NONE; return true; }
-    if (c == '?') { ui->overlay = OV_HELP; return true; }
     return true;   /* the overlay keeps every other key from the screen beneath */
 }
 
-void settings_draw(Ui *ui, const UiLayout *L) {
+static void settings_draw(const Ui *ui, const UiLayout *L) {
     UiRect box = layout_center(L->full, N_ROWS + 7, 60);
     UiRect in = d_box(box, "settings (stored with each response)");
     d_printf(in, 0, 22, AT_HEAD_A, "%-14s", ui->set.shared ? "A and B" : "A");
@@ -142,5 +156,13 @@ void settings_draw(Ui *ui, const UiLayout *L) {
             d_printf(in, y, 22 + 16 * c, sel ? AT_SEL : AT_NORMAL, " %-10s", v);
         }
     }
-    d_text(in, in.h - 1, 0, "Enter edit · -/+ step · ←/→ side · Esc close", AT_DIM);
+    static const int ids[] = {TK_EDIT, TK_STEP, TK_SIDE, TK_CLOSE};
+    char hint[128];
+    ui_keys_hint(&screen_settings, ids, 4, " · ", hint, sizeof hint);
+    d_text(in, in.h - 1, 0, hint, AT_DIM);
 }
+
+const UiScreenDef screen_settings = {
+    .name = "settings", .title = "Settings (stored with each response)", .overlay = true, .who = UI_IN_LAB,
+    .open = settings_open, .draw = settings_draw, .key = settings_key, .keys = UI_KEYS(settings_keys),
+};

@@ -7,7 +7,7 @@
 
 #include "ui_int.h"
 
-void stats_open(Ui *ui) {
+static void stats_open(Ui *ui) {
     if (ui->have_stats) lab_stats_free(&ui->stats);
     ui->have_stats = false;
     ui->stats_scroll = 0;
@@ -20,22 +20,39 @@ void stats_open(Ui *ui) {
     ui->have_stats = true;
 }
 
-bool stats_key(Ui *ui, const UiKey *k) {
-    uint32_t c = k->code == UK_CHAR && !k->alt ? k->ch : 0;
-    if (k->code == UK_UP || c == 'k') { if (ui->stats_scroll > 0) ui->stats_scroll--; return true; }
-    if (k->code == UK_DOWN || c == 'j') { ui->stats_scroll++; return true; }
-    if (k->code == UK_PGUP) { ui->stats_scroll = ui->stats_scroll > 10 ? ui->stats_scroll - 10 : 0; return true; }
-    if (k->code == UK_PGDN) { ui->stats_scroll += 10; return true; }
-    if (c == 'r') { stats_open(ui); ui_flash(ui, false, "stats refreshed"); return true; }
-    return false;
+enum { SK_SCROLL, SK_JK, SK_PAGE, SK_REFRESH, SK_BACK };
+static const UiKeyDef stats_keys[] = {
+    [SK_SCROLL] = {"↑↓", "scroll", "scroll a line", 0, 0, false, {K_(UK_UP), K_(UK_DOWN)}},
+    [SK_JK] = {"j k", NULL, "scroll a line (as ↓ ↑)", 0, 0, false, {K_CH('j'), K_CH('k')}},
+    [SK_PAGE] = {"PgUp PgDn", NULL, "scroll a page", 0, 0, false, {K_(UK_PGUP), K_(UK_PGDN)}},
+    [SK_REFRESH] = {"r", "refresh", "refresh: the numbers of `ablab stats` (Wilson intervals, sign test, position bias, "
+                    "Bradley–Terry Elo, TTFT and tokens/s per model)", 0, 0, false, {K_CH('r')}},
+    [SK_BACK] = {"Esc q", "back", "back to the compare screen", 0, 0, false, {K_(UK_ESC), K_CH('q')}},
+};
+
+static bool stats_key(Ui *ui, const UiKey *k) {
+    switch (ui_key_find(&screen_stats, ui_mode(ui, SCR_STATS), k)) {
+    case SK_SCROLL: case SK_JK:
+        if (k->code == UK_UP || k->ch == 'k') { if (ui->stats_scroll > 0) ui->stats_scroll--; }
+        else ui->stats_scroll++;
+        return true;
+    case SK_PAGE:
+        if (k->code == UK_PGUP) ui->stats_scroll = ui->stats_scroll > 10 ? ui->stats_scroll - 10 : 0;
+        else ui->stats_scroll += 10;
+        return true;
+    case SK_REFRESH: stats_open(ui); ui_flash(ui, false, "stats refreshed"); return true;
+    case SK_BACK: ui_goto(ui, SCR_COMPARE); return true;
+    default: return false;
+    }
 }
 
 /* Rows are laid out on a virtual canvas and shifted by the scroll. */
-typedef struct { UiRect r; int y, scroll; } Canvas;
+typedef struct { UiRect r; int y, scroll; bool paint; } Canvas;
 
+/* The next row: h 0 when it is out of view, or when only measuring (paint false). */
 static UiRect row(Canvas *cv) {
     UiRect line = {cv->r.y + cv->y - cv->scroll, cv->r.x, 1, cv->r.w};
-    if (cv->y - cv->scroll < 0 || cv->y - cv->scroll >= cv->r.h) line.h = 0;
+    if (!cv->paint || cv->y - cv->scroll < 0 || cv->y - cv->scroll >= cv->r.h) line.h = 0;
     cv->y++;
     return line;
 }
@@ -49,9 +66,13 @@ static void bar_row(Canvas *cv, const char *label, double v, double vmax, const 
     d_text(line, 0, lw + 3 + (bw > 4 ? bw : 0), value, AT_NORMAL);
 }
 
-void stats_draw(Ui *ui, const UiLayout *L) {
-    Canvas cv = {L->full, 0, ui->stats_scroll};
-    if (!ui->have_stats) { d_text(cv.r, 1, 2, "no statistics (see the message below)", AT_DIM); return; }
+/* Lays the numbers out (and draws them when paint); returns how many rows they take. */
+static int stats_render(const Ui *ui, const UiLayout *L, bool paint) {
+    Canvas cv = {L->full, 0, ui->stats_scroll, paint};
+    if (!ui->have_stats) {
+        if (paint) d_text(cv.r, 1, 2, "no statistics (see the message below)", AT_DIM);
+        return 0;
+    }
     const LabStats *S = &ui->stats;
     UiRect line = row(&cv);
     if (line.h)
@@ -114,5 +135,18 @@ void stats_draw(Ui *ui, const UiLayout *L) {
         snprintf(v, sizeof v, "%.1f tok/s (p90 %.1f)", m->tok_s_med, m->tok_s_p90);
         bar_row(&cv, "  tokens per second", m->tok_s_med, max_toks, v, AT_BAR_A);
     }
-    if (ui->stats_scroll > cv.y - 1) ui->stats_scroll = cv.y > 0 ? cv.y - 1 : 0;
+    return cv.y;
 }
+
+/* The scroll stops at the last row. */
+static void stats_fit(Ui *ui, const UiLayout *L) {
+    int rows = stats_render(ui, L, false);
+    if (ui->stats_scroll > rows - 1) ui->stats_scroll = rows > 0 ? rows - 1 : 0;
+}
+
+static void stats_draw(const Ui *ui, const UiLayout *L) { stats_render(ui, L, true); }
+
+const UiScreenDef screen_stats = {
+    .name = "stats", .title = "Stats", .who = UI_IN_LAB,
+    .open = stats_open, .fit = stats_fit, .draw = stats_draw, .key = stats_key, .keys = UI_KEYS(stats_keys),
+};

@@ -45,7 +45,7 @@ int study_begin(Ui *ui, LabErr *e) {
     }
     ui->prompts.n = kept;
     if (!ui->prompts.n) return lab_err(e, LAB_EINVAL, "%s: no prompts", ui->opt->prompts_path);
-    ui->screen = SCR_STUDY_START;
+    ui_goto(ui, SCR_STUDY_START);
     if (ui->opt->participant) on_pseudonym(ui, ui->opt->participant);
     if (!ui->participant[0]) ui_input_open(ui, "your pseudonym (no real names)", "", on_pseudonym);
     return 0;
@@ -69,7 +69,7 @@ static int study_start(Ui *ui) {
         return -1;
     }
     ui->blind_pair = ui->sess.blind;
-    ui->screen = SCR_COMPARE;
+    ui_goto(ui, SCR_COMPARE);
     study_next(ui);
     if (ui->sess.resumed && ui->screen == SCR_COMPARE)
         ui_flash(ui, false, "welcome back, %s: %d of %d already rated", ui->participant, ui->sess.n_rated, ui->sess.n_prompts);
@@ -88,7 +88,7 @@ void study_next(Ui *ui) {
         ui->have_item = false;
         lab_session_end(ui->lab, NULL, &e);
         lab_session_info(ui->lab, &ui->sess, &e);
-        ui->screen = SCR_STUDY_DONE;
+        ui_goto(ui, SCR_STUDY_DONE);
         ui->phase = PH_EDIT;
         return;
     }
@@ -102,22 +102,43 @@ void study_next(Ui *ui) {
     }
 }
 
-bool study_key(Ui *ui, const UiKey *k) {
-    uint32_t c = k->code == UK_CHAR && !k->alt ? k->ch : 0;
-    if (ui->screen == SCR_STUDY_DONE) {
-        if (k->code == UK_ENTER || c == 'q' || k->code == UK_ESC) { ui->quit = true; return true; }
-        return false;
-    }
-    if (c == 'p') { ui_input_open(ui, "your pseudonym (no real names)", ui->participant, on_pseudonym); return true; }
-    if (c == 'n') { ui->quit = true; return true; }
-    if (c == 'y' || k->code == UK_ENTER) {
+enum { SS_AGREE, SS_ENTER, SS_LEAVE, SS_NAME };
+static const UiKeyDef start_keys[] = {
+    [SS_AGREE] = {"y", "I agree, start", "agree to the consent text and start (asks for a pseudonym first if there is none)",
+                  0, 0, false, {K_CH('y')}},
+    [SS_ENTER] = {"Enter", NULL, "asks for a pseudonym if there is none yet", 0, 0, false, {K_(UK_ENTER)}},
+    [SS_LEAVE] = {"n", "I do not agree (quit)", "do not agree: leave without starting (q too)", 0, 0, false,
+                  {K_CH('n'), K_CH('q')}},
+    [SS_NAME] = {"p", "change pseudonym", "change the pseudonym (no real names)", 0, 0, false, {K_CH('p')}},
+};
+
+static bool study_start_key(Ui *ui, const UiKey *k) {
+    switch (ui_key_find(&screen_study_start, ui_mode(ui, SCR_STUDY_START), k)) {
+    case SS_NAME: ui_input_open(ui, "your pseudonym (no real names)", ui->participant, on_pseudonym); return true;
+    case SS_LEAVE: ui->quit = true; return true;
+    case SS_AGREE: case SS_ENTER:
         if (!ui->participant[0]) { ui_input_open(ui, "your pseudonym (no real names)", "", on_pseudonym); return true; }
-        if (c != 'y') { ui_flash(ui, false, "press y to agree to the consent text and start, n to leave"); return true; }
+        if (k->code == UK_ENTER) {
+            ui_flash(ui, false, "press %s to agree to the consent text and start, %s to leave", start_keys[SS_AGREE].key,
+                     start_keys[SS_LEAVE].key);
+            return true;
+        }
         ui->consent = true;
         study_start(ui);
         return true;
+    default: return false;
     }
-    return false;
+}
+
+enum { SD_FINISH };
+static const UiKeyDef done_keys[] = {
+    [SD_FINISH] = {"Enter", "finish", "finish (q and Esc too)", 0, 0, false, {K_(UK_ENTER), K_CH('q'), K_(UK_ESC)}},
+};
+
+static bool study_done_key(Ui *ui, const UiKey *k) {
+    if (ui_key_find(&screen_study_done, ui_mode(ui, SCR_STUDY_DONE), k) != SD_FINISH) return false;
+    ui->quit = true;
+    return true;
 }
 
 /* Draws a text file's paragraphs wrapped into r from row y; returns the next free row. */
@@ -133,16 +154,15 @@ static int draw_para(UiRect r, int y, const char *s, UiAttr a) {
     return y;
 }
 
-void study_draw(Ui *ui, const UiLayout *L) {
-    if (!L) return;
+static void study_done_draw(const Ui *ui, const UiLayout *L) {
+    UiRect in = d_box(layout_center(L->full, 9, 70), "thank you");
+    d_printf(in, 1, 0, AT_OK, "Thank you, %s!", ui->participant);
+    d_printf(in, 3, 0, AT_NORMAL, "You rated %d of %d prompts. Your answers are saved.", ui->sess.n_rated, ui->sess.n_prompts);
+    d_printf(in, 5, 0, AT_DIM, "Press %s to %s.", done_keys[SD_FINISH].key, done_keys[SD_FINISH].label);
+}
+
+static void study_start_draw(const Ui *ui, const UiLayout *L) {
     UiRect box = layout_center(L->full, L->full.h, 96);
-    if (ui->screen == SCR_STUDY_DONE) {
-        UiRect in = d_box(layout_center(L->full, 9, 70), "thank you");
-        d_printf(in, 1, 0, AT_OK, "Thank you, %s!", ui->participant);
-        d_printf(in, 3, 0, AT_NORMAL, "You rated %d of %d prompts. Your answers are saved.", ui->sess.n_rated, ui->sess.n_prompts);
-        d_text(in, 5, 0, "Press Enter to finish.", AT_DIM);
-        return;
-    }
     UiRect in = d_box(box, "user study");
     /* the texts get what is left above the three fixed lines at the bottom */
     UiRect text = {in.y, in.x, in.h > 4 ? in.h - 4 : 0, in.w};
@@ -152,6 +172,20 @@ void study_draw(Ui *ui, const UiLayout *L) {
     draw_para(text, y, ui->study_text[1], AT_NORMAL);
     d_printf(in, in.h - 3, 0, AT_NORMAL, "Prompt set: %s (%zu prompts)%s", path_basename(ui->opt->prompts_path), ui->prompts.n,
              ui->opt->blind ? " · blind: model names are shown after each vote" : "");
-    d_printf(in, in.h - 2, 0, AT_KEY, "Pseudonym: %s", ui->participant[0] ? ui->participant : "(none yet: press p)");
-    d_text(in, in.h - 1, 0, "y  I agree, start      n  I do not agree (quit)      p  change pseudonym", AT_OK);
+    if (ui->participant[0]) d_printf(in, in.h - 2, 0, AT_KEY, "Pseudonym: %s", ui->participant);
+    else d_printf(in, in.h - 2, 0, AT_KEY, "Pseudonym: (none yet: press %s)", start_keys[SS_NAME].key);
+    static const int ids[] = {SS_AGREE, SS_LEAVE, SS_NAME};
+    char hint[160];
+    ui_keys_hint(&screen_study_start, ids, 3, "      ", hint, sizeof hint);
+    d_text(in, in.h - 1, 0, hint, AT_OK);
 }
+
+const UiScreenDef screen_study_start = {
+    .name = "study", .title = "Study: the start screen", .who = UI_IN_STUDY,
+    .draw = study_start_draw, .key = study_start_key, .keys = UI_KEYS(start_keys),
+};
+
+const UiScreenDef screen_study_done = {
+    .name = "study: done", .title = "Study: the thank-you screen", .who = UI_IN_STUDY,
+    .draw = study_done_draw, .key = study_done_key, .keys = UI_KEYS(done_keys),
+};
