@@ -111,66 +111,14 @@ void ui_keys_hint(const UiScreenDef *d, const int *ids, int n, const char *sep, 
 
 enum { HELP_KEY_COLS = 20 };   /* the key column of the help screen */
 
-static bool screen_reachable(const UiScreenDef *d, unsigned who) { return !d->who || (d->who & who); }
+/* Text being built; err stays set once an append ran out of memory, so nothing is cut short
+ * silently. */
+typedef struct { Buf *b; int err; } Out;
 
-/* "  KEY   help", the help wrapped at width and continued under the help column. */
-static void help_line(Buf *out, const char *key, const char *help, int width) {
-    int kw = text_width(key, strlen(key));
-    int indent = 2 + (kw < HELP_KEY_COLS ? HELP_KEY_COLS : kw + 1) + 1;
-    int avail = width - indent > 20 ? width - indent : 20;
-    TextLines tl = {0};
-    if (text_wrap(help, strlen(help), avail, &tl) || !tl.n) {
-        buf_printf(out, "  %s\n", key);
-        text_lines_free(&tl);
-        return;
-    }
-    for (size_t i = 0; i < tl.n; i++) {
-        if (i == 0) {
-            buf_printf(out, "  %s", key);
-            for (int c = 2 + kw; c < indent; c++) buf_puts(out, " ");
-        } else {
-            for (int c = 0; c < indent; c++) buf_puts(out, " ");
-        }
-        size_t len = tl.v[i].len;
-        while (len && help[tl.v[i].start + len - 1] == ' ') len--;   /* the space the line broke at */
-        buf_append(out, help + tl.v[i].start, len);
-        buf_puts(out, "\n");
-    }
-    text_lines_free(&tl);
-}
-
-static void help_screen(Buf *out, const UiScreenDef *d, unsigned who, int width) {
-    buf_printf(out, "%s\n", d->title);
-    for (int i = 0; i < d->n_keys; i++) {
-        const UiKeyDef *k = &d->keys[i];
-        if ((k->when & UI_IN_WHO) && !(k->when & who)) continue;
-        if (!k->key) {
-            buf_printf(out, " %s\n", k->help);   /* a heading inside the screen */
-            continue;
-        }
-        help_line(out, k->key, k->help, width);
-    }
-}
-
-int ui_help_text(const Ui *ui, int width, Buf *out) {
-    unsigned who = ui->study ? UI_IN_STUDY : UI_IN_LAB;
-    const UiScreenDef *cur = ui_screen_def(ui->screen);
-    buf_clear(out);
-    if (cur) help_screen(out, cur, who, width);
-    help_screen(out, &ui_everywhere, who, width);
-    for (size_t i = 0; i < sizeof reference_order / sizeof *reference_order; i++) {
-        const UiScreenDef *d = ui_screen_def(reference_order[i]);
-        if (d == cur || !screen_reachable(d, who)) continue;
-        help_screen(out, d, who, width);
-    }
-    return out->data ? 0 : -1;
-}
-
-static void md_cell(Buf *out, const char *s) {
-    for (; *s; s++) {
-        if (*s == '|') buf_puts(out, "\\|");
-        else buf_append(out, s, 1);
-    }
+static void out_append(Out *o, const char *s, size_t n) { o->err |= buf_append(o->b, s, n); }
+static void out_puts(Out *o, const char *s) { o->err |= buf_puts(o->b, s); }
+static void out_pad(Out *o, int n) {
+    for (int i = 0; i < n; i++) out_puts(o, " ");
 }
 
 static const char *who_note(unsigned when) {
@@ -179,40 +127,114 @@ static const char *who_note(unsigned when) {
     return "";
 }
 
-static void md_screen(Buf *out, const UiScreenDef *d) {
-    buf_printf(out, "### %s\n\n| key | does |\n|---|---|\n", d->title);
+static bool screen_reachable(const UiScreenDef *d, unsigned who) { return !d->who || (d->who & who); }
+
+/* "  KEY   help", the help wrapped at width and continued under the help column. */
+static void help_line(Out *o, const char *key, const char *help, const char *note, int width) {
+    Buf text = {0};
+    o->err |= buf_puts(&text, help) | buf_puts(&text, note);
+    int kw = text_width(key, strlen(key));
+    int indent = 2 + (kw < HELP_KEY_COLS ? HELP_KEY_COLS : kw + 1) + 1;
+    int avail = width - indent > 20 ? width - indent : 20;
+    TextLines tl = {0};
+    if (!text.data || text_wrap(text.data, text.len, avail, &tl)) {
+        o->err = -1;
+    } else {
+        for (size_t i = 0; i < tl.n; i++) {
+            if (i == 0) {
+                out_puts(o, "  ");
+                out_puts(o, key);
+                out_pad(o, indent - 2 - kw);
+            } else {
+                out_pad(o, indent);
+            }
+            size_t len = tl.v[i].len;
+            while (len && text.data[tl.v[i].start + len - 1] == ' ') len--;   /* the space the line broke at */
+            out_append(o, text.data + tl.v[i].start, len);
+            out_puts(o, "\n");
+        }
+    }
+    text_lines_free(&tl);
+    buf_free(&text);
+}
+
+/* One screen's keys that work for who (UI_IN_LAB, UI_IN_STUDY, or both: then each key restricted
+ * to one of them says so). */
+static void help_screen(Out *o, const UiScreenDef *d, unsigned who, int width) {
+    out_puts(o, d->title);
+    out_puts(o, "\n");
+    for (int i = 0; i < d->n_keys; i++) {
+        const UiKeyDef *k = &d->keys[i];
+        if ((k->when & UI_IN_WHO) && !(k->when & who)) continue;
+        if (!k->key) {
+            out_puts(o, " ");   /* a heading inside the screen */
+            out_puts(o, k->help);
+            out_puts(o, "\n");
+            continue;
+        }
+        help_line(o, k->key, k->help, who == UI_IN_WHO ? who_note(k->when) : "", width);
+    }
+}
+
+int ui_help_text(const Ui *ui, int width, Buf *out) {
+    unsigned who = ui->study ? UI_IN_STUDY : UI_IN_LAB;
+    const UiScreenDef *cur = ui_screen_def(ui->screen);
+    Out o = {out, 0};
+    buf_clear(out);
+    if (cur) help_screen(&o, cur, who, width);
+    help_screen(&o, &ui_everywhere, who, width);
+    for (size_t i = 0; i < sizeof reference_order / sizeof *reference_order; i++) {
+        const UiScreenDef *d = ui_screen_def(reference_order[i]);
+        if (d == cur || !screen_reachable(d, who)) continue;
+        help_screen(&o, d, who, width);
+    }
+    return o.err || !out->data ? -1 : 0;
+}
+
+static void md_cell(Out *o, const char *s) {
+    for (; *s; s++) {
+        if (*s == '|') out_puts(o, "\\|");
+        else out_append(o, s, 1);
+    }
+}
+
+static void md_screen(Out *o, const UiScreenDef *d) {
+    out_puts(o, "### ");
+    out_puts(o, d->title);
+    out_puts(o, "\n\n| key | does |\n|---|---|\n");
     unsigned section = d->who;   /* a note says where a key works when its heading does not */
     for (int i = 0; i < d->n_keys; i++) {
         const UiKeyDef *k = &d->keys[i];
-        buf_puts(out, "| ");
+        out_puts(o, "| ");
         if (!k->key) {
             section = k->when & UI_IN_WHO;
-            buf_puts(out, "**");
-            md_cell(out, k->help);
-            buf_puts(out, "** | |\n");
+            out_puts(o, "**");
+            md_cell(o, k->help);
+            out_puts(o, "** | |\n");
             continue;
         }
-        buf_puts(out, "`");
-        md_cell(out, k->key);
-        buf_puts(out, "` | ");
-        md_cell(out, k->help);
-        if ((k->when & UI_IN_WHO) != section) buf_puts(out, who_note(k->when));
-        buf_puts(out, " |\n");
+        out_puts(o, "`");
+        md_cell(o, k->key);
+        out_puts(o, "` | ");
+        md_cell(o, k->help);
+        if ((k->when & UI_IN_WHO) != section) out_puts(o, who_note(k->when));
+        out_puts(o, " |\n");
     }
-    buf_puts(out, "\n");
+    out_puts(o, "\n");
 }
 
 int ui_keys_reference(bool markdown, Buf *out) {
+    Out o = {out, 0};
     buf_clear(out);
     if (markdown) {
-        buf_puts(out, "<!-- generated by `ablab keys --markdown` from the lab's key tables (ui/); do not edit -->\n\n");
-        md_screen(out, &ui_everywhere);
+        out_puts(&o, "<!-- generated by `ablab keys --markdown` from the lab's key tables (ui/); do not edit -->\n\n");
+        md_screen(&o, &ui_everywhere);
         for (size_t i = 0; i < sizeof reference_order / sizeof *reference_order; i++)
-            md_screen(out, ui_screen_def(reference_order[i]));
+            md_screen(&o, ui_screen_def(reference_order[i]));
     } else {
-        help_screen(out, &ui_everywhere, UI_IN_WHO, 100);
+        help_screen(&o, &ui_everywhere, UI_IN_WHO, UI_HELP_WIDTH);
         for (size_t i = 0; i < sizeof reference_order / sizeof *reference_order; i++)
-            help_screen(out, ui_screen_def(reference_order[i]), UI_IN_WHO, 100);
+            help_screen(&o, ui_screen_def(reference_order[i]), UI_IN_WHO, UI_HELP_WIDTH);
     }
-    return out->data ? 0 : -1;
+    return o.err || !out->data ? -1 : 0;
 }

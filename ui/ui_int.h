@@ -224,6 +224,7 @@ int  ui_status_keys(const Ui *ui, const UiKeyDef **out, int max);
 void ui_keys_hint(const UiScreenDef *d, const int *ids, int n, const char *sep, char *buf, size_t cap);
 /* The title bar's keys (F1 help  F2 settings …) into buf. */
 void ui_title_keys(const Ui *ui, char *buf, size_t n);
+enum { UI_HELP_WIDTH = 96 };   /* the help screen's text (the inside of its box at its widest) */
 /* The help screen's text, lines wrapped at width: the current screen's keys first, then the
  * everywhere-keys, then the other screens that can be reached (lab or study). A line not
  * starting with a space is a heading. Returns 0, or -1 out of memory. */

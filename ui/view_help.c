@@ -6,7 +6,7 @@
 
 #include "ui_int.h"
 
-enum { HELP_W = 100 };   /* the box's widest */
+enum { HELP_W = UI_HELP_WIDTH + 4 };   /* the box's widest: the text and its borders */
 
 enum { HK_LINE, HK_JK, HK_PAGE, HK_CLOSE };
 static const UiKeyDef help_keys[] = {
@@ -47,7 +47,7 @@ static void help_open(Ui *ui) { ui->help_scroll = 0; }
 static void help_fit(Ui *ui, const UiLayout *L) {
     Buf b = {0};
     UiRect in;
-    if (ui_help_text(ui, HELP_W - 4, &b) == 0) {
+    if (ui_help_text(ui, UI_HELP_WIDTH, &b) == 0) {
         int total = count_lines(&b);
         help_box(L, total, &in);
         if (ui->help_scroll > total - in.h) ui->help_scroll = total - in.h > 0 ? total - in.h : 0;
@@ -57,7 +57,7 @@ static void help_fit(Ui *ui, const UiLayout *L) {
 
 static void help_draw(const Ui *ui, const UiLayout *L) {
     Buf b = {0};
-    if (ui_help_text(ui, HELP_W - 4, &b)) {
+    if (ui_help_text(ui, UI_HELP_WIDTH, &b)) {
         buf_free(&b);
         return;
     }

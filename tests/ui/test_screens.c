@@ -326,12 +326,12 @@ static void test_help_shows_every_key(void **state) {
     /* wrapped to the help box, no line is wider than it */
     enter(f, SCR_COMPARE, UI_IN_LAB | UI_IN_EDIT);
     Buf b = {0};
-    assert_int_equal(ui_help_text(ui, 96, &b), 0);
+    assert_int_equal(ui_help_text(ui, UI_HELP_WIDTH, &b), 0);
     for (char *line = b.data, *nl; line && *line; line = nl + 1) {
         nl = strchr(line, '\n');
         assert_non_null(nl);
         int w = text_width(line, (size_t)(nl - line));
-        if (w > 96) fail_msg("help line %d columns wide: %.*s", w, (int)(nl - line), line);
+        if (w > UI_HELP_WIDTH) fail_msg("help line %d columns wide: %.*s", w, (int)(nl - line), line);
     }
     buf_free(&b);
 }

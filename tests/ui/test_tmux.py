@@ -447,9 +447,43 @@ def scenario_settings(home):
     saved = sql(db, "SELECT value FROM settings WHERE key = 'lab.settings'")
     check("settings: saved under the table's names", "a.top_p=0.5;" in saved and "b.top_p=0.5;" in saved, saved)
 
+def scenario_help(home):
+    """F1 and ? open the help generated from the key tables (`ablab keys` prints the same lines);
+    ? is typed once the prompt is not empty; the status line follows the overlay."""
+    db = os.path.join(home, "help.db")
+    ref = subprocess.run([BIN, "keys"], capture_output=True, text=True, timeout=30,
+                         env=dict(os.environ, XDG_CONFIG_HOME=home, XDG_STATE_HOME=home, XDG_DATA_HOME=home))
+    check("ablab keys: exit 0 with the compare screen's keys", ref.returncode == 0 and "Compare screen" in ref.stdout, ref.stderr)
+    with Tmux(home, 140, 45) as tm:
+        tm.run(lab_cmd(db))
+        tm.wait_text("type a prompt", 60)
+        tm.keys("F1")
+        s = tm.wait_text("help: keys")
+        rows = [re.sub(r"^.*?[│x] (.*?) *[│x] *$", r"\1", ln) for ln in s.splitlines() if re.match(r"^ *[│x] ", ln)]
+        keyrows = [r for r in rows if r.startswith("  ") and r.strip()]
+        check("help: opens on the compare screen's keys", any(ln.strip() == "Compare screen" for ln in rows[:2]), s)
+        missing = [r for r in keyrows if r.rstrip() not in ref.stdout]
+        check(f"help: every key line drawn is a line of `ablab keys` ({len(keyrows)} lines)", keyrows and not missing, missing or s)
+        check("help: the status line shows the help's own keys", re.search(r"Esc q \? F1 Enter close\s*$", s.rstrip()) is not None, s)
+        tm.keys("Escape")
+        s = tm.wait(lambda s: "help: keys" not in s, 10, "the help to close")
+        tm.type("why")
+        tm.type("?")
+        s = tm.wait_text("why?")
+        check("help: ? in a prompt being typed is text", "help: keys" not in s, s)
+        tm.keys("C-u")
+        tm.wait_text("type a prompt")
+        tm.type("?")
+        s = tm.wait_text("help: keys")
+        check("help: ? on an empty prompt opens the help", "Compare screen" in s, s)
+        tm.keys("q")
+        tm.wait(lambda s: "help: keys" not in s, 10, "the help to close with q")
+        tm.keys("C-q")
+        check("help: quits cleanly", tm.exit_code() == 0)
+
 SCENARIOS = {"compare": scenario_compare_rate, "study": scenario_blind_study, "screens": scenario_screens, "resize": scenario_resize,
              "escape": scenario_escape, "ctrlc": scenario_ctrl_c, "notty": scenario_not_a_tty,
-             "settings": scenario_settings}
+             "settings": scenario_settings, "help": scenario_help}
 
 def main():
     names = sys.argv[1:] or list(SCENARIOS)
