@@ -12,7 +12,14 @@ static int run_stats(App *app, int argc, char **argv);
 
 const Command cmd_stats = {
     "stats", "win rates, intervals, tests, Bradley-Terry ratings, speed and agreement",
-    "usage: ablab stats [--session NAME|ID] [--format text|md|json] [--rounds N] [--db FILE]\n"
+    "usage: ablab stats [--session NAME|ID] [--study SET] [--participant NAME] [--source lab|study|run]\n"
+    "                   [--format text|md|json] [--rounds N] [--db FILE]\n"
+    "\n"
+    "Without filters every session is pooled (lab, study and run alike); the first lines say what\n"
+    "was pooled and count distinct prompts, response pairs, ratings and raters apart. --study SET\n"
+    "keeps the study sessions of one prompt set, --participant one rater (and the sessions they\n"
+    "rated in), --source one kind of session; filters combine. Ratings given in the lab without a\n"
+    "participant name count as votes but never as a rater in agreement.\n"
     "\n"
     "Per model pair: votes, wins/ties/losses, the win rate with a Wilson 95% interval, an exact\n"
     "two-sided sign test, position bias (how often the answer on the left won) and how many more\n"
@@ -28,11 +35,11 @@ const Command cmd_stats = {
 };
 
 typedef struct {
-    const char *session, *format;
+    const char *session, *format, *study, *participant, *source;
     int rounds;
 } StatsArgs;
 
-enum { OPT_SESSION = 0x100, OPT_FORMAT, OPT_ROUNDS };
+enum { OPT_SESSION = 0x100, OPT_FORMAT, OPT_ROUNDS, OPT_STUDY, OPT_PARTICIPANT, OPT_SOURCE };
 
 static int stats_opt(App *app, int opt, const char *arg, void *ud) {
     StatsArgs *a = ud;
@@ -40,6 +47,9 @@ static int stats_opt(App *app, int opt, const char *arg, void *ud) {
     switch (opt) {
     case OPT_SESSION: a->session = arg; return 0;
     case OPT_FORMAT: a->format = arg; return 0;
+    case OPT_STUDY: a->study = arg; return 0;
+    case OPT_PARTICIPANT: a->participant = arg; return 0;
+    case OPT_SOURCE: a->source = arg; return 0;
     case OPT_ROUNDS:
         a->rounds = (int)strtol(arg, &end, 10);
         if (end == arg || *end || a->rounds < 100 || a->rounds > 1000000)
@@ -52,10 +62,9 @@ static int stats_opt(App *app, int opt, const char *arg, void *ud) {
 static void mib(char *t, size_t n, double bytes) { snprintf(t, n, "%.1f", bytes / 1048576.0); }
 
 static void print_text(const LabStats *s, const char *db) {
-    printf("%s: %d vote%s by %d participant%s on %d prompt%s, %d complete pair%s (%s)\n\n", db, s->n_votes,
-           s->n_votes == 1 ? "" : "s", s->n_participants, s->n_participants == 1 ? "" : "s", s->n_prompts,
-           s->n_prompts == 1 ? "" : "s", s->n_pairs_complete, s->n_pairs_complete == 1 ? "" : "s",
-           s->any_blind && s->any_open ? "blind and open" : s->any_blind ? "blind" : "open");
+    char *head = lab_stats_header(s);
+    printf("%s\n%s\n\n", db, head ? head : "(out of memory)");
+    free(head);
     for (size_t i = 0; i < s->n_pairs; i++) {
         const LabPairStats *p = &s->pairs[i];
         printf("%s vs %s: %d votes: %s %d, %s %d, ties %d, both bad %d\n", p->name[0], p->name[1], p->votes,
@@ -134,10 +143,18 @@ static int print_json(const LabStats *s) {
                               "peak_rss_bytes_median", num(m->rss_med), "peak_rss_bytes_p90", num(m->rss_p90),
                               "engine_bytes_median", num(m->engine_med), "engine_bytes_p90", num(m->engine_p90)));
     }
+    const LabFacts *f = &s->facts;
+    json_object_set_new(root, "pooled", json_pack("{s:s,s:i,s:i,s:i,s:i}", "scope", s->scope, "sessions", s->n_sessions,
+                                                  "lab_sessions", f->n_sessions_kind[0], "study_sessions",
+                                                  f->n_sessions_kind[1], "run_sessions", f->n_sessions_kind[2]));
     json_object_set_new(root, "votes", json_integer(s->n_votes));
+    json_object_set_new(root, "anonymous_votes", json_integer(f->n_anonymous_votes));
     json_object_set_new(root, "participants", json_integer(s->n_participants));
     json_object_set_new(root, "prompts", json_integer(s->n_prompts));
+    json_object_set_new(root, "prompt_entries", json_integer(f->n_prompt_entries));
+    json_object_set_new(root, "responses", json_integer(f->n_responses));
     json_object_set_new(root, "complete_pairs", json_integer(s->n_pairs_complete));
+    json_object_set_new(root, "rated_pairs", json_integer(f->n_rated_pairs));
     json_object_set_new(root, "pairs", pairs);
     json_object_set_new(root, "models", models);
     json_object_set_new(root, "agreement", json_pack("{s:s,s:o,s:i}", "method", s->kappa_kind, "kappa", num(s->kappa),
@@ -157,6 +174,9 @@ static int run_stats(App *app, int argc, char **argv) {
         {"session", required_argument, NULL, OPT_SESSION},
         {"format", required_argument, NULL, OPT_FORMAT},
         {"rounds", required_argument, NULL, OPT_ROUNDS},
+        {"study", required_argument, NULL, OPT_STUDY},
+        {"participant", required_argument, NULL, OPT_PARTICIPANT},
+        {"source", required_argument, NULL, OPT_SOURCE},
         {NULL, 0, NULL, 0},
     };
     StatsArgs a = {.format = "text"};
@@ -167,19 +187,22 @@ static int run_stats(App *app, int argc, char **argv) {
     if (first < argc) return cli_usage_error(&cmd_stats, "unexpected argument '%s'", argv[first]);
     if (strcmp(a.format, "text") && strcmp(a.format, "md") && strcmp(a.format, "json"))
         return cli_usage_error(&cmd_stats, "--format '%s' is not text, md or json", a.format);
+    if (a.source && strcmp(a.source, "lab") && strcmp(a.source, "study") && strcmp(a.source, "run"))
+        return cli_usage_error(&cmd_stats, "--source '%s' is not lab, study or run", a.source);
     if (file_exists(app->cfg.db) != 1)
         return lab_err(&app->err, LAB_ENOTFOUND, "%s: no record yet (run `ablab run` or the lab first)", app->cfg.db),
                EXIT_FAIL;
     Lab *l;
     if (lab_open_record(&l, app->cfg.db, &app->err)) return EXIT_FAIL;
     if (lab_read_only(l)) fprintf(stderr, "ablab: %s is read-only: opened for reading, nothing will be written\n", app->cfg.db);
-    int64_t session = 0;
-    int rc = a.session ? lab_session_find(l, a.session, &session, &app->err) : 0;
+    LabScope scope = {.study = a.study, .participant = a.participant, .source = a.source};
+    int rc = a.session ? lab_session_find(l, a.session, &scope.session_id, &app->err) : 0;
+    if (!rc) rc = lab_scope_check(&scope, &app->err);
     if (!rc && !strcmp(a.format, "md")) {
-        rc = lab_export(l, &(LabExportOpts){.what = LAB_EXPORT_SUMMARY, .format = LAB_FMT_MD, .session_id = session}, &app->err);
+        rc = lab_export(l, &(LabExportOpts){.what = LAB_EXPORT_SUMMARY, .format = LAB_FMT_MD, .scope = scope}, &app->err);
     } else if (!rc) {
         LabStats s;
-        rc = lab_stats(l, &(LabStatsQuery){.session_id = session, .bootstrap_rounds = a.rounds}, &s, &app->err);
+        rc = lab_stats(l, &(LabStatsQuery){.bootstrap_rounds = a.rounds, .scope = scope}, &s, &app->err);
         if (!rc) {
             if (!strcmp(a.format, "json")) rc = print_json(&s) ? lab_err(&app->err, LAB_ENOMEM, "out of memory") : 0;
             else print_text(&s, app->cfg.db);

@@ -418,9 +418,17 @@ static void rows_finish(Rows *r, const char *empty_note) {
 
 /* ---------- responses, ratings, sessions ---------- */
 
-typedef struct { Rows *r; Lab *l; } RowsCtx;
+typedef struct {
+    Rows *r;
+    Lab *l;
+    const int64_t *sessions;  /* in scope (id order) */
+    size_t n_sessions;
+    const char *participant;  /* NULL = any */
+} RowsCtx;
+static bool in_scope(const RowsCtx *c, int64_t session_id) { return lab_scope_has(c->sessions, c->n_sessions, session_id); }
 
 static int response_row(const DbResponse *x, void *ud) {
+    if (!in_scope(ud, x->session_id)) return 0;
     Rows *r = ((RowsCtx *)ud)->r;
     rows_begin(r);
     f_int(r, "response_id", x->id, true);
@@ -474,7 +482,9 @@ static int response_row(const DbResponse *x, void *ud) {
 }
 
 static int rating_row(const DbRating *x, void *ud) {
-    Rows *r = ((RowsCtx *)ud)->r;
+    const RowsCtx *c = ud;
+    if (!in_scope(c, x->session_id) || (c->participant && strcmp(c->participant, x->participant))) return 0;
+    Rows *r = c->r;
     rows_begin(r);
     /* tables: who rated which prompt how, with the scores, tags and comment (the prompt shortened) */
     char prompt[256];
@@ -511,6 +521,7 @@ static int rating_row(const DbRating *x, void *ud) {
 
 static int session_row(const DbSession *x, void *ud) {
     RowsCtx *c = ud;
+    if (!in_scope(c, x->id)) return 0;
     Rows *r = c->r;
     int np = 0, nc = 0, nr = 0;
     LabErr e = {0};
@@ -537,9 +548,13 @@ static int session_row(const DbSession *x, void *ud) {
 }
 
 /* Needs l->mu (the callbacks read the record). */
-static int export_table(Lab *l, LabOut *o, LabExportFormat fmt, LabExportWhat what, int64_t session, LabErr *e) {
+static int export_table(Lab *l, LabOut *o, LabExportFormat fmt, LabExportWhat what, const LabScope *sc, LabErr *e) {
     Rows r = {.o = o, .fmt = fmt};
-    RowsCtx c = {&r, l};
+    int64_t *ids;
+    size_t n_ids;
+    if (lab_scope_sessions(l, sc, &ids, &n_ids, e)) return -1;
+    RowsCtx c = {&r, l, ids, n_ids, sc->participant};
+    int64_t session = sc->session_id;
     int rc;
     const char *empty = "no rows";
     if (what == LAB_EXPORT_RESPONSES) {
@@ -553,6 +568,7 @@ static int export_table(Lab *l, LabOut *o, LabExportFormat fmt, LabExportWhat wh
         empty = "no sessions recorded";
     }
     rows_finish(&r, empty);
+    free(ids);
     return rc;
 }
 
@@ -706,40 +722,21 @@ static void summary_tables(LabOut *o, LabExportFormat fmt, const LabStats *s) {
 
 /* ---------- the methods paragraph ---------- */
 
-typedef struct {
-    bool first, same_sampling, fixed_seed, any;
-    DbResponse s;             /* first response's sampling (numbers only) */
-    int64_t seed_min, seed_max;
-    int threads_min, threads_max;
-    char cpu[128], version[32];
-} Methods;
-
-static int methods_row(const DbResponse *r, void *ud) {
-    Methods *m = ud;
-    if (!m->any) {
-        m->any = true;
-        m->same_sampling = m->fixed_seed = true;
-        m->s = *r;
-        m->seed_min = m->seed_max = r->seed;
-        m->threads_min = m->threads_max = r->threads;
-        lab_copy_name(m->cpu, sizeof m->cpu, r->cpu_model);
-        lab_copy_name(m->version, sizeof m->version, r->build_version);
-        return 0;
-    }
-    if (r->temp != m->s.temp || r->top_k != m->s.top_k || r->top_p != m->s.top_p || r->min_p != m->s.min_p ||
-        r->repeat_penalty != m->s.repeat_penalty || r->max_tokens != m->s.max_tokens)
-        m->same_sampling = false;
-    if (r->seed != m->s.seed) m->fixed_seed = false;
-    if (r->threads < m->threads_min) m->threads_min = r->threads;
-    if (r->threads > m->threads_max) m->threads_max = r->threads;
-    return 0;
+static void utc_date(int64_t ms, char out[48]) {
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (ms <= 0 || !gmtime_r(&t, &tm)) snprintf(out, 48, "?");
+    else snprintf(out, 48, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 }
 
-static void methods(Lab *l, LabOut *o, LabExportFormat fmt, const LabStats *s, int64_t session, LabErr *e) {
-    Methods m = {0};
-    db_responses_each(l->db, session, 0, methods_row, &m, e);
+static const char *pl(int n) { return n == 1 ? "" : "s"; }
+
+/* Every sentence states what the record holds for the scope (LabStats.facts): counts, the seeds
+ * and settings actually used, how pairs were shown, who rated, when, on what machine. Nothing is
+ * said about what was not recorded. */
+static void methods(LabOut *o, LabExportFormat fmt, const LabStats *s) {
+    const LabFacts *f = &s->facts;
     bool tex = fmt == LAB_FMT_TEX;
-    const char *math_k = tex ? "kappa" : "κ";
     if (tex) out_puts(o, "\\subsection*{Methods}\n");
     else out_puts(o, "\n### Methods\n\n");
     /* the paragraph is written as plain text and escaped once at the end (LaTeX: %, _, &, ...) */
@@ -749,49 +746,78 @@ static void methods(Lab *l, LabOut *o, LabExportFormat fmt, const LabStats *s, i
     for (size_t i = 0; i < s->n_models; i++) {
         char p[32];
         fmt_params(p, sizeof p, s->models[i].n_params);
-        Buf b = {0};
-        buf_puts(&b, s->models[i].name);
         buf_printf(pb, "%s%s (%s, %s parameters, %s weights)", i == 0 ? ": " : i + 1 == s->n_models ? " and " : ", ",
-                   b.data ? b.data : "", s->models[i].arch, p, s->models[i].dtype);
-        buf_free(&b);
+                   s->models[i].name, s->models[i].arch, p, s->models[i].dtype);
     }
-    buf_printf(pb, ". %d complete response pair%s were generated for %d rated prompt%s", s->n_pairs_complete,
-               s->n_pairs_complete == 1 ? "" : "s", s->n_prompts, s->n_prompts == 1 ? "" : "s");
-    if (m.any && m.same_sampling)
-        buf_printf(pb, " with temperature %g, top-k %d, top-p %g, min-p %g, repetition penalty %g and at most %d new "
-                      "tokens",
-                   m.s.temp, m.s.top_k, m.s.top_p, m.s.min_p, m.s.repeat_penalty, m.s.max_tokens);
-    else if (m.any) buf_puts(pb, " with sampling settings that varied between responses (recorded per response)");
-    if (m.any) {
-        if (m.fixed_seed) buf_printf(pb, "; every response used seed %lld", (long long)m.s.seed);
-        else buf_puts(pb, "; each response drew a fresh random seed, recorded with it so it can be reproduced");
+    buf_printf(pb, ". The statistics pool %s: %d session%s (%d lab, %d study, %d run)", s->scope, s->n_sessions,
+               pl(s->n_sessions), f->n_sessions_kind[0], f->n_sessions_kind[1], f->n_sessions_kind[2]);
+    if (f->n_responses) {
+        char d0[48], d1[48];
+        utc_date(f->first_ms, d0);
+        utc_date(f->last_ms, d1);
+        if (!strcmp(d0, d1)) buf_printf(pb, ", recorded on %s (UTC)", d0);
+        else buf_printf(pb, ", recorded between %s and %s (UTC)", d0, d1);
     }
-    buf_printf(pb, ". %d participant%s gave %d vote%s (the latest vote of each participant on each pair counts). ",
-               s->n_participants, s->n_participants == 1 ? "" : "s", s->n_votes, s->n_votes == 1 ? "" : "s");
-    if (s->any_blind && s->any_open) buf_puts(pb, "The votes come from both blind and open sessions");
-    else if (s->any_blind) buf_puts(pb, "Votes were blind: model names were hidden until each vote, and the two answers "
-                                       "were placed left or right per prompt by a seeded, balanced assignment");
-    else buf_puts(pb, "Votes were given in open mode, with the model names shown");
-    buf_printf(pb, ". Win rates exclude ties and both-bad votes and are reported with Wilson 95%% score intervals; "
+    buf_printf(pb, ", holding %d response%s in %d complete response pair%s for %d distinct prompt%s (%d prompt "
+                   "entr%s across sessions). ",
+               f->n_responses, pl(f->n_responses), s->n_pairs_complete, pl(s->n_pairs_complete), s->n_prompts,
+               pl(s->n_prompts), f->n_prompt_entries, f->n_prompt_entries == 1 ? "y" : "ies");
+    if (f->n_responses) {
+        if (f->same_sampling)
+            buf_printf(pb, "Every response was generated with temperature %g, top-k %d, top-p %g, min-p %g, repetition "
+                           "penalty %g and at most %d new tokens. ",
+                       f->temp, f->top_k, f->top_p, f->min_p, f->repeat_penalty, f->max_tokens);
+        else buf_puts(pb, "Sampling settings differed between responses (each response's settings are recorded with it). ");
+        int others = f->n_responses - f->n_seed_common;
+        if (f->n_seeds == 1)
+            buf_printf(pb, "Every response used seed %lld. ", (long long)f->seed_common);
+        else if (f->n_seed_common > 1)
+            buf_printf(pb, "%d of %d responses used seed %lld; the other %d used %d other seed%s. ", f->n_seed_common,
+                       f->n_responses, (long long)f->seed_common, others, f->n_seeds - 1, pl(f->n_seeds - 1));
+        else
+            buf_printf(pb, "Each of the %d responses used its own seed, recorded with it. ", f->n_responses);
+    }
+    int named = s->n_votes - f->n_anonymous_votes;
+    if (s->n_votes == 0) buf_puts(pb, "No response pair was rated. ");
+    else {
+        if (s->n_participants)
+            buf_printf(pb, "%d rater%s (%s) gave %d rating%s", s->n_participants, pl(s->n_participants), f->raters, named,
+                       pl(named));
+        if (f->n_anonymous_votes)
+            buf_printf(pb, "%s%d rating%s %s given in the lab without a participant name (counted as votes, not as "
+                           "a rater)",
+                       s->n_participants ? ", and " : "", f->n_anonymous_votes, pl(f->n_anonymous_votes),
+                       f->n_anonymous_votes == 1 ? "was" : "were");
+        buf_printf(pb, ", on %d response pair%s; the latest rating of each rater on each pair counts. ", f->n_rated_pairs,
+                   pl(f->n_rated_pairs));
+        if (f->n_blind_pairs && !f->n_open_pairs)
+            buf_printf(pb, "All %d rated pair%s were shown blind: model names hidden until the vote, sides assigned per "
+                           "prompt by a seeded, balanced order. ",
+                       f->n_rated_pairs, pl(f->n_rated_pairs));
+        else if (f->n_blind_pairs)
+            buf_printf(pb, "%d of the %d rated pairs were shown blind (model names hidden until the vote) and %d open. ",
+                       f->n_blind_pairs, f->n_rated_pairs, f->n_open_pairs);
+        else buf_printf(pb, "All rated pairs were shown open, with the model names. ");
+    }
+    buf_printf(pb, "Win rates exclude ties and both-bad votes and are reported with Wilson 95%% score intervals; "
                   "each is tested against 50%% with an exact two-sided sign test. Bradley–Terry ratings are on the "
                   "Elo scale (400 points per tenfold odds, mean 1000, one virtual tie per compared pair) with "
                   "95%% percentile intervals from %d bootstrap resamples of the votes (seed %llu). Position bias "
                   "is the share of decisive votes won by the answer shown on the left. ",
                s->bootstrap_rounds, (unsigned long long)s->seed);
-    if (!strcmp(s->kappa_kind, "none")) buf_printf(pb, "Inter-rater agreement was not measured (no prompt had several raters). ");
+    if (!strcmp(s->kappa_kind, "none"))
+        buf_printf(pb, "Agreement between raters was not measured (no prompt was rated by two or more raters). ");
     else
-        buf_printf(pb, "Agreement between raters is %s's %s over %d shared prompts. ",
-                   !strcmp(s->kappa_kind, "cohen") ? "Cohen" : "Fleiss", math_k, s->kappa_items);
-    if (m.any) {
-        Buf cpu = {0};
-        buf_puts(&cpu, m.cpu);
-        if (m.threads_min == m.threads_max)
-            buf_printf(pb, "Both models ran concurrently on the CPU (%s), %d thread%s each, with ablab %s.",
-                       cpu.data ? cpu.data : "", m.threads_min, m.threads_min == 1 ? "" : "s", m.version);
+        buf_printf(pb, "Agreement between raters is %s's %s over %d prompt%s rated by two or more raters. ",
+                   !strcmp(s->kappa_kind, "cohen") ? "Cohen" : "Fleiss", tex ? "kappa" : "κ", s->kappa_items,
+                   pl(s->kappa_items));
+    if (f->n_responses) {
+        if (f->threads_min == f->threads_max)
+            buf_printf(pb, "Both models ran concurrently on the CPU (%s), %d thread%s each, with ablab %s.", f->cpu,
+                       f->threads_min, pl(f->threads_min), f->version);
         else
-            buf_printf(pb, "Both models ran concurrently on the CPU (%s), %d–%d threads each, with ablab %s.",
-                       cpu.data ? cpu.data : "", m.threads_min, m.threads_max, m.version);
-        buf_free(&cpu);
+            buf_printf(pb, "Both models ran concurrently on the CPU (%s), %d–%d threads each, with ablab %s.", f->cpu,
+                       f->threads_min, f->threads_max, f->version);
     }
     buf_puts(pb, "\n");
     if (tex) {
@@ -870,7 +896,7 @@ static int write_summary(Lab *l, LabOut *out, const LabExportOpts *o, const LabS
     LabExportFormat fmt = o->format;
     if (fmt == LAB_FMT_MD && with_methods) out_puts(out, "## Results\n");
     if (fmt == LAB_FMT_TEX && with_methods) out_puts(out, "\\section*{Results}\n");
-    if (with_methods) methods(l, out, fmt, s, o->session_id, e);
+    if (with_methods) methods(out, fmt, s);
     summary_tables(out, fmt, s);
     return 0;
 }
@@ -909,7 +935,7 @@ static int export_one(Lab *l, const LabExportOpts *o, LabExportWhat what, const 
         rows_finish(&r, "no models");
     } else {
         pthread_mutex_lock(&l->mu);
-        rc = export_table(l, &out, o->format, what, o->session_id, e);
+        rc = export_table(l, &out, o->format, what, &o->scope, e);
         pthread_mutex_unlock(&l->mu);
     }
     int crc = close_out(&out, target, e);
@@ -921,6 +947,9 @@ int lab_export(Lab *l, const LabExportOpts *o, LabErr *e) {
     if ((unsigned)o->what > LAB_EXPORT_ALL || (unsigned)o->format > LAB_FMT_SVG)
         return lab_err(e, LAB_EINVAL, "unknown export kind or format");
     LabExportOpts op = *o;
+    if (!op.scope.session_id) op.scope.session_id = op.session_id;
+    op.session_id = op.scope.session_id;
+    if (lab_scope_check(&op.scope, e)) return -1;
     if (op.format == LAB_FMT_SQL) {
         /* the whole record, whatever --what says: an SQL dump is for rebuilding it */
         LabOut out = {0};
@@ -933,7 +962,7 @@ int lab_export(Lab *l, const LabExportOpts *o, LabErr *e) {
     }
     LabStats s = {0};
     bool need_stats = op.what == LAB_EXPORT_SUMMARY || op.what == LAB_EXPORT_ALL || op.format == LAB_FMT_SVG;
-    if (need_stats && lab_stats(l, &(LabStatsQuery){.session_id = op.session_id, .seed = op.seed}, &s, e)) return -1;
+    if (need_stats && lab_stats(l, &(LabStatsQuery){.seed = op.seed, .scope = op.scope}, &s, e)) return -1;
     int rc = 0;
     bool multi = op.what == LAB_EXPORT_ALL && op.format != LAB_FMT_MD && op.format != LAB_FMT_TEX;
     if (multi) {
@@ -974,9 +1003,9 @@ int lab_export(Lab *l, const LabExportOpts *o, LabErr *e) {
         pthread_mutex_lock(&l->mu);
         rc = write_summary(l, &out, &op, &s, true, e);
         heading(&out, op.format, "Sessions");
-        if (!rc) rc = export_table(l, &out, op.format, LAB_EXPORT_SESSIONS, op.session_id, e);
+        if (!rc) rc = export_table(l, &out, op.format, LAB_EXPORT_SESSIONS, &op.scope, e);
         heading(&out, op.format, "Ratings");
-        if (!rc) rc = export_table(l, &out, op.format, LAB_EXPORT_RATINGS, op.session_id, e);
+        if (!rc) rc = export_table(l, &out, op.format, LAB_EXPORT_RATINGS, &op.scope, e);
         pthread_mutex_unlock(&l->mu);
         if (op.format == LAB_FMT_TEX) out_puts(&out, "\\end{document}\n");
         int crc = close_out(&out, op.out_path, e);

@@ -386,10 +386,23 @@ int  lab_prompt_history(Lab *l, int limit, LabStrList *out, LabErr *e);
 /* ---------- statistics ------------------------------------------------------------------------ */
 typedef struct { double lo, hi; } LabInterval;
 
+/* Which part of the record statistics and exports pool. Every filter set must hold (AND). */
 typedef struct {
-    int64_t session_id;      /* 0 = all sessions */
+    int64_t session_id;      /* 0 = any session */
+    const char *study;       /* NULL = any; else study sessions of this prompt set (their
+                                prompt_set, e.g. "story-openings.txt") */
+    const char *participant; /* NULL = any; ratings by this participant, and the responses of
+                                the sessions they took part in */
+    const char *source;      /* NULL = any; "lab", "study" or "run" sessions only */
+} LabScope;
+/* Checks the scope's names ("source 'x' is not lab, study or run"). */
+int  lab_scope_check(const LabScope *s, LabErr *e);
+
+typedef struct {
+    int64_t session_id;      /* 0 = all sessions (kept: the same as scope.session_id) */
     int bootstrap_rounds;    /* 0 = 1000 */
     uint64_t seed;           /* bootstrap seed (0 = 1) */
+    LabScope scope;
 } LabStatsQuery;
 
 typedef struct {
@@ -424,11 +437,37 @@ typedef struct {
     double *ttft, *tok_s;    /* every response's value (n_responses), for distributions */
 } LabModelStats;
 
+/* What was pooled and the facts the methods paragraph states, all from the record. */
+typedef struct {
+    int n_sessions_kind[3];  /* sessions that contributed a response or a rating: lab, study, run */
+    int n_responses;         /* responses in scope */
+    int n_prompt_entries;    /* prompts (one per session and position) with a response */
+    int n_rated_pairs;       /* response pairs with at least one counted rating */
+    int n_anonymous_votes;   /* counted ratings with no participant (the lab's own): votes, never raters */
+    int n_blind_pairs, n_open_pairs; /* rated pairs, by how they were shown */
+    int n_seeds;             /* distinct seeds among the responses */
+    int64_t seed_common;     /* the most used seed ... */
+    int n_seed_common;       /* ... and how many responses used it */
+    bool same_sampling;      /* every response had the same sampling settings and max tokens */
+    double temp, top_p, min_p, repeat_penalty;  /* those settings, when same_sampling */
+    int top_k, max_tokens;
+    int threads_min, threads_max;
+    char cpu[128], version[32];       /* of the first response */
+    int64_t first_ms, last_ms;        /* first and last response (unix ms) */
+    char raters[256];                 /* named raters, comma-separated (cut with "..." if long) */
+} LabFacts;
+
 typedef struct {
     LabPairStats *pairs; size_t n_pairs;
     LabModelStats *models; size_t n_models;
-    int n_sessions, n_prompts, n_pairs_complete, n_votes, n_participants;
+    int n_sessions;          /* sessions that contributed (sum of facts.n_sessions_kind) */
+    int n_prompts;           /* distinct prompt texts among the response pairs in scope */
+    int n_pairs_complete;    /* response pairs with both responses */
+    int n_votes;             /* counted ratings (latest per pair and participant), anonymous included */
+    int n_participants;      /* named raters (anonymous ratings are not a rater) */
     bool any_blind, any_open;
+    LabFacts facts;
+    char scope[256];         /* the filters as words: "all sessions" or "study 'x', participant 'ann'" */
     const char *kappa_kind;  /* "cohen" (2 raters), "fleiss" (more), "none" */
     double kappa;            /* NaN when kappa_kind is "none" */
     int kappa_items;         /* pairs rated by at least two participants */
@@ -437,6 +476,9 @@ typedef struct {
 } LabStats;
 
 int  lab_stats(Lab *l, const LabStatsQuery *q, LabStats *out, LabErr *e);
+/* What `ablab stats` prints first: what was pooled and the counts (two lines, no trailing newline;
+ * malloc'd, caller frees; NULL when out of memory). */
+char *lab_stats_header(const LabStats *s);
 void lab_stats_free(LabStats *s);
 
 /* The formulas, exposed so they are tested on hand-computed values. */
@@ -464,6 +506,7 @@ typedef struct {
     LabExportWhat what;
     LabExportFormat format;
     int64_t session_id;      /* 0 = all */
+    LabScope scope;          /* further filters (scope.session_id is ORed in from session_id) */
     const char *out_path;    /* file, "-" or NULL = stdout. Several files (csv/jsonl/svg with
                                 what = all) need a folder: created if missing. */
     uint64_t seed;           /* bootstrap seed for summary statistics (0 = 1) */

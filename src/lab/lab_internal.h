@@ -93,6 +93,11 @@ uint64_t lab_rng_next(uint64_t *state);
 int64_t lab_fresh_seed(void);
 void lab_copy_name(char *dst, size_t n, const char *src);
 
+/* The sessions a scope selects (study, source, participant: see LabScope), in id order (*ids
+ * malloc'd, caller frees). Needs mu. */
+int  lab_scope_sessions(Lab *l, const LabScope *sc, int64_t **ids, size_t *n, LabErr *e);
+bool lab_scope_has(const int64_t *ids, size_t n, int64_t id);
+
 /* q-quantile with linear interpolation between order statistics (sorts v in place); NaN if n == 0. */
 double lab_quantile(double *v, size_t n, double q);
 int lab_cmp_double(const void *a, const void *b);

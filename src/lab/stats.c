@@ -8,6 +8,78 @@
 
 #include "lab_internal.h"
 
+/* ---------- the scope: which sessions, which ratings ---------- */
+
+static const char *const KINDS[3] = {"lab", "study", "run"};
+static int kind_index(const char *k) {
+    for (int i = 0; i < 3; i++)
+        if (k && !strcmp(k, KINDS[i])) return i;
+    return -1;
+}
+
+int lab_scope_check(const LabScope *sc, LabErr *e) {
+    if (sc->source && kind_index(sc->source) < 0)
+        return lab_err(e, LAB_EINVAL, "source '%s' is not lab, study or run", sc->source);
+    return 0;
+}
+
+typedef struct {
+    int64_t id;
+    int kind;
+    bool in_scope;       /* passes the session, study and source filters */
+    bool contributed;    /* a response or a counted rating of it is in the statistics */
+    char *participant;
+} Sess;
+
+typedef struct {
+    Sess *v;
+    size_t n, cap;
+    const LabScope *scope;
+    bool oom;
+} Sessions;
+
+static int add_session(const DbSession *x, void *ud) {
+    Sessions *c = ud;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 32;
+        Sess *v = realloc(c->v, cap * sizeof *v);
+        if (!v) {
+            c->oom = true;
+            return 1;
+        }
+        c->v = v;
+        c->cap = cap;
+    }
+    const LabScope *sc = c->scope;
+    Sess *o = &c->v[c->n];
+    *o = (Sess){.id = x->id, .kind = kind_index(x->kind), .participant = strdup(x->participant ? x->participant : "")};
+    if (!o->participant) {
+        c->oom = true;
+        return 1;
+    }
+    o->in_scope = (!sc->study || (o->kind == 1 && x->prompt_set && !strcmp(x->prompt_set, sc->study))) &&
+                  (!sc->source || (o->kind >= 0 && !strcmp(KINDS[o->kind], sc->source)));
+    c->n++;
+    return 0;
+}
+
+/* The session row of an id (sessions come in id order), NULL if unknown. */
+static Sess *session_of(Sessions *c, int64_t id) {
+    size_t lo = 0, hi = c->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->v[mid].id == id) return &c->v[mid];
+        if (c->v[mid].id < id) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
+
+static void free_sessions(Sessions *c) {
+    for (size_t i = 0; i < c->n; i++) free(c->v[i].participant);
+    free(c->v);
+}
+
 typedef struct {
     int64_t pair_id, prompt_id, session_id, model[2];
     int choice;        /* 0 = model[0] better, 1 = model[1], 2 tie, 3 both bad */
@@ -21,6 +93,7 @@ typedef struct {
     Vote *v;
     size_t n, cap;
     LabStats *s;
+    Sessions *sessions;
     bool oom;
 } Collect;
 
@@ -49,6 +122,10 @@ static int add_model(const DbModel *m, void *ud) {
 
 static int add_vote(const DbRating *r, void *ud) {
     Collect *c = ud;
+    Sess *ss = session_of(c->sessions, r->session_id);
+    if (!ss || !ss->in_scope) return 0;
+    const char *who = c->sessions->scope->participant;
+    if (who && strcmp(who, r->participant)) return 0;
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 256;
         Vote *v = realloc(c->v, cap * sizeof *v);
@@ -88,10 +165,61 @@ typedef struct {
     int *pair_n;
     size_t n_pairs, cap_pairs;
     bool any_blind, any_open, oom;
+    Sessions *sessions;
+    /* facts: every response's seed, prompt id; each pair's prompt text */
+    int64_t *seeds, *prompt_ids;
+    char **texts;
+    size_t n_resp, cap_resp, n_texts;
+    LabFacts *f;
+    bool first;
 } Resp;
+
+static int add_fact(Resp *c, const DbResponse *r) {
+    if (c->n_resp == c->cap_resp) {
+        size_t cap = c->cap_resp ? c->cap_resp * 2 : 256;
+        int64_t *a = realloc(c->seeds, cap * sizeof *a);
+        if (a) c->seeds = a;
+        int64_t *b = realloc(c->prompt_ids, cap * sizeof *b);
+        if (b) c->prompt_ids = b;
+        char **t = realloc(c->texts, cap * sizeof *t);
+        if (t) c->texts = t;
+        if (!a || !b || !t) return -1;
+        c->cap_resp = cap;
+    }
+    c->seeds[c->n_resp] = r->seed;
+    c->prompt_ids[c->n_resp] = r->prompt_id;
+    c->n_resp++;
+    LabFacts *f = c->f;
+    if (!c->first) {
+        c->first = true;
+        f->same_sampling = true;
+        f->temp = r->temp;
+        f->top_k = r->top_k;
+        f->top_p = r->top_p;
+        f->min_p = r->min_p;
+        f->repeat_penalty = r->repeat_penalty;
+        f->max_tokens = r->max_tokens;
+        f->threads_min = f->threads_max = r->threads;
+        lab_copy_name(f->cpu, sizeof f->cpu, r->cpu_model);
+        lab_copy_name(f->version, sizeof f->version, r->build_version);
+        f->first_ms = f->last_ms = r->created_ms;
+    }
+    if (r->temp != f->temp || r->top_k != f->top_k || r->top_p != f->top_p || r->min_p != f->min_p ||
+        r->repeat_penalty != f->repeat_penalty || r->max_tokens != f->max_tokens)
+        f->same_sampling = false;
+    if (r->threads < f->threads_min) f->threads_min = r->threads;
+    if (r->threads > f->threads_max) f->threads_max = r->threads;
+    if (r->created_ms < f->first_ms) f->first_ms = r->created_ms;
+    if (r->created_ms > f->last_ms) f->last_ms = r->created_ms;
+    return 0;
+}
 
 static int add_response(const DbResponse *r, void *ud) {
     Resp *c = ud;
+    Sess *ss = session_of(c->sessions, r->session_id);
+    if (!ss || !ss->in_scope) return 0;
+    ss->contributed = true;
+    if (add_fact(c, r)) goto oom;
     Series *s = NULL;
     for (size_t i = 0; i < c->n; i++)
         if (c->s[i].id == r->model_id) s = &c->s[i];
@@ -140,6 +268,8 @@ static int add_response(const DbResponse *r, void *ud) {
     }
     c->pairs[c->n_pairs] = r->pair_id;
     c->pair_n[c->n_pairs++] = 1;
+    if (!(c->texts[c->n_texts] = strdup(r->prompt ? r->prompt : ""))) goto oom;
+    c->n_texts++;
     return 0;
 oom:
     c->oom = true;
@@ -209,6 +339,10 @@ static void free_resp(Resp *r) {
     free(r->s);
     free(r->pairs);
     free(r->pair_n);
+    for (size_t i = 0; i < r->n_texts; i++) free(r->texts[i]);
+    free(r->texts);
+    free(r->seeds);
+    free(r->prompt_ids);
 }
 
 static int cmp_vote_item(const void *pa, const void *pb, void *ctx) {
@@ -224,14 +358,21 @@ static int cmp_vote_item(const void *pa, const void *pb, void *ctx) {
 
 /* Inter-rater agreement: items are (prompt text, the two models); categories are oriented to the
  * lower model id so the same judgement reads the same whichever side was A. */
-static void agreement(const Vote *v, size_t n, LabStats *s) {
+static void agreement(const Vote *v, size_t n_all, LabStats *s) {
     s->kappa_kind = "none";
     s->kappa = NAN;
     s->kappa_items = 0;
-    if (n < 2) return;
-    size_t *idx = malloc(n * sizeof *idx);
+    if (n_all < 2) return;
+    size_t *idx = malloc(n_all * sizeof *idx);
     if (!idx) return;
-    for (size_t i = 0; i < n; i++) idx[i] = i;
+    /* raters are named participants: the lab's anonymous ratings are votes, but no one's */
+    size_t n = 0;
+    for (size_t i = 0; i < n_all; i++)
+        if (v[i].participant[0]) idx[n++] = i;
+    if (n < 2) {
+        free(idx);
+        return;
+    }
     /* sort by item, then participant */
     qsort_r(idx, n, sizeof *idx, cmp_vote_item, (void *)v);
     /* walk items */
@@ -313,6 +454,172 @@ done:
     free(cb);
 }
 
+typedef struct { const char *who; int64_t *ids; size_t n, cap; bool oom; } RatedIn;
+static int rated_in(const DbRating *r, void *ud) {
+    RatedIn *c = ud;
+    if (strcmp(r->participant, c->who)) return 0;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        int64_t *v = realloc(c->ids, cap * sizeof *v);
+        if (!v) {
+            c->oom = true;
+            return 1;
+        }
+        c->ids = v;
+        c->cap = cap;
+    }
+    c->ids[c->n++] = r->session_id;
+    return 0;
+}
+
+int lab_scope_sessions(Lab *l, const LabScope *sc, int64_t **ids, size_t *n, LabErr *e) {
+    *ids = NULL;
+    *n = 0;
+    if (lab_scope_check(sc, e)) return -1;
+    Sessions ss = {.scope = sc};
+    RatedIn ri = {.who = sc->participant};
+    int rc = db_sessions_each(l->db, sc->session_id, add_session, &ss, e);
+    if (!rc && sc->participant) rc = db_ratings_each(l->db, sc->session_id, true, rated_in, &ri, e);
+    if (!rc && (ss.oom || ri.oom)) rc = lab_err(e, LAB_ENOMEM, "out of memory");
+    int64_t *out = rc ? NULL : malloc((ss.n + 1) * sizeof *out);
+    if (!rc && !out) rc = lab_err(e, LAB_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < ss.n; i++) {
+        bool keep = ss.v[i].in_scope;
+        if (keep && sc->participant) {
+            bool theirs = !strcmp(ss.v[i].participant, sc->participant);
+            for (size_t k = 0; k < ri.n && !theirs; k++) theirs = ri.ids[k] == ss.v[i].id;
+            keep = theirs;
+        }
+        if (keep) out[(*n)++] = ss.v[i].id; /* id order: bsearch-able */
+    }
+    free(ri.ids);
+    free_sessions(&ss);
+    if (rc) {
+        free(out);
+        *n = 0;
+        return -1;
+    }
+    *ids = out;
+    return 0;
+}
+
+bool lab_scope_has(const int64_t *ids, size_t n, int64_t id) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ids[mid] == id) return true;
+        if (ids[mid] < id) lo = mid + 1;
+        else hi = mid;
+    }
+    return false;
+}
+
+static void describe_scope(const LabScope *sc, char *out, size_t n) {
+    Buf b = {0};
+    if (sc->session_id) buf_printf(&b, "session %lld", (long long)sc->session_id);
+    if (sc->study) buf_printf(&b, "%sstudy '%s'", b.len ? ", " : "", sc->study);
+    if (sc->source) buf_printf(&b, "%s%s sessions", b.len ? ", " : "", sc->source);
+    if (sc->participant) buf_printf(&b, "%sparticipant '%s'", b.len ? ", " : "", sc->participant);
+    snprintf(out, n, "%s", b.len && b.data ? b.data : "all sessions");
+    buf_free(&b);
+}
+
+/* The counts and facts of LabFacts from what was collected. */
+static int facts(Collect *c, Resp *rs, Sessions *ss, LabStats *out) {
+    LabFacts *f = &out->facts;
+    f->n_responses = (int)rs->n_resp;
+    for (size_t i = 0; i < c->n; i++) {
+        Sess *x = session_of(ss, c->v[i].session_id);
+        if (x) x->contributed = true;
+    }
+    for (size_t i = 0; i < ss->n; i++)
+        if (ss->v[i].contributed && ss->v[i].kind >= 0) f->n_sessions_kind[ss->v[i].kind]++;
+    out->n_sessions = f->n_sessions_kind[0] + f->n_sessions_kind[1] + f->n_sessions_kind[2];
+    /* distinct prompt texts (the same prompt in several sessions is one prompt) */
+    qsort(rs->texts, rs->n_texts, sizeof *rs->texts, cmp_str);
+    for (size_t i = 0; i < rs->n_texts; i++) out->n_prompts += i == 0 || strcmp(rs->texts[i], rs->texts[i - 1]);
+    f->n_prompt_entries = (int)count_distinct_i64(rs->prompt_ids, rs->n_resp);
+    /* seeds: how many distinct, and the most used one */
+    qsort(rs->seeds, rs->n_resp, sizeof *rs->seeds, cmp_i64);
+    for (size_t i = 0; i < rs->n_resp;) {
+        size_t j = i;
+        while (j < rs->n_resp && rs->seeds[j] == rs->seeds[i]) j++;
+        f->n_seeds++;
+        if ((int)(j - i) > f->n_seed_common) {
+            f->n_seed_common = (int)(j - i);
+            f->seed_common = rs->seeds[i];
+        }
+        i = j;
+    }
+    /* rated pairs, how they were shown; anonymous votes; named raters */
+    size_t m = c->n + 1;
+    int64_t *ids = malloc(m * sizeof *ids);
+    char **who = malloc(m * sizeof *who);
+    if (!ids || !who) {
+        free(ids);
+        free(who);
+        return -1;
+    }
+    size_t n_ids = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < n_ids && !seen; k++) seen = ids[k] == c->v[i].pair_id;
+        if (seen) continue;
+        ids[n_ids++] = c->v[i].pair_id;
+        if (c->v[i].blind) f->n_blind_pairs++;
+        else f->n_open_pairs++;
+    }
+    f->n_rated_pairs = (int)n_ids;
+    size_t n_who = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->v[i].participant[0]) who[n_who++] = c->v[i].participant;
+        else f->n_anonymous_votes++;
+        if (c->v[i].blind) out->any_blind = true;
+        else out->any_open = true;
+    }
+    qsort(who, n_who, sizeof *who, cmp_str);
+    Buf names = {0};
+    for (size_t i = 0; i < n_who; i++) {
+        if (i && !strcmp(who[i], who[i - 1])) continue;
+        out->n_participants++;
+        buf_printf(&names, "%s%s", names.len ? ", " : "", who[i]);
+    }
+    if (names.len >= sizeof f->raters) {
+        size_t cut = sizeof f->raters - 4;
+        cut -= utf8_incomplete_tail((const unsigned char *)names.data, cut);
+        snprintf(f->raters, sizeof f->raters, "%.*s...", (int)cut, names.data);
+    } else {
+        snprintf(f->raters, sizeof f->raters, "%s", names.data ? names.data : "");
+    }
+    buf_free(&names);
+    free(ids);
+    free(who);
+    return 0;
+}
+
+char *lab_stats_header(const LabStats *s) {
+    const LabFacts *f = &s->facts;
+    Buf b = {0};
+    buf_printf(&b, "pooled: %s — %d session%s (%d lab, %d study, %d run)", s->scope, s->n_sessions,
+               s->n_sessions == 1 ? "" : "s", f->n_sessions_kind[0], f->n_sessions_kind[1], f->n_sessions_kind[2]);
+    buf_printf(&b, "\ncounts: %d distinct prompt%s, %d complete response pair%s (%d response%s), %d rating%s of %d pair%s "
+               "by %d rater%s",
+               s->n_prompts, s->n_prompts == 1 ? "" : "s", s->n_pairs_complete, s->n_pairs_complete == 1 ? "" : "s",
+               f->n_responses, f->n_responses == 1 ? "" : "s", s->n_votes, s->n_votes == 1 ? "" : "s",
+               f->n_rated_pairs, f->n_rated_pairs == 1 ? "" : "s", s->n_participants, s->n_participants == 1 ? "" : "s");
+    if (s->n_participants) buf_printf(&b, " (%s)", f->raters);
+    if (f->n_anonymous_votes)
+        buf_printf(&b, " and %d anonymous lab rating%s (votes, not raters)", f->n_anonymous_votes,
+                   f->n_anonymous_votes == 1 ? "" : "s");
+    if (f->n_rated_pairs)
+        buf_printf(&b, "; %s", f->n_blind_pairs && f->n_open_pairs ? "blind and open" : f->n_blind_pairs ? "blind" : "open");
+    if (buf_putc(&b, 0)) {
+        buf_free(&b);
+        return NULL;
+    }
+    return buf_steal(&b);
+}
+
 int lab_stats(Lab *l, const LabStatsQuery *q, LabStats *out, LabErr *e) {
     LabStatsQuery dq = {0};
     if (!q) q = &dq;
@@ -321,44 +628,38 @@ int lab_stats(Lab *l, const LabStatsQuery *q, LabStats *out, LabErr *e) {
     out->seed = q->seed ? q->seed : 1;
     out->kappa_kind = "none";
     out->kappa = NAN;
-    Collect c = {.s = out};
-    Resp rs = {0};
+    LabScope sc = q->scope;
+    if (!sc.session_id) sc.session_id = q->session_id;
+    if (lab_scope_check(&sc, e)) return -1;
+    describe_scope(&sc, out->scope, sizeof out->scope);
+    Sessions ss = {.scope = &sc};
+    Collect c = {.s = out, .sessions = &ss};
+    Resp rs = {.sessions = &ss, .f = &out->facts};
     pthread_mutex_lock(&l->mu);
     int rc = db_models_each(l->db, add_model, out, e);
-    if (!rc) rc = db_ratings_each(l->db, q->session_id, true, add_vote, &c, e);
-    if (!rc) rc = db_responses_each(l->db, q->session_id, 0, add_response, &rs, e);
+    if (!rc) rc = db_sessions_each(l->db, sc.session_id, add_session, &ss, e);
+    if (!rc && !ss.oom) rc = db_ratings_each(l->db, sc.session_id, true, add_vote, &c, e);
+    if (!rc && !c.oom && sc.participant) {
+        /* a participant's responses: those of the sessions they rated in or that are theirs */
+        for (size_t i = 0; i < ss.n; i++) {
+            bool theirs = !strcmp(ss.v[i].participant, sc.participant);
+            for (size_t k = 0; k < c.n && !theirs; k++) theirs = c.v[k].session_id == ss.v[i].id;
+            ss.v[i].in_scope &= theirs;
+        }
+    }
+    if (!rc && !c.oom && !ss.oom) rc = db_responses_each(l->db, sc.session_id, 0, add_response, &rs, e);
     pthread_mutex_unlock(&l->mu);
-    if (!rc && (c.oom || rs.oom)) rc = lab_err(e, LAB_ENOMEM, "out of memory");
+    if (!rc && (c.oom || rs.oom || ss.oom)) rc = lab_err(e, LAB_ENOMEM, "out of memory");
     if (rc) goto fail;
 
-    /* ---- the record at a glance ---- */
+    /* ---- the record at a glance: what was pooled, counted as what it is ---- */
     out->n_votes = (int)c.n;
     out->any_blind = rs.any_blind;
     out->any_open = rs.any_open;
     for (size_t i = 0; i < rs.n_pairs; i++) out->n_pairs_complete += rs.pair_n[i] == 2;
-    {
-        size_t m = c.n + 1;
-        int64_t *ids = malloc(m * sizeof *ids);
-        char **who = malloc(m * sizeof *who);
-        if (!ids || !who) {
-            free(ids);
-            free(who);
-            rc = lab_err(e, LAB_ENOMEM, "out of memory");
-            goto fail;
-        }
-        for (size_t i = 0; i < c.n; i++) ids[i] = c.v[i].session_id;
-        out->n_sessions = (int)count_distinct_i64(ids, c.n);
-        for (size_t i = 0; i < c.n; i++) ids[i] = c.v[i].prompt_id;
-        out->n_prompts = (int)count_distinct_i64(ids, c.n);
-        for (size_t i = 0; i < c.n; i++) who[i] = c.v[i].participant;
-        qsort(who, c.n, sizeof *who, cmp_str);
-        for (size_t i = 0; i < c.n; i++) out->n_participants += i == 0 || strcmp(who[i], who[i - 1]);
-        for (size_t i = 0; i < c.n; i++) {
-            if (c.v[i].blind) out->any_blind = true;
-            else out->any_open = true;
-        }
-        free(ids);
-        free(who);
+    if (facts(&c, &rs, &ss, out)) {
+        rc = lab_err(e, LAB_ENOMEM, "out of memory");
+        goto fail;
     }
 
     /* ---- per model pair ---- */
@@ -398,11 +699,11 @@ int lab_stats(Lab *l, const LabStatsQuery *q, LabStats *out, LabErr *e) {
         } else if (v->choice == 2) ps->ties++;
         else ps->both_bad++;
         for (int k = 0; k < 2; k++) {
-            int sc = v->score[k];
-            if (sc < 1 || sc > 5) continue;
+            int score = v->score[k];
+            if (score < 1 || score > 5) continue;
             int m = k ^ flip;
-            ps->score_hist[m][sc - 1]++;
-            ps->mean_score[m] += sc;
+            ps->score_hist[m][score - 1]++;
+            ps->mean_score[m] += score;
             ps->n_score[m]++;
         }
     }
@@ -514,10 +815,12 @@ int lab_stats(Lab *l, const LabStatsQuery *q, LabStats *out, LabErr *e) {
     agreement(c.v, c.n, out);
     free_votes(&c);
     free_resp(&rs);
+    free_sessions(&ss);
     return 0;
 fail:
     free_votes(&c);
     free_resp(&rs);
+    free_sessions(&ss);
     lab_stats_free(out);
     return -1;
 }

@@ -238,6 +238,194 @@ static void test_stats_on_fixed_votes(void **state) {
     lab_close(r.l);
 }
 
+/* ---------- scoped statistics and a methods paragraph of recorded facts ---------- */
+
+static char *slurp(const char *path);
+
+static int64_t add_session_kind(Db *db, const char *name, const char *kind, const char *who, const char *set,
+                                bool blind) {
+    LabErr e = {0};
+    DbSession s = {.name = name, .kind = kind, .participant = who, .prompt_set = set, .blind = blind, .seed = 9,
+                   .started_ms = 1764806400000LL};
+    int64_t id;
+    assert_int_equal(db_session_add(db, &s, &id, &e), 0);
+    return id;
+}
+
+/* A complete pair with the given seeds, recorded at `ms`. */
+static int64_t add_pair_at(Db *db, int64_t session, int position, const char *text, const int64_t model[2], bool blind,
+                           int64_t seed_a, int64_t seed_b, int64_t ms) {
+    LabErr e = {0};
+    int64_t prompt, pair, rid;
+    assert_int_equal(db_prompt_add(db, session, "set.txt", position, text, &prompt, &e), 0);
+    DbPair p = {.session_id = session, .prompt_id = prompt, .model_id = {model[0], model[1]}, .left_slot = 0,
+                .blind = blind, .created_ms = ms};
+    assert_int_equal(db_pair_add(db, &p, &pair, &e), 0);
+    for (int s = 0; s < 2; s++) {
+        int ids[] = {5, 6};
+        DbResponse r = {.pair_id = pair, .model_id = model[s], .slot = s, .side = s, .temp = 0.7, .top_k = 40,
+                        .top_p = 0.9, .min_p = 0.05, .repeat_penalty = 1.1, .repeat_last_n = 64, .max_tokens = 30,
+                        .seed = s ? seed_b : seed_a, .output = "an answer", .token_ids = ids, .n_token_ids = 2,
+                        .n_prompt = 4, .n_gen = 2, .stop_reason = "eos", .ttft_ms = 10, .prefill_ms = 1,
+                        .decode_tok_s = 100, .p50_ms = 1, .p95_ms = 2, .total_ms = 30, .bytes_kv = 1 << 20,
+                        .peak_rss = 50 << 20, .threads = 2, .build_version = "0.1.0", .cpu_model = "Test CPU",
+                        .created_ms = ms};
+        assert_int_equal(db_response_add(db, &r, &rid, &e), 0);
+    }
+    return pair;
+}
+
+/* Known counts: a lab session (open, anonymous ratings, the prompt "p0" asked twice), two study
+ * sessions of one prompt set (blind, ann and bob rate the same four prompts), and a run session
+ * (no ratings) that repeats p0 and adds p4. Seed 42 everywhere except one of bob's pairs. */
+typedef struct { Lab *l; int64_t lab, s1, s2, run; } Known;
+
+static void build_known(Known *k, const char *file) {
+    LabErr e = {0};
+    assert_int_equal(lab_open_record(&k->l, tpath(file), &e), 0);
+    Db *db = k->l->db;
+    int64_t m[2] = {add_model(db, "alpha", 260000), add_model(db, "beta", 15000000)};
+    const int64_t day1 = 1764806400000LL, day3 = day1 + 2 * 86400000LL; /* 2025-12-04, 2025-12-06 UTC */
+    k->lab = add_session_kind(db, "lab-1", "lab", NULL, NULL, false);
+    const char *lab_texts[] = {"p0", "p1", "p0"};
+    const char *lab_votes[] = {"a", "a", "b"};
+    for (int i = 0; i < 3; i++) {
+        int64_t pair = add_pair_at(db, k->lab, i, lab_texts[i], m, false, 42, 42, day1);
+        rate_raw(db, pair, "", lab_votes[i], lab_votes[i][0] == 'a' ? m[0] : m[1], lab_votes[i][0] == 'a' ? 0 : 1, 0, 0);
+    }
+    k->s1 = add_session_kind(db, "study-set.txt-ann", "study", "ann", "set.txt", true);
+    k->s2 = add_session_kind(db, "study-set.txt-bob", "study", "bob", "set.txt", true);
+    const char *texts[] = {"p0", "p1", "p2", "p3"};
+    const char *ann[] = {"a", "a", "b", "tie"}, *bob[] = {"a", "b", "b", "tie"};
+    for (int i = 0; i < 4; i++) {
+        int64_t pa = add_pair_at(db, k->s1, i, texts[i], m, true, 42, 42, day1 + 3600000);
+        rate_raw(db, pa, "ann", ann[i], ann[i][0] == 'a' ? m[0] : ann[i][0] == 'b' ? m[1] : 0,
+                 ann[i][0] == 'a' ? 0 : ann[i][0] == 'b' ? 1 : -1, 0, 0);
+        int64_t pb = add_pair_at(db, k->s2, i, texts[i], m, true, i == 2 ? 777 : 42, i == 2 ? 778 : 42, day3);
+        rate_raw(db, pb, "bob", bob[i], bob[i][0] == 'a' ? m[0] : bob[i][0] == 'b' ? m[1] : 0,
+                 bob[i][0] == 'a' ? 0 : bob[i][0] == 'b' ? 1 : -1, 0, 0);
+    }
+    k->run = add_session_kind(db, "run:set.txt:alpha:beta", "run", NULL, "set.txt", false);
+    add_pair_at(db, k->run, 0, "p0", m, false, 42, 42, day3);
+    add_pair_at(db, k->run, 1, "p4", m, false, 42, 42, day3);
+}
+
+static void test_scoped_counts_and_methods_state_recorded_facts(void **state) {
+    (void)state;
+    Known k;
+    build_known(&k, "known.db");
+    LabErr e = {0};
+    LabStats s;
+    assert_int_equal(lab_stats(k.l, &(LabStatsQuery){.seed = 1}, &s, &e), 0);
+    /* everything pooled: 4 sessions, 13 pairs (26 responses), 5 distinct texts in 13 prompt entries,
+     * 11 ratings (3 anonymous) of 11 pairs by 2 raters */
+    assert_string_equal(s.scope, "all sessions");
+    assert_int_equal(s.n_sessions, 4);
+    assert_int_equal(s.facts.n_sessions_kind[0], 1);
+    assert_int_equal(s.facts.n_sessions_kind[1], 2);
+    assert_int_equal(s.facts.n_sessions_kind[2], 1);
+    assert_int_equal(s.facts.n_responses, 26);
+    assert_int_equal(s.n_pairs_complete, 13);
+    assert_int_equal(s.n_prompts, 5);
+    assert_int_equal(s.facts.n_prompt_entries, 13);
+    assert_int_equal(s.n_votes, 11);
+    assert_int_equal(s.facts.n_anonymous_votes, 3);
+    assert_int_equal(s.facts.n_rated_pairs, 11);
+    assert_int_equal(s.n_participants, 2);
+    assert_string_equal(s.facts.raters, "ann, bob");
+    assert_int_equal(s.facts.n_blind_pairs, 8);
+    assert_int_equal(s.facts.n_open_pairs, 3);
+    assert_int_equal(s.facts.n_seeds, 3);
+    assert_int_equal(s.facts.seed_common, 42);
+    assert_int_equal(s.facts.n_seed_common, 24);
+    /* agreement: ann and bob on p0..p3 (Cohen over 4 items); the anonymous lab votes on p0 and p1
+     * are no third rater (that would make it Fleiss) */
+    assert_string_equal(s.kappa_kind, "cohen");
+    assert_int_equal(s.kappa_items, 4);
+    char *head = lab_stats_header(&s);
+    assert_string_equal(head, "pooled: all sessions — 4 sessions (1 lab, 2 study, 1 run)\n"
+                              "counts: 5 distinct prompts, 13 complete response pairs (26 responses), 11 ratings of 11 "
+                              "pairs by 2 raters (ann, bob) and 3 anonymous lab ratings (votes, not raters); blind and open");
+    free(head);
+    lab_stats_free(&s);
+
+    /* the methods paragraph: every number above, the seeds as used, the dates, no claim of fresh seeds */
+    const char *md = tpath("known.md");
+    assert_int_equal(lab_export(k.l, &(LabExportOpts){.what = LAB_EXPORT_ALL, .format = LAB_FMT_MD, .out_path = md}, &e), 0);
+    char *t = slurp(md);
+    const char *claims[] = {
+        "We compared 2 language models: alpha (llama, 260K parameters, f32 weights) and beta (llama, 15.0M "
+        "parameters, f32 weights).",
+        "The statistics pool all sessions: 4 sessions (1 lab, 2 study, 1 run), recorded between 2025-12-04 and "
+        "2025-12-06 (UTC), holding 26 responses in 13 complete response pairs for 5 distinct prompts (13 prompt "
+        "entries across sessions).",
+        "Every response was generated with temperature 0.7, top-k 40, top-p 0.9, min-p 0.05, repetition penalty 1.1 "
+        "and at most 30 new tokens.",
+        "24 of 26 responses used seed 42; the other 2 used 2 other seeds.",
+        "2 raters (ann, bob) gave 8 ratings, and 3 ratings were given in the lab without a participant name (counted "
+        "as votes, not as a rater), on 11 response pairs; the latest rating of each rater on each pair counts.",
+        "8 of the 11 rated pairs were shown blind (model names hidden until the vote) and 3 open.",
+        "Agreement between raters is Cohen's κ over 4 prompts rated by two or more raters.",
+        "Both models ran concurrently on the CPU (Test CPU), 2 threads each, with ablab 0.1.0.",
+    };
+    for (size_t i = 0; i < sizeof claims / sizeof *claims; i++)
+        if (!strstr(t, claims[i])) fail_msg("methods paragraph lacks: %s\n---\n%s", claims[i], t);
+    assert_null(strstr(t, "fresh"));
+    free(t);
+
+    /* scoped: the study alone (both participants), one participant, one session, one source */
+    assert_int_equal(lab_stats(k.l, &(LabStatsQuery){.scope = {.study = "set.txt"}}, &s, &e), 0);
+    assert_string_equal(s.scope, "study 'set.txt'");
+    assert_int_equal(s.n_sessions, 2);
+    assert_int_equal(s.facts.n_sessions_kind[1], 2);
+    assert_int_equal(s.n_votes, 8);
+    assert_int_equal(s.facts.n_anonymous_votes, 0);
+    assert_int_equal(s.n_prompts, 4);
+    assert_int_equal(s.facts.n_responses, 16);
+    assert_int_equal(s.facts.n_seed_common, 14);
+    lab_stats_free(&s);
+    assert_int_equal(lab_stats(k.l, &(LabStatsQuery){.scope = {.participant = "ann"}}, &s, &e), 0);
+    assert_int_equal(s.n_sessions, 1);
+    assert_int_equal(s.n_votes, 4);
+    assert_int_equal(s.n_participants, 1);
+    assert_int_equal(s.facts.n_responses, 8);
+    assert_string_equal(s.kappa_kind, "none");
+    lab_stats_free(&s);
+    assert_int_equal(lab_stats(k.l, &(LabStatsQuery){.scope = {.session_id = k.lab}}, &s, &e), 0);
+    assert_int_equal(s.n_votes, 3);
+    assert_int_equal(s.n_participants, 0);
+    assert_int_equal(s.facts.n_anonymous_votes, 3);
+    assert_int_equal(s.n_prompts, 2);
+    assert_int_equal(s.facts.n_prompt_entries, 3);
+    lab_stats_free(&s);
+    assert_int_equal(lab_stats(k.l, &(LabStatsQuery){.scope = {.source = "run"}}, &s, &e), 0);
+    assert_int_equal(s.n_sessions, 1);
+    assert_int_equal(s.n_votes, 0);
+    assert_int_equal(s.n_pairs_complete, 2);
+    lab_stats_free(&s);
+    assert_int_equal(lab_stats(k.l, &(LabStatsQuery){.scope = {.source = "batch"}}, &s, &e), -1);
+    assert_int_equal(e.code, LAB_EINVAL);
+    /* exports select the same way */
+    const char *csv = tpath("ann.csv");
+    assert_int_equal(lab_export(k.l, &(LabExportOpts){.what = LAB_EXPORT_RATINGS, .format = LAB_FMT_CSV, .out_path = csv,
+                                                      .scope = {.participant = "ann"}}, &e), 0);
+    t = slurp(csv);
+    int lines = 0;
+    for (char *c = t; *c; c++) lines += *c == '\n';
+    assert_int_equal(lines, 1 + 4);
+    assert_null(strstr(t, "bob"));
+    free(t);
+    const char *runcsv = tpath("run.csv");
+    assert_int_equal(lab_export(k.l, &(LabExportOpts){.what = LAB_EXPORT_RESPONSES, .format = LAB_FMT_CSV,
+                                                      .out_path = runcsv, .scope = {.source = "run"}}, &e), 0);
+    t = slurp(runcsv);
+    lines = 0;
+    for (char *c = t; *c; c++) lines += *c == '\n';
+    assert_int_equal(lines, 1 + 4);
+    free(t);
+    lab_close(k.l);
+}
+
 /* ---------- rating through the lab ---------- */
 
 static void test_rate_resolves_sides_retries_and_undoes(void **state) {
@@ -682,7 +870,7 @@ static void test_report_formats(void **state) {
     char *t = slurp(md);
     assert_non_null(strstr(t, "### Methods"));
     assert_non_null(strstr(t, "We compared 2 language models: alpha (llama, 260K parameters, f32 weights) and beta"));
-    assert_non_null(strstr(t, "2 participants gave 14 votes"));
+    assert_non_null(strstr(t, "2 raters (ann, bob) gave 14 ratings, on 10 response pairs"));
     assert_non_null(strstr(t, "Wilson 95% score intervals"));
     assert_non_null(strstr(t, "1000 bootstrap resamples"));
     assert_non_null(strstr(t, "Test CPU"));
@@ -942,6 +1130,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_thread_share),
         cmocka_unit_test(test_blind_sides_are_balanced),
         cmocka_unit_test(test_stats_on_fixed_votes),
+        cmocka_unit_test(test_scoped_counts_and_methods_state_recorded_facts),
         cmocka_unit_test(test_rate_resolves_sides_retries_and_undoes),
         cmocka_unit_test(test_study_order_resume_and_history),
         cmocka_unit_test(test_prompt_files),
