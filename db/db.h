@@ -136,7 +136,7 @@ int  db_pair_add(Db *db, const DbPair *p, int64_t *id, LabErr *e);
 /* 1 with *out filled if found, 0 if not. */
 int  db_pair_find(Db *db, int64_t session_id, int64_t prompt_id, int rep, DbPair *out, LabErr *e);
 int  db_pair_get(Db *db, int64_t id, DbPair *out, LabErr *e);
-/* Records the error that kept a pair from being answered (a study then moves past it). */
+/* Records the error that kept a pair from being answered (a study then moves past it); NULL clears it. */
 int  db_pair_fail(Db *db, int64_t id, const char *error, LabErr *e);
 
 /* ---------- responses ---------- */

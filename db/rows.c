@@ -387,7 +387,7 @@ int db_pair_fail(Db *db, int64_t id, const char *error, LabErr *e) {
     sqlite3_stmt *st = db_stmt(db, ST_PAIR_FAIL, e);
     if (!st) return -1;
     sqlite3_bind_int64(st, par(st, ":id"), id);
-    bind_text(st, par(st, ":error"), error ? error : "failed");
+    bind_text(st, par(st, ":error"), error);
     int changes = 0;
     if (write_one(db, st, NULL, &changes, e)) return -1;
     return changes ? 0 : lab_err(e, LAB_ENOTFOUND, "%s: no pair %lld", db->path, (long long)id);

@@ -206,6 +206,17 @@ static int run_run(App *app, int argc, char **argv) {
     size_t n_ids = 0;
     if (lab_open(&l, &lc, &app->err)) goto done;
     if (tty) fputs("\r\033[K", stderr);
+    /* the whole set against both models before the first prompt: every bad line at once */
+    LabStrList bad;
+    int n_bad = lab_prompts_check(l, &prompts, a.prompts, lc.sampling.max_tokens, &bad, &app->err);
+    if (n_bad < 0) goto done;
+    if (n_bad > 0) {
+        for (size_t i = 0; i < bad.n; i++) fprintf(stderr, "%s\n", bad.v[i]);
+        lab_strlist_free(&bad);
+        lab_err(&app->err, LAB_EINVAL, "%s: %d of %zu prompts cannot be asked (listed above); nothing was run",
+                a.prompts, n_bad, prompts.n);
+        goto done;
+    }
 
     LabModelInfo mi[2];
     lab_model_info(l, 0, &mi[0]);

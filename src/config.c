@@ -19,6 +19,8 @@ static CfgKeyInfo KEYS[CFG_NKEYS] = {
     [CFG_BLIND] = {"blind", "lab", "blind", NULL, "hide model names until a vote (true/false)"},
     [CFG_MMAP] = {"mmap", "models", "mmap", "ABLAB_MMAP",
                   "read weights in place from the model files (true/false): less memory, slower decode"},
+    [CFG_PACING] = {"pacing", "lab", "pacing", "ABLAB_PACING",
+                    "blind mode: together (both answers appear when both are done) or natural (as each is written)"},
 };
 static char sampling_env[LAB_SAMPLING_N][48];
 
@@ -111,6 +113,7 @@ int cfg_set(AppConfig *c, CfgKey k, const char *v, CfgSource src, const char *de
     case CFG_CTX: if (parse_int(v, 16, 1 << 20, &iv)) return BAD("an integer 16..1048576"); c->ctx = (int)iv; break;
     case CFG_BLIND: if (parse_bool(v, &c->blind)) return BAD("true or false"); break;
     case CFG_MMAP: if (parse_bool(v, &c->mmap)) return BAD("true or false"); break;
+    case CFG_PACING: if (lab_pacing_parse(v, &c->pacing)) return BAD("together or natural"); break;
     default: return lab_err(e, LAB_EINVAL, "unknown configuration key %d", (int)k);
     }
 #undef BAD
@@ -207,6 +210,7 @@ int cfg_load(AppConfig *c, LabErr *e) {
     c->sampling = lab_sampling_default(); /* the settings table's */
     c->blind = false;
     c->mmap = false;
+    c->pacing = LAB_PACING_TOGETHER;
 
     if (file_exists(c->config_path) == 1) {
         c->config_file_found = true;
@@ -238,6 +242,7 @@ void cfg_format(const AppConfig *c, CfgKey k, char *out, size_t n) {
     case CFG_CTX: snprintf(out, n, "%d", c->ctx); break;
     case CFG_BLIND: snprintf(out, n, "%s", c->blind ? "true" : "false"); break;
     case CFG_MMAP: snprintf(out, n, "%s", c->mmap ? "true" : "false"); break;
+    case CFG_PACING: snprintf(out, n, "%s", lab_pacing_name(c->pacing)); break;
     default: snprintf(out, n, "?");
     }
 }

@@ -15,7 +15,7 @@ typedef enum {
     CFG_MODEL_A, CFG_MODEL_B, CFG_DB, CFG_THREADS, CFG_CTX,
     CFG_SAMPLING,
     CFG_SAMPLING_END = CFG_SAMPLING + LAB_SAMPLING_N,
-    CFG_BLIND = CFG_SAMPLING_END, CFG_MMAP,
+    CFG_BLIND = CFG_SAMPLING_END, CFG_MMAP, CFG_PACING,
     CFG_NKEYS
 } CfgKey;
 
@@ -26,6 +26,7 @@ typedef struct {
     LabSampling sampling;   /* seed -1 = a fresh random seed per response (stored with it) */
     bool blind;
     bool mmap;              /* read weights in place from the model files instead of copying them */
+    LabPacing pacing;       /* blind mode: how the two answers appear while they are written */
     CfgSource src[CFG_NKEYS];
     char *src_detail[CFG_NKEYS]; /* "FILE:LINE", the variable's or the flag's name behind the value */
     /* where things live */

@@ -40,7 +40,9 @@ void lab_strlist_free(LabStrList *s) {
     if (!s) return;
     for (size_t i = 0; i < s->n; i++) free(s->v[i]);
     free(s->v);
+    free(s->line);
     s->v = NULL;
+    s->line = NULL;
     s->n = 0;
 }
 
@@ -51,6 +53,27 @@ static int strlist_push(LabStrList *s, const char *text, size_t len) {
     if (!(v[s->n] = strndup(text, len))) return -1;
     s->n++;
     return 0;
+}
+
+/* Pushes text from line `line` of a file. */
+static int strlist_push_line(LabStrList *s, const char *text, size_t len, int line) {
+    int *ln = realloc(s->line, (s->n + 1) * sizeof *ln);
+    if (!ln) return -1;
+    s->line = ln;
+    if (strlist_push(s, text, len)) return -1;
+    s->line[s->n - 1] = line;
+    return 0;
+}
+
+static const char *const PACING_NAMES[] = {"together", "natural"};
+const char *lab_pacing_name(LabPacing p) { return (unsigned)p < 2 ? PACING_NAMES[p] : "?"; }
+int lab_pacing_parse(const char *s, LabPacing *out) {
+    for (int i = 0; i < 2; i++)
+        if (s && !strcmp(s, PACING_NAMES[i])) {
+            *out = (LabPacing)i;
+            return 0;
+        }
+    return -1;
 }
 
 void lab_copy_name(char *dst, size_t n, const char *src) {
@@ -287,6 +310,7 @@ static int copy_session(const DbSession *s, void *ud) {
     o->started_ms = s->started_ms;
     o->ended_ms = s->ended_ms;
     o->ended = s->ended_ms != 0;
+    o->study_id = s->study_id;
     free(c->participant);
     c->participant = s->participant ? strdup(s->participant) : NULL;
     c->oom = s->participant && !c->participant;
@@ -308,9 +332,16 @@ static int session_load(Lab *l, int64_t id, LabSessionInfo *out, LabErr *e) {
     return rc;
 }
 
+static int study_load(Lab *l, int64_t id, LabStudy *out, LabErr *e);
+
 static int make_current(Lab *l, const LabSessionInfo *info, LabErr *e) {
+    LabStudy st = {0};
+    if (info->study_id && study_load(l, info->study_id, &st, e)) return -1;
     char *p = info->participant[0] ? strdup(info->participant) : NULL;
     if (info->participant[0] && !p) return lab_err(e, LAB_ENOMEM, "out of memory");
+    l->has_study = info->study_id != 0;
+    l->study = st;
+    l->session_run = strcmp(info->kind, "run") == 0;
     free(l->session_participant);
     l->session_participant = p;
     l->session_id = info->id;
@@ -342,11 +373,14 @@ int lab_session_start(Lab *l, const LabSessionSpec *spec, LabSessionInfo *out, L
         else if (spec->seed >= 0 && spec->seed != info.seed)
             rc = lab_err(e, LAB_EINVAL, "session '%s' was started with seed %lld, not %lld", spec->name,
                          (long long)info.seed, (long long)spec->seed);
+        else if (spec->study_id != info.study_id)
+            rc = lab_err(e, LAB_EINVAL, "session '%s' belongs to %s; start another session for this one", spec->name,
+                         info.study_id ? "another study" : "no study");
     } else if (found == 0) {
         DbSession s = {.name = spec->name, .kind = kind, .participant = spec->participant,
                        .prompt_set = spec->prompt_set, .blind = spec->blind, .consent = spec->consent,
                        .seed = spec->seed >= 0 ? spec->seed : lab_fresh_seed(), .notes = spec->notes,
-                       .build_version = ABLAB_VERSION, .cpu_model = cpu_model_name()};
+                       .build_version = ABLAB_VERSION, .cpu_model = cpu_model_name(), .study_id = spec->study_id};
         int64_t id;
         rc = db_session_add(l->db, &s, &id, e);
         if (!rc) info.id = id;
@@ -373,6 +407,8 @@ int lab_session_ensure(Lab *l, LabErr *e) {
     l->session_id = id;
     l->session_blind = s.blind;
     l->session_seed = s.seed;
+    l->session_run = false;
+    l->has_study = false;
     return 0;
 }
 
@@ -405,7 +441,7 @@ static int prompt_from_json(const char *path, int line, const char *p, size_t n,
     if (!v) rc = lab_err(e, LAB_EFORMAT, "%s:%d: a JSON line needs a \"prompt\" field", path, line);
     else if (!json_is_string(v)) rc = lab_err(e, LAB_EFORMAT, "%s:%d: \"prompt\" must be a string", path, line);
     else if (json_string_length(v) == 0) rc = lab_err(e, LAB_EFORMAT, "%s:%d: empty prompt", path, line);
-    else if (strlist_push(out, json_string_value(v), json_string_length(v))) rc = lab_err(e, LAB_ENOMEM, "out of memory");
+    else if (strlist_push_line(out, json_string_value(v), json_string_length(v), line)) rc = lab_err(e, LAB_ENOMEM, "out of memory");
     json_decref(root);
     return rc;
 }
@@ -441,7 +477,7 @@ int lab_prompts_read(const char *path, LabStrList *out, LabErr *e) {
         if (lead < n && p[lead] != '#') {
             int rc = 0;
             if (p[lead] == '{') rc = prompt_from_json(path, line, p + lead, n - lead, out, e);
-            else if (strlist_push(out, p, n)) rc = lab_err(e, LAB_ENOMEM, "out of memory");
+            else if (strlist_push_line(out, p, n, line)) rc = lab_err(e, LAB_ENOMEM, "out of memory");
             if (rc) {
                 free(text);
                 lab_strlist_free(out);
@@ -583,6 +619,7 @@ int lab_study_next(Lab *l, LabStudyItem *out, LabErr *e) {
         order[j] = t;
     }
     rc = 0;
+    int n_failed = 0;
     for (size_t k = 0; k < ids.n; k++) {
         size_t i = order[k];
         DbPair p;
@@ -590,6 +627,10 @@ int lab_study_next(Lab *l, LabStudyItem *out, LabErr *e) {
         if (found < 0) {
             rc = -1;
             break;
+        }
+        if (found && p.failed) {
+            n_failed++; /* recorded as failed: passed over, never asked again */
+            continue;
         }
         if (found) {
             RatedBy rb = {.who = who, .pair = p.id};
@@ -613,12 +654,175 @@ int lab_study_next(Lab *l, LabStudyItem *out, LabErr *e) {
         result = 1;
         break;
     }
+    out->n_failed = n_failed;
     free(order);
 done:
     pthread_mutex_unlock(&l->mu);
     free(ids.id);
     free(ids.position);
     return rc ? -1 : result;
+}
+
+/* ---------- a study's protocol ---------- */
+
+void lab_prompts_sha256(const LabStrList *prompts, char out[65]) {
+    Buf b = {0};
+    for (size_t i = 0; i < prompts->n; i++) buf_printf(&b, "%zu:%s\n", strlen(prompts->v[i]), prompts->v[i]);
+    sha256_hex(b.data ? b.data : "", b.len, out);
+    buf_free(&b);
+}
+
+int lab_sampling_to_text(const LabSampling *s, Buf *out) {
+    for (int i = 0; i < LAB_SAMPLING_N; i++) {
+        LabSettingInfo in;
+        lab_sampling_info(i, &in);
+        /* exact: %.17g reads back to the same double, and the seed is an integer of 63 bits */
+        if (!strcmp(in.name, "seed")) buf_printf(out, "%s=%lld;", in.name, (long long)s->seed);
+        else buf_printf(out, "%s=%.17g;", in.name, lab_sampling_value(s, i));
+    }
+    return out->data ? 0 : -1;
+}
+
+int lab_sampling_from_text(const char *text, LabSampling *s, LabErr *e) {
+    LabSampling r = lab_sampling_default();
+    bool seen[LAB_SAMPLING_N] = {0};
+    const char *p = text;
+    while (*p) {
+        const char *semi = strchr(p, ';');
+        size_t n = semi ? (size_t)(semi - p) : strlen(p);
+        char item[160];
+        if (n >= sizeof item) return lab_err(e, LAB_EFORMAT, "sampling '%.40s...' is too long", p);
+        memcpy(item, p, n);
+        item[n] = 0;
+        char *eq = strchr(item, '=');
+        if (!eq) return lab_err(e, LAB_EFORMAT, "sampling item '%s' has no '='", item);
+        *eq = 0;
+        int row = -1;
+        for (int i = 0; i < LAB_SAMPLING_N && row < 0; i++) {
+            LabSettingInfo in;
+            lab_sampling_info(i, &in);
+            if (!strcmp(in.name, item)) row = i;
+        }
+        if (row < 0) return lab_err(e, LAB_EFORMAT, "sampling setting '%s' is not one this build knows", item);
+        if (lab_sampling_parse(&r, row, eq + 1, e)) return -1;
+        seen[row] = true;
+        p += n + (semi ? 1 : 0);
+    }
+    for (int i = 0; i < LAB_SAMPLING_N; i++)
+        if (!seen[i]) {
+            LabSettingInfo in;
+            lab_sampling_info(i, &in);
+            return lab_err(e, LAB_EFORMAT, "sampling lacks %s", in.name);
+        }
+    *s = r;
+    return 0;
+}
+
+typedef struct { LabStudy *out; LabErr *e; int rc; } StudyCopy;
+static int copy_study(const DbStudy *s, void *ud) {
+    StudyCopy *c = ud;
+    LabStudy *o = c->out;
+    memset(o, 0, sizeof *o);
+    o->id = s->id;
+    lab_copy_name(o->name, sizeof o->name, s->name);
+    lab_copy_name(o->prompt_set, sizeof o->prompt_set, s->prompt_set);
+    lab_copy_name(o->source, sizeof o->source, s->source);
+    lab_copy_name(o->prompts_sha256, sizeof o->prompts_sha256, s->prompts_sha256);
+    o->n_prompts = s->n_prompts;
+    o->blind = s->blind;
+    o->created_ms = s->created_ms;
+    if (lab_pacing_parse(s->pacing, &o->pacing))
+        c->rc = lab_err(c->e, LAB_EFORMAT, "study '%s': pacing '%s' is not together or natural", s->name, s->pacing);
+    else if (lab_sampling_from_text(s->sampling, &o->sampling, c->e))
+        c->rc = lab_err_prefix(c->e, "study '%s'", s->name);
+    return 1;
+}
+
+/* Needs mu. */
+static int study_load(Lab *l, int64_t id, LabStudy *out, LabErr *e) {
+    StudyCopy c = {out, e, 0};
+    int found = db_study_by_id(l->db, id, copy_study, &c, e);
+    if (found < 0 || c.rc) return -1;
+    if (!found) return lab_err(e, LAB_ENOTFOUND, "%s: no study %lld", l->db_path, (long long)id);
+    return 0;
+}
+
+/* The first setting of b that differs from a, in words ("temperature 0.8, not 0.2"); "" if none. */
+static void protocol_diff(const LabStudy *a, const LabStudySpec *b, char *out, size_t n) {
+    out[0] = 0;
+    for (int i = 0; i < LAB_SAMPLING_N; i++) {
+        char va[48], vb[48];
+        lab_sampling_format(&a->sampling, i, va, sizeof va);
+        lab_sampling_format(&b->sampling, i, vb, sizeof vb);
+        if (lab_sampling_value(&a->sampling, i) != lab_sampling_value(&b->sampling, i)) {
+            LabSettingInfo in;
+            lab_sampling_info(i, &in);
+            snprintf(out, n, "%s %s, not %s", in.name, va, vb);
+            return;
+        }
+    }
+    if (a->blind != b->blind) snprintf(out, n, "%s, not %s", a->blind ? "blind" : "open", b->blind ? "blind" : "open");
+    else if (a->pacing != b->pacing)
+        snprintf(out, n, "pacing %s, not %s", lab_pacing_name(a->pacing), lab_pacing_name(b->pacing));
+}
+
+int lab_study_open(Lab *l, const LabStudySpec *spec, bool strict, LabStudy *out, LabErr *e) {
+    if (!spec->name || !*spec->name) return lab_err(e, LAB_EINVAL, "a study needs a name");
+    if (!spec->prompts || !spec->prompts->n) return lab_err(e, LAB_EINVAL, "study '%s' has no prompts", spec->name);
+    if (lab_sampling_check(&spec->sampling, e)) return lab_err_prefix(e, "study '%s'", spec->name);
+    char sha[65];
+    lab_prompts_sha256(spec->prompts, sha);
+    StudyCopy c = {out, e, 0};
+    pthread_mutex_lock(&l->mu);
+    int found = db_study_by_name(l->db, spec->name, copy_study, &c, e);
+    int rc = found < 0 || c.rc ? -1 : 0;
+    if (!rc && found) {
+        char diff[160];
+        protocol_diff(out, spec, diff, sizeof diff);
+        if (strcmp(out->prompts_sha256, sha))
+            rc = lab_err(e, LAB_EINVAL,
+                         "study '%s' was created with another prompt set (%d prompts of %s, sha256 %.12s…, not %.12s…); "
+                         "name a new study with --study NAME",
+                         spec->name, out->n_prompts, out->prompt_set, out->prompts_sha256, sha);
+        else if (strict && diff[0])
+            rc = lab_err(e, LAB_EINVAL,
+                         "study '%s' was created with %s: every participant runs the recorded protocol; leave the "
+                         "flag out, or name a new study with --study NAME",
+                         spec->name, diff);
+        out->created = false;
+    } else if (!rc) {
+        Buf sb = {0};
+        if (lab_sampling_to_text(&spec->sampling, &sb)) {
+            rc = lab_err(e, LAB_ENOMEM, "out of memory");
+        } else {
+            DbStudy s = {.name = spec->name, .prompt_set = spec->prompt_set ? spec->prompt_set : "",
+                         .prompts_sha256 = sha, .n_prompts = (int)spec->prompts->n, .sampling = sb.data,
+                         .blind = spec->blind, .pacing = lab_pacing_name(spec->pacing),
+                         .source = spec->source ? spec->source : "", .created_ms = wall_time_ms()};
+            int64_t id;
+            rc = db_study_add(l->db, &s, &id, e);
+            if (!rc) rc = study_load(l, id, out, e);
+            out->created = true;
+        }
+        buf_free(&sb);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return rc;
+}
+
+int lab_study_current(Lab *l, LabStudy *out, LabErr *e) {
+    (void)e;
+    pthread_mutex_lock(&l->mu);
+    bool has = l->has_study;
+    if (has) *out = l->study;
+    pthread_mutex_unlock(&l->mu);
+    return has ? 1 : 0;
+}
+
+const char *lab_pair_pacing(const Lab *l, bool shown) {
+    if (!shown || l->session_run) return "";
+    if (l->has_study) return l->study.blind ? lab_pacing_name(l->study.pacing) : "natural";
+    return l->session_blind ? lab_pacing_name(l->pacing_default) : "natural";
 }
 
 /* ---------- ratings ---------- */
@@ -913,6 +1117,8 @@ int lab_pair_get(Lab *l, int64_t pair_id, LabPair *out, LabErr *e) {
         out->id = p.id;
         out->left_slot = p.left_slot;
         out->blind = p.blind;
+        snprintf(out->pacing, sizeof out->pacing, "%s", p.pacing);
+        out->failed = p.failed;
         lab_model_name(l, p.model_id[0], out->model_name[0]);
         lab_model_name(l, p.model_id[1], out->model_name[1]);
     }

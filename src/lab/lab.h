@@ -75,6 +75,14 @@ int  lab_sampling_check(const LabSampling *s, LabErr *e);
 struct EngSampling;
 void lab_sampling_engine(const LabSampling *s, uint64_t seed, struct EngSampling *out);
 
+/* How a blind pair's two answers appear while they are written. TOGETHER (the default): neither
+ * pane shows text until both answers are complete, then both appear in the same frame, so neither
+ * speed nor time to the first token tells the models apart. NATURAL: each pane shows its text as
+ * its model writes it. The pacing used is recorded with each pair. */
+typedef enum { LAB_PACING_TOGETHER = 0, LAB_PACING_NATURAL = 1 } LabPacing;
+const char *lab_pacing_name(LabPacing p);             /* "together", "natural" */
+int  lab_pacing_parse(const char *s, LabPacing *out); /* the names above; -1 otherwise */
+
 typedef struct {
     const char *model_path[2]; /* per slot; NULL or "" = no model in that slot (a database-only lab
                                   is enough for stats, export, history and rating) */
@@ -83,6 +91,7 @@ typedef struct {
     int ctx;                   /* KV cache length per model (0 = engine default) */
     LabSampling sampling;      /* the initial shared settings for both slots */
     bool blind;                /* the initial mode of ad-hoc prompts (sessions set their own) */
+    LabPacing pacing;          /* how blind ad-hoc pairs are revealed (studies set their own) */
     bool mmap;                 /* engines read weights in place from the files (EngLoadOpts.mmap) */
     const char *tokenizer_path[2]; /* per slot: the tokenizer instead of the one beside the weights
                                       (NULL = found beside them); the first load only */
@@ -190,6 +199,8 @@ typedef struct {
     int64_t seed;            /* blind sides and study order; -1 = random (stored, so a resume
                                 reproduces the same order and sides) */
     const char *notes;
+    int64_t study_id;        /* the study (lab_study_open) whose protocol every ask of this session
+                                follows; 0 = none. A resumed session must name the same study. */
 } LabSessionSpec;
 
 typedef struct {
@@ -201,6 +212,7 @@ typedef struct {
     int n_prompts;                 /* prompts in the session's set */
     int n_pairs_complete;          /* pairs with both responses recorded */
     int n_rated;                   /* pairs rated by this session's participant */
+    int64_t study_id;              /* 0 = not part of a study */
 } LabSessionInfo;
 
 /* Starts (or resumes, when the name exists) a session and makes it current. A resumed session
@@ -212,8 +224,9 @@ int  lab_session_info(Lab *l, LabSessionInfo *out, LabErr *e);
 /* Records the end time (and notes if non-NULL) of the current session. */
 int  lab_session_end(Lab *l, const char *notes, LabErr *e);
 
-/* A list of strings (prompts, history entries). lab_strlist_free frees the strings and the array. */
-typedef struct { char **v; size_t n; } LabStrList;
+/* A list of strings (prompts, history entries). lab_strlist_free frees the strings and the arrays.
+ * line[i] is the line of the file v[i] came from (lab_prompts_read; NULL otherwise). */
+typedef struct { char **v; size_t n; int *line; } LabStrList;
 void lab_strlist_free(LabStrList *s);
 
 /* Reads prompts from a file: one prompt a line (blank lines and lines starting with '#' skipped),
@@ -223,6 +236,50 @@ int  lab_prompts_read(const char *path, LabStrList *out, LabErr *e);
  * resumed session the same prompts are found again; a different text at a stored position gives
  * LAB_EINVAL ("prompt 3 differs from the stored set"). */
 int  lab_session_set_prompts(Lab *l, const LabStrList *prompts, LabErr *e);
+
+/* The sha256 (hex) a study records for a prompt set: over "LENGTH:TEXT\n" for each prompt in order,
+ * so a changed, added, removed or reordered prompt changes it and comments do not. */
+void lab_prompts_sha256(const LabStrList *prompts, char out[65]);
+
+/* Checks a whole prompt set against both loaded models before anything is asked: each prompt is
+ * valid UTF-8, not empty or only spaces, and its tokens plus max_tokens fit each model's context.
+ * Returns the number of prompts that fail (0 = all can be asked), with one line per failure added
+ * to *problems ("prompts.txt:4: 714 tokens + 64 to write do not fit model A's context of 512");
+ * `path` names the file in them (NULL: "prompt N"). -1 on an error of its own (a slot empty, out of
+ * memory). *problems is initialized here; free it with lab_strlist_free. */
+int  lab_prompts_check(Lab *l, const LabStrList *prompts, const char *path, int max_tokens, LabStrList *problems,
+                       LabErr *e);
+
+/* ---------- studies: a protocol recorded once, followed by every participant ---------------- */
+typedef struct {
+    const char *name;           /* unique in the record */
+    const char *prompt_set;     /* the set's name (its file's base name) */
+    const LabStrList *prompts;  /* the set (its sha256 is recorded) */
+    LabSampling sampling;       /* both models; seed -1 = a fresh seed per response, recorded with it */
+    bool blind;
+    LabPacing pacing;
+    const char *source;         /* where the protocol came from, in words ("flags and config") */
+} LabStudySpec;
+
+typedef struct {
+    int64_t id;
+    char name[LAB_NAME_MAX], prompt_set[LAB_NAME_MAX], source[LAB_NAME_MAX];
+    char prompts_sha256[65];
+    int n_prompts;
+    LabSampling sampling;
+    bool blind;
+    LabPacing pacing;
+    int64_t created_ms;
+    bool created;               /* made by this call (false: found in the record) */
+} LabStudy;
+
+/* Finds the study spec->name, or creates it from spec. A study found keeps its recorded protocol
+ * (*out is what it is): LAB_EINVAL when spec->prompts differ from its set (by sha256), and, when
+ * `strict` (the caller's settings were asked for explicitly), when a setting, blind or the pacing
+ * differs ("study 'pilot' was created with temperature 0.8, not 0.2; ..."). */
+int  lab_study_open(Lab *l, const LabStudySpec *spec, bool strict, LabStudy *out, LabErr *e);
+/* The protocol of the current session's study: 1 with *out filled, 0 if the session has none. */
+int  lab_study_current(Lab *l, LabStudy *out, LabErr *e);
 
 /* The current session's prompt ids in position order (*ids malloc'd, caller frees). */
 int  lab_session_prompt_ids(Lab *l, int64_t **ids, size_t *n, LabErr *e);
@@ -237,10 +294,13 @@ typedef struct {
     int64_t pair_id;         /* 0 if not answered yet; else the pair to show and rate */
     bool answered;           /* both responses already recorded (resume: show them, then rate) */
     char *text;              /* prompt text, owned by the lab, valid until the next lab_study_next */
+    int n_failed;            /* prompts passed over because an error kept them from being answered
+                                (also filled when lab_study_next returns 0) */
 } LabStudyItem;
 
-/* The next prompt of the current session that this participant has not rated, in the session's
- * balanced order (a seeded shuffle per participant). Returns 1 with *out filled, 0 when every
+/* The next prompt of the current session that this participant has not rated and that did not fail
+ * (a pair whose answer failed is recorded as failed and passed over: a study never asks one prompt
+ * forever), in the session's balanced order (a seeded shuffle per participant). Returns 1 with *out filled, 0 when every
  * prompt is rated (the thank-you screen), -1 on error. */
 int  lab_study_next(Lab *l, LabStudyItem *out, LabErr *e);
 
@@ -277,9 +337,13 @@ typedef struct {
     const LabSampling *sampling[2]; /* per slot overrides for this ask; NULL = lab_settings */
     bool record_cancelled;   /* keep answers stopped by lab_stop (UI: true; batch run: false, so a
                                 resumed run generates them again) */
+    bool shown;              /* the answers are shown while written (the UI): the pair records its
+                                pacing (the study's, else LabConfig.pacing when blind, else natural) */
 } LabAskOpts;
 
-/* Starts both engines on the prompt and returns at once; *pair_id is the pair (created before the
+/* In a session of a study, both slots always use the study's sampling settings (o->sampling and
+ * lab_settings are not used); a generation that fails records its error on the pair.
+ * Starts both engines on the prompt and returns at once; *pair_id is the pair (created before the
  * first token; no write transaction is held while tokens stream). Re-asking an existing
  * (session, prompt, rep) only generates the slots that have no recorded response (resume); when
  * both exist it starts nothing, calls on_pair_done(pair, true) and returns 0. Needs both slots
@@ -374,6 +438,9 @@ typedef struct {
     char model_name[2][LAB_NAME_MAX];
     int left_slot;
     bool blind;
+    char pacing[12];                 /* how the answers appeared while written: "together", "natural",
+                                        "" = not shown then (`ablab run`) */
+    bool failed;                     /* an error kept the pair from being answered */
     LabMetrics metrics[2];           /* by slot */
     LabSampling sampling[2];         /* by slot, as recorded */
 } LabPair;

@@ -37,11 +37,15 @@ struct Lab {
     LabSlot slot[2];
     LabSettings settings;
     bool blind_default;
+    LabPacing pacing_default;   /* LabConfig.pacing: blind ad-hoc pairs */
     /* current session */
     int64_t session_id;
     bool session_blind;
     int64_t session_seed;
     char *session_participant;
+    bool session_run;           /* a `run` session: nothing is shown while written */
+    bool has_study;             /* the session runs on a study's protocol: */
+    LabStudy study;             /* its sampling and pacing for every ask */
     /* the ask in flight */
     pthread_t th[2];
     bool th_live[2];            /* started and not yet joined */
@@ -97,6 +101,11 @@ void lab_copy_name(char *dst, size_t n, const char *src);
  * malloc'd, caller frees). Needs mu. */
 int  lab_scope_sessions(Lab *l, const LabScope *sc, int64_t **ids, size_t *n, LabErr *e);
 bool lab_scope_has(const int64_t *ids, size_t n, int64_t id);
+/* The current session's pacing name for a pair about to be asked ("" when not shown). Needs mu. */
+const char *lab_pair_pacing(const Lab *l, bool shown);
+/* Study protocol sampling as text ("temperature=0.8;...;seed=-1;", the table's names) and back. */
+int  lab_sampling_to_text(const LabSampling *s, Buf *out);
+int  lab_sampling_from_text(const char *text, LabSampling *s, LabErr *e);
 
 /* q-quantile with linear interpolation between order statistics (sorts v in place); NaN if n == 0. */
 double lab_quantile(double *v, size_t n, double q);

@@ -3,6 +3,7 @@
  * complete. */
 #include <dirent.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,6 +296,7 @@ int lab_open(Lab **out, const LabConfig *c, LabErr *e) {
             return lab_err(e, LAB_ENOMEM, "out of memory");
         }
     l->blind_default = c->blind;
+    l->pacing_default = c->pacing;
     l->settings.shared = true;
     l->settings.s[0] = l->settings.s[1] = c->sampling;
     l->settings.threads = c->threads > 0 ? c->threads : 2;
@@ -314,6 +316,71 @@ int lab_open(Lab **out, const LabConfig *c, LabErr *e) {
     }
     *out = l;
     return 0;
+}
+
+/* ---------- checking a prompt set before anything is asked ---------- */
+
+static int problem(LabStrList *out, const char *path, const LabStrList *p, size_t i, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int problem(LabStrList *out, const char *path, const LabStrList *p, size_t i, const char *fmt, ...) {
+    char where[512], why[512];
+    if (path && p->line) snprintf(where, sizeof where, "%s:%d", path, p->line[i]);
+    else snprintf(where, sizeof where, "prompt %zu", i + 1);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    char **v = realloc(out->v, (out->n + 1) * sizeof *v);
+    if (!v) return -1;
+    out->v = v;
+    size_t n = strlen(where) + strlen(why) + 3;
+    if (!(v[out->n] = malloc(n))) return -1;
+    snprintf(v[out->n], n, "%s: %s", where, why);
+    out->n++;
+    return 0;
+}
+
+int lab_prompts_check(Lab *l, const LabStrList *prompts, const char *path, int max_tokens, LabStrList *problems,
+                      LabErr *e) {
+    memset(problems, 0, sizeof *problems);
+    if (!l->slot[0].m || !l->slot[1].m)
+        return lab_err(e, LAB_EINVAL, "both models must be loaded to check prompts (model %s is missing)",
+                       l->slot[0].m ? "B" : "A");
+    int bad = 0;
+    IntVec ids = {0};
+    for (size_t i = 0; i < prompts->n; i++) {
+        const char *t = prompts->v[i];
+        size_t len = strlen(t), sp = 0;
+        while (sp < len && (t[sp] == ' ' || t[sp] == '\t' || t[sp] == '\n' || t[sp] == '\r')) sp++;
+        int rc = 0;
+        if (!utf8_valid(t, len)) rc = problem(problems, path, prompts, i, "not valid UTF-8");
+        else if (sp == len) rc = problem(problems, path, prompts, i, "empty");
+        else {
+            for (int k = 0; k < 2 && !rc; k++) {
+                LabErr te = {0};
+                ids.n = 0;
+                const LabModelInfo *mi = &l->slot[k].info;
+                if (eng_tokenize(l->slot[k].m, t, true, &ids, &te)) {
+                    rc = problem(problems, path, prompts, i, "model %c cannot read it: %s", 'A' + k, te.msg);
+                    break;
+                }
+                /* the prompt and every token the protocol may write must fit the cache */
+                if ((int64_t)ids.n + max_tokens > mi->ctx) {
+                    rc = problem(problems, path, prompts, i, "%zu tokens + %d to write do not fit model %c's context of %d",
+                                 ids.n, max_tokens, 'A' + k, mi->ctx);
+                    break;
+                }
+            }
+        }
+        if (rc < 0) {
+            ivec_free(&ids);
+            lab_strlist_free(problems);
+            return lab_err(e, LAB_ENOMEM, "out of memory");
+        }
+        if (problems->n > (size_t)bad) bad++; /* one line per failing prompt */
+    }
+    ivec_free(&ids);
+    return bad;
 }
 
 /* ---------- asking ---------- */
@@ -418,7 +485,16 @@ static void *worker(void *arg) {
         if (db_response_add(l->db, &r, &response_id, &err)) failed = true;
         pthread_mutex_unlock(&l->mu);
     }
-    if (failed) LOG_E("model %c: %s", 'A' + j->slot, err.msg);
+    if (failed) {
+        LOG_E("model %c: %s", 'A' + j->slot, err.msg);
+        /* recorded on the pair, so a study passes over it instead of asking it again */
+        char why[sizeof err.msg + 16];
+        snprintf(why, sizeof why, "model %c: %s", 'A' + j->slot, err.msg);
+        LabErr fe = {0};
+        pthread_mutex_lock(&l->mu);
+        if (db_pair_fail(l->db, j->pair_id, why, &fe)) LOG_E("%s", fe.msg);
+        pthread_mutex_unlock(&l->mu);
+    }
     if (j->ev.on_done) j->ev.on_done(j->side, &m, response_id, failed ? &err : NULL, j->ev.ud);
     eng_gen_free(g);
     ivec_free(&prompt);
@@ -496,10 +572,18 @@ int lab_ask(Lab *l, const char *text, const LabAskOpts *o, const LabEvents *ev, 
          * (or a crash) keeps the same assignment; no transaction stays open while tokens stream */
         DbPair np = {.session_id = l->session_id, .prompt_id = prompt_id, .rep = o->rep,
                      .model_id = {l->slot[0].db_id, l->slot[1].db_id}, .blind = l->session_blind};
+        snprintf(np.pacing, sizeof np.pacing, "%s", lab_pair_pacing(l, o->shown));
         np.left_slot = l->session_blind ? lab_left_slot(l->session_seed, pr.position, o->rep) : 0;
         int64_t id;
         rc = db_pair_add(l->db, &np, &id, e);
         if (!rc) rc = db_pair_get(l->db, id, &p, e) == 1 ? 0 : -1;
+    } else if (p.failed && (p.response_id[0] == 0 || p.response_id[1] == 0))
+        rc = db_pair_fail(l->db, p.id, NULL, e); /* asked again (a resumed run): the old error no longer stands */
+    /* a study's protocol, not the lab's settings, decides how its prompts are answered */
+    LabSampling use[2] = {l->settings.s[0], l->settings.s[1]};
+    for (int k = 0; k < 2; k++) {
+        if (l->has_study) use[k] = l->study.sampling;
+        else if (o->sampling[k]) use[k] = *o->sampling[k];
     }
     char *ptext = pr.text;
     pthread_mutex_unlock(&l->mu);
@@ -525,7 +609,7 @@ int lab_ask(Lab *l, const char *text, const LabAskOpts *o, const LabEvents *ev, 
         Job *j = calloc(1, sizeof *j);
         if (j) {
             *j = (Job){.l = l, .slot = k, .side = k == p.left_slot ? 0 : 1, .pair_id = p.id, .prompt_id = prompt_id,
-                       .text = strdup(ptext), .s = o->sampling[k] ? *o->sampling[k] : l->settings.s[k], .ev = *ev,
+                       .text = strdup(ptext), .s = use[k], .ev = *ev,
                        .record_cancelled = o->record_cancelled};
         }
         if (!j || !j->text || pthread_create(&l->th[k], NULL, worker, j) != 0) {

@@ -545,11 +545,11 @@ static void test_study_order_resume_and_history(void **state) {
     assert_int_equal(lab_session_start(l, &spec, &si, &e), 0);
     assert_false(si.resumed);
     char *texts[] = {"one", "two", "three", "four", "five"};
-    LabStrList pl = {texts, 5};
+    LabStrList pl = {texts, 5, NULL};
     assert_int_equal(lab_session_set_prompts(l, &pl, &e), 0);
     assert_int_equal(lab_session_set_prompts(l, &pl, &e), 0); /* idempotent */
     char *changed[] = {"one", "TWO"};
-    LabStrList bad = {changed, 2};
+    LabStrList bad = {changed, 2, NULL};
     assert_int_equal(lab_session_set_prompts(l, &bad, &e), -1);
     LabStudyItem it;
     assert_int_equal(lab_study_next(l, &it, &e), 1);

@@ -166,6 +166,160 @@ static void test_both_answer_and_are_recorded(void **state) {
     lab_close(l);
 }
 
+typedef struct { int n, bad; LabSampling want; bool fixed_seed; int64_t seeds[8]; } StudyRows;
+static int study_row(const DbResponse *r, void *ud) {
+    StudyRows *c = ud;
+    const LabSampling *w = &c->want;
+    bool same = r->temp == w->temp && r->top_k == w->top_k && r->top_p == w->top_p && r->min_p == w->min_p &&
+                r->repeat_penalty == w->repeat_penalty && r->repeat_last_n == w->repeat_last_n &&
+                r->max_tokens == w->max_tokens && r->n_gen <= w->max_tokens &&
+                (c->fixed_seed ? r->seed == w->seed : r->seed >= 0);
+    if (!same) c->bad++;
+    if (c->n < 8) c->seeds[c->n] = r->seed;
+    c->n++;
+    return 0;
+}
+
+/* Issue 14.2: a study is a recorded protocol. The lab's own settings (temperature 0, 30 tokens,
+ * seed 42, saved from the settings screen) never reach a study's responses; a second participant
+ * runs the recorded protocol; a study with another prompt set, or explicitly other settings, is
+ * refused; a failing prompt is recorded on its pair and passed over. */
+static void test_study_runs_its_recorded_protocol(void **state) {
+    (void)state;
+    NEED_MODELS();
+    Lab *l = open_lab("study.db", false);
+    LabErr e = {0};
+    LabSettings ls;
+    lab_settings_get(l, &ls);
+    ls.shared = true;
+    ls.s[0].temp = 0;
+    ls.s[0].max_tokens = 30;
+    ls.s[0].seed = 42;
+    assert_int_equal(lab_settings_set(l, &ls, &e), 0);
+
+    char *texts[] = {"Once upon a time", "The little dog", "Lily and Ben"};
+    LabStrList pl = {texts, 3, NULL};
+    LabStudySpec spec = {.name = "pilot", .prompt_set = "set.txt", .prompts = &pl, .sampling = lab_sampling_default(),
+                         .blind = true, .pacing = LAB_PACING_TOGETHER, .source = "defaults"};
+    spec.sampling.max_tokens = 12; /* short answers; everything else the defaults, seed random */
+    LabStudy st;
+    assert_int_equal(lab_study_open(l, &spec, true, &st, &e), 0);
+    assert_true(st.created);
+    assert_int_equal(st.n_prompts, 3);
+    assert_int_equal(st.sampling.seed, -1);
+    assert_int_equal(st.pacing, LAB_PACING_TOGETHER);
+
+    for (int who = 0; who < 2; who++) {
+        char name[32], part[8];
+        snprintf(name, sizeof name, "study-pilot-p%d", who);
+        snprintf(part, sizeof part, "p%d", who);
+        /* the second participant's own flags differ, but not explicitly: the recorded protocol wins */
+        LabStudySpec again = spec;
+        again.sampling.temp = 0.1;
+        assert_int_equal(lab_study_open(l, &again, false, &st, &e), 0);
+        assert_false(st.created);
+        assert_true(st.sampling.temp == lab_sampling_default().temp);
+        LabSessionInfo si;
+        LabSessionSpec ss = {.name = name, .kind = "study", .participant = part, .blind = true, .consent = true,
+                             .seed = -1, .study_id = st.id};
+        assert_int_equal(lab_session_start(l, &ss, &si, &e), 0);
+        assert_int_equal(si.study_id, st.id);
+        assert_int_equal(lab_session_set_prompts(l, &pl, &e), 0);
+        LabStudyItem it;
+        int asked = 0;
+        while (lab_study_next(l, &it, &e) == 1 && asked < 5) {
+            Events ev;
+            events_init(&ev, l);
+            LabEvents cb = {ev_piece, ev_done, ev_pair, &ev};
+            LabAskOpts o = {.prompt_id = it.prompt_id, .record_cancelled = true, .shown = true};
+            int64_t pair;
+            assert_int_equal(lab_ask(l, NULL, &o, &cb, &pair, &e), 0);
+            lab_wait(l);
+            assert_true(ev.ratable);
+            LabPair p;
+            assert_int_equal(lab_pair_get(l, pair, &p, &e), 0);
+            assert_string_equal(p.pacing, "together");
+            lab_pair_free(&p);
+            assert_int_equal(lab_rate(l, pair, LAB_CHOICE_TIE, NULL, NULL, &e), 0);
+            events_free(&ev);
+            asked++;
+        }
+        assert_int_equal(asked, 3);
+    }
+    StudyRows rows = {.want = spec.sampling};
+    Db *db = l->db;
+    assert_int_equal(db_responses_each(db, 0, 0, study_row, &rows, &e), 0);
+    assert_int_equal(rows.n, 12);
+    assert_int_equal(rows.bad, 0); /* none took temperature 0, 30 tokens or seed 42 from the lab */
+    assert_true(rows.seeds[0] != rows.seeds[1] || rows.seeds[1] != rows.seeds[2]); /* a fresh seed each */
+
+    /* another prompt set under the same name, or explicitly other settings: refused */
+    char *other[] = {"Once upon a time", "The little cat", "Lily and Ben"};
+    LabStrList ol = {other, 3, NULL};
+    LabStudySpec bad = spec;
+    bad.prompts = &ol;
+    assert_int_equal(lab_study_open(l, &bad, false, &st, &e), -1);
+    assert_non_null(strstr(e.msg, "another prompt set"));
+    bad = spec;
+    bad.sampling.temp = 0.2;
+    assert_int_equal(lab_study_open(l, &bad, true, &st, &e), -1);
+    assert_non_null(strstr(e.msg, "temperature 0.8, not 0.2"));
+    bad = spec;
+    bad.pacing = LAB_PACING_NATURAL;
+    assert_int_equal(lab_study_open(l, &bad, true, &st, &e), -1);
+    assert_non_null(strstr(e.msg, "pacing together, not natural"));
+
+    lab_close(l);
+
+    /* a prompt that still fails while asked (longer than a 32-token cache: what lab_prompts_check
+     * catches before a study starts) is recorded as failed on its pair and passed over */
+    LabConfig c;
+    lab_config_init(&c);
+    c.db_path = tpath("study.db");
+    c.model_path[0] = model_a;
+    c.model_path[1] = model_b;
+    c.ctx = 32;
+    assert_int_equal(lab_open(&l, &c, &e), 0);
+    char *one[] = {"Once upon a time there was a little dog who liked to run and play in the park with his "
+                   "friends every day of the week, and one day he found a big red ball under a tree"};
+    LabStrList fl = {one, 1, NULL};
+    LabStrList problems;
+    assert_int_equal(lab_prompts_check(l, &fl, "set.txt", 12, &problems, &e), 1);
+    assert_int_equal(problems.n, 1);
+    assert_non_null(strstr(problems.v[0], "prompt 1: "));
+    assert_non_null(strstr(problems.v[0], "do not fit model A's context of 32"));
+    lab_strlist_free(&problems);
+    LabStudySpec fs = spec;
+    fs.name = "fails";
+    fs.prompts = &fl;
+    assert_int_equal(lab_study_open(l, &fs, true, &st, &e), 0);
+    LabSessionInfo si;
+    LabSessionSpec ss = {.name = "study-fails-p9", .kind = "study", .participant = "p9", .blind = true, .seed = -1,
+                         .study_id = st.id};
+    assert_int_equal(lab_session_start(l, &ss, &si, &e), 0);
+    assert_int_equal(lab_session_set_prompts(l, &fl, &e), 0);
+    LabStudyItem it;
+    assert_int_equal(lab_study_next(l, &it, &e), 1);
+    Events ev;
+    events_init(&ev, l);
+    ev.stop_after_first = false;
+    LabEvents cb = {ev_piece, ev_done, ev_pair, &ev};
+    int64_t pair;
+    LabAskOpts o = {.prompt_id = it.prompt_id, .shown = true};
+    assert_int_equal(lab_ask(l, NULL, &o, &cb, &pair, &e), 0);
+    lab_wait(l);
+    assert_false(ev.ratable);
+    assert_true(ev.err[0] && ev.err[1]);
+    LabPair fp;
+    assert_int_equal(lab_pair_get(l, pair, &fp, &e), 0);
+    assert_true(fp.failed);
+    lab_pair_free(&fp);
+    events_free(&ev);
+    assert_int_equal(lab_study_next(l, &it, &e), 0); /* moved on: the study is over */
+    assert_int_equal(it.n_failed, 1);
+    lab_close(l);
+}
+
 static void test_stop_keeps_or_drops_and_reask_fills_the_gap(void **state) {
     (void)state;
     NEED_MODELS();
@@ -174,7 +328,7 @@ static void test_stop_keeps_or_drops_and_reask_fills_the_gap(void **state) {
     LabErr e = {0};
     assert_int_equal(lab_session_start(l, &(LabSessionSpec){.name = "batch", .kind = "run", .seed = 1}, &si, &e), 0);
     char *texts[] = {"The cat sat"};
-    LabStrList pl = {texts, 1};
+    LabStrList pl = {texts, 1, NULL};
     assert_int_equal(lab_session_set_prompts(l, &pl, &e), 0);
     int64_t *ids;
     size_t n;
@@ -257,7 +411,7 @@ static void test_blind_session_hides_then_reveals(void **state) {
                            .seed = 5};
     assert_int_equal(lab_session_start(l, &spec, &si, &e), 0);
     char *texts[] = {"One", "Two", "Three", "Four"};
-    LabStrList pl = {texts, 4};
+    LabStrList pl = {texts, 4, NULL};
     assert_int_equal(lab_session_set_prompts(l, &pl, &e), 0);
     int left_a = 0;
     LabStudyItem it;
@@ -363,6 +517,7 @@ int main(void) {
         cmocka_unit_test(test_both_answer_and_are_recorded),
         cmocka_unit_test(test_stop_keeps_or_drops_and_reask_fills_the_gap),
         cmocka_unit_test(test_blind_session_hides_then_reveals),
+        cmocka_unit_test(test_study_runs_its_recorded_protocol),
         cmocka_unit_test(test_swap_on_a_thread_blocks_asks),
     };
     return cmocka_run_group_tests(tests, setup, teardown_dir);
