@@ -1,13 +1,17 @@
-/* Models in GGUF: loading llama.cpp's `llama` and `gpt2` files into EngConfig/EngWeights, converting
- * a loaded model's weights at load (--quant), and writing a loaded model as GGUF (ablab convert)
- * with the metadata llama.cpp reads.
+/* Models in GGUF: loading llama.cpp's files of every family in models/families.c into
+ * EngConfig/EngWeights, converting a loaded model's weights at load (--quant), and writing a loaded
+ * model as GGUF (ablab convert) with the names and metadata llama.cpp reads.
  *
  * Layouts llama.cpp's converter uses, and we follow both ways:
  *   - ggml's ne[0] is the row length: a GGUF matrix [ne0 = in, ne1 = out] is our W[out][in].
  *   - llama's q/k rows are permuted for interleaved-pair RoPE (Meta's layout): we keep them and
  *     rope interleaved; when writing a rotate-half (Hugging Face) model we permute as the converter.
+ *     qwen2, qwen3, gptneox, phi2 and gemma3 rotate halves and are not permuted.
  *   - gpt2's attention is one fused attn_qkv [dim, 3*dim] (Conv1D transposed to [out][in]), and
- *     output.weight is written even though it duplicates token_embd. */
+ *     output.weight is written even though it duplicates token_embd. gptneox's attn_qkv holds
+ *     [all q | all k | all v] (Hugging Face interleaves them per head; the converter reorders).
+ *   - Llama 3's RoPE scaling is a rope_freqs.weight tensor of per-frequency divisors; linear
+ *     scaling is rope.scaling.type/factor. Gemma's norms are stored as 1 + w. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
