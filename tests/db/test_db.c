@@ -1,4 +1,4 @@
-/* The record: migrations, refusals, durability under kill -9, a full disk and a second writer,
+/* The record: migrations, refusals, durability under a full disk and a second writer,
  * and the rows a user's work becomes. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -786,72 +786,7 @@ static void test_old_rating_rows_become_revisions(void **state) {
 
 /* ---------- durability ---------- */
 
-/* A child rates as fast as it can and reports each rating id on a pipe once db_rating_add has
- * returned; the parent kills it at a random moment. Every reported rating must be there. */
-static void test_kill9_loses_no_acknowledged_rating(void **state) {
-    (void)state;
-    LabErr e = {0};
-    const char *p = tpath("kill.db");
-    Db *db;
-    assert_int_equal(db_open(&db, p, &e), 0);
-    Fixture f;
-    add_fixture(db, "kill", &f);
-    db_close(db);
-    int64_t *acked = NULL;
-    size_t n_acked = 0, cap = 0;
-    srand(12345);
-    for (int round = 0; round < 50; round++) {
-        int fd[2];
-        assert_int_equal(pipe(fd), 0);
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-            close(fd[0]);
-            Db *c;
-            LabErr ce = {0};
-            if (db_open(&c, p, &ce)) _exit(2);
-            DbRating r = make_rating(&f, "child");
-            for (;;) {
-                int64_t id;
-                if (db_rating_add(c, &r, &id, &ce)) _exit(3);
-                if (write(fd[1], &id, sizeof id) != sizeof id) _exit(4);
-            }
-        }
-        close(fd[1]);
-        /* wait for its first acknowledged rating, then kill it at a random moment of the stream */
-        int64_t id;
-        assert_int_equal(read(fd[0], &id, sizeof id), sizeof id);
-        struct timespec ts = {0, (long)(rand() % 20000) * 1000L};
-        nanosleep(&ts, NULL);
-        kill(pid, SIGKILL);
-        do {
-            if (n_acked == cap) {
-                cap = cap ? cap * 2 : 1024;
-                acked = realloc(acked, cap * sizeof *acked);
-                assert_non_null(acked);
-            }
-            acked[n_acked++] = id;
-        } while (read(fd[0], &id, sizeof id) == sizeof id);
-        close(fd[0]);
-        int status;
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        assert_true(WIFSIGNALED(status)); /* it was still rating, not failing */
-    }
-    assert_true(n_acked >= 50);
-    assert_int_equal(db_open(&db, p, &e), 0);
-    assert_int_equal(db_integrity_check(db, &e), 0);
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db->h, "SELECT count(*) FROM ratings WHERE id = ?1", -1, &st, NULL), SQLITE_OK);
-    for (size_t i = 0; i < n_acked; i++) {
-        sqlite3_bind_int64(st, 1, acked[i]);
-        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-        if (sqlite3_column_int(st, 0) != 1) fail_msg("acknowledged rating %lld is missing", (long long)acked[i]);
-        sqlite3_reset(st);
-    }
-    sqlite3_finalize(st);
-    db_close(db);
-    free(acked);
-}
+/* kill -9 at random moments, on every write path: tests/db/test_faults.c */
 
 static void test_full_database_keeps_rating_for_retry(void **state) {
     (void)state;
@@ -963,7 +898,6 @@ int main(void) {
         cmocka_unit_test(test_sql_dump_replays_into_an_equal_record),
         cmocka_unit_test(test_rating_changes_are_kept_and_stepped_back),
         cmocka_unit_test(test_old_rating_rows_become_revisions),
-        cmocka_unit_test(test_kill9_loses_no_acknowledged_rating),
         cmocka_unit_test(test_full_database_keeps_rating_for_retry),
         cmocka_unit_test(test_second_writer_does_not_lose_a_rating),
     };
