@@ -456,8 +456,8 @@ typedef struct { double lo, hi; } LabInterval;
 /* Which part of the record statistics and exports pool. Every filter set must hold (AND). */
 typedef struct {
     int64_t session_id;      /* 0 = any session */
-    const char *study;       /* NULL = any; else study sessions of this prompt set (their
-                                prompt_set, e.g. "story-openings.txt") */
+    const char *study;       /* NULL = any; else the sessions of the recorded study of this name,
+                                or the study sessions of this prompt set (e.g. "story-openings.txt") */
     const char *participant; /* NULL = any; ratings by this participant, and the responses of
                                 the sessions they took part in */
     const char *source;      /* NULL = any; "lab", "study" or "run" sessions only */

@@ -24,7 +24,7 @@ int lab_scope_check(const LabScope *sc, LabErr *e) {
 }
 
 typedef struct {
-    int64_t id;
+    int64_t id, study_id;
     int kind;
     bool in_scope;       /* passes the session, study and source filters */
     bool contributed;    /* a response or a counted rating of it is in the statistics */
@@ -52,14 +52,37 @@ static int add_session(const DbSession *x, void *ud) {
     }
     const LabScope *sc = c->scope;
     Sess *o = &c->v[c->n];
-    *o = (Sess){.id = x->id, .kind = kind_index(x->kind), .participant = strdup(x->participant ? x->participant : "")};
+    *o = (Sess){.id = x->id, .study_id = x->study_id, .kind = kind_index(x->kind),
+                .participant = strdup(x->participant ? x->participant : "")};
     if (!o->participant) {
         c->oom = true;
         return 1;
     }
+    /* a study by its prompt set here; by its recorded name in resolve_studies */
     o->in_scope = (!sc->study || (o->kind == 1 && x->prompt_set && !strcmp(x->prompt_set, sc->study))) &&
                   (!sc->source || (o->kind >= 0 && !strcmp(KINDS[o->kind], sc->source)));
     c->n++;
+    return 0;
+}
+
+typedef struct { const char *name; bool match; } StudyName;
+static int study_name(const DbStudy *st, void *ud) {
+    StudyName *c = ud;
+    c->match = !strcmp(st->name, c->name);
+    return 1;
+}
+
+/* --study NAME also selects the sessions of the recorded study called NAME (studies table). */
+static int resolve_studies(Db *db, Sessions *c, LabErr *e) {
+    const LabScope *sc = c->scope;
+    if (!sc->study) return 0;
+    for (size_t i = 0; i < c->n; i++) {
+        Sess *x = &c->v[i];
+        if (x->in_scope || !x->study_id) continue;
+        StudyName q = {sc->study, false};
+        if (db_study_by_id(db, x->study_id, study_name, &q, e) < 0) return -1;
+        x->in_scope = q.match && (!sc->source || (x->kind >= 0 && !strcmp(KINDS[x->kind], sc->source)));
+    }
     return 0;
 }
 
@@ -479,6 +502,7 @@ int lab_scope_sessions(Lab *l, const LabScope *sc, int64_t **ids, size_t *n, Lab
     Sessions ss = {.scope = sc};
     RatedIn ri = {.who = sc->participant};
     int rc = db_sessions_each(l->db, sc->session_id, add_session, &ss, e);
+    if (!rc && !ss.oom) rc = resolve_studies(l->db, &ss, e);
     if (!rc && sc->participant) rc = db_ratings_each(l->db, sc->session_id, true, rated_in, &ri, e);
     if (!rc && (ss.oom || ri.oom)) rc = lab_err(e, LAB_ENOMEM, "out of memory");
     int64_t *out = rc ? NULL : malloc((ss.n + 1) * sizeof *out);
@@ -638,6 +662,7 @@ int lab_stats(Lab *l, const LabStatsQuery *q, LabStats *out, LabErr *e) {
     pthread_mutex_lock(&l->mu);
     int rc = db_models_each(l->db, add_model, out, e);
     if (!rc) rc = db_sessions_each(l->db, sc.session_id, add_session, &ss, e);
+    if (!rc && !ss.oom) rc = resolve_studies(l->db, &ss, e);
     if (!rc && !ss.oom) rc = db_ratings_each(l->db, sc.session_id, true, add_vote, &c, e);
     if (!rc && !c.oom && sc.participant) {
         /* a participant's responses: those of the sessions they rated in or that are theirs */

@@ -384,6 +384,22 @@ static void test_scoped_counts_and_methods_state_recorded_facts(void **state) {
     assert_int_equal(s.facts.n_responses, 16);
     assert_int_equal(s.facts.n_seed_common, 14);
     lab_stats_free(&s);
+    /* a recorded study is found by its name too */
+    int64_t study;
+    DbStudy st = {.name = "fables", .prompt_set = "set.txt",
+                  .prompts_sha256 = "4444444444444444444444444444444444444444444444444444444444444444", .n_prompts = 4,
+                  .sampling = "temperature=0.7;", .blind = true, .pacing = "together", .source = "test"};
+    assert_int_equal(db_study_add(k.l->db, &st, &study, &e), 0);
+    char sql[128];
+    snprintf(sql, sizeof sql, "UPDATE sessions SET study_id = %lld WHERE kind = 'study'", (long long)study);
+    assert_int_equal(sqlite3_exec(k.l->db->h, sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(lab_stats(k.l, &(LabStatsQuery){.scope = {.study = "fables"}}, &s, &e), 0);
+    assert_int_equal(s.n_sessions, 2);
+    assert_int_equal(s.n_votes, 8);
+    lab_stats_free(&s);
+    assert_int_equal(lab_stats(k.l, &(LabStatsQuery){.scope = {.study = "fables", .source = "lab"}}, &s, &e), 0);
+    assert_int_equal(s.n_sessions, 0);
+    lab_stats_free(&s);
     assert_int_equal(lab_stats(k.l, &(LabStatsQuery){.scope = {.participant = "ann"}}, &s, &e), 0);
     assert_int_equal(s.n_sessions, 1);
     assert_int_equal(s.n_votes, 4);
