@@ -87,6 +87,37 @@ with tempfile.TemporaryDirectory() as tmp:
             parsed.append(root.tag == "{http://www.w3.org/2000/svg}svg" and len(list(root.iter())) > 10)
     check("svg charts are well-formed SVG", parsed == [True, True, True], (p.stderr, parsed))
 
+    # ---- a record handed in read-only (chmod 444 in a read-only folder): stats and export work ----
+    import hashlib, shutil, stat
+    ro_dir = os.path.join(tmp, "handed-in")
+    os.mkdir(ro_dir)
+    ro_db = os.path.join(ro_dir, "lab.db")
+    shutil.copy(db, ro_db)
+    digest = hashlib.sha256(open(ro_db, "rb").read()).hexdigest()
+    os.chmod(ro_db, 0o444)
+    os.chmod(ro_dir, 0o555)
+    os.chmod(tmp, 0o755)
+    def as_reader():  # root ignores permissions: read as nobody, as a marker would
+        if os.geteuid() == 0:
+            os.setgid(65534)
+            os.setuid(65534)
+    ro_env = dict(env, HOME=tmp, XDG_CONFIG_HOME=ro_dir, XDG_DATA_HOME=ro_dir, XDG_STATE_HOME=ro_dir)
+    def ro(*args):
+        return subprocess.run([BIN, *args, "--db", ro_db], capture_output=True, text=True, env=ro_env, timeout=120,
+                              preexec_fn=as_reader)
+    p = ro("stats", "--format", "json")
+    st = json.loads(p.stdout) if p.returncode == 0 else {}
+    check("read-only record: stats works and says it is read-only",
+          st.get("votes") == 1 and "is read-only" in p.stderr, (p.returncode, p.stderr))
+    p = ro("export", "--what", "all", "--format", "md")
+    check("read-only record: export works", p.returncode == 0 and "### Methods" in p.stdout, (p.returncode, p.stderr))
+    p = ro("rate", "--response-pair", str(pair), "--choice", "b")
+    check("read-only record: a rating is refused, saying why", p.returncode != 0 and "not writable" in p.stderr, p.stderr)
+    check("read-only record: the file is unchanged and nothing was made beside it",
+          hashlib.sha256(open(ro_db, "rb").read()).hexdigest() == digest and os.listdir(ro_dir) == ["lab.db"],
+          os.listdir(ro_dir))
+    os.chmod(ro_dir, 0o755)
+
     # ---- kill -9 in the middle of a longer run, then resume ----
     db2 = os.path.join(tmp, "kill.db")
     cmd = [BIN, "run", "--a", A, "--b", B, "--prompts", prompts, "--max-tokens", "150", "--repeat", "4",
