@@ -225,7 +225,7 @@ static bool scroll_key(Ui *ui, const UiKey *k, bool arrows) {
 
 enum {
     CK_H_EDIT, CK_SEND, CK_NEWLINE, CK_HISTORY, CK_MOVE, CK_LINE, CK_DELETE, CK_KILL, CK_YANK, CK_TYPE, CK_SCROLL, CK_STOP,
-    CK_H_STUDY, CK_NEXT_ITEM, CK_STUDY_SCROLL,
+    CK_H_STUDY, CK_NEXT_ITEM, CK_STUDY_SCROLL, CK_STUDY_QUIT,
     CK_H_VOTE, CK_A, CK_B, CK_TIE, CK_BAD, CK_VSCROLL, CK_VPAGE, CK_SKIP, CK_UNDO, CK_RETRY, CK_QUIT,
     CK_H_RATED, CK_SCORE, CK_TAGS, CK_COMMENT, CK_REVOTE, CK_NEXT, CK_NEXT_STUDY, CK_TYPE_ON,
 };
@@ -256,6 +256,7 @@ static const UiKeyDef compare_keys[] = {
                       UI_IN_EDIT | UI_IN_STUDY, 0, false, {K_(UK_ENTER)}},
     [CK_STUDY_SCROLL] = {"↑↓ Home End", NULL, "scroll both answers", UI_IN_EDIT | UI_IN_STUDY, 0, false,
                          {K_(UK_UP), K_(UK_DOWN), K_(UK_HOME), K_(UK_END)}},
+    [CK_STUDY_QUIT] = {"q", NULL, "quit (the study resumes here next time)", UI_IN_EDIT | UI_IN_STUDY, 0, false, {K_CH('q')}},
     [CK_H_VOTE] = {.help = "Voting (once both answers have ended; every vote is saved the moment it is given)", .when = VOTING},
     [CK_A] = {"a/←", "A better", "A is better", UI_IN_RATE, 0, false, {K_CH('a'), K_CH('A'), K_(UK_LEFT)}},
     [CK_B] = {"b/→", "B better", "B is better", UI_IN_RATE, 0, false, {K_CH('b'), K_CH('B'), K_(UK_RIGHT)}},
@@ -369,7 +370,7 @@ static bool compare_key(Ui *ui, const UiKey *k) {
     case CK_SCROLL: case CK_VSCROLL: case CK_VPAGE: case CK_STUDY_SCROLL: return scroll_key(ui, k, true);
     case CK_SKIP: ui->phase = PH_EDIT; ui_flash(ui, false, "not rated (F3 history can rate it later)"); return true;
     case CK_UNDO: undo(ui); return true;
-    case CK_QUIT: ui->quit = true; return true;
+    case CK_QUIT: case CK_STUDY_QUIT: ui->quit = true; return true;
     case CK_SCORE: score(ui, (int)(k->ch - '0')); return true;
     case CK_TAGS: ui_input_open(ui, "tags (comma-separated)", ui->tags, on_tags); return true;
     case CK_COMMENT: ui_input_open(ui, "comment", ui->comment, on_comment); return true;
