@@ -55,7 +55,7 @@ typedef struct {
 } CliModelOpt;
 
 static const CliModelOpt MODEL_OPTS[] = {
-    {"tokenizer", "FILE", -1, MF_TOKENIZER, "use this tokenizer.json, vocab.json or tokenizer.bin, not the one beside the weights"},
+    {"tokenizer", "FILE", -1, MF_TOKENIZER, "use this tokenizer.json, vocab.json, tokenizer.bin or SentencePiece .model, not the one beside the weights"},
     {"quant", "TYPE", -1, MF_QUANT, "convert the weights at load: f32, f16, bf16 or q8_0"},
     {"a-tokenizer", "FILE", 0, MF_TOKENIZER, "--tokenizer for model A only"},
     {"b-tokenizer", "FILE", 1, MF_TOKENIZER, "--tokenizer for model B only"},

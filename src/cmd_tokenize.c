@@ -17,7 +17,8 @@ const Command cmd_tokenize = {
     "bytes as they are). Special tokens written in the text (e.g. <|endoftext|>) are recognised.\n"
     "  --model PATH      a model folder (tokenizer.json, or vocab.json + merges.txt) or a llama2.c\n"
     "                    .bin (tokenizer.bin or tok*.bin beside it); weights are not loaded\n"
-    "  --tokenizer FILE  a tokenizer.json, vocab.json (merges.txt beside it) or llama2.c tokenizer.bin\n"
+    "  --tokenizer FILE  a tokenizer.json, vocab.json (merges.txt beside it), llama2.c tokenizer.bin\n"
+    "                    or SentencePiece .model (Unigram or BPE, ids as the sentencepiece library's)\n"
     "  --special         add BOS/EOS as the tokenizer's post-processor does (llama2.c: BOS)\n"
     "  --json            print {\"ids\": [...], \"tokens\": [...]}\n"
     "Example: ablab tokenize --model ../shared/golden/gpt2-tokenizer 'Hello world'   →   15496 995\n",

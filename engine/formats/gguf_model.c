@@ -790,6 +790,9 @@ static int sv_tokenizer(Sv *S, const EngModel *m) {
     LabErr *e = S->e;
     if (!t) return 0; /* an ids-only model: no vocabulary to write */
     const char *tpath = tok_path(t);
+    if (tok_kind(t) == TOK_KIND_SENTENCEPIECE || tok_kind(t) == TOK_KIND_UNIGRAM)
+        return lab_err(e, LAB_EUNSUPPORTED, "%s: a %s tokenizer is not written to GGUF yet (llama.cpp's 'llama' vocabulary "
+                       "merges by score and would encode differently); convert with a tokenizer.json BPE", tpath, tok_kind_name(t));
     /* from a GGUF: the source's tokenizer.ggml.* verbatim */
     if (tpath && ends_with(tpath, ".gguf")) {
         GgufFile *g;

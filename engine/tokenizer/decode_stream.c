@@ -22,7 +22,9 @@ typedef struct {
     Buf held;
     size_t count;      /* tokens seen (Metaspace) or content characters stripped at the start (Strip) */
     size_t held_chars; /* Strip: content characters held at the end */
-    bool started;      /* Strip: past the start */
+    bool started;      /* Strip: past the start; SentencePiece: some text was released */
+    bool no_bos_ws;    /* SentencePiece: past the point where a leading U+2581 is dropped */
+    bool bos_ws_seen;  /* SentencePiece: the previous piece's leading U+2581 was dropped */
 } StepState;
 
 struct TokStream {
@@ -192,6 +194,64 @@ static int llama2c_piece(TokStream *s, size_t k, StepState *ss) {
     return drain_utf8(s, k, &ss->held, false);
 }
 
+/* SentencePiece's byte pieces: each complete character as it is, each byte that starts no valid
+ * character as U+FFFD (the library's rule, byte by byte). */
+static int spm_flush_bytes(TokStream *s, size_t k, StepState *ss) {
+    const unsigned char *p = (const unsigned char *)ss->held.data;
+    int rc = 0;
+    for (size_t i = 0, len; i < ss->held.len && !rc; i += len) {
+        if (tok_u8_scan(p + i, ss->held.len - i, &len) != TOK_U8_OK) {
+            len = 1;
+            rc = push(s, k + 1, REPL_CHAR, 3);
+        } else {
+            rc = push(s, k + 1, (const char *)p + i, len);
+        }
+        ss->started = true;
+    }
+    buf_clear(&ss->held);
+    return rc;
+}
+
+/* SentencePieceProcessor::Decode, one piece at a time: control pieces vanish, <unk> shows the
+ * model's unk_surface, U+2581 becomes a space, and the first piece loses its leading U+2581 when
+ * the model adds a dummy prefix or removes extra whitespace. */
+static int spm_piece(TokStream *s, size_t k, StepState *ss) {
+    const Tokenizer *t = s->t;
+    const SpmModel *m = t->spm;
+    int id = s->cur_id;
+    int ty = m->type[id];
+    if (ty == SPM_BYTE) return buf_putc(&ss->held, (char)is_byte_token(t->tok[id], t->tok_len[id]));
+    if (spm_flush_bytes(s, k, ss)) return -1;
+    if (ss->bos_ws_seen || ss->started) ss->no_bos_ws = true;
+    ss->bos_ws_seen = false;
+    if (ty == SPM_CONTROL) return 0;
+    if (ty == SPM_UNKNOWN) {
+        ss->started = ss->started || m->unk_surface_len > 0;
+        return push(s, k + 1, m->unk_surface, m->unk_surface_len);
+    }
+    const char *d = t->tok[id];
+    size_t n = t->tok_len[id];
+    if (!ss->no_bos_ws && (m->add_dummy_prefix || m->remove_extra_ws) && n >= 3 && !memcmp(d, "\xE2\x96\x81", 3)) {
+        d += 3;
+        n -= 3;
+        ss->bos_ws_seen = !m->remove_extra_ws; /* with extra whitespace removed, every leading one goes */
+    }
+    Buf o = {0};
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc;) {
+        if (n - i >= 3 && !memcmp(d + i, "\xE2\x96\x81", 3)) {
+            rc = buf_putc(&o, ' ');
+            i += 3;
+        } else rc = buf_putc(&o, d[i++]);
+    }
+    if (!rc && o.len) {
+        ss->started = true;
+        rc = push(s, k + 1, o.data, o.len);
+    }
+    buf_free(&o);
+    return rc;
+}
+
 static int push(TokStream *s, size_t k, const char *d, size_t n) {
     if (k == s->n) return buf_append(s->out, d, n);
     const TokDecStep *st = &s->t->dec[k];
@@ -202,6 +262,8 @@ static int push(TokStream *s, size_t k, const char *d, size_t n) {
         return push(s, k + 1, d, n);
     case DEC_LLAMA2C:
         return llama2c_piece(s, k, ss);
+    case DEC_SPM:
+        return spm_piece(s, k, ss);
     case DEC_BYTELEVEL:
         if (fused) return buf_append(&ss->held, d, n); /* the whole text is one token: wait for the end */
         {
@@ -264,6 +326,8 @@ static int flush_step(TokStream *s, size_t k) {
     switch (st->type) {
     case DEC_LLAMA2C:
         return drain_utf8(s, k, &ss->held, true);
+    case DEC_SPM:
+        return spm_flush_bytes(s, k, ss);
     case DEC_BYTELEVEL:
         if (fused && ss->held.len) {
             /* the fused text as one token: its characters' bytes, or its own bytes */
@@ -326,7 +390,7 @@ TokStream *tok_stream_new(const Tokenizer *t) {
     }
     for (size_t k = 0; k < s->n; k++) {
         DecType ty = t->dec[k].type;
-        s->fused_in[k + 1] = s->fused_in[k] || ty == DEC_BYTELEVEL || ty == DEC_FUSE || ty == DEC_LLAMA2C;
+        s->fused_in[k + 1] = s->fused_in[k] || ty == DEC_BYTELEVEL || ty == DEC_FUSE || ty == DEC_LLAMA2C || ty == DEC_SPM;
     }
     return s;
 }

@@ -1,5 +1,5 @@
 /* Normalizers of tokenizer.json: Sequence, Prepend, Replace, NFC/NFKC/NFD/NFKD (utf8proc),
- * Lowercase, Strip. Input is always valid UTF-8 (tok_encode replaces invalid bytes first). */
+ * Lowercase, Strip, Precompiled (SentencePiece's character map, spm.c). Input is always valid UTF-8 (tok_encode replaces invalid bytes first). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,6 +138,7 @@ static int norm_one(const TokNorm *nm, const char *s, size_t n, Buf *out, bool *
     case NORM_NFC: case NORM_NFKC: case NORM_NFD: case NORM_NFKD: return norm_unicode(nm, s, n, out, e);
     case NORM_LOWER: return norm_lower(s, n, out) ? lab_err(e, LAB_ENOMEM, "out of memory") : 0;
     case NORM_STRIP: return norm_strip(nm, s, n, out, lead_removed) ? lab_err(e, LAB_ENOMEM, "out of memory") : 0;
+    case NORM_PRECOMPILED: return spm_charsmap_normalize_hf(&nm->cm, s, n, out) ? lab_err(e, LAB_ENOMEM, "out of memory") : 0;
     }
     return lab_err(e, LAB_EINVAL, "bad normalizer");
 }
@@ -157,5 +158,6 @@ void norm_free(TokNorm *nm) {
     free(nm->a);
     free(nm->b);
     tok_re_free(&nm->re);
+    spm_charsmap_free(&nm->cm);
     free(nm);
 }

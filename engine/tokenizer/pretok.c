@@ -269,7 +269,7 @@ static int pre_metaspace(PreCtx *c, TokPiece pc) {
     buf_clear(&c->tmp);
     bool starts = pc.len >= (size_t)pt->repl_len && memcmp(s, pt->repl, (size_t)pt->repl_len) == 0;
     bool lead_space = pc.len > 0 && s[0] == ' ';
-    if (!starts && !lead_space && (pt->scheme == PREPEND_ALWAYS || (pt->scheme == PREPEND_FIRST && pc.origin)))
+    if (pc.len > 0 && !starts && !lead_space && (pt->scheme == PREPEND_ALWAYS || (pt->scheme == PREPEND_FIRST && pc.origin)))
         if (buf_append(&c->tmp, pt->repl, (size_t)pt->repl_len)) return -1;
     for (size_t i = 0; i < pc.len; i++) {
         if (s[i] == ' ' ? buf_append(&c->tmp, pt->repl, (size_t)pt->repl_len) : buf_putc(&c->tmp, s[i])) return -1;

@@ -72,9 +72,22 @@ typedef struct {
 int  pieces_push(TokPieces *p, size_t off, size_t len, int id, bool origin);
 void pieces_free(TokPieces *p);
 
+/* ---------- SentencePiece's precompiled character map (spm.c) ---------- */
+/* A darts-clone double-array trie (keys: UTF-8 byte strings) whose values are offsets of
+ * NUL-terminated replacements in pool. Parsing checks the whole trie: every position a lookup can
+ * reach lies in the array and every value in the pool. */
+typedef struct {
+    uint32_t *units; size_t n_units;
+    char *pool; size_t pool_len;
+} SpmCharsMap;
+int  spm_charsmap_parse(SpmCharsMap *cm, const unsigned char *blob, size_t n, const char *file, const char *what, LabErr *e);
+void spm_charsmap_free(SpmCharsMap *cm);
+/* tokenizers' Precompiled normalizer over valid UTF-8 s[0..n): appends to out; -1 ENOMEM. */
+int  spm_charsmap_normalize_hf(const SpmCharsMap *cm, const char *s, size_t n, Buf *out);
+
 /* ---------- normalizers (normalize.c) ---------- */
 typedef enum { NORM_SEQ, NORM_PREPEND, NORM_REPLACE, NORM_NFC, NORM_NFKC, NORM_NFD, NORM_NFKD,
-               NORM_LOWER, NORM_STRIP } NormType;
+               NORM_LOWER, NORM_STRIP, NORM_PRECOMPILED } NormType;
 typedef struct TokNorm {
     NormType type;
     struct TokNorm **kids; size_t n_kids;
@@ -82,6 +95,7 @@ typedef struct TokNorm {
     char *b; size_t b_len;  /* Replace: content */
     TokRegex re;            /* Replace with a Regex pattern (re.code != NULL) */
     bool left, right;       /* Strip */
+    SpmCharsMap cm;         /* Precompiled */
 } TokNorm;
 /* Normalizes s[0..n) into out (cleared first). *lead_removed is set when the first characters were
  * removed (the normalized text then no longer starts at the original offset). */
@@ -114,7 +128,7 @@ int  tok_char_byte(uint32_t cp);
 
 /* ---------- decoders (decode_stream.c) ---------- */
 typedef enum { DEC_BYTELEVEL, DEC_REPLACE, DEC_BYTEFALLBACK, DEC_FUSE, DEC_STRIP, DEC_METASPACE,
-               DEC_LLAMA2C } DecType;
+               DEC_LLAMA2C, DEC_SPM } DecType;
 typedef struct {
     DecType type;
     char *pat; size_t pat_len;  /* Replace */
@@ -130,7 +144,47 @@ typedef struct {
     bool single_word, lstrip, rstrip, normalized, special;
 } TokAdded;
 
-typedef enum { MODEL_BPE_RANKS, MODEL_BPE_SCORES, MODEL_LLAMA2C } ModelType;
+typedef enum { MODEL_BPE_RANKS, MODEL_BPE_SCORES, MODEL_LLAMA2C, MODEL_SPM, MODEL_UNIGRAM } ModelType;
+
+/* ---------- SentencePiece .model (spm.c) ---------- */
+typedef enum { SPM_NORMAL = 1, SPM_UNKNOWN = 2, SPM_CONTROL = 3, SPM_USER = 4, SPM_UNUSED = 5, SPM_BYTE = 6 } SpmType;
+typedef struct SpmModel {
+    bool bpe;                       /* model_type BPE, else Unigram */
+    uint8_t *type;                  /* [n_vocab] SpmType */
+    StrMap pieces;                  /* NORMAL, USER_DEFINED and UNUSED pieces: what segmentation may pick */
+    StrMap reserved;                /* the others (control, unknown, byte) */
+    size_t max_piece;               /* longest piece of `pieces`, in bytes */
+    float min_score, max_score;     /* over NORMAL pieces (max starts at FLT_MIN, as the library's) */
+    int unk_id;
+    bool byte_fallback;
+    SpmCharsMap cm; bool has_cm;    /* normalizer_spec.precompiled_charsmap (none: identity) */
+    bool add_dummy_prefix, remove_extra_ws, escape_ws, ws_suffix;
+    char **user; size_t *user_len; size_t n_user; /* user-defined symbols: never normalized or split */
+    char *unk_surface; size_t unk_surface_len;    /* what decoding shows for <unk> */
+    char *norm_name;
+} SpmModel;
+void spm_free(SpmModel *s);
+
+/* A segmentation: byte ranges of the text and their piece ids. */
+typedef struct { size_t a, b; int id; } TokSeg;
+typedef struct { TokSeg *v; size_t n, cap; } TokSegs;
+/* What Viterbi needs: pieces → id, their scores (float or double), the unknown piece's score. */
+typedef struct {
+    const StrMap *pieces;
+    const uint8_t *type;            /* SpmType per id, or NULL (tokenizers: every vocabulary entry counts) */
+    const float *score_f; const double *score_d;
+    size_t max_len;
+    float max_score;                /* user-defined pieces score len × max_score − 0.1 */
+    double unk_score;
+    int unk_id;
+    bool round_float;               /* the library keeps path scores in float */
+} UnigramSpec;
+int  unigram_viterbi(const UnigramSpec *u, const char *s, size_t n, TokSegs *segs); /* -1 ENOMEM */
+/* SentencePieceProcessor.encode of text (no BOS/EOS): appends ids. */
+int  spm_encode(const Tokenizer *t, const char *text, size_t len, IntVec *out, LabErr *e);
+int  spm_normalize(const SpmModel *s, const char *in, size_t n, Buf *o);
+/* tokenizers' Unigram model on one pre-tokenized piece: appends ids. */
+int  unigram_word(const Tokenizer *t, const char *s, size_t n, IntVec *out, LabErr *e);
 
 struct Tokenizer {
     TokKind kind;
@@ -143,7 +197,11 @@ struct Tokenizer {
     bool *special;      /* [n_vocab] */
     /* BPE */
     PairMap merges;
-    float *scores;      /* [n_vocab] for MODEL_BPE_SCORES / MODEL_LLAMA2C */
+    float *scores;      /* [n_vocab] for MODEL_BPE_SCORES / MODEL_LLAMA2C / MODEL_SPM */
+    SpmModel *spm;      /* MODEL_SPM */
+    double *uscores;    /* [n_vocab] MODEL_UNIGRAM (tokenizer.json) */
+    double min_score;   /* MODEL_UNIGRAM: lowest score (the unknown piece scores 10 below it) */
+    size_t max_piece;   /* MODEL_UNIGRAM: longest vocabulary entry in bytes */
     int unk_id;
     bool byte_fallback, fuse_unk, ignore_merges;
     char *cont_prefix; size_t cont_prefix_len;

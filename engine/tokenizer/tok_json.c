@@ -1,5 +1,6 @@
 /* Loading Hugging Face tokenizer.json (model BPE) and GPT-2's vocab.json + merges.txt. Every
  * component type that is not handled is an error naming the type and the file. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,30 @@ static int get_pattern(json_t *o, const char *file, const char *what, const char
     return 0;
 }
 
+/* Standard base64 (RFC 4648, with or without padding) into out; -1 on a character outside it. */
+static int base64_decode(const char *s, size_t n, Buf *out) {
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        int v = c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26 : c >= '0' && c <= '9' ? c - '0' + 52
+              : c == '+' ? 62 : c == '/' ? 63 : c == '=' ? -2 : -1;
+        if (v == -1) return -1;
+        if (v == -2) { /* padding: only at the end */
+            for (size_t j = i; j < n; j++)
+                if (s[j] != '=') return -1;
+            break;
+        }
+        acc = acc << 6 | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (buf_putc(out, (char)(acc >> bits & 0xFF))) return -2;
+        }
+    }
+    return 0;
+}
+
 /* ---------- normalizer ---------- */
 static int parse_norm(json_t *o, const char *file, TokNorm **out, LabErr *e) {
     const char *type = jstr(o, "type");
@@ -122,7 +147,26 @@ static int parse_norm(json_t *o, const char *file, TokNorm **out, LabErr *e) {
     else if (!strcmp(type, "NFD")) nm->type = NORM_NFD;
     else if (!strcmp(type, "NFKD")) nm->type = NORM_NFKD;
     else if (!strcmp(type, "Lowercase")) nm->type = NORM_LOWER;
-    else if (!strcmp(type, "Strip")) {
+    else if (!strcmp(type, "Precompiled")) {
+        nm->type = NORM_PRECOMPILED;
+        json_t *cm = json_object_get(o, "precompiled_charsmap");
+        if (json_is_null(cm) || (json_is_string(cm) && json_string_length(cm) == 0)) { /* an identity map */
+            nm->type = NORM_SEQ;
+            return 0;
+        }
+        if (!json_is_string(cm)) return lab_err(e, LAB_EFORMAT, "%s: normalizer Precompiled without a \"precompiled_charsmap\" string", file);
+        Buf blob = {0};
+        int r = base64_decode(json_string_value(cm), json_string_length(cm), &blob);
+        if (r == -2) return lab_err(e, LAB_ENOMEM, "out of memory");
+        if (r < 0) {
+            buf_free(&blob);
+            return lab_err(e, LAB_EFORMAT, "%s: normalizer Precompiled: precompiled_charsmap is not base64", file);
+        }
+        r = spm_charsmap_parse(&nm->cm, (const unsigned char *)(blob.data ? blob.data : ""), blob.len, file,
+                               "normalizer Precompiled precompiled_charsmap", e);
+        buf_free(&blob);
+        if (r) return -1;
+    } else if (!strcmp(type, "Strip")) {
         nm->type = NORM_STRIP;
         nm->left = jbool(o, "strip_left", true);
         nm->right = jbool(o, "strip_right", true);
@@ -437,6 +481,55 @@ static int load_vocab(Tokenizer *t, json_t *vocab, json_t *added, const char *fi
 }
 
 /* bos/eos: the template's tokens, else tokenizer_config.json beside the file, else a known name. */
+/* A Unigram model: "vocab" is a list of [piece, score] whose positions are the ids. */
+static int load_unigram(Tokenizer *t, json_t *model, json_t *added, const char *file, LabErr *e) {
+    json_t *vocab = json_object_get(model, "vocab"), *x;
+    if (!json_is_array(vocab) || json_array_size(vocab) == 0)
+        return lab_err(e, LAB_EFORMAT, "%s: model.vocab of a Unigram model is not a non-empty list of [piece, score]", file);
+    size_t n = json_array_size(vocab), total = n;
+    if (n > (1u << 24)) return lab_err(e, LAB_EFORMAT, "%s: model.vocab has %zu entries", file, n);
+    for (size_t i = 0; json_is_array(added) && i < json_array_size(added); i++) {
+        json_t *id = json_object_get(json_array_get(added, i), "id");
+        if (!json_is_integer(id) || json_integer_value(id) < 0 || json_integer_value(id) > (1 << 24))
+            return lab_err(e, LAB_EFORMAT, "%s: added_tokens[%zu] has no valid \"id\"", file, i);
+        if ((size_t)json_integer_value(id) >= total) total = (size_t)json_integer_value(id) + 1;
+    }
+    t->model = MODEL_UNIGRAM;
+    if (tok_set_vocab_size(t, (int)total, e)) return -1;
+    if (!(t->uscores = calloc(total, sizeof *t->uscores))) return lab_err(e, LAB_ENOMEM, "out of memory");
+    t->min_score = INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        json_t *ent = json_array_get(vocab, i), *p = json_array_get(ent, 0), *sc = json_array_get(ent, 1);
+        if (!json_is_array(ent) || json_array_size(ent) != 2 || !json_is_string(p) || !json_is_number(sc))
+            return lab_err(e, LAB_EFORMAT, "%s: model.vocab[%zu] is not [piece, score]", file, i);
+        if (json_string_length(p) == 0) return lab_err(e, LAB_EFORMAT, "%s: model.vocab[%zu] is an empty piece", file, i);
+        if (tok_set_token(t, (int)i, json_string_value(p), json_string_length(p), true, e)) return -1;
+        t->uscores[i] = json_number_value(sc);
+        if (t->uscores[i] < t->min_score) t->min_score = t->uscores[i];
+        if (json_string_length(p) > t->max_piece) t->max_piece = json_string_length(p);
+    }
+    x = json_object_get(model, "unk_id");
+    if (json_is_integer(x)) {
+        if (json_integer_value(x) < 0 || (size_t)json_integer_value(x) >= n)
+            return lab_err(e, LAB_EFORMAT, "%s: model.unk_id %lld is outside model.vocab (%zu pieces)", file, (long long)json_integer_value(x), n);
+        t->unk_id = (int)json_integer_value(x);
+    } else if (x && !json_is_null(x)) return lab_err(e, LAB_EFORMAT, "%s: model.unk_id is not an integer", file);
+    t->byte_fallback = jbool(model, "byte_fallback", false);
+    t->fuse_unk = true; /* tokenizers' Unigram always fuses runs of unknown pieces */
+    tok_find_byte_tokens(t);
+    for (size_t i = 0; json_is_array(added) && i < json_array_size(added); i++) {
+        json_t *a = json_array_get(added, i);
+        json_t *c = json_object_get(a, "content");
+        if (!json_is_string(c)) return lab_err(e, LAB_EFORMAT, "%s: added_tokens[%zu] has no \"content\"", file, i);
+        TokAdded at = {(char *)json_string_value(c), json_string_length(c), (int)json_integer_value(json_object_get(a, "id")),
+                       jbool(a, "single_word", false), jbool(a, "lstrip", false), jbool(a, "rstrip", false),
+                       false, jbool(a, "special", false)};
+        at.normalized = jbool(a, "normalized", !at.special);
+        if (tok_add_added(t, &at, e)) return -1;
+    }
+    return 0;
+}
+
 static int config_token(Tokenizer *t, json_t *cfg, const char *key) {
     json_t *v = json_object_get(cfg, key);
     const char *s = json_is_string(v) ? json_string_value(v) : jstr(v, "content");
@@ -513,8 +606,12 @@ int tok_load_json(Tokenizer **out, const char *path, LabErr *e) {
         lab_err(e, LAB_EFORMAT, "%s: no \"model\" object", path);
         goto fail;
     }
+    if (mtype && !strcmp(mtype, "Unigram")) {
+        if (load_unigram(t, model, json_object_get(root, "added_tokens"), path, e)) goto fail;
+        goto pipeline;
+    }
     if (mtype ? strcmp(mtype, "BPE") != 0 : !json_object_get(model, "merges")) {
-        lab_err(e, LAB_EUNSUPPORTED, "%s: model type '%s' is not supported (only BPE)", path, mtype ? mtype : "(none)");
+        lab_err(e, LAB_EUNSUPPORTED, "%s: model type '%s' is not supported (BPE and Unigram are)", path, mtype ? mtype : "(none)");
         goto fail;
     }
     if ((x = json_object_get(model, "dropout")) && !json_is_null(x) && json_number_value(x) > 0) {
@@ -535,11 +632,12 @@ int tok_load_json(Tokenizer **out, const char *path, LabErr *e) {
     }
     if (load_merges_json(t, json_object_get(model, "merges"), path, e)) goto fail;
     tok_find_byte_tokens(t);
+pipeline:
     if ((x = json_object_get(root, "normalizer")) && !json_is_null(x) && parse_norm(x, path, &t->norm, e)) goto fail;
     if ((x = json_object_get(root, "pre_tokenizer")) && !json_is_null(x) && parse_pre(x, path, &t->pre, e)) goto fail;
     if ((x = json_object_get(root, "decoder")) && !json_is_null(x) && parse_dec(t, x, path, e)) goto fail;
     if ((x = json_object_get(root, "post_processor")) && !json_is_null(x) && parse_post(t, x, path, e)) goto fail;
-    t->kind = guess_kind(t);
+    t->kind = t->model == MODEL_UNIGRAM ? TOK_KIND_UNIGRAM : guess_kind(t);
     if (find_bos_eos(t, path, e) || tok_finish(t, e)) goto fail;
     json_decref(root);
     *out = t;

@@ -238,7 +238,14 @@ static int load_dir(Tokenizer **out, const char *dir, LabErr *e) {
         free(m);
         if (rc <= 0) return rc;
     }
-    return lab_err(e, LAB_ENOTFOUND, "%s: no tokenizer.json, vocab.json + merges.txt or encoder.json + vocab.bpe", dir);
+    if (!(p = path_join(dir, "tokenizer.model"))) return lab_err(e, LAB_ENOMEM, "out of memory");
+    if (file_exists(p) == 1) {
+        int rc = tok_load_spm(out, p, e);
+        free(p);
+        return rc;
+    }
+    free(p);
+    return lab_err(e, LAB_ENOTFOUND, "%s: no tokenizer.json, vocab.json + merges.txt, encoder.json + vocab.bpe or tokenizer.model", dir);
 }
 
 /* Picks tokenizer.bin or tok*.bin beside a llama2.c checkpoint: the one with vocab_hint tokens. */
@@ -299,9 +306,8 @@ int tok_load_file(Tokenizer **out, const char *path, int vocab_hint, LabErr *e) 
     }
     if (ends_with(path, ".json")) return tok_load_json(out, path, e);
     if (ends_with(path, ".bin")) return tok_load_llama2c(out, path, vocab_hint, e);
-    if (ends_with(path, ".model"))
-        return lab_err(e, LAB_EUNSUPPORTED, "%s: SentencePiece .model files are not read; use the tokenizer.json or llama2.c tokenizer.bin made from it", path);
-    return lab_err(e, LAB_EUNSUPPORTED, "%s: not a tokenizer file this program reads (tokenizer.json, vocab.json, tokenizer.bin)", path);
+    if (ends_with(path, ".model")) return tok_load_spm(out, path, e);
+    return lab_err(e, LAB_EUNSUPPORTED, "%s: not a tokenizer file this program reads (tokenizer.json, vocab.json, tokenizer.bin, a SentencePiece .model)", path);
 }
 
 int tok_load_for_model(Tokenizer **out, const char *model_path, int vocab_hint, LabErr *e) {

@@ -35,6 +35,8 @@ void tok_free(Tokenizer *t) {
     strmap_free(&t->vocab);
     pairmap_free(&t->merges);
     free(t->scores);
+    free(t->uscores);
+    spm_free(t->spm);
     free(t->cont_prefix);
     free(t->eow_suffix);
     for (size_t i = 0; i < t->n_added; i++) free(t->added[i].content);
@@ -143,6 +145,8 @@ const char *tok_kind_name(const Tokenizer *t) {
     case TOK_KIND_BPE_BYTELEVEL: return "bpe-bytelevel";
     case TOK_KIND_BPE_SENTENCEPIECE: return "bpe-sentencepiece";
     case TOK_KIND_LLAMA2C: return "llama2c";
+    case TOK_KIND_SENTENCEPIECE: return t->spm && t->spm->bpe ? "sentencepiece-bpe" : "sentencepiece-unigram";
+    case TOK_KIND_UNIGRAM: return "unigram";
     }
     return "?";
 }
@@ -287,6 +291,12 @@ static int encode_llama2c(const Tokenizer *t, const char *text, size_t len, bool
 int tok_encode(const Tokenizer *t, const char *text, size_t len, bool add_special, IntVec *out, LabErr *e) {
     if (!text && len) return lab_err(e, LAB_EINVAL, "tok_encode: NULL text");
     if (t->model == MODEL_LLAMA2C) return encode_llama2c(t, text, len, add_special, out, e);
+    if (t->model == MODEL_SPM) {
+        if (add_special)
+            for (size_t i = 0; i < t->n_post_pre; i++)
+                if (ivec_push(out, t->post_pre[i])) return lab_err(e, LAB_ENOMEM, "out of memory");
+        return spm_encode(t, text, len, out, e);
+    }
     TokPieces p = {0};
     int rc = -1;
     if (add_special)
@@ -309,6 +319,8 @@ int tok_encode(const Tokenizer *t, const char *text, size_t len, bool add_specia
             if (ivec_push(out, pc->id)) goto oom;
         } else if (pc->len == 0) {
             continue;
+        } else if (t->model == MODEL_UNIGRAM) {
+            if (unigram_word(t, p.text.data + pc->off, pc->len, out, e)) goto fail;
         } else if (t->model == MODEL_BPE_SCORES) {
             if (bpe_scores_text(t, p.text.data + pc->off, pc->len, false, NULL, 0, out, e)) goto fail;
         } else if (bpe_word(t, p.text.data + pc->off, pc->len, out, e)) goto fail;

@@ -1,6 +1,7 @@
 /* Tokenizers (private to engine/): Hugging Face tokenizer.json (BPE: byte-level and
- * SentencePiece-style with byte fallback), GPT-2 vocab.json + merges.txt, llama2.c tokenizer.bin,
- * and vocabularies carried in GGUF metadata. Identical ids to Hugging Face tokenizers.
+ * SentencePiece-style with byte fallback; Unigram), GPT-2 vocab.json + merges.txt, llama2.c
+ * tokenizer.bin, SentencePiece .model files and vocabularies carried in GGUF metadata. Identical ids
+ * to Hugging Face tokenizers (to the sentencepiece library for .model files).
  *
  * A Tokenizer is immutable after loading except for an internal, mutex-guarded word cache, so one
  * tokenizer may be used from several threads. */
@@ -15,6 +16,8 @@ typedef enum {
     TOK_KIND_BPE_BYTELEVEL,     /* GPT-2 style: ByteLevel pre-tokenizer/decoder */
     TOK_KIND_BPE_SENTENCEPIECE, /* Llama style: U+2581 spaces, byte fallback */
     TOK_KIND_LLAMA2C,           /* llama2.c tokenizer.bin: score-ordered merges */
+    TOK_KIND_SENTENCEPIECE,     /* a SentencePiece .model (Unigram or BPE), encoded as the library does */
+    TOK_KIND_UNIGRAM,           /* tokenizer.json with a Unigram model (T5, ALBERT, converted .model files) */
 } TokKind;
 
 /* Finds and loads the tokenizer for a model path: a folder with tokenizer.json, or vocab.json +
@@ -26,6 +29,10 @@ int  tok_load_file(Tokenizer **out, const char *path, int vocab_hint, LabErr *e)
 int  tok_load_json(Tokenizer **out, const char *path, LabErr *e);
 int  tok_load_vocab_merges(Tokenizer **out, const char *vocab_json, const char *merges_txt, LabErr *e);
 int  tok_load_llama2c(Tokenizer **out, const char *path, int vocab_size, LabErr *e);
+/* Loads a SentencePiece .model (protobuf ModelProto): every length, offset and field type is
+ * checked; a malformed file gets an error naming the field and offset. add_special prepends the
+ * model's BOS (a control piece), as transformers' Llama tokenizers do. */
+int  tok_load_spm(Tokenizer **out, const char *path, LabErr *e);
 
 /* Builds a tokenizer from GGUF's tokenizer.ggml.* arrays. model is "gpt2" (byte-level BPE with
  * merges) or "llama" (SentencePiece BPE by scores). token_type may be NULL. pre is
