@@ -1,12 +1,13 @@
 #!/bin/sh
 # Installs what ablab needs on Debian 12 (idempotent): checks each package with dpkg and installs
 # only the missing ones — with apt-get as root, with sudo if it works without a password, otherwise
-# it prints the exact apt-get line and stops.
+# it prints the exact apt-get line and stops. clang and libclang-rt-14-dev (libFuzzer and the
+# sanitizer runtimes) build the fuzz harnesses that CI runs (`make fuzz`, docs/reliability.md).
 set -eu
 # texlive-latex-recommended (with its dependencies about 140 MB installed) is the smallest Debian set
 # with booktabs, longtable and array: the test that compiles `ablab export --format tex` needs it
 # (texlive-latex-extra would add about 80 MB more and is not needed).
-PKGS="meson ninja-build pkg-config gcc libc6-dev python3 libncurses-dev libopenblas-dev libsqlite3-dev libcmocka-dev libjansson-dev libpcre2-dev libinih-dev libutf8proc-dev tmux sqlite3 texlive-latex-recommended"
+PKGS="meson ninja-build pkg-config gcc libc6-dev python3 libncurses-dev libopenblas-dev libsqlite3-dev libcmocka-dev libjansson-dev libpcre2-dev libinih-dev libutf8proc-dev tmux sqlite3 texlive-latex-recommended clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
