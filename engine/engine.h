@@ -70,6 +70,10 @@ void eng_set_threads(EngModel *m, int n_threads);
 /* ---------- tokens ---------- */
 /* add_special: add BOS/EOS as the tokenizer's post-processor (or llama2.c's run.c) would. */
 int  eng_tokenize(const EngModel *m, const char *text, bool add_special, IntVec *ids, LabErr *e);
+/* eng_tokenize for a prompt about to be generated from: refused as soon as it is known to need more
+ * tokens than the context holds ("the prompt has more than N tokens but the context holds N"),
+ * without encoding the rest of it (a 24 MB line takes well under a second). */
+int  eng_tokenize_prompt(const EngModel *m, const char *text, bool add_special, IntVec *ids, LabErr *e);
 /* Appends the decoded text of ids to out (Hugging Face decode semantics, skip_special_tokens=false). */
 int  eng_detokenize(const EngModel *m, const int *ids, size_t n, Buf *out, LabErr *e);
 /* The vocabulary string of one id (e.g. "Ġthe"), NULL if out of range. */

@@ -46,6 +46,18 @@ int eng_tokenize(const EngModel *m, const char *text, bool add_special, IntVec *
     return tok_encode(m->tok, text, strlen(text), add_special, ids, e);
 }
 
+int eng_tokenize_prompt(const EngModel *m, const char *text, bool add_special, IntVec *ids, LabErr *e) {
+    if (need_tok(m, e)) return -1;
+    size_t ctx = (size_t)m->s.ctx, before = ids->n;
+    if (tok_encode_max(m->tok, text, strlen(text), add_special, ctx, ids, e) == 0) return 0;
+    if (e && e->code == LAB_ERANGE) {
+        ids->n = before;
+        return lab_err(e, LAB_ERANGE, "%s: the prompt has more than %zu tokens but the context holds %zu", m->name, ctx,
+                       ctx);
+    }
+    return -1;
+}
+
 int eng_detokenize(const EngModel *m, const int *ids, size_t n, Buf *out, LabErr *e) {
     if (need_tok(m, e)) return -1;
     return tok_decode(m->tok, ids, n, out, e);

@@ -109,7 +109,7 @@ static int run_generate(App *app, int argc, char **argv) {
     }
     if (go.ids && cli_parse_ids(app, go.ids, &prompt)) goto done;
     if (!(m = cmd_load_model(app, go.model, 0, 0))) goto done;
-    if (go.prompt && eng_tokenize(m, go.prompt, true, &prompt, &app->err)) goto done;
+    if (go.prompt && eng_tokenize_prompt(m, go.prompt, true, &prompt, &app->err)) goto done;
 
     const LabSampling *c = &app->cfg.sampling;
     EngSampling s;

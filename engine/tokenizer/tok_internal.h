@@ -218,6 +218,12 @@ struct Tokenizer {
     TokDecStep *dec; size_t n_dec; bool has_decoder;
     int *post_pre, *post_post; size_t n_post_pre, n_post_post; /* ids added around the text */
     int bos_id, eos_id;
+    /* The most bytes of a piece (after normalizing and pre-tokenizing) that one id from the BPE can
+     * stand for, or 0 when no bound holds (tok_finish; see tok_cover_bound). */
+    size_t cover_max;
+    /* Normalizer and pre-tokenizer never shorten the text nor drop any of it, and no added token
+     * absorbs whitespace: the raw text's length then bounds the count before they run. */
+    bool raw_bound;
     /* word cache: split text → ids */
     pthread_mutex_t cache_mu;
     StrMap cache;                   /* key → index into cache_ids */

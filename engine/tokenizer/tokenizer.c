@@ -127,7 +127,94 @@ static int added_cmp(const void *x, const void *y) {
     return a->id < b->id ? -1 : a->id > b->id;
 }
 
+/* A bound on the bytes of a piece that one id out of the BPE stands for, so that a piece of n bytes
+ * gives at least ceil(n / bound) ids and an over-long text can be refused before its merges run.
+ * Why it holds: the merging starts from base symbols that each cover one character (at most 4
+ * bytes) or one byte of the piece (a byte token, an unknown character's <unk>); a merge makes the
+ * token whose string is the two strings joined (tokenizer.json's and merges.txt's merges are
+ * checked to be so at load; the score merges look the joined text up), dropping only a
+ * continuing-subword prefix, so every base symbol adds at least one byte to the final token's
+ * string when no token string is empty. A final token therefore covers at most 4 bytes per byte
+ * of its string: 4 x the longest token. It fails, and 0 (no bound) is returned, when a symbol can
+ * cover more or nothing: fused unknown characters (one <unk> for a run of any length) or
+ * characters that are dropped (no byte token and no <unk>). llama2.c's encoder refuses text with a
+ * byte that has no byte token, so it drops nothing. */
+/* Whether every character a piece can hold after the pre-tokenizer is one of ByteLevel's 256: a
+ * ByteLevel stage, and only splitting stages (which change no text) besides it. */
+static bool pre_bytelevel_only(const TokPre *pt) {
+    if (!pt) return false;
+    if (pt->type == PRE_BYTELEVEL) return true;
+    if (pt->type != PRE_SEQ) return false;
+    bool any = false;
+    for (size_t i = 0; i < pt->n_kids; i++) {
+        PreType k = pt->kids[i]->type;
+        if (k == PRE_BYTELEVEL) any = true;
+        else if (k != PRE_SPLIT && k != PRE_DIGITS && k != PRE_PUNCT) return false;
+    }
+    return any;
+}
+
+/* The pre-tokenizer's pieces hold at least as many bytes as its input (nothing removed). */
+static bool pre_keeps(const TokPre *pt) {
+    if (!pt) return true;
+    switch (pt->type) {
+    case PRE_SEQ:
+        for (size_t i = 0; i < pt->n_kids; i++)
+            if (!pre_keeps(pt->kids[i])) return false;
+        return true;
+    case PRE_BYTELEVEL: case PRE_DIGITS: case PRE_PUNCT: return true;
+    case PRE_METASPACE: return pt->repl_len >= 1;        /* a space becomes a character of 1-4 bytes */
+    case PRE_SPLIT: return pt->behavior != SPLIT_REMOVED;
+    default: return false;                                /* Whitespace, WhitespaceSplit drop spaces */
+    }
+}
+
+/* The normalizer's output is never shorter than its input: prepending, and literal replacements by
+ * something at least as long. NFC & co and lowercasing can shorten a character, Strip drops. */
+static bool norm_keeps(const TokNorm *nm) {
+    if (!nm) return true;
+    switch (nm->type) {
+    case NORM_SEQ:
+        for (size_t i = 0; i < nm->n_kids; i++)
+            if (!norm_keeps(nm->kids[i])) return false;
+        return true;
+    case NORM_PREPEND: return true;
+    case NORM_REPLACE: return !nm->re.code && nm->b_len >= nm->a_len;
+    default: return false;
+    }
+}
+
+static size_t tok_cover_bound(const Tokenizer *t) {
+    size_t longest = 0;
+    for (int i = 0; i < t->n_vocab; i++) {
+        if (t->tok_len[i] == 0) return 0;
+        if (t->tok_len[i] > longest) longest = t->tok_len[i];
+    }
+    bool all_bytes = true;
+    for (int b = 0; b < 256 && all_bytes; b++) all_bytes = t->byte_id[b] >= 0;
+    bool ok;
+    switch (t->model) {
+    case MODEL_LLAMA2C: ok = true; break;
+    case MODEL_BPE_SCORES: ok = all_bytes || t->unk_id >= 0; break; /* an unknown character: its bytes or one <unk> */
+    case MODEL_BPE_RANKS: /* byte fallback when complete, else one <unk> per character unless fused */
+        ok = (t->byte_fallback && all_bytes) || (t->unk_id >= 0 && !t->fuse_unk);
+        if (!ok && pre_bytelevel_only(t->pre)) { /* every character is known when the 256 are tokens */
+            const ByteChar *bc = tok_byte_chars();
+            ok = true;
+            for (int b = 0; b < 256 && ok; b++) ok = strmap_get(&t->vocab, bc[b].s, bc[b].n) >= 0;
+        }
+        break;
+    default: /* Unigram and SentencePiece .model: a run of unknown characters becomes one <unk> */
+        ok = false;
+        break;
+    }
+    return ok && longest <= SIZE_MAX / 4 ? 4 * longest : 0;
+}
+
 int tok_finish(Tokenizer *t, LabErr *e) {
+    t->cover_max = tok_cover_bound(t);
+    t->raw_bound = t->cover_max && t->model != MODEL_LLAMA2C && norm_keeps(t->norm) && pre_keeps(t->pre);
+    for (size_t i = 0; i < t->n_added && t->raw_bound; i++) t->raw_bound = !t->added[i].lstrip && !t->added[i].rstrip;
     if (t->n_added) qsort(t->added, t->n_added, sizeof *t->added, added_cmp);
     for (size_t b = 0, k = 0; b <= 256; b++) {
         while (k < t->n_added && (unsigned char)t->added[k].content[0] < b) k++;
@@ -273,7 +360,12 @@ static int normalize_pieces(const Tokenizer *t, TokPieces *p, LabErr *e) {
     return rc;
 }
 
-static int encode_llama2c(const Tokenizer *t, const char *text, size_t len, bool add_special, IntVec *out, LabErr *e) {
+static int too_many(const Tokenizer *t, size_t max_ids, LabErr *e) {
+    return lab_err(e, LAB_ERANGE, "%s: the text has more than %zu tokens", t->path, max_ids);
+}
+
+static int encode_llama2c(const Tokenizer *t, const char *text, size_t len, bool add_special, size_t max_ids,
+                          IntVec *out, LabErr *e) {
     int lead[2];
     size_t n_lead = 0;
     if (add_special) lead[n_lead++] = 1;
@@ -285,18 +377,33 @@ static int encode_llama2c(const Tokenizer *t, const char *text, size_t len, bool
     for (size_t i = 0; i < len; i++)
         if (3 + (int)p[i] >= t->n_vocab && strmap_get(&t->vocab, text + i, 1) < 0)
             return lab_err(e, LAB_ERANGE, "%s: byte 0x%02X has no byte token (vocabulary of %d)", t->path, p[i], t->n_vocab);
-    return bpe_scores_text(t, text, len, true, lead, n_lead, out, e);
+    /* every byte of the text is in some id (above), each id covers at most cover_max of them */
+    if (max_ids && t->cover_max && (len + t->cover_max - 1) / t->cover_max > max_ids) return too_many(t, max_ids, e);
+    size_t before = out->n;
+    if (bpe_scores_text(t, text, len, true, lead, n_lead, out, e)) return -1;
+    return max_ids && out->n - before > max_ids ? too_many(t, max_ids, e) : 0;
 }
 
 int tok_encode(const Tokenizer *t, const char *text, size_t len, bool add_special, IntVec *out, LabErr *e) {
+    return tok_encode_max(t, text, len, add_special, 0, out, e);
+}
+
+int tok_encode_max(const Tokenizer *t, const char *text, size_t len, bool add_special, size_t max_ids, IntVec *out,
+                   LabErr *e) {
     if (!text && len) return lab_err(e, LAB_EINVAL, "tok_encode: NULL text");
-    if (t->model == MODEL_LLAMA2C) return encode_llama2c(t, text, len, add_special, out, e);
-    if (t->model == MODEL_SPM) {
+    if (t->model == MODEL_LLAMA2C) return encode_llama2c(t, text, len, add_special, max_ids, out, e);
+    size_t start = out->n;
+    if (t->model == MODEL_SPM) { /* no lower bound here (tok_cover_bound): the count once encoded */
         if (add_special)
             for (size_t i = 0; i < t->n_post_pre; i++)
                 if (ivec_push(out, t->post_pre[i])) return lab_err(e, LAB_ENOMEM, "out of memory");
-        return spm_encode(t, text, len, out, e);
+        if (spm_encode(t, text, len, out, e)) return -1;
+        return max_ids && out->n - start > max_ids ? too_many(t, max_ids, e) : 0;
     }
+    /* U+FFFD for an invalid subpart (1-3 bytes) is 3 bytes: the replacement shortens nothing either */
+    if (max_ids && t->raw_bound &&
+        (len + t->cover_max - 1) / t->cover_max + (add_special ? t->n_post_pre + t->n_post_post : 0) > max_ids)
+        return too_many(t, max_ids, e);
     TokPieces p = {0};
     int rc = -1;
     if (add_special)
@@ -313,7 +420,20 @@ int tok_encode(const Tokenizer *t, const char *text, size_t len, bool add_specia
         lab_err_prefix(e, "%s: pre-tokenizer", t->path);
         goto fail;
     }
+    if (max_ids && t->cover_max) { /* a lower bound on the count before any merging (tok_cover_bound) */
+        size_t lb = add_special ? t->n_post_pre + t->n_post_post : 0;
+        for (size_t i = 0; i < p.n && lb <= max_ids; i++)
+            lb += p.v[i].id >= 0 ? 1 : (p.v[i].len + t->cover_max - 1) / t->cover_max;
+        if (lb > max_ids) {
+            too_many(t, max_ids, e);
+            goto fail;
+        }
+    }
     for (size_t i = 0; i < p.n; i++) {
+        if (max_ids && out->n - start > max_ids) {
+            too_many(t, max_ids, e);
+            goto fail;
+        }
         const TokPiece *pc = &p.v[i];
         if (pc->id >= 0) {
             if (ivec_push(out, pc->id)) goto oom;
@@ -328,6 +448,10 @@ int tok_encode(const Tokenizer *t, const char *text, size_t len, bool add_specia
     if (add_special)
         for (size_t i = 0; i < t->n_post_post; i++)
             if (ivec_push(out, t->post_post[i])) goto oom;
+    if (max_ids && out->n - start > max_ids) {
+        too_many(t, max_ids, e);
+        goto fail;
+    }
     rc = 0;
     goto fail;
 oom:

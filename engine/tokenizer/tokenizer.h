@@ -64,6 +64,11 @@ bool tok_is_special(const Tokenizer *t, int id);
 /* Encodes text (any bytes; invalid UTF-8 is handled as Hugging Face does). add_special adds
  * BOS/EOS per the post-processor (tokenizer.json) or as llama2.c's run.c does (BOS). Appends. */
 int  tok_encode(const Tokenizer *t, const char *text, size_t len, bool add_special, IntVec *out, LabErr *e);
+/* tok_encode that gives up as soon as the text is known to need more than max_ids ids (0: no
+ * limit): -1 with LAB_ERANGE "PATH: the text has more than N tokens" (out then holds a partial
+ * encoding). A 24 MB line is refused in well under a second instead of after its whole encoding. */
+int  tok_encode_max(const Tokenizer *t, const char *text, size_t len, bool add_special, size_t max_ids, IntVec *out,
+                    LabErr *e);
 /* Appends the decoded text of ids (skip_special_tokens = false). */
 int  tok_decode(const Tokenizer *t, const int *ids, size_t n, Buf *out, LabErr *e);
 

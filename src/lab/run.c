@@ -421,7 +421,7 @@ static void *worker(void *arg) {
     lab_sampling_engine(&j->s, seed, &es);
     EngStop stop = ENG_STOP_ERROR;
     double t_start = now_ms(), t_first = 0;
-    if (eng_tokenize(sl->m, j->text, true, &prompt, &err) ||
+    if (eng_tokenize_prompt(sl->m, j->text, true, &prompt, &err) ||
         eng_gen_start(&g, sl->m, prompt.v, (int)prompt.n, &es, &err)) {
         failed = true;
     } else {

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -1270,6 +1271,67 @@ static void test_vocab_merges_agree(void **st) {
     free(ej);
 }
 
+/* Issue 21: a 24 MB one-line prompt took 17-20 s to be refused for the context, because the
+ * whole line was encoded first. tok_encode_max gives up as soon as the count is known to pass the
+ * limit: well under 0.5 s of CPU for 24 MB with each kind of tokenizer (3 s allowed under the
+ * sanitizers, which slow the normalizer's and pre-tokenizer's passes down several times). A text
+ * that fits is encoded exactly as tok_encode does. */
+static void test_long_line_refused_fast(void **st) {
+    (void)st;
+    NEED_SHARED(story, "corpus/tinystories_sample.txt");
+    NEED_SHARED(l2c, "models/stories260K/tok512.bin");
+    NEED_SHARED(spm, "golden/spm-bpe-tokenizer/tokenizer.json");
+    NEED_SHARED(bl, "golden/bytelevel-bpe-tokenizer/tokenizer.json");
+    char *text;
+    size_t n;
+    LabErr e = {0};
+    assert_int_equal(file_read_all(story, 0, &text, &n, &e), 0);
+    size_t big = (size_t)24 << 20;
+    char *line = malloc(big + 1);
+    assert_non_null(line);
+    for (size_t at = 0; at < big; at += n) memcpy(line + at, text, big - at < n ? big - at : n);
+    for (size_t i = 0; i < big; i++)
+        if (line[i] == '\n' || line[i] == '\r') line[i] = ' ';
+    line[big] = 0;
+    const char *paths[3] = {l2c, spm, bl};
+#if defined(__SANITIZE_ADDRESS__)
+    const double limit = 3.0;
+#else
+    const double limit = 0.5;
+#endif
+    for (int k = 0; k < 3; k++) {
+        Tokenizer *t = NULL;
+        if (tok_load_file(&t, paths[k], 512, &e)) fail_msg("%s: %s", paths[k], e.msg);
+        IntVec v = {0};
+        clock_t c0 = clock();
+        int rc = tok_encode_max(t, line, big, true, 2048, &v, &e);
+        double secs = (double)(clock() - c0) / CLOCKS_PER_SEC;
+        printf("# %s: 24 MB refused in %.3f s of CPU: %s\n", tok_kind_name(t), secs, e.msg);
+        assert_int_equal(rc, -1);
+        assert_int_equal(e.code, LAB_ERANGE);
+        assert_non_null(strstr(e.msg, "the text has more than 2048 tokens"));
+        if (secs > limit) fail_msg("%s: %.3f s to refuse 24 MB (limit %.1f s)", paths[k], secs, limit);
+        /* a text that fits, and one whose limit is its exact count: the same ids as tok_encode */
+        IntVec all = {0}, lim = {0};
+        assert_int_equal(tok_encode(t, text, 3000, true, &all, &e), 0);
+        assert_int_equal(tok_encode_max(t, text, 3000, true, all.n, &lim, &e), 0);
+        assert_int_equal(lim.n, all.n);
+        assert_memory_equal(lim.v, all.v, all.n * sizeof *all.v);
+        lim.n = 0;
+        assert_int_equal(tok_encode_max(t, text, 3000, true, all.n - 1, &lim, &e), -1);
+        ivec_free(&all);
+        ivec_free(&lim);
+        ivec_free(&v);
+        tok_free(t);
+    }
+    free(line);
+    free(text);
+    free(story);
+    free(l2c);
+    free(spm);
+    free(bl);
+}
+
 int main(int argc, char **argv) {
     bool slow = argc > 1 && !strcmp(argv[1], "slow");
     const struct CMUnitTest slow_tests[] = {
@@ -1288,6 +1350,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_spm_many_strings),
         cmocka_unit_test(test_llama2c_runc),
         cmocka_unit_test(test_llama2c_tok512),
+        cmocka_unit_test(test_long_line_refused_fast),
         cmocka_unit_test(test_llama2c_matches_spm_golden),
         cmocka_unit_test(test_pretokenizers),
         cmocka_unit_test(test_metaspace_first),
