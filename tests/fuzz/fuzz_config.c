@@ -1,5 +1,6 @@
-/* config.json as the input, beside the fixed model.safetensors of tests/bad/engine/good: the
- * config reader and every check of the weights against what it claims. */
+/* config.json, then optionally "\n\x00GEN\x00\n" and generation_config.json, as the input, beside
+ * the fixed model.safetensors of tests/bad/engine/good: every family's config reader and every
+ * check of the weights against what it claims. */
 #include "engine.h"
 #include "fuzz.h"
 
@@ -14,7 +15,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         free(st);
         dir = path_dirname(p);
     }
-    fuzz_write("cfg/config.json", data, size);
+    const uint8_t *cfg, *gen;
+    size_t nc, ng;
+    fuzz_split(data, size, "\n\x00GEN\x00\n", &cfg, &nc, &gen, &ng);
+    fuzz_write("cfg/config.json", cfg, nc);
+    char gpath[4400];
+    snprintf(gpath, sizeof gpath, "%s/generation_config.json", dir);
+    if (gen == data + size && ng == 0 && nc == size) unlink(gpath); /* no marker: no generation_config.json */
+    else fuzz_write("cfg/generation_config.json", gen, ng);
     EngModel *m = NULL;
     LabErr e = {0};
     EngLoadOpts o = {.n_threads = 1, .ctx = 8, .mmap = true};

@@ -12,7 +12,7 @@ J = ['{', '}', '[', ']', ':', ',', 'null', 'true', 'false', '\\u0000', '\\ud800'
 q = lambda *ks: ['"%s"' % k for k in ks]
 w('safetensors', 'safetensors header keys and values', J + q('dtype', 'shape', 'data_offsets', '__metadata__', 'F32', 'F16', 'BF16', 'I64', 'F64', 'U8', 'BOOL', 'F8_E4M3',
   'model.embed_tokens.weight', 'model.norm.weight', 'lm_head.weight', 'model.layers.0.self_attn.q_proj.weight', 'model.layers.0.mlp.down_proj.weight', 'model.layers.0.input_layernorm.weight') + [b'\x00' * 8])
-w('config', 'config.json keys (llama, gpt2)', J + q('model_type', 'llama', 'gpt2', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads',
+w('config', 'config.json and generation_config.json keys, and the harness marker', [b'\n\x00GEN\x00\n'] + J + q('qwen2', 'qwen3', 'phi', 'gemma3_text', 'gpt_neox', 'layer_types', 'sliding_window', 'partial_rotary_factor', 'rotary_pct', 'use_parallel_residual', 'rope_local_base_freq', 'query_pre_attn_scalar', 'final_logit_softcapping', 'sliding_attention', 'full_attention', 'linear', 'llama3', 'factor', 'low_freq_factor', 'high_freq_factor', 'original_max_position_embeddings', 'pad_token_id', 'do_sample', 'temperature', 'top_k', 'top_p', 'model_type', 'llama', 'gpt2', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads',
   'vocab_size', 'max_position_embeddings', 'rms_norm_eps', 'tie_word_embeddings', 'attention_bias', 'mlp_bias', 'head_dim', 'hidden_act', 'silu', 'rope_theta', 'rope_scaling',
   'rope_parameters', 'rope_type', 'default', 'n_embd', 'n_layer', 'n_head', 'n_positions', 'n_inner', 'layer_norm_epsilon', 'activation_function', 'gelu_new',
   'scale_attn_weights', 'bos_token_id', 'eos_token_id'))
