@@ -70,16 +70,17 @@ static inline const char *fuzz_src(const char *rel) {
     return p;
 }
 
-/* Splits data at the first occurrence of sep: the part before in *a, after in *b. Without sep all
- * of data is *a and *b is empty. */
-static inline void fuzz_split(const uint8_t *data, size_t size, const char *sep, const uint8_t **a, size_t *na,
-                       const uint8_t **b, size_t *nb) {
-    size_t ls = strlen(sep);
+/* Splits data at the first occurrence of the marker sep[0..ls) (markers hold NUL bytes, so the
+ * length is given: FUZZ_SPLIT takes it from a string literal): the part before in *a, after in *b.
+ * Without the marker all of data is *a and *b is empty. */
+static inline void fuzz_split(const uint8_t *data, size_t size, const char *sep, size_t ls, const uint8_t **a,
+                              size_t *na, const uint8_t **b, size_t *nb) {
     const uint8_t *hit = size >= ls ? memmem(data, size, sep, ls) : NULL;
     *a = data;
     *na = hit ? (size_t)(hit - data) : size;
     *b = hit ? hit + ls : data + size;
     *nb = hit ? size - *na - ls : 0;
 }
+#define FUZZ_SPLIT(data, size, lit, a, na, b, nb) fuzz_split(data, size, lit, sizeof(lit) - 1, a, na, b, nb)
 
 #endif

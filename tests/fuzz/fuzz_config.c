@@ -17,15 +17,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     const uint8_t *cfg, *gen;
     size_t nc, ng;
-    fuzz_split(data, size, "\n\x00GEN\x00\n", &cfg, &nc, &gen, &ng);
+    FUZZ_SPLIT(data, size, "\n\x00GEN\x00\n", &cfg, &nc, &gen, &ng);
     fuzz_write("cfg/config.json", cfg, nc);
     char gpath[4400];
     snprintf(gpath, sizeof gpath, "%s/generation_config.json", dir);
-    if (gen == data + size && ng == 0 && nc == size) unlink(gpath); /* no marker: no generation_config.json */
+    if (nc == size) unlink(gpath); /* no marker: no generation_config.json */
     else fuzz_write("cfg/generation_config.json", gen, ng);
     EngModel *m = NULL;
     LabErr e = {0};
     EngLoadOpts o = {.n_threads = 1, .ctx = 8, .mmap = true};
     if (eng_load(&m, dir, &o, &e) == 0) eng_free(m);
+    else if (getenv("FUZZ_DEBUG")) fprintf(stderr, "fuzz_config: %s\n", e.msg);
     return 0;
 }

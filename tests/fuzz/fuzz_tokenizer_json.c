@@ -6,7 +6,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const uint8_t *json, *text;
     size_t nj, nt;
-    fuzz_split(data, size, "\n\x00TEXT\x00\n", &json, &nj, &text, &nt);
+    FUZZ_SPLIT(data, size, "\n\x00TEXT\x00\n", &json, &nj, &text, &nt);
     static const char fixed[] = "Hello world! <s> caf\xc3\xa9  \t\n 123 \xf0\x9f\x98\x80 ab";
     if (!nt) {
         text = (const uint8_t *)fixed;

@@ -5,7 +5,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const uint8_t *vocab, *merges;
     size_t nv, nm;
-    fuzz_split(data, size, "\n\x00MERGES\x00\n", &vocab, &nv, &merges, &nm);
+    FUZZ_SPLIT(data, size, "\n\x00MERGES\x00\n", &vocab, &nv, &merges, &nm);
     const char *vp = fuzz_write("vm/vocab.json", vocab, nv);
     char vpath[4400];
     snprintf(vpath, sizeof vpath, "%s", vp);
