@@ -30,6 +30,7 @@ int lab_ui_options(App *app, UiOptions *o, char *owned[2]) {
     o->ctx = c->ctx;
     o->sampling = c->sampling;
     o->blind = c->blind;
+    o->pacing = c->pacing;
     o->mmap = c->mmap;
     for (int k = 0; k < 2; k++) {
         CliModelOpts mo = cli_model_opts(app, k);

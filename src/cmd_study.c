@@ -9,7 +9,20 @@ static int run_study(App *app, int argc, char **argv);
 
 const Command cmd_study = {
     "study", "run a user-testing session: consent, a prompt set in balanced order, votes",
-    "usage: ablab study --prompts FILE [--blind] [--participant ID] [--a PATH] [--b PATH] [--db FILE]\n"
+    "usage: ablab study --prompts FILE [--study NAME] [--blind] [--pacing together|natural]\n"
+    "                   [--participant ID] [--a PATH] [--b PATH] [--db FILE] [sampling flags]\n"
+    "\n"
+    "A study is a recorded protocol: the first run of --study NAME (default: FILE's name) stores its\n"
+    "sampling settings (the sampling flags and config keys; --seed S gives every response seed S,\n"
+    "the default a fresh seed per response, recorded), max tokens, the prompt set and its sha256,\n"
+    "blind mode and pacing; every participant after that runs exactly that protocol, whatever the\n"
+    "lab's settings screen or their config say (a sampling flag that contradicts it is refused).\n"
+    "The start screen shows it. Before the first prompt the whole set is checked against both\n"
+    "models (UTF-8, not empty, fits each context with max tokens): every line that cannot be asked\n"
+    "is listed and nothing starts. A prompt that still fails is recorded as failed and skipped.\n"
+    "In --blind mode nothing but the answers' text tells the models apart until the vote: no\n"
+    "names, sizes, speed, token counts or stop reasons; with --pacing together (the default) both\n"
+    "answers appear at once when both are done, natural shows each as its model writes it.\n"
     "\n"
     "Shows the instructions and consent text (assets/study/instructions.txt and consent.txt,\n"
     "replace them for your study), asks for a pseudonym unless --participant gives one, then\n"
@@ -22,20 +35,25 @@ const Command cmd_study = {
     2, /* model arms: --a-tokenizer, --b-quant, ... */
 };
 
-typedef struct { const char *prompts, *participant; } StudyArgs;
+typedef struct { const char *prompts, *participant, *study; } StudyArgs;
 
 static int study_opt(App *app, int opt, const char *arg, void *ud) {
     StudyArgs *a = ud;
     (void)app;
     if (opt == 'p') { a->prompts = arg; return 0; }
     if (opt == 'P') { a->participant = arg; return 0; }
+    if (opt == 'S') { a->study = arg; return 0; }
     return 1;
 }
+
+/* The protocol's keys: the sampling rows, blind and pacing. */
+static bool protocol_key(int k) { return (k >= CFG_SAMPLING && k < CFG_SAMPLING_END) || k == CFG_BLIND || k == CFG_PACING; }
 
 static int run_study(App *app, int argc, char **argv) {
     static const struct option extra[] = {
         {"prompts", required_argument, NULL, 'p'},
         {"participant", required_argument, NULL, 'P'},
+        {"study", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
     StudyArgs a = {0};
@@ -49,7 +67,23 @@ static int run_study(App *app, int argc, char **argv) {
     if (lab_ui_options(app, &o, owned)) return EXIT_FAIL;
     o.prompts_path = a.prompts;
     o.participant = a.participant;
+    o.study_name = a.study;
+    /* a new study records where its protocol came from; flags that name it are checked against a
+     * study already recorded (the config file and environment are this machine's, not the study's) */
+    bool from[CFG_FLAG + 1] = {0};
+    for (int k = 0; k < CFG_NKEYS; k++)
+        if (protocol_key(k)) from[app->cfg.src[k]] = true;
+    o.study_strict = from[CFG_FLAG];
+    static const char *const words[] = {"defaults", "config file", "environment", "command line"};
+    char source[96] = "";
+    for (int s = CFG_DEFAULT; s <= CFG_FLAG; s++)
+        if (from[s]) snprintf(source + strlen(source), sizeof source - strlen(source), "%s%s", source[0] ? ", " : "", words[s]);
+    o.study_source = source;
+    LabStrList problems = {0};
+    o.problems = &problems;
     int rc = ui_run_study(&o, &app->err);
+    for (size_t i = 0; i < problems.n; i++) fprintf(stderr, "%s\n", problems.v[i]);
+    lab_strlist_free(&problems);
     free(owned[0]);
     free(owned[1]);
     return lab_ui_status(app, rc);

@@ -348,7 +348,10 @@ static void ui_finish(Ui *ui) {
     lab_strlist_free(&ui->prompts);
     free(ui->study_text[0]);
     free(ui->study_text[1]);
-    for (int s = 0; s < 2; s++) buf_free(&ui->pane[s].text);
+    for (int s = 0; s < 2; s++) {
+        buf_free(&ui->pane[s].text);
+        buf_free(&ui->pane[s].held);
+    }
     free(ui->prompt);
     free(ui->load_path);
     le_free(&ui->ed);
@@ -380,6 +383,7 @@ static int ui_loop(Ui *ui) {
             UiLayout L = layout_compute(LINES, COLS, editor_lines(ui, COLS));
             fit(ui, &L);
             draw(ui, &L);
+            compare_shown(ui);   /* after the frame is on screen: when each answer was fully shown */
             ui->dirty = false;
         }
         if (got && ui->n_key_ms < (int)(sizeof ui->key_ms / sizeof *ui->key_ms))

@@ -13,6 +13,7 @@ typedef struct {
     int threads, ctx;
     LabSampling sampling;
     bool blind;                 /* ad-hoc prompts in blind mode */
+    LabPacing pacing;           /* how blind answers appear (a study's own pacing wins) */
     bool mmap;                  /* engines read weights in place from the files */
     const char *tokenizer[2];   /* per slot: a tokenizer file instead of the one beside the weights */
     const char *quant[2];       /* per slot: convert the weights at load (NULL = as stored) */
@@ -23,6 +24,13 @@ typedef struct {
     /* study mode (ui_run_study) */
     const char *prompts_path;   /* the prompt set */
     const char *participant;    /* pseudonym; NULL = asked on the start screen */
+    const char *study_name;     /* the study (NULL = the prompt set's file name); created from
+                                   sampling, blind and pacing above if it is not in the record yet */
+    bool study_strict;          /* sampling, blind or pacing were given as flags: a recorded study
+                                   with other values is refused instead of followed */
+    const char *study_source;   /* where a new study's protocol comes from, in words */
+    LabStrList *problems;       /* filled with every prompt that cannot be asked when the set is
+                                   refused before the study starts (NULL: not wanted) */
 } UiOptions;
 
 /* Runs the lab until the user quits. Returns 0 after a normal quit, the signal number after
@@ -30,9 +38,11 @@ typedef struct {
  * or -1 with e filled: no terminal (stdout/stdin not a TTY: the message points to `ablab run`),
  * TERM=dumb, a model or the database that would not open. */
 int ui_run_lab(const UiOptions *o, LabErr *e);
-/* Runs a user-testing session on o->prompts_path: start screen (instructions, consent,
- * pseudonym), the prompts in a balanced order with balanced sides, progress, thank-you; resumes
- * where the same participant stopped. Same returns as ui_run_lab. */
+/* Runs a user-testing session on o->prompts_path under its study's recorded protocol: the whole
+ * set is checked against both models first (refused with o->problems filled), then the start
+ * screen (instructions, consent, the protocol, pseudonym), the prompts in a balanced order with
+ * balanced sides, progress, thank-you; resumes where the same participant stopped. Same returns
+ * as ui_run_lab. */
 int ui_run_study(const UiOptions *o, LabErr *e);
 /* Every key of the lab, screen by screen, generated from the screens' key tables (the same text
  * the help screen shows): a Markdown table per screen, or plain text. Replaces out's contents;

@@ -76,6 +76,8 @@ typedef struct {
     LabMetrics m;
     bool running, done, have_metrics;
     char err[1024];
+    Buf held;                 /* pacing together: what the model wrote, not shown until both are done */
+    double shown_ms;          /* when the whole answer was on screen (0: not yet) */
 } UiPane;
 
 typedef struct Ui Ui;
@@ -98,7 +100,10 @@ struct Ui {
     LineEdit ed;
     char *prompt;             /* the prompt being answered / shown */
     int64_t pair_id;
-    bool ratable, blind_pair; /* names hidden until the vote */
+    bool ratable, blind_pair; /* names, sizes, speed, token counts, stop reasons hidden until the vote */
+    bool hold;                /* this pair's pacing is together: both panes stay empty until both end */
+    LabPacing pacing;         /* of the pair being asked */
+    bool shown_logged;        /* compare_shown has logged this pair's reveal */
     bool stopped;             /* Esc pressed during this ask */
     double done_ms;           /* when both answers ended (time to decide) */
     LabChoice choice;
@@ -141,6 +146,7 @@ struct Ui {
     char *load_path;
 
     /* study */
+    LabStudy protocol;        /* the study's recorded protocol */
     LabSessionInfo sess;
     LabStudyItem item;
     bool have_item;
@@ -248,6 +254,9 @@ void compare_event(Ui *ui, const Ev *ev);
 int  compare_ask(Ui *ui, const char *text, int64_t prompt_id);
 void compare_show_pair(Ui *ui, int64_t pair_id);       /* load a stored pair into the panes */
 void compare_reset(Ui *ui);
+/* After a frame is on screen: stamps when each pane's whole answer was shown, and logs how far
+ * apart the two were (the pacing's check). */
+void compare_shown(Ui *ui);
 void history_free(Ui *ui);
 void models_event(Ui *ui, const Ev *ev);
 void models_refresh(Ui *ui);

@@ -9,6 +9,8 @@
 
 static void pane_reset(UiPane *p) {
     buf_clear(&p->text);
+    buf_clear(&p->held);
+    p->shown_ms = 0;
     memset(&p->san, 0, sizeof p->san);
     memset(&p->m, 0, sizeof p->m);
     p->scroll = 0;
@@ -26,7 +28,12 @@ void compare_reset(Ui *ui) {
     memset(&ui->rate, 0, sizeof ui->rate);
     ui->tags[0] = ui->comment[0] = 0;
     ui->score_side = 0;
+    ui->hold = false;
+    ui->shown_logged = false;
 }
+
+/* Blind and not yet voted on: only the answers' text may be seen. */
+static bool hidden(const Ui *ui) { return ui->blind_pair && ui->phase != PH_RATED; }
 
 static void pane_append(UiPane *p, const char *s, size_t n) {
     if (text_sanitize(&p->san, s, n, &p->text)) LOG_E("ui: out of memory appending output");
@@ -40,6 +47,10 @@ int compare_ask(Ui *ui, const char *text, int64_t prompt_id) {
     LabAskOpts o = {0};
     o.prompt_id = prompt_id;
     o.record_cancelled = true;
+    o.shown = true;
+    /* a study's recorded pacing, else the lab's; it only matters when blind */
+    ui->pacing = ui->study ? ui->protocol.pacing : ui->opt->pacing;
+    ui->hold = ui->blind_pair && ui->pacing == LAB_PACING_TOGETHER;
     LabEvents ev = evq_lab_events(&ui->q);
     LabErr e = {0};
     int64_t pair = 0;
@@ -108,10 +119,40 @@ void compare_show_pair(Ui *ui, int64_t pair_id) {
     lab_pair_free(&p);
 }
 
+/* Pacing together: both answers go on screen in one step, from the record when the pair is
+ * complete (so what is shown is what was stored, also for a side answered before a resume). */
+static void release_held(Ui *ui, bool ok) {
+    LabPair rec;
+    LabErr e = {0};
+    bool have = ok && lab_pair_get(ui->lab, ui->pair_id, &rec, &e) == 0;
+    for (int side = 0; side < 2; side++) {
+        UiPane *p = &ui->pane[side];
+        int slot = have ? (side == 0 ? rec.left_slot : 1 - rec.left_slot) : 0;
+        if (have && rec.output[slot]) pane_append(p, rec.output[slot], strlen(rec.output[slot]));
+        else if (p->held.len) pane_append(p, p->held.data, p->held.len);
+        text_sanitize_end(&p->san, &p->text);
+        if (have) p->m = rec.metrics[slot];
+        p->have_metrics = true;
+        p->done = true;
+        buf_clear(&p->held);
+    }
+    if (have) lab_pair_free(&rec);
+    ui->hold = false;
+}
+
 void compare_event(Ui *ui, const Ev *ev) {
     if (ev->kind == EV_PIECE || ev->kind == EV_DONE) {
         if (ev->side < 0 || ev->side > 1) return;
         UiPane *p = &ui->pane[ev->side];
+        if (ui->hold) {
+            /* nothing of one answer shows before the other is done: no text, no timing */
+            if (ev->kind == EV_PIECE && buf_append(&p->held, ev->text, ev->len)) LOG_E("ui: out of memory holding output");
+            if (ev->kind == EV_DONE) {
+                p->m = ev->m;
+                if (ev->err[0]) snprintf(p->err, sizeof p->err, "%s", ev->err);
+            }
+            return;
+        }
         if (ev->kind == EV_PIECE) {
             pane_append(p, ev->text, ev->len);
             p->m = ev->m;
@@ -129,15 +170,32 @@ void compare_event(Ui *ui, const Ev *ev) {
     if (ev->kind == EV_PAIR_DONE) {
         ui->pair_id = ev->id;
         ui->ratable = ev->ok;
+        if (ui->hold) release_held(ui, ev->ok);
         for (int s = 0; s < 2; s++) ui->pane[s].running = false;
         ui->done_ms = now_ms();
         if (ev->ok) {
             ui->phase = PH_RATE;
         } else {
             ui->phase = PH_EDIT;
-            ui_flash(ui, true, "this pair cannot be rated: %s", ui->pane[0].err[0] ? ui->pane[0].err : ui->pane[1].err[0] ? ui->pane[1].err : "an answer is missing");
+            const char *why = ui->pane[0].err[0] ? ui->pane[0].err : ui->pane[1].err[0] ? ui->pane[1].err : "an answer is missing";
+            /* blind: an engine's message (its context size, its name) would tell the models apart */
+            if (ui->blind_pair) why = "an answer could not be written (recorded as failed)";
+            if (ui->study) ui_flash(ui, true, "this prompt cannot be rated: %s; Enter: the next prompt", why);
+            else ui_flash(ui, true, "this pair cannot be rated: %s", why);
         }
     }
+}
+
+void compare_shown(Ui *ui) {
+    if (ui->screen != SCR_COMPARE || ui->shown_logged || !ui->pair_id) return;
+    double now = now_ms();
+    for (int s = 0; s < 2; s++)
+        if (ui->pane[s].done && !ui->pane[s].running && ui->pane[s].shown_ms == 0) ui->pane[s].shown_ms = now;
+    if (ui->pane[0].shown_ms == 0 || ui->pane[1].shown_ms == 0) return;
+    ui->shown_logged = true;
+    double gap = ui->pane[0].shown_ms - ui->pane[1].shown_ms;
+    LOG_I("ui: pair %lld: both answers fully shown %.1f ms apart (%s%s)", (long long)ui->pair_id, gap < 0 ? -gap : gap,
+          ui->blind_pair ? "blind, pacing " : "open", ui->blind_pair ? lab_pacing_name(ui->pacing) : "");
 }
 
 /* ---------- voting ---------- */
@@ -401,7 +459,12 @@ static bool compare_key(Ui *ui, const UiKey *k) {
 
 /* ---------- drawing ---------- */
 
-static void draw_metrics(const UiPane *p, UiRect r, UiAttr a) {
+static void draw_metrics(const Ui *ui, const UiPane *p, UiRect r, UiAttr a) {
+    if (hidden(ui)) {
+        /* no speed, size, token count or stop reason before the vote: the same words on both sides */
+        d_text(r, 0, 0, p->running ? " answering…" : "", AT_DIM);
+        return;
+    }
     if (!p->have_metrics) {
         d_text(r, 0, 0, p->running ? " waiting for the first token…" : "", AT_DIM);
         return;
@@ -454,7 +517,8 @@ static void draw_pane(const Ui *ui, const UiLayout *L, int side) {
         const TextLine *ln = &tl.v[top + i];
         d_textn(body, i, 1, s + ln->start, ln->len, AT_NORMAL);
     }
-    if (p->err[0]) d_printf(body, body.h - 1, 1, AT_ERR, "error: %s", p->err);
+    if (p->err[0] && !p->running)
+        d_printf(body, body.h - 1, 1, AT_ERR, "error: %s", hidden(ui) ? "this answer could not be written" : p->err);
     if (total > body.h) {
         char pos[48];
         snprintf(pos, sizeof pos, " %d-%d/%d ", top + 1, top + body.h < total ? top + body.h : total, total);
@@ -462,7 +526,7 @@ static void draw_pane(const Ui *ui, const UiLayout *L, int side) {
         if (head.w > w + col + 12) d_text(head, 0, head.w - w, pos, AT_DIM);
     }
     text_lines_free(&tl);
-    draw_metrics(p, L->metrics[side], AT_OK);
+    draw_metrics(ui, p, L->metrics[side], AT_OK);
 }
 
 static void draw_editor(const Ui *ui, const UiLayout *L) {

@@ -36,15 +36,40 @@ int study_begin(Ui *ui, LabErr *e) {
         free(path);
         if (rc) return -1;
     }
-    if (lab_prompts_read(ui->opt->prompts_path, &ui->prompts, e)) return -1;
+    const UiOptions *o = ui->opt;
+    if (lab_prompts_read(o->prompts_path, &ui->prompts, e)) return -1;
     /* lines starting with '#' describe the set (the sets in assets/prompts): not prompts */
     size_t kept = 0;
     for (size_t i = 0; i < ui->prompts.n; i++) {
-        if (ui->prompts.v[i][0] == '#') free(ui->prompts.v[i]);
-        else ui->prompts.v[kept++] = ui->prompts.v[i];
+        if (ui->prompts.v[i][0] == '#') {
+            free(ui->prompts.v[i]);
+            continue;
+        }
+        if (ui->prompts.line) ui->prompts.line[kept] = ui->prompts.line[i];
+        ui->prompts.v[kept++] = ui->prompts.v[i];
     }
     ui->prompts.n = kept;
-    if (!ui->prompts.n) return lab_err(e, LAB_EINVAL, "%s: no prompts", ui->opt->prompts_path);
+    if (!ui->prompts.n) return lab_err(e, LAB_EINVAL, "%s: no prompts", o->prompts_path);
+    /* the whole set against both models before anything is recorded: every line that cannot be
+     * asked is named (on stderr, once the terminal is back), and the study does not start */
+    LabStudySpec spec = {.name = o->study_name && *o->study_name ? o->study_name : path_basename(o->prompts_path),
+                         .prompt_set = path_basename(o->prompts_path), .prompts = &ui->prompts,
+                         .sampling = o->sampling, .blind = o->blind, .pacing = o->pacing,
+                         .source = o->study_source ? o->study_source : ""};
+    LabStudy recorded;
+    int max_tokens = spec.sampling.max_tokens;
+    LabErr fe = {0};
+    if (lab_study_find(ui->lab, spec.name, &recorded, &fe) == 1) max_tokens = recorded.sampling.max_tokens;
+    LabStrList bad;
+    int n_bad = lab_prompts_check(ui->lab, &ui->prompts, o->prompts_path, max_tokens, &bad, e);
+    if (n_bad < 0) return -1;
+    if (n_bad > 0) {
+        if (o->problems) *o->problems = bad;
+        else lab_strlist_free(&bad);
+        return lab_err(e, LAB_EINVAL, "%s: %d of %zu prompts cannot be asked (listed above); the study was not started",
+                       o->prompts_path, n_bad, ui->prompts.n);
+    }
+    if (lab_study_open(ui->lab, &spec, o->study_strict, &ui->protocol, e)) return -1;
     ui_goto(ui, SCR_STUDY_START);
     if (ui->opt->participant) on_pseudonym(ui, ui->opt->participant);
     if (!ui->participant[0]) ui_input_open(ui, "your pseudonym (no real names)", "", on_pseudonym);
@@ -52,17 +77,17 @@ int study_begin(Ui *ui, LabErr *e) {
 }
 
 static int study_start(Ui *ui) {
-    char name[LAB_NAME_MAX * 2];
-    const char *set = path_basename(ui->opt->prompts_path);
-    snprintf(name, sizeof name, "study-%s-%s", set, ui->participant);
+    char name[LAB_NAME_MAX * 3];
+    snprintf(name, sizeof name, "study:%s:%s", ui->protocol.name, ui->participant);
     LabSessionSpec spec = {0};
     spec.name = name;
     spec.kind = "study";
     spec.participant = ui->participant;
-    spec.prompt_set = set;
-    spec.blind = ui->opt->blind;
+    spec.prompt_set = ui->protocol.prompt_set;
+    spec.blind = ui->protocol.blind;
     spec.consent = true;
     spec.seed = -1;
+    spec.study_id = ui->protocol.id;
     LabErr e = {0};
     if (lab_session_start(ui->lab, &spec, &ui->sess, &e) || lab_session_set_prompts(ui->lab, &ui->prompts, &e)) {
         ui_flash(ui, true, "%s", e.msg);
@@ -158,20 +183,47 @@ static void study_done_draw(const Ui *ui, const UiLayout *L) {
     UiRect in = d_box(layout_center(L->full, 9, 70), "thank you");
     d_printf(in, 1, 0, AT_OK, "Thank you, %s!", ui->participant);
     d_printf(in, 3, 0, AT_NORMAL, "You rated %d of %d prompts. Your answers are saved.", ui->sess.n_rated, ui->sess.n_prompts);
+    if (ui->item.n_failed)
+        d_printf(in, 4, 0, AT_DIM, "%d prompt%s could not be answered and %s skipped.", ui->item.n_failed,
+                 ui->item.n_failed == 1 ? "" : "s", ui->item.n_failed == 1 ? "was" : "were");
     d_printf(in, 5, 0, AT_DIM, "Press %s to %s.", done_keys[SD_FINISH].key, done_keys[SD_FINISH].label);
+}
+
+/* The recorded protocol in words, for the start screen: the settings table's names and values. */
+static void protocol_text(const LabStudy *p, char *out, size_t n) {
+    size_t k = 0;
+    out[0] = 0;
+    for (int i = 0; i < LAB_SAMPLING_N && k < n; i++) {
+        LabSettingInfo in;
+        char v[48];
+        lab_sampling_info(i, &in);
+        lab_sampling_format(&p->sampling, i, v, sizeof v);
+        k += (size_t)snprintf(out + k, n - k, "%s%s %s", i ? " · " : "", in.name, v);
+    }
 }
 
 static void study_start_draw(const Ui *ui, const UiLayout *L) {
     UiRect box = layout_center(L->full, L->full.h, 96);
     UiRect in = d_box(box, "user study");
-    /* the texts get what is left above the three fixed lines at the bottom */
-    UiRect text = {in.y, in.x, in.h > 4 ? in.h - 4 : 0, in.w};
+    /* the texts get what is left above the protocol (four lines) and the two fixed lines */
+    UiRect text = {in.y, in.x, in.h > 7 ? in.h - 7 : 0, in.w};
     int y = draw_para(text, 0, ui->study_text[0], AT_NORMAL);
     y++;
     if (y < text.h) d_text(text, y++, 0, "Consent", AT_HEAD_A);
     draw_para(text, y, ui->study_text[1], AT_NORMAL);
-    d_printf(in, in.h - 3, 0, AT_NORMAL, "Prompt set: %s (%zu prompts)%s", path_basename(ui->opt->prompts_path), ui->prompts.n,
-             ui->opt->blind ? " · blind: model names are shown after each vote" : "");
+    const LabStudy *p = &ui->protocol;
+    char proto[1024];
+    int n = snprintf(proto, sizeof proto, "Study %s: prompt set %s (%d prompts, sha256 %.12s). Every participant: ", p->name,
+                     p->prompt_set, p->n_prompts, p->prompts_sha256);
+    protocol_text(p, proto + n, sizeof proto - (size_t)n);
+    n = (int)strlen(proto);
+    if (p->blind)
+        snprintf(proto + n, sizeof proto - (size_t)n, ". Blind: names are shown after each vote; %s.",
+                 p->pacing == LAB_PACING_TOGETHER ? "both answers appear together once both are written"
+                                                  : "each answer appears as it is written");
+    else snprintf(proto + n, sizeof proto - (size_t)n, ". Open: the names are shown with the answers.");
+    UiRect pr = {in.y + (in.h > 6 ? in.h - 6 : 0), in.x, in.h > 6 ? 4 : 0, in.w};
+    draw_para(pr, 0, proto, AT_DIM);
     if (ui->participant[0]) d_printf(in, in.h - 2, 0, AT_KEY, "Pseudonym: %s", ui->participant);
     else d_printf(in, in.h - 2, 0, AT_KEY, "Pseudonym: (none yet: press %s)", start_keys[SS_NAME].key);
     static const int ids[] = {SS_AGREE, SS_LEAVE, SS_NAME};

@@ -810,6 +810,14 @@ int lab_study_open(Lab *l, const LabStudySpec *spec, bool strict, LabStudy *out,
     return rc;
 }
 
+int lab_study_find(Lab *l, const char *name, LabStudy *out, LabErr *e) {
+    StudyCopy c = {out, e, 0};
+    pthread_mutex_lock(&l->mu);
+    int found = db_study_by_name(l->db, name, copy_study, &c, e);
+    pthread_mutex_unlock(&l->mu);
+    return found < 0 || c.rc ? -1 : found;
+}
+
 int lab_study_current(Lab *l, LabStudy *out, LabErr *e) {
     (void)e;
     pthread_mutex_lock(&l->mu);

@@ -278,6 +278,8 @@ typedef struct {
  * `strict` (the caller's settings were asked for explicitly), when a setting, blind or the pacing
  * differs ("study 'pilot' was created with temperature 0.8, not 0.2; ..."). */
 int  lab_study_open(Lab *l, const LabStudySpec *spec, bool strict, LabStudy *out, LabErr *e);
+/* The study recorded under `name`: 1 with *out filled, 0 if there is none. */
+int  lab_study_find(Lab *l, const char *name, LabStudy *out, LabErr *e);
 /* The protocol of the current session's study: 1 with *out filled, 0 if the session has none. */
 int  lab_study_current(Lab *l, LabStudy *out, LabErr *e);
 
