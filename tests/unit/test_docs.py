@@ -120,6 +120,15 @@ for page in [readme] + pages:
                 bad.append(f"{where}: {os.path.relpath(target, SRC)} has no heading with the anchor #{frag}")
     check(f"{rel}: its {n_links} relative links resolve", not bad, "\n".join(bad))
 
+# docs/lab.md's key table is what the lab's own key tables print (`ablab keys --markdown`).
+lab_md = os.path.join(docs_dir, "lab.md")
+ablab = os.environ.get("ABLAB_BIN")
+if ablab and os.path.exists(lab_md):
+    import subprocess
+    gen = subprocess.run([ablab, "keys", "--markdown"], capture_output=True, text=True).stdout.strip()
+    check("docs/lab.md's key table is the current `ablab keys --markdown`", gen and gen in read(lab_md),
+          "run: ablab keys --markdown, and paste it between the key-table markers of docs/lab.md")
+
 orphans = [os.path.relpath(p, SRC) for p in pages if os.path.realpath(p) not in linked]
 check("every docs/*.md page is linked from README.md", not orphans, ", ".join(orphans))
 finish()
