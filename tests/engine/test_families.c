@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "engine.h"
+#include "gguf.h"
 #include "test_engine_util.h"
 
 typedef struct {
@@ -290,7 +291,109 @@ static void test_generation_config_eos_list(void **st) {
     ref_free(&g);
 }
 
+/* Whether key is one of the '|'-separated keys of list. */
+static bool in_list(const char *list, const char *key) {
+    size_t n = strlen(key);
+    for (const char *p = list; p && *p;) {
+        const char *end = strchr(p, '|');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && !strncmp(p, key, n)) return true;
+        p = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+/* A copy of GGUF src at dst with the keys of `drop` ('|'-separated, NULL: none) left out and `add`
+ * adding what replaces them. */
+typedef int (*GgufAdd)(GgufWriter *w, LabErr *e);
+static void gguf_variant(const char *src, const char *dst, const char *drop, GgufAdd add) {
+    GgufFile *g = NULL;
+    LabErr e = {0};
+    if (gguf_open(&g, src, &e)) fail_msg("%s", e.msg);
+    GgufWriter *w = gguf_writer_new(g->alignment);
+    assert_non_null(w);
+    for (size_t i = 0; i < g->n_kv; i++) {
+        if (!strcmp(g->kv[i].key, "general.alignment") || in_list(drop, g->kv[i].key)) continue;
+        if (gguf_w_kv(w, &g->kv[i], &e)) fail_msg("%s", e.msg);
+    }
+    if (add && add(w, &e)) fail_msg("%s", e.msg);
+    for (size_t i = 0; i < g->n_tensors; i++) {
+        const GgufTensor *t = &g->tensors[i];
+        if (gguf_w_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data, &e)) fail_msg("%s", e.msg);
+    }
+    if (gguf_w_write(w, dst, &e)) fail_msg("%s", e.msg);
+    gguf_writer_free(w);
+    gguf_close(g);
+}
+
+static int add_yarn(GgufWriter *w, LabErr *e) { return gguf_w_str(w, "qwen2.rope.scaling.type", "yarn", 4, e); }
+static int add_attn_softcap(GgufWriter *w, LabErr *e) { return gguf_w_f32(w, "qwen2.attn_logit_softcapping", 30.0f, e); }
+static int add_final_softcap(GgufWriter *w, LabErr *e) { return gguf_w_f32(w, "qwen2.final_logit_softcapping", 30.0f, e); }
+static int add_half_rope(GgufWriter *w, LabErr *e) { return gguf_w_u32(w, "qwen2.rope.dimension_count", 8, e); }
+static int add_key_length(GgufWriter *w, LabErr *e) { /* head_dim 8 where the tensors have 16 */
+    return gguf_w_u32(w, "qwen2.attention.key_length", 8, e) || gguf_w_u32(w, "qwen2.attention.value_length", 8, e) ||
+           gguf_w_u32(w, "qwen2.rope.dimension_count", 8, e);
+}
+static int add_short_pattern(GgufWriter *w, LabErr *e) {
+    bool p[2] = {true, false};
+    return gguf_w_arr(w, "gemma3.attention.sliding_window_pattern", GGUF_TYPE_BOOL, p, 2, e);
+}
+
+/* GGUF metadata that changes the math and that ablab does not apply is refused, each with its own
+ * message naming the file and the key; so is metadata that disagrees with the tensors. */
+static void test_gguf_refusals(void **st) {
+    (void)st;
+    const char *td = getenv("TEST_DATA_DIR");
+    char qwen2[4200], gemma[4200];
+    snprintf(qwen2, sizeof qwen2, "%s/ref/models/qwen2", td ? td : "");
+    snprintf(gemma, sizeof gemma, "%s/ref/models/gemma3_text", td ? td : "");
+    if (!td || file_exists(qwen2) != 2 || file_exists(gemma) != 2) {
+        printf("# %s is absent: skipping\n", qwen2);
+        skip();
+        return;
+    }
+    char tmpl[] = "/tmp/ablab-ggufbad-XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    char good_q[128], good_g[128], bad[128];
+    snprintf(good_q, sizeof good_q, "%s/qwen2.gguf", tmpl);
+    snprintf(good_g, sizeof good_g, "%s/gemma3.gguf", tmpl);
+    snprintf(bad, sizeof bad, "%s/bad.gguf", tmpl);
+    EngModel *m = NULL;
+    LabErr e = {0};
+    EngLoadOpts o = {.n_threads = 1};
+    if (eng_load(&m, qwen2, &o, &e) || eng_save_gguf(m, good_q, "f32", &e)) fail_msg("%s", e.msg);
+    eng_free(m);
+    if (eng_load(&m, gemma, &o, &e) || eng_save_gguf(m, good_g, "f32", &e)) fail_msg("%s", e.msg);
+    eng_free(m);
+    static const struct {
+        const char *src_kind, *drop;
+        GgufAdd add;
+        const char *expect;
+    } cases[] = {
+        {"q", NULL, add_yarn, "qwen2.rope.scaling.type is 'yarn' (ablab applies none and linear, and rope_freqs)"},
+        {"q", NULL, add_attn_softcap, "qwen2.attn_logit_softcapping = 30 is set, which ablab does not apply to qwen2"},
+        {"q", NULL, add_final_softcap, "qwen2.final_logit_softcapping = 30 is set, which ablab does not apply to qwen2"},
+        {"q", "qwen2.rope.dimension_count", add_half_rope,
+         "qwen2.rope.dimension_count 8 differs from key_length 16 (partial rotary is read for gptneox and phi2)"},
+        {"q", "qwen2.attention.key_length|qwen2.attention.value_length|qwen2.rope.dimension_count", add_key_length, "tensor 'blk.0.attn_q.weight' has shape [64, 64, 1, 1], expected [64, 32]"},
+        {"g", "gemma3.attention.sliding_window_pattern", add_short_pattern, "gemma3.attention.sliding_window_pattern has 2 entries for 3 layers"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        gguf_variant(cases[i].src_kind[0] == 'q' ? good_q : good_g, bad, cases[i].drop, cases[i].add);
+        int rc = eng_load(&m, bad, &o, &e);
+        if (rc == 0) fail_msg("case %zu loaded; expected \"%s\"", i, cases[i].expect);
+        if (!strstr(e.msg, cases[i].expect) || !strstr(e.msg, "bad.gguf"))
+            fail_msg("case %zu: \"%s\" does not say \"%s\"", i, e.msg, cases[i].expect);
+        printf("ok   %s\n", cases[i].expect);
+        unlink(bad);
+    }
+    unlink(good_q);
+    unlink(good_g);
+    rmdir(tmpl);
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_families), cmocka_unit_test(test_generation_config_eos_list)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_families), cmocka_unit_test(test_generation_config_eos_list),
+                                       cmocka_unit_test(test_gguf_refusals)};
     return cmocka_run_group_tests_name("families", tests, NULL, NULL);
 }
