@@ -161,6 +161,12 @@ bool ui_dispatch(Ui *ui, const UiKey *k) {
         ui_flash(ui, false, "loading model %c… (Ctrl-Q quits after it)", ui->load_slot ? 'B' : 'A');
         return true;
     }
+    if ((g == G_HISTORY || g == G_STATS || g == G_MODELS) && ui->blind_pair && ui->screen == SCR_COMPARE &&
+        (ui->phase == PH_RUN || ui->phase == PH_RATE)) {
+        /* a blind pair not yet voted on: those screens name the models */
+        ui_flash(ui, false, "vote first: the history, stats and models screens show the names of a blind pair");
+        return true;
+    }
     switch (g) {
     case G_HELP: ui_goto(ui, SCR_HELP); return true;
     case G_SETTINGS: ui_goto(ui, SCR_SETTINGS); return true;

@@ -167,7 +167,33 @@ def scenario_refused_set(home):
     check("refused: no study and no session recorded", n == "0", n)
 
 
-SCENARIOS = {"locale": scenario_locale, "blind": scenario_blind_protocol, "refused": scenario_refused_set}
+def scenario_lab_blind(home):
+    """The lab's own blind mode (--blind, no study): before the vote the compare screen shows no
+    name or metric, and F3/F4/F5 (which would name the models) wait for the vote."""
+    db = os.path.join(home, "labblind.db")
+    names = [T.NAME_A, T.NAME_B]
+    with Tmux(home) as tm:
+        tm.run(lab_cmd(db, "--blind", max_tokens=16))
+        tm.ask("Once upon a time")
+        s = tm.wait(lambda s: "Which answer is better?" in s and "answering…" not in s, 60, "the vote")
+        bad = [what for what, f in FORBIDDEN if f(s, names)]
+        check("lab blind: nothing before the vote tells the models apart", not bad, (bad, s))
+        for key in ("F3", "F4", "F5"):
+            tm.keys(key)
+            s = tm.wait_text("vote first", 10)
+            check(f"lab blind: {key} waits for the vote", not any(n in s for n in names) and "Which answer is better?" in s, s)
+        tm.type("b")
+        s = tm.wait_text("Saved: B is better.")
+        check("lab blind: after the vote the names and metrics show", all(n in s for n in names) and "tok/s" in s, s)
+        tm.keys("F5")
+        s = tm.wait(lambda s: T.NAME_A in s and "vote first" not in s, 10, "the models screen")
+        check("lab blind: F5 opens after the vote", "ablab · models" in s, s)
+        tm.keys("Escape")
+        tm.keys("C-q")
+        check("lab blind: quits cleanly", tm.exit_code() == 0)
+
+
+SCENARIOS = {"locale": scenario_locale, "labblind": scenario_lab_blind, "blind": scenario_blind_protocol, "refused": scenario_refused_set}
 
 
 def main():
