@@ -182,6 +182,80 @@ static int ini_cb(void *ud, const char *section, const char *name, const char *v
     return 0;
 }
 
+/* ---------- a study file ---------- */
+
+typedef struct { AppConfig *c; const char *path; LabErr *e; int failed; char *name, *prompts; } StudyIni;
+
+static int study_cb(void *ud, const char *section, const char *name, const char *value) {
+    StudyIni *x = ud;
+    if (x->failed) return 0;
+    char detail[1200];
+    snprintf(detail, sizeof detail, "%s:%d", x->path, key_line(x->path, section, name));
+    if (!strcmp(section, "study") && (!strcmp(name, "name") || !strcmp(name, "prompts"))) {
+        char **dst = name[0] == 'n' ? &x->name : &x->prompts;
+        char *v = NULL;
+        if (name[0] == 'p' && value[0] != '/') { /* relative to the study file, as the config's paths are */
+            char *dir = path_dirname(x->path);
+            v = dir ? path_join(dir, value) : NULL;
+            free(dir);
+        } else {
+            v = strdup(value);
+        }
+        if (!v) return x->failed = 1, lab_err(x->e, LAB_ENOMEM, "out of memory"), 0;
+        free(*dst);
+        *dst = v;
+        return 1;
+    }
+    int key = -1;
+    if (!strcmp(section, "study") && !strcmp(name, "blind")) key = CFG_BLIND;
+    else if (!strcmp(section, "study") && !strcmp(name, "pacing")) key = CFG_PACING;
+    else if (!strcmp(section, "sampling"))
+        for (int k = CFG_SAMPLING; k < CFG_SAMPLING_END; k++)
+            if (!strcmp(KEYS[k].name, name)) key = k;
+    if (key < 0) {
+        x->failed = 1;
+        lab_err(x->e, LAB_EINVAL, "%s: unknown key '%s' in section [%s] of a study file ([study] name, prompts, blind, "
+                                  "pacing; [sampling] the keys of `ablab config`)", detail, name, section);
+        return 0;
+    }
+    char before[128], after[128];
+    bool flag = x->c->src[key] == CFG_FLAG;
+    char flag_detail[128];
+    snprintf(flag_detail, sizeof flag_detail, "%s", x->c->src_detail[key] ? x->c->src_detail[key] : "a flag");
+    cfg_format(x->c, (CfgKey)key, before, sizeof before);
+    if (cfg_set(x->c, (CfgKey)key, value, CFG_FILE, detail, x->e)) {
+        x->failed = 1;
+        return 0;
+    }
+    cfg_format(x->c, (CfgKey)key, after, sizeof after);
+    if (flag && strcmp(before, after)) {
+        x->failed = 1;
+        lab_err(x->e, LAB_EINVAL, "%s: the study file sets %s %s, but %s on the command line says %s; leave the flag out",
+                detail, KEYS[key].name, after, flag_detail, before);
+        return 0;
+    }
+    return 1;
+}
+
+int cfg_load_study_file(AppConfig *c, const char *path, char **name, char **prompts, LabErr *e) {
+    keys_init();
+    *name = *prompts = NULL;
+    if (file_exists(path) != 1) return lab_err(e, LAB_ENOTFOUND, "%s: no such study file", path);
+    StudyIni x = {c, path, e, 0, NULL, NULL};
+    int rc = ini_parse(path, study_cb, &x);
+    if (!x.failed && rc < 0) x.failed = 1, lab_err(e, LAB_EIO, "%s: cannot read the study file", path);
+    if (!x.failed && rc > 0) x.failed = 1, lab_err(e, LAB_EFORMAT, "%s:%d: syntax error (expected [section] or key = value)", path, rc);
+    if (!x.failed && !x.prompts) x.failed = 1, lab_err(e, LAB_EINVAL, "%s: a study file needs [study] prompts = FILE", path);
+    if (x.failed) {
+        free(x.name);
+        free(x.prompts);
+        return -1;
+    }
+    *name = x.name;
+    *prompts = x.prompts;
+    return 0;
+}
+
 int cfg_load(AppConfig *c, LabErr *e) {
     keys_init();
     memset(c, 0, sizeof *c);

@@ -58,6 +58,11 @@ int  cfg_key_by_flag(const char *flag);
 /* Writes the value of k as text. */
 void cfg_format(const AppConfig *c, CfgKey k, char *out, size_t n);
 void cfg_free(AppConfig *c);
+/* Reads a study file: [study] name, prompts (a path relative to the file), blind, pacing;
+ * [sampling] the settings table's keys. Its protocol keys replace the configuration's; one that a
+ * command-line flag set to another value is an error naming both. *name (NULL if absent) and
+ * *prompts are malloc'd. Errors name the file and line. */
+int  cfg_load_study_file(AppConfig *c, const char *path, char **name, char **prompts, LabErr *e);
 const char *cfg_source_name(CfgSource s);
 
 #endif

@@ -193,7 +193,47 @@ def scenario_lab_blind(home):
         check("lab blind: quits cleanly", tm.exit_code() == 0)
 
 
-SCENARIOS = {"locale": scenario_locale, "labblind": scenario_lab_blind, "blind": scenario_blind_protocol, "refused": scenario_refused_set}
+def scenario_study_file(home):
+    """A study file holds the protocol: its settings, blind mode and pacing are recorded and used;
+    a flag that contradicts it is refused naming both."""
+    db = os.path.join(home, "file.db")
+    with open(os.path.join(home, "two.txt"), "w") as f:
+        f.write("Once upon a time\nThe little dog\n")
+    study = os.path.join(home, "study.ini")
+    with open(study, "w") as f:
+        f.write("[study]\nname = filestudy\nprompts = two.txt\nblind = true\npacing = natural\n"
+                "[sampling]\ntemperature = 0.5\nmax_tokens = 8\nseed = 3\n")
+    base = [T.BIN, "study", "--a", T.MODEL_A, "--b", T.MODEL_B, "--db", db, "--threads", "2", "--study-file", study,
+            "--participant", "p3"]
+    err = os.path.join(home, "stderr.log")
+    with Tmux(home) as tm:
+        tm.run(" ".join(base + ["--max-tokens", "48", "2>>" + err]))
+        rc = tm.exit_code(60)
+        log = open(err, errors="replace").read()
+        check("study file: a contradicting flag is refused naming both", rc == 1 and "study.ini:8" in log
+              and "max_tokens 8" in log and "--max-tokens" in log, (rc, log))
+        tm.run(" ".join(base + ["2>>" + err]))
+        s = tm.wait(lambda s: "I agree" in s and "written." in s, 60, "the start screen")
+        check("study file: the start screen shows its protocol", "Study filestudy" in s and "temperature 0.5" in s
+              and "max_tokens 8" in s and "seed 3" in s and "each answer appears as it is" in s, s)
+        tm.type("y")
+        for k in (1, 2):
+            tm.wait(lambda s: "Which answer is better?" in s and "answering…" not in s, 60, f"prompt {k}")
+            tm.type("t")
+            tm.wait_text("Saved: a tie.")
+            tm.keys("Enter")
+        tm.wait_text("Thank you", 30)
+        tm.keys("Enter")
+        check("study file: the study ends cleanly", tm.exit_code() == 0)
+    rows = sql(db, "SELECT DISTINCT temp || '|' || max_tokens || '|' || seed FROM responses")
+    check("study file: every response used its settings", rows == "0.5|8|3", rows)
+    st = sql(db, "SELECT name || '|' || pacing || '|' || blind || '|' || source FROM studies")
+    check("study file: recorded with where it came from", st == "filestudy|natural|1|study file study.ini", st)
+    pacing = sql(db, "SELECT DISTINCT pacing FROM pairs")
+    check("study file: its pairs record natural pacing", pacing == "natural", pacing)
+
+
+SCENARIOS = {"locale": scenario_locale, "file": scenario_study_file, "labblind": scenario_lab_blind, "blind": scenario_blind_protocol, "refused": scenario_refused_set}
 
 
 def main():
