@@ -52,6 +52,22 @@ void eng_free(EngModel *m);                              /* NULL-safe */
  * hyper-parameters, tokenizer.ggml.*, alignment), weights as quant: "f32" (or NULL), "f16",
  * "bf16" or "q8_0" (rows that are no whole number of Q8_0 blocks are written f16). */
 int  eng_save_gguf(EngModel *m, const char *path, const char *quant, LabErr *e);
+/* ablab import: a checkpoint in Meta's reference layout (src: params.json + consolidated.00.safetensors),
+ * nanoGPT's (src: model_args.json + one *.safetensors) or any layout a map of rules describes (map,
+ * weights, config) written as a Hugging Face folder at out: config.json, model.safetensors, the
+ * tokenizer (tokenizer, or the one in src), generation_config.json and a model card naming the
+ * sources and their sha256. Every source tensor must be used once and every tensor the config
+ * calls for filled with its shape; otherwise -1 with every problem listed in e and nothing written.
+ * out must not exist or be an empty folder. report (may be NULL) gets one line on success. */
+typedef enum { ENG_IMPORT_META, ENG_IMPORT_NANOGPT, ENG_IMPORT_MAP } EngImportKind;
+typedef struct {
+    EngImportKind kind;
+    const char *src;                        /* META, NANOGPT: the checkpoint's folder */
+    const char *map, *weights, *config;     /* MAP */
+    const char *tokenizer;                  /* NULL: tokenizer.json / tokenizer.model / vocab.json in src */
+    const char *out;
+} EngImportOpts;
+int  eng_import(const EngImportOpts *o, Buf *report, LabErr *e);
 const EngInfo *eng_info(const EngModel *m);              /* valid until eng_free */
 /* The weights as loaded, in file order (for `ablab inspect --tensors`); valid until eng_free. */
 typedef struct {

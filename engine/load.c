@@ -218,11 +218,10 @@ static bool ends_with(const char *s, const char *suf) {
 
 static int pickle_refusal(const char *path, LabErr *e) {
     return lab_err(e, LAB_EUNSUPPORTED,
-                   "%s: PyTorch pickle files are refused (loading one runs arbitrary code). Convert it once in Python: "
-                   "`from transformers import AutoModelForCausalLM; "
-                   "AutoModelForCausalLM.from_pretrained(DIR).save_pretrained(OUT, safe_serialization=True)` "
-                   "(or `safetensors.torch.save_file(torch.load(F, weights_only=True), 'model.safetensors')`), "
-                   "then point ablab at the folder",
+                   "%s: PyTorch pickle files are refused (loading one runs arbitrary code). Convert the state dict once "
+                   "in your own Python: `python3 tools/pt_to_safetensors.py CKPT.pt model.safetensors` (nanoGPT's ckpt.pt "
+                   "included), then `ablab import` it (docs/own-model.md); or, for a transformers model, "
+                   "`AutoModelForCausalLM.from_pretrained(DIR).save_pretrained(OUT, safe_serialization=True)`",
                    path);
 }
 

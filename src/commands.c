@@ -15,6 +15,7 @@ extern const Command cmd_generate;
 extern const Command cmd_tokenize;
 extern const Command cmd_detokenize;
 extern const Command cmd_convert;
+extern const Command cmd_import;
 extern const Command cmd_eval;
 extern const Command cmd_bench;
 extern const Command cmd_keys;
@@ -33,6 +34,7 @@ const Command *const ablab_commands[] = {
     &cmd_tokenize,
     &cmd_detokenize,
     &cmd_convert,
+    &cmd_import,
     &cmd_eval,
     &cmd_bench,
     &cmd_keys,   /* hidden: prints the lab's keys for the docs */

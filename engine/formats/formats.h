@@ -6,6 +6,9 @@
 #include "model.h"
 
 int hf_config_read(const char *path, EngConfig *c, LabErr *e);   /* config.json */
+struct json_t;
+/* The same from a parsed config object (path names it in messages); r stays the caller's. */
+int hf_config_parse(struct json_t *r, const char *path, EngConfig *c, LabErr *e);
 /* gemma3: which layers slide (layer_types, or sliding_window_pattern), into layers[n_layer]. */
 int hf_layer_types_read(const char *path, EngConfig *c, EngLayer *layers, LabErr *e);
 /* generation_config.json (absent: nothing): its bos_token_id and eos_token_id (int or list)

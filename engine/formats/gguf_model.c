@@ -1065,6 +1065,9 @@ int eng_save_gguf(EngModel *m, const char *path, const char *quant, LabErr *e) {
     QType q = QT_F32;
     if (quant && *quant && qtype_parse(quant, &q))
         return lab_err(e, LAB_EINVAL, "--quant %s: expected f32, f16, bf16 or q8_0", quant);
+    if (c->arch == ENG_ARCH_GPT2 && c->act == ENG_ACT_GELU_ERF) /* llama.cpp's gpt2 graph has the tanh GELU only */
+        return lab_err(e, LAB_EUNSUPPORTED, "%s: a GPT-2 with the exact (erf) GELU (activation_function \"gelu\") has no GGUF form "
+                       "llama.cpp computes the same way", path);
     EngDType want = (EngDType)q;
     Sv S = {.w = gguf_writer_new(GGUF_DEFAULT_ALIGNMENT), .e = e};
     int64_t maxc = c->dim > c->hidden ? c->dim : c->hidden;

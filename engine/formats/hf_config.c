@@ -335,10 +335,9 @@ static int cfg_gpt2(const char *f, json_t *r, EngConfig *c, LabErr *e) {
     if (cfg_int(f, r, "n_inner", 4LL * c->dim, 1, 4LL * HF_MAX_DIM, &c->hidden, e)) return -1;
     c->n_kv_head = c->n_head;
     c->head_dim = c->dim / c->n_head;
-    json_t *act = json_object_get(r, "activation_function");
-    const char *a = json_is_string(act) ? json_string_value(act) : "gelu_new";
-    if (strcmp(a, "gelu_new") && strcmp(a, "gelu_pytorch_tanh"))
-        return lab_err(e, LAB_EUNSUPPORTED, "%s: activation_function '%s' (only gelu_new is supported)", f, a);
+    /* GPT-2's own gelu_new (tanh), or "gelu": torch's exact erf GELU, which nanoGPT's nn.GELU() is */
+    static const char *const acts[] = {"gelu_new", "gelu_pytorch_tanh", "gelu", NULL};
+    if (cfg_act(f, r, "activation_function", "gelu_new", acts, &c->act, e)) return -1;
     bool by_layer = false, scale = true;
     if (cfg_bool(f, r, "scale_attn_by_inverse_layer_idx", false, &by_layer, e) ||
         cfg_bool(f, r, "scale_attn_weights", true, &scale, e))
@@ -369,6 +368,12 @@ json_t *eng_json_read(const char *path, size_t limit, LabErr *e) {
 int hf_config_read(const char *path, EngConfig *c, LabErr *e) {
     json_t *r = eng_json_read(path, 16u << 20, e);
     if (!r) return -1;
+    int rc = hf_config_parse(r, path, c, e);
+    json_decref(r);
+    return rc;
+}
+
+int hf_config_parse(struct json_t *r, const char *path, EngConfig *c, LabErr *e) {
     int rc = -1;
     if (!json_is_object(r)) {
         lab_err(e, LAB_EFORMAT, "%s: not a JSON object", path);
@@ -399,7 +404,6 @@ int hf_config_read(const char *path, EngConfig *c, LabErr *e) {
     c->bos_id = cfg_token(r, "bos_token_id");
     rc = cfg_eos(path, r, c, e);
 done:
-    json_decref(r);
     return rc;
 }
 

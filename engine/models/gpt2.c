@@ -1,5 +1,6 @@
 /* The GPT-2 forward pass (Hugging Face GPT2LMHeadModel): learned positions, pre-LayerNorm blocks,
- * fused q|k|v projection (Conv1D, stored [in][out]), gelu_new MLP, head tied to the embedding. */
+ * fused q|k|v projection (Conv1D, stored [in][out]), gelu_new MLP (or exact erf GELU for
+ * activation_function "gelu", as nanoGPT trains), head tied to the embedding. */
 #include <string.h>
 
 #include "matmul.h"
@@ -41,7 +42,8 @@ void gpt2_forward(EngModel *m, const int *ids, int n, float *all_logits) {
         op_layernorm(s->xb, s->x, L->ln2_w, L->ln2_b, n, dim, c->norm_eps);
         mm_batch(&L->c_fc, s->xb, n, s->hb, m->pool, m->s.pack);
         op_add_bias(s->hb, L->c_fc_b, n, c->hidden);
-        op_gelu_new(s->hb, (size_t)n * c->hidden);
+        if (c->act == ENG_ACT_GELU_ERF) op_gelu_erf(s->hb, (size_t)n * c->hidden); /* activation_function "gelu" */
+        else op_gelu_new(s->hb, (size_t)n * c->hidden);
         mm_batch(&L->c_fc_proj, s->hb, n, s->xb, m->pool, m->s.pack);
         op_add_bias(s->xb, L->c_fc_proj_b, n, dim);
         op_add(s->x, s->xb, (size_t)n * dim);
