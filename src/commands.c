@@ -14,6 +14,7 @@ extern const Command cmd_logits;
 extern const Command cmd_generate;
 extern const Command cmd_tokenize;
 extern const Command cmd_detokenize;
+extern const Command cmd_template;
 extern const Command cmd_convert;
 extern const Command cmd_import;
 extern const Command cmd_eval;
@@ -33,6 +34,7 @@ const Command *const ablab_commands[] = {
     &cmd_generate,
     &cmd_tokenize,
     &cmd_detokenize,
+    &cmd_template,
     &cmd_convert,
     &cmd_import,
     &cmd_eval,

@@ -10,6 +10,7 @@ forbidden = {
     "src/base/": ["sqlite3.h", "cblas.h", "curses.h", "engine.h"],
     "engine/kernels/":   ["model.h", "tokenizer.h", "gguf.h", "formats.h", "models.h", "sample.h", "engine.h", "sqlite3.h"],
     "engine/tokenizer/": ["model.h", "quant.h", "tensor.h", "matmul.h", "gguf.h", "formats.h", "models.h", "sqlite3.h"],
+    "engine/chat/":      ["model.h", "tokenizer.h", "quant.h", "tensor.h", "gguf.h", "formats.h", "models.h", "sqlite3.h"],
     "engine/models/":    ["tokenizer.h", "gguf.h", "safetensors.h", "formats.h", "sample.h", "curses.h"],
     "engine/formats/":   ["sample.h", "ops.h", "db.h"],
     "engine/":   ["sqlite3.h", "curses.h", "ncursesw/curses.h", "db.h", "lab.h"],
@@ -18,7 +19,7 @@ forbidden = {
     "ui/":       ["sqlite3.h", "cblas.h", "engine.h", "db.h", "jansson.h"],
 }
 allowed = {  # a layer may include these; the same test shows the wall does not block them
-    "engine/": ["cblas.h"], "engine/kernels/": ["cblas.h", "quant.h"], "engine/tokenizer/": ["jansson.h"],
+    "engine/": ["cblas.h"], "engine/kernels/": ["cblas.h", "quant.h"], "engine/tokenizer/": ["jansson.h"], "engine/chat/": ["jansson.h"],
     "engine/models/": ["model.h", "ops.h", "matmul.h"], "engine/formats/": ["model.h", "tokenizer.h", "quant.h"], "db/": ["sqlite3.h"], "ui/": ["curses.h"], "src/lab/": ["engine.h", "db.h"],
 }
 failed = passed = skipped = 0
