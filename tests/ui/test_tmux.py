@@ -481,9 +481,42 @@ def scenario_help(home):
         tm.keys("C-q")
         check("help: quits cleanly", tm.exit_code() == 0)
 
+REF_MODELS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "ref", "models")
+
+def scenario_families(home):
+    """Two different model families (issue 15) side by side: phi against gemma3_text in the open lab,
+    then qwen3 against gpt_neox blind; both answer, the names show only when they should, and the
+    record names each family."""
+    db = os.path.join(home, "fam.db")
+    pairs = [(("phi", "gemma3_text"), False), (("qwen3", "gpt_neox-sequential"), True)]
+    with Tmux(home) as tm:
+        for (a, b), blind in pairs:
+            models = (os.path.join(REF_MODELS, a), os.path.join(REF_MODELS, b))
+            tm.run(lab_cmd(db, *(["--blind"] if blind else []), max_tokens=12, models=models))
+            tm.ask("Once upon a time")
+            s = tm.wait(lambda s: "Which answer is better?" in s, 60, f"{a} and {b} to answer")
+            what = f"families {a} | {b} ({'blind' if blind else 'open'})"
+            if blind:
+                check(f"{what}: no name before the vote", a not in s and b not in s and "Model A" in s, s)
+            else:
+                check(f"{what}: both panes named and measured", a in s and b in s and metrics_lines(s) == 2, s)
+            tm.type("a")
+            s = tm.wait_text("Saved: A is better")
+            check(f"{what}: both names shown after the vote", a in s and b in s, s)
+            tm.keys("C-q")
+            check(f"{what}: Ctrl-Q exits 0", tm.exit_code() == 0)
+    arch = sql(db, "SELECT group_concat(m.name || ':' || r.n_gen, ' ') FROM responses r JOIN models m ON m.id = r.model_id "
+                   "ORDER BY r.id")
+    for name in ("phi", "gemma3_text", "qwen3", "gpt_neox-sequential"):
+        check(f"db: {name} answered (a response with tokens)", re.search(re.escape(name) + r":[1-9]", arch) is not None, arch)
+    rated = sql(db, "SELECT count(*) FROM ratings")
+    check("db: both pairs rated", rated == "2", rated)
+
+
 SCENARIOS = {"compare": scenario_compare_rate, "study": scenario_blind_study, "screens": scenario_screens, "resize": scenario_resize,
              "escape": scenario_escape, "ctrlc": scenario_ctrl_c, "notty": scenario_not_a_tty,
-             "settings": scenario_settings, "help": scenario_help}
+             "settings": scenario_settings, "help": scenario_help,
+             "families": scenario_families}
 
 def main():
     names = sys.argv[1:] or list(SCENARIOS)
