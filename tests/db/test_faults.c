@@ -496,15 +496,23 @@ static void test_kill9_on_every_write_path(void **state) {
                 }
         }
         close(fd[1]);
+        /* kill after a random number of acknowledged writes (up to two sessions' worth, so every
+         * write path is hit whatever the machine's speed), then a random moment more */
         Ack x;
-        assert_int_equal(read(fd[0], &x, sizeof x), sizeof x);
-        struct timespec ts = {0, (long)(rand() % 150000) * 1000L};
-        nanosleep(&ts, NULL);
-        kill(pid, SIGKILL);
-        do {
+        int want = 1 + rand() % 70, got = 0;
+        while (got < want && read(fd[0], &x, sizeof x) == sizeof x) {
             ack(&all, x.kind, x.id, x.state);
             kinds_seen[x.kind]++;
-        } while (read(fd[0], &x, sizeof x) == sizeof x);
+            got++;
+        }
+        assert_int_equal(got, want);
+        struct timespec ts = {0, (long)(rand() % 2000) * 1000L};
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+        while (read(fd[0], &x, sizeof x) == sizeof x) {
+            ack(&all, x.kind, x.id, x.state);
+            kinds_seen[x.kind]++;
+        }
         close(fd[0]);
         int status;
         assert_int_equal(waitpid(pid, &status, 0), pid);
