@@ -864,16 +864,23 @@ static int find_tokenizer(const char *given, const char *srcdir, TokFile files[3
     if (!cand)
         return lab_err(e, LAB_ENOTFOUND, "no tokenizer: give --tokenizer FILE (the tokenizer.model, tokenizer.json or vocab.json "
                        "you trained with); the lab refuses a model without one");
+    const char *b = path_basename(cand);
+    if (ends_with(b, ".bin")) {
+        lab_err(e, LAB_EUNSUPPORTED, "%s: a llama2.c tokenizer.bin has no place in a Hugging Face folder; give the "
+                "tokenizer.model it was exported from", cand);
+        free(cand);
+        return -1;
+    }
     if (tok_load_file(tok, cand, 0, e)) {
         free(cand);
         return -1;
     }
-    const char *b = path_basename(cand);
     static char merges[4096];
+    bool openai = !strcmp(b, "encoder.json");
     if (ends_with(b, ".model")) files[(*n)++] = (TokFile){cand, "tokenizer.model"};
-    else if (!strcmp(b, "vocab.json")) {
+    else if (!strcmp(b, "vocab.json") || openai) { /* GPT-2's pair (OpenAI's names: encoder.json + vocab.bpe) */
         char *dir = path_dirname(cand);
-        snprintf(merges, sizeof merges, "%s/merges.txt", dir ? dir : ".");
+        snprintf(merges, sizeof merges, "%s/%s", dir ? dir : ".", openai ? "vocab.bpe" : "merges.txt");
         free(dir);
         files[(*n)++] = (TokFile){cand, "vocab.json"};
         files[(*n)++] = (TokFile){merges, "merges.txt"};

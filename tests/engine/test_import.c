@@ -144,6 +144,12 @@ static void test_meta(void **state) {
     assert_int_not_equal(import(ENG_IMPORT_META, src, NULL, NULL, NULL, NULL, out2, &e), 0);
     assert_non_null(strstr(e.msg, "--tokenizer FILE"));
     assert_int_equal(file_exists(out2), 0);
+    /* a SentencePiece model of 800 pieces for a model of 600 ids: refused, nothing written */
+    char *spm = data_path("ref/spm/unigram-default/unigram-default.model");
+    assert_int_not_equal(import(ENG_IMPORT_META, src, NULL, NULL, NULL, spm, out2, &e), 0);
+    assert_non_null(strstr(e.msg, "has 800 tokens, more than the model's vocabulary of 600"));
+    assert_int_equal(file_exists(out2), 0);
+    free(spm);
     free(src);
     free(tok);
 }
