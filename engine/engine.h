@@ -21,7 +21,24 @@ typedef struct {
                                    into memory of our own: less memory, slower decode (file pages stall) */
     void (*progress)(double frac, void *ud); /* optional load progress 0..1 */
     void *progress_ud;
+    const char *const *lora;    /* n_lora adapters "PATH[:SCALE]" (a PEFT folder or a llama.cpp .gguf
+                                   adapter; SCALE multiplies alpha/r, default 1), applied in order */
+    int n_lora;
 } EngLoadOpts;
+
+/* A LoRA adapter applied at load (EngInfo.adapters). */
+typedef struct {
+    const char *name;           /* folder or file base name */
+    const char *path;
+    const char *format;         /* "peft" or "gguf" */
+    char sha256[65];            /* of adapter_model.safetensors or the .gguf file */
+    float scale;                /* the SCALE of --lora PATH:SCALE (1 when not given) */
+    float alpha;                /* lora_alpha / adapter.lora.alpha */
+    int rank;
+    float eff_scale;            /* what B A is multiplied by: scale * alpha / r (rsLoRA: / sqrt(r)) */
+    int n_merged;               /* matrices it was added into (F32 bases) */
+    int n_unmerged;             /* matrices it stays beside, added at every product (quantized bases) */
+} EngAdapterInfo;
 
 typedef struct {
     const char *arch;           /* "llama" or "gpt2" */
@@ -42,6 +59,8 @@ typedef struct {
     size_t bytes_scratch;       /* activations and work buffers */
     double load_ms;
     int n_threads;
+    const EngAdapterInfo *adapters; /* --lora, in order */
+    int n_adapters;
 } EngInfo;
 
 /* Loads a model from a Hugging Face folder (config.json + *.safetensors + tokenizer), a llama2.c

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "formats.h"
+#include "lora.h"
 #include "gemm.h"
 #include "matmul.h"
 #include "model.h"
@@ -297,6 +298,8 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
     main_dtypes(m);
     if (o->quant && *o->quant && eng_model_requant(m, o->quant, e)) goto fail;
     m->requant_pending = false;
+    for (int i = 0; i < o->n_lora; i++)
+        if (eng_lora_apply(m, o->lora[i], e)) goto fail;
     LOAD_PROGRESS(0.7);
     const EngConfig *c = &m->cfg;
     int ctx = o->ctx > 0 ? o->ctx : 2048;
@@ -336,6 +339,8 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
     in->eos_id = c->eos_id;
     in->bytes_scratch += m->att_bytes;
     in->n_threads = eng_pool_size(m->pool);
+    in->adapters = m->adapters;
+    in->n_adapters = m->n_adapters;
     in->load_ms = now_ms() - t0;
     *out = m;
     return 0;

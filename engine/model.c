@@ -186,7 +186,7 @@ int eng_model_weight(EngModel *m, EngTensor *out, EngDType dt, const void *data,
     if (!eng_dtype_bytes(dt, rows, cols, &bytes))
         return lab_err(e, LAB_ERANGE, "%s: tensor '%s': %lld x %lld of %s is not a valid size", m->name, what,
                        (long long)rows, (long long)cols, eng_dtype_name(dt));
-    *out = (EngTensor){dt, data, rows, cols, transposed};
+    *out = (EngTensor){.dt = dt, .data = data, .rows = rows, .cols = cols, .transposed = transposed};
     snprintf(m->file_dtype, sizeof m->file_dtype, "%s", eng_dtype_name(dt));
     /* F32, Q8_0 and (when asked) F16/BF16 are kept as stored: copied into weight memory (Q8_0
      * repacked where eng_q8r_wanted), or read in place with --mmap or a --quant still to come.
@@ -275,6 +275,8 @@ void eng_free(EngModel *m) {
     free(m->path);
     free(m->name);
     free(m->tok_path);
+    for (int i = 0; i < m->n_adapters; i++) free((char *)m->adapters[i].path);
+    free(m->adapters);
     free(m);
 }
 

@@ -169,6 +169,7 @@ struct EngModel {
     void **owned; size_t n_owned;
     struct EngArena { uint8_t *base; size_t size, used; } *arena; size_t n_arena; /* weight memory */
     char *path, *name, *tok_path;
+    EngAdapterInfo *adapters; int n_adapters; /* --lora, in order (lora.c); paths owned */
     char file_dtype[16];
     char dtype[16];
 };

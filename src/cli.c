@@ -46,7 +46,7 @@ void cli_print_usage(FILE *f, const Command *cmd) {
 #define MODEL_OPT_BASE 0x18000
 
 /* ---------- the model options: one table for every command that loads a model ---------- */
-enum { MF_TOKENIZER, MF_QUANT };
+enum { MF_TOKENIZER, MF_QUANT, MF_LORA };
 typedef struct {
     const char *flag, *arg;
     int arm;               /* -1 = every model, else the arm (0 = A, 1 = B) */
@@ -57,10 +57,13 @@ typedef struct {
 static const CliModelOpt MODEL_OPTS[] = {
     {"tokenizer", "FILE", -1, MF_TOKENIZER, "use this tokenizer.json, vocab.json, tokenizer.bin or SentencePiece .model, not the one beside the weights"},
     {"quant", "TYPE", -1, MF_QUANT, "convert the weights at load: f32, f16, bf16 or q8_0"},
+    {"lora", "PATH[:SCALE]", -1, MF_LORA, "apply a LoRA adapter (a PEFT folder or a llama.cpp .gguf adapter), its B A times SCALE x alpha/r (SCALE 1 when not given); repeatable. Merged into F32 weights, kept beside others"},
     {"a-tokenizer", "FILE", 0, MF_TOKENIZER, "--tokenizer for model A only"},
     {"b-tokenizer", "FILE", 1, MF_TOKENIZER, "--tokenizer for model B only"},
     {"a-quant", "TYPE", 0, MF_QUANT, "--quant for model A only"},
     {"b-quant", "TYPE", 1, MF_QUANT, "--quant for model B only"},
+    {"a-lora", "PATH[:SCALE]", 0, MF_LORA, "--lora for model A only (after any --lora)"},
+    {"b-lora", "PATH[:SCALE]", 1, MF_LORA, "--lora for model B only (after any --lora): A = base, B = base + adapter"},
 };
 #define N_MODEL_OPTS (sizeof MODEL_OPTS / sizeof MODEL_OPTS[0])
 
@@ -80,7 +83,11 @@ static int model_opt_set(App *app, const CliModelOpt *o, const char *arg) {
         return lab_err(&app->err, LAB_EINVAL, "--%s: give a file", o->flag);
     }
     CliModelOpts *m = o->arm < 0 ? &app->model_all : &app->model_arm[o->arm];
-    if (o->field == MF_QUANT) m->quant = arg;
+    if (o->field == MF_LORA) {
+        if (m->n_lora >= CLI_MAX_LORA)
+            return lab_err(&app->err, LAB_EINVAL, "--%s: at most %d adapters per model", o->flag, CLI_MAX_LORA);
+        m->lora[m->n_lora++] = arg;
+    } else if (o->field == MF_QUANT) m->quant = arg;
     else m->tokenizer = arg;
     return 0;
 }
@@ -90,6 +97,8 @@ CliModelOpts cli_model_opts(const App *app, int i) {
     if (i >= 0 && i < 2) {
         if (app->model_arm[i].tokenizer) r.tokenizer = app->model_arm[i].tokenizer;
         if (app->model_arm[i].quant) r.quant = app->model_arm[i].quant;
+        for (int k = 0; k < app->model_arm[i].n_lora && r.n_lora < CLI_MAX_LORA; k++)
+            r.lora[r.n_lora++] = app->model_arm[i].lora[k];
     }
     return r;
 }
@@ -102,6 +111,11 @@ static void print_model_opts(FILE *f, const Command *cmd) {
         if (!model_opt_applies(cmd, o)) continue;
         char head[40];
         snprintf(head, sizeof head, "--%s %s", o->flag, o->arg);
+        if (strlen(head) > 20) { /* a long argument: the help on the next line */
+            fprintf(f, "  %s\n  %-20s %s%s\n", head, "", o->help,
+                    o->arm < 0 && cmd->model_arms >= 2 ? " (both models)" : "");
+            continue;
+        }
         const char *help = o->help;
         if (o->arm < 0 && cmd->model_arms >= 2) /* say what the shared one means with two arms */
             fprintf(f, "  %-20s %s (both models)\n", head, help);

@@ -11,11 +11,15 @@
 /* Exit statuses */
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
+#define CLI_MAX_LORA 8
+
 /* What a command that loads a model takes about how to load it (the model options, one table in
  * cli.c for every such command). NULL = not given. */
 typedef struct {
     const char *tokenizer;  /* --tokenizer FILE: instead of the tokenizer found beside the weights */
     const char *quant;      /* --quant TYPE: convert the weights at load (f32, f16, bf16, q8_0) */
+    const char *lora[CLI_MAX_LORA]; /* --lora PATH[:SCALE], repeatable: adapters applied in order */
+    int n_lora;
 } CliModelOpts;
 
 typedef struct App {
@@ -36,7 +40,8 @@ typedef struct Command {
 } Command;
 
 /* The model options for the i-th model a command loads (0 = A / the first --model, 1 = B / the
- * second): the arm's own flag where given, else the shared one. Strings point into argv. */
+ * second): the arm's own flag where given, else the shared one; adapters are the shared --lora ones
+ * then the arm's own --a-lora / --b-lora. Strings point into argv. */
 CliModelOpts cli_model_opts(const App *app, int i);
 
 /* Per-command option callback: return 0 if handled, -1 on error (app->err filled),

@@ -439,9 +439,9 @@ static int run_pair(App *app, const BenchOpts *o) {
     char sum_name[2 * LAB_NAME_MAX + 4], sum_arch[64], sum_dtype[64];
     if (!o->no_record && lab_open_record(&lab, app->cfg.db, &app->err)) goto done;
     for (int k = 0; k < 2; k++) {
-        EngLoadOpts lo = {.n_threads = lab_thread_share(o->t.v[0], k), .ctx = max_len,
-                          .quant = cli_model_opts(app, k).quant, .tokenizer_path = cli_model_opts(app, k).tokenizer,
-                          .mmap = app->cfg.mmap};
+        CliModelOpts mo = cli_model_opts(app, k);
+        EngLoadOpts lo = {.n_threads = lab_thread_share(o->t.v[0], k), .ctx = max_len, .quant = mo.quant,
+                          .tokenizer_path = mo.tokenizer, .mmap = app->cfg.mmap, .lora = mo.lora, .n_lora = mo.n_lora};
         if (eng_load(&m[k], o->models[k], &lo, &app->err)) goto done;
         in[k] = eng_info(m[k]);
     }
@@ -556,7 +556,7 @@ static int run_bench(App *app, int argc, char **argv) {
     for (int mi = 0; mi < o.n_models && rc == EXIT_OK; mi++) {
         CliModelOpts mo = cli_model_opts(app, mi);
         EngLoadOpts lo = {.n_threads = max_t, .ctx = max_len, .quant = mo.quant, .tokenizer_path = mo.tokenizer,
-                          .mmap = app->cfg.mmap};
+                          .mmap = app->cfg.mmap, .lora = mo.lora, .n_lora = mo.n_lora};
         EngModel *m = NULL;
         if (eng_load(&m, o.models[mi], &lo, &app->err)) {
             rc = EXIT_FAIL;

@@ -12,7 +12,8 @@
 static inline EngModel *cmd_load_model(App *app, const char *path, int index, int ctx_override) {
     CliModelOpts mo = cli_model_opts(app, index);
     EngLoadOpts o = {.n_threads = app->cfg.threads, .ctx = ctx_override > 0 ? ctx_override : app->cfg.ctx,
-                     .tokenizer_path = mo.tokenizer, .quant = mo.quant, .mmap = app->cfg.mmap};
+                     .tokenizer_path = mo.tokenizer, .quant = mo.quant, .mmap = app->cfg.mmap,
+                     .lora = mo.lora, .n_lora = mo.n_lora};
     EngModel *m = NULL;
     if (eng_load(&m, path, &o, &app->err)) return NULL;
     return m;

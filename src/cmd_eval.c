@@ -106,16 +106,17 @@ static void json_str(const char *s) {
 static int load_model(App *app, const char *path, CliModelOpts mo, EngModel **m) {
     int threads = app->cfg.threads > 0 ? app->cfg.threads : 1;
     EngLoadOpts lo = {.n_threads = threads, .ctx = app->cfg.ctx, .quant = mo.quant, .tokenizer_path = mo.tokenizer,
-                      .mmap = app->cfg.mmap};
+                      .mmap = app->cfg.mmap, .lora = mo.lora, .n_lora = mo.n_lora};
     return eng_load(m, path, &lo, &app->err);
 }
 
 static int run_kl(App *app, const EvalOpts *o, const char *text, const EngEvalOpts *eo) {
     EngModel *m = NULL, *ref = NULL;
     int rc = EXIT_FAIL;
-    /* the reference is the second model: --b-tokenizer / --b-quant (the shared --quant converts the
-     * --model being measured, never the reference it is measured against) */
-    CliModelOpts ro = {.tokenizer = cli_model_opts(app, 1).tokenizer, .quant = app->model_arm[1].quant};
+    /* the reference is the second model: --b-tokenizer / --b-quant / --b-lora (the shared --quant and
+     * --lora change the --model being measured, never the reference it is measured against) */
+    CliModelOpts ro = app->model_arm[1];
+    ro.tokenizer = cli_model_opts(app, 1).tokenizer;
     if (load_model(app, o->models[0], cli_model_opts(app, 0), &m) || load_model(app, o->reference, ro, &ref)) goto out;
     Progress p = {eng_info(m)->name, isatty(2)};
     EngEvalOpts opts = *eo;

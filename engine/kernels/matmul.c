@@ -149,8 +149,33 @@ static void mm_run(const EngTensor *W, const float *X, int n, float *Y, EngPool 
     eng_pool_run(pool, mm_task, &j);
 }
 
-void mm_vec(const EngTensor *W, const float *x, float *y, EngPool *pool) { mm_run(W, x, 1, y, pool, NULL); }
+/* Y[n][rows] += scale B (A X^T)^T for each unmerged adapter of W: A x into the pair's scratch,
+ * LORA_ROWS input rows at a time, then B times that (rank r is small: one thread, BLAS). */
+static void mm_lowrank(const EngTensor *W, const float *X, int n, float *Y) {
+    int rows = (int)W->rows, cols = (int)W->cols;
+    for (const EngLowRank *l = W->lora; l; l = l->next)
+        for (int t0 = 0; t0 < n; t0 += LORA_ROWS) {
+            int k = n - t0 < LORA_ROWS ? n - t0 : LORA_ROWS;
+            const float *x = X + (size_t)t0 * cols;
+            float *y = Y + (size_t)t0 * rows;
+            if (k == 1) {
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, l->r, cols, 1.0f, l->A, cols, x, 1, 0.0f, l->tmp, 1);
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, l->r, l->scale, l->B, l->r, l->tmp, 1, 1.0f, y, 1);
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, k, l->r, cols, 1.0f, x, cols, l->A, cols, 0.0f,
+                            l->tmp, l->r);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, k, rows, l->r, l->scale, l->tmp, l->r, l->B, l->r,
+                            1.0f, y, rows);
+            }
+        }
+}
+
+void mm_vec(const EngTensor *W, const float *x, float *y, EngPool *pool) {
+    mm_run(W, x, 1, y, pool, NULL);
+    if (W->lora) mm_lowrank(W, x, 1, y);
+}
 
 void mm_batch(const EngTensor *W, const float *X, int n, float *Y, EngPool *pool, float *pack) {
     mm_run(W, X, n, Y, pool, n > 1 && gemm_available() ? pack : NULL);
+    if (W->lora) mm_lowrank(W, X, n, Y);
 }

@@ -6,7 +6,8 @@
 #include "tensor.h"
 
 /* ---------- kernels (matmul.c) ------------------------------------------------------------------ */
-/* y[rows] = W x[cols], rows split over the pool's threads. */
+/* y[rows] = W x[cols], rows split over the pool's threads; plus scale B (A x) for each unmerged
+ * LoRA pair of W (W->lora). */
 void mm_vec(const EngTensor *W, const float *x, float *y, EngPool *pool);
 /* Y[n][rows] = X[n][cols] W^T (a prompt batch: gemm.c's kernel or sgemm; n == 1 goes to mm_vec),
  * over pool with the per-thread packing scratch pack ([threads][GEMM_PACK_FLOATS], gemm.h). */

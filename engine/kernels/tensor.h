@@ -19,11 +19,23 @@ typedef enum {
     ENG_DT_Q8R = QT_Q8R,   /* Q8_0 repacked in memory for VNNI (quant.h); shown as "q8_0" */
 } EngDType;
 
+/* A LoRA pair kept beside a matrix that is not F32 (lora.c): y += scale B (A x), A [r][cols],
+ * B [rows][r], F32; tmp holds A x for LORA_ROWS input rows at a time. */
+#define LORA_ROWS 64
+typedef struct EngLowRank {
+    const float *A, *B;
+    float *tmp;
+    int r;
+    float scale;
+    const struct EngLowRank *next;
+} EngLowRank;
+
 typedef struct {
     EngDType dt;
     const void *data;    /* row-major; rows of cols elements (Q8_0: cols/32 blocks per row) */
     int64_t rows, cols;  /* logical shape [out][in] */
     bool transposed;     /* stored [cols][rows] (GPT-2 Conv1D); only with dt == ENG_DT_F32 */
+    const EngLowRank *lora; /* unmerged adapters added by mm_vec / mm_batch, or NULL */
 } EngTensor;
 
 static inline const char *eng_dtype_name(EngDType dt) { return qtype_name((QType)dt); }
