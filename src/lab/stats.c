@@ -560,11 +560,11 @@ static int facts(Collect *c, Resp *rs, Sessions *ss, LabStats *out) {
         if (ss->v[i].contributed && ss->v[i].kind >= 0) f->n_sessions_kind[ss->v[i].kind]++;
     out->n_sessions = f->n_sessions_kind[0] + f->n_sessions_kind[1] + f->n_sessions_kind[2];
     /* distinct prompt texts (the same prompt in several sessions is one prompt) */
-    qsort(rs->texts, rs->n_texts, sizeof *rs->texts, cmp_str);
+    if (rs->n_texts) qsort(rs->texts, rs->n_texts, sizeof *rs->texts, cmp_str); /* texts is NULL when empty */
     for (size_t i = 0; i < rs->n_texts; i++) out->n_prompts += i == 0 || strcmp(rs->texts[i], rs->texts[i - 1]);
     f->n_prompt_entries = (int)count_distinct_i64(rs->prompt_ids, rs->n_resp);
     /* seeds: how many distinct, and the most used one */
-    qsort(rs->seeds, rs->n_resp, sizeof *rs->seeds, cmp_i64);
+    if (rs->n_resp) qsort(rs->seeds, rs->n_resp, sizeof *rs->seeds, cmp_i64);
     for (size_t i = 0; i < rs->n_resp;) {
         size_t j = i;
         while (j < rs->n_resp && rs->seeds[j] == rs->seeds[i]) j++;
@@ -601,7 +601,7 @@ static int facts(Collect *c, Resp *rs, Sessions *ss, LabStats *out) {
         if (c->v[i].blind) out->any_blind = true;
         else out->any_open = true;
     }
-    qsort(who, n_who, sizeof *who, cmp_str);
+    if (n_who) qsort(who, n_who, sizeof *who, cmp_str);
     Buf names = {0};
     for (size_t i = 0; i < n_who; i++) {
         if (i && !strcmp(who[i], who[i - 1])) continue;
