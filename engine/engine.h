@@ -69,7 +69,8 @@ int  eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e)
 void eng_free(EngModel *m);                              /* NULL-safe */
 /* Writes the loaded model as a GGUF v3 file llama.cpp reads (architecture llama or gpt2, its
  * hyper-parameters, tokenizer.ggml.*, alignment), weights as quant: "f32" (or NULL), "f16",
- * "bf16" or "q8_0" (rows that are no whole number of Q8_0 blocks are written f16). */
+ * "bf16", "q8_0" or a llama-quantize preset ("q4_0" .. "q6_k", "q4_k_m", ...: each matrix the
+ * type llama-quantize gives it; rows that are no whole number of blocks fall back as it does). */
 int  eng_save_gguf(EngModel *m, const char *path, const char *quant, LabErr *e);
 /* ablab import: a checkpoint in Meta's reference layout (src: params.json + consolidated.00.safetensors),
  * nanoGPT's (src: model_args.json + one *.safetensors) or any layout a map of rules describes (map,
@@ -87,6 +88,11 @@ typedef struct {
     const char *out;
 } EngImportOpts;
 int  eng_import(const EngImportOpts *o, Buf *report, LabErr *e);
+/* Whether `quant` names a type ablab converts to (--quant of convert and at load: f32, f16, bf16,
+ * q8_0 and llama-quantize's presets q4_0 .. q6_k, q3_k_m, q4_k_m, ...), and the list of them for
+ * messages (static text). */
+bool eng_quant_known(const char *quant);
+const char *eng_quant_names(void);
 const EngInfo *eng_info(const EngModel *m);              /* valid until eng_free */
 /* The weights as loaded, in file order (for `ablab inspect --tensors`); valid until eng_free. */
 typedef struct {

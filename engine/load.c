@@ -125,23 +125,21 @@ static int alloc_state(EngModel *m, int ctx, LabErr *e) {
 
 /* The dtypes that hold most of the weights (as read by the kernels, and in the file). */
 static void main_dtypes(EngModel *m) {
-    size_t mem[4] = {0}, file[4] = {0};
-    static const char *names[4] = {"f32", "f16", "bf16", "q8_0"};
+    size_t mem[QT_COUNT] = {0}, file[QT_COUNT] = {0};
     for (size_t i = 0; i < m->n_tinfo; i++) {
         const EngTensorInfo *t = &m->tinfo[i];
         size_t n = (size_t)t->rows * (size_t)t->cols;
-        for (int d = 0; d < 4; d++) {
-            if (!strcmp(t->dtype, names[d])) mem[d] += n;
-            if (!strcmp(t->file_dtype, names[d])) file[d] += n;
-        }
+        QType d;
+        if (!qtype_parse(t->dtype, &d)) mem[d] += n;
+        if (!qtype_parse(t->file_dtype, &d)) file[d] += n;
     }
     int bm = 0, bf = 0;
-    for (int d = 1; d < 4; d++) {
+    for (int d = 1; d < QT_COUNT; d++) {
         if (mem[d] > mem[bm]) bm = d;
         if (file[d] > file[bf]) bf = d;
     }
-    snprintf(m->dtype, sizeof m->dtype, "%s", names[bm]);
-    snprintf(m->file_dtype, sizeof m->file_dtype, "%s", names[bf]);
+    snprintf(m->dtype, sizeof m->dtype, "%s", qtype_name((QType)bm));
+    snprintf(m->file_dtype, sizeof m->file_dtype, "%s", qtype_name((QType)bf));
 }
 
 /* ---------- --quant: conversion after loading ------------------------------------------------ */
@@ -155,9 +153,8 @@ static void tensor_convert(const EngTensor *W, EngDType dt, void *dst, float *ro
     }
 }
 
-static int requant_tensor(EngModel *m, EngTensor *W, EngDType want, float *row, LabErr *e) {
+static int requant_tensor(EngModel *m, EngTensor *W, EngDType dt, float *row, LabErr *e) {
     if (!W->data) return 0;
-    EngDType dt = eng_fit_dtype(want, W->cols);
     if (W->dt == dt && (!W->transposed || dt == ENG_DT_F32)) /* BLAS reads transposed F32 */
         return eng_model_own(m, W, e);
     if (W->dt == ENG_DT_Q8R && dt == ENG_DT_Q8_0) return 0;
@@ -185,29 +182,36 @@ static int requant_tensor(EngModel *m, EngTensor *W, EngDType want, float *row, 
     return 0;
 }
 
+/* Each matrix to the type llama-quantize's preset gives it (quant_preset.c), by its role. */
 static int eng_model_requant(EngModel *m, const char *quant, LabErr *e) {
-    QType q;
-    if (qtype_parse(quant, &q))
-        return lab_err(e, LAB_EINVAL, "--quant %s: expected f32, f16, bf16 or q8_0", quant);
-    EngDType want = (EngDType)q;
+    const EngQuantPreset *p = eng_quant_preset(quant);
+    if (!p) return lab_err(e, LAB_EINVAL, "--quant %s: expected %s", quant, eng_quant_preset_list());
     const EngConfig *c = &m->cfg;
+    bool tied = m->w.lm_head.data == m->w.tok_emb.data, has_output = !tied || c->arch == ENG_ARCH_GPT2;
+#define PICK(W, role, layer) eng_quant_pick(p, role, layer, c, has_output, (W)->cols)
     int64_t maxc = c->dim > c->hidden ? c->dim : c->hidden;
     if ((int64_t)c->n_head * c->head_dim > maxc) maxc = (int64_t)c->n_head * c->head_dim;
     float *row = malloc((size_t)maxc * sizeof *row);
     if (!row) return lab_err(e, LAB_ENOMEM, "out of memory");
-    bool tied = m->w.lm_head.data == m->w.tok_emb.data;
-    int rc = requant_tensor(m, &m->w.tok_emb, want, row, e);
+    /* a tied head is one matrix, typed as llama-quantize types a tied embedding (as the output) */
+    int rc = requant_tensor(m, &m->w.tok_emb, PICK(&m->w.tok_emb, EQR_TOKEN_EMBD, -1), row, e);
     if (!rc && tied) m->w.lm_head = m->w.tok_emb;
-    else if (!rc) rc = requant_tensor(m, &m->w.lm_head, want, row, e);
+    else if (!rc) rc = requant_tensor(m, &m->w.lm_head, PICK(&m->w.lm_head, EQR_OUTPUT, -1), row, e);
     for (int i = 0; i < c->n_layer && !rc; i++) {
         EngLayer *y = &m->w.layers[i];
-        EngTensor *mats[] = {&y->wq, &y->wk, &y->wv, &y->wo, &y->w_gate, &y->w_up, &y->w_down,
-                             &y->c_attn, &y->c_proj, &y->c_fc, &y->c_fc_proj};
-        for (size_t k = 0; k < sizeof mats / sizeof *mats && !rc; k++) rc = requant_tensor(m, mats[k], want, row, e);
+        struct { EngTensor *W; EngQuantRole role; } mats[] = {
+            {&y->wq, EQR_ATTN_Q},         {&y->wk, EQR_ATTN_K},        {&y->wv, EQR_ATTN_V},
+            {&y->wo, EQR_ATTN_OUT},       {&y->w_gate, EQR_FFN_GATE},  {&y->w_up, EQR_FFN_UP},
+            {&y->w_down, EQR_FFN_DOWN},   {&y->c_attn, EQR_ATTN_QKV},  {&y->c_proj, EQR_ATTN_OUT},
+            {&y->c_fc, EQR_FFN_UP},       {&y->c_fc_proj, EQR_FFN_DOWN},
+        };
+        for (size_t k = 0; k < sizeof mats / sizeof *mats && !rc; k++)
+            if (mats[k].W->data) rc = requant_tensor(m, mats[k].W, PICK(mats[k].W, mats[k].role, i), row, e);
     }
+#undef PICK
     free(row);
     if (rc) return -1;
-    snprintf(m->dtype, sizeof m->dtype, "%s", eng_dtype_name(want));
+    snprintf(m->dtype, sizeof m->dtype, "%s", eng_dtype_name(eng_fit_dtype(p->base, c->dim)));
     return 0;
 }
 
@@ -258,11 +262,11 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
     m->keep_mapped = o->mmap;
     if (o->quant && *o->quant) {
         if (!strcmp(o->quant, "f32")) m->convert_halves = true;
-        else if (!strcmp(o->quant, "f16") || !strcmp(o->quant, "bf16") || !strcmp(o->quant, "q8_0")) {
+        else if (eng_quant_preset(o->quant)) {
             m->convert_halves = false; /* eng_model_requant converts from the file's dtype */
             m->requant_pending = true;
         } else {
-            lab_err(e, LAB_EINVAL, "%s: --quant %s: expected f32, f16, bf16 or q8_0", path, o->quant);
+            lab_err(e, LAB_EINVAL, "%s: --quant %s: expected %s", path, o->quant, eng_quant_preset_list());
             goto fail;
         }
     }

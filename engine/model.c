@@ -188,10 +188,10 @@ int eng_model_weight(EngModel *m, EngTensor *out, EngDType dt, const void *data,
                        (long long)rows, (long long)cols, eng_dtype_name(dt));
     *out = (EngTensor){.dt = dt, .data = data, .rows = rows, .cols = cols, .transposed = transposed};
     snprintf(m->file_dtype, sizeof m->file_dtype, "%s", eng_dtype_name(dt));
-    /* F32, Q8_0 and (when asked) F16/BF16 are kept as stored: copied into weight memory (Q8_0
+    /* F32, the block types and (when asked) F16/BF16 are kept as stored: copied into weight memory (Q8_0
      * repacked where eng_q8r_wanted), or read in place with --mmap or a --quant still to come.
      * F16/BF16 otherwise become F32 (BLAS speed); misaligned data and transposed halves too. */
-    bool keep = dt == ENG_DT_F32 || dt == ENG_DT_Q8_0 || !m->convert_halves;
+    bool keep = dt == ENG_DT_F32 || qtype_is_block((QType)dt) || !m->convert_halves;
     if (transposed && dt != ENG_DT_F32) keep = false;
     bool aligned = ((uintptr_t)data % (dt == ENG_DT_F32 ? 4 : 2)) == 0;
     if (keep && aligned) {
@@ -203,7 +203,8 @@ int eng_model_weight(EngModel *m, EngTensor *out, EngDType dt, const void *data,
         eng_dtype_bytes(out->dt, rows, cols, &held);
         return record(m, what, dt, out, held, false, e);
     }
-    if (dt == ENG_DT_Q8_0) return lab_err(e, LAB_EFORMAT, "%s: tensor '%s': misaligned Q8_0 data", m->name, what);
+    if (qtype_is_block((QType)dt))
+        return lab_err(e, LAB_EFORMAT, "%s: tensor '%s': misaligned %s data", m->name, what, eng_dtype_name(dt));
     size_t n = (size_t)rows * (size_t)cols, fbytes;
     if (!size_mul_ok(n, 4, &fbytes)) return lab_err(e, LAB_ERANGE, "%s: tensor '%s' too large", m->name, what);
     /* a --quant to come converts this again and frees it: only then take freeable memory */

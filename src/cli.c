@@ -56,7 +56,7 @@ typedef struct {
 
 static const CliModelOpt MODEL_OPTS[] = {
     {"tokenizer", "FILE", -1, MF_TOKENIZER, "use this tokenizer.json, vocab.json, tokenizer.bin or SentencePiece .model, not the one beside the weights"},
-    {"quant", "TYPE", -1, MF_QUANT, "convert the weights at load: f32, f16, bf16 or q8_0"},
+    {"quant", "TYPE", -1, MF_QUANT, "convert the weights at load: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k_m, q4_k_m, q5_k_m, q6_k (llama-quantize's presets)"},
     {"lora", "PATH[:SCALE]", -1, MF_LORA, "apply a LoRA adapter (a PEFT folder or a llama.cpp .gguf adapter), its B A times SCALE x alpha/r (SCALE 1 when not given); repeatable. Merged into F32 weights, kept beside others"},
     {"a-tokenizer", "FILE", 0, MF_TOKENIZER, "--tokenizer for model A only"},
     {"b-tokenizer", "FILE", 1, MF_TOKENIZER, "--tokenizer for model B only"},
@@ -72,13 +72,10 @@ static bool model_opt_applies(const Command *cmd, const CliModelOpt *o) {
     return cmd && (o->arm < 0 ? cmd->model_arms >= 1 : cmd->model_arms >= 2);
 }
 
-static const char *const QUANT_TYPES[] = {"f32", "f16", "bf16", "q8_0"};
-
 static int model_opt_set(App *app, const CliModelOpt *o, const char *arg) {
     if (o->field == MF_QUANT) {
-        bool ok = false;
-        for (size_t i = 0; i < sizeof QUANT_TYPES / sizeof QUANT_TYPES[0]; i++) ok |= strcmp(arg, QUANT_TYPES[i]) == 0;
-        if (!ok) return lab_err(&app->err, LAB_EINVAL, "--%s %s: expected f32, f16, bf16 or q8_0", o->flag, arg);
+        if (!eng_quant_known(arg))
+            return lab_err(&app->err, LAB_EINVAL, "--%s %s: expected %s", o->flag, arg, eng_quant_names());
     } else if (!*arg) {
         return lab_err(&app->err, LAB_EINVAL, "--%s: give a file", o->flag);
     }

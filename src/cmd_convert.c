@@ -9,8 +9,8 @@
 static int run_convert(App *app, int argc, char **argv);
 
 const Command cmd_convert = {
-    "convert", "write a model as a GGUF file (f32, f16, bf16 or q8_0) that llama.cpp and ablab load",
-    "usage: ablab convert --model PATH --out FILE.gguf [--quant f32|f16|bf16|q8_0] [--tokenizer FILE]\n"
+    "convert", "write a model as a GGUF file (f32, f16, bf16, q8_0, 4/5-bit or k-quants) that llama.cpp and ablab load",
+    "usage: ablab convert --model PATH --out FILE.gguf [--quant TYPE] [--tokenizer FILE]\n"
     "\n"
     "Loads PATH (a Hugging Face folder, a llama2.c .bin or a .gguf file) and writes FILE.gguf with the\n"
     "metadata llama.cpp reads: general.architecture (llama, gpt2, qwen2, qwen3, gptneox, phi2 or gemma3),\n"
@@ -19,9 +19,12 @@ const Command cmd_convert = {
     "and soft-cap of gemma3, tokenizer.ggml.* and general.alignment. Tensors are laid out as\n"
     "llama.cpp's converter does: llama q/k permuted for interleaved RoPE, GPT-2's attention as one\n"
     "fused attn_qkv, gptneox's fused rows as [q | k | v], Gemma's norms as 1 + w.\n"
-    "  --quant Q   weight matrices as f32 (default), f16, bf16 or q8_0 (blocks of 32 int8 with an fp16\n"
-    "              scale; rows that are no whole number of blocks are written f16, as llama.cpp does).\n"
-    "              Norms and biases stay f32.\n"
+    "  --quant Q   weight matrices as f32 (default), f16, bf16, q8_0, or one of llama-quantize's presets\n"
+    "              q4_0, q4_1, q5_0, q5_1, q2_k, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m,\n"
+    "              q6_k, with llama-quantize's type for each matrix (the output matrix q6_k, some value\n"
+    "              and FFN-down matrices more bits; no importance matrix), the same bytes it writes from\n"
+    "              the f32 file. Rows that are no whole number of blocks fall back as llama.cpp does\n"
+    "              (q4_k -> q5_0, q5_k -> q5_1, q6_k -> q8_0, else f16). Norms and biases stay f32.\n"
     "Example: ablab convert --model ../shared/golden/llama-tiny-gqa --out /tmp/tiny-q8_0.gguf --quant q8_0\n",
     run_convert,
     0, /* its own --quant names the output type, and --tokenizer the file to embed */
@@ -59,8 +62,7 @@ static int run_convert(App *app, int argc, char **argv) {
     if (first < 0) return first == -2 ? EXIT_USAGE : EXIT_FAIL;
     if (first < argc) return cli_usage_error(&cmd_convert, "unexpected argument '%s'", argv[first]);
     if (!o.model || !o.out) return cli_usage_error(&cmd_convert, "--model PATH and --out FILE.gguf are required");
-    if (strcmp(o.quant, "f32") && strcmp(o.quant, "f16") && strcmp(o.quant, "bf16") && strcmp(o.quant, "q8_0"))
-        return cli_usage_error(&cmd_convert, "--quant %s: expected f32, f16, bf16 or q8_0", o.quant);
+    if (!eng_quant_known(o.quant)) return cli_usage_error(&cmd_convert, "--quant %s: expected %s", o.quant, eng_quant_names());
     /* a short context: converting needs no KV cache */
     EngLoadOpts lo = {.n_threads = 1, .ctx = 16, .tokenizer_path = o.tokenizer, .mmap = true}; /* read once */
     EngModel *m = NULL;

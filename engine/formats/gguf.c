@@ -574,6 +574,29 @@ int gguf_w_tensor(GgufWriter *w, const char *name, int type, int n_dims, const u
     return 0;
 }
 
+static int w_layer(const char *name) {
+    int l = -1;
+    if (sscanf(name, "blk.%d.", &l) != 1) l = -1;
+    return l;
+}
+
+static int w_tensor_cmp(const void *a, const void *b) {
+    const WTensor *x = a, *y = b;
+    int lx = w_layer(x->name), ly = w_layer(y->name);
+    return lx != ly ? (lx < ly ? -1 : 1) : strcmp(x->name, y->name);
+}
+
+void gguf_w_sort_tensors(GgufWriter *w) {
+    if (!w || !w->n_t) return;
+    qsort(w->t, w->n_t, sizeof *w->t, w_tensor_cmp);
+    size_t off = 0; /* the same total as when added: only the order of the padded pieces moves */
+    for (size_t i = 0; i < w->n_t; i++) {
+        w->t[i].offset = pad_to(off, w->alignment);
+        off = w->t[i].offset + w->t[i].nbytes;
+    }
+    w->data_size = off;
+}
+
 int gguf_w_write(GgufWriter *w, const char *path, LabErr *e) {
     Buf h = {0};
     int rc = -1;

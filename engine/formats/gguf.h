@@ -111,5 +111,8 @@ int gguf_w_tensor(GgufWriter *w, const char *name, int type, int n_dims, const u
                   const void *data, LabErr *e);
 /* Writes the file (to path.tmp, then renamed). */
 int gguf_w_write(GgufWriter *w, const char *path, LabErr *e);
+/* Puts the tensors added so far in the order llama.cpp's model loader keeps them (and
+ * llama-quantize writes them): by layer ("blk.N."; others first), then by name. */
+void gguf_w_sort_tensors(GgufWriter *w);
 
 #endif

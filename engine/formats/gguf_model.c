@@ -67,13 +67,10 @@ static int ld_float(Ld *L, const char *suffix, float dflt, float *out) {
 }
 
 static int ggml_to_eng_dtype(int type, EngDType *dt) {
-    switch (type) {
-    case GGML_TYPE_F32: *dt = ENG_DT_F32; return 0;
-    case GGML_TYPE_F16: *dt = ENG_DT_F16; return 0;
-    case GGML_TYPE_BF16: *dt = ENG_DT_BF16; return 0;
-    case GGML_TYPE_Q8_0: *dt = ENG_DT_Q8_0; return 0;
-    default: return -1;
-    }
+    QType q;
+    if (qtype_from_ggml(type, &q)) return -1;
+    *dt = (EngDType)q;
+    return 0;
 }
 
 /* The tensor `name`, checked to be [rows][cols] (ne = {cols, rows}; rows 1 for vectors). NULL and
@@ -93,7 +90,8 @@ static const GgufTensor *ld_find(Ld *L, const char *name, int64_t rows, int64_t 
     }
     EngDType dt;
     if (ggml_to_eng_dtype(t->type, &dt)) {
-        *rc = lab_err(L->e, LAB_EUNSUPPORTED, "%s: tensor '%s' has type %s; ablab reads f32, f16, bf16 and q8_0",
+        *rc = lab_err(L->e, LAB_EUNSUPPORTED, "%s: tensor '%s' has type %s; ablab reads f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, "
+                      "q5_1, q2_K, q3_K, q4_K, q5_K and q6_K",
                       L->g->name, name, ggml_type_name(t->type));
         return NULL;
     }
@@ -119,7 +117,8 @@ static int ld_vec(Ld *L, const float **out, const char *name, int64_t n, bool re
     if (!t) return rc;
     EngDType dt = ENG_DT_F32;
     ggml_to_eng_dtype(t->type, &dt);
-    if (dt == ENG_DT_Q8_0) return lab_err(L->e, LAB_EUNSUPPORTED, "%s: vector '%s' is q8_0", L->g->name, name);
+    if (qtype_is_block((QType)dt))
+        return lab_err(L->e, LAB_EUNSUPPORTED, "%s: vector '%s' is %s", L->g->name, name, eng_dtype_name(dt));
     return eng_model_vec(L->m, out, dt, t->data, n, name, L->e);
 }
 
@@ -643,6 +642,9 @@ typedef struct {
     void **bufs;
     size_t n_bufs;
     float *row;
+    const EngQuantPreset *preset; /* the per-tensor rules of --quant */
+    const EngConfig *cfg;
+    bool has_output;              /* an output.weight is written (else the embedding is the head) */
     LabErr *e;
 } Sv;
 
@@ -654,8 +656,6 @@ static void *sv_alloc(Sv *S, size_t n) {
     if (p) S->bufs[S->n_bufs++] = p;
     return p;
 }
-
-static const int k_ggml_of[4] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0};
 
 /* The source row of row r of a written tensor of n rows. perm > 0 permutes the rows of each of
  * that many heads from rotate-half to interleaved order (llama.cpp's llama permute); perm < 0 takes
@@ -673,11 +673,13 @@ static int64_t sv_src_row(int64_t r, int64_t n, int perm) {
     return r;
 }
 
-/* A matrix, converted to `want` (or F16 when Q8_0 does not fit its rows), its rows reordered by
- * perm (sv_src_row). */
+/* A matrix, converted to the type the preset gives it (want == ENG_DT_F32: kept F32, as
+ * llama-quantize keeps position embeddings), its rows reordered by perm (sv_src_row). */
 static int sv_mat(Sv *S, const char *name, const EngTensor *W, EngDType want, int perm) {
     if (!W->data) return 0;
-    EngDType dt = eng_fit_dtype(want, W->cols);
+    int layer;
+    EngQuantRole role = eng_quant_role(name, &layer);
+    EngDType dt = want == ENG_DT_F32 ? ENG_DT_F32 : eng_quant_pick(S->preset, role, layer, S->cfg, S->has_output, W->cols);
     size_t nb, rb;
     if (!eng_dtype_bytes(dt, W->rows, W->cols, &nb) || qtype_row_bytes((QType)dt, (size_t)W->cols, &rb))
         return lab_err(S->e, LAB_ERANGE, "%s: too large", name);
@@ -687,7 +689,7 @@ static int sv_mat(Sv *S, const char *name, const EngTensor *W, EngDType want, in
         eng_tensor_row(W, sv_src_row(r, W->rows, perm), S->row);
         quant_from_f32((QType)dt, S->row, dst + (size_t)r * rb, (size_t)W->cols);
     }
-    return gguf_w_tensor(S->w, name, k_ggml_of[dt], 2, (uint64_t[]){(uint64_t)W->cols, (uint64_t)W->rows}, dst, S->e);
+    return gguf_w_tensor(S->w, name, qtype_to_ggml((QType)dt), 2, (uint64_t[]){(uint64_t)W->cols, (uint64_t)W->rows}, dst, S->e);
 }
 
 static int sv_vec(Sv *S, const char *name, const float *v, int64_t n, int perm) {
@@ -1062,14 +1064,16 @@ static int sv_layer(Sv *S, const EngModel *m, int i, EngDType want) {
 
 int eng_save_gguf(EngModel *m, const char *path, const char *quant, LabErr *e) {
     const EngConfig *c = &m->cfg;
-    QType q = QT_F32;
-    if (quant && *quant && qtype_parse(quant, &q))
-        return lab_err(e, LAB_EINVAL, "--quant %s: expected f32, f16, bf16 or q8_0", quant);
+    const EngQuantPreset *preset = eng_quant_preset(quant && *quant ? quant : "f32");
+    if (!preset) return lab_err(e, LAB_EINVAL, "--quant %s: expected %s", quant, eng_quant_preset_list());
     if (c->arch == ENG_ARCH_GPT2 && c->act == ENG_ACT_GELU_ERF) /* llama.cpp's gpt2 graph has the tanh GELU only */
         return lab_err(e, LAB_EUNSUPPORTED, "%s: a GPT-2 with the exact (erf) GELU (activation_function \"gelu\") has no GGUF form "
                        "llama.cpp computes the same way", path);
-    EngDType want = (EngDType)q;
-    Sv S = {.w = gguf_writer_new(GGUF_DEFAULT_ALIGNMENT), .e = e};
+    EngDType want = preset->base;
+    const EngWeights *w = &m->w;
+    bool gpt2 = c->arch == ENG_ARCH_GPT2;
+    Sv S = {.w = gguf_writer_new(GGUF_DEFAULT_ALIGNMENT), .e = e, .preset = preset, .cfg = c,
+            .has_output = gpt2 || w->lm_head.data != w->tok_emb.data};
     int64_t maxc = c->dim > c->hidden ? c->dim : c->hidden;
     if ((int64_t)c->n_head * c->head_dim > maxc) maxc = (int64_t)c->n_head * c->head_dim;
     S.row = malloc((size_t)maxc * sizeof *S.row);
@@ -1079,12 +1083,9 @@ int eng_save_gguf(EngModel *m, const char *path, const char *quant, LabErr *e) {
         goto out;
     }
     const EngFamily *fam = eng_family(c->arch);
-    bool gpt2 = c->arch == ENG_ARCH_GPT2;
     const char *A = fam->gguf_arch;
     char k[128];
 #define KEY(s) (snprintf(k, sizeof k, "%s.%s", A, s), k)
-    /* llama.cpp's file types: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q8_0 7, MOSTLY_BF16 32 */
-    static const uint32_t ftype[] = {0, 1, 32, 7};
     const char *name = m->name ? m->name : "model";
     if (gguf_w_str(S.w, "general.architecture", A, strlen(A), e) ||
         gguf_w_str(S.w, "general.type", "model", 5, e) ||
@@ -1093,15 +1094,16 @@ int eng_save_gguf(EngModel *m, const char *path, const char *quant, LabErr *e) {
         gguf_w_u32(S.w, KEY("context_length"), (uint32_t)c->ctx_max, e) ||
         gguf_w_u32(S.w, KEY("embedding_length"), (uint32_t)c->dim, e) ||
         gguf_w_u32(S.w, KEY("feed_forward_length"), (uint32_t)c->hidden, e) ||
-        gguf_w_u32(S.w, KEY("attention.head_count"), (uint32_t)c->n_head, e) ||
-        gguf_w_u32(S.w, "general.file_type", ftype[want], e) ||
-        gguf_w_u32(S.w, "general.quantization_version", 2, e))
+        gguf_w_u32(S.w, KEY("attention.head_count"), (uint32_t)c->n_head, e))
         goto out;
     if (gpt2 ? gguf_w_f32(S.w, KEY("attention.layer_norm_epsilon"), c->norm_eps, e) : sv_keys(&S, m, A)) goto out;
 #undef KEY
     if (sv_tokenizer(&S, m)) goto out;
+    /* last, as llama-quantize sets them (it moves a key it sets to the end): a file quantized here
+     * is then the same, byte for byte, as llama-quantize's from the f32 file ablab writes */
+    if (gguf_w_u32(S.w, "general.quantization_version", 2, e) || gguf_w_u32(S.w, "general.file_type", preset->ftype, e))
+        goto out;
     /* tensors, in llama.cpp's order and names */
-    const EngWeights *w = &m->w;
     if (sv_mat(&S, "token_embd.weight", &w->tok_emb, want, 0)) goto out;
     if (gpt2 && sv_mat(&S, "position_embd.weight", &w->pos_emb, ENG_DT_F32, 0)) goto out;
     const float *factors = c->rope_scaling.type == ENG_ROPE_FACTORS ? c->rope_scaling.freq_factors
@@ -1119,6 +1121,8 @@ int eng_save_gguf(EngModel *m, const char *path, const char *quant, LabErr *e) {
     /* a tied head is written as no output.weight; gpt2 always carries it (as llama.cpp) */
     if ((gpt2 || w->lm_head.data != w->tok_emb.data) && sv_mat(&S, "output.weight", &w->lm_head, want, 0)) goto out;
     if (sv_vec(&S, "output.bias", w->lm_head_b, c->vocab, 0)) goto out;
+    /* quantized files in llama-quantize's tensor order, so that they are its bytes */
+    if (qtype_is_block((QType)preset->base)) gguf_w_sort_tensors(S.w);
     rc = gguf_w_write(S.w, path, e);
 out:
     for (size_t i = 0; i < S.n_bufs; i++) free(S.bufs[i]);

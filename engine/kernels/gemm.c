@@ -53,6 +53,7 @@ T_AVX512 static INLINE void transpose16(__m512 r[16]) {
 T_AVX512 static INLINE __m512 load_row16(QType dt, const uint8_t *row, int cols, int k, int cnt) {
     __mmask16 m = cnt >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1);
     switch (dt) {
+    default: break; /* the block types go through pack_nk_deq */
     case QT_F32: return _mm512_maskz_loadu_ps(m, (const float *)row + k);
     case QT_F16: return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + k));
     case QT_BF16:
@@ -104,6 +105,34 @@ T_AVX512 static INLINE void pack_nk_t(const QType dt, const GemmB *B, int K, int
     }
 }
 
+/* pack_nk for the 4/5-bit and k-quant types (kquant.h): sixteen rows' values [k, k + 256) are
+ * dequantized into a small buffer (k0 and the block lengths are whole blocks: K is a multiple of
+ * the block, and K blocks start at multiples of GEMM_KC), then transposed as F32 rows. */
+T_AVX512 static void pack_nk_deq(const GemmB *B, int n0, int n_end, int k0, int kn, float *dst, size_t kstride) {
+    _Alignas(64) float tmp[16][GEMM_KC];
+    size_t blk = qtype_block(B->dt), bb = 0;
+    qtype_row_bytes(B->dt, blk, &bb);
+    for (int g = 0; g < NR / 16; g++)
+        for (int kk = 0; kk < kn; kk += GEMM_KC) {
+            int len = kn - kk < GEMM_KC ? kn - kk : GEMM_KC;
+            for (int i = 0; i < 16; i++) {
+                int n = n0 + 16 * g + i;
+                if (n >= n_end) n = n_end - 1;
+                const uint8_t *row = (const uint8_t *)B->data + (size_t)n * B->row_bytes;
+                quant_to_f32(B->dt, row + (size_t)(k0 + kk) / blk * bb, tmp[i], (size_t)len);
+            }
+            for (int k = 0; k < len; k += 16) {
+                int cnt = len - k < 16 ? len - k : 16;
+                __mmask16 m = cnt >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1);
+                float *panel = dst + (size_t)((kk + k) / GEMM_KC) * kstride + (size_t)((kk + k) % GEMM_KC) * NR + 16 * g;
+                __m512 r[16];
+                for (int i = 0; i < 16; i++) r[i] = _mm512_maskz_loadu_ps(m, tmp[i] + k);
+                transpose16(r);
+                for (int t = 0; t < cnt; t++) _mm512_store_ps(panel + (size_t)t * NR, r[t]);
+            }
+        }
+}
+
 T_AVX512 static void pack_nk(const GemmB *B, int K, int n0, int n_end, int k0, int kn, float *dst, size_t kstride) {
     switch (B->dt) {
     case QT_F32: pack_nk_t(QT_F32, B, K, n0, n_end, k0, kn, dst, kstride); break;
@@ -111,6 +140,7 @@ T_AVX512 static void pack_nk(const GemmB *B, int K, int n0, int n_end, int k0, i
     case QT_BF16: pack_nk_t(QT_BF16, B, K, n0, n_end, k0, kn, dst, kstride); break;
     case QT_Q8_0: pack_nk_t(QT_Q8_0, B, K, n0, n_end, k0, kn, dst, kstride); break;
     case QT_Q8R: pack_nk_t(QT_Q8R, B, K, n0, n_end, k0, kn, dst, kstride); break;
+    default: pack_nk_deq(B, n0, n_end, k0, kn, dst, kstride); break;
     }
 }
 

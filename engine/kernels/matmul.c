@@ -27,12 +27,11 @@ bool eng_dtype_bytes(EngDType dt, int64_t rows, int64_t cols, size_t *out) {
     case ENG_DT_Q8_0:
         if (cols % QK8_0) return false;
         return size_mul_ok(n / QK8_0, sizeof(BlockQ8_0), out);
-    case ENG_DT_Q8R: {
+    default: { /* Q8R and the 4/5-bit and k-quant blocks */
         size_t rb;
-        if (qtype_row_bytes(QT_Q8R, (size_t)cols, &rb)) return false;
+        if (qtype_row_bytes((QType)dt, (size_t)cols, &rb)) return false;
         return size_mul_ok((size_t)rows, rb, out);
     }
-    default: return false;
     }
 }
 

@@ -4,6 +4,9 @@
 
 #include <math.h>
 #include <string.h>
+#include <strings.h>
+
+#include "kquant.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -14,14 +17,63 @@
 
 _Static_assert(sizeof(BlockQ8_0) == 34, "BlockQ8_0 must be 34 bytes as in GGUF");
 
+/* ---------- the table of block-quantized GGUF types (kquant.c) ---------- */
+typedef float (*DotFn)(const void *w, const float *x, size_t n);
+typedef struct {
+    const char *name;   /* ggml's spelling */
+    int ggml;           /* ggml's type id */
+    unsigned blk, bytes;/* weights and bytes per block */
+    void (*to_f32)(const void *src, float *dst, size_t n);
+    void (*from_f32)(const float *src, void *dst, size_t n);
+    DotFn dot[3];       /* portable, AVX2, AVX-512 */
+} KqType;
+
+#if QUANT_X86
+#define KQ_ROW(t, id, blk, bytes) \
+    {#t, id, blk, bytes, kq_to_f32_##t, kq_from_f32_##t, {kq_dot_##t##_c, kq_dot_##t##_avx2, kq_dot_##t##_avx512}}
+#else
+#define KQ_ROW(t, id, blk, bytes) {#t, id, blk, bytes, kq_to_f32_##t, kq_from_f32_##t, {kq_dot_##t##_c, kq_dot_##t##_c, kq_dot_##t##_c}}
+#endif
+static const KqType k_kq[QT_COUNT - QT_Q4_0] = {
+    KQ_ROW(q4_0, 2, 32, 18),   KQ_ROW(q4_1, 3, 32, 20),   KQ_ROW(q5_0, 6, 32, 22),
+    KQ_ROW(q5_1, 7, 32, 24),   KQ_ROW(q2_K, 10, 256, 84), KQ_ROW(q3_K, 11, 256, 110),
+    KQ_ROW(q4_K, 12, 256, 144), KQ_ROW(q5_K, 13, 256, 176), KQ_ROW(q6_K, 14, 256, 210),
+};
+#undef KQ_ROW
+
+static const KqType *kq_of(QType t) { return t >= QT_Q4_0 && t < QT_COUNT ? &k_kq[t - QT_Q4_0] : NULL; }
+
 const char *qtype_name(QType t) {
     static const char *const n[] = {"f32", "f16", "bf16", "q8_0", "q8_0"};
-    return (unsigned)t < 5 ? n[t] : "?";
+    if ((unsigned)t < 5) return n[t];
+    return kq_of(t) ? kq_of(t)->name : "?";
 }
 
 int qtype_parse(const char *s, QType *t) {
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(s, qtype_name((QType)i))) {
+    for (int i = 0; i < QT_COUNT; i++)
+        if (i != QT_Q8R && !strcasecmp(s, qtype_name((QType)i))) {
+            *t = (QType)i;
+            return 0;
+        }
+    return -1;
+}
+
+size_t qtype_block(QType t) {
+    if (t == QT_Q8_0 || t == QT_Q8R) return QK8_0;
+    return kq_of(t) ? kq_of(t)->blk : 1;
+}
+
+bool qtype_is_block(QType t) { return t == QT_Q8_0 || t == QT_Q8R || kq_of(t); }
+
+int qtype_to_ggml(QType t) {
+    static const int g[] = {0, 1, 30, 8, 8};
+    if ((unsigned)t < 5) return g[t];
+    return kq_of(t) ? kq_of(t)->ggml : -1;
+}
+
+int qtype_from_ggml(int ggml_type, QType *t) {
+    for (int i = 0; i < QT_COUNT; i++)
+        if (i != QT_Q8R && qtype_to_ggml((QType)i) == ggml_type) {
             *t = (QType)i;
             return 0;
         }
@@ -38,8 +90,12 @@ int qtype_row_bytes(QType t, size_t n, size_t *out) {
         if (n % QK8_0 || n > SIZE_MAX / 2) return -1;
         *out = q8r_row_bytes(n);
         return 0;
+    default: {
+        const KqType *k = kq_of(t);
+        if (!k || n % k->blk) return -1;
+        return size_mul_ok(n / k->blk, k->bytes, out) ? 0 : -1;
     }
-    return -1;
+    }
 }
 
 /* ---------- row conversions ---------- */
@@ -57,6 +113,9 @@ void quant_to_f32(QType t, const void *src, float *dst, size_t n) {
         break;
     }
     case QT_Q8R: q8r_to_f32(src, dst, n); break;
+    default:
+        if (kq_of(t)) kq_of(t)->to_f32(src, dst, n);
+        break;
     }
 }
 
@@ -67,6 +126,9 @@ void quant_from_f32(QType t, const float *src, void *dst, size_t n) {
     case QT_BF16: for (size_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = fp32_to_bf16(src[i]); break;
     case QT_Q8_0: q8_0_from_f32(src, dst, n); break;
     case QT_Q8R: q8r_from_f32(src, dst, n); break;
+    default:
+        if (kq_of(t)) kq_of(t)->from_f32(src, dst, n);
+        break;
     }
 }
 
@@ -336,8 +398,8 @@ const char *quant_path_name(void) {
     }
 }
 
-typedef float (*DotFn)(const void *w, const float *x, size_t n);
 static DotFn pick_dot(QType t, int path) {
+    if (kq_of(t)) return kq_of(t)->dot[path == PATH_AVX512 ? 2 : path == PATH_AVX2 ? 1 : 0];
 #if QUANT_X86
     if (path == PATH_AVX512) {
         switch (t) {
@@ -345,7 +407,7 @@ static DotFn pick_dot(QType t, int path) {
         case QT_F16: return dot_f16_avx512;
         case QT_BF16: return dot_bf16_avx512;
         case QT_Q8_0: return dot_q8_0_avx512;
-        case QT_Q8R: break;
+        default: break;
         }
     }
     if (path == PATH_AVX2) {
@@ -354,7 +416,7 @@ static DotFn pick_dot(QType t, int path) {
         case QT_F16: return dot_f16_avx2;
         case QT_BF16: return dot_bf16_avx2;
         case QT_Q8_0: return dot_q8_0_avx2;
-        case QT_Q8R: break;
+        default: break;
         }
     }
 #endif

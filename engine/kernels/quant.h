@@ -1,5 +1,6 @@
-/* Weight formats and the kernels that read them (private to engine/): F32, F16, BF16 and Q8_0
- * (GGUF's blocks of 32 int8 weights with one fp16 scale).
+/* Weight formats and the kernels that read them (private to engine/): F32, F16, BF16, Q8_0
+ * (GGUF's blocks of 32 int8 weights with one fp16 scale), and GGUF's Q4_0, Q4_1, Q5_0, Q5_1 and
+ * k-quants Q2_K .. Q6_K (kquant.h), each a block layout with its kernels in one table (quant.c).
  *
  * Conversions are bit-exact (round to nearest even, as numpy/torch/ggml do). The matrix-vector
  * kernels choose an AVX-512 or AVX2+FMA+F16C path at run time (__builtin_cpu_supports) and fall
@@ -14,18 +15,32 @@
 #include "half.h"
 #include "q8r.h"
 
+#include <stdbool.h>
+
 
 /* QT_Q8R: Q8_0 repacked in memory for integer dot products (q8r.c); named "q8_0" like the format
  * it holds, parsed never. */
-typedef enum { QT_F32 = 0, QT_F16 = 1, QT_BF16 = 2, QT_Q8_0 = 3, QT_Q8R = 4 } QType;
+/* QT_Q4_0 .. QT_Q6_K: GGUF's 4/5-bit and k-quant blocks (kquant.c), registered in quant.c's table. */
+typedef enum {
+    QT_F32 = 0, QT_F16 = 1, QT_BF16 = 2, QT_Q8_0 = 3, QT_Q8R = 4,
+    QT_Q4_0, QT_Q4_1, QT_Q5_0, QT_Q5_1, QT_Q2_K, QT_Q3_K, QT_Q4_K, QT_Q5_K, QT_Q6_K,
+    QT_COUNT
+} QType;
 
-const char *qtype_name(QType t);                  /* "f32", "f16", "bf16", "q8_0" (Q8R too) */
-int  qtype_parse(const char *s, QType *t);        /* 0, or -1 for an unknown name */
-/* Bytes of a row of n weights; n must be a multiple of 32 for Q8_0 (-1 otherwise or on overflow). */
+/* "f32", "f16", "bf16", "q8_0" (Q8R too), "q4_0" .. "q5_1", "q2_K" .. "q6_K" (ggml's spelling) */
+const char *qtype_name(QType t);
+int  qtype_parse(const char *s, QType *t);        /* 0, or -1 for an unknown name (case-insensitive) */
+/* Weights per block: 1 for F32/F16/BF16, 32 for Q8_0/Q8R/Q4_0/Q4_1/Q5_0/Q5_1, 256 for the k-quants. */
+size_t qtype_block(QType t);
+bool qtype_is_block(QType t);                     /* a block-quantized type (Q8_0, Q8R, Q4_0 .. Q6_K) */
+int  qtype_to_ggml(QType t);                      /* ggml's type id (Q8R: Q8_0's) */
+int  qtype_from_ggml(int ggml_type, QType *t);    /* 0, or -1 for a type ablab does not read */
+/* Bytes of a row of n weights; n must be a multiple of qtype_block (-1 otherwise or on overflow). */
 int  qtype_row_bytes(QType t, size_t n, size_t *out);
 
 
-/* Row conversions: n values (n % 32 == 0 for Q8_0; Q8R: a whole row of n). */
+/* Row conversions: n values (a multiple of qtype_block; Q8R: a whole row of n). Quantizing gives
+ * the bytes ggml's reference quantizers give (llama-quantize without an importance matrix). */
 void quant_to_f32(QType t, const void *src, float *dst, size_t n);   /* dequantize */
 void quant_from_f32(QType t, const float *src, void *dst, size_t n); /* Q8_0 as ggml: d = max|x|/127, q = round(x/d) */
 

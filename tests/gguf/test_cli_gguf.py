@@ -22,8 +22,8 @@ def run(*args):
 
 rc, _, err = run("convert", "--model", "x")
 check("convert without --out: usage error", rc == 2 and "--out" in err, (rc, err))
-rc, _, err = run("convert", "--model", "x", "--out", "y.gguf", "--quant", "q4_0")
-check("convert --quant q4_0: usage error", rc == 2 and "q4_0" in err, (rc, err))
+rc, _, err = run("convert", "--model", "x", "--out", "y.gguf", "--quant", "q4_2")
+check("convert --quant q4_2: usage error", rc == 2 and "q4_2" in err and "q4_k_m" in err, (rc, err))
 rc, _, err = run("eval", "--model", "x")
 check("eval without --text: usage error", rc == 2 and "--text" in err, (rc, err))
 rc, _, err = run("eval", "--kl", "--model", "x", "--text", "t")

@@ -97,6 +97,15 @@ static void test_gemm_all_dtypes_and_edges(void **state) {
             check(dts[d], false, M, N, K, 0, N, false);
             check(dts[d], false, M, N, K, N / 3, N - N / 5, true);
         }
+    /* the 4/5-bit and k-quant types (dequantized in blocks of rows as they are packed): K past one
+     * K block and past the scratch's super-block, rows not a multiple of the panel */
+    static const int kshapes[][3] = {{3, 70, 256}, {7, 130, 768}, {6, 64, 2816}, {2, 1030, 512}};
+    for (int t = QT_Q4_0; t <= QT_Q6_K; t++)
+        for (size_t s = 0; s < sizeof kshapes / sizeof *kshapes; s++) {
+            int M = kshapes[s][0], N = kshapes[s][1], K = kshapes[s][2];
+            check((QType)t, false, M, N, K, 0, N, false);
+            check((QType)t, false, M, N, K, N / 3, N - N / 5, true);
+        }
     /* F32 only: K not a multiple of 16 or of the K block */
     static const int odd[][3] = {{4, 33, 1}, {9, 17, 15}, {6, 100, 257}, {2, 64, 600}, {11, 5, 37}};
     for (size_t s = 0; s < sizeof odd / sizeof *odd; s++) {

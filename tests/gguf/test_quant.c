@@ -96,7 +96,7 @@ static void test_q8_0_as_ggml(void **state) {
     QType t;
     assert_int_equal(qtype_parse("q8_0", &t), 0);
     assert_int_equal(t, QT_Q8_0);
-    assert_int_equal(qtype_parse("q4_0", &t), -1);
+    assert_int_equal(qtype_parse("q4_2", &t), -1);
 }
 
 /* Plain reference: dequantize, then sum in double. */
@@ -146,6 +146,12 @@ static void test_matvec_all_types_all_paths(void **state) {
     for (int t = 0; t < 3; t++)
         for (size_t i = 0; i < sizeof cols_float / sizeof *cols_float; i++) check_matvec((QType)t, 5, cols_float[i]);
     for (size_t i = 0; i < sizeof cols_q8 / sizeof *cols_q8; i++) check_matvec(QT_Q8_0, 5, cols_q8[i]);
+    /* the 4/5-bit blocks of 32 and the k-quants' super-blocks of 256 */
+    static const size_t cols_32[] = {32, 96, 1024}, cols_256[] = {256, 768, 2816};
+    for (int t = QT_Q4_0; t <= QT_Q5_1; t++)
+        for (size_t i = 0; i < 3; i++) check_matvec((QType)t, 5, cols_32[i]);
+    for (int t = QT_Q2_K; t <= QT_Q6_K; t++)
+        for (size_t i = 0; i < 3; i++) check_matvec((QType)t, 5, cols_256[i]);
 }
 
 /* y += a x on every path equals the plain loop (one fma or mul+add per element: within 1 ulp). */

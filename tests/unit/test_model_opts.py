@@ -27,9 +27,9 @@ with tempfile.TemporaryDirectory() as tmp:
         p = ablab("help", cmd)
         check(f"help {cmd} lists the model options", p.returncode == 0 and all(f + " " in p.stdout for f in flags), p.stdout[-600:])
         for f in [x for x in flags if x.endswith("quant")]:
-            p = ablab(cmd, f, "q4_k")
-            check(f"{cmd} {f} q4_k: a usage error naming the flag and the value",
-                  p.returncode == 2 and f"{f} q4_k: expected f32, f16, bf16 or q8_0" in p.stderr, p.stderr[:300])
+            p = ablab(cmd, f, "q7_k")
+            check(f"{cmd} {f} q7_k: a usage error naming the flag and the value",
+                  p.returncode == 2 and f"{f} q7_k: expected f32, f16, bf16, q8_0, q4_0" in p.stderr, p.stderr[:300])
     for cmd in ONE:
         p = ablab(cmd, "--a-quant", "f16")
         check(f"{cmd} (one model) has no per-arm options", p.returncode == 2 and "unknown option '--a-quant'" in p.stderr,
