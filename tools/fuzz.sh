@@ -30,10 +30,12 @@ run_one() {
     [ -f "$src/tests/fuzz/dict/$name.dict" ] && dict="-dict=$src/tests/fuzz/dict/$name.dict"
     seeds=""
     [ -d "$src/tests/fuzz/corpus/$name" ] && seeds="$src/tests/fuzz/corpus/$name"
-    # -timeout: one input taking 25 s is a finding (a hang); -rss_limit_mb: so is a 2 GB appetite
+    # -timeout: one input taking FUZZ_TIMEOUT s (25) is a finding (a hang); -rss_limit_mb: so is a
+    # 2 GB appetite. A campaign at nice 19 on a busy machine needs a longer FUZZ_TIMEOUT: a starved
+    # process can stand still for longer than that.
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
     UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-        "$exe" -max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \
+        "$exe" -max_total_time="$secs" -timeout="${FUZZ_TIMEOUT:-25}" -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$out/artifacts/$name/" $dict "$corpus" $seeds >"$out/logs/$name.log" 2>&1
 }
 
