@@ -19,7 +19,7 @@
 typedef struct Db Db;
 
 #define DB_APPLICATION_ID 0x41624c62  /* "AbLb" in the file header: marks an ablab record */
-#define DB_SCHEMA_VERSION 7           /* PRAGMA user_version of a current file */
+#define DB_SCHEMA_VERSION 8           /* PRAGMA user_version of a current file */
 
 /* Opens (creating if missing) and migrates the record. Refuses, without writing to it, a file of a
  * newer ablab (user_version above ours: LAB_EUNSUPPORTED) and a foreign file (another
@@ -260,6 +260,24 @@ typedef struct {
 } DbBench;
 int  db_bench_add(Db *db, const DbBench *b, int64_t *id, LabErr *e);
 int  db_benches_each(Db *db, int (*each)(const DbBench *b, void *ud), void *ud, LabErr *e);
+
+/* One `ablab scale` measurement of a model (schema v8, scale_results). The eval and bench rows
+ * recorded with it are linked by id (0 = none). */
+typedef struct {
+    int64_t id, model_id;
+    const char *corpus, *corpus_sha256;  /* the corpus file's name and the sha256 of its bytes */
+    int ctx, threads, n_prompt, n_gen, reps;
+    int64_t n_params, n_params_nonemb, bytes_on_disk, bytes_resident;
+    double load_ms, prefill_tok_s, decode_tok_s, bits_per_byte, token_ppl;
+    int64_t n_tokens, eval_id, prefill_bench_id, decode_bench_id;
+    const char *cpu_model, *build_version;
+    int64_t created_ms;
+    /* read only (from the model's row): */
+    const char *model_path, *model_name, *dtype, *weights_sha256;
+} DbScale;
+int  db_scale_add(Db *db, const DbScale *s, int64_t *id, LabErr *e);
+/* Every stored measurement, oldest first; the strings are valid during the callback only. */
+int  db_scales_each(Db *db, int (*each)(const DbScale *s, void *ud), void *ud, LabErr *e);
 
 /* ---------- small state: settings and the line editor's history ---------- */
 /* 1 with *value (malloc'd, caller frees) if set, 0 if not. */

@@ -807,6 +807,71 @@ int db_benches_each(Db *db, int (*each)(const DbBench *, void *), void *ud, LabE
     return st && each_row(db, st, bench_row, &c, e) >= 0 ? 0 : -1;
 }
 
+/* ---------- scale measurements ---------- */
+
+static void bind_id_or_null(sqlite3_stmt *st, const char *name, int64_t id) {
+    int i = sqlite3_bind_parameter_index(st, name);
+    if (id > 0) sqlite3_bind_int64(st, i, id);
+    else sqlite3_bind_null(st, i);
+}
+
+int db_scale_add(Db *db, const DbScale *s, int64_t *id, LabErr *e) {
+    sqlite3_stmt *st = db_stmt(db, ST_SCALE_INSERT, e);
+    if (!st) return -1;
+#define I64(n, v) sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":" n), (v))
+#define DBL(n, v) sqlite3_bind_double(st, sqlite3_bind_parameter_index(st, ":" n), (v))
+#define TXT(n, v) bind_text(st, sqlite3_bind_parameter_index(st, ":" n), (v))
+    I64("model_id", s->model_id);
+    TXT("corpus", s->corpus);
+    TXT("corpus_sha256", s->corpus_sha256);
+    I64("ctx", s->ctx);
+    I64("threads", s->threads);
+    I64("n_prompt", s->n_prompt);
+    I64("n_gen", s->n_gen);
+    I64("reps", s->reps);
+    I64("n_params", s->n_params);
+    I64("n_params_nonemb", s->n_params_nonemb);
+    I64("bytes_on_disk", s->bytes_on_disk);
+    I64("bytes_resident", s->bytes_resident);
+    DBL("load_ms", s->load_ms);
+    DBL("prefill_tok_s", s->prefill_tok_s);
+    DBL("decode_tok_s", s->decode_tok_s);
+    DBL("bits_per_byte", s->bits_per_byte);
+    DBL("token_ppl", s->token_ppl);
+    I64("n_tokens", s->n_tokens);
+    TXT("cpu_model", s->cpu_model);
+    TXT("build_version", s->build_version);
+    I64("created_ms", s->created_ms ? s->created_ms : wall_time_ms());
+#undef I64
+#undef DBL
+#undef TXT
+    bind_id_or_null(st, ":eval_id", s->eval_id);
+    bind_id_or_null(st, ":prefill_bench_id", s->prefill_bench_id);
+    bind_id_or_null(st, ":decode_bench_id", s->decode_bench_id);
+    return write_one(db, st, id, NULL, e);
+}
+
+typedef struct { int (*each)(const DbScale *, void *); void *ud; } ScaleCb;
+static int scale_row(sqlite3_stmt *st, void *ud) {
+    ScaleCb *c = ud;
+    DbScale s = {.id = col_i64(st, 0), .model_id = col_i64(st, 1), .corpus = col_str(st, 2),
+                 .corpus_sha256 = col_str(st, 3), .ctx = col_int(st, 4), .threads = col_int(st, 5),
+                 .n_prompt = col_int(st, 6), .n_gen = col_int(st, 7), .reps = col_int(st, 8),
+                 .n_params = col_i64(st, 9), .n_params_nonemb = col_i64(st, 10), .bytes_on_disk = col_i64(st, 11),
+                 .bytes_resident = col_i64(st, 12), .load_ms = col_dbl(st, 13), .prefill_tok_s = col_dbl(st, 14),
+                 .decode_tok_s = col_dbl(st, 15), .bits_per_byte = col_dbl(st, 16), .token_ppl = col_dbl(st, 17),
+                 .n_tokens = col_i64(st, 18), .eval_id = col_i64(st, 19), .prefill_bench_id = col_i64(st, 20),
+                 .decode_bench_id = col_i64(st, 21), .cpu_model = col_str(st, 22), .build_version = col_str(st, 23),
+                 .created_ms = col_i64(st, 24), .model_path = col_str(st, 25), .model_name = col_str(st, 26),
+                 .dtype = col_str(st, 27), .weights_sha256 = col_str(st, 28)};
+    return c->each(&s, c->ud);
+}
+int db_scales_each(Db *db, int (*each)(const DbScale *, void *), void *ud, LabErr *e) {
+    sqlite3_stmt *st = db_stmt(db, ST_SCALES, e);
+    ScaleCb c = {each, ud};
+    return st && each_row(db, st, scale_row, &c, e) >= 0 ? 0 : -1;
+}
+
 /* ---------- settings and history ---------- */
 
 int db_setting_get(Db *db, const char *key, char **value, LabErr *e) {

@@ -278,6 +278,32 @@ const char *const DB_MIGRATIONS[DB_SCHEMA_VERSION] = {
     "ALTER TABLE pairs ADD COLUMN pacing TEXT CHECK(pacing IS NULL OR pacing IN ('natural','together'));"
     "ALTER TABLE pairs ADD COLUMN error TEXT;"
     "UPDATE pairs SET pacing = 'natural' WHERE session_id IN (SELECT id FROM sessions WHERE kind IN ('lab','study'));",
+
+    /* 8: `ablab scale`'s measurements, one row per model, corpus and settings: what the table and
+     * the fits are drawn from, so a run resumes past what is stored and --from-db re-renders
+     * without loading a model. The eval and bench rows it recorded beside it are linked by id, so
+     * the table cites the same numbers `eval` and `bench` keep. */
+    "CREATE TABLE scale_results(id INTEGER PRIMARY KEY, model_id INTEGER NOT NULL REFERENCES models(id),"
+    "  corpus TEXT NOT NULL, corpus_sha256 TEXT NOT NULL CHECK(length(corpus_sha256) = 64),"
+    "  ctx INTEGER NOT NULL CHECK(ctx BETWEEN 0 AND 2147483647),"
+    "  threads INTEGER NOT NULL CHECK(threads BETWEEN 1 AND 2147483647),"
+    "  n_prompt INTEGER NOT NULL CHECK(n_prompt BETWEEN 1 AND 2147483647),"
+    "  n_gen INTEGER NOT NULL CHECK(n_gen BETWEEN 1 AND 2147483647),"
+    "  reps INTEGER NOT NULL CHECK(reps BETWEEN 1 AND 2147483647),"
+    "  n_params INTEGER NOT NULL CHECK(n_params BETWEEN 0 AND 1000000000000000),"
+    "  n_params_nonemb INTEGER NOT NULL CHECK(n_params_nonemb BETWEEN 0 AND n_params),"
+    "  bytes_on_disk INTEGER NOT NULL CHECK(bytes_on_disk BETWEEN 0 AND 1125899906842624),"
+    "  bytes_resident INTEGER NOT NULL CHECK(bytes_resident BETWEEN 0 AND 1125899906842624),"
+    "  load_ms REAL NOT NULL CHECK(load_ms BETWEEN 0 AND 1e15),"
+    "  prefill_tok_s REAL NOT NULL CHECK(prefill_tok_s BETWEEN 0 AND 1e15),"
+    "  decode_tok_s REAL NOT NULL CHECK(decode_tok_s BETWEEN 0 AND 1e15),"
+    "  bits_per_byte REAL NOT NULL CHECK(bits_per_byte BETWEEN 0 AND 1e6),"
+    "  token_ppl REAL NOT NULL CHECK(token_ppl >= 1),"
+    "  n_tokens INTEGER NOT NULL CHECK(n_tokens BETWEEN 0 AND 1000000000000000),"
+    "  eval_id INTEGER REFERENCES evaluations(id), prefill_bench_id INTEGER REFERENCES benchmarks(id),"
+    "  decode_bench_id INTEGER REFERENCES benchmarks(id),"
+    "  cpu_model TEXT NOT NULL, build_version TEXT NOT NULL, created_ms INTEGER NOT NULL) STRICT;"
+    "CREATE INDEX scale_results_model ON scale_results(model_id, corpus_sha256);",
 };
 
 /* The v5 table bodies, shared by the migration and the read-only pre-check in db.c. */
@@ -292,7 +318,7 @@ const DbStrictTable DB_STRICT_TABLES[] = {
 const DbTableSince DB_TABLES[] = {
     {"models", 1}, {"sessions", 1}, {"prompts", 1}, {"pairs", 1}, {"responses", 1}, {"ratings", 1},
     {"prompts_fts", 2}, {"responses_fts", 2}, {"evaluations", 3}, {"benchmarks", 3},
-    {"settings", 4}, {"prompt_history", 4}, {"file_hashes", 4}, {"rating_revisions", 6}, {"studies", 7}, {NULL, 0},
+    {"settings", 4}, {"prompt_history", 4}, {"file_hashes", 4}, {"rating_revisions", 6}, {"studies", 7}, {"scale_results", 8}, {NULL, 0},
 };
 
 #define RESPONSE_COLS                                                                              \
@@ -440,6 +466,19 @@ const char *const DB_SQL[ST_COUNT] = {
                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     [ST_BENCHES] = "SELECT id, model_id, name, threads, n_prompt, n_gen, prefill_tok_s, decode_tok_s, ttft_ms, "
                    "peak_rss, cpu_model, build_version, details_json, created_ms FROM benchmarks ORDER BY id",
+    [ST_SCALE_INSERT] = "INSERT INTO scale_results(model_id, corpus, corpus_sha256, ctx, threads, n_prompt, n_gen, reps, "
+                        "n_params, n_params_nonemb, bytes_on_disk, bytes_resident, load_ms, prefill_tok_s, decode_tok_s, "
+                        "bits_per_byte, token_ppl, n_tokens, eval_id, prefill_bench_id, decode_bench_id, cpu_model, "
+                        "build_version, created_ms) VALUES (:model_id, :corpus, :corpus_sha256, :ctx, :threads, "
+                        ":n_prompt, :n_gen, :reps, :n_params, :n_params_nonemb, :bytes_on_disk, :bytes_resident, "
+                        ":load_ms, :prefill_tok_s, :decode_tok_s, :bits_per_byte, :token_ppl, :n_tokens, :eval_id, "
+                        ":prefill_bench_id, :decode_bench_id, :cpu_model, :build_version, :created_ms)",
+    [ST_SCALES] = "SELECT s.id, s.model_id, s.corpus, s.corpus_sha256, s.ctx, s.threads, s.n_prompt, s.n_gen, s.reps, "
+                  "s.n_params, s.n_params_nonemb, s.bytes_on_disk, s.bytes_resident, s.load_ms, s.prefill_tok_s, "
+                  "s.decode_tok_s, s.bits_per_byte, s.token_ppl, s.n_tokens, coalesce(s.eval_id, 0), "
+                  "coalesce(s.prefill_bench_id, 0), coalesce(s.decode_bench_id, 0), s.cpu_model, s.build_version, "
+                  "s.created_ms, m.path, m.name, m.dtype, m.weights_sha256 "
+                  "FROM scale_results s JOIN models m ON m.id = s.model_id ORDER BY s.id",
     [ST_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
     [ST_SETTING_SET] = "INSERT OR REPLACE INTO settings(key, value) VALUES (?1, ?2)",
     [ST_HISTORY_ADD] = "INSERT INTO prompt_history(text, used_ms) VALUES (?1, ?2)",

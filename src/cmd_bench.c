@@ -395,7 +395,7 @@ static int record_pair(Lab *lab, const BenchOpts *o, EngModel *const m[2], int k
     json_str(&d, partner->model);
     buf_puts(&d, "}");
     LabBenchRecord solo = {solo_name, row->threads, pp ? row->n : 0, pp ? 0 : row->n, pp ? f->solo : 0,
-                           pp ? 0 : f->solo, d.data};
+                           pp ? 0 : f->solo, d.data, NULL};
     int rc = d.data ? lab_record_bench(lab, o->models[k], m[k], &solo, e) : lab_err(e, LAB_ENOMEM, "out of memory");
     buf_clear(&d);
     if (!rc) {
@@ -414,7 +414,7 @@ static int record_pair(Lab *lab, const BenchOpts *o, EngModel *const m[2], int k
                    partner->dtype, partner->threads, row->threads_total, f->solo, f->solo_sd, f->loss, f->loss_sd,
                    c->solo, c->solo_sd, c->tog, c->tog_sd, c->loss, c->loss_sd);
         LabBenchRecord tog = {row->test, row->threads, pp ? row->n : 0, pp ? 0 : row->n, pp ? f->tog : 0,
-                              pp ? 0 : f->tog, d.data};
+                              pp ? 0 : f->tog, d.data, NULL};
         rc = d.data ? lab_record_bench(lab, o->models[k], m[k], &tog, e) : lab_err(e, LAB_ENOMEM, "out of memory");
     }
     buf_free(&d);
@@ -603,7 +603,7 @@ static int run_bench(App *app, int argc, char **argv) {
                                  r.sd, r.cpu_mean, r.cpu_sd, o.reps, in->dtype, r.decode_bytes, eng_blas_core(),
                                  eng_kernel_path());
                         LabBenchRecord rec = {name, r.threads, r.pp ? n : 0, r.pp ? 0 : n, r.pp ? r.mean : 0,
-                                              r.pp ? 0 : r.mean, details};
+                                              r.pp ? 0 : r.mean, details, NULL};
                         if (lab_record_bench(lab, o.models[mi], m, &rec, &app->err)) {
                             rc = EXIT_FAIL;
                             break;

@@ -227,7 +227,7 @@ static int run_eval(App *app, int argc, char **argv) {
                      eo.ctx ? eo.ctx : in->ctx, o.stride ? o.stride : (eo.ctx ? eo.ctx : in->ctx), (long long)r->n_bytes,
                      (long long)r->n_words, (long long)r->n_windows, r->sum_nll, in->dtype);
             LabEvalRecord rec = {path_basename(o.text), r->n_tokens, r->token_ppl, r->byte_ppl, r->word_ppl,
-                                 r->bits_per_byte, details};
+                                 r->bits_per_byte, details, NULL};
             if (lab_record_eval(lab, o.models[i], m[i], &rec, &app->err)) {
                 lab_close(lab);
                 goto out;

@@ -19,6 +19,7 @@ extern const Command cmd_convert;
 extern const Command cmd_import;
 extern const Command cmd_eval;
 extern const Command cmd_bench;
+extern const Command cmd_scale;
 extern const Command cmd_keys;
 
 const Command *const ablab_commands[] = {
@@ -39,6 +40,7 @@ const Command *const ablab_commands[] = {
     &cmd_import,
     &cmd_eval,
     &cmd_bench,
+    &cmd_scale,
     &cmd_keys,   /* hidden: prints the lab's keys for the docs */
     NULL,
 };

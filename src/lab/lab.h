@@ -23,6 +23,8 @@
 #ifndef ABLAB_LAB_H
 #define ABLAB_LAB_H
 
+#include <stdio.h>
+
 #include "base.h"
 
 typedef struct Lab Lab;
@@ -136,6 +138,7 @@ typedef struct {
     int64_t n_tokens;
     double token_ppl, byte_ppl, word_ppl, bits_per_byte;
     const char *details_json;     /* NULL or a JSON object (window, stride, bytes, words, ...) */
+    int64_t *id_out;              /* NULL, or gets the id of the bits_per_byte row */
 } LabEvalRecord;
 /* One row per metric: "token_ppl", "byte_ppl", "word_ppl", "bits_per_byte". */
 int  lab_record_eval(Lab *l, const char *path, const struct EngModel *m, const LabEvalRecord *r, LabErr *e);
@@ -144,8 +147,76 @@ typedef struct {
     int threads, n_prompt, n_gen;
     double prefill_tok_s, decode_tok_s; /* the mean of the repetitions (0 for the other kind) */
     const char *details_json;     /* NULL or a JSON object (sd, CPU-time figures, kernels, ...) */
+    int64_t *id_out;              /* NULL, or gets the new row's id */
 } LabBenchRecord;
 int  lab_record_bench(Lab *l, const char *path, const struct EngModel *m, const LabBenchRecord *r, LabErr *e);
+
+typedef struct { double lo, hi; } LabInterval;
+
+/* ---------- scaling: `ablab scale` and the lab's scale screen (scale.c) ----------------------- */
+/* One model's measurement as stored (schema v8): quality, size, speed and the settings and
+ * machine it was measured on. Strings are copies the row owns (fixed buffers). */
+typedef struct {
+    int64_t id, model_id;
+    char path[512], name[LAB_NAME_MAX], dtype[16], weights_sha256[65];
+    char corpus[256], corpus_sha256[65], cpu[128], version[32];
+    int ctx, threads, n_prompt, n_gen, reps;
+    int64_t n_params, n_params_nonemb, bytes_on_disk, bytes_resident, n_tokens;
+    double load_ms, prefill_tok_s, decode_tok_s, bits_per_byte, token_ppl;
+    int64_t eval_id, prefill_bench_id, decode_bench_id, created_ms;
+} LabScaleRow;
+typedef struct { LabScaleRow *v; size_t n, cap; } LabScaleRows;
+void lab_scale_rows_free(LabScaleRows *r);
+
+/* Stores one measurement of the model m loaded from path (its model row found or added, as
+ * lab_record_eval). row->model_id and row->id are filled. */
+int  lab_scale_record(Lab *l, const char *path, const struct EngModel *m, LabScaleRow *row, LabErr *e);
+/* Every stored measurement, oldest first, appended to out (caller frees with lab_scale_rows_free). */
+int  lab_scale_rows(Lab *l, LabScaleRows *out, LabErr *e);
+/* The newest stored measurement of model_id on corpus_sha256 with these settings: 1 and *out
+ * filled, 0 if none. */
+int  lab_scale_find(Lab *l, int64_t model_id, const char *corpus_sha256, int ctx, int threads, int n_prompt,
+                    int n_gen, int reps, LabScaleRow *out, LabErr *e);
+/* The model row of path as loaded in m (found or added), for lab_scale_find. */
+int  lab_scale_model_id(Lab *l, const char *path, const struct EngModel *m, int64_t *id, LabErr *e);
+
+/* Power law with an irreducible term, L(N) = E + A * N^(-alpha), fitted to (n[i], y[i]) by
+ * nonlinear least squares (Levenberg–Marquardt on log A, alpha, E), with a seeded bootstrap
+ * (resampling points, `rounds` times, 0 = 1000) for the 95% percentile interval of alpha.
+ * With fewer than four distinct sizes: the log-log slope of y against n (loglog = true, alpha =
+ * -slope, E = 0, A = exp(intercept)), its interval from the same bootstrap when 3 points, NaN
+ * else. -1 with e filled for fewer than two points, a size <= 0, or a y that is not positive
+ * and finite where a log is needed. */
+typedef struct {
+    bool loglog;             /* the plain log-log slope, not the three-parameter fit */
+    double E, A, alpha;
+    LabInterval alpha_ci;    /* NaN bounds when there is no interval */
+    double rss;              /* residual sum of squares of the fit */
+    int n_points, rounds;
+} LabPowerFit;
+int  lab_power_fit(const double *n, const double *y, size_t count, int rounds, uint64_t seed, LabPowerFit *out,
+                   LabErr *e);
+double lab_power_eval(const LabPowerFit *f, double n);
+
+/* The Pareto frontier of points where less x and less y are both better (cost and bits per
+ * byte): on[i] = true when no other point is at most as large in both and smaller in one. */
+void lab_pareto_min(const double *x, const double *y, size_t n, bool *on);
+
+/* The three plots of `ablab scale` (SVG, svg.c): quality against non-embedding parameters (log
+ * axis, the fitted curve; a second panel of Elo when ratings exist), bits per byte against cost
+ * per million generated tokens (machine-hours without a price) with the Pareto frontier, decode
+ * tokens/s against resident bytes. Every plot carries its axis labels with units and the
+ * conditions line. -1 if writing f failed. */
+typedef enum { LAB_SCALE_PLOT_PARAMS, LAB_SCALE_PLOT_COST, LAB_SCALE_PLOT_SPEED } LabScalePlot;
+typedef struct {
+    const LabScaleRow *rows;
+    size_t n;
+    const double *elo;            /* per row, NaN = not rated; NULL = no ratings */
+    const LabPowerFit *fit;       /* NULL = none */
+    double price;                 /* USD per hour, 0 = none */
+    const char *conditions;       /* "machine ..., threads ..., date ..., ablab ..." */
+} LabScalePlotData;
+int  lab_scale_svg(FILE *f, LabScalePlot which, const LabScalePlotData *d);
 
 /* ---------- models (the models screen) ------------------------------------------------------- */
 typedef struct {
@@ -453,7 +524,6 @@ void lab_pair_free(LabPair *p);
 int  lab_prompt_history(Lab *l, int limit, LabStrList *out, LabErr *e);
 
 /* ---------- statistics ------------------------------------------------------------------------ */
-typedef struct { double lo, hi; } LabInterval;
 
 /* Which part of the record statistics and exports pool. Every filter set must hold (AND). */
 typedef struct {

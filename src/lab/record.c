@@ -23,6 +23,7 @@ int lab_record_eval(Lab *l, const char *path, const struct EngModel *m, const La
         int rc = db_eval_add(l->db, &v, &id, e);
         pthread_mutex_unlock(&l->mu);
         if (rc) return -1;
+        if (r->id_out && !strcmp(rows[k].metric, "bits_per_byte")) *r->id_out = id;
     }
     return 0;
 }
@@ -37,5 +38,6 @@ int lab_record_bench(Lab *l, const char *path, const struct EngModel *m, const L
     pthread_mutex_lock(&l->mu);
     int rc = db_bench_add(l->db, &b, &id, e);
     pthread_mutex_unlock(&l->mu);
+    if (!rc && r->id_out) *r->id_out = id;
     return rc;
 }

@@ -229,3 +229,179 @@ int lab_svg_scores(LabOut *o, const LabStats *s) {
     free(hist);
     return svg_end(o);
 }
+
+/* ---------- scaling: scatter panels with a log or linear x axis ---------- */
+
+typedef struct {
+    const char *title, *xlabel, *ylabel;
+    const double *x, *y;
+    const LabScaleRow *rows;      /* point labels: name (dtype) */
+    size_t n;
+    bool xlog;
+    const LabPowerFit *fit;       /* drawn over x when set */
+    const bool *frontier;         /* points joined as the Pareto frontier when set */
+} Scatter;
+
+static void nice_range(double lo, double hi, bool log_axis, double *a, double *b) {
+    if (log_axis) {
+        *a = floor(log10(lo));
+        *b = ceil(log10(hi));
+        if (*b <= *a) *b = *a + 1;
+        return;
+    }
+    double pad = (hi - lo) * 0.08;
+    if (pad <= 0) pad = fabs(hi) * 0.1 + 1e-9;
+    *a = lo - pad;
+    *b = hi + pad;
+}
+
+static void scatter_panel(LabOut *o, const Scatter *s, double px, double py, double pw, double ph) {
+    double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
+    size_t shown = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (!isfinite(s->x[i]) || !isfinite(s->y[i]) || (s->xlog && s->x[i] <= 0)) continue;
+        shown++;
+        if (s->x[i] < xmin) xmin = s->x[i];
+        if (s->x[i] > xmax) xmax = s->x[i];
+        if (s->y[i] < ymin) ymin = s->y[i];
+        if (s->y[i] > ymax) ymax = s->y[i];
+    }
+    svg_text(o, px + pw / 2, py - 8, "middle", NULL, "%s", s->title);
+    svg_line(o, px, py + ph, px + pw, py + ph, "black", 1, false);
+    svg_line(o, px, py, px, py + ph, "black", 1, false);
+    svg_text(o, px + pw / 2, py + ph + 38, "middle", NULL, "%s", s->xlabel);
+    p(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 %.1f %.1f)\">", px - 52,
+      py + ph / 2, px - 52, py + ph / 2);
+    for (const char *c = s->ylabel; *c; c++) p(o, *c == '&' ? "&amp;" : *c == '<' ? "&lt;" : "%c", *c);
+    p(o, "</text>\n");
+    if (!shown) {
+        empty_note(o, 2 * px + pw, py + ph / 2, "no measurements to plot");
+        return;
+    }
+    double xa, xb, ya, yb;
+    nice_range(xmin, xmax, s->xlog, &xa, &xb);
+    nice_range(ymin, ymax, false, &ya, &yb);
+#define SX(v) (px + ((s->xlog ? log10(v) : (v)) - xa) / (xb - xa) * pw)
+#define SY(v) (py + ph - ((v) - ya) / (yb - ya) * ph)
+    for (int t = 0; t <= 4; t++) { /* y ticks */
+        double v = ya + (yb - ya) * t / 4;
+        svg_line(o, px - 4, SY(v), px, SY(v), "black", 1, false);
+        svg_line(o, px, SY(v), px + pw, SY(v), "#eeeeee", 1, false);
+        svg_text(o, px - 6, SY(v) + 4, "end", NULL, "%.3g", v);
+    }
+    if (s->xlog) {
+        for (double d = xa; d <= xb + 1e-9; d += 1) {
+            double xx = px + (d - xa) / (xb - xa) * pw;
+            svg_line(o, xx, py + ph, xx, py + ph + 4, "black", 1, false);
+            svg_text(o, xx, py + ph + 18, "middle", NULL, "1e%.0f", d);
+        }
+    } else {
+        for (int t = 0; t <= 4; t++) {
+            double v = xa + (xb - xa) * t / 4, xx = px + pw * t / 4;
+            svg_line(o, xx, py + ph, xx, py + ph + 4, "black", 1, false);
+            svg_text(o, xx, py + ph + 18, "middle", NULL, "%.3g", v);
+        }
+    }
+    if (s->fit && isfinite(s->fit->alpha)) { /* the fitted curve as a polyline over the axis */
+        p(o, "<polyline fill=\"none\" stroke=\"#555555\" stroke-width=\"1.5\" stroke-dasharray=\"6 3\" points=\"");
+        for (int k = 0; k <= 60; k++) {
+            double lx = xa + (xb - xa) * k / 60, v = lab_power_eval(s->fit, pow(10, lx));
+            if (!isfinite(v)) continue;
+            double yy = SY(v);
+            if (yy < py - 20) yy = py - 20;
+            if (yy > py + ph + 20) yy = py + ph + 20;
+            p(o, "%.1f,%.1f ", px + (lx - xa) / (xb - xa) * pw, yy);
+        }
+        p(o, "\"/>\n");
+        svg_text(o, px + 8, py + ph - 8, "start", "#555555", "%s: alpha = %.3f", s->fit->loglog ? "log-log slope" : "fit E + A N^-alpha",
+                 s->fit->alpha);
+    }
+    if (s->frontier) { /* the frontier: its points joined in order of x */
+        size_t *ord = malloc(s->n * sizeof *ord), k = 0;
+        if (ord) {
+            for (size_t i = 0; i < s->n; i++)
+                if (s->frontier[i]) ord[k++] = i;
+            for (size_t i = 1; i < k; i++)
+                for (size_t j = i; j > 0 && s->x[ord[j]] < s->x[ord[j - 1]]; j--) {
+                    size_t t = ord[j];
+                    ord[j] = ord[j - 1];
+                    ord[j - 1] = t;
+                }
+            p(o, "<polyline class=\"pareto-frontier\" fill=\"none\" stroke=\"#228833\" stroke-width=\"2\" points=\"");
+            for (size_t i = 0; i < k; i++) p(o, "%.1f,%.1f ", SX(s->x[ord[i]]), SY(s->y[ord[i]]));
+            p(o, "\"/>\n");
+            svg_text(o, px + pw - 4, py + ph - 8, "end", "#228833", "Pareto frontier (green line)");
+            free(ord);
+        }
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        if (!isfinite(s->x[i]) || !isfinite(s->y[i]) || (s->xlog && s->x[i] <= 0)) continue;
+        const char *col = s->frontier && s->frontier[i] ? "#228833" : COLOR[i % N_COLOR];
+        p(o, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"/>\n", SX(s->x[i]), SY(s->y[i]), col);
+        svg_text(o, SX(s->x[i]) + 8, SY(s->y[i]) - 6, "start", NULL, "%s (%s)", s->rows[i].name, s->rows[i].dtype);
+    }
+#undef SX
+#undef SY
+}
+
+int lab_scale_svg(FILE *f, LabScalePlot which, const LabScalePlotData *d) {
+    LabOut o = {.f = f};
+    size_t n = d->n;
+    double *buf = calloc(4 * (n ? n : 1), sizeof *buf);
+    bool *front = calloc(n ? n : 1, sizeof *front);
+    if (!buf || !front) {
+        free(buf);
+        free(front);
+        return -1;
+    }
+    double *x = buf, *y = buf + n, *y2 = buf + 2 * n;
+    bool elo = false;
+    for (size_t i = 0; i < n; i++) elo |= d->elo && isfinite(d->elo[i]);
+    double W = 760, H = 500;
+    if (which == LAB_SCALE_PLOT_PARAMS) {
+        int panels = elo ? 2 : 1;
+        W = panels == 2 ? 1180 : 760;
+        svg_begin(&o, W, H, "Quality against parameters");
+        for (size_t i = 0; i < n; i++) {
+            x[i] = (double)d->rows[i].n_params_nonemb;
+            y[i] = d->rows[i].bits_per_byte;
+            y2[i] = d->elo ? d->elo[i] : NAN;
+        }
+        Scatter s = {"bits per byte (lower is better)", "non-embedding parameters (log scale)",
+                     "bits per byte on the corpus", x, y, d->rows, n, true, d->fit, NULL};
+        scatter_panel(&o, &s, 90, 70, 440, 330);
+        if (elo) {
+            Scatter s2 = {"Bradley-Terry strength (Elo scale, higher is better)", "non-embedding parameters (log scale)",
+                          "Elo (mean of rated models = 1000)", x, y2, d->rows, n, true, NULL, NULL};
+            scatter_panel(&o, &s2, 90 + 520, 70, 440, 330);
+        }
+    } else if (which == LAB_SCALE_PLOT_COST) {
+        svg_begin(&o, W, H, "Quality against cost");
+        for (size_t i = 0; i < n; i++) {
+            double tps = d->rows[i].decode_tok_s;
+            double hours = tps > 0 ? 1e6 / (tps * 3600.0) : NAN;
+            x[i] = d->price > 0 ? hours * d->price : hours;
+            y[i] = d->rows[i].bits_per_byte;
+        }
+        lab_pareto_min(x, y, n, front);
+        Scatter s = {"bits per byte against cost (lower-left is better)",
+                     d->price > 0 ? "cost per million generated tokens (USD, log scale)"
+                                  : "machine-hours per million generated tokens (log scale; no --price)",
+                     "bits per byte on the corpus", x, y, d->rows, n, true, NULL, front};
+        scatter_panel(&o, &s, 100, 70, 600, 330);
+    } else {
+        svg_begin(&o, W, H, "Decode speed against memory");
+        for (size_t i = 0; i < n; i++) {
+            x[i] = (double)d->rows[i].bytes_resident;
+            y[i] = d->rows[i].decode_tok_s;
+        }
+        Scatter s = {"decode tokens/s against resident memory", "resident bytes (weights, KV cache, buffers; log scale)",
+                     "decode tokens/s", x, y, d->rows, n, true, NULL, NULL};
+        scatter_panel(&o, &s, 100, 70, 600, 330);
+    }
+    svg_text(&o, 12, H - 14, "start", "#444444", "%s", d->conditions ? d->conditions : "");
+    svg_end(&o);
+    free(buf);
+    free(front);
+    return o.failed ? -1 : 0;
+}

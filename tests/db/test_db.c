@@ -103,7 +103,7 @@ static void test_new_file_gets_pragmas_and_schema(void **state) {
     sqlite3_stmt *st;
     const char *checks[][2] = {{"PRAGMA foreign_keys", "1"}, {"PRAGMA journal_mode", "wal"},
                                {"PRAGMA synchronous", "2"}, {"PRAGMA busy_timeout", "5000"},
-                               {"PRAGMA user_version", "7"}, {"PRAGMA application_id", "1096961122"}};
+                               {"PRAGMA user_version", "8"}, {"PRAGMA application_id", "1096961122"}};
     for (size_t i = 0; i < sizeof checks / sizeof *checks; i++) {
         assert_int_equal(sqlite3_prepare_v2(db->h, checks[i][0], -1, &st, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -149,7 +149,8 @@ static void test_every_earlier_version_migrates_with_data(void **state) {
                  "INSERT INTO sessions(id,name,kind,participant,blind,consent,seed,started_ms) "
                  "VALUES(1,'old','run','ann',0,1,5,1000);"
                  "INSERT INTO prompts VALUES(1,1,'set',0,'the zebra crossed',1000);"
-                 "INSERT INTO pairs VALUES(1,1,1,0,1,2,0,0,1000);"
+                 "INSERT INTO pairs(id,session_id,prompt_id,rep,model_a_id,model_b_id,left_slot,blind,created_ms) "
+                 "VALUES(1,1,1,0,1,2,0,0,1000);"
                  "INSERT INTO responses VALUES(1,1,0,1,0,0.8,40,0.95,0.05,1,64,16,9,'a striped answer','1 2',"
                  "3,2,'eos',1,1,1,1,1,1,1,1,1,1,1,1,'0.0.9','cpu',1000);"
                  "INSERT INTO ratings(pair_id,participant,choice,winner_model_id,chosen_side,created_ms) "
@@ -404,7 +405,7 @@ static void test_out_of_range_value_is_refused_before_migrating(void **state) {
                      SQLITE_CONSTRAINT);
     assert_int_equal(sqlite3_exec(db->h, "UPDATE responses SET bytes_kv = 4611686018427387904", NULL, NULL, NULL) & 0xff,
                      SQLITE_CONSTRAINT);
-    assert_int_equal(raw_int(p, "SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%STRICT'"), 13); /* v5's twelve and v7's studies */
+    assert_int_equal(raw_int(p, "SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%STRICT'"), 14); /* v5's twelve, v7's studies, v8's scale_results */
     db_close(db);
 }
 
