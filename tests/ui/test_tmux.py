@@ -481,6 +481,48 @@ def scenario_help(home):
         tm.keys("C-q")
         check("help: quits cleanly", tm.exit_code() == 0)
 
+def scenario_read_only(home):
+    """Issue 14.6: a record handed in read-only (chmod 444): the lab opens it, says so, and the
+    history and stats screens show what it holds; the file is left byte for byte as it was."""
+    import hashlib, stat
+    db = os.path.join(home, "ro.db")
+    with Tmux(home, 140, 40) as tm:
+        tm.run(lab_cmd(db))
+        tm.ask("Once upon a time")
+        tm.wait_text("Which answer is better?", 60)
+        tm.type("a")
+        tm.wait_text("Saved: A is better")
+        tm.keys("C-q")
+        check("read-only: the record was made (exit 0)", tm.exit_code() == 0)
+        before = hashlib.sha256(open(db, "rb").read()).hexdigest()
+        os.chmod(db, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        os.chmod(home, stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
+        try:
+            # as nobody when we are root (root writes through chmod 444)
+            who = "setpriv --reuid=65534 --regid=65534 --clear-groups " if os.geteuid() == 0 and shutil.which("setpriv") else ""
+            log = os.path.join(tempfile.gettempdir(), f"ablab-ro-{os.getpid()}.log")
+            cmd = lab_cmd(db).rsplit(" 2>>", 1)[0] + f" 2>>{log}"
+            tm.run(f"env HOME=/tmp XDG_STATE_HOME=/tmp/ablab-ro-state-{os.getpid()} XDG_DATA_HOME=/tmp/ablab-ro-data-{os.getpid()} {who}{cmd}")
+            s = tm.wait_text("read-only", 60)
+            check("read-only: the lab says the record is read-only", "is read-only" in s, s)
+            tm.keys("F3")
+            s = tm.wait_text("1 pair", 30)
+            check("read-only: the history screen lists the stored pair", "Once upon a time" in s, s)
+            tm.keys("F4")
+            s = tm.wait(lambda s: "Elo" in s, 30, "the stats screen")
+            check("read-only: the stats screen shows the record's numbers (one rated pair, the models)",
+                  NAME_A in s and NAME_B in s and re.search(r"votes 1 · complete pairs 1", s) is not None, s)
+            tm.keys("C-q")
+            rc = tm.exit_code()
+            check("read-only: the lab exits 0", rc == 0, rc)
+        finally:
+            os.chmod(home, 0o700)
+            os.chmod(db, 0o600)
+        after = hashlib.sha256(open(db, "rb").read()).hexdigest()
+        check("read-only: the record is unchanged (sha256)", before == after, (before, after))
+        check("read-only: no -wal or -journal file was made", not any(os.path.exists(db + x) for x in ("-wal", "-journal")),
+              os.listdir(home))
+
 REF_MODELS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "ref", "models")
 
 def scenario_families(home):
@@ -516,7 +558,7 @@ def scenario_families(home):
 SCENARIOS = {"compare": scenario_compare_rate, "study": scenario_blind_study, "screens": scenario_screens, "resize": scenario_resize,
              "escape": scenario_escape, "ctrlc": scenario_ctrl_c, "notty": scenario_not_a_tty,
              "settings": scenario_settings, "help": scenario_help,
-             "families": scenario_families}
+             "families": scenario_families, "read-only": scenario_read_only}
 
 def main():
     names = sys.argv[1:] or list(SCENARIOS)
