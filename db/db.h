@@ -19,7 +19,7 @@
 typedef struct Db Db;
 
 #define DB_APPLICATION_ID 0x41624c62  /* "AbLb" in the file header: marks an ablab record */
-#define DB_SCHEMA_VERSION 8           /* PRAGMA user_version of a current file */
+#define DB_SCHEMA_VERSION 9           /* PRAGMA user_version of a current file */
 
 /* Opens (creating if missing) and migrates the record. Refuses, without writing to it, a file of a
  * newer ablab (user_version above ours: LAB_EUNSUPPORTED) and a foreign file (another
@@ -155,13 +155,21 @@ typedef struct {
     int threads;
     const char *build_version, *cpu_model;
     int64_t created_ms;
+    /* the turn (schema 9; chat_mode NULL or "" = not recorded: responses of older files): how the
+     * prompt was made ("raw" or "chat"), the messages the arm was given as a JSON array (its own
+     * history, then the new user turn), the exact text the model was given, the conversation (the
+     * id of its first pair) and this turn's index in it (0 = first) */
+    const char *chat_mode, *messages_json, *prompt_text;
+    int64_t conversation_id;
+    int turn;
     /* filled by queries only (joined): */
     int64_t session_id, prompt_id;
     int rep, prompt_position;
     const char *session_name, *prompt, *model_name;
     bool blind;
 } DbResponse;
-/* One transaction; LAB_EINVAL if the pair already has a response for that slot. */
+/* One transaction (the response and, when r->chat_mode is set, its turn); LAB_EINVAL if the pair
+ * already has a response for that slot. */
 int  db_response_add(Db *db, const DbResponse *r, int64_t *id, LabErr *e);
 /* session_id 0 = all; response_id nonzero = only that one. Order: id. */
 int  db_responses_each(Db *db, int64_t session_id, int64_t response_id,

@@ -467,9 +467,41 @@ int db_response_add(Db *db, const DbResponse *r, int64_t *id, LabErr *e) {
     bind_text(st, k++, r->build_version ? r->build_version : "");
     bind_text(st, k++, r->cpu_model ? r->cpu_model : "");
     sqlite3_bind_int64(st, k++, r->created_ms ? r->created_ms : wall_time_ms());
-    int rc = write_one(db, st, id, NULL, e); /* a second response for the pair and slot: LAB_EINVAL */
+    if (!r->chat_mode || !*r->chat_mode) {
+        int rc = write_one(db, st, id, NULL, e); /* a second response for the pair and slot: LAB_EINVAL */
+        free(ids);
+        return rc;
+    }
+    /* the response and its turn in one transaction */
+    sqlite3_stmt *tt = db_stmt(db, ST_TURN_INSERT, e);
+    if (!tt || db_tx_begin(db, e)) {
+        sqlite3_reset(st);
+        free(ids);
+        return -1;
+    }
+    int64_t rid = 0;
+    const char *failed_sql = NULL;
+    if (sqlite3_step(st) != SQLITE_DONE) failed_sql = sqlite3_sql(st);
+    else {
+        rid = sqlite3_last_insert_rowid(db->h);
+        sqlite3_bind_int64(tt, 1, rid);
+        bind_text(tt, 2, r->chat_mode);
+        bind_text(tt, 3, r->messages_json ? r->messages_json : "[]");
+        bind_text(tt, 4, r->prompt_text ? r->prompt_text : "");
+        sqlite3_bind_int64(tt, 5, r->conversation_id ? r->conversation_id : r->pair_id);
+        sqlite3_bind_int(tt, 6, r->turn);
+        if (sqlite3_step(tt) != SQLITE_DONE) failed_sql = sqlite3_sql(tt);
+    }
+    if (failed_sql) db_fail(db, failed_sql, e);
+    sqlite3_reset(st);
+    sqlite3_reset(tt);
     free(ids);
-    return rc;
+    if (failed_sql) {
+        db_tx_abort(db);
+        return -1;
+    }
+    if (id) *id = rid;
+    return db_tx_commit(db, e);
 }
 
 typedef struct {
@@ -538,6 +570,11 @@ static int response_row(sqlite3_stmt *st, void *ud) {
     r.prompt = col_str(st, k++);
     r.model_name = col_str(st, k++);
     r.blind = col_int(st, k++) != 0;
+    r.chat_mode = col_str(st, k++);
+    r.messages_json = col_str(st, k++);
+    r.prompt_text = col_str(st, k++);
+    r.conversation_id = col_i64(st, k++);
+    r.turn = col_int(st, k++);
     return c->each(&r, c->ud);
 }
 int db_responses_each(Db *db, int64_t session_id, int64_t response_id, int (*each)(const DbResponse *, void *),

@@ -304,6 +304,17 @@ const char *const DB_MIGRATIONS[DB_SCHEMA_VERSION] = {
     "  decode_bench_id INTEGER REFERENCES benchmarks(id),"
     "  cpu_model TEXT NOT NULL, build_version TEXT NOT NULL, created_ms INTEGER NOT NULL) STRICT;"
     "CREATE INDEX scale_results_model ON scale_results(model_id, corpus_sha256);",
+
+    /* 9: chat mode (issue 16). Every response's turn: whether its prompt was sent as raw text or
+     * through the model's chat template, the messages the arm was given (JSON: its own history and
+     * the new user turn), the exact text the model saw, and the conversation the turn belongs to
+     * (the id of its first pair) with the turn's index, so export and replay show conversations.
+     * Responses of older files have no row here. */
+    "CREATE TABLE turns(response_id INTEGER PRIMARY KEY REFERENCES responses(id),"
+    "  mode TEXT NOT NULL CHECK(mode IN ('raw','chat')), messages_json TEXT NOT NULL,"
+    "  prompt_text TEXT NOT NULL, conversation_id INTEGER NOT NULL REFERENCES pairs(id),"
+    "  turn INTEGER NOT NULL CHECK(turn BETWEEN 0 AND 1000000)) STRICT;"
+    "CREATE INDEX turns_conversation ON turns(conversation_id, turn);",
 };
 
 /* The v5 table bodies, shared by the migration and the read-only pre-check in db.c. */
@@ -318,7 +329,7 @@ const DbStrictTable DB_STRICT_TABLES[] = {
 const DbTableSince DB_TABLES[] = {
     {"models", 1}, {"sessions", 1}, {"prompts", 1}, {"pairs", 1}, {"responses", 1}, {"ratings", 1},
     {"prompts_fts", 2}, {"responses_fts", 2}, {"evaluations", 3}, {"benchmarks", 3},
-    {"settings", 4}, {"prompt_history", 4}, {"file_hashes", 4}, {"rating_revisions", 6}, {"studies", 7}, {"scale_results", 8}, {NULL, 0},
+    {"settings", 4}, {"prompt_history", 4}, {"file_hashes", 4}, {"rating_revisions", 6}, {"studies", 7}, {"scale_results", 8}, {"turns", 9}, {NULL, 0},
 };
 
 #define RESPONSE_COLS                                                                              \
@@ -327,7 +338,8 @@ const DbTableSince DB_TABLES[] = {
     "r.stop_reason, r.ttft_ms, r.prefill_ms, r.decode_tok_s, r.p50_ms, r.p95_ms, r.total_ms, "     \
     "r.bytes_weights_mapped, r.bytes_weights_owned, r.bytes_kv, r.bytes_scratch, r.peak_rss, "     \
     "r.threads, r.build_version, r.cpu_model, r.created_ms, "                                      \
-    "p.session_id, p.prompt_id, p.rep, pr.position, s.name, pr.text, m.name, p.blind"
+    "p.session_id, p.prompt_id, p.rep, pr.position, s.name, pr.text, m.name, p.blind, "            \
+    "t.mode, t.messages_json, t.prompt_text, t.conversation_id, t.turn"
 
 #define RATING_SELECT                                                                              \
     "SELECT g.id, g.pair_id, g.participant, g.choice, g.winner_model_id, g.chosen_side, "          \
@@ -421,8 +433,10 @@ const char *const DB_SQL[ST_COUNT] = {
         "?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)",
     [ST_RESPONSES] = "SELECT " RESPONSE_COLS " FROM responses r JOIN pairs p ON p.id = r.pair_id "
                      "JOIN prompts pr ON pr.id = p.prompt_id JOIN sessions s ON s.id = p.session_id "
-                     "JOIN models m ON m.id = r.model_id "
+                     "JOIN models m ON m.id = r.model_id LEFT JOIN turns t ON t.response_id = r.id "
                      "WHERE (?1 = 0 OR p.session_id = ?1) AND (?2 = 0 OR r.id = ?2) ORDER BY r.id",
+    [ST_TURN_INSERT] = "INSERT INTO turns(response_id, mode, messages_json, prompt_text, conversation_id, turn) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [ST_RATING_INSERT] = "INSERT INTO ratings(pair_id, participant, choice, winner_model_id, chosen_side, score_a, "
                          "score_b, tags, comment, decide_ms, created_ms) "
                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",

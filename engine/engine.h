@@ -9,6 +9,8 @@
 
 #include "base.h"
 
+struct ChatMsg; /* chat.h */
+
 typedef struct EngModel EngModel;   /* opaque */
 typedef struct EngGen EngGen;       /* one generation in progress */
 
@@ -136,6 +138,9 @@ typedef struct EngSampling {
     uint64_t seed;
     const char *const *stop; /* stop strings (not included in the output) */
     int   n_stop;
+    const int *stop_ids;     /* more token ids that end the answer like EOS (a chat template's
+                                end-of-turn tokens: eng_chat_stop_ids); copied at eng_gen_start */
+    int   n_stop_ids;
 } EngSampling;
 /* The table's defaults (eng_settings_table): llama.cpp's temp 0.8, top_k 40, top_p 0.95, min_p 0.05,
  * repeat 1.0 over 64, and 128 tokens; seed 0 (the table's -1, a fresh seed, is the caller's to draw:
@@ -233,6 +238,23 @@ void eng_gen_cancel(EngGen *g);                          /* safe from another th
 const EngMetrics *eng_gen_metrics(const EngGen *g);
 const IntVec *eng_gen_ids(const EngGen *g);              /* generated ids so far */
 void eng_gen_free(EngGen *g);                            /* NULL-safe */
+
+/* ---------- chat templates (chat.c; the renderer is engine/chat/, header chat.h) ---------- */
+/* True when the model's folder carries a chat template that loaded (chat_template.jinja, else
+ * tokenizer_config.json's chat_template). */
+bool eng_chat_available(const EngModel *m);
+/* Why a template beside the weights was refused (names the file, line and construct); NULL when
+ * there was none or it loaded. Valid until eng_free. */
+const char *eng_chat_error(const EngModel *m);
+/* Renders msgs with the model's template and special tokens (add_generation_prompt as given).
+ * The text is appended to out; tokenize it without adding special tokens (the template wrote
+ * them). -1 with e filled: no template, or the template raised or failed. */
+int  eng_chat_render(const EngModel *m, const struct ChatMsg *msgs, int n, bool add_generation_prompt, Buf *out, LabErr *e);
+/* The ids that end an assistant turn under the template (appended to out): tokenizer_config.json's
+ * eos_token and the end-of-turn markers the template itself writes (<|eot_id|>, <|im_end|>,
+ * <end_of_turn>, <|end|>, <|eom_id|>, </s>, <|endoftext|>), each where it is one token of the
+ * vocabulary. Generation also stops at the model's EOS and generation_config.json's eos list. */
+int  eng_chat_stop_ids(const EngModel *m, IntVec *out);
 
 /* ---------- evaluation (eval.c) ---------- */
 /* Rolling log-likelihood over a text, as lm-evaluation-harness scores it: a prefix token (BOS, else

@@ -39,6 +39,7 @@ static void gen_free_parts(EngGen *g) {
     if (g->stops)
         for (int i = 0; i < g->s.n_stop; i++) free(g->stops[i]);
     free(g->stops);
+    free((void *)g->s.stop_ids);
     free(g->cands);
     free(g->hist);
     ivec_free(&g->ids);
@@ -80,7 +81,16 @@ int eng_gen_start(EngGen **out, EngModel *m, const int *prompt, int n, const Eng
     g->token_ms = calloc((size_t)g->cap, sizeof *g->token_ms);
     g->sorted = calloc((size_t)g->cap, sizeof *g->sorted);
     g->stops = s->n_stop > 0 ? calloc((size_t)s->n_stop, sizeof *g->stops) : NULL;
+    if (s->n_stop_ids > 0) {
+        int *ids = malloc((size_t)s->n_stop_ids * sizeof *ids);
+        if (ids) memcpy(ids, s->stop_ids, (size_t)s->n_stop_ids * sizeof *ids);
+        g->s.stop_ids = ids;
+    } else {
+        g->s.stop_ids = NULL;
+        g->s.n_stop_ids = 0;
+    }
     bool ok = g->cands && g->hist && g->token_ms && g->sorted && (s->n_stop <= 0 || g->stops) &&
+              (s->n_stop_ids <= 0 || g->s.stop_ids) &&
               !ivec_reserve(&g->ids, (size_t)g->cap) && !buf_reserve(&g->fresh, 256) && !buf_reserve(&g->held, 256) &&
               !buf_reserve(&g->out, 256);
     for (int i = 0; ok && i < s->n_stop; i++) ok = (g->stops[i] = strdup(s->stop[i] ? s->stop[i] : "")) != NULL;
@@ -234,6 +244,7 @@ int eng_gen_step(EngGen *g, EngPiece *piece, LabErr *e) {
     if (g->n_hist < m->s.ctx) g->hist[g->n_hist++] = id;
     bool eos = id == m->cfg.eos_id || (m->cfg.bos_stops && id == m->cfg.bos_id);
     for (int i = 0; i < m->cfg.n_eos; i++) eos = eos || id == m->cfg.eos_ids[i]; /* eos_token_id lists */
+    for (int i = 0; i < g->s.n_stop_ids; i++) eos = eos || id == g->s.stop_ids[i]; /* a template's end of turn */
     if (eos) return gen_finish(g, ENG_STOP_EOS, piece, e);
     if (g->ts) {
         buf_clear(&g->fresh);

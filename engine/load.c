@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat.h"
 #include "formats.h"
 #include "lora.h"
 #include "gemm.h"
@@ -318,6 +319,23 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
     if (eng_model_alloc_att(m, e)) goto fail;
     LOAD_PROGRESS(0.8);
     if (eng_model_load_tokenizer(m, path, o, e)) goto fail;
+    if (kind == 2) {
+        /* a template that is refused leaves the model usable raw: the reason is kept for whoever
+         * asks for chat (eng_chat_error) */
+        LabErr ce = {0};
+        m->chat = calloc(1, sizeof *m->chat);
+        if (!m->chat) {
+            lab_err(e, LAB_ENOMEM, "out of memory");
+            goto fail;
+        }
+        if (chat_setup_load_dir(m->chat, path, &ce)) {
+            m->chat_error = strdup(ce.msg);
+            if (!m->chat_error) {
+                lab_err(e, LAB_ENOMEM, "out of memory");
+                goto fail;
+            }
+        }
+    }
     LOAD_PROGRESS(1.0);
 #undef LOAD_PROGRESS
     /* OpenBLAS's thread count is process-wide: keep it at one and split work per model instead */

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 
 #include "gemm.h"
+#include "chat.h"
 #include "model.h"
 #include "ops.h"
 #include "tokenizer.h"
@@ -263,6 +264,9 @@ void eng_free(EngModel *m) {
     if (!m) return;
     eng_pool_free(m->pool);
     tok_free(m->tok);
+    chat_setup_free(m->chat);
+    free(m->chat);
+    free(m->chat_error);
     for (size_t i = 0; i < m->n_maps; i++) mapped_close(&m->maps[i]);
     for (size_t i = 0; i < m->n_owned; i++) free(m->owned[i]);
     for (size_t i = 0; i < m->n_arena; i++) munmap(m->arena[i].base, m->arena[i].size);

@@ -155,6 +155,8 @@ struct EngModel {
     EngRunState s;
     EngInfo info;
     Tokenizer *tok;             /* may be NULL (ids-only use) */
+    struct ChatSetup *chat;     /* NULL: no chat template (or refused: chat_error) */
+    char *chat_error;           /* why a template beside the weights was refused; NULL if none */
     EngPool *pool;
     void (*forward)(EngModel *m, const int *ids, int n, float *all_logits); /* the family's (models/) */
     int n_threads;

@@ -46,9 +46,9 @@ void cli_print_usage(FILE *f, const Command *cmd) {
 #define MODEL_OPT_BASE 0x18000
 
 /* ---------- the model options: one table for every command that loads a model ---------- */
-enum { MF_TOKENIZER, MF_QUANT, MF_LORA };
+enum { MF_TOKENIZER, MF_QUANT, MF_LORA, MF_CHAT, MF_RAW, MF_SYSTEM };
 typedef struct {
-    const char *flag, *arg;
+    const char *flag, *arg; /* arg NULL: a switch */
     int arm;               /* -1 = every model, else the arm (0 = A, 1 = B) */
     int field;             /* MF_* */
     const char *help;
@@ -64,11 +64,26 @@ static const CliModelOpt MODEL_OPTS[] = {
     {"b-quant", "TYPE", 1, MF_QUANT, "--quant for model B only"},
     {"a-lora", "PATH[:SCALE]", 0, MF_LORA, "--lora for model A only (after any --lora)"},
     {"b-lora", "PATH[:SCALE]", 1, MF_LORA, "--lora for model B only (after any --lora): A = base, B = base + adapter"},
+    {"chat", NULL, -1, MF_CHAT, "send prompts through the model's chat template (default when it has one)"},
+    {"raw", NULL, -1, MF_RAW, "send prompts as plain text, even to a model with a chat template"},
+    {"system", "TEXT", -1, MF_SYSTEM, "a system prompt first in every conversation (chat: a system message; raw: text and a blank line)"},
+    {"a-chat", NULL, 0, MF_CHAT, "--chat for model A only"},
+    {"a-raw", NULL, 0, MF_RAW, "--raw for model A only"},
+    {"b-chat", NULL, 1, MF_CHAT, "--chat for model B only"},
+    {"b-raw", NULL, 1, MF_RAW, "--raw for model B only"},
 };
 #define N_MODEL_OPTS (sizeof MODEL_OPTS / sizeof MODEL_OPTS[0])
 
 /* Rows a command takes: the shared two for any model-loading command, the per-arm four with two arms. */
+/* The commands that send prompts to their models: they also take the chat rows. */
+static const char *const CHAT_COMMANDS[] = {"lab", "study", "run", "generate"};
+
 static bool model_opt_applies(const Command *cmd, const CliModelOpt *o) {
+    if (cmd && (o->field == MF_CHAT || o->field == MF_RAW || o->field == MF_SYSTEM)) {
+        bool sends = false;
+        for (size_t i = 0; i < sizeof CHAT_COMMANDS / sizeof CHAT_COMMANDS[0]; i++) sends |= !strcmp(cmd->name, CHAT_COMMANDS[i]);
+        if (!sends) return false;
+    }
     return cmd && (o->arm < 0 ? cmd->model_arms >= 1 : cmd->model_arms >= 2);
 }
 
@@ -76,7 +91,7 @@ static int model_opt_set(App *app, const CliModelOpt *o, const char *arg) {
     if (o->field == MF_QUANT) {
         if (!eng_quant_known(arg))
             return lab_err(&app->err, LAB_EINVAL, "--%s %s: expected %s", o->flag, arg, eng_quant_names());
-    } else if (!*arg) {
+    } else if (o->field == MF_TOKENIZER && !*arg) {
         return lab_err(&app->err, LAB_EINVAL, "--%s: give a file", o->flag);
     }
     CliModelOpts *m = o->arm < 0 ? &app->model_all : &app->model_arm[o->arm];
@@ -84,7 +99,18 @@ static int model_opt_set(App *app, const CliModelOpt *o, const char *arg) {
         if (m->n_lora >= CLI_MAX_LORA)
             return lab_err(&app->err, LAB_EINVAL, "--%s: at most %d adapters per model", o->flag, CLI_MAX_LORA);
         m->lora[m->n_lora++] = arg;
-    } else if (o->field == MF_QUANT) m->quant = arg;
+        return 0;
+    }
+    if (o->field == MF_CHAT || o->field == MF_RAW) {
+        int want = o->field == MF_CHAT ? CLI_CHAT_ON : CLI_CHAT_RAW;
+        if (m->chat && m->chat != want)
+            return lab_err(&app->err, LAB_EINVAL, "--%s contradicts the --%s%s given before", o->flag,
+                           o->arm < 0 ? "" : o->arm ? "b-" : "a-", want == CLI_CHAT_ON ? "raw" : "chat");
+        m->chat = want;
+        return 0;
+    }
+    if (o->field == MF_SYSTEM) m->system = arg;
+    else if (o->field == MF_QUANT) m->quant = arg;
     else m->tokenizer = arg;
     return 0;
 }
@@ -96,6 +122,7 @@ CliModelOpts cli_model_opts(const App *app, int i) {
         if (app->model_arm[i].quant) r.quant = app->model_arm[i].quant;
         for (int k = 0; k < app->model_arm[i].n_lora && r.n_lora < CLI_MAX_LORA; k++)
             r.lora[r.n_lora++] = app->model_arm[i].lora[k];
+        if (app->model_arm[i].chat) r.chat = app->model_arm[i].chat;
     }
     return r;
 }
@@ -107,7 +134,7 @@ static void print_model_opts(FILE *f, const Command *cmd) {
         const CliModelOpt *o = &MODEL_OPTS[i];
         if (!model_opt_applies(cmd, o)) continue;
         char head[40];
-        snprintf(head, sizeof head, "--%s %s", o->flag, o->arg);
+        snprintf(head, sizeof head, "--%s%s%s", o->flag, o->arg ? " " : "", o->arg ? o->arg : "");
         if (strlen(head) > 20) { /* a long argument: the help on the next line */
             fprintf(f, "  %s\n  %-20s %s%s\n", head, "", o->help,
                     o->arm < 0 && cmd->model_arms >= 2 ? " (both models)" : "");
@@ -143,7 +170,8 @@ int cli_parse(App *app, const Command *cmd, int argc, char **argv, const struct 
     }
     for (size_t i = 0; i < N_MODEL_OPTS; i++)
         if (model_opt_applies(cmd, &MODEL_OPTS[i]))
-            opts[k++] = (struct option){MODEL_OPTS[i].flag, required_argument, NULL, MODEL_OPT_BASE + (int)i};
+            opts[k++] = (struct option){MODEL_OPTS[i].flag, MODEL_OPTS[i].arg ? required_argument : no_argument, NULL,
+                                        MODEL_OPT_BASE + (int)i};
     opts[k++] = (struct option){"help", no_argument, NULL, 'h' | 0x20000};
     char sopts[128];
     snprintf(sopts, sizeof sopts, ":%s", shortopts ? shortopts : "");

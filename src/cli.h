@@ -20,7 +20,10 @@ typedef struct {
     const char *quant;      /* --quant TYPE: convert the weights at load (f32, f16, bf16, q8_0) */
     const char *lora[CLI_MAX_LORA]; /* --lora PATH[:SCALE], repeatable: adapters applied in order */
     int n_lora;
+    int chat;               /* --chat / --raw (CLI_CHAT_*): how prompts are sent; 0 = not given (auto) */
+    const char *system;     /* --system TEXT: the system prompt (shared by both arms) */
 } CliModelOpts;
+enum { CLI_CHAT_AUTO = 0, CLI_CHAT_ON = 1, CLI_CHAT_RAW = 2 }; /* the values of lab.h's LabChatMode */
 
 typedef struct App {
     AppConfig cfg;

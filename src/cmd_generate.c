@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "chat.h"
 #include "cmd_engine.h"
 #include "lab.h"
 
@@ -89,8 +90,8 @@ static int run_generate(App *app, int argc, char **argv) {
     int rc = EXIT_FAIL;
     EngModel *m = NULL;
     EngGen *g = NULL;
-    IntVec prompt = {0};
-    Buf text = {0};
+    IntVec prompt = {0}, stop_ids = {0};
+    Buf text = {0}, rendered = {0};
     if (first == -3) {
         rc = EXIT_OK;
         goto done;
@@ -108,8 +109,27 @@ static int run_generate(App *app, int argc, char **argv) {
         goto done;
     }
     if (go.ids && cli_parse_ids(app, go.ids, &prompt)) goto done;
+    CliModelOpts mo = cli_model_opts(app, 0);
+    if (go.ids && (mo.chat == CLI_CHAT_ON || mo.system)) {
+        rc = cli_usage_error(&cmd_generate, "--chat and --system take a --prompt, not --ids");
+        goto done;
+    }
     if (!(m = cmd_load_model(app, go.model, 0, 0))) goto done;
-    if (go.prompt && eng_tokenize_prompt(m, go.prompt, true, &prompt, &app->err)) goto done;
+    /* chat: the prompt (after the system prompt) as the user's turn through the model's template,
+     * which writes its own special tokens; raw: the text as it is */
+    bool chat = go.prompt && mo.chat != CLI_CHAT_RAW && (mo.chat == CLI_CHAT_ON || eng_chat_available(m));
+    if (chat) {
+        ChatMsg msgs[2];
+        int n = 0;
+        if (mo.system && *mo.system) msgs[n++] = (ChatMsg){"system", mo.system};
+        msgs[n++] = (ChatMsg){"user", go.prompt};
+        if (eng_chat_render(m, msgs, n, true, &rendered, &app->err) || eng_chat_stop_ids(m, &stop_ids)) goto done;
+        if (eng_tokenize_prompt(m, rendered.data, false, &prompt, &app->err)) goto done;
+    } else if (go.prompt) {
+        if (mo.system && *mo.system && (buf_puts(&rendered, mo.system) || buf_puts(&rendered, "\n\n"))) goto oom;
+        if (buf_puts(&rendered, go.prompt)) goto oom;
+        if (eng_tokenize_prompt(m, rendered.data, true, &prompt, &app->err)) goto done;
+    }
 
     const LabSampling *c = &app->cfg.sampling;
     EngSampling s;
@@ -117,6 +137,8 @@ static int run_generate(App *app, int argc, char **argv) {
     if (go.greedy) s.temp = 0.0f;
     s.stop = go.stops;
     s.n_stop = go.n_stop;
+    s.stop_ids = stop_ids.v;
+    s.n_stop_ids = (int)stop_ids.n;
     if (eng_gen_start(&g, m, prompt.v, (int)prompt.n, &s, &app->err)) goto done;
     EngPiece p;
     int r;
@@ -137,6 +159,8 @@ static int run_generate(App *app, int argc, char **argv) {
         json_object_set_new(o, "ids", ids);
         json_object_set_new(o, "text", json_stringn(text.data ? text.data : "", text.len));
         json_object_set_new(o, "stop", json_string(eng_stop_name(p.stop)));
+        json_object_set_new(o, "mode", json_string(go.ids ? "ids" : chat ? "chat" : "raw"));
+        if (go.prompt) json_object_set_new(o, "prompt_text", json_stringn(rendered.data ? rendered.data : "", rendered.len));
         json_object_set_new(o, "metrics", metrics_json(eng_gen_metrics(g)));
         char *out = json_dumps(o, JSON_PRESERVE_ORDER);
         json_decref(o);
@@ -150,8 +174,13 @@ static int run_generate(App *app, int argc, char **argv) {
         putchar('\n');
     }
     rc = EXIT_OK;
+    goto done;
+oom:
+    lab_err(&app->err, LAB_ENOMEM, "out of memory");
 done:
     eng_gen_free(g);
+    buf_free(&rendered);
+    ivec_free(&stop_ids);
     eng_free(m);
     ivec_free(&prompt);
     buf_free(&text);

@@ -36,7 +36,9 @@ int lab_ui_options(App *app, UiOptions *o, char *owned[2]) {
         CliModelOpts mo = cli_model_opts(app, k);
         o->tokenizer[k] = mo.tokenizer;
         o->quant[k] = mo.quant;
+        o->chat[k] = (LabChatMode)mo.chat;
     }
+    o->system_prompt = app->model_all.system;
     /* the settings saved from the overlay come back next time, unless this run names its own */
     o->restore_settings = true;
     for (int k = CFG_THREADS; k < CFG_SAMPLING_END; k++)

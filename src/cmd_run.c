@@ -197,7 +197,9 @@ static int run_run(App *app, int argc, char **argv) {
         CliModelOpts mo = cli_model_opts(app, k);
         lc.tokenizer_path[k] = mo.tokenizer;
         lc.quant[k] = mo.quant;
+        lc.chat[k] = (LabChatMode)mo.chat;
     }
+    lc.system_prompt = app->model_all.system;
     lc.progress = load_progress;
     lc.progress_ud = &tty;
     Lab *l = NULL;

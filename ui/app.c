@@ -305,8 +305,10 @@ static int ui_start(Ui *ui, const UiOptions *o, LabErr *e) {
     c.mmap = o->mmap;
     for (int k = 0; k < 2; k++) {
         c.tokenizer_path[k] = o->tokenizer[k];
+        c.chat[k] = o->chat[k];
         c.quant[k] = o->quant[k];
     }
+    c.system_prompt = o->system_prompt;
     c.restore_settings = o->restore_settings;
     c.progress = load_progress;
     if (lab_open(&ui->lab, &c, e)) {

@@ -17,6 +17,8 @@ typedef struct {
     bool mmap;                  /* engines read weights in place from the files */
     const char *tokenizer[2];   /* per slot: a tokenizer file instead of the one beside the weights */
     const char *quant[2];       /* per slot: convert the weights at load (NULL = as stored) */
+    LabChatMode chat[2];        /* per slot: raw, chat or auto (lab.h) */
+    const char *system_prompt;  /* NULL = none */
     bool restore_settings;      /* start from the settings last saved in the overlay (F2) */
     const char *history_path;   /* prompt editor history file (NULL = not kept between runs) */
     const char *assets_dir;     /* study/instructions.txt, study/consent.txt */

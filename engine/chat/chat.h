@@ -24,7 +24,7 @@ void chat_template_free(ChatTemplate *t);                     /* NULL-safe */
 const char *chat_template_source(const ChatTemplate *t);       /* as given; lives as long as t */
 
 /* One message of a conversation (role and content as text). */
-typedef struct { const char *role, *content; } ChatMsg;
+typedef struct ChatMsg { const char *role, *content; } ChatMsg;
 
 /* What a render takes. Messages come either as structs (msgs/n_msgs) or as a JSON array of objects
  * (messages_json: any fields, e.g. reasoning_content); exactly one of the two. Special tokens are

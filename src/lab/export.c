@@ -455,6 +455,15 @@ static int response_row(const DbResponse *x, void *ud) {
         else f_num(r, t->name, lab_sampling_value(&s, i), NULL, false);
     }
     f_str(r, "output", x->output, false);
+    /* the turn: how the prompt was sent, the conversation it belongs to and the exact text the
+     * model was given (empty for responses recorded before schema 9) */
+    f_str(r, "mode", x->chat_mode, false);
+    if (x->chat_mode && *x->chat_mode) f_int(r, "conversation_id", x->conversation_id, false);
+    else f_str(r, "conversation_id", "", false);
+    if (x->chat_mode && *x->chat_mode) f_int(r, "turn", x->turn, false);
+    else f_str(r, "turn", "", false);
+    f_str(r, "messages", x->messages_json, false);
+    f_str(r, "prompt_text", x->prompt_text, false);
     Buf ids = {0};
     for (size_t i = 0; i < x->n_token_ids; i++) buf_printf(&ids, i ? " %d" : "%d", x->token_ids[i]);
     f_str(r, "token_ids", ids.data ? ids.data : "", false);

@@ -155,6 +155,9 @@ void lab_close(Lab *l) {
     free(l->db_path);
     free(l->quant[0]);
     free(l->quant[1]);
+    free(l->system_prompt);
+    lab_chat_msgs_free(&l->conv[0]);
+    lab_chat_msgs_free(&l->conv[1]);
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->cv);
     free(l);
@@ -431,14 +434,91 @@ int lab_session_end(Lab *l, const char *notes, LabErr *e) {
 
 /* ---------- prompt files and sets ---------- */
 
-/* One JSON line {"prompt": "..."} through jansson; errors name the file and line. */
+/* The messages of a conversation {"messages": [...]}: each an object with a "role" (system, user or
+ * assistant; a system message only first) and a "content" string, the last one a user turn. On
+ * error e says what is wrong (callers add where). */
+static int conversation_check(json_t *msgs, LabErr *e) {
+    if (!json_is_array(msgs) || json_array_size(msgs) == 0)
+        return lab_err(e, LAB_EFORMAT, "\"messages\" must be a non-empty array of {\"role\", \"content\"} objects");
+    size_t i; json_t *m;
+    json_array_foreach(msgs, i, m) {
+        json_t *r = json_object_get(m, "role"), *c = json_object_get(m, "content");
+        if (!json_is_object(m) || !json_is_string(r) || !json_is_string(c))
+            return lab_err(e, LAB_EFORMAT, "message %zu needs a \"role\" and a \"content\" string", i + 1);
+        const char *role = json_string_value(r);
+        if (strcmp(role, "user") && strcmp(role, "assistant") && strcmp(role, "system"))
+            return lab_err(e, LAB_EFORMAT, "message %zu: role '%s' is not system, user or assistant", i + 1, role);
+        if (!strcmp(role, "system") && i > 0) return lab_err(e, LAB_EFORMAT, "message %zu: a system message comes first only", i + 1);
+        if (!utf8_valid(json_string_value(c), json_string_length(c)) || memchr(json_string_value(c), 0, json_string_length(c)))
+            return lab_err(e, LAB_EFORMAT, "message %zu: the content is not text", i + 1);
+    }
+    const char *last = json_string_value(json_object_get(json_array_get(msgs, json_array_size(msgs) - 1), "role"));
+    if (strcmp(last, "user")) return lab_err(e, LAB_EFORMAT, "the last message must be the user's turn to answer, not '%s'", last);
+    return 0;
+}
+
+int lab_conversation_parse(const char *text, LabChatMsgs *out, LabErr *e) {
+    memset(out, 0, sizeof *out);
+    if (!text || strncmp(text, "{\"messages\":", 12) != 0) return 0;
+    json_error_t je;
+    json_t *root = json_loads(text, 0, &je);
+    if (!root) return 0;
+    json_t *msgs = json_object_get(root, "messages");
+    int rc = 0;
+    if (json_object_size(root) != 1 || conversation_check(msgs, e)) { json_decref(root); return 0; }
+    out->n = (int)json_array_size(msgs);
+    out->role = calloc((size_t)out->n, sizeof *out->role);
+    out->content = calloc((size_t)out->n, sizeof *out->content);
+    for (int i = 0; out->role && out->content && i < out->n; i++) {
+        json_t *m = json_array_get(msgs, (size_t)i);
+        out->role[i] = strdup(json_string_value(json_object_get(m, "role")));
+        out->content[i] = strdup(json_string_value(json_object_get(m, "content")));
+        if (!out->role[i] || !out->content[i]) { out->n = i + 1; break; }
+    }
+    bool ok = out->role && out->content;
+    for (int i = 0; ok && i < out->n; i++) ok = out->role[i] && out->content[i];
+    json_decref(root);
+    if (!ok) { lab_chat_msgs_free(out); return lab_err(e, LAB_ENOMEM, "out of memory"); }
+    rc = 1;
+    return rc;
+}
+
+void lab_chat_msgs_free(LabChatMsgs *m) {
+    if (!m) return;
+    for (int i = 0; i < m->n; i++) {
+        if (m->role) free(m->role[i]);
+        if (m->content) free(m->content[i]);
+    }
+    free(m->role);
+    free(m->content);
+    memset(m, 0, sizeof *m);
+}
+
+/* One JSON line {"prompt": "..."} or {"messages": [...]} through jansson; errors name the file and
+ * line. A conversation is kept as its canonical JSON text {"messages":[...]}, which the lab knows
+ * again when it asks it (lab_conversation_parse). */
 static int prompt_from_json(const char *path, int line, const char *p, size_t n, LabStrList *out, LabErr *e) {
     json_error_t je;
     json_t *root = json_loadb(p, n, 0, &je);
     if (!root) return lab_err(e, LAB_EFORMAT, "%s:%d: not valid JSON (%s, column %d)", path, line, je.text, je.column);
+    json_t *msgs = json_is_object(root) ? json_object_get(root, "messages") : NULL;
+    if (msgs) {
+        int rc = 0;
+        if (json_object_get(root, "prompt")) rc = lab_err(e, LAB_EFORMAT, "%s:%d: a line holds a \"prompt\" or \"messages\", not both", path, line);
+        else if (conversation_check(msgs, e)) rc = lab_err_prefix(e, "%s:%d", path, line);
+        else {
+            json_t *canon = json_pack("{s:O}", "messages", msgs);
+            char *t = canon ? json_dumps(canon, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+            if (!t || strlist_push_line(out, t, strlen(t), line)) rc = lab_err(e, LAB_ENOMEM, "out of memory");
+            free(t);
+            json_decref(canon);
+        }
+        json_decref(root);
+        return rc;
+    }
     json_t *v = json_is_object(root) ? json_object_get(root, "prompt") : NULL;
     int rc = 0;
-    if (!v) rc = lab_err(e, LAB_EFORMAT, "%s:%d: a JSON line needs a \"prompt\" field", path, line);
+    if (!v) rc = lab_err(e, LAB_EFORMAT, "%s:%d: a JSON line needs a \"prompt\" (or \"messages\") field", path, line);
     else if (!json_is_string(v)) rc = lab_err(e, LAB_EFORMAT, "%s:%d: \"prompt\" must be a string", path, line);
     else if (json_string_length(v) == 0) rc = lab_err(e, LAB_EFORMAT, "%s:%d: empty prompt", path, line);
     else if (strlist_push_line(out, json_string_value(v), json_string_length(v), line)) rc = lab_err(e, LAB_ENOMEM, "out of memory");
@@ -487,7 +567,7 @@ int lab_prompts_read(const char *path, LabStrList *out, LabErr *e) {
         p = le + 1;
     }
     free(text);
-    if (out->n == 0) return lab_err(e, LAB_EFORMAT, "%s: no prompts (one a line, or JSON lines {\"prompt\": ...})", path);
+    if (out->n == 0) return lab_err(e, LAB_EFORMAT, "%s: no prompts (one a line, or JSON lines {\"prompt\": ...} or {\"messages\": [...]})", path);
     return 0;
 }
 

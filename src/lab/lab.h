@@ -85,6 +85,21 @@ typedef enum { LAB_PACING_TOGETHER = 0, LAB_PACING_NATURAL = 1 } LabPacing;
 const char *lab_pacing_name(LabPacing p);             /* "together", "natural" */
 int  lab_pacing_parse(const char *s, LabPacing *out); /* the names above; -1 otherwise */
 
+/* How an arm's prompts reach its model. RAW: as text (a base model; several turns are the text so
+ * far, each new user turn after a blank line). CHAT: through the model's chat template
+ * (tokenizer_config.json's chat_template or chat_template.jinja), rendered as transformers does,
+ * and the answer ends at the template's end-of-turn tokens. AUTO: chat when the model has a
+ * template that loaded, else raw. */
+typedef enum { LAB_CHAT_AUTO = 0, LAB_CHAT_ON = 1, LAB_CHAT_RAW = 2 } LabChatMode;
+const char *lab_chat_mode_name(LabChatMode m);              /* "auto", "chat", "raw" */
+
+/* A conversation's messages (owned strings; lab_chat_msgs_free). */
+typedef struct { char **role, **content; int n; } LabChatMsgs;
+void lab_chat_msgs_free(LabChatMsgs *m);
+/* A prompt set's conversation line as the lab stores it ({"messages":[...]}: lab_prompts_read):
+ * 1 with *out filled, 0 when text is a plain prompt, -1 out of memory. */
+int  lab_conversation_parse(const char *text, LabChatMsgs *out, LabErr *e);
+
 typedef struct {
     const char *model_path[2]; /* per slot; NULL or "" = no model in that slot (a database-only lab
                                   is enough for stats, export, history and rating) */
@@ -99,6 +114,10 @@ typedef struct {
                                       (NULL = found beside them); the first load only */
     const char *quant[2];      /* per slot: convert the weights at load ("f32", "f16", "bf16", "q8_0";
                                   NULL = as the file holds them); kept for later loads into the slot */
+    LabChatMode chat[2];       /* per slot (lab_chat_set); CHAT on a model without a usable
+                                  template fails lab_open with the reason */
+    const char *system_prompt; /* sent first in every conversation (NULL or "" = none): a system
+                                  message to a chat arm, text and a blank line before a raw arm's */
     bool restore_settings;     /* start from the settings the last lab_settings_set saved in the
                                   database (the UI), instead of `sampling` and `threads` */
     /* optional model-load progress, called on the thread that runs lab_open */
@@ -233,6 +252,9 @@ typedef struct {
     size_t bytes_memory;              /* mapped + owned + kv + scratch */
     double load_ms;
     int n_threads;                    /* this engine's share of the lab's threads */
+    bool has_template;                /* the model carries a chat template that loaded */
+    bool chat;                        /* its prompts go through the template (the slot's mode) */
+    char chat_note[256];              /* why a template beside the weights was refused, "" if none */
 } LabModelInfo;
 
 /* Fills *out for a slot (out->loaded false if the slot is empty). Returns -1 for a bad slot. */
@@ -245,6 +267,19 @@ int  lab_model_swap(Lab *l, int slot, const char *path, void (*progress)(double 
                     void *ud, LabErr *e);
 /* Exchanges the models of slots A and B (and their per-slot settings). LAB_EBUSY while generating. */
 int  lab_model_swap_slots(Lab *l, LabErr *e);
+
+/* ---------- chat: each arm raw or chat, a system prompt, multi-turn conversations ------------- */
+/* Sets how a slot's prompts are sent (from the next ask). LAB_EINVAL for CHAT on a model without a
+ * usable template (the message says why), LAB_EBUSY while generating. */
+int  lab_chat_set(Lab *l, int slot, LabChatMode mode, LabErr *e);
+LabChatMode lab_chat_get(const Lab *l, int slot);
+/* The system prompt of the conversations that start from now (NULL or "" = none). */
+int  lab_system_set(Lab *l, const char *text, LabErr *e);
+const char *lab_system_get(const Lab *l);                  /* "" if none; valid until the next set */
+/* Forgets both arms' histories: the next ask starts a new conversation. */
+void lab_conversation_reset(Lab *l);
+/* User turns asked in the current conversation so far (0: the next ask starts one). */
+int  lab_conversation_turns(Lab *l);
 
 /* ---------- settings (the settings overlay) -------------------------------------------------- */
 typedef struct {
@@ -412,6 +447,10 @@ typedef struct {
                                 resumed run generates them again) */
     bool shown;              /* the answers are shown while written (the UI): the pair records its
                                 pacing (the study's, else LabConfig.pacing when blind, else natural) */
+    bool follow_up;          /* the next user turn of the current conversation: each arm is given its
+                                own history (its earlier answers) before this text; false starts a new
+                                conversation. A stored prompt that is a conversation ({"messages":..})
+                                is always one of its own. */
 } LabAskOpts;
 
 /* In a session of a study, both slots always use the study's sampling settings (o->sampling and

@@ -61,6 +61,15 @@ struct Lab {
     size_t n_undo, cap_undo;
     /* study */
     char *study_text;
+    /* chat (run.c): each slot's mode, the system prompt, and the conversation under way: each
+     * slot's own messages (its answers, as it gave them), the conversation's id (its first pair)
+     * and the next turn's index; all under mu */
+    LabChatMode chat_mode[2];
+    char *system_prompt;
+    LabChatMsgs conv[2];
+    int conv_cap[2];
+    int64_t conv_id;
+    int conv_turn;
     /* the engine side (run.c) hooks itself in when it loads a model, so that a record-only lab
      * links and runs without the engine; NULL until then */
     const struct LabEngineOps *ops;

@@ -10,6 +10,9 @@
 #include <sys/stat.h>
 
 #include "ablab_config.h"
+#include <jansson.h>
+
+#include "chat.h"
 #include "engine.h"
 #include "lab_internal.h"
 
@@ -124,6 +127,142 @@ static void fill_info(LabSlot *s) {
     o->bytes_memory = i->bytes_mapped + i->bytes_owned + i->bytes_kv + i->bytes_scratch;
     o->load_ms = i->load_ms;
     o->n_threads = i->n_threads;
+    o->has_template = eng_chat_available(s->m);
+    lab_copy_name(o->chat_note, sizeof o->chat_note, eng_chat_error(s->m) ? eng_chat_error(s->m) : "");
+}
+
+/* ---------- chat ---------- */
+
+const char *lab_chat_mode_name(LabChatMode m) {
+    return m == LAB_CHAT_ON ? "chat" : m == LAB_CHAT_RAW ? "raw" : "auto";
+}
+
+/* Whether slot's prompts go through the template now. Needs mu. */
+static bool slot_chat(const Lab *l, int slot) {
+    const EngModel *m = l->slot[slot].m;
+    if (!m || l->chat_mode[slot] == LAB_CHAT_RAW) return false;
+    return l->chat_mode[slot] == LAB_CHAT_ON || eng_chat_available(m); /* ON without one fails the ask, saying why */
+}
+
+static void refresh_chat_info(Lab *l) {
+    for (int k = 0; k < 2; k++)
+        if (l->slot[k].m) l->slot[k].info.chat = slot_chat(l, k);
+}
+
+/* CHAT needs a template that loaded. Needs mu. */
+static int chat_usable(Lab *l, int slot, LabChatMode mode, LabErr *e) {
+    const EngModel *m = l->slot[slot].m;
+    if (mode != LAB_CHAT_ON || !m || eng_chat_available(m)) return 0;
+    if (eng_chat_error(m)) return lab_err(e, LAB_EINVAL, "model %c: chat mode: %s", 'A' + slot, eng_chat_error(m));
+    return lab_err(e, LAB_EINVAL, "model %c (%s) has no chat template (tokenizer_config.json or chat_template.jinja): use raw mode",
+                   'A' + slot, eng_info(m)->name);
+}
+
+int lab_chat_set(Lab *l, int slot, LabChatMode mode, LabErr *e) {
+    if (slot < 0 || slot > 1 || mode < LAB_CHAT_AUTO || mode > LAB_CHAT_RAW) return lab_err(e, LAB_EINVAL, "bad chat mode or slot");
+    if (lab_busy(l)) return lab_err(e, LAB_EBUSY, "the mode cannot change while the models are answering");
+    pthread_mutex_lock(&l->mu);
+    int rc = chat_usable(l, slot, mode, e);
+    if (!rc) l->chat_mode[slot] = mode;
+    refresh_chat_info(l);
+    pthread_mutex_unlock(&l->mu);
+    return rc;
+}
+
+LabChatMode lab_chat_get(const Lab *l, int slot) { return slot == 0 || slot == 1 ? l->chat_mode[slot] : LAB_CHAT_AUTO; }
+
+int lab_system_set(Lab *l, const char *text, LabErr *e) {
+    if (text && !utf8_valid(text, strlen(text))) return lab_err(e, LAB_EINVAL, "the system prompt is not valid UTF-8");
+    char *t = text && *text ? strdup(text) : NULL;
+    if (text && *text && !t) return lab_err(e, LAB_ENOMEM, "out of memory");
+    pthread_mutex_lock(&l->mu);
+    free(l->system_prompt);
+    l->system_prompt = t;
+    pthread_mutex_unlock(&l->mu);
+    return 0;
+}
+
+const char *lab_system_get(const Lab *l) { return l->system_prompt ? l->system_prompt : ""; }
+
+/* Needs mu. */
+static void conv_reset(Lab *l) {
+    for (int k = 0; k < 2; k++) {
+        lab_chat_msgs_free(&l->conv[k]);
+        l->conv_cap[k] = 0;
+    }
+    l->conv_id = 0;
+    l->conv_turn = 0;
+}
+
+void lab_conversation_reset(Lab *l) {
+    pthread_mutex_lock(&l->mu);
+    conv_reset(l);
+    pthread_mutex_unlock(&l->mu);
+}
+
+int lab_conversation_turns(Lab *l) {
+    pthread_mutex_lock(&l->mu);
+    int n = l->conv_turn;
+    pthread_mutex_unlock(&l->mu);
+    return n;
+}
+
+/* Appends a message to msgs (capacity *cap). -1 out of memory. */
+static int msgs_push(LabChatMsgs *msgs, int *cap, const char *role, const char *content) {
+    if (msgs->n == *cap) {
+        int nc = *cap ? *cap * 2 : 8;
+        char **r = realloc(msgs->role, (size_t)nc * sizeof *r);
+        if (!r) return -1;
+        msgs->role = r;
+        char **c = realloc(msgs->content, (size_t)nc * sizeof *c);
+        if (!c) return -1;
+        msgs->content = c;
+        *cap = nc;
+    }
+    char *rr = strdup(role), *cc = strdup(content);
+    if (!rr || !cc) {
+        free(rr);
+        free(cc);
+        return -1;
+    }
+    msgs->role[msgs->n] = rr;
+    msgs->content[msgs->n++] = cc;
+    return 0;
+}
+
+/* The text a raw arm is given for a conversation: the system prompt and a blank line, then the
+ * turns as one text the model continues: each user turn after a blank line (the first one alone),
+ * each answer right after its turn, as the model wrote it. One user turn alone is exactly its text. */
+static int raw_text(const LabChatMsgs *m, Buf *out) {
+    bool after_user_or_answer = false;
+    for (int i = 0; i < m->n; i++) {
+        const char *r = m->role[i], *c = m->content[i];
+        int rc = 0;
+        if (!strcmp(r, "system")) rc = buf_puts(out, c) || buf_puts(out, "\n\n");
+        else if (!strcmp(r, "user")) {
+            if (after_user_or_answer) rc = buf_puts(out, "\n\n");
+            rc = rc || buf_puts(out, c);
+            after_user_or_answer = true;
+        } else rc = buf_puts(out, c);
+        if (rc) return -1;
+    }
+    if (!out->data && buf_reserve(out, 1)) return -1;
+    return 0;
+}
+
+/* The messages as the JSON array the record keeps ([{"role":..,"content":..},...]). */
+static char *msgs_json(const LabChatMsgs *m) {
+    json_t *a = json_array();
+    for (int i = 0; a && i < m->n; i++) {
+        json_t *o = json_pack("{s:s, s:s}", "role", m->role[i], "content", m->content[i]);
+        if (!o || json_array_append_new(a, o)) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    char *t = a ? json_dumps(a, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(a);
+    return t;
 }
 
 static void release_models(Lab *l) {
@@ -248,6 +387,8 @@ static int swap_in(Lab *l, int slot, const char *path, const char *tokenizer, vo
     l->slot[slot].m = m;
     l->slot[slot].db_id = id;
     fill_info(&l->slot[slot]);
+    refresh_chat_info(l);
+    conv_reset(l); /* a new model has no history of its own */
     l->ops = &ENGINE_OPS;
     pthread_mutex_unlock(&l->mu);
     eng_free(old);
@@ -266,6 +407,10 @@ int lab_model_swap_slots(Lab *l, LabErr *e) {
     LabSampling s = l->settings.s[0];
     l->settings.s[0] = l->settings.s[1];
     l->settings.s[1] = s;
+    LabChatMode cm = l->chat_mode[0]; /* the mode belongs to the model too */
+    l->chat_mode[0] = l->chat_mode[1];
+    l->chat_mode[1] = cm;
+    conv_reset(l); /* each history belonged to its model */
     char *q = l->quant[0]; /* the conversion belongs to the model, wherever it goes */
     l->quant[0] = l->quant[1];
     l->quant[1] = q;
@@ -297,6 +442,12 @@ int lab_open(Lab **out, const LabConfig *c, LabErr *e) {
         }
     l->blind_default = c->blind;
     l->pacing_default = c->pacing;
+    l->chat_mode[0] = c->chat[0];
+    l->chat_mode[1] = c->chat[1];
+    if (c->system_prompt && lab_system_set(l, c->system_prompt, e)) {
+        lab_close(l);
+        return -1;
+    }
     l->settings.shared = true;
     l->settings.s[0] = l->settings.s[1] = c->sampling;
     l->settings.threads = c->threads > 0 ? c->threads : 2;
@@ -310,6 +461,13 @@ int lab_open(Lab **out, const LabConfig *c, LabErr *e) {
         SlotProgress sp = {k, c->progress, c->progress_ud};
         if (model_swap(l, k, p, c->tokenizer_path[k], c->progress ? slot_progress : NULL, &sp, e)) {
             lab_err_prefix(e, "model %c", 'A' + k);
+            lab_close(l);
+            return -1;
+        }
+        pthread_mutex_lock(&l->mu);
+        int rc = chat_usable(l, k, l->chat_mode[k], e);
+        pthread_mutex_unlock(&l->mu);
+        if (rc) {
             lab_close(l);
             return -1;
         }
@@ -393,6 +551,11 @@ typedef struct {
     LabSampling s;
     LabEvents ev;
     bool record_cancelled;
+    LabChatMsgs msgs;       /* what this arm is given: its history (and the system prompt), the new turn */
+    bool chat;              /* through the template, else raw text */
+    bool conv_live;         /* the lab's conversation: the answer joins this slot's history */
+    int64_t conv_id;
+    int turn;
 } Job;
 
 static void metrics_from_engine(const EngMetrics *em, LabMetrics *m, uint64_t seed) {
@@ -421,7 +584,28 @@ static void *worker(void *arg) {
     lab_sampling_engine(&j->s, seed, &es);
     EngStop stop = ENG_STOP_ERROR;
     double t_start = now_ms(), t_first = 0;
-    if (eng_tokenize_prompt(sl->m, j->text, true, &prompt, &err) ||
+    /* the exact text the model is given: the template's rendering (which writes its own special
+     * tokens, so none are added) or the conversation as plain text */
+    Buf ptext = {0};
+    IntVec stop_ids = {0};
+    char *mjson = msgs_json(&j->msgs);
+    int prc;
+    if (!mjson) prc = lab_err(&err, LAB_ENOMEM, "out of memory");
+    else if (j->chat) {
+        ChatMsg *cm = calloc((size_t)j->msgs.n + 1, sizeof *cm);
+        if (!cm) prc = lab_err(&err, LAB_ENOMEM, "out of memory");
+        else {
+            for (int i = 0; i < j->msgs.n; i++) cm[i] = (ChatMsg){j->msgs.role[i], j->msgs.content[i]};
+            prc = eng_chat_render(sl->m, cm, j->msgs.n, true, &ptext, &err);
+            free(cm);
+        }
+        if (!prc && eng_chat_stop_ids(sl->m, &stop_ids)) prc = lab_err(&err, LAB_ENOMEM, "out of memory");
+        es.stop_ids = stop_ids.v;
+        es.n_stop_ids = (int)stop_ids.n;
+    } else {
+        prc = raw_text(&j->msgs, &ptext) ? lab_err(&err, LAB_ENOMEM, "out of memory") : 0;
+    }
+    if (prc || eng_tokenize_prompt(sl->m, ptext.data, !j->chat, &prompt, &err) ||
         eng_gen_start(&g, sl->m, prompt.v, (int)prompt.n, &es, &err)) {
         failed = true;
     } else {
@@ -479,12 +663,21 @@ static void *worker(void *arg) {
                         .bytes_weights_mapped = (int64_t)em->bytes_weights_mapped,
                         .bytes_weights_owned = (int64_t)em->bytes_weights_owned, .bytes_kv = (int64_t)em->bytes_kv,
                         .bytes_scratch = (int64_t)em->bytes_scratch, .peak_rss = (int64_t)m.peak_rss,
-                        .threads = em->n_threads, .build_version = ABLAB_VERSION, .cpu_model = cpu_model_name()};
+                        .threads = em->n_threads, .build_version = ABLAB_VERSION, .cpu_model = cpu_model_name(),
+                        .chat_mode = j->chat ? "chat" : "raw", .messages_json = mjson, .prompt_text = ptext.data,
+                        .conversation_id = j->conv_id ? j->conv_id : j->pair_id, .turn = j->turn};
         /* one short write transaction, after the last token */
         pthread_mutex_lock(&l->mu);
         if (db_response_add(l->db, &r, &response_id, &err)) failed = true;
         pthread_mutex_unlock(&l->mu);
     }
+    /* the answer joins this arm's own history, if the conversation is still the one asked: what was
+     * written even when it failed or was stopped, so the turns keep alternating */
+    pthread_mutex_lock(&l->mu);
+    if (j->conv_live && l->conv_id == j->conv_id &&
+        msgs_push(&l->conv[j->slot], &l->conv_cap[j->slot], "assistant", out.data ? out.data : ""))
+        LOG_E("model %c: out of memory keeping the conversation", 'A' + j->slot);
+    pthread_mutex_unlock(&l->mu);
     if (failed) {
         LOG_E("model %c: %s", 'A' + j->slot, err.msg);
         /* recorded on the pair, so a study passes over it instead of asking it again */
@@ -498,6 +691,9 @@ static void *worker(void *arg) {
     if (j->ev.on_done) j->ev.on_done(j->side, &m, response_id, failed ? &err : NULL, j->ev.ud);
     eng_gen_free(g);
     ivec_free(&prompt);
+    ivec_free(&stop_ids);
+    buf_free(&ptext);
+    free(mjson);
     buf_free(&out);
 
     /* the last worker out reports the pair */
@@ -513,6 +709,7 @@ static void *worker(void *arg) {
     }
     pthread_mutex_unlock(&l->mu);
     if (last && j->ev.on_pair_done) j->ev.on_pair_done(j->pair_id, ratable, j->ev.ud);
+    lab_chat_msgs_free(&j->msgs);
     free(j->text);
     free(j);
     return NULL;
@@ -598,6 +795,49 @@ int lab_ask(Lab *l, const char *text, const LabAskOpts *o, const LabEvents *ev, 
         if (ev->on_pair_done) ev->on_pair_done(p.id, true, ev->ud);
         return 0;
     }
+    /* what each arm is given: a stored conversation as it stands, or the lab's conversation (each
+     * arm's own history) with this text as the next user turn; the system prompt first */
+    LabChatMsgs given = {0}, arm[2] = {{0}};
+    int cap[2] = {0, 0};
+    int given_rc = o->prompt_id ? lab_conversation_parse(ptext, &given, e) : 0;
+    if (given_rc < 0) {
+        free(ptext);
+        return -1;
+    }
+    bool chat[2], conv_live = given_rc == 0, oom = false;
+    int64_t conv_id;
+    int turn = 0;
+    pthread_mutex_lock(&l->mu);
+    for (int k = 0; k < 2; k++) {
+        chat[k] = slot_chat(l, k);
+        if (l->system_prompt && !(given_rc == 1 && given.n && !strcmp(given.role[0], "system")))
+            oom |= msgs_push(&arm[k], &cap[k], "system", l->system_prompt) != 0;
+    }
+    if (given_rc == 1) {
+        conv_id = p.id;
+        for (int i = 0; i < given.n; i++) turn += !strcmp(given.role[i], "user");
+        turn--;
+        for (int k = 0; k < 2; k++)
+            for (int i = 0; i < given.n; i++) oom |= msgs_push(&arm[k], &cap[k], given.role[i], given.content[i]) != 0;
+    } else {
+        if (!o->follow_up || !l->conv_id) conv_reset(l);
+        if (!l->conv_id) l->conv_id = p.id;
+        conv_id = l->conv_id;
+        turn = l->conv_turn++;
+        for (int k = 0; k < 2; k++) {
+            oom |= msgs_push(&l->conv[k], &l->conv_cap[k], "user", ptext) != 0;
+            for (int i = 0; i < l->conv[k].n; i++) oom |= msgs_push(&arm[k], &cap[k], l->conv[k].role[i], l->conv[k].content[i]) != 0;
+        }
+    }
+    if (oom) conv_reset(l);
+    pthread_mutex_unlock(&l->mu);
+    lab_chat_msgs_free(&given);
+    if (oom) {
+        lab_chat_msgs_free(&arm[0]);
+        lab_chat_msgs_free(&arm[1]);
+        free(ptext);
+        return lab_err(e, LAB_ENOMEM, "out of memory");
+    }
     atomic_store(&l->stop, false);
     pthread_mutex_lock(&l->mu);
     l->running = todo;
@@ -610,11 +850,18 @@ int lab_ask(Lab *l, const char *text, const LabAskOpts *o, const LabEvents *ev, 
         if (j) {
             *j = (Job){.l = l, .slot = k, .side = k == p.left_slot ? 0 : 1, .pair_id = p.id, .prompt_id = prompt_id,
                        .text = strdup(ptext), .s = use[k], .ev = *ev,
-                       .record_cancelled = o->record_cancelled};
+                       .record_cancelled = o->record_cancelled, .msgs = arm[k], .chat = chat[k],
+                       .conv_live = conv_live, .conv_id = conv_id, .turn = turn};
+            arm[k] = (LabChatMsgs){0}; /* the job owns them now */
         }
         if (!j || !j->text || pthread_create(&l->th[k], NULL, worker, j) != 0) {
-            if (j) free(j->text);
+            if (j) {
+                free(j->text);
+                lab_chat_msgs_free(&j->msgs);
+            }
             free(j);
+            lab_chat_msgs_free(&arm[0]);
+            lab_chat_msgs_free(&arm[1]);
             /* the ones that did start finish normally; account for the one that did not */
             pthread_mutex_lock(&l->mu);
             l->running -= todo - started;

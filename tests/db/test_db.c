@@ -103,7 +103,7 @@ static void test_new_file_gets_pragmas_and_schema(void **state) {
     sqlite3_stmt *st;
     const char *checks[][2] = {{"PRAGMA foreign_keys", "1"}, {"PRAGMA journal_mode", "wal"},
                                {"PRAGMA synchronous", "2"}, {"PRAGMA busy_timeout", "5000"},
-                               {"PRAGMA user_version", "8"}, {"PRAGMA application_id", "1096961122"}};
+                               {"PRAGMA user_version", "9"}, {"PRAGMA application_id", "1096961122"}};
     for (size_t i = 0; i < sizeof checks / sizeof *checks; i++) {
         assert_int_equal(sqlite3_prepare_v2(db->h, checks[i][0], -1, &st, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -129,6 +129,11 @@ static void test_empty_file_is_initialized(void **state) {
     assert_int_equal(db_open(&db, p, &e), 0);
     db_close(db);
     assert_int_equal(raw_int(p, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+}
+
+static int count_turnless(const DbResponse *r, void *ud) {
+    if (!*r->chat_mode && !*r->messages_json && !*r->prompt_text && r->turn == 0) ++*(int *)ud;
+    return 0;
 }
 
 static void test_every_earlier_version_migrates_with_data(void **state) {
@@ -177,6 +182,10 @@ static void test_every_earlier_version_migrates_with_data(void **state) {
         assert_int_equal(db_pair_get(db, 1, &op, &e), 1);
         assert_string_equal(op.pacing, "");
         assert_false(op.failed);
+        /* a response of an older file has no turn: read back with no chat mode */
+        int turns = 0;
+        assert_int_equal(db_responses_each(db, 0, 0, count_turnless, &turns, &e), 0);
+        assert_int_equal(turns, 1);
         /* and the newer tables work */
         DbEval ev = {.model_id = 1, .dataset = "d", .metric = "perplexity", .value = 3.25, .n_tokens = 100};
         int64_t id;
@@ -405,7 +414,7 @@ static void test_out_of_range_value_is_refused_before_migrating(void **state) {
                      SQLITE_CONSTRAINT);
     assert_int_equal(sqlite3_exec(db->h, "UPDATE responses SET bytes_kv = 4611686018427387904", NULL, NULL, NULL) & 0xff,
                      SQLITE_CONSTRAINT);
-    assert_int_equal(raw_int(p, "SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%STRICT'"), 14); /* v5's twelve, v7's studies, v8's scale_results */
+    assert_int_equal(raw_int(p, "SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%STRICT'"), 15); /* v5's twelve, v7's studies, v8's scale_results, v9's turns */
     db_close(db);
 }
 
@@ -492,6 +501,57 @@ static int copy_study(const DbStudy *s, void *ud) {
 
 /* A study's protocol is stored once and found by name and id; a session names it; a pair keeps its
  * pacing and the error that kept it from being answered. */
+typedef struct { int n; char mode[8], msgs[256], text[256]; int64_t conv; int turn; } TurnSeen;
+static int see_turn(const DbResponse *r, void *ud) {
+    TurnSeen *t = ud;
+    if (!*r->chat_mode) return 0;
+    t->n++;
+    snprintf(t->mode, sizeof t->mode, "%s", r->chat_mode);
+    snprintf(t->msgs, sizeof t->msgs, "%s", r->messages_json);
+    snprintf(t->text, sizeof t->text, "%s", r->prompt_text);
+    t->conv = r->conversation_id;
+    t->turn = r->turn;
+    return 0;
+}
+
+/* A chat turn is stored with its response in one transaction and read back with it; a refused
+ * response leaves no turn behind. */
+static void test_turns(void **state) {
+    (void)state;
+    LabErr e = {0};
+    Db *db;
+    assert_int_equal(db_open(&db, tpath("turns.db"), &e), 0);
+    Fixture f;
+    add_fixture(db, "turns", &f);
+    DbPair p = {.session_id = f.session, .prompt_id = f.prompt, .rep = 1, .model_id = {f.model[0], f.model[1]}};
+    int64_t pair;
+    assert_int_equal(db_pair_add(db, &p, &pair, &e), 0);
+    DbResponse r = {.pair_id = pair, .model_id = f.model[0], .slot = 0, .output = "Fine.", .stop_reason = "eos",
+                    .chat_mode = "chat", .messages_json = "[{\"role\":\"user\",\"content\":\"Hi\"}]",
+                    .prompt_text = "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n",
+                    .conversation_id = f.pair, .turn = 1};
+    int64_t rid;
+    assert_int_equal(db_response_add(db, &r, &rid, &e), 0);
+    TurnSeen t = {0};
+    assert_int_equal(db_responses_each(db, 0, rid, see_turn, &t, &e), 0);
+    assert_int_equal(t.n, 1);
+    assert_string_equal(t.mode, "chat");
+    assert_string_equal(t.msgs, "[{\"role\":\"user\",\"content\":\"Hi\"}]");
+    assert_string_equal(t.text, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    assert_int_equal(t.conv, f.pair);
+    assert_int_equal(t.turn, 1);
+    /* the same slot again: refused, and no second turn is left */
+    assert_int_equal(db_response_add(db, &r, &rid, &e), -1);
+    assert_int_equal(raw_int(tpath("turns.db"), "SELECT count(*) FROM turns"), 1);
+    /* a mode outside raw/chat is refused with the response */
+    r.slot = 1;
+    r.model_id = f.model[1];
+    r.chat_mode = "json";
+    assert_int_equal(db_response_add(db, &r, &rid, &e), -1);
+    assert_int_equal(raw_int(tpath("turns.db"), "SELECT count(*) FROM responses WHERE pair_id = 2"), 1);
+    db_close(db);
+}
+
 static void test_studies_and_failed_pairs(void **state) {
     (void)state;
     LabErr e = {0};
@@ -896,6 +956,7 @@ int main(void) {
         cmocka_unit_test(test_read_only_file_opens_read_only),
         cmocka_unit_test(test_rows_round_trip),
         cmocka_unit_test(test_studies_and_failed_pairs),
+        cmocka_unit_test(test_turns),
         cmocka_unit_test(test_sql_dump_replays_into_an_equal_record),
         cmocka_unit_test(test_rating_changes_are_kept_and_stepped_back),
         cmocka_unit_test(test_old_rating_rows_become_revisions),
