@@ -138,6 +138,7 @@ static int rules_from_json(const char *path, Rule **out, size_t *n_out, LabErr *
         goto done;
     }
     if (!(r = calloc(json_array_size(arr), sizeof *r))) goto oom;
+    size_t n_alloc = json_array_size(arr); /* all zeroed: freeing the whole list frees a half-read rule too */
     for (size_t i = 0; i < json_array_size(arr); i++, n++) {
         json_t *o = json_array_get(arr, i);
         Rule *R = &r[i];
@@ -231,7 +232,7 @@ static int rules_from_json(const char *path, Rule **out, size_t *n_out, LabErr *
 oom:
     lab_err(e, LAB_ENOMEM, "out of memory");
 done:
-    rules_free(r, n);
+    rules_free(r, r ? n_alloc : 0);
     json_decref(root);
     return rc;
 }
