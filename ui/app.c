@@ -353,6 +353,7 @@ static void ui_finish(Ui *ui) {
     ui->lab = NULL;
     history_free(ui);
     if (ui->have_stats) lab_stats_free(&ui->stats);
+    scale_free(ui);
     lab_strlist_free(&ui->prompts);
     free(ui->study_text[0]);
     free(ui->study_text[1]);

@@ -10,6 +10,7 @@ static const UiScreenDef *const screens[SCR_N] = {
     [SCR_COMPARE] = &screen_compare,
     [SCR_HISTORY] = &screen_history,
     [SCR_STATS] = &screen_stats,
+    [SCR_SCALE] = &screen_scale,
     [SCR_MODELS] = &screen_models,
     [SCR_STUDY_START] = &screen_study_start,
     [SCR_STUDY_DONE] = &screen_study_done,
@@ -19,7 +20,7 @@ static const UiScreenDef *const screens[SCR_N] = {
 };
 
 /* The order of the help screen after the current screen, and of the keys reference. */
-static const UiScreen reference_order[] = {SCR_COMPARE, SCR_SETTINGS, SCR_HISTORY, SCR_STATS, SCR_MODELS,
+static const UiScreen reference_order[] = {SCR_COMPARE, SCR_SETTINGS, SCR_HISTORY, SCR_STATS, SCR_SCALE, SCR_MODELS,
                                            SCR_STUDY_START, SCR_STUDY_DONE, SCR_HELP, SCR_INPUT};
 
 const UiScreenDef *ui_screen_def(UiScreen s) {

@@ -56,7 +56,7 @@ void d_status(UiRect r, const char *const *kv, int n);
 /* The screens, and the overlays drawn over them. ui_goto is the one way to change either. */
 typedef enum {
     SCR_NONE,            /* no overlay */
-    SCR_COMPARE, SCR_HISTORY, SCR_STATS, SCR_MODELS, SCR_STUDY_START, SCR_STUDY_DONE,
+    SCR_COMPARE, SCR_HISTORY, SCR_STATS, SCR_SCALE, SCR_MODELS, SCR_STUDY_START, SCR_STUDY_DONE,
     SCR_SETTINGS, SCR_HELP, SCR_INPUT,   /* overlays */
     SCR_N
 } UiScreen;
@@ -136,6 +136,11 @@ struct Ui {
     LabStats stats;
     bool have_stats;
     int stats_scroll;
+
+    /* scale (from stats: s) */
+    LabScaleRows scale_rows;  /* the newest measurement of each model */
+    bool have_scale;
+    int scale_scroll;
 
     /* models */
     LabModelInfo minfo[2];    /* cached: the lab is not asked while a swap runs on a worker */
@@ -248,7 +253,7 @@ void ui_input_open(Ui *ui, const char *title, const char *initial, UiInputDone d
 const char *ui_side_name(const Ui *ui, int side, char *buf, size_t n);  /* pane title */
 
 /* The screens (view_*.c, app.c for the input overlay) */
-extern const UiScreenDef screen_compare, screen_history, screen_stats, screen_models, screen_study_start,
+extern const UiScreenDef screen_compare, screen_history, screen_stats, screen_scale, screen_models, screen_study_start,
     screen_study_done, screen_settings, screen_help, screen_input;
 void compare_event(Ui *ui, const Ev *ev);
 int  compare_ask(Ui *ui, const char *text, int64_t prompt_id);
@@ -258,6 +263,7 @@ void compare_reset(Ui *ui);
  * apart the two were (the pacing's check). */
 void compare_shown(Ui *ui);
 void history_free(Ui *ui);
+void scale_free(Ui *ui);
 void models_event(Ui *ui, const Ev *ev);
 void models_refresh(Ui *ui);
 int  study_begin(Ui *ui, LabErr *e);

@@ -20,13 +20,15 @@ static void stats_open(Ui *ui) {
     ui->have_stats = true;
 }
 
-enum { SK_SCROLL, SK_JK, SK_PAGE, SK_REFRESH, SK_BACK };
+enum { SK_SCROLL, SK_JK, SK_PAGE, SK_REFRESH, SK_SCALE, SK_BACK };
 static const UiKeyDef stats_keys[] = {
     [SK_SCROLL] = {"↑↓", "scroll", "scroll a line", 0, 0, false, {K_(UK_UP), K_(UK_DOWN)}},
     [SK_JK] = {"j k", NULL, "scroll a line (as ↓ ↑)", 0, 0, false, {K_CH('j'), K_CH('k')}},
     [SK_PAGE] = {"PgUp PgDn", NULL, "scroll a page", 0, 0, false, {K_(UK_PGUP), K_(UK_PGDN)}},
     [SK_REFRESH] = {"r", "refresh", "refresh: the numbers of `ablab stats` (Wilson intervals, sign test, position bias, "
                     "Bradley–Terry Elo, TTFT and tokens/s per model)", 0, 0, false, {K_CH('r')}},
+    [SK_SCALE] = {"s", "scale", "scale: size, speed, memory and bits per byte of the models `ablab scale` measured in "
+                  "this record, the power-law fit and text plots", 0, 0, false, {K_CH('s')}},
     [SK_BACK] = {"Esc q", "back", "back to the compare screen", 0, 0, false, {K_(UK_ESC), K_CH('q')}},
 };
 
@@ -41,6 +43,7 @@ static bool stats_key(Ui *ui, const UiKey *k) {
         else ui->stats_scroll += 10;
         return true;
     case SK_REFRESH: stats_open(ui); ui_flash(ui, false, "stats refreshed"); return true;
+    case SK_SCALE: ui_goto(ui, SCR_SCALE); return true;
     case SK_BACK: ui_goto(ui, SCR_COMPARE); return true;
     default: return false;
     }

@@ -165,4 +165,39 @@ with tempfile.TemporaryDirectory() as tmp:
     p = ablab("scale", "--models", MINI, "--corpus", corpus, "--quant", "q4_k")
     check("an unknown quant type is refused", p.returncode != 0 and "q4_k" in p.stderr, p.stderr)
 
+    # ---- the lab's scale screen (stats, then s) shows what this record measured ----
+    if shutil.which("tmux"):
+        sock = f"ablab-scale-{os.getpid()}"
+        tenv = dict(env, TERM="xterm-256color", LANG="C.UTF-8", LC_ALL="C.UTF-8", HOME=tmp)
+        tenv.pop("TMUX", None)
+        def tmux(*a):
+            return subprocess.run(["tmux", "-L", sock, *a], capture_output=True, text=True, env=tenv, timeout=30).stdout
+        try:
+            cmd = " ".join([BIN, "--a", STORIES, "--b", STORIES, "--db", db, "--threads", "1",
+                            "2>>" + os.path.join(tmp, "lab.err")])
+            tmux("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "160", "-y", "60", cmd)
+            tmux("set-option", "-g", "escape-time", "0")
+            import time
+            def wait(text, secs=30):
+                end, s = time.time() + secs, ""
+                while time.time() < end:
+                    s = tmux("capture-pane", "-p", "-t", "t")
+                    if text in s: return s
+                    time.sleep(0.1)
+                return s
+            wait("type a prompt", 60)
+            tmux("send-keys", "-t", "t", "F4")
+            wait("Win rates")
+            tmux("send-keys", "-t", "t", "s")
+            screen = wait("log-log slope")
+            check("the scale screen lists every measured model and the fit",
+                  all(n in screen for n in ("scratch-shakespeare", "gpt2-mini", "stories260K.bin"))
+                  and "log-log slope" in screen and "decode tokens/s" in screen, screen)
+            tmux("send-keys", "-t", "t", "Escape")
+            screen = wait("Win rates")
+            check("Esc goes back to the stats screen", "Win rates" in screen, screen)
+            tmux("send-keys", "-t", "t", "C-q")
+        finally:
+            tmux("kill-server")
+
 finish()

@@ -200,7 +200,7 @@ static void test_used_keys_are_in_the_table(void **state) {
     struct { UiScreen s; unsigned mode; } cases[] = {
         {SCR_COMPARE, UI_IN_LAB | UI_IN_RATE}, {SCR_COMPARE, UI_IN_STUDY | UI_IN_RATE},
         {SCR_COMPARE, UI_IN_STUDY | UI_IN_RATED}, {SCR_COMPARE, UI_IN_STUDY | UI_IN_EDIT},
-        {SCR_HISTORY, UI_IN_LAB}, {SCR_STATS, UI_IN_LAB}, {SCR_MODELS, UI_IN_LAB},
+        {SCR_HISTORY, UI_IN_LAB}, {SCR_STATS, UI_IN_LAB}, {SCR_SCALE, UI_IN_LAB}, {SCR_MODELS, UI_IN_LAB},
         {SCR_STUDY_START, UI_IN_STUDY}, {SCR_STUDY_DONE, UI_IN_STUDY},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
