@@ -158,7 +158,7 @@ static int any_row(Db *db, const char *sql, LabErr *e) {
  * foreign_keys cannot change inside a transaction) and checks them all before committing. */
 static int migrate_step(Db *db, int to, LabErr *e) {
     if (to < 1 || to > DB_SCHEMA_VERSION) return lab_err(e, LAB_EINVAL, "%s: no migration to version %d", db->path, to);
-    bool rebuild = to == DB_STEP_REBUILD;
+    bool rebuild = to == DB_STEP_REBUILD || to == DB_STEP_MODELS_ADAPTERS;
     if (rebuild && exec(db, "PRAGMA foreign_keys=OFF", e)) return -1;
     int rc = -1;
     if (exec(db, "BEGIN IMMEDIATE", e)) goto out;

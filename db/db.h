@@ -19,7 +19,7 @@
 typedef struct Db Db;
 
 #define DB_APPLICATION_ID 0x41624c62  /* "AbLb" in the file header: marks an ablab record */
-#define DB_SCHEMA_VERSION 9           /* PRAGMA user_version of a current file */
+#define DB_SCHEMA_VERSION 10          /* PRAGMA user_version of a current file */
 
 /* Opens (creating if missing) and migrates the record. Refuses, without writing to it, a file of a
  * newer ablab (user_version above ours: LAB_EUNSUPPORTED) and a foreign file (another
@@ -60,8 +60,10 @@ typedef struct {
     int n_layer, n_head, n_kv_head, dim, vocab, ctx_max;
     int64_t bytes_on_disk, bytes_mapped, bytes_owned;
     double load_ms;
+    const char *adapters;   /* LoRA adapters applied at load: "" (or NULL) for none, else a JSON list of
+                               {name, format, sha256, scale, effective_scale} in order (schema v10) */
 } DbModel;
-/* Finds the model with the same path, hashes and dtype (updating its load time and sizes) or adds
+/* Finds the model with the same path, hashes, dtype and adapters (updating its load time and sizes) or adds
  * it; *id is its row. */
 int  db_model_upsert(Db *db, const DbModel *m, int64_t *id, LabErr *e);
 /* each() gets every model (id order); return nonzero from it to stop. */

@@ -87,6 +87,7 @@ int db_model_upsert(Db *db, const DbModel *m, int64_t *id, LabErr *e) {
     bind_text(st, 2, m->weights_sha256);
     bind_text(st, 3, m->tokenizer_sha256);
     bind_text(st, 4, m->dtype);
+    bind_text(st, 5, m->adapters ? m->adapters : "");
     int64_t found;
     int rc = one_int(db, st, &found, e);
     if (rc < 0) return -1;
@@ -115,6 +116,7 @@ int db_model_upsert(Db *db, const DbModel *m, int64_t *id, LabErr *e) {
     sqlite3_bind_int64(st, 19, m->bytes_owned);
     sqlite3_bind_double(st, 20, m->load_ms);
     sqlite3_bind_int64(st, 21, now);
+    bind_text(st, 22, m->adapters ? m->adapters : "");
     return write_one(db, st, id, NULL, e);
 }
 
@@ -128,7 +130,7 @@ static int model_row(sqlite3_stmt *st, void *ud) {
         .n_params = col_i64(st, 10), .n_layer = col_int(st, 11), .n_head = col_int(st, 12),
         .n_kv_head = col_int(st, 13), .dim = col_int(st, 14), .vocab = col_int(st, 15), .ctx_max = col_int(st, 16),
         .bytes_on_disk = col_i64(st, 17), .bytes_mapped = col_i64(st, 18), .bytes_owned = col_i64(st, 19),
-        .load_ms = col_dbl(st, 20),
+        .load_ms = col_dbl(st, 20), .adapters = col_str(st, 21),
     };
     return c->each(&m, c->ud);
 }

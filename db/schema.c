@@ -13,7 +13,7 @@
 #define BYTES(c) "CHECK(" c " BETWEEN 0 AND 1125899906842624)"
 #define MS(c) "CHECK(" c " BETWEEN -1 AND 1e15)"
 #define BOOL(c) "CHECK(" c " IN (0,1))"
-#define T_MODELS                                                                                   \
+#define T_MODELS_COLS                                                                              \
     "(id INTEGER PRIMARY KEY,"                                                                     \
     "  path TEXT NOT NULL, name TEXT NOT NULL, arch TEXT NOT NULL, format TEXT NOT NULL,"           \
     "  dtype TEXT NOT NULL, file_dtype TEXT NOT NULL, tokenizer_kind TEXT NOT NULL,"                \
@@ -26,8 +26,12 @@
     "  bytes_mapped INTEGER NOT NULL " BYTES("bytes_mapped") ","                                   \
     "  bytes_owned INTEGER NOT NULL " BYTES("bytes_owned") ","                                     \
     "  load_ms REAL NOT NULL " MS("load_ms") ", created_ms INTEGER NOT NULL,"                      \
-    "  last_loaded_ms INTEGER NOT NULL,"                                                           \
-    "  UNIQUE(path, weights_sha256, tokenizer_sha256, dtype)) STRICT"
+    "  last_loaded_ms INTEGER NOT NULL,"
+#define T_MODELS T_MODELS_COLS "  UNIQUE(path, weights_sha256, tokenizer_sha256, dtype)) STRICT"
+/* 10: the adapters applied at load are part of a model's identity (base vs base + LoRA) */
+#define T_MODELS_V10                                                                                \
+    T_MODELS_COLS "  adapters TEXT NOT NULL DEFAULT '' CHECK(length(adapters) <= 65536),"          \
+    "  UNIQUE(path, weights_sha256, tokenizer_sha256, dtype, adapters)) STRICT"
 #define T_SESSIONS                                                                                 \
     "(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"                                          \
     "  kind TEXT NOT NULL CHECK(kind IN ('lab','run','study')),"                                   \
@@ -315,6 +319,14 @@ const char *const DB_MIGRATIONS[DB_SCHEMA_VERSION] = {
     "  prompt_text TEXT NOT NULL, conversation_id INTEGER NOT NULL REFERENCES pairs(id),"
     "  turn INTEGER NOT NULL CHECK(turn BETWEEN 0 AND 1000000)) STRICT;"
     "CREATE INDEX turns_conversation ON turns(conversation_id, turn);",
+
+    /* 10: a model is its weights, tokenizer and dtype and the LoRA adapters applied at load
+     * (`adapters`: "" for none, else a JSON list of {name, format, sha256, scale, effective_scale}
+     * in the order applied), so that A = base and B = base + adapter are two models and every
+     * response records the adapter's name, hash and scale through its model_id. The UNIQUE key
+     * changes: the table is rebuilt (copy, drop, rename) with foreign keys off, as step 5. */
+    "CREATE TABLE models_v10" T_MODELS_V10 ";INSERT INTO models_v10 SELECT *, '' FROM models;"
+    "DROP TABLE models; ALTER TABLE models_v10 RENAME TO models;",
 };
 
 /* The v5 table bodies, shared by the migration and the read-only pre-check in db.c. */
@@ -379,15 +391,16 @@ const DbTableSince DB_TABLES[] = {
 #define MODEL_SELECT                                                                               \
     "SELECT id, path, name, arch, format, dtype, file_dtype, tokenizer_kind, weights_sha256, "     \
     "tokenizer_sha256, n_params, n_layer, n_head, n_kv_head, dim, vocab, ctx_max, bytes_on_disk, " \
-    "bytes_mapped, bytes_owned, load_ms FROM models "
+    "bytes_mapped, bytes_owned, load_ms, adapters FROM models "
 
 const char *const DB_SQL[ST_COUNT] = {
-    [ST_MODEL_FIND] = "SELECT id FROM models WHERE path = ?1 AND weights_sha256 = ?2 AND tokenizer_sha256 = ?3 AND dtype = ?4",
+    [ST_MODEL_FIND] = "SELECT id FROM models WHERE path = ?1 AND weights_sha256 = ?2 AND tokenizer_sha256 = ?3 AND dtype = ?4 "
+                      "AND adapters = ?5",
     [ST_MODEL_INSERT] =
         "INSERT INTO models(path, name, arch, format, dtype, file_dtype, tokenizer_kind, weights_sha256, "
         "tokenizer_sha256, n_params, n_layer, n_head, n_kv_head, dim, vocab, ctx_max, bytes_on_disk, "
-        "bytes_mapped, bytes_owned, load_ms, created_ms, last_loaded_ms) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?21)",
+        "bytes_mapped, bytes_owned, load_ms, created_ms, last_loaded_ms, adapters) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?21, ?22)",
     [ST_MODEL_UPDATE] = "UPDATE models SET load_ms = ?2, bytes_mapped = ?3, bytes_owned = ?4, bytes_on_disk = ?5, "
                         "last_loaded_ms = ?6 WHERE id = ?1",
     [ST_MODELS_ALL] = MODEL_SELECT "ORDER BY id",

@@ -10,6 +10,8 @@ extern const char *const DB_SQL[ST_COUNT];
 /* The migration step that rebuilds tables (copy, drop, rename) and so runs with foreign keys off,
  * checking them with PRAGMA foreign_key_check before it commits. */
 #define DB_STEP_REBUILD 5
+/* The step that rebuilds `models` with the adapters in its key (the same way). */
+#define DB_STEP_MODELS_ADAPTERS 10
 
 /* Version 5's STRICT table bodies ("(cols...) STRICT"), NULL-terminated: db.c copies an older
  * file's rows into TEMP tables of these shapes before migrating, so a value the new schema would

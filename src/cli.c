@@ -127,6 +127,12 @@ CliModelOpts cli_model_opts(const App *app, int i) {
     return r;
 }
 
+const CliModelOpts *cli_model_opts_at(App *app, int i) {
+    int k = i == 1 ? 1 : 0;
+    app->model_eff[k] = cli_model_opts(app, i);
+    return &app->model_eff[k];
+}
+
 static void print_model_opts(FILE *f, const Command *cmd) {
     if (cmd->model_arms < 1) return;
     fputs("\nModel options:\n", f);

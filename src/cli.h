@@ -29,6 +29,7 @@ typedef struct App {
     AppConfig cfg;
     CliModelOpts model_all;     /* --tokenizer / --quant: every model the command loads */
     CliModelOpts model_arm[2];  /* --a-tokenizer / --a-quant, --b-...: the first / second model */
+    CliModelOpts model_eff[2];  /* cli_model_opts_at's results (their lora[] outlive the call) */
     LabErr err;            /* filled by a command that returns EXIT_FAIL; main prints it */
     const char *argv0;
 } App;
@@ -46,6 +47,8 @@ typedef struct Command {
  * second): the arm's own flag where given, else the shared one; adapters are the shared --lora ones
  * then the arm's own --a-lora / --b-lora. Strings point into argv. */
 CliModelOpts cli_model_opts(const App *app, int i);
+/* The same kept in app (valid as long as app): for options handed on past the caller's frame. */
+const CliModelOpts *cli_model_opts_at(App *app, int i);
 
 /* Per-command option callback: return 0 if handled, -1 on error (app->err filled),
  * 1 if `opt` is not one of this command's. */

@@ -65,6 +65,16 @@ static int print_json(const EngModel *m, bool tensors) {
                                             ? json_pack("{s:s, s:s?}", "kind", in->tokenizer_kind, "path", in->tokenizer_path)
                                             : json_null());
     json_object_set_new(o, "load_ms", json_real(in->load_ms));
+    json_t *ads = json_array();
+    for (int i = 0; i < in->n_adapters; i++) {
+        const EngAdapterInfo *a = &in->adapters[i];
+        json_array_append_new(ads, json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:i, s:f, s:i, s:i}", "name", a->name,
+                                             "path", a->path, "format", a->format, "sha256", a->sha256, "scale",
+                                             (double)a->scale, "alpha", (double)a->alpha, "rank", a->rank,
+                                             "effective_scale", (double)a->eff_scale, "merged", a->n_merged,
+                                             "unmerged", a->n_unmerged));
+    }
+    json_object_set_new(o, "adapters", ads);
     if (tensors) {
         json_t *arr = json_array();
         const EngTensorInfo *t;
@@ -101,6 +111,12 @@ static void print_text(const EngModel *m, bool tensors) {
         printf("tokenizer  %s (%s)\n", in->tokenizer_kind, in->tokenizer_path ? in->tokenizer_path : "");
     else
         printf("tokenizer  none found (token ids only)\n");
+    for (int i = 0; i < in->n_adapters; i++) {
+        const EngAdapterInfo *ad = &in->adapters[i];
+        printf("adapter    %s (%s, %s) sha256 %s\n", ad->name, ad->format, ad->path, ad->sha256);
+        printf("           scale %g x alpha %g / rank %d = %g; %d matrices merged, %d kept beside the weights\n",
+               (double)ad->scale, (double)ad->alpha, ad->rank, (double)ad->eff_scale, ad->n_merged, ad->n_unmerged);
+    }
     printf("load       %.1f ms\n", in->load_ms);
     if (tensors) {
         const EngTensorInfo *t;

@@ -33,10 +33,12 @@ int lab_ui_options(App *app, UiOptions *o, char *owned[2]) {
     o->pacing = c->pacing;
     o->mmap = c->mmap;
     for (int k = 0; k < 2; k++) {
-        CliModelOpts mo = cli_model_opts(app, k);
-        o->tokenizer[k] = mo.tokenizer;
-        o->quant[k] = mo.quant;
-        o->chat[k] = (LabChatMode)mo.chat;
+        const CliModelOpts *mo = cli_model_opts_at(app, k);
+        o->tokenizer[k] = mo->tokenizer;
+        o->quant[k] = mo->quant;
+        o->lora[k] = mo->lora;
+        o->n_lora[k] = mo->n_lora;
+        o->chat[k] = (LabChatMode)mo->chat;
     }
     o->system_prompt = app->model_all.system;
     /* the settings saved from the overlay come back next time, unless this run names its own */

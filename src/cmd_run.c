@@ -194,10 +194,12 @@ static int run_run(App *app, int argc, char **argv) {
     lc.blind = c->blind;
     lc.mmap = c->mmap;
     for (int k = 0; k < 2; k++) {
-        CliModelOpts mo = cli_model_opts(app, k);
-        lc.tokenizer_path[k] = mo.tokenizer;
-        lc.quant[k] = mo.quant;
-        lc.chat[k] = (LabChatMode)mo.chat;
+        const CliModelOpts *mo = cli_model_opts_at(app, k);
+        lc.tokenizer_path[k] = mo->tokenizer;
+        lc.quant[k] = mo->quant;
+        lc.lora[k] = mo->lora;
+        lc.n_lora[k] = mo->n_lora;
+        lc.chat[k] = (LabChatMode)mo->chat;
     }
     lc.system_prompt = app->model_all.system;
     lc.progress = load_progress;

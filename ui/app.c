@@ -307,6 +307,8 @@ static int ui_start(Ui *ui, const UiOptions *o, LabErr *e) {
         c.tokenizer_path[k] = o->tokenizer[k];
         c.chat[k] = o->chat[k];
         c.quant[k] = o->quant[k];
+        c.lora[k] = o->lora[k];
+        c.n_lora[k] = o->n_lora[k];
     }
     c.system_prompt = o->system_prompt;
     c.restore_settings = o->restore_settings;

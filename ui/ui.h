@@ -19,6 +19,8 @@ typedef struct {
     const char *quant[2];       /* per slot: convert the weights at load (NULL = as stored) */
     LabChatMode chat[2];        /* per slot: raw, chat or auto (lab.h) */
     const char *system_prompt;  /* NULL = none */
+    const char *const *lora[2]; /* per slot: LoRA adapters "PATH[:SCALE]" (n_lora[k] of them) */
+    int n_lora[2];
     bool restore_settings;      /* start from the settings last saved in the overlay (F2) */
     const char *history_path;   /* prompt editor history file (NULL = not kept between runs) */
     const char *assets_dir;     /* study/instructions.txt, study/consent.txt */

@@ -158,6 +158,10 @@ void lab_close(Lab *l) {
     free(l->system_prompt);
     lab_chat_msgs_free(&l->conv[0]);
     lab_chat_msgs_free(&l->conv[1]);
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < l->n_lora[k]; i++) free(l->lora[k][i]);
+        free(l->lora[k]);
+    }
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->cv);
     free(l);

@@ -118,6 +118,9 @@ typedef struct {
                                   template fails lab_open with the reason */
     const char *system_prompt; /* sent first in every conversation (NULL or "" = none): a system
                                   message to a chat arm, text and a blank line before a raw arm's */
+    const char *const *lora[2]; /* per slot: n_lora[k] LoRA adapters "PATH[:SCALE]" (EngLoadOpts.lora),
+                                  applied in order; kept for later loads into the slot */
+    int n_lora[2];
     bool restore_settings;     /* start from the settings the last lab_settings_set saved in the
                                   database (the UI), instead of `sampling` and `threads` */
     /* optional model-load progress, called on the thread that runs lab_open */

@@ -31,6 +31,8 @@ struct Lab {
     int ctx;
     bool mmap;
     char *quant[2];             /* per slot (LabConfig.quant), used by every load into the slot */
+    char **lora[2];             /* per slot (LabConfig.lora), likewise */
+    int n_lora[2];
     /* guards db (the workers record responses while the UI thread reads), gens, running */
     pthread_mutex_t mu;
     pthread_cond_t cv;

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 #include <sys/stat.h>
 
 #include "ablab_config.h"
@@ -344,9 +346,28 @@ int lab_model_row(Lab *l, const char *path, const EngModel *m, int64_t *id, LabE
                   .ctx_max = i->ctx_max, .bytes_on_disk = (int64_t)(i->bytes_on_disk ? i->bytes_on_disk : (size_t)bytes),
                   .bytes_mapped = (int64_t)i->bytes_mapped, .bytes_owned = (int64_t)i->bytes_owned,
                   .load_ms = i->load_ms};
+    /* the adapters are part of the model: name, hash and scale, so every response records them */
+    char *ads = NULL;
+    if (i->n_adapters > 0) {
+        json_t *arr = json_array();
+        for (int k = 0; arr && k < i->n_adapters; k++) {
+            const EngAdapterInfo *a = &i->adapters[k];
+            json_t *o = json_pack("{s:s, s:s, s:s, s:f, s:f}", "name", a->name, "format", a->format, "sha256",
+                                  a->sha256, "scale", (double)a->scale, "effective_scale", (double)a->eff_scale);
+            if (!o || json_array_append_new(arr, o)) { /* a name that is no UTF-8 */
+                json_decref(arr);
+                return lab_err(e, LAB_EINVAL, "%s: the adapter's name is not valid UTF-8", a->path);
+            }
+        }
+        ads = arr ? json_dumps(arr, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(9)) : NULL;
+        json_decref(arr);
+        if (!ads) return lab_err(e, LAB_ENOMEM, "out of memory");
+    }
+    dm.adapters = ads;
     pthread_mutex_lock(&l->mu);
     int rc = db_model_upsert(l->db, &dm, id, e);
     pthread_mutex_unlock(&l->mu);
+    free(ads);
     return rc;
 }
 
@@ -363,6 +384,7 @@ static int swap_in(Lab *l, int slot, const char *path, const char *tokenizer, vo
     Scaled sc = {progress, ud};
     EngLoadOpts o = {.n_threads = lab_thread_share(l->settings.threads, slot), .ctx = l->ctx, .mmap = l->mmap,
                      .tokenizer_path = tokenizer, .quant = l->quant[slot],
+                     .lora = (const char *const *)l->lora[slot], .n_lora = l->n_lora[slot],
                      .progress = progress ? scaled_progress : NULL, .progress_ud = &sc};
     EngModel *m;
     if (progress) progress(0.0, ud);
@@ -414,6 +436,12 @@ int lab_model_swap_slots(Lab *l, LabErr *e) {
     char *q = l->quant[0]; /* the conversion belongs to the model, wherever it goes */
     l->quant[0] = l->quant[1];
     l->quant[1] = q;
+    char **lo = l->lora[0]; /* so do the adapters */
+    l->lora[0] = l->lora[1];
+    l->lora[1] = lo;
+    int nl = l->n_lora[0];
+    l->n_lora[0] = l->n_lora[1];
+    l->n_lora[1] = nl;
     if (l->ops) apply_threads(l);
     pthread_mutex_unlock(&l->mu);
     return 0;
@@ -440,6 +468,20 @@ int lab_open(Lab **out, const LabConfig *c, LabErr *e) {
             lab_close(l);
             return lab_err(e, LAB_ENOMEM, "out of memory");
         }
+    for (int k = 0; k < 2; k++) {
+        if (c->n_lora[k] <= 0) continue;
+        if (!(l->lora[k] = calloc((size_t)c->n_lora[k], sizeof *l->lora[k]))) {
+            lab_close(l);
+            return lab_err(e, LAB_ENOMEM, "out of memory");
+        }
+        for (int i = 0; i < c->n_lora[k]; i++) {
+            if (!(l->lora[k][i] = strdup(c->lora[k][i]))) {
+                lab_close(l);
+                return lab_err(e, LAB_ENOMEM, "out of memory");
+            }
+            l->n_lora[k] = i + 1;
+        }
+    }
     l->blind_default = c->blind;
     l->pacing_default = c->pacing;
     l->chat_mode[0] = c->chat[0];

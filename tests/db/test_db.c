@@ -103,7 +103,7 @@ static void test_new_file_gets_pragmas_and_schema(void **state) {
     sqlite3_stmt *st;
     const char *checks[][2] = {{"PRAGMA foreign_keys", "1"}, {"PRAGMA journal_mode", "wal"},
                                {"PRAGMA synchronous", "2"}, {"PRAGMA busy_timeout", "5000"},
-                               {"PRAGMA user_version", "9"}, {"PRAGMA application_id", "1096961122"}};
+                               {"PRAGMA user_version", "10"}, {"PRAGMA application_id", "1096961122"}};
     for (size_t i = 0; i < sizeof checks / sizeof *checks; i++) {
         assert_int_equal(sqlite3_prepare_v2(db->h, checks[i][0], -1, &st, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -166,6 +166,9 @@ static void test_every_earlier_version_migrates_with_data(void **state) {
         assert_int_equal(raw_int(db_backup_path(db), "PRAGMA user_version"), v); /* the copy is the old file */
         assert_int_equal(raw_int(db_backup_path(db), "SELECT count(*) FROM ratings"), 1);
         assert_int_equal(raw_int(p, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+        /* v10: the models of older files had no adapters; their ids (and what refers to them) stay */
+        assert_int_equal(raw_int(p, "SELECT count(*) FROM models WHERE adapters = '' AND id IN (1, 2)"), 2);
+        assert_int_equal(raw_int(p, "SELECT count(*) FROM ratings WHERE winner_model_id = 1"), 1);
         int n_prompts, n_complete, n_rated;
         assert_int_equal(db_session_counts(db, 1, "ann", &n_prompts, &n_complete, &n_rated, &e), 0);
         assert_int_equal(n_prompts, 1);
@@ -596,6 +599,11 @@ static void test_studies_and_failed_pairs(void **state) {
     db_close(db);
 }
 
+static int model_adapters_seen(const DbModel *m, void *ud) {
+    if (m->adapters && strstr(m->adapters, "\"llama-lora\"")) ++*(int *)ud;
+    return 0;
+}
+
 static void test_rows_round_trip(void **state) {
     (void)state;
     LabErr e = {0};
@@ -612,6 +620,20 @@ static void test_rows_round_trip(void **state) {
                  .load_ms = 9};
     assert_int_equal(db_model_upsert(db, &m, &again, &e), 0);
     assert_int_equal(again, f.model[0]);
+    /* the same weights with a LoRA adapter are another model (base vs base + adapter), found again
+     * by the same adapters, which read back as written */
+    const char *ad = "[{\"name\":\"llama-lora\",\"format\":\"peft\",\"sha256\":\"ab\",\"scale\":1,"
+                     "\"effective_scale\":2}]";
+    m.adapters = ad;
+    int64_t with, with2;
+    assert_int_equal(db_model_upsert(db, &m, &with, &e), 0);
+    assert_true(with != f.model[0]);
+    assert_int_equal(db_model_upsert(db, &m, &with2, &e), 0);
+    assert_int_equal(with2, with);
+    m.adapters = NULL;
+    int found = 0;
+    assert_int_equal(db_models_each(db, model_adapters_seen, &found, &e), 0);
+    assert_int_equal(found, 1);
     /* a prompt set resumes idempotently, and a changed set is refused */
     int64_t pid;
     assert_int_equal(db_prompt_add(db, f.session, "set", 0, "Once upon a time", &pid, &e), 0);
