@@ -37,6 +37,7 @@ typedef struct {
     float scale;                /* the SCALE of --lora PATH:SCALE (1 when not given) */
     float alpha;                /* lora_alpha / adapter.lora.alpha */
     int rank;
+    bool rslora;                /* use_rslora: alpha / sqrt(r) instead of alpha / r */
     float eff_scale;            /* what B A is multiplied by: scale * alpha / r (rsLoRA: / sqrt(r)) */
     int n_merged;               /* matrices it was added into (F32 bases) */
     int n_unmerged;             /* matrices it stays beside, added at every product (quantized bases) */

@@ -355,6 +355,7 @@ static int apply_peft(EngModel *m, const char *dir, float user_scale, EngAdapter
     float s = user_scale * (rslora ? alpha / sqrtf((float)rank) : alpha / (float)rank);
     info->alpha = alpha;
     info->rank = rank;
+    info->rslora = rslora;
     info->eff_scale = s;
     info->format = "peft";
     if (file_sha256(stp, info->sha256, e)) return -1;

@@ -68,9 +68,10 @@ static int print_json(const EngModel *m, bool tensors) {
     json_t *ads = json_array();
     for (int i = 0; i < in->n_adapters; i++) {
         const EngAdapterInfo *a = &in->adapters[i];
-        json_array_append_new(ads, json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:i, s:f, s:i, s:i}", "name", a->name,
+        json_array_append_new(ads, json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:i, s:b, s:f, s:i, s:i}", "name", a->name,
                                              "path", a->path, "format", a->format, "sha256", a->sha256, "scale",
                                              (double)a->scale, "alpha", (double)a->alpha, "rank", a->rank,
+                                             "rslora", a->rslora,
                                              "effective_scale", (double)a->eff_scale, "merged", a->n_merged,
                                              "unmerged", a->n_unmerged));
     }
@@ -114,8 +115,9 @@ static void print_text(const EngModel *m, bool tensors) {
     for (int i = 0; i < in->n_adapters; i++) {
         const EngAdapterInfo *ad = &in->adapters[i];
         printf("adapter    %s (%s, %s) sha256 %s\n", ad->name, ad->format, ad->path, ad->sha256);
-        printf("           scale %g x alpha %g / rank %d = %g; %d matrices merged, %d kept beside the weights\n",
-               (double)ad->scale, (double)ad->alpha, ad->rank, (double)ad->eff_scale, ad->n_merged, ad->n_unmerged);
+        printf("           scale %g x alpha %g / %s%d%s = %g; %d matrices merged, %d kept beside the weights\n",
+               (double)ad->scale, (double)ad->alpha, ad->rslora ? "sqrt(rank " : "rank ", ad->rank,
+               ad->rslora ? ")" : "", (double)ad->eff_scale, ad->n_merged, ad->n_unmerged);
     }
     printf("load       %.1f ms\n", in->load_ms);
     if (tensors) {

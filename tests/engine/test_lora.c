@@ -20,6 +20,8 @@
 #include "safetensors.h"
 #include "test_engine_util.h"
 #include "../tmpdir.h"
+#define ST_WRITE_IMPL
+#include "st_write.h"
 
 typedef struct {
     IntVec prompt, greedy;
@@ -452,10 +454,67 @@ static void test_refusals(void **st) {
         refused(base, gg, NULL, "not \"adapter\" (a model, not a LoRA adapter?)");
 }
 
+/* A Q4_K base (the shipped scratch-shakespeare, widths multiples of 256, --quant q4_k_m) with a
+ * random rank-8 adapter on q/v/down in every layer: kept beside the k-quant weights, and its effect
+ * there matches the merged F32 model's at the quantization's error. */
+static void test_q4k(void **st) {
+    (void)st;
+    char base[4096];
+    snprintf(base, sizeof base, "%s/models/scratch-shakespeare", getenv("ABLAB_ASSETS"));
+    const char *dir = tpath("shakespeare-lora");
+    LabErr e = {0};
+    assert_int_equal(mkdir_p(dir, &e), 0);
+    char p[700];
+    snprintf(p, sizeof p, "%s/adapter_config.json", dir);
+    assert_int_equal(stw_text(p, "{\"peft_type\": \"LORA\", \"r\": 8, \"lora_alpha\": 512, \"use_rslora\": false, "
+                                 "\"target_modules\": [\"q_proj\", \"v_proj\", \"down_proj\"], \"bias\": \"none\"}"), 0);
+    StwTensor t[6 * 6];
+    size_t n = 0;
+    for (int l = 0; l < 6; l++) {
+        static const struct { const char *m; int out, in; } M[] = {
+            {"self_attn.q_proj", 256, 256}, {"self_attn.v_proj", 64, 256}, {"mlp.down_proj", 256, 768}};
+        for (int k = 0; k < 3; k++) {
+            StwTensor a = {.dtype = "F32", .n_dims = 2, .shape = {8, M[k].in}, .nbytes = (size_t)8 * M[k].in * 4};
+            StwTensor b = {.dtype = "F32", .n_dims = 2, .shape = {M[k].out, 8}, .nbytes = (size_t)8 * M[k].out * 4};
+            snprintf(a.name, sizeof a.name, "base_model.model.model.layers.%d.%s.lora_A.weight", l, M[k].m);
+            snprintf(b.name, sizeof b.name, "base_model.model.model.layers.%d.%s.lora_B.weight", l, M[k].m);
+            t[n++] = a;
+            t[n++] = b;
+        }
+    }
+    snprintf(p, sizeof p, "%s/adapter_model.safetensors", dir);
+    assert_int_equal(stw_write(p, t, n, 42), 0);
+    Ref g = {.T = 16};
+    for (int i = 0; i < 16; i++) ivec_push(&g.prompt, 5 + 7 * i);
+    EngModel *f = load_ok(base, NULL, dir), *q = load_ok(base, "q4_k_m", dir), *qb = load_ok(base, "q4_k_m", NULL);
+    g.V = (size_t)eng_info(f)->vocab;
+    const EngAdapterInfo *a = &eng_info(q)->adapters[0];
+    assert_int_equal(a->n_unmerged, 18);
+    assert_int_equal(eng_info(f)->adapters[0].n_merged, 18);
+    float *lf = logits_of(f, &g), *lq = logits_of(q, &g), *lqb = logits_of(qb, &g);
+    double d = max_diff(lq, lf, g.T * g.V), without = max_diff(lqb, lf, g.T * g.V);
+    printf("# random adapter beside q4_k_m weights: max |diff| vs merged f32 = %.3g (the q4_k_m base without it: %.3g)\n",
+           d, without);
+    if (!(d < without / 3)) fail_msg("the adapter beside Q4_K weights: %g from the merged model, %g without it", d, without);
+    IntVec a1 = {0}, a2 = {0};
+    greedy(q, &g.prompt, 6, &a1);
+    greedy_batch(q, &g.prompt, 6, (int)g.V, &a2);
+    for (size_t i = 0; i < 6; i++) assert_int_equal(a1.v[i], a2.v[i]);
+    ivec_free(&a1);
+    ivec_free(&a2);
+    free(lf);
+    free(lq);
+    free(lqb);
+    eng_free(f);
+    eng_free(q);
+    eng_free(qb);
+    ivec_free(&g.prompt);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llama),        cmocka_unit_test(test_gpt2),     cmocka_unit_test(test_scale),
-        cmocka_unit_test(test_gguf_adapter), cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_gguf_adapter), cmocka_unit_test(test_refusals), cmocka_unit_test(test_q4k),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
