@@ -99,6 +99,54 @@ static void test_q8_0_as_ggml(void **state) {
     assert_int_equal(qtype_parse("q4_2", &t), -1);
 }
 
+/* The 4/5-bit and k-quant types: layout sizes as GGUF's, names and ggml ids both ways, and a round
+ * trip through each quantizer on random, all-zero, constant and near-zero rows (bytes identical to
+ * llama-quantize's are checked on whole models in test_kquant.py). */
+static void test_kquant_round_trips(void **state) {
+    (void)state;
+    static const struct { QType t; const char *name; int ggml; size_t blk, bytes; double rel_err; } k[] = {
+        {QT_Q4_0, "q4_0", 2, 32, 18, 0.06},   {QT_Q4_1, "q4_1", 3, 32, 20, 0.04},  {QT_Q5_0, "q5_0", 6, 32, 22, 0.03},
+        {QT_Q5_1, "q5_1", 7, 32, 24, 0.02},   {QT_Q2_K, "q2_K", 10, 256, 84, 0.2}, {QT_Q3_K, "q3_K", 11, 256, 110, 0.08},
+        {QT_Q4_K, "q4_K", 12, 256, 144, 0.04}, {QT_Q5_K, "q5_K", 13, 256, 176, 0.02}, {QT_Q6_K, "q6_K", 14, 256, 210, 0.01},
+    };
+    enum { N = 1024 };
+    float x[N], y[N];
+    uint8_t q[N * 2];
+    for (size_t i = 0; i < sizeof k / sizeof *k; i++) {
+        QType t;
+        assert_string_equal(qtype_name(k[i].t), k[i].name);
+        assert_int_equal(qtype_parse(k[i].name, &t), 0);
+        assert_int_equal(t, k[i].t);
+        assert_int_equal(qtype_to_ggml(k[i].t), k[i].ggml);
+        assert_int_equal(qtype_from_ggml(k[i].ggml, &t), 0);
+        assert_int_equal(t, k[i].t);
+        assert_int_equal(qtype_block(k[i].t), k[i].blk);
+        size_t rb;
+        assert_int_equal(qtype_row_bytes(k[i].t, N, &rb), 0);
+        assert_int_equal(rb, N / k[i].blk * k[i].bytes);
+        assert_int_equal(qtype_row_bytes(k[i].t, k[i].blk + 16, &rb), -1);
+        for (int kind = 0; kind < 4; kind++) {
+            for (int j = 0; j < N; j++)
+                x[j] = kind == 0 ? rndf() : kind == 1 ? 0.0f : kind == 2 ? 0.75f : rndf() * 1e-20f;
+            quant_from_f32(k[i].t, x, q, N);
+            quant_to_f32(k[i].t, q, y, N);
+            double err = 0;
+            for (int j = 0; j < N; j++) {
+                assert_true(isfinite(y[j]));
+                err += fabs((double)y[j] - x[j]);
+            }
+            err /= N;
+            if (kind == 0 && err > k[i].rel_err) fail_msg("%s: mean |error| %g on values in [-1, 1]", k[i].name, err);
+            if (kind == 1) for (int j = 0; j < N; j++) assert_true(y[j] == 0.0f);
+            if (kind == 2 && err > 0.75 * k[i].rel_err) fail_msg("%s: constant 0.75 comes back %g off", k[i].name, err);
+            if (kind == 3 && err > 1e-20) fail_msg("%s: values of 1e-20 come back %g off", k[i].name, err);
+        }
+    }
+    QType t;
+    assert_int_equal(qtype_parse("Q4_K", &t), 0); /* ggml's spelling, any case */
+    assert_int_equal(qtype_from_ggml(20, &t), -1); /* iq4_nl: not read */
+}
+
 /* Plain reference: dequantize, then sum in double. */
 static void check_matvec(QType t, size_t rows, size_t cols) {
     float *wf = malloc(rows * cols * sizeof *wf), *x = malloc(cols * sizeof *x), *deq = malloc(cols * sizeof *deq);
@@ -278,6 +326,7 @@ int main(void) {
         cmocka_unit_test(test_fp16_known_values_and_round_trip),
         cmocka_unit_test(test_bf16_round_to_nearest_even),
         cmocka_unit_test(test_q8_0_as_ggml),
+        cmocka_unit_test(test_kquant_round_trips),
         cmocka_unit_test(test_matvec_all_types_all_paths),
         cmocka_unit_test(test_axpy_all_paths),
         cmocka_unit_test(test_q8r_layout_round_trip),

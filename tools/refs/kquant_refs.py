@@ -66,6 +66,7 @@ def main():
     ap.add_argument("--ablab", default=os.path.join(ROOT, "build/src/ablab"))
     ap.add_argument("--model", help="an f32 GGUF written by ablab convert (default: the shipped scratch model)")
     ap.add_argument("--threads", default="1")
+    ap.add_argument("--ids", help="token ids a,b,c (default: TEXT under the model's tokenizer)")
     ap.add_argument("--write", action="store_true")
     a = ap.parse_args()
     env = dict(os.environ, LD_LIBRARY_PATH=a.llama_bin)
@@ -74,7 +75,7 @@ def main():
     f32 = a.model or os.path.join(tmp, "f32.gguf")
     if not a.model:
         sh(a.ablab, "convert", "--model", src, "--out", f32)
-    ids = sh(a.ablab, "tokenize", "--model", src if not a.model else f32, TEXT).split()
+    ids = a.ids.split(",") if a.ids else sh(a.ablab, "tokenize", "--model", src if not a.model else f32, TEXT).split()
     idarg = ",".join(ids)
     lf = os.path.join(tmp, "lc-f32.bin")
     sh(a.lclogits, f32, lf, a.threads, idarg, env=env)
