@@ -59,10 +59,12 @@ static void min_max(const float *x, int n, float *mn, float *mx) {
     }
 }
 
-/* q = trunc(v + bias) capped at top (v + bias is never negative for finite weights) */
+/* q = trunc(v) in [0, top] (ggml truncates v = x / d + bias, never negative for finite weights);
+ * compared before the conversion, so a NaN or infinite weight gives a level, not undefined behaviour */
 static inline uint8_t trunc_q(float v, int top) {
-    int q = (int)v;
-    return (uint8_t)(q < 0 ? 0 : q > top ? top : q);
+    if (!(v > 0.0f)) return 0;
+    if (v >= (float)top) return (uint8_t)top;
+    return (uint8_t)(int)v;
 }
 
 void kq_from_f32_q4_0(const float *x, void *yv, size_t n) {
