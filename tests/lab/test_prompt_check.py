@@ -38,4 +38,8 @@ with tempfile.TemporaryDirectory() as tmp:
         f.write("The little dog\nThe sun\n")
     p = ablab("run", "--a", A, "--b", B, "--prompts", prompts, "--max-tokens", "16", "--ctx", "128")
     check("the fixed set runs", p.returncode == 0 and "2 of 2 pairs complete" in p.stderr, p.stderr[-300:])
+    # found by the TUI soak under UBSan: statistics over a scope with nothing in it sorted NULL arrays
+    p = ablab("stats", "--source", "study")
+    check("stats on an empty scope: exit 0, nothing on stderr", p.returncode == 0 and p.stderr == "" and "0 sessions" in p.stdout,
+          (p.returncode, p.stderr[-500:]))
 finish()
