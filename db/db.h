@@ -193,6 +193,7 @@ typedef struct {
     int rep, left_slot;
     bool blind;
     const char *session_name, *model_name[2], *prompt;
+    const char *pacing;                  /* the pair's: "together", "natural", "" = not recorded */
 } DbRating;
 /* Sets r->participant's rating of r->pair_id to r — adding it, or replacing every field of the
  * current one except created_ms — and appends that state to the rating's revisions, in one

@@ -726,6 +726,7 @@ static int rating_row(sqlite3_stmt *st, void *ud) {
         .model_id = {col_i64(st, 14), col_i64(st, 15)}, .rep = col_int(st, 16), .left_slot = col_int(st, 17),
         .blind = col_int(st, 18) != 0, .session_name = col_str(st, 19),
         .model_name = {col_str(st, 20), col_str(st, 21)}, .prompt = col_str(st, 22),
+        .pacing = col_str(st, 23),
     };
     return c->each(&r, c->ud);
 }

@@ -357,7 +357,7 @@ const DbTableSince DB_TABLES[] = {
     "SELECT g.id, g.pair_id, g.participant, g.choice, g.winner_model_id, g.chosen_side, "          \
     "g.score_a, g.score_b, g.tags, g.comment, g.decide_ms, g.created_ms, p.session_id, "           \
     "p.prompt_id, p.model_a_id, p.model_b_id, p.rep, p.left_slot, p.blind, s.name, ma.name, mb.name, " \
-    "pr.text FROM ratings g JOIN pairs p ON p.id = g.pair_id JOIN sessions s ON s.id = p.session_id " \
+    "pr.text, coalesce(p.pacing, '') FROM ratings g JOIN pairs p ON p.id = g.pair_id JOIN sessions s ON s.id = p.session_id " \
     "JOIN prompts pr ON pr.id = p.prompt_id "                                                      \
     "JOIN models ma ON ma.id = p.model_a_id JOIN models mb ON mb.id = p.model_b_id "               \
     "WHERE (?1 = 0 OR p.session_id = ?1) "

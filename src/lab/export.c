@@ -807,6 +807,20 @@ static void methods(LabOut *o, LabExportFormat fmt, const LabStats *s) {
             buf_printf(pb, "%d of the %d rated pairs were shown blind (model names hidden until the vote) and %d open. ",
                        f->n_blind_pairs, f->n_rated_pairs, f->n_open_pairs);
         else buf_printf(pb, "All rated pairs were shown open, with the model names. ");
+        /* pacing: how the blind answers appeared while they were written, as recorded per pair */
+        int nb = f->n_blind_pairs, nt = f->n_blind_together, nn = f->n_blind_natural;
+        if (nb && nt == nb)
+            buf_printf(pb, "In every blind pair neither answer was shown until both were complete, then both appeared "
+                           "at once, so writing speed did not tell the models apart. ");
+        else if (nb && nn == nb)
+            buf_printf(pb, "In every blind pair each answer was shown as its model wrote it, so the two could differ "
+                           "in writing speed. ");
+        else if (nb && (nt || nn))
+            buf_printf(pb, "Of the %d blind pairs, %d showed both answers at once when both were complete and %d "
+                           "showed each answer as its model wrote it%s. ",
+                       nb, nt, nn, nb - nt - nn ? "; the others have no pacing recorded" : "");
+        else if (nb)
+            buf_printf(pb, "How the blind answers were paced while written is not recorded for these pairs. ");
     }
     buf_printf(pb, "Win rates exclude ties and both-bad votes and are reported with Wilson 95%% score intervals; "
                   "each is tested against 50%% with an exact two-sided sign test. Bradley–Terry ratings are on the "

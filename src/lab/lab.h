@@ -626,6 +626,7 @@ typedef struct {
     int n_rated_pairs;       /* response pairs with at least one counted rating */
     int n_anonymous_votes;   /* counted ratings with no participant (the lab's own): votes, never raters */
     int n_blind_pairs, n_open_pairs; /* rated pairs, by how they were shown */
+    int n_blind_together, n_blind_natural; /* blind rated pairs by recorded pacing (others: none recorded) */
     int n_seeds;             /* distinct seeds among the responses */
     int64_t seed_common;     /* the most used seed ... */
     int n_seed_common;       /* ... and how many responses used it */

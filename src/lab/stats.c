@@ -110,6 +110,7 @@ typedef struct {
     int score[2];
     char *participant, *prompt;
     bool blind;
+    char pacing;       /* the pair's recorded pacing: 't' together, 'n' natural, 0 none */
 } Vote;
 
 typedef struct {
@@ -164,7 +165,8 @@ static int add_vote(const DbRating *r, void *ud) {
     *v = (Vote){.pair_id = r->pair_id, .prompt_id = r->prompt_id, .session_id = r->session_id,
                 .model = {r->model_id[0], r->model_id[1]}, .choice = ch, .chosen_side = r->chosen_side,
                 .score = {r->score[0], r->score[1]}, .participant = strdup(r->participant),
-                .prompt = strdup(r->prompt ? r->prompt : ""), .blind = r->blind};
+                .prompt = strdup(r->prompt ? r->prompt : ""), .blind = r->blind,
+                .pacing = !r->pacing ? 0 : !strcmp(r->pacing, "together") ? 't' : !strcmp(r->pacing, "natural") ? 'n' : 0};
     if (!v->participant || !v->prompt) {
         free(v->participant);
         free(v->prompt);
@@ -590,8 +592,13 @@ static int facts(Collect *c, Resp *rs, Sessions *ss, LabStats *out) {
         for (size_t k = 0; k < n_ids && !seen; k++) seen = ids[k] == c->v[i].pair_id;
         if (seen) continue;
         ids[n_ids++] = c->v[i].pair_id;
-        if (c->v[i].blind) f->n_blind_pairs++;
-        else f->n_open_pairs++;
+        if (c->v[i].blind) {
+            f->n_blind_pairs++;
+            f->n_blind_together += c->v[i].pacing == 't';
+            f->n_blind_natural += c->v[i].pacing == 'n';
+        } else {
+            f->n_open_pairs++;
+        }
     }
     f->n_rated_pairs = (int)n_ids;
     size_t n_who = 0;

@@ -252,14 +252,15 @@ static int64_t add_session_kind(Db *db, const char *name, const char *kind, cons
     return id;
 }
 
-/* A complete pair with the given seeds, recorded at `ms`. */
-static int64_t add_pair_at(Db *db, int64_t session, int position, const char *text, const int64_t model[2], bool blind,
-                           int64_t seed_a, int64_t seed_b, int64_t ms) {
+/* A complete pair with the given seeds and pacing (NULL: none recorded), recorded at `ms`. */
+static int64_t add_pair_paced(Db *db, int64_t session, int position, const char *text, const int64_t model[2],
+                              bool blind, int64_t seed_a, int64_t seed_b, int64_t ms, const char *pacing) {
     LabErr e = {0};
     int64_t prompt, pair, rid;
     assert_int_equal(db_prompt_add(db, session, "set.txt", position, text, &prompt, &e), 0);
     DbPair p = {.session_id = session, .prompt_id = prompt, .model_id = {model[0], model[1]}, .left_slot = 0,
                 .blind = blind, .created_ms = ms};
+    snprintf(p.pacing, sizeof p.pacing, "%s", pacing ? pacing : "");
     assert_int_equal(db_pair_add(db, &p, &pair, &e), 0);
     for (int s = 0; s < 2; s++) {
         int ids[] = {5, 6};
@@ -273,6 +274,11 @@ static int64_t add_pair_at(Db *db, int64_t session, int position, const char *te
         assert_int_equal(db_response_add(db, &r, &rid, &e), 0);
     }
     return pair;
+}
+
+static int64_t add_pair_at(Db *db, int64_t session, int position, const char *text, const int64_t model[2], bool blind,
+                           int64_t seed_a, int64_t seed_b, int64_t ms) {
+    return add_pair_paced(db, session, position, text, model, blind, seed_a, seed_b, ms, NULL);
 }
 
 /* Known counts: a lab session (open, anonymous ratings, the prompt "p0" asked twice), two study
@@ -298,10 +304,11 @@ static void build_known(Known *k, const char *file) {
     const char *texts[] = {"p0", "p1", "p2", "p3"};
     const char *ann[] = {"a", "a", "b", "tie"}, *bob[] = {"a", "b", "b", "tie"};
     for (int i = 0; i < 4; i++) {
-        int64_t pa = add_pair_at(db, k->s1, i, texts[i], m, true, 42, 42, day1 + 3600000);
+        int64_t pa = add_pair_paced(db, k->s1, i, texts[i], m, true, 42, 42, day1 + 3600000, "together");
         rate_raw(db, pa, "ann", ann[i], ann[i][0] == 'a' ? m[0] : ann[i][0] == 'b' ? m[1] : 0,
                  ann[i][0] == 'a' ? 0 : ann[i][0] == 'b' ? 1 : -1, 0, 0);
-        int64_t pb = add_pair_at(db, k->s2, i, texts[i], m, true, i == 2 ? 777 : 42, i == 2 ? 778 : 42, day3);
+        int64_t pb = add_pair_paced(db, k->s2, i, texts[i], m, true, i == 2 ? 777 : 42, i == 2 ? 778 : 42, day3,
+                                    i == 3 ? "natural" : "together");
         rate_raw(db, pb, "bob", bob[i], bob[i][0] == 'a' ? m[0] : bob[i][0] == 'b' ? m[1] : 0,
                  bob[i][0] == 'a' ? 0 : bob[i][0] == 'b' ? 1 : -1, 0, 0);
     }
@@ -335,6 +342,8 @@ static void test_scoped_counts_and_methods_state_recorded_facts(void **state) {
     assert_string_equal(s.facts.raters, "ann, bob");
     assert_int_equal(s.facts.n_blind_pairs, 8);
     assert_int_equal(s.facts.n_open_pairs, 3);
+    assert_int_equal(s.facts.n_blind_together, 7);
+    assert_int_equal(s.facts.n_blind_natural, 1);
     assert_int_equal(s.facts.n_seeds, 3);
     assert_int_equal(s.facts.seed_common, 42);
     assert_int_equal(s.facts.n_seed_common, 24);
@@ -365,6 +374,8 @@ static void test_scoped_counts_and_methods_state_recorded_facts(void **state) {
         "2 raters (ann, bob) gave 8 ratings, and 3 ratings were given in the lab without a participant name (counted "
         "as votes, not as a rater), on 11 response pairs; the latest rating of each rater on each pair counts.",
         "8 of the 11 rated pairs were shown blind (model names hidden until the vote) and 3 open.",
+        "Of the 8 blind pairs, 7 showed both answers at once when both were complete and 1 showed each answer as its "
+        "model wrote it.",
         "Agreement between raters is Cohen's κ over 4 prompts rated by two or more raters.",
         "Both models ran concurrently on the CPU (Test CPU), 2 threads each, with ablab 0.1.0.",
     };
