@@ -129,6 +129,8 @@ def scenario_blind_protocol(home):
             else:
                 print(f"# blind {k}: an answer too short to follow on screen ({snip}); the log's times still count")
             tm.keys("Enter")
+            # the frames of the next prompt start once the voted pair (names shown) has left the screen
+            tm.wait(lambda s: "Saved: A is better." not in s, 30, "the next prompt")
         tm.wait_text("Thank you", 60)
         tm.keys("Enter")
         check("blind: the study ends cleanly", tm.exit_code() == 0)
