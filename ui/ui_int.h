@@ -126,6 +126,10 @@ struct Ui {
     LabSettings set;
     int set_row, set_col;
 
+    /* chat: each new prompt is the next user turn of the conversation (each arm keeps its own
+     * history) instead of a prompt of its own; set in the settings, Ctrl-N starts over */
+    bool multi_turn;
+
     /* history */
     char search[256];
     struct UiHistRow *hist;

@@ -48,6 +48,7 @@ int compare_ask(Ui *ui, const char *text, int64_t prompt_id) {
     o.prompt_id = prompt_id;
     o.record_cancelled = true;
     o.shown = true;
+    o.follow_up = ui->multi_turn && !ui->study;
     /* a study's recorded pacing, else the lab's; it only matters when blind */
     ui->pacing = ui->study ? ui->protocol.pacing : ui->opt->pacing;
     ui->hold = ui->blind_pair && ui->pacing == LAB_PACING_TOGETHER;
@@ -282,7 +283,8 @@ static bool scroll_key(Ui *ui, const UiKey *k, bool arrows) {
 /* ---------- keys ---------- */
 
 enum {
-    CK_H_EDIT, CK_SEND, CK_NEWLINE, CK_HISTORY, CK_MOVE, CK_LINE, CK_DELETE, CK_KILL, CK_YANK, CK_TYPE, CK_SCROLL, CK_STOP,
+    CK_H_EDIT, CK_SEND, CK_NEWLINE, CK_HISTORY, CK_MOVE, CK_LINE, CK_DELETE, CK_KILL, CK_YANK, CK_TYPE, CK_NEW_CONV, CK_SCROLL,
+    CK_STOP,
     CK_H_STUDY, CK_NEXT_ITEM, CK_STUDY_SCROLL, CK_STUDY_QUIT,
     CK_H_VOTE, CK_A, CK_B, CK_TIE, CK_BAD, CK_VSCROLL, CK_VPAGE, CK_SKIP, CK_UNDO, CK_RETRY, CK_QUIT,
     CK_H_RATED, CK_SCORE, CK_TAGS, CK_COMMENT, CK_REVOTE, CK_NEXT, CK_NEXT_STUDY, CK_TYPE_ON,
@@ -306,6 +308,8 @@ static const UiKeyDef compare_keys[] = {
     [CK_YANK] = {"Ctrl-Y", NULL, "put back what was deleted last", EDITING | UI_IN_LAB, 0, false, {K_CTRL('y')}},
     [CK_TYPE] = {"other keys", NULL, "type the prompt (? too, once the prompt is not empty)", EDITING | UI_IN_LAB, 0, false,
                  {K_CH('h'), K_CH('q'), K_(UK_TAB)}},
+    [CK_NEW_CONV] = {"Ctrl-N", NULL, "a new conversation: both models forget the turns so far (multi-turn, set in F2)",
+                     UI_IN_EDIT | UI_IN_LAB, 0, false, {K_CTRL('n')}},
     [CK_SCROLL] = {"PgUp/PgDn", "scroll", "scroll both answers", EDITING, 0, false, {K_(UK_PGUP), K_(UK_PGDN)}},
     [CK_STOP] = {"Esc", "stop both", "while they answer: stop both (what was written is kept and recorded)", UI_IN_RUN, 0,
                  false, {K_(UK_ESC)}},
@@ -434,6 +438,11 @@ static bool compare_key(Ui *ui, const UiKey *k) {
     case CK_COMMENT: ui_input_open(ui, "comment", ui->comment, on_comment); return true;
     case CK_NEXT: case CK_NEXT_STUDY: leave_vote(ui); return true;
     case CK_NEXT_ITEM: study_next(ui); return true;
+    case CK_NEW_CONV:
+        lab_conversation_reset(ui->lab);
+        ui_flash(ui, false, ui->multi_turn ? "new conversation: the next prompt is its first turn"
+                                           : "new conversation (each prompt stands alone: F2 turns multi-turn on)");
+        return true;
     case CK_STOP:
         lab_stop(ui->lab);
         ui->stopped = true;
@@ -505,6 +514,10 @@ static void draw_pane(const Ui *ui, const UiLayout *L, int side) {
     char name[LAB_NAME_MAX + 16];
     ui_side_name(ui, side, name, sizeof name);
     int col = d_printf(head, 0, 0, ha, " %s ", name);
+    LabModelInfo mi;
+    /* how its prompts are sent; not in a blind pair (it would tell the models apart) */
+    if (!ui->blind_pair && !ui->study && lab_model_info(ui->lab, side, &mi) == 0 && mi.loaded)
+        col += d_text(head, 0, col, mi.chat ? "[chat] " : "[raw] ", AT_DIM);
     if (p->running) d_text(head, 0, col, ui->stopped ? " stopping…" : " writing…", AT_DIM);
 
     TextLines tl = {0};
@@ -598,7 +611,9 @@ static void compare_draw(const Ui *ui, const UiLayout *L) {
     attrset(A_NORMAL);
     if (ui->prompt && ui->phase != PH_EDIT) {
         char head[64];
-        snprintf(head, sizeof head, " prompt ");
+        int turns = ui->multi_turn && !ui->study ? lab_conversation_turns(ui->lab) : 0;
+        if (turns > 0) snprintf(head, sizeof head, " turn %d ", turns);
+        else snprintf(head, sizeof head, " prompt ");
         int col = d_text(L->rule, 0, 1, head, AT_DIM);
         d_printf(L->rule, 0, 1 + col, AT_NORMAL, "%s ", ui->prompt);
     } else if (ui->study && ui->have_item) {

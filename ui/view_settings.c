@@ -9,14 +9,26 @@
 
 /* Rows: the mode, then one per row of the settings table (lab_sampling_*, in its order), then
  * the thread budget. Names, values, steps and checks all come from the table. */
-enum { ROW_MODE, ROW_SAMPLING, ROW_THREADS = ROW_SAMPLING + LAB_SAMPLING_N, N_ROWS };
+enum { ROW_MODE, ROW_SAMPLING, ROW_THREADS = ROW_SAMPLING + LAB_SAMPLING_N, ROW_CHAT, ROW_SYSTEM, ROW_TURNS, N_ROWS };
+/* ROW_CHAT is per side whatever the mode: how each model's prompts are sent (lab_chat_set);
+ * ROW_SYSTEM the system prompt of the conversations that start next; ROW_TURNS whether a new
+ * prompt continues the conversation. These three are the lab's, not stored with each response
+ * (the record keeps each turn's mode, messages and exact prompt instead). */
+static bool is_chat_row(int row) { return row >= ROW_CHAT; }
 
 static bool is_sampling(int row) { return row >= ROW_SAMPLING && row < ROW_THREADS; }
 
 static const char *row_name(int row) {
     LabSettingInfo in;
     if (is_sampling(row) && lab_sampling_info(row - ROW_SAMPLING, &in) == 0) return in.label;
-    return row == ROW_MODE ? "settings for" : "threads (total)";
+    switch (row) {
+    case ROW_MODE: return "settings for";
+    case ROW_THREADS: return "threads (total)";
+    case ROW_CHAT: return "prompts sent as";
+    case ROW_SYSTEM: return "system prompt";
+    case ROW_TURNS: return "conversation";
+    }
+    return "";
 }
 
 static void settings_open(Ui *ui) {
@@ -25,6 +37,16 @@ static void settings_open(Ui *ui) {
 }
 
 static void value_text(const Ui *ui, int row, int col, char *out, size_t n) {
+    LabModelInfo mi;
+    if (row == ROW_CHAT) {
+        LabChatMode m = lab_chat_get(ui->lab, col);
+        bool have = lab_model_info(ui->lab, col, &mi) == 0 && mi.loaded;
+        if (m == LAB_CHAT_AUTO) snprintf(out, n, "auto: %s", have && mi.chat ? "chat" : "raw");
+        else snprintf(out, n, "%s", lab_chat_mode_name(m));
+        return;
+    }
+    if (row == ROW_SYSTEM) { snprintf(out, n, "%s", *lab_system_get(ui->lab) ? lab_system_get(ui->lab) : "(none)"); return; }
+    if (row == ROW_TURNS) { snprintf(out, n, "%s", ui->multi_turn ? "multi-turn" : "one prompt each"); return; }
     if (row == ROW_MODE) snprintf(out, n, "%s", ui->set.shared ? "both (shared)" : col ? "B" : "A");
     else if (row == ROW_THREADS) snprintf(out, n, "%d", ui->set.threads);
     else lab_sampling_format(&ui->set.s[col], row - ROW_SAMPLING, out, n);
@@ -70,11 +92,42 @@ static int set_field(Ui *ui, int row, int col, const char *text) {
 
 static void on_value(Ui *ui, const char *text) {
     ui_goto(ui, SCR_SETTINGS);
+    if (text && ui->set_row == ROW_SYSTEM) {
+        LabErr e = {0};
+        if (lab_system_set(ui->lab, text, &e)) ui_flash(ui, true, "%s", e.msg);
+        else ui_flash(ui, false, *text ? "system prompt set: it starts the next conversation" : "no system prompt");
+        return;
+    }
     if (text) set_field(ui, ui->set_row, ui->set_col, text);
+}
+
+/* The chat rows: the side's mode cycles auto -> chat -> raw (dir -1 backwards); the conversation
+ * row toggles. */
+static void chat_step(Ui *ui, int dir) {
+    if (ui->set_row == ROW_TURNS) {
+        ui->multi_turn = !ui->multi_turn;
+        lab_conversation_reset(ui->lab);
+        ui_flash(ui, false, ui->multi_turn ? "multi-turn: each prompt is the next turn (Ctrl-N: a new conversation)"
+                                           : "each prompt stands alone");
+        return;
+    }
+    if (ui->set_row != ROW_CHAT) return;
+    LabChatMode m = (LabChatMode)(((int)lab_chat_get(ui->lab, ui->set_col) + (dir < 0 ? 2 : 1)) % 3);
+    LabErr e = {0};
+    if (lab_chat_set(ui->lab, ui->set_col, m, &e)) {
+        /* chat on a model without a template: say why, and offer the next mode */
+        ui_flash(ui, true, "%s", e.msg);
+        return;
+    }
+    ui_flash(ui, false, "model %c: prompts sent as %s from the next prompt", 'A' + ui->set_col, lab_chat_mode_name(m));
 }
 
 static void step(Ui *ui, int dir) {
     char buf[64];
+    if (is_chat_row(ui->set_row)) {
+        if (ui->set_row != ROW_SYSTEM) chat_step(ui, dir);
+        return;
+    }
     if (ui->set_row == ROW_THREADS)
         snprintf(buf, sizeof buf, "%d", ui->set.threads + dir < 1 ? 1 : ui->set.threads + dir);
     else if (is_sampling(ui->set_row))
@@ -111,11 +164,15 @@ static bool settings_key(Ui *ui, const UiKey *k) {
         break;
     case TK_SIDE:
         if (k->code == UK_LEFT) ui->set_col = 0;
-        else if (!ui->set.shared) ui->set_col = 1;
+        else if (!ui->set.shared || ui->set_row == ROW_CHAT) ui->set_col = 1;
         break;
     case TK_EDIT:
         if (ui->set_row == ROW_MODE) {
             toggle_shared(ui);
+        } else if (ui->set_row == ROW_CHAT || ui->set_row == ROW_TURNS) {
+            chat_step(ui, 1);
+        } else if (ui->set_row == ROW_SYSTEM) {
+            ui_input_open(ui, "system prompt (empty: none)", lab_system_get(ui->lab), on_value);
         } else {
             char cur[64], title[128];
             value_text(ui, ui->set_row, ui->set_col, cur, sizeof cur);
@@ -135,14 +192,14 @@ static bool settings_key(Ui *ui, const UiKey *k) {
 }
 
 static void settings_draw(const Ui *ui, const UiLayout *L) {
-    UiRect box = layout_center(L->full, N_ROWS + 7, 60);
+    UiRect box = layout_center(L->full, N_ROWS + 8, 60);
     UiRect in = d_box(box, "settings (stored with each response)");
     d_printf(in, 0, 22, AT_HEAD_A, "%-14s", ui->set.shared ? "A and B" : "A");
     if (!ui->set.shared) d_printf(in, 0, 38, AT_HEAD_B, "%s", "B");
     for (int r = 0; r < N_ROWS; r++) {
-        int y = r + 1 + (r > ROW_MODE) + (r == ROW_THREADS);
+        int y = r + 1 + (r > ROW_MODE) + (r >= ROW_THREADS) + (r >= ROW_CHAT);
         d_text(in, y, 0, row_name(r), r == ui->set_row ? AT_KEY : AT_NORMAL);
-        int cols = ui->set.shared || r == ROW_THREADS || r == ROW_MODE ? 1 : 2;
+        int cols = r == ROW_CHAT ? 2 : ui->set.shared || r == ROW_THREADS || r == ROW_MODE || is_chat_row(r) ? 1 : 2;
         if (r == ROW_MODE) {
             char v[64];
             snprintf(v, sizeof v, "%s", ui->set.shared ? "both models (shared)" : "each model (per side)");
@@ -153,7 +210,9 @@ static void settings_draw(const Ui *ui, const UiLayout *L) {
             char v[64];
             value_text(ui, r, c, v, sizeof v);
             bool sel = r == ui->set_row && (c == ui->set_col || cols == 1);
-            d_printf(in, y, 22 + 16 * c, sel ? AT_SEL : AT_NORMAL, " %-10s", v);
+            if (r == ROW_CHAT) d_printf(in, y, 22 + 16 * c, sel ? AT_SEL : AT_NORMAL, " %c %-11s", 'A' + c, v);
+            else if (r == ROW_SYSTEM) d_printf(in, y, 22, sel ? AT_SEL : AT_NORMAL, " %.34s", v);
+            else d_printf(in, y, 22 + 16 * c, sel ? AT_SEL : AT_NORMAL, " %-10s", v);
         }
     }
     static const int ids[] = {TK_EDIT, TK_STEP, TK_SIDE, TK_CLOSE};
