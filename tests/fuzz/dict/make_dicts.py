@@ -30,3 +30,10 @@ w('tokenizer_json', 'tokenizer.json components, and the harness text marker', J 
   '</s>', '<0x41>') + [b'\n\x00TEXT\x00\n', '\u2581'.encode()])
 w('vocab_merges', 'vocab.json / merges.txt pieces, and the harness marker', ['{', '}', '": ', ', "', '#version: 0.2', '\\u0120', '\u0120'.encode(), ' ', b'\n', b'\n\x00MERGES\x00\n'])
 w('prompts', 'prompt file lines and JSON lines', ['{"prompt": "', '"}', '#', '\\n', '\\u0000', b'\r\n', b'\t', '{"text": 1}', b'\xc3\xa9', b'\xf0\x9f\x98\x80', b'\xed\xa0\x80', b'\xff'])
+w('chat_template', 'Jinja tags, operators and names of chat templates, and the harness marker', [b'\n\x00MSG\x00\n',
+  '{{', '}}', '{%', '%}', '{#', '#}', '{%-', '-%}', '{{-', '-}}', '{%+', '+%}', 'if', 'elif', 'else', 'endif', 'for', 'in',
+  'endfor', 'set', 'endset', 'macro', 'endmacro', 'namespace(', 'raw', 'endraw', 'break', 'continue', 'loop.index0',
+  'loop.first', 'loop.last', 'is defined', 'is not none', 'is string', 'is iterable', 'is mapping', 'not', 'and', 'or',
+  '|trim', '|tojson', '|length', '|selectattr(', '|list', '|join(', '|default(', '|items', '|map(attribute=', '~', '[::-1]',
+  '[1:]', '.strip()', '.split(', '.startswith(', "raise_exception('x')", "strftime_now('%Y')", 'range(', 'messages',
+  "message['role']", 'message.content', 'add_generation_prompt', 'bos_token', 'eos_token', 'tools', 'none', 'true', '"\\n"'])
