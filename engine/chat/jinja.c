@@ -1101,6 +1101,7 @@ typedef struct {
     jmp_buf jb;
     Buf *out;
     TBuf *temps;  /* open temporary buffers, innermost first: freed on an error */
+    json_t *mj, *vj; /* the render's parsed JSON: here, not in locals, which a longjmp may not keep */
     long iters;
     int calls;
     Frame *root;
@@ -2580,7 +2581,6 @@ int chat_template_render(const ChatTemplate *t, const ChatRenderArgs *a, Buf *ou
     if (!C) return lab_err(e, LAB_ENOMEM, "out of memory");
     C->ar.limit = JJ_MAX_ARENA;
     C->t = t; C->e = e; C->out = out;
-    json_t *mj = NULL, *vj = NULL;
     int rc = -1;
     if (setjmp(C->jb)) goto done;
     C->root = frame_new(C, NULL);
@@ -2589,7 +2589,7 @@ int chat_template_render(const ChatTemplate *t, const ChatRenderArgs *a, Buf *ou
     Val msgs;
     if (a->messages_json) {
         json_error_t je;
-        mj = json_loads(a->messages_json, JSON_DECODE_ANY, &je);
+        json_t *mj = C->mj = json_loads(a->messages_json, JSON_DECODE_ANY, &je);
         if (!mj) { lab_err(e, LAB_EFORMAT, "messages: not JSON (line %d column %d: %s)", je.line, je.column, je.text); goto done; }
         if (!json_is_array(mj)) { lab_err(e, LAB_EFORMAT, "messages: expected a JSON array of message objects"); goto done; }
         msgs = from_json(C, mj);
@@ -2613,17 +2613,18 @@ int chat_template_render(const ChatTemplate *t, const ChatRenderArgs *a, Buf *ou
     setvar(C, g, vcstr(C, "add_generation_prompt").u.s, vbool(a->add_generation_prompt));
     for (int i = 0; i < a->n_vars; i++) {
         json_error_t je;
-        vj = json_loads(a->var_json[i], JSON_DECODE_ANY, &je);
-        if (!vj) { lab_err(e, LAB_EFORMAT, "variable %s: not a JSON value (%s)", a->var_names[i], je.text); goto done; }
-        setvar(C, g, vcstr(C, a->var_names[i]).u.s, from_json(C, vj));
-        json_decref(vj); vj = NULL;
+        C->vj = json_loads(a->var_json[i], JSON_DECODE_ANY, &je);
+        if (!C->vj) { lab_err(e, LAB_EFORMAT, "variable %s: not a JSON value (%s)", a->var_names[i], je.text); goto done; }
+        setvar(C, g, vcstr(C, a->var_names[i]).u.s, from_json(C, C->vj));
+        json_decref(C->vj);
+        C->vj = NULL;
     }
     render_body(C, &t->body, g);
     rc = 0;
 done:
     for (TBuf *tb = C->temps; tb; tb = tb->up) buf_free(&tb->b);
-    json_decref(mj);
-    json_decref(vj);
+    json_decref(C->mj);
+    json_decref(C->vj);
     ar_free(&C->ar);
     free(C);
     return rc;
