@@ -56,6 +56,9 @@ def scenario_three_turns(home):
         s = tm.screen()
         check("settings: each side's mode is shown (auto: chat / auto: raw)", "auto: chat" in s and "auto: raw" in s, s)
         tm.keys("Escape")
+        # the prompt line shows behind the settings box too: wait for the box to close, or the first
+        # typed letter lands within the Esc delay and reads as Alt+letter
+        tm.wait(lambda s: "prompts sent as" not in s, 20, "the settings box to close")
         turns = ["Hello there", "And then?", "Why so?"]
         for k, text in enumerate(turns):
             tm.ask(text)
