@@ -8,7 +8,7 @@ set -eu
 # with booktabs, longtable and array: the test that compiles `ablab export --format tex` needs it
 # (texlive-latex-extra would add about 80 MB more and is not needed). librsvg2-bin (rsvg-convert):
 # the scale test renders the SVG plots of `ablab scale` with it, as a report would.
-PKGS="meson ninja-build pkg-config gcc libc6-dev python3 libncurses-dev libopenblas-dev libsqlite3-dev libcmocka-dev libjansson-dev libpcre2-dev libinih-dev libutf8proc-dev tmux sqlite3 texlive-latex-recommended clang libclang-rt-14-dev librsvg2-bin"
+PKGS="meson ninja-build pkg-config gcc libc6-dev python3 libncurses-dev libopenblas-dev libsqlite3-dev libcmocka-dev libjansson-dev libpcre2-dev libinih-dev libutf8proc-dev tmux sqlite3 texlive-latex-recommended clang libclang-rt-14-dev librsvg2-bin libcurl4-openssl-dev libmicrohttpd-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
