@@ -917,6 +917,9 @@ int lab_ask(Lab *l, const char *text, const LabAskOpts *o, const LabEvents *ev, 
         l->th_live[k] = true;
         started++;
     }
+    /* a side already answered (a resumed pair) started no job: its messages are still ours */
+    lab_chat_msgs_free(&arm[0]);
+    lab_chat_msgs_free(&arm[1]);
     free(ptext);
     return 0;
 }
