@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """ablab and llama.cpp side by side: the same GGUF files, the same threads, the same minutes.
 
-For each round, each file and each thread count, llama.cpp (tests/bench/llamacpp_pp_tg.mjs, through
-node-llama-cpp's prebuilt CPU build) and `ablab bench` measure pp512 and tg128 one right after the
-other, alternating which goes first. The ratio ablab / llama.cpp is taken within each such pair, so
+For each round, each file and each thread count, llama.cpp and `ablab bench` measure pp512 and tg128
+one right after the other, alternating which goes first. llama.cpp is its own `llama-bench` built from
+source on this machine (`--llama-bench PATH`; the default is /tmp/llama.cpp/build/bin/llama-bench:
+CMake Release, -DGGML_NATIVE=ON, no BLAS); its build commit, from llama-bench's own JSON, is printed
+with the table. Without it, node-llama-cpp's prebuilt CPU build (tests/bench/llamacpp_pp_tg.mjs,
+`--node-modules`) is the fallback, and the table says so: it is slower than a native build here. The ratio ablab / llama.cpp is taken within each such pair, so
 the VM's minute-to-minute swings (10-30 %) cancel; the table gives the median ratio over the rounds,
 its range, and the median tokens/s of each.
 
@@ -12,12 +15,14 @@ Files: the random-weight models with a tokenizer added (llama.cpp refuses a GGUF
       --tokenizer ../shared/tokenizers/gpt2/tokenizer.json
   build/src/ablab convert --model /tmp/scratch.gguf --out /tmp/scratch-tok.gguf \\
       --tokenizer ../shared/tokenizers/llama2/tokenizer.bin
-  then --quant f16 / q8_0 copies of each (-tok-f16.gguf, -tok-q8_0.gguf). paired.py makes any that
-  are missing.
+  then --quant copies of each (-tok-f16.gguf, -tok-q8_0.gguf, ... for every type in --quants).
+  paired.py makes any that are missing.
 
-usage: tests/bench/paired.py [--rounds 3] [--reps 2] [--node-modules /tmp/lcpp/node_modules]
+usage: tests/bench/paired.py [--rounds 3] [--reps 2] [--quants f32,f16,q8_0,q4_0,q4_k_m]
+                             [--llama-bench /tmp/llama.cpp/build/bin/llama-bench | --node-modules DIR]
 """
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -41,26 +46,33 @@ def main():
     ap.add_argument("--maker", default="build/tests/make_random_gguf")
     ap.add_argument("--shared", default=os.path.join(HERE, "..", "..", "..", "shared"))
     ap.add_argument("--dir", default="/tmp")
+    ap.add_argument("--llama-bench", default="/tmp/llama.cpp/build/bin/llama-bench")
+    ap.add_argument("--llama-commit", help="llama.cpp's commit, when its build does not know it (a git archive)")
     ap.add_argument("--node-modules", default="/tmp/lcpp/node_modules")
+    ap.add_argument("--quants", default="f32,f16,q8_0")
+    ap.add_argument("--shapes", default=",".join(SHAPES))
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--reps", type=int, default=2)
     a = ap.parse_args()
 
     files = []
-    for shape, (vocab, tok) in SHAPES.items():
+    for shape in a.shapes.split(","):
+        vocab, tok = SHAPES[shape]
         raw = os.path.join(a.dir, shape + ".gguf")
         base = os.path.join(a.dir, shape + "-tok.gguf")
         if not os.path.exists(raw):
             run([a.maker, shape, raw])
         if not os.path.exists(base):
             run([a.ablab, "convert", "--model", raw, "--out", base, "--tokenizer", os.path.join(a.shared, tok)])
-        for q in ("f32", "f16", "q8_0"):
+        for q in a.quants.split(","):
             f = base if q == "f32" else os.path.join(a.dir, f"{shape}-tok-{q}.gguf")
             if not os.path.exists(f):
                 run([a.ablab, "convert", "--model", base, "--out", f, "--quant", q])
             files.append((shape, q, vocab, f))
 
     env = dict(os.environ, NODE_PATH=a.node_modules)
+    native = os.access(a.llama_bench, os.X_OK)
+    anchor = {}
     pairs = {}  # (shape, q, t, test) -> [(ablab, llama.cpp)]
     loads = [os.getloadavg()[0]]
     started = time.strftime("%Y-%m-%d %H:%M")
@@ -76,6 +88,13 @@ def main():
                         for line in out.splitlines()[1:]:
                             c = line.split(",")
                             got[("ablab", c[6])] = float(c[8])
+                    elif native:
+                        out = run([a.llama_bench, "-m", f, "-p", "512", "-n", "128", "-t", str(t), "-r", str(a.reps),
+                                   "-o", "json"])
+                        for row in json.loads(out):
+                            test = f"pp{row['n_prompt']}" if row["n_gen"] == 0 else f"tg{row['n_gen']}"
+                            got[("llama.cpp", test)] = float(row["avg_ts"])
+                            anchor = {k: row.get(k) for k in ("build_commit", "build_number", "cpu_info", "backends")}
                     else:
                         out = run(["node", os.path.join(HERE, "llamacpp_pp_tg.mjs"), f, "-V", str(vocab), "-p", "512",
                                    "-n", "128", "-t", str(t), "-r", str(a.reps)], env)
@@ -88,8 +107,15 @@ def main():
                 loads.append(os.getloadavg()[0])
         print(f"# round {r + 1}/{a.rounds} done", file=sys.stderr)
 
+    if native:
+        commit = anchor.get("build_commit")
+        if commit in (None, "unknown"):
+            commit = a.llama_commit or "unknown (its build has no git data: give --llama-commit)"
+        who = (f"llama.cpp: native llama-bench {a.llama_bench}, commit {commit}, backends {anchor.get('backends')}, CPU {anchor.get('cpu_info')}")
+    else:
+        who = "llama.cpp: node-llama-cpp's PREBUILT CPU binary (fallback; slower than a native build here)"
     print(f"Measured {started}, {a.rounds} rounds, -r {a.reps} each side, pairs alternating who goes first; "
-          f"1-minute load average {min(loads):.2f}-{max(loads):.2f}.\n")
+          f"1-minute load average {min(loads):.2f}-{max(loads):.2f}.\n{who}\n")
     print("| model | dtype | threads | test | ablab t/s (median) | llama.cpp t/s (median) | ratio (median of pairs) | "
           "ratio range |")
     print("|---|---|---:|---|---:|---:|---:|---|")
