@@ -9,6 +9,10 @@ bool eng_chat_available(const EngModel *m) { return m->chat && m->chat->tmpl; }
 
 const char *eng_chat_error(const EngModel *m) { return m->chat_error; }
 
+const char *eng_model_chat_source(const EngModel *m) {
+    return eng_chat_available(m) ? chat_template_source(m->chat->tmpl) : NULL;
+}
+
 int eng_chat_render(const EngModel *m, const ChatMsg *msgs, int n, bool add_generation_prompt, Buf *out, LabErr *e) {
     if (!eng_chat_available(m)) {
         if (m->chat_error) return lab_err(e, LAB_EUNSUPPORTED, "%s", m->chat_error);

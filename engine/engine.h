@@ -241,8 +241,9 @@ const IntVec *eng_gen_ids(const EngGen *g);              /* generated ids so far
 void eng_gen_free(EngGen *g);                            /* NULL-safe */
 
 /* ---------- chat templates (chat.c; the renderer is engine/chat/, header chat.h) ---------- */
-/* True when the model's folder carries a chat template that loaded (chat_template.jinja, else
- * tokenizer_config.json's chat_template). */
+/* True when the model carries a chat template that loaded: in its folder (chat_template.jinja, else
+ * tokenizer_config.json's chat_template), or in a GGUF file (tokenizer.chat_template, with the
+ * file's bos/eos tokens as bos_token/eos_token). */
 bool eng_chat_available(const EngModel *m);
 /* Why a template beside the weights was refused (names the file, line and construct); NULL when
  * there was none or it loaded. Valid until eng_free. */
@@ -256,6 +257,10 @@ int  eng_chat_render(const EngModel *m, const struct ChatMsg *msgs, int n, bool 
  * <end_of_turn>, <|end|>, <|eom_id|>, </s>, <|endoftext|>), each where it is one token of the
  * vocabulary. Generation also stops at the model's EOS and generation_config.json's eos list. */
 int  eng_chat_stop_ids(const EngModel *m, IntVec *out);
+/* A GGUF file's chat setup (tokenizer.chat_template) read from its header alone, as eng_load would
+ * use it (chat.h's ChatSetup; free with chat_setup_free). A file without one leaves s->tmpl NULL. */
+struct ChatSetup;
+int  eng_gguf_chat_setup(const char *path, struct ChatSetup *s, LabErr *e);
 
 /* ---------- evaluation (eval.c) ---------- */
 /* Rolling log-likelihood over a text, as lm-evaluation-harness scores it: a prefix token (BOS, else

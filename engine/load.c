@@ -8,6 +8,7 @@
 
 #include "chat.h"
 #include "formats.h"
+#include "gguf.h"
 #include "lora.h"
 #include "gemm.h"
 #include "matmul.h"
@@ -241,6 +242,47 @@ static bool looks_like_pickle(const char *path) {
     return n >= 2 && ((b[0] == 'P' && b[1] == 'K') || (b[0] == 0x80 && b[1] >= 2 && b[1] <= 5));
 }
 
+/* A token id key's text from the file's own vocabulary; NULL when absent or out of range. */
+static const char *gguf_token_text(const GgufFile *g, const GgufKV *toks, const char *key, char *buf, size_t n) {
+    int64_t id;
+    LabErr ignore = {0};
+    if (!toks || gguf_get_i64(g, key, &id, &ignore) != 0 || id < 0 || (uint64_t)id >= toks->n) return NULL;
+    const GgufStr *t = &toks->strs[id];
+    if (t->len >= n) return NULL;
+    memcpy(buf, t->s, t->len);
+    buf[t->len] = 0;
+    return buf;
+}
+
+int eng_gguf_chat_setup(const char *path, ChatSetup *s, LabErr *e) {
+    memset(s, 0, sizeof *s);
+    GgufFile *g;
+    if (gguf_open(&g, path, e)) return -1;
+    GgufStr t;
+    int rc = gguf_get_str(g, "tokenizer.chat_template", &t, e);
+    if (rc) {
+        gguf_close(g);
+        return rc < 0 ? -1 : 0; /* none: not an error */
+    }
+    const GgufKV *toks = NULL;
+    LabErr ignore = {0};
+    if (gguf_get_arr(g, "tokenizer.ggml.tokens", GGUF_TYPE_STRING, &toks, &ignore)) toks = NULL;
+    static const char *const keys[] = {"bos_token", "eos_token"};
+    static const char *const ids[] = {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id"};
+    char bufs[2][512];
+    const char *names[2], *values[2];
+    int n = 0;
+    for (int i = 0; i < 2; i++) {
+        const char *v = gguf_token_text(g, toks, ids[i], bufs[i], sizeof bufs[i]);
+        if (v) names[n] = keys[i], values[n++] = v;
+    }
+    char source[1100];
+    snprintf(source, sizeof source, "%s: tokenizer.chat_template", path);
+    rc = chat_setup_load_text(s, t.s, t.len, source, names, values, n, e);
+    gguf_close(g);
+    return rc;
+}
+
 int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) {
     *out = NULL;
     EngLoadOpts defaults = {0};
@@ -319,7 +361,7 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
     if (eng_model_alloc_att(m, e)) goto fail;
     LOAD_PROGRESS(0.8);
     if (eng_model_load_tokenizer(m, path, o, e)) goto fail;
-    if (kind == 2) {
+    if (kind == 2 || (m->tok && !strcmp(m->info.format, "gguf"))) {
         /* a template that is refused leaves the model usable raw: the reason is kept for whoever
          * asks for chat (eng_chat_error) */
         LabErr ce = {0};
@@ -328,7 +370,7 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
             lab_err(e, LAB_ENOMEM, "out of memory");
             goto fail;
         }
-        if (chat_setup_load_dir(m->chat, path, &ce)) {
+        if (kind == 2 ? chat_setup_load_dir(m->chat, path, &ce) : eng_gguf_chat_setup(path, m->chat, &ce)) {
             m->chat_error = strdup(ce.msg);
             if (!m->chat_error) {
                 lab_err(e, LAB_ENOMEM, "out of memory");

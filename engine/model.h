@@ -186,6 +186,8 @@ const MappedFile *eng_model_map(EngModel *m, const char *path, LabErr *e);
 void *eng_model_alloc(EngModel *m, size_t bytes, bool counted, LabErr *e);
 /* Whether p points into one of the model's file mappings. */
 bool eng_model_in_maps(const EngModel *m, const void *p);
+/* The text of the model's chat template as loaded (NULL: none), for writers (chat_model.c). */
+const char *eng_model_chat_source(const EngModel *m);
 /* Memory for weights that stay until eng_free (counted in bytes_owned): 64-byte aligned pieces of
  * big anonymous chunks backed by huge pages where the kernel gives them. Never freed one by one.
  * NULL with e filled on ENOMEM. */

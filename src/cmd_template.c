@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "chat.h"
+#include "engine.h"
 #include "cli.h"
 
 static int run_template(App *app, int argc, char **argv);
@@ -100,7 +101,11 @@ static int run_template(App *app, int argc, char **argv) {
     if (first < argc) { rc = cli_usage_error(&cmd_template, "unexpected argument '%s'", argv[first]); goto done; }
     if (!o.model == !o.config) { rc = cli_usage_error(&cmd_template, "give exactly one of --model PATH and --tokenizer-config FILE"); goto done; }
     if (!o.messages) { rc = cli_usage_error(&cmd_template, "--messages FILE.json is required"); goto done; }
-    if (o.model) {
+    size_t mlen = o.model ? strlen(o.model) : 0;
+    if (mlen > 5 && !strcmp(o.model + mlen - 5, ".gguf")) {
+        if (eng_gguf_chat_setup(o.model, &s, &app->err)) goto done;
+        if (!s.tmpl) { lab_err(&app->err, LAB_ENOTFOUND, "%s: no chat template (no tokenizer.chat_template in the file)", o.model); goto done; }
+    } else if (o.model) {
         if (chat_setup_load_dir(&s, o.model, &app->err)) goto done;
         if (!s.tmpl) { lab_err(&app->err, LAB_ENOTFOUND, "%s: no chat template (neither chat_template.jinja nor a chat_template in tokenizer_config.json)", o.model); goto done; }
     } else if (chat_setup_load_config(&s, o.config, &app->err)) {

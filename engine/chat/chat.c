@@ -100,6 +100,30 @@ done:
     return rc;
 }
 
+int chat_setup_load_text(ChatSetup *s, const char *src, size_t len, const char *source,
+                         const char *const *names, const char *const *values, int n, LabErr *e) {
+    memset(s, 0, sizeof *s);
+    if (n > 0) {
+        s->special_names = calloc((size_t)n, sizeof *s->special_names);
+        s->special_values = calloc((size_t)n, sizeof *s->special_values);
+        if (!s->special_names || !s->special_values) goto nomem;
+        for (int i = 0; i < n; i++) {
+            s->special_names[s->n_special] = strdup(names[i]);
+            s->special_values[s->n_special] = strdup(values[i]);
+            s->n_special++;
+            if (!s->special_names[i] || !s->special_values[i]) goto nomem;
+        }
+    }
+    if (load_template(s, src, len, source, e)) {
+        chat_setup_free(s);
+        return -1;
+    }
+    return 0;
+nomem:
+    chat_setup_free(s);
+    return lab_err(e, LAB_ENOMEM, "out of memory");
+}
+
 int chat_setup_load_config(ChatSetup *s, const char *path, LabErr *e) {
     memset(s, 0, sizeof *s);
     return load_config(s, path, true, NULL, e);

@@ -59,6 +59,10 @@ typedef struct ChatSetup {
 /* Reads dir's chat setup. A folder without any template is not an error: tmpl stays NULL. A
  * template that fails to load is an error naming the file. */
 int  chat_setup_load_dir(ChatSetup *s, const char *dir, LabErr *e);
+/* A template carried inside a weights file (GGUF's tokenizer.chat_template), with the special tokens
+ * the file names (names[i] = values[i], e.g. "bos_token" = "<s>"). source names the file in messages. */
+int  chat_setup_load_text(ChatSetup *s, const char *src, size_t len, const char *source,
+                          const char *const *names, const char *const *values, int n, LabErr *e);
 /* Reads one tokenizer_config.json; no chat_template in it is an error. */
 int  chat_setup_load_config(ChatSetup *s, const char *path, LabErr *e);
 void chat_setup_free(ChatSetup *s);                            /* NULL-safe; leaves s zeroed */

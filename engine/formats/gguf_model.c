@@ -1099,6 +1099,9 @@ int eng_save_gguf(EngModel *m, const char *path, const char *quant, LabErr *e) {
     if (gpt2 ? gguf_w_f32(S.w, KEY("attention.layer_norm_epsilon"), c->norm_eps, e) : sv_keys(&S, m, A)) goto out;
 #undef KEY
     if (sv_tokenizer(&S, m)) goto out;
+    /* the chat template, where llama.cpp's converter writes it: after the vocabulary */
+    const char *tmpl = m->tok ? eng_model_chat_source(m) : NULL;
+    if (tmpl && gguf_w_str(S.w, "tokenizer.chat_template", tmpl, strlen(tmpl), e)) goto out;
     /* last, as llama-quantize sets them (it moves a key it sets to the end): a file quantized here
      * is then the same, byte for byte, as llama-quantize's from the f32 file ablab writes */
     if (gguf_w_u32(S.w, "general.quantization_version", 2, e) || gguf_w_u32(S.w, "general.file_type", preset->ftype, e))
