@@ -22,7 +22,8 @@ const Command cmd_run = {
     "its sampling settings, seed, token ids and metrics once it is complete, so a run that is killed\n"
     "leaves no half row; running the same command again resumes the session where it stopped and\n"
     "ends with exactly one response per prompt, model and repetition. The session is named\n"
-    "run:FILE:A:B unless --session says otherwise. --seed S gives repetition r the seed S + r\n"
+    "run:FILE:A:B unless --session says otherwise (a side given --quant or --lora is named\n"
+    "MODEL@TYPE+ADAPTER). --seed S gives repetition r the seed S + r\n"
     "(default: a fresh random seed per response, recorded). --blind records a seeded, balanced\n"
     "left/right assignment per prompt for later blind rating. Progress goes to stderr; --json prints\n"
     "one JSON line per response on stdout. Example:\n"
@@ -225,9 +226,20 @@ static int run_run(App *app, int argc, char **argv) {
     LabModelInfo mi[2];
     lab_model_info(l, 0, &mi[0]);
     lab_model_info(l, 1, &mi[1]);
-    char name[512];
+    /* each side as it answers: the model, then what changes its weights (--quant, each adapter), so a
+     * run with another adapter or type starts its own session instead of resuming this one */
+    char side[2][400];
+    for (int k = 0; k < 2; k++) {
+        const CliModelOpts *mo = cli_model_opts_at(app, k);
+        size_t n = (size_t)snprintf(side[k], sizeof side[k], "%s", mi[k].name);
+        if (mo->quant && *mo->quant && n < sizeof side[k])
+            n += (size_t)snprintf(side[k] + n, sizeof side[k] - n, "@%s", mo->quant);
+        for (int i = 0; i < mo->n_lora && n < sizeof side[k]; i++)
+            n += (size_t)snprintf(side[k] + n, sizeof side[k] - n, "+%s", path_basename(mo->lora[i]));
+    }
+    char name[1024];
     if (a.session) snprintf(name, sizeof name, "%s", a.session);
-    else snprintf(name, sizeof name, "run:%s:%s:%s", path_basename(a.prompts), mi[0].name, mi[1].name);
+    else snprintf(name, sizeof name, "run:%s:%s:%s", path_basename(a.prompts), side[0], side[1]);
     LabSessionSpec spec = {.name = name, .kind = "run", .prompt_set = path_basename(a.prompts), .blind = c->blind,
                            .seed = c->sampling.seed};
     LabSessionInfo si;

@@ -40,6 +40,16 @@ with tempfile.TemporaryDirectory() as tmp:
     check("every B response records the adapter's name, sha256 and scale", ok, b_rows)
     check("base and base + adapter are two models",
           con.execute("SELECT count(DISTINCT model_id) FROM responses").fetchone()[0] == 2)
+    names = [r[0] for r in con.execute("SELECT name FROM sessions")]
+    check("the session's name says B's type and adapter",
+          names == [f"run:prompts.txt:{os.path.basename(BASE)}:{os.path.basename(BASE)}@q8_0+llama-lora:0.5"], names)
+    # the same command with another scale is another arm: its own session, not a resume of the first
+    p = ablab("run", "--a", BASE, "--b", BASE, "--b-quant", "q8_0", "--b-lora", ADAPTER + ":1",
+              "--prompts", prompts, "--max-tokens", "8", "--seed", "3", "--db", db)
+    check("another adapter scale starts a session of its own", p.returncode == 0 and "starting session" in p.stderr,
+          p.stderr[-400:])
+    check("each session holds its own 4 responses", [r[0] for r in con.execute(
+        "SELECT count(*) FROM responses r JOIN pairs p ON p.id = r.pair_id GROUP BY p.session_id")] == [4, 4])
     n_before = con.execute("SELECT count(*) FROM responses").fetchone()[0]
     con.close()
 
