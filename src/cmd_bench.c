@@ -46,6 +46,8 @@ const Command cmd_bench = {
     "              With --bound: the weights each model streams (GB/s, solo -> together), and the two\n"
     "              together as a share of the read bandwidth measured on the whole thread budget:\n"
     "              near 100 %, the loss is the memory's, not the engines'.\n"
+    "Each model's load time and the process's resident memory (VmRSS) after its runs, split into\n"
+    "weights, KV cache, scratch and the rest, follow its rows (csv/json: load_ms, rss_bytes, ...).\n"
     "Tokens/s are mean ± sd over the repetitions. Each run starts from an empty KV cache; ids are a\n"
     "fixed walk over the vocabulary (no tokenizer, no sampling). Random-weight models of the real shapes\n"
     "come from build/tests/make_random_gguf (see tests/bench/README.md).\n"
@@ -129,7 +131,37 @@ typedef struct {
     double mean, sd;
     double cpu_mean, cpu_sd; /* tokens per second of CPU time per thread (--cpu-time) */
     double bound; /* tokens/s the read bandwidth allows (tg, with --bound), else 0 */
+    size_t rss;   /* the process's resident memory after this row's runs (/proc/self/status VmRSS) */
 } Row;
+
+/* A /proc/self/status field in bytes ("VmRSS", "VmHWM"); 0 where unreadable. */
+static size_t proc_status_bytes(const char *field) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256];
+    size_t n = strlen(field), kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, field, n) && line[n] == ':') {
+            kb = (size_t)strtoull(line + n + 1, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return kb * 1024;
+}
+
+/* Where one model's memory went, after its last row (markdown: a line under the table). */
+static void print_memory(const BenchOpts *o, const Row *r, size_t rss_before) {
+    if (strcmp(o->format, "md") != 0) return;
+    const EngInfo *in = r->in;
+    size_t known = in->bytes_owned + in->bytes_mapped + in->bytes_kv + in->bytes_scratch;
+    double mib = 1048576.0;
+    printf("\n%s: loaded in %.0f ms; resident %.1f MiB after its runs (%.1f MiB before loading) = weights %.1f MiB "
+           "(%.1f owned, %.1f mapped) + KV cache %.1f MiB (ctx %d) + scratch %.1f MiB + other %.1f MiB\n",
+           in->name, in->load_ms, (double)r->rss / mib, (double)rss_before / mib,
+           (double)(in->bytes_owned + in->bytes_mapped) / mib, (double)in->bytes_owned / mib, (double)in->bytes_mapped / mib,
+           (double)in->bytes_kv / mib, in->ctx, (double)in->bytes_scratch / mib,
+           ((double)r->rss - (double)known) / mib);
+}
 
 static void stats(const double *v, int n, double *mean, double *sd) {
     double s = 0, s2 = 0;
@@ -154,7 +186,8 @@ static void print_header(const BenchOpts *o) {
         printf("|---|---:|---:|---|---:|---|---:|%s%s\n", o->cpu_time ? "---:|" : "", o->bound ? "---:|---:|" : "");
     } else if (!strcmp(o->format, "csv")) {
         printf("model,arch,size_bytes,params,dtype,threads,test,n_tokens,tokens_per_s_mean,tokens_per_s_sd,"
-               "tokens_per_cpu_s_mean,tokens_per_cpu_s_sd,decode_bytes,decode_bound_tok_s,cpu,openblas_core,kernels,build\n");
+               "tokens_per_cpu_s_mean,tokens_per_cpu_s_sd,decode_bytes,decode_bound_tok_s,cpu,openblas_core,kernels,build,"
+               "load_ms,rss_bytes,weights_bytes,kv_bytes,scratch_bytes\n");
     } else {
         printf("[");
     }
@@ -172,18 +205,21 @@ static void print_row(const BenchOpts *o, const Row *r, bool first) {
         else if (o->bound) printf(" | |");
         printf("\n");
     } else if (!strcmp(o->format, "csv")) {
-        printf("%s,%s,%zu,%lld,%s,%d,%s,%d,%.3f,%.3f,%.3f,%.3f,%zu,%.2f,\"%s\",%s,%s,%s %s\n", r->in->name, r->in->arch,
-               r->size, (long long)r->in->n_params, r->in->dtype, r->threads, test, r->n, r->mean, r->sd, r->cpu_mean,
-               r->cpu_sd, r->decode_bytes,
-               r->bound, cpu_model_name(), eng_blas_core(), eng_kernel_path(), ABLAB_VERSION, ABLAB_BUILD_TYPE);
+        printf("%s,%s,%zu,%lld,%s,%d,%s,%d,%.3f,%.3f,%.3f,%.3f,%zu,%.2f,\"%s\",%s,%s,%s %s,%.1f,%zu,%zu,%zu,%zu\n", r->in->name,
+               r->in->arch, r->size, (long long)r->in->n_params, r->in->dtype, r->threads, test, r->n, r->mean, r->sd,
+               r->cpu_mean, r->cpu_sd, r->decode_bytes,
+               r->bound, cpu_model_name(), eng_blas_core(), eng_kernel_path(), ABLAB_VERSION, ABLAB_BUILD_TYPE,
+               r->in->load_ms, r->rss, r->in->bytes_owned + r->in->bytes_mapped, r->in->bytes_kv, r->in->bytes_scratch);
     } else {
         printf("%s\n  {\"model\": \"%s\", \"arch\": \"%s\", \"size_bytes\": %zu, \"params\": %lld, \"dtype\": \"%s\", "
                "\"threads\": %d, \"test\": \"%s\", \"n_tokens\": %d, \"tokens_per_s\": %.3f, \"tokens_per_s_sd\": %.3f, "
                "\"tokens_per_cpu_s\": %.3f, \"tokens_per_cpu_s_sd\": %.3f, \"decode_bytes\": %zu, \"decode_bound_tok_s\": %.2f, \"cpu\": \"%s\", \"openblas_core\": \"%s\", "
-               "\"kernels\": \"%s\", \"build\": \"%s %s\"}",
+               "\"kernels\": \"%s\", \"build\": \"%s %s\", \"load_ms\": %.1f, \"rss_bytes\": %zu, \"weights_bytes\": %zu, "
+               "\"kv_bytes\": %zu, \"scratch_bytes\": %zu}",
                first ? "" : ",", r->in->name, r->in->arch, r->size, (long long)r->in->n_params, r->in->dtype, r->threads,
                test, r->n, r->mean, r->sd, r->cpu_mean, r->cpu_sd, r->decode_bytes, r->bound, cpu_model_name(), eng_blas_core(),
-               eng_kernel_path(), ABLAB_VERSION, ABLAB_BUILD_TYPE);
+               eng_kernel_path(), ABLAB_VERSION, ABLAB_BUILD_TYPE, r->in->load_ms, r->rss,
+               r->in->bytes_owned + r->in->bytes_mapped, r->in->bytes_kv, r->in->bytes_scratch);
     }
     fflush(stdout);
 }
@@ -558,12 +594,14 @@ static int run_bench(App *app, int argc, char **argv) {
         EngLoadOpts lo = {.n_threads = max_t, .ctx = max_len, .quant = mo.quant, .tokenizer_path = mo.tokenizer,
                           .mmap = app->cfg.mmap, .lora = mo.lora, .n_lora = mo.n_lora};
         EngModel *m = NULL;
+        size_t rss_before = proc_status_bytes("VmRSS");
         if (eng_load(&m, o.models[mi], &lo, &app->err)) {
             rc = EXIT_FAIL;
             break;
         }
         const EngInfo *in = eng_info(m);
         Row r = {.in = in, .size = in->bytes_mapped + in->bytes_owned, .decode_bytes = eng_bench_decode_bytes(m)};
+        bool any_row = false;
         for (int ti = 0; ti < o.t.n && rc == EXIT_OK; ti++) {
             eng_set_threads(m, o.t.v[ti]);
             r.threads = in->n_threads;
@@ -591,7 +629,9 @@ static int run_bench(App *app, int argc, char **argv) {
                     stats(samples, o.reps, &r.mean, &r.sd);
                     stats(cpu, o.reps, &r.cpu_mean, &r.cpu_sd);
                     r.bound = !r.pp && o.bound ? bw[o.t.v[ti]] * 1e9 / (double)r.decode_bytes : 0;
+                    r.rss = proc_status_bytes("VmRSS");
                     print_row(&o, &r, first_row);
+                    any_row = true;
                     first_row = false;
                     if (lab) {
                         char name[32], details[512];
@@ -612,6 +652,7 @@ static int run_bench(App *app, int argc, char **argv) {
                 }
             }
         }
+        if (rc == EXIT_OK && any_row) print_memory(&o, &r, rss_before);
         eng_free(m);
     }
     if (!strcmp(o.format, "json")) printf("\n]\n");

@@ -5,6 +5,8 @@
  *   make_random_gguf scratch OUT.gguf        the coursework's Llama: 12 x 1024, 16 heads, 4 kv heads,
  *                                            SwiGLU 2816, vocab 32000, ctx 2048, untied head
  *   make_random_gguf stories110m OUT.gguf    llama2.c stories110M: 12 x 768, 12 heads, ff 2048, vocab 32000, tied
+ *   make_random_gguf gpt2-xl OUT.gguf        GPT-2 XL: 48 x 1600, 25 heads, ff 6400, vocab 50257, ctx 1024 (1.56B,
+ *                                            a 6.2 GB file)
  * Weights are f32: `ablab bench --quant f16|q8_0` converts at load. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,7 @@ static const Shape k_shapes[] = {
     {"gpt2-124m", "gpt2", 768, 12, 12, 12, 3072, 50257, 1024, false},
     {"scratch", "llama", 1024, 12, 16, 4, 2816, 32000, 2048, false},
     {"stories110m", "llama", 768, 12, 12, 12, 2048, 32000, 1024, true},
+    {"gpt2-xl", "gpt2", 1600, 48, 25, 25, 6400, 50257, 1024, false},
 };
 
 static uint64_t g_rng = 0x243F6A8885A308D3ull;
@@ -60,7 +63,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; argc == 3 && i < sizeof k_shapes / sizeof *k_shapes; i++)
         if (!strcmp(argv[1], k_shapes[i].name)) s = &k_shapes[i];
     if (!s) {
-        fprintf(stderr, "usage: make_random_gguf gpt2-124m|scratch|stories110m OUT.gguf\n");
+        fprintf(stderr, "usage: make_random_gguf gpt2-124m|scratch|stories110m|gpt2-xl OUT.gguf\n");
         return 2;
     }
     LabErr e = {0};

@@ -81,6 +81,9 @@ with tempfile.TemporaryDirectory() as tmp:
         check("bench rows pp16 and tg8", [r["test"] for r in rows] == ["pp16", "tg8"], rows)
         check("bench reports positive tokens/s and the OpenBLAS core",
               all(float(r["tokens_per_s_mean"]) > 0 and r["openblas_core"] for r in rows), rows)
+        check("bench reports load time and resident memory, which holds at least the weights and the KV cache",
+              all(float(r["load_ms"]) > 0 and int(r["weights_bytes"]) > 0 and int(r["kv_bytes"]) > 0
+                  and int(r["rss_bytes"]) >= int(r["weights_bytes"]) + int(r["kv_bytes"]) for r in rows), rows)
         con = sqlite3.connect(db)
         brows = con.execute("SELECT name, threads, n_prompt, n_gen, prefill_tok_s, decode_tok_s FROM benchmarks "
                             "ORDER BY id").fetchall()
