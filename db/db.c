@@ -250,6 +250,64 @@ static char *immutable_uri(const char *path) {
     return buf_steal(&b);
 }
 
+/* ---------- SQL functions the migrations use ---------- */
+
+/* ablab_uuid_of(v, ...): a UUID (RFC 9562 version 8, from sha256) of its arguments' types and
+ * values, so that a row's id follows from what it holds (schema version 11 fills existing rows
+ * with it). */
+static void sql_uuid_of(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+    Buf b = {0};
+    for (int i = 0; i < argc; i++) {
+        int type = sqlite3_value_type(argv[i]);
+        const void *data = NULL;
+        int n = 0;
+        char num[64];
+        if (type == SQLITE_INTEGER) n = snprintf(num, sizeof num, "%lld", (long long)sqlite3_value_int64(argv[i]));
+        else if (type == SQLITE_FLOAT) n = snprintf(num, sizeof num, "%.17g", sqlite3_value_double(argv[i]));
+        if (type == SQLITE_INTEGER || type == SQLITE_FLOAT) data = num;
+        else if (type != SQLITE_NULL) {
+            data = sqlite3_value_blob(argv[i]);
+            n = sqlite3_value_bytes(argv[i]);
+        }
+        /* type and length before the bytes: ("ab", "c") and ("a", "bc") hash apart */
+        bool oom = buf_printf(&b, "%d:%d:", type, n) != 0 || (n > 0 && buf_append(&b, data, (size_t)n) != 0);
+        if (oom) {
+            buf_free(&b);
+            sqlite3_result_error_nomem(ctx);
+            return;
+        }
+    }
+    if (!b.data) {
+        buf_free(&b);
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    char hex[65], uuid[37];
+    sha256_hex(b.data, b.len, hex);
+    buf_free(&b);
+    hex[12] = '8';                                         /* version 8: application-defined */
+    int d = hex[16] <= '9' ? hex[16] - '0' : hex[16] - 'a' + 10;
+    hex[16] = "89ab"[d & 3];                               /* variant 10xx */
+    snprintf(uuid, sizeof uuid, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+    sqlite3_result_text(ctx, uuid, 36, SQLITE_TRANSIENT);
+}
+
+/* ablab_hostname(): this machine's name, the label of a record's own source. */
+static void sql_hostname(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+    (void)argc;
+    (void)argv;
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0 || !host[0]) snprintf(host, sizeof host, "unknown");
+    sqlite3_result_text(ctx, host, -1, SQLITE_TRANSIENT);
+}
+
+static int add_functions(sqlite3 *h) {
+    int rc = sqlite3_create_function(h, "ablab_uuid_of", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_uuid_of,
+                                     NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function(h, "ablab_hostname", 0, SQLITE_UTF8, NULL, sql_hostname, NULL, NULL);
+    return rc;
+}
+
 /* read_only opens with SQLITE_OPEN_READONLY; immutable as well, telling SQLite that nothing can
  * change the file (a WAL file on a read-only medium, where the -shm index cannot be created). */
 static int raw_open_ex(Db **out, const char *path, bool read_only, bool immutable, LabErr *e) {
@@ -274,6 +332,11 @@ static int raw_open_ex(Db **out, const char *path, bool read_only, bool immutabl
     }
     db->read_only = read_only;
     sqlite3_extended_result_codes(db->h, 1);
+    if (add_functions(db->h) != SQLITE_OK) {
+        lab_err(e, LAB_ENOMEM, "%s: cannot register SQL functions: %s", path, sqlite3_errmsg(db->h));
+        db_close(db);
+        return -1;
+    }
     *out = db;
     return 0;
 }

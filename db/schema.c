@@ -143,6 +143,24 @@
     "INSERT INTO prompts_fts(prompts_fts) VALUES ('rebuild');"                                     \
     "INSERT INTO responses_fts(responses_fts) VALUES ('rebuild');"
 
+/* Version 11: a random version-4 UUID in SQL (randomblob; the variant's first hex digit 8..b). */
+#define SQL_UUID4                                                                                  \
+    "(lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' ||"                    \
+    " substr(lower(hex(randomblob(2))), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) ||"     \
+    " substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6))))"
+/* the two columns every pooled table gets, and its unique index */
+#define UUID_COLS(t)                                                                               \
+    "ALTER TABLE " t " ADD COLUMN uuid TEXT CHECK(uuid IS NULL OR length(uuid) = 36);"             \
+    "ALTER TABLE " t " ADD COLUMN source_id INTEGER REFERENCES sources(id);"
+/* existing rows come from this file's own machine; new rows get a UUID and it from a trigger */
+#define UUID_FILL(t)                                                                               \
+    "UPDATE " t " SET source_id = (SELECT id FROM sources WHERE is_self = 1);"                     \
+    "CREATE UNIQUE INDEX " t "_uuid ON " t "(uuid);"                                               \
+    "CREATE INDEX " t "_source ON " t "(source_id);"                                               \
+    "CREATE TRIGGER " t "_uuid_ai AFTER INSERT ON " t " WHEN new.uuid IS NULL BEGIN"               \
+    "  UPDATE " t " SET uuid = " SQL_UUID4 ", source_id = coalesce(new.source_id,"                  \
+    "  (SELECT id FROM sources WHERE is_self = 1)) WHERE rowid = new.rowid; END;"
+
 const char *const DB_MIGRATIONS[DB_SCHEMA_VERSION] = {
     /* 1: the lab record */
     "PRAGMA application_id=" STR(DB_APPLICATION_ID) ";"
@@ -327,6 +345,52 @@ const char *const DB_MIGRATIONS[DB_SCHEMA_VERSION] = {
      * changes: the table is rebuilt (copy, drop, rename) with foreign keys off, as step 5. */
     "CREATE TABLE models_v10" T_MODELS_V10 ";INSERT INTO models_v10 SELECT *, '' FROM models;"
     "DROP TABLE models; ALTER TABLE models_v10 RENAME TO models;",
+
+    /* 11: pooling records from several machines (`ablab merge`). Every row that a merge carries
+     * gets a global id (`uuid`) and the machine it was recorded on (`source_id` -> `sources`).
+     * A file's own machine is its one `is_self` source: a random UUID and the host name. Rows
+     * added later get a random (version 4) UUID and the self source from triggers that use only
+     * SQLite's built-in functions, so any SQLite client may keep adding rows. Rows that exist at
+     * migration get a UUID hashed from their table, id and unchanging columns (and their parent's
+     * UUID), and an old file's own source a UUID hashed from its first rows: migrating the same
+     * old file twice (in place, or a private copy when `merge` reads it read-only) gives the same
+     * ids, so merging it again adds nothing. */
+    "CREATE TABLE sources(id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE CHECK(length(uuid) = 36),"
+    "  host TEXT NOT NULL, origin TEXT NOT NULL, is_self INTEGER NOT NULL CHECK(is_self IN (0,1)),"
+    "  file TEXT, schema_version INTEGER, merged_ms INTEGER) STRICT;"
+    "CREATE UNIQUE INDEX sources_self ON sources(is_self) WHERE is_self = 1;"
+    UUID_COLS("models") UUID_COLS("studies") UUID_COLS("sessions") UUID_COLS("prompts") UUID_COLS("pairs")
+    UUID_COLS("responses") UUID_COLS("ratings") UUID_COLS("rating_revisions") UUID_COLS("evaluations")
+    UUID_COLS("benchmarks") UUID_COLS("scale_results")
+    "UPDATE models SET uuid = ablab_uuid_of('models', id, path, weights_sha256, tokenizer_sha256, dtype, adapters,"
+    "  created_ms);"
+    "UPDATE studies SET uuid = ablab_uuid_of('studies', id, name, prompts_sha256, created_ms);"
+    "UPDATE sessions SET uuid = ablab_uuid_of('sessions', id, name, kind, seed, started_ms);"
+    "UPDATE prompts SET uuid = ablab_uuid_of('prompts', id, (SELECT uuid FROM sessions s WHERE s.id = session_id),"
+    "  position, text, created_ms);"
+    "UPDATE pairs SET uuid = ablab_uuid_of('pairs', id, (SELECT uuid FROM prompts p WHERE p.id = prompt_id), rep,"
+    "  created_ms);"
+    "UPDATE responses SET uuid = ablab_uuid_of('responses', id, (SELECT uuid FROM pairs p WHERE p.id = pair_id), slot,"
+    "  seed, created_ms);"
+    "UPDATE ratings SET uuid = ablab_uuid_of('ratings', id, (SELECT uuid FROM pairs p WHERE p.id = pair_id),"
+    "  participant, created_ms);"
+    "UPDATE rating_revisions SET uuid = ablab_uuid_of('rating_revisions', id, rating_id,"
+    "  (SELECT uuid FROM pairs p WHERE p.id = pair_id), participant, created_ms);"
+    "UPDATE evaluations SET uuid = ablab_uuid_of('evaluations', id, (SELECT uuid FROM models m WHERE m.id = model_id),"
+    "  dataset, metric, created_ms);"
+    "UPDATE benchmarks SET uuid = ablab_uuid_of('benchmarks', id, (SELECT uuid FROM models m WHERE m.id = model_id),"
+    "  name, created_ms);"
+    "UPDATE scale_results SET uuid = ablab_uuid_of('scale_results', id,"
+    "  (SELECT uuid FROM models m WHERE m.id = model_id), corpus_sha256, created_ms);"
+    "INSERT INTO sources(uuid, host, origin, is_self, schema_version) SELECT"
+    "  CASE WHEN f IS NULL THEN " SQL_UUID4 " ELSE ablab_uuid_of('source', f) END, ablab_hostname(),"
+    "  CASE WHEN f IS NULL THEN 'created' ELSE 'migrated' END, 1, 11 FROM (SELECT coalesce("
+    "  (SELECT uuid FROM sessions ORDER BY id LIMIT 1), (SELECT uuid FROM models ORDER BY id LIMIT 1),"
+    "  (SELECT uuid FROM evaluations ORDER BY id LIMIT 1), (SELECT uuid FROM benchmarks ORDER BY id LIMIT 1),"
+    "  (SELECT uuid FROM studies ORDER BY id LIMIT 1)) AS f);"
+    UUID_FILL("models") UUID_FILL("studies") UUID_FILL("sessions") UUID_FILL("prompts") UUID_FILL("pairs")
+    UUID_FILL("responses") UUID_FILL("ratings") UUID_FILL("rating_revisions") UUID_FILL("evaluations")
+    UUID_FILL("benchmarks") UUID_FILL("scale_results"),
 };
 
 /* The v5 table bodies, shared by the migration and the read-only pre-check in db.c. */
@@ -341,7 +405,7 @@ const DbStrictTable DB_STRICT_TABLES[] = {
 const DbTableSince DB_TABLES[] = {
     {"models", 1}, {"sessions", 1}, {"prompts", 1}, {"pairs", 1}, {"responses", 1}, {"ratings", 1},
     {"prompts_fts", 2}, {"responses_fts", 2}, {"evaluations", 3}, {"benchmarks", 3},
-    {"settings", 4}, {"prompt_history", 4}, {"file_hashes", 4}, {"rating_revisions", 6}, {"studies", 7}, {"scale_results", 8}, {"turns", 9}, {NULL, 0},
+    {"settings", 4}, {"prompt_history", 4}, {"file_hashes", 4}, {"rating_revisions", 6}, {"studies", 7}, {"scale_results", 8}, {"turns", 9}, {"sources", 11}, {NULL, 0},
 };
 
 #define RESPONSE_COLS                                                                              \

@@ -103,7 +103,7 @@ static void test_new_file_gets_pragmas_and_schema(void **state) {
     sqlite3_stmt *st;
     const char *checks[][2] = {{"PRAGMA foreign_keys", "1"}, {"PRAGMA journal_mode", "wal"},
                                {"PRAGMA synchronous", "2"}, {"PRAGMA busy_timeout", "5000"},
-                               {"PRAGMA user_version", "10"}, {"PRAGMA application_id", "1096961122"}};
+                               {"PRAGMA user_version", "11"}, {"PRAGMA application_id", "1096961122"}};
     for (size_t i = 0; i < sizeof checks / sizeof *checks; i++) {
         assert_int_equal(sqlite3_prepare_v2(db->h, checks[i][0], -1, &st, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -136,6 +136,12 @@ static int count_turnless(const DbResponse *r, void *ud) {
     return 0;
 }
 
+/* the columns of `models` in every version (v10 added adapters, with a default) */
+#define MODEL_COLS                                                                                 \
+    "(id,path,name,arch,format,dtype,file_dtype,tokenizer_kind,weights_sha256,tokenizer_sha256,n_params,"    \
+    "n_layer,n_head,n_kv_head,dim,vocab,ctx_max,bytes_on_disk,bytes_mapped,bytes_owned,load_ms,created_ms,"  \
+    "last_loaded_ms)"
+
 static void test_every_earlier_version_migrates_with_data(void **state) {
     (void)state;
     for (int v = 1; v < DB_SCHEMA_VERSION; v++) {
@@ -147,9 +153,9 @@ static void test_every_earlier_version_migrates_with_data(void **state) {
         assert_int_equal(raw_int(p, "PRAGMA user_version"), v);
         /* rows as that version's schema held them (v1 tables are in every version) */
         raw_exec(p,
-                 "INSERT INTO models VALUES(1,'/m/a','a','llama','llama2c','f32','f32','llama2c','aa','bb',260000,"
+                 "INSERT INTO models" MODEL_COLS " VALUES(1,'/m/a','a','llama','llama2c','f32','f32','llama2c','aa','bb',260000,"
                  "5,8,4,64,512,512,100,100,0,3.5,1,1);"
-                 "INSERT INTO models VALUES(2,'/m/b','b','gpt2','hf','f32','f32','bpe',"
+                 "INSERT INTO models" MODEL_COLS " VALUES(2,'/m/b','b','gpt2','hf','f32','f32','bpe',"
                  "'cc','dd',1000,1,1,1,8,50,64,10,10,0,1.0,1,1);"
                  "INSERT INTO sessions(id,name,kind,participant,blind,consent,seed,started_ms) "
                  "VALUES(1,'old','run','ann',0,1,5,1000);"
@@ -189,6 +195,10 @@ static void test_every_earlier_version_migrates_with_data(void **state) {
         int turns = 0;
         assert_int_equal(db_responses_each(db, 0, 0, count_turnless, &turns, &e), 0);
         assert_int_equal(turns, 1);
+        /* v11: every row has a UUID and comes from the file's own (migrated) source */
+        assert_int_equal(raw_int(p, "SELECT count(*) FROM sessions s JOIN sources o ON o.id = s.source_id "
+                                    "WHERE length(s.uuid) = 36 AND o.is_self = 1 AND o.origin = 'migrated'"), 1);
+        assert_int_equal(raw_int(p, "SELECT count(*) FROM responses WHERE length(uuid) = 36 AND source_id = 1"), 1);
         /* and the newer tables work */
         DbEval ev = {.model_id = 1, .dataset = "d", .metric = "perplexity", .value = 3.25, .n_tokens = 100};
         int64_t id;
@@ -200,6 +210,95 @@ static void test_every_earlier_version_migrates_with_data(void **state) {
 }
 
 /* Two processes opening the same old file at once: one migrates, the other finds it done. */
+static void copy_file(const char *from, const char *to) {
+    char *data;
+    size_t n;
+    LabErr e = {0};
+    assert_int_equal(file_read_all(from, 0, &data, &n, &e), 0);
+    FILE *f = fopen(to, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    fclose(f);
+    free(data);
+}
+
+static void raw_text(const char *path, const char *sql, char *out, size_t n) {
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) fail_msg("%s: %s", sql, sqlite3_errmsg(h));
+    out[0] = 0;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+}
+
+/* Schema 11: every pooled row has a UUID and a source. Rows of an older file get UUIDs from what
+ * they hold, so two copies of one old file migrate to the same ids (merge relies on it); a new
+ * file's own source is random; rows added afterwards, by ablab or any SQLite client, get a random
+ * version-4 UUID and the file's own source. */
+static void test_uuids_and_sources(void **state) {
+    (void)state;
+    LabErr e = {0};
+    const char *old = tpath("uuid-v10.db"), *c1 = tpath("uuid-c1.db"), *c2 = tpath("uuid-c2.db");
+    assert_int_equal(db_migrate_to(old, 10, &e), 0);
+    Db *db;
+    /* rows made at version 10 through the v10 schema's columns */
+    raw_exec(old,
+             "INSERT INTO models(id,path,name,arch,format,dtype,file_dtype,tokenizer_kind,weights_sha256,"
+             "tokenizer_sha256,n_params,n_layer,n_head,n_kv_head,dim,vocab,ctx_max,bytes_on_disk,bytes_mapped,"
+             "bytes_owned,load_ms,created_ms,last_loaded_ms) VALUES(1,'/m/a','a','llama','llama2c','f32','f32',"
+             "'llama2c','aa','bb',260000,5,8,4,64,512,512,100,100,0,3.5,1,1);"
+             "INSERT INTO sessions(id,name,kind,participant,blind,consent,seed,started_ms) "
+             "VALUES(1,'old','run','ann',0,1,5,1000), (2,'older','run','bob',0,1,6,1001);"
+             "INSERT INTO prompts VALUES(1,1,'set',0,'the zebra crossed',1000);"
+             "INSERT INTO pairs(id,session_id,prompt_id,rep,model_a_id,model_b_id,left_slot,blind,created_ms) "
+             "VALUES(1,1,1,0,1,1,0,0,1000);");
+    copy_file(old, c1);
+    copy_file(old, c2);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(db_open(&db, i ? c2 : c1, &e), 0);
+        db_close(db);
+    }
+    const char *tables[] = {"models", "sessions", "prompts", "pairs", "sources"};
+    for (int i = 0; i < 5; i++) {
+        char q[256], a[2048], b[2048];
+        snprintf(q, sizeof q, "SELECT group_concat(uuid, ' ') FROM (SELECT uuid FROM %s ORDER BY id)", tables[i]);
+        raw_text(c1, q, a, sizeof a);
+        raw_text(c2, q, b, sizeof b);
+        assert_true(strlen(a) >= 36);
+        assert_string_equal(a, b);
+        snprintf(q, sizeof q, "SELECT count(*) FROM %s WHERE uuid IS NULL OR length(uuid) <> 36", tables[i]);
+        assert_int_equal(raw_int(c1, q), 0);
+    }
+    assert_int_equal(raw_int(c1, "SELECT count(DISTINCT uuid) FROM sessions"), 2);
+    assert_int_equal(raw_int(c1, "SELECT count(*) FROM sources WHERE is_self = 1 AND origin = 'migrated'"), 1);
+    assert_int_equal(raw_int(c1, "SELECT count(*) FROM sessions WHERE source_id = "
+                                 "(SELECT id FROM sources WHERE is_self = 1)"), 2);
+    /* a row added by a plain SQLite connection (no ablab functions) gets a v4 UUID and the own source */
+    raw_exec(c1, "INSERT INTO sessions(name,kind,blind,seed,started_ms) VALUES('cli','run',0,1,2000)");
+    char u[64];
+    raw_text(c1, "SELECT uuid FROM sessions WHERE name = 'cli'", u, sizeof u);
+    assert_int_equal(strlen(u), 36);
+    assert_int_equal(u[14], '4');
+    assert_non_null(strchr("89ab", u[19]));
+    assert_int_equal(raw_int(c1, "SELECT source_id FROM sessions WHERE name = 'cli'"),
+                     raw_int(c1, "SELECT id FROM sources WHERE is_self = 1"));
+    /* two new files have different own sources */
+    const char *n1 = tpath("uuid-new1.db"), *n2 = tpath("uuid-new2.db");
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(db_open(&db, i ? n2 : n1, &e), 0);
+        db_close(db);
+    }
+    char a[64], b[64];
+    raw_text(n1, "SELECT uuid || origin FROM sources WHERE is_self = 1", a, sizeof a);
+    raw_text(n2, "SELECT uuid || origin FROM sources WHERE is_self = 1", b, sizeof b);
+    assert_int_equal(strlen(a), 36 + 7);
+    assert_string_not_equal(a, b);
+    assert_string_equal(a + 36, "created");
+}
+
 static void test_concurrent_opens_migrate_once(void **state) {
     (void)state;
     const char *p = tpath("race.db");
@@ -417,7 +516,7 @@ static void test_out_of_range_value_is_refused_before_migrating(void **state) {
                      SQLITE_CONSTRAINT);
     assert_int_equal(sqlite3_exec(db->h, "UPDATE responses SET bytes_kv = 4611686018427387904", NULL, NULL, NULL) & 0xff,
                      SQLITE_CONSTRAINT);
-    assert_int_equal(raw_int(p, "SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%STRICT'"), 15); /* v5's twelve, v7's studies, v8's scale_results, v9's turns */
+    assert_int_equal(raw_int(p, "SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%STRICT'"), 16); /* v5's twelve, v7's studies, v8's scale_results, v9's turns, v11's sources */
     db_close(db);
 }
 
@@ -968,6 +1067,7 @@ int main(void) {
         cmocka_unit_test(test_new_file_gets_pragmas_and_schema),
         cmocka_unit_test(test_empty_file_is_initialized),
         cmocka_unit_test(test_every_earlier_version_migrates_with_data),
+        cmocka_unit_test(test_uuids_and_sources),
         cmocka_unit_test(test_concurrent_opens_migrate_once),
         cmocka_unit_test(test_newer_file_is_refused_untouched),
         cmocka_unit_test(test_foreign_files_are_refused_untouched),
