@@ -13,6 +13,7 @@
 
 #include "ablab_config.h"
 #include "cli.h"
+#include "cmd_engine.h"
 #include "engine.h"
 #include "lab.h"
 
@@ -478,7 +479,7 @@ static int run_pair(App *app, const BenchOpts *o) {
         CliModelOpts mo = cli_model_opts(app, k);
         EngLoadOpts lo = {.n_threads = lab_thread_share(o->t.v[0], k), .ctx = max_len, .quant = mo.quant,
                           .tokenizer_path = mo.tokenizer, .mmap = app->cfg.mmap, .lora = mo.lora, .n_lora = mo.n_lora};
-        if (eng_load(&m[k], o->models[k], &lo, &app->err)) goto done;
+        if (cmd_refuse_remote(app, o->models[k]) || eng_load(&m[k], o->models[k], &lo, &app->err)) goto done;
         in[k] = eng_info(m[k]);
     }
     snprintf(sum_name, sizeof sum_name, "%s + %s", in[0]->name, in[1]->name);
@@ -595,7 +596,7 @@ static int run_bench(App *app, int argc, char **argv) {
                           .mmap = app->cfg.mmap, .lora = mo.lora, .n_lora = mo.n_lora};
         EngModel *m = NULL;
         size_t rss_before = proc_status_bytes("VmRSS");
-        if (eng_load(&m, o.models[mi], &lo, &app->err)) {
+        if (cmd_refuse_remote(app, o.models[mi]) || eng_load(&m, o.models[mi], &lo, &app->err)) {
             rc = EXIT_FAIL;
             break;
         }

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "cmd_engine.h"
 #include "engine.h"
 
 static int run_convert(App *app, int argc, char **argv);
@@ -66,7 +67,7 @@ static int run_convert(App *app, int argc, char **argv) {
     /* a short context: converting needs no KV cache */
     EngLoadOpts lo = {.n_threads = 1, .ctx = 16, .tokenizer_path = o.tokenizer, .mmap = true}; /* read once */
     EngModel *m = NULL;
-    if (eng_load(&m, o.model, &lo, &app->err)) return EXIT_FAIL;
+    if (cmd_refuse_remote(app, o.model) || eng_load(&m, o.model, &lo, &app->err)) return EXIT_FAIL;
     double t0 = now_ms();
     int rc = eng_save_gguf(m, o.out, o.quant, &app->err);
     if (rc == 0) {

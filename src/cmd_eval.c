@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cmd_engine.h"
 #include "engine.h"
 #include "lab.h"
 
@@ -104,6 +105,7 @@ static void json_str(const char *s) {
 
 /* mo: the model options (cli.h) this model loads with */
 static int load_model(App *app, const char *path, CliModelOpts mo, EngModel **m) {
+    if (cmd_refuse_remote(app, path)) return -1;
     int threads = app->cfg.threads > 0 ? app->cfg.threads : 1;
     EngLoadOpts lo = {.n_threads = threads, .ctx = app->cfg.ctx, .quant = mo.quant, .tokenizer_path = mo.tokenizer,
                       .mmap = app->cfg.mmap, .lora = mo.lora, .n_lora = mo.n_lora};

@@ -8,6 +8,7 @@
 #include "chat.h"
 #include "cmd_engine.h"
 #include "lab.h"
+#include "remote.h"
 
 static int run_generate(App *app, int argc, char **argv);
 
@@ -17,7 +18,9 @@ const Command cmd_generate = {
     "                      [--stop STR]... [--tokenizer FILE] [--threads N] [--ctx N] [--json]\n"
     "\n"
     "PATH is a Hugging Face folder, a llama2.c .bin (its tokenizer given with --tokenizer FILE, or\n"
-    "tokenizer.bin / tok*.bin in the same folder) or a .gguf file. The prompt is tokenized with the\n"
+    "tokenizer.bin / tok*.bin in the same folder), a .gguf file, or a server: http(s)://HOST:PORT/v1\n"
+    "[#MODEL] (OpenAI-compatible; --chat uses /v1/chat/completions, else /v1/completions; the key\n"
+    "from ABLAB_API_KEY or OPENAI_API_KEY; no --ids, and the JSON has no ids). The prompt is tokenized with the\n"
     "model's special tokens (BOS where the tokenizer adds one); an empty prompt starts from BOS.\n"
     "Sampling follows llama.cpp's order: repetition penalty, top-k, top-p, min-p, temperature.\n"
     "--greedy is --temp 0. Generation stops at EOS, a --stop string (not printed), --max-tokens or\n"
@@ -79,6 +82,81 @@ static json_t *metrics_json(const EngMetrics *mt) {
     return o;
 }
 
+static int remote_text(const char *text, size_t len, const RemoteResult *r, void *ud) {
+    (void)r;
+    Buf *b = ud;
+    if (b) return buf_append(b, text, len);
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+    return 0;
+}
+
+/* generate from a server: the same prompt rules (chat when --chat, the system prompt first), the
+ * client's measurements and the server's usage in the JSON. */
+static int generate_remote(App *app, const GenOpts *go, const CliModelOpts *mo) {
+    if (go->ids) return cli_usage_error(&cmd_generate, "a remote model takes --prompt text, not --ids (its tokens are the server's)");
+    if (mo->tokenizer || mo->quant || mo->n_lora)
+        return cli_usage_error(&cmd_generate, "a remote model takes no --tokenizer, --quant or --lora (the server chose them)");
+    RemoteArm *a = NULL;
+    double t0 = now_ms();
+    if (remote_open(&a, go->model, NULL, &app->err)) return EXIT_FAIL;
+    double load_ms = now_ms() - t0;
+    bool chat = mo->chat == CLI_CHAT_ON;
+    RemoteMsg msgs[2];
+    int n = 0;
+    Buf raw = {0}, text = {0};
+    if (mo->system && *mo->system) msgs[n++] = (RemoteMsg){"system", mo->system};
+    msgs[n++] = (RemoteMsg){"user", go->prompt};
+    if (!chat && ((mo->system && *mo->system && (buf_puts(&raw, mo->system) || buf_puts(&raw, "\n\n"))) ||
+                  buf_puts(&raw, go->prompt))) {
+        remote_free(a);
+        buf_free(&raw);
+        return lab_err(&app->err, LAB_ENOMEM, "out of memory"), EXIT_FAIL;
+    }
+    const LabSampling *c = &app->cfg.sampling;
+    RemoteRequest rq = {.chat = chat, .prompt = raw.data, .msgs = msgs, .n_msgs = n,
+                        .s = {.temp = go->greedy ? 0 : c->temp, .top_p = c->top_p, .top_k = c->top_k, .min_p = c->min_p,
+                              .repeat_penalty = c->repeat_penalty, .max_tokens = c->max_tokens, .seed = c->seed,
+                              .stop = go->stops, .n_stop = go->n_stop}};
+    RemoteResult res;
+    int rc = remote_generate(a, &rq, remote_text, go->json ? &text : NULL, &res, &app->err);
+    const char *stop = rc ? "error" : !res.finish[0] || !strcmp(res.finish, "stop") ? (go->n_stop ? "stop" : "eos")
+                                                                                   : res.finish;
+    if (go->json) {
+        const RemoteInfo *ri = remote_info(a);
+        json_t *m = json_pack("{s:f, s:I, s:I, s:f, s:f, s:f, s:i, s:i}", "load_ms", load_ms, "n_prompt",
+                              (json_int_t)res.usage_prompt, "n_gen", (json_int_t)res.n_gen, "ttft_ms",
+                              res.n_chunks ? res.ttft_ms : -1.0, "decode_tok_s", res.decode_tok_s, "total_ms",
+                              res.total_ms, "n_chunks", res.n_chunks, "retries", res.retries);
+        json_t *o = json_object();
+        json_object_set_new(o, "text", json_stringn(text.data ? text.data : "", text.len));
+        json_object_set_new(o, "stop", json_string(stop));
+        if (rc) json_object_set_new(o, "error", json_string(app->err.msg));
+        json_object_set_new(o, "mode", json_string(chat ? "chat" : "raw"));
+        if (!chat) json_object_set_new(o, "prompt_text", json_string(raw.data ? raw.data : ""));
+        json_object_set_new(o, "remote", json_pack("{s:s, s:s, s:s}", "url", ri->url, "model", ri->model,
+                                                  "served_model", res.served_model));
+        /* usage, memory and parameters the server did not say are unknown: null, not 0 */
+        if (res.usage_prompt < 0) json_object_set_new(m, "n_prompt", json_null());
+        json_object_set_new(m, "usage_completion",
+                            res.usage_completion >= 0 ? json_integer(res.usage_completion) : json_null());
+        json_object_set_new(m, "n_params", json_null());
+        json_object_set_new(m, "bytes_weights", json_null());
+        json_object_set_new(o, "metrics", m);
+        char *out = json_dumps(o, JSON_PRESERVE_ORDER);
+        json_decref(o);
+        if (out) puts(out);
+        free(out);
+    } else if (res.n_chunks || !rc) {
+        putchar('\n');
+    }
+    fflush(stdout);
+    buf_free(&raw);
+    buf_free(&text);
+    remote_free(a);
+    return rc ? EXIT_FAIL : EXIT_OK;
+}
+
 static int run_generate(App *app, int argc, char **argv) {
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},  {"prompt", required_argument, NULL, 'p'},
@@ -106,6 +184,10 @@ static int run_generate(App *app, int argc, char **argv) {
     }
     if (!go.model || (!go.prompt == !go.ids)) {
         rc = cli_usage_error(&cmd_generate, "give --model and one of --prompt or --ids");
+        goto done;
+    }
+    if (remote_is_url(go.model)) {
+        rc = generate_remote(app, &go, cli_model_opts_at(app, 0));
         goto done;
     }
     if (go.ids && cli_parse_ids(app, go.ids, &prompt)) goto done;

@@ -150,10 +150,13 @@ static void print_json(const LabPair *p, int slot, const char *session, int posi
     printf(",\"stop\":\"%s\",\"seed\":%llu,\"temperature\":%.17g,\"top_k\":%d,\"top_p\":%.17g,\"min_p\":%.17g,"
            "\"repeat_penalty\":%.17g,\"max_tokens\":%d,\"n_prompt_tokens\":%d,\"n_gen_tokens\":%d,"
            "\"ttft_ms\":%.17g,\"prefill_ms\":%.17g,\"decode_tok_s\":%.17g,\"p50_token_ms\":%.17g,"
-           "\"p95_token_ms\":%.17g,\"total_ms\":%.17g,\"engine_bytes\":%zu,\"peak_rss_bytes\":%zu,\"threads\":%d}\n",
+           "\"p95_token_ms\":%.17g,\"total_ms\":%.17g,",
            m->stop, (unsigned long long)m->seed, s->temp, s->top_k, s->top_p, s->min_p, s->repeat_penalty,
            s->max_tokens, m->n_prompt, m->n_gen, m->ttft_ms, m->prefill_ms, m->decode_tok_s, m->p50_ms, m->p95_ms,
-           m->total_ms, m->bytes_engine, m->peak_rss, m->n_threads);
+           m->total_ms);
+    /* a remote arm's memory and threads are the server's, unknown here: null, not 0 */
+    if (m->remote) fputs("\"engine_bytes\":null,\"peak_rss_bytes\":null,\"threads\":null,\"remote\":true}\n", stdout);
+    else printf("\"engine_bytes\":%zu,\"peak_rss_bytes\":%zu,\"threads\":%d}\n", m->bytes_engine, m->peak_rss, m->n_threads);
     fflush(stdout);
 }
 
@@ -251,9 +254,14 @@ static int run_run(App *app, int argc, char **argv) {
                 n_ids, a.prompts, prompts.n);
         goto done;
     }
-    fprintf(stderr, "%s session '%s' (#%lld): %zu prompts x %d, A = %s (%s, %lld params), B = %s (%s, %lld params), %d threads\n",
-            si.resumed ? "resuming" : "starting", name, (long long)si.id, prompts.n, a.repeat, mi[0].name, mi[0].arch,
-            (long long)mi[0].n_params, mi[1].name, mi[1].arch, (long long)mi[1].n_params, c->threads);
+    char params[2][1100];
+    for (int k = 0; k < 2; k++) {
+        if (mi[k].remote) snprintf(params[k], sizeof params[k], "%s, parameters unknown", mi[k].path);
+        else snprintf(params[k], sizeof params[k], "%s, %lld params", mi[k].arch, (long long)mi[k].n_params);
+    }
+    fprintf(stderr, "%s session '%s' (#%lld): %zu prompts x %d, A = %s (%s), B = %s (%s), %d threads\n",
+            si.resumed ? "resuming" : "starting", name, (long long)si.id, prompts.n, a.repeat, mi[0].name, params[0],
+            mi[1].name, params[1], c->threads);
 
     Progress p = {.tty = tty, .n = (int)prompts.n * a.repeat, .t0 = now_ms()};
     pthread_mutex_init(&p.mu, NULL);

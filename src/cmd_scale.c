@@ -16,6 +16,7 @@
 
 #include "ablab_config.h"
 #include "cli.h"
+#include "cmd_engine.h"
 #include "engine.h"
 #include "lab.h"
 
@@ -224,7 +225,7 @@ static int measure(App *app, Lab *lab, const ScaleOpts *o, const Job *j, const c
                    LabScaleRow *row, bool *stored) {
     EngLoadOpts lo = {.n_threads = j->threads, .ctx = app->cfg.ctx, .quant = quant, .mmap = app->cfg.mmap};
     EngModel *m = NULL;
-    if (eng_load(&m, path, &lo, &app->err)) return -1;
+    if (cmd_refuse_remote(app, path) || eng_load(&m, path, &lo, &app->err)) return -1;
     const EngInfo *in = eng_info(m);
     int rc = -1, pp = o->pp, tg = o->tg, win = j->ctx ? j->ctx : in->ctx;
     if (j->prompts_text && prompts_len(app, o->prompts, j->prompts_text, m, &pp)) goto out;

@@ -1184,6 +1184,8 @@ void lab_metrics_from_response(const DbResponse *r, LabMetrics *m, LabSampling *
                       .bytes_kv = bytes_of(r->bytes_kv), .bytes_scratch = bytes_of(r->bytes_scratch),
                       .peak_rss = bytes_of(r->peak_rss), .n_threads = r->threads, .seed = (uint64_t)r->seed};
     m->bytes_engine = bytes_add(bytes_add(m->bytes_weights, m->bytes_kv), m->bytes_scratch);
+    /* a remote arm's response names no machine of ours (run.c's remote_answer) */
+    m->remote = r->cpu_model && !strcmp(r->cpu_model, "remote") && r->threads == 0;
     lab_copy_name(m->stop, sizeof m->stop, r->stop_reason);
     *s = (LabSampling){.temp = r->temp, .top_k = r->top_k, .top_p = r->top_p, .min_p = r->min_p,
                        .repeat_penalty = r->repeat_penalty, .repeat_last_n = r->repeat_last_n,

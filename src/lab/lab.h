@@ -258,6 +258,10 @@ typedef struct {
     bool has_template;                /* the model carries a chat template that loaded */
     bool chat;                        /* its prompts go through the template (the slot's mode) */
     char chat_note[256];              /* why a template beside the weights was refused, "" if none */
+    bool remote;                      /* served elsewhere (an http(s):// URL): path is its URL without
+                                         credentials and "#MODEL", name "MODEL @ HOST:PORT"; parameters,
+                                         shape, context, bytes and threads are unknown (0), not zero */
+    char served_model[256];           /* remote: the model id the server serves */
 } LabModelInfo;
 
 /* Fills *out for a slot (out->loaded false if the slot is empty). Returns -1 for a bad slot. */
@@ -426,6 +430,9 @@ typedef struct {
     int n_threads;
     uint64_t seed;           /* the seed actually used */
     char stop[12];           /* "" while running; then "eos", "length", "stop", "cancel", "context", "error" */
+    bool remote;             /* a remote arm: times are the client's (ttft to the first text received,
+                                tok/s over the stream), n_prompt/n_gen the server's usage when it gave
+                                one (n_gen: else the stream's pieces); bytes and threads unknown (0) */
 } LabMetrics;
 
 typedef struct {

@@ -13,8 +13,11 @@
 
 typedef struct EngModel EngModel; /* engine.h's, kept opaque here so lab.c needs no engine */
 
+typedef struct RemoteArm RemoteArm; /* remote.h's */
+
 typedef struct {
     EngModel *m;
+    RemoteArm *r;               /* or a model served elsewhere (run.c); at most one of m and r */
     int64_t db_id;
     LabModelInfo info;          /* filled at load, threads/memory refreshed on request */
 } LabSlot;

@@ -17,6 +17,7 @@
 #include "chat.h"
 #include "engine.h"
 #include "lab_internal.h"
+#include "remote.h"
 
 /* ---------- hashing model files (remembered by path, size and mtime) ---------- */
 
@@ -141,14 +142,18 @@ const char *lab_chat_mode_name(LabChatMode m) {
 
 /* Whether slot's prompts go through the template now. Needs mu. */
 static bool slot_chat(const Lab *l, int slot) {
+    /* a server renders its own template: chat when asked for, raw (its /v1/completions) otherwise */
+    if (l->slot[slot].r) return l->chat_mode[slot] == LAB_CHAT_ON;
     const EngModel *m = l->slot[slot].m;
     if (!m || l->chat_mode[slot] == LAB_CHAT_RAW) return false;
     return l->chat_mode[slot] == LAB_CHAT_ON || eng_chat_available(m); /* ON without one fails the ask, saying why */
 }
 
+static bool slot_loaded(const Lab *l, int k) { return l->slot[k].m || l->slot[k].r; }
+
 static void refresh_chat_info(Lab *l) {
     for (int k = 0; k < 2; k++)
-        if (l->slot[k].m) l->slot[k].info.chat = slot_chat(l, k);
+        if (l->slot[k].m || l->slot[k].r) l->slot[k].info.chat = slot_chat(l, k);
 }
 
 /* CHAT needs a template that loaded. Needs mu. */
@@ -270,6 +275,7 @@ static char *msgs_json(const LabChatMsgs *m) {
 static void release_models(Lab *l) {
     for (int k = 0; k < 2; k++) {
         eng_free(l->slot[k].m);
+        remote_free(l->slot[k].r);
         memset(&l->slot[k], 0, sizeof l->slot[k]);
     }
 }
@@ -379,8 +385,76 @@ static void scaled_progress(double frac, void *ud) {
 }
 
 /* Loads path, records it, and puts it in slot (under the lock, so lab_model_info never sees half). */
+/* A model served elsewhere: its model list asked (reachability, key, model id), a row in the
+ * record whose path is the URL without credentials and whose name is the served model id. */
+static int swap_in_remote(Lab *l, int slot, const char *path, void (*progress)(double, void *), void *ud, LabErr *e) {
+    if (l->quant[slot] || l->n_lora[slot])
+        return lab_err(e, LAB_EINVAL, "%s: a remote model cannot take --quant or LoRA adapters (the server chose its weights)",
+                       path);
+    if (progress) progress(0.0, ud);
+    double t0 = now_ms();
+    RemoteArm *r;
+    if (remote_open(&r, path, NULL, e)) return -1;
+    double load_ms = now_ms() - t0;
+    const RemoteInfo *ri = remote_info(r);
+    char shown[1400], hash[65];
+    snprintf(shown, sizeof shown, "%s#%s", ri->url, ri->model);
+    /* no weights to hash: the row's identity is the URL and the model id, so one server's model is
+     * one row however often it is loaded, and two servers' models are two */
+    char ident[1500];
+    snprintf(ident, sizeof ident, "remote %s", shown);
+    sha256_hex(ident, strlen(ident), hash);
+    int64_t id = 0;
+    if (!db_read_only(l->db)) {
+        DbModel dm = {.path = shown, .name = ri->model, .arch = "remote", .format = "remote", .dtype = "unknown",
+                      .file_dtype = "", .tokenizer_kind = "server", .weights_sha256 = hash, .tokenizer_sha256 = "",
+                      .load_ms = load_ms};
+        pthread_mutex_lock(&l->mu);
+        int rc = db_model_upsert(l->db, &dm, &id, e);
+        pthread_mutex_unlock(&l->mu);
+        if (rc) {
+            remote_free(r);
+            return -1;
+        }
+    }
+    if (progress) progress(1.0, ud);
+    pthread_mutex_lock(&l->mu);
+    EngModel *old = l->slot[slot].m;
+    RemoteArm *old_r = l->slot[slot].r;
+    LabSlot *sl = &l->slot[slot];
+    memset(sl, 0, sizeof *sl);
+    sl->r = r;
+    sl->db_id = id;
+    LabModelInfo *o = &sl->info;
+    o->loaded = true;
+    o->remote = true;
+    o->db_id = id;
+    lab_copy_name(o->name, sizeof o->name, ri->name);
+    lab_copy_name(o->path, sizeof o->path, shown);
+    lab_copy_name(o->arch, sizeof o->arch, "remote");
+    lab_copy_name(o->format, sizeof o->format, ri->tls ? "https" : "http");
+    lab_copy_name(o->dtype, sizeof o->dtype, "unknown");
+    lab_copy_name(o->file_dtype, sizeof o->file_dtype, "unknown");
+    lab_copy_name(o->tokenizer_kind, sizeof o->tokenizer_kind, "server");
+    lab_copy_name(o->served_model, sizeof o->served_model, ri->model);
+    o->load_ms = load_ms;
+    o->has_template = true; /* the server's: chat mode sends /v1/chat/completions */
+    refresh_chat_info(l);
+    conv_reset(l);
+    l->ops = &ENGINE_OPS;
+    pthread_mutex_unlock(&l->mu);
+    eng_free(old);
+    remote_free(old_r);
+    LOG_I("model %c: %s (remote, model '%s') in %.0f ms", 'A' + slot, shown, ri->model, load_ms);
+    return 0;
+}
+
 static int swap_in(Lab *l, int slot, const char *path, const char *tokenizer, void (*progress)(double, void *),
                    void *ud, LabErr *e) {
+    if (remote_is_url(path)) {
+        if (tokenizer) return lab_err(e, LAB_EINVAL, "%s: a remote model takes no tokenizer (the server has its own)", path);
+        return swap_in_remote(l, slot, path, progress, ud, e);
+    }
     Scaled sc = {progress, ud};
     EngLoadOpts o = {.n_threads = lab_thread_share(l->settings.threads, slot), .ctx = l->ctx, .mmap = l->mmap,
                      .tokenizer_path = tokenizer, .quant = l->quant[slot],
@@ -406,6 +480,8 @@ static int swap_in(Lab *l, int slot, const char *path, const char *tokenizer, vo
     if (progress) progress(1.0, ud);
     pthread_mutex_lock(&l->mu);
     EngModel *old = l->slot[slot].m;
+    RemoteArm *old_r = l->slot[slot].r;
+    l->slot[slot].r = NULL;
     l->slot[slot].m = m;
     l->slot[slot].db_id = id;
     fill_info(&l->slot[slot]);
@@ -414,6 +490,7 @@ static int swap_in(Lab *l, int slot, const char *path, const char *tokenizer, vo
     l->ops = &ENGINE_OPS;
     pthread_mutex_unlock(&l->mu);
     eng_free(old);
+    remote_free(old_r);
     LOG_I("model %c: %s (%s, %lld params, %s) loaded in %.0f ms", 'A' + slot, path, i->arch,
           (long long)i->n_params, i->dtype, i->load_ms);
     return 0;
@@ -543,9 +620,9 @@ static int problem(LabStrList *out, const char *path, const LabStrList *p, size_
 int lab_prompts_check(Lab *l, const LabStrList *prompts, const char *path, int max_tokens, LabStrList *problems,
                       LabErr *e) {
     memset(problems, 0, sizeof *problems);
-    if (!l->slot[0].m || !l->slot[1].m)
+    if (!slot_loaded(l, 0) || !slot_loaded(l, 1))
         return lab_err(e, LAB_EINVAL, "both models must be loaded to check prompts (model %s is missing)",
-                       l->slot[0].m ? "B" : "A");
+                       slot_loaded(l, 0) ? "B" : "A");
     int bad = 0;
     IntVec ids = {0};
     for (size_t i = 0; i < prompts->n; i++) {
@@ -557,6 +634,7 @@ int lab_prompts_check(Lab *l, const LabStrList *prompts, const char *path, int m
         else if (sp == len) rc = problem(problems, path, prompts, i, "empty");
         else {
             for (int k = 0; k < 2 && !rc; k++) {
+                if (l->slot[k].r) continue; /* a server's tokens and context are its own: it says when one does not fit */
                 LabErr te = {0};
                 ids.n = 0;
                 const LabModelInfo *mi = &l->slot[k].info;
@@ -610,6 +688,103 @@ static void metrics_from_engine(const EngMetrics *em, LabMetrics *m, uint64_t se
     m->bytes_engine = m->bytes_weights + m->bytes_kv + m->bytes_scratch;
 }
 
+/* ---------- a remote arm's answer ---------- */
+
+typedef struct {
+    Job *j;
+    Buf *out;
+    LabMetrics *m;
+    double t0, t_first;
+    bool oom;
+} RemotePieces;
+
+static int remote_piece(const char *text, size_t len, const RemoteResult *r, void *ud) {
+    RemotePieces *c = ud;
+    if (buf_append(c->out, text, len)) {
+        c->oom = true;
+        return 1;
+    }
+    double now = now_ms();
+    if (r->n_chunks == 1) c->t_first = now;
+    LabMetrics *m = c->m;
+    m->n_gen = r->n_chunks;
+    m->ttft_ms = c->t_first - c->t0;
+    m->total_ms = now - c->t0;
+    m->decode_tok_s = r->n_chunks > 1 && now > c->t_first ? (r->n_chunks - 1) * 1000.0 / (now - c->t_first) : 0;
+    if (c->j->ev.on_piece) c->j->ev.on_piece(c->j->side, text, len, m, c->j->ev.ud);
+    return 0;
+}
+
+/* The server's finish_reason in the lab's words: "stop" is the model ending its answer (the lab
+ * sends no stop strings), "length" is max_tokens. */
+static const char *remote_stop_name(const char *finish) {
+    if (!finish[0] || !strcmp(finish, "stop") || !strcmp(finish, "eos")) return "eos";
+    return finish;
+}
+
+/* Streams slot j->slot's answer from its server and records it. A fault mid-answer records what
+ * came, with stop reason "error" (the caller marks the pair failed); one before any text records
+ * nothing, like a local engine's error, so a resumed run asks it again. Returns true on failure
+ * (err filled). */
+static bool remote_answer(Job *j, uint64_t seed, const char *mjson, Buf *out, Buf *ptext, LabMetrics *m,
+                          int64_t *response_id, LabErr *err) {
+    Lab *l = j->l;
+    LabSlot *sl = &l->slot[j->slot];
+    *m = (LabMetrics){.remote = true, .seed = seed, .ttft_ms = -1};
+    if (!mjson) return lab_err(err, LAB_ENOMEM, "out of memory"), true;
+    RemoteMsg *msgs = NULL;
+    if (j->chat) {
+        if (!(msgs = calloc((size_t)j->msgs.n + 1, sizeof *msgs))) return lab_err(err, LAB_ENOMEM, "out of memory"), true;
+        for (int i = 0; i < j->msgs.n; i++) msgs[i] = (RemoteMsg){j->msgs.role[i], j->msgs.content[i]};
+    } else if (raw_text(&j->msgs, ptext)) {
+        return lab_err(err, LAB_ENOMEM, "out of memory"), true;
+    }
+    RemoteRequest rq = {.chat = j->chat, .prompt = ptext->data ? ptext->data : "", .msgs = msgs, .n_msgs = j->msgs.n,
+                        .s = {.temp = j->s.temp, .top_p = j->s.top_p, .top_k = j->s.top_k, .min_p = j->s.min_p,
+                              .repeat_penalty = j->s.repeat_penalty, .max_tokens = j->s.max_tokens,
+                              .seed = (int64_t)(seed & INT64_MAX)},
+                        .cancel = &l->stop};
+    RemotePieces pc = {.j = j, .out = out, .m = m, .t0 = now_ms()};
+    RemoteResult res;
+    int rc = remote_generate(sl->r, &rq, remote_piece, &pc, &res, err);
+    free(msgs);
+    if (pc.oom) rc = lab_err(err, LAB_ENOMEM, "out of memory keeping the answer");
+    bool failed = rc != 0;
+    const char *stop = failed ? "error" : pc.oom ? "error" : remote_stop_name(res.finish);
+    *m = (LabMetrics){.remote = true, .seed = seed, .n_prompt = res.usage_prompt > 0 ? (int)res.usage_prompt : 0,
+                      .n_gen = res.n_gen, .ttft_ms = res.n_chunks ? res.ttft_ms : -1, .prefill_ms = -1,
+                      .decode_tok_s = res.decode_tok_s, .total_ms = res.total_ms, .p50_ms = -1, .p95_ms = -1};
+    lab_copy_name(m->stop, sizeof m->stop, stop);
+    if (res.served_model[0] && strcmp(res.served_model, remote_info(sl->r)->model))
+        LOG_W("model %c: the server answered as '%s' (asked for '%s')", 'A' + j->slot, res.served_model,
+              remote_info(sl->r)->model);
+    bool cancelled = !strcmp(stop, "cancel");
+    bool keep = failed ? out->len > 0 : !cancelled || j->record_cancelled;
+    if (!keep) return failed;
+    DbResponse r = {.pair_id = j->pair_id, .model_id = sl->db_id, .slot = j->slot, .side = j->side,
+                    .temp = j->s.temp, .top_p = j->s.top_p, .min_p = j->s.min_p,
+                    .repeat_penalty = j->s.repeat_penalty, .top_k = j->s.top_k,
+                    .repeat_last_n = j->s.repeat_last_n, .max_tokens = j->s.max_tokens, .seed = (int64_t)seed,
+                    .output = out->data ? out->data : "", .token_ids = NULL, .n_token_ids = 0,
+                    .n_prompt = m->n_prompt, .n_gen = m->n_gen, .stop_reason = m->stop, .ttft_ms = m->ttft_ms,
+                    .prefill_ms = -1, .decode_tok_s = m->decode_tok_s, .p50_ms = -1, .p95_ms = -1,
+                    .total_ms = m->total_ms, .threads = 0, .build_version = ABLAB_VERSION, .cpu_model = "remote",
+                    .chat_mode = j->chat ? "chat" : "raw", .messages_json = mjson,
+                    /* a chat arm's prompt text is the server's rendering, which it does not send back */
+                    .prompt_text = j->chat ? "" : ptext->data ? ptext->data : "",
+                    .conversation_id = j->conv_id ? j->conv_id : j->pair_id, .turn = j->turn};
+    LabErr de = {0};
+    pthread_mutex_lock(&l->mu);
+    int drc = db_response_add(l->db, &r, response_id, &de);
+    pthread_mutex_unlock(&l->mu);
+    if (drc) {
+        if (!failed) *err = de;
+        else LOG_E("model %c: %s", 'A' + j->slot, de.msg);
+        return true;
+    }
+    return failed;
+}
+
 static void *worker(void *arg) {
     Job *j = arg;
     Lab *l = j->l;
@@ -622,15 +797,19 @@ static void *worker(void *arg) {
     int64_t response_id = 0;
     bool failed = false;
     uint64_t seed = j->s.seed >= 0 ? (uint64_t)j->s.seed : (uint64_t)lab_fresh_seed();
-    EngSampling es;
-    lab_sampling_engine(&j->s, seed, &es);
-    EngStop stop = ENG_STOP_ERROR;
-    double t_start = now_ms(), t_first = 0;
     /* the exact text the model is given: the template's rendering (which writes its own special
      * tokens, so none are added) or the conversation as plain text */
     Buf ptext = {0};
     IntVec stop_ids = {0};
     char *mjson = msgs_json(&j->msgs);
+    if (sl->r) {
+        failed = remote_answer(j, seed, mjson, &out, &ptext, &m, &response_id, &err);
+        goto answered;
+    }
+    EngSampling es;
+    lab_sampling_engine(&j->s, seed, &es);
+    EngStop stop = ENG_STOP_ERROR;
+    double t_start = now_ms(), t_first = 0;
     int prc;
     if (!mjson) prc = lab_err(&err, LAB_ENOMEM, "out of memory");
     else if (j->chat) {
@@ -713,6 +892,7 @@ static void *worker(void *arg) {
         if (db_response_add(l->db, &r, &response_id, &err)) failed = true;
         pthread_mutex_unlock(&l->mu);
     }
+answered:
     /* the answer joins this arm's own history, if the conversation is still the one asked: what was
      * written even when it failed or was stopped, so the turns keep alternating */
     pthread_mutex_lock(&l->mu);
@@ -745,7 +925,8 @@ static void *worker(void *arg) {
     if (last) {
         DbPair p;
         LabErr pe = {0};
-        ratable = db_pair_get(l->db, j->pair_id, &p, &pe) == 1 && p.response_id[0] && p.response_id[1];
+        /* a pair with a failed side (a remote answer cut off is kept, marked as an error) is not rated */
+        ratable = db_pair_get(l->db, j->pair_id, &p, &pe) == 1 && p.response_id[0] && p.response_id[1] && !p.failed;
         l->ask_open = false;
         pthread_cond_broadcast(&l->cv);
     }
@@ -771,8 +952,8 @@ int lab_ask(Lab *l, const char *text, const LabAskOpts *o, const LabEvents *ev, 
     LabEvents noev = {0};
     if (!o) o = &none;
     if (!ev) ev = &noev;
-    if (!l->slot[0].m || !l->slot[1].m)
-        return lab_err(e, LAB_EINVAL, "both models must be loaded to ask (model %s is missing)", l->slot[0].m ? "B" : "A");
+    if (!slot_loaded(l, 0) || !slot_loaded(l, 1))
+        return lab_err(e, LAB_EINVAL, "both models must be loaded to ask (model %s is missing)", slot_loaded(l, 0) ? "B" : "A");
     if (o->rep < 0) return lab_err(e, LAB_EINVAL, "repetition index %d is negative", o->rep);
     for (int k = 0; k < 2; k++)
         if (o->sampling[k] && lab_sampling_check(o->sampling[k], e))

@@ -108,13 +108,14 @@ struct Xfer {
     size_t body_max;
     StreamFn on_stream;
     void *ud;
+    const atomic_bool *cancel;
     double t_start, t_last;
     bool aborted;           /* our callback stopped the transfer: ...*/
     LabErr why;             /* ... and this says why (code LAB_OK: finished early on purpose) */
     char errbuf[CURL_ERROR_SIZE];
 };
 
-static bool cancelled(const RemoteArm *a) { return a->o.cancel && atomic_load(a->o.cancel); }
+static bool cancelled(const atomic_bool *c) { return c && atomic_load(c); }
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     Xfer *x = ud;
@@ -244,7 +245,7 @@ static int perform(RemoteArm *a, const char *url, const char *post, Xfer *x, Lab
             res = msg && msg->msg == CURLMSG_DONE ? msg->data.result : CURLE_OK;
             break;
         }
-        if (cancelled(a)) {
+        if (cancelled(x->cancel)) {
             rc = 1;
             goto done;
         }
@@ -333,10 +334,10 @@ static double retry_after(Xfer *x) {
 }
 
 /* Sleeps s seconds in 50 ms steps; 1 if cancelled meanwhile. */
-static int wait_s(RemoteArm *a, double s) {
+static int wait_s(const atomic_bool *cancel, double s) {
     double until = now_ms() + s * 1000;
     while (now_ms() < until) {
-        if (cancelled(a)) return 1;
+        if (cancelled(cancel)) return 1;
         struct timespec ts = {0, 50 * 1000000L};
         nanosleep(&ts, NULL);
     }
@@ -363,15 +364,10 @@ static int perform_retrying(RemoteArm *a, const char *url, const char *post, Xfe
         }
         LOG_W("%s: %ld, retrying in %.1f s (attempt %d of %d)", a->info.url, x->status, s, attempt + 1, a->o.max_retries);
         if (retries) (*retries)++;
-        StreamFn keep_fn = x->on_stream;
-        void *keep_ud = x->ud;
-        size_t keep_max = x->body_max;
+        Xfer keep = {.on_stream = x->on_stream, .ud = x->ud, .body_max = x->body_max, .cancel = x->cancel};
         xfer_free(x);
-        memset(x, 0, sizeof *x);
-        x->on_stream = keep_fn;
-        x->ud = keep_ud;
-        x->body_max = keep_max;
-        if (wait_s(a, s)) return 1;
+        *x = keep;
+        if (wait_s(x->cancel, s)) return 1;
     }
 }
 
@@ -428,7 +424,7 @@ int remote_open(RemoteArm **out, const char *spec, const RemoteOpts *o, LabErr *
     /* the models list: reachability, the key, and which model */
     char *url = NULL;
     if (asprintf(&url, "%s/models", a->base) < 0) url = NULL;
-    Xfer x = {.body_max = 4 << 20};
+    Xfer x = {.body_max = 4 << 20, .cancel = a->o.cancel};
     int rc = url ? perform_retrying(a, url, NULL, &x, NULL, e) : lab_err(e, LAB_ENOMEM, "out of memory");
     free(url);
     if (rc == 1) rc = lab_err(e, LAB_ECANCEL, "%s: cancelled", inf->url);
@@ -552,7 +548,7 @@ int remote_generate(RemoteArm *a, const RemoteRequest *rq, RemoteTextFn fn, void
     }
     Gen g = {.fn = fn, .ud = ud, .res = res, .url = a->info.url};
     sse_init(&g.sse, 0);
-    Xfer x = {.on_stream = gen_stream, .ud = &g, .body_max = 64 << 20};
+    Xfer x = {.on_stream = gen_stream, .ud = &g, .body_max = 64 << 20, .cancel = rq->cancel};
     double t0 = now_ms();
     int rc = perform_retrying(a, url, body, &x, &res->retries, e);
     res->http_status = (int)x.status;

@@ -79,6 +79,7 @@ typedef struct {
     const RemoteMsg *msgs;  /* chat: the conversation (system, user, assistant turns) */
     int n_msgs;
     RemoteSampling s;
+    const atomic_bool *cancel; /* NULL or a flag checked every 50 ms (remote_generate) */
 } RemoteRequest;
 
 /* The JSON body for model and rq, streaming with usage asked for (stream_options.include_usage).
@@ -134,7 +135,7 @@ typedef struct {
                                  (ABLAB_REMOTE_TIMEOUT overrides) */
     int max_retries;          /* 429/503 retries honouring Retry-After; 0 = 3 (-1 = none) */
     double max_retry_wait_s;  /* a Retry-After longer than this is not waited for; 0 = 30 */
-    const atomic_bool *cancel;/* checked every 50 ms while connecting, waiting and reading */
+    const atomic_bool *cancel;/* remote_open's model-list request: checked every 50 ms */
 } RemoteOpts;
 
 /* True for a model "path" that names a server (http:// or https://). */
@@ -168,9 +169,10 @@ typedef struct {
 /* Called with each piece of text as it arrives (in order, at least one byte). Nonzero cancels. */
 typedef int (*RemoteTextFn)(const char *text, size_t len, const RemoteResult *so_far, void *ud);
 
-/* Streams one answer. 0 when it finished (res->finish says how; "cancel" when o->cancel was set:
- * the text so far was delivered) or -1 with e filled in one line (the text received so far was
- * delivered through fn; res holds what was measured). The cancel flag is remote_open's. */
+/* Streams one answer. 0 when it finished (res->finish says how; "cancel" when rq->cancel was set
+ * or fn returned nonzero: the text so far was delivered) or -1 with e filled in one line (the text
+ * received so far was delivered through fn; res holds what was measured). The flag is checked
+ * every 50 ms while connecting, waiting out a Retry-After and reading. */
 int  remote_generate(RemoteArm *a, const RemoteRequest *rq, RemoteTextFn fn, void *ud, RemoteResult *res, LabErr *e);
 
 #endif
