@@ -20,6 +20,7 @@ extern const Command cmd_import;
 extern const Command cmd_eval;
 extern const Command cmd_bench;
 extern const Command cmd_scale;
+extern const Command cmd_serve;
 extern const Command cmd_keys;
 
 const Command *const ablab_commands[] = {
@@ -41,10 +42,12 @@ const Command *const ablab_commands[] = {
     &cmd_eval,
     &cmd_bench,
     &cmd_scale,
+    &cmd_serve,
     &cmd_keys,   /* hidden: prints the lab's keys for the docs */
     NULL,
 };
 
 const CommandSampling ablab_sampling_help[] = {
-    {&cmd_lab, NULL}, {&cmd_study, NULL}, {&cmd_config, NULL}, {&cmd_run, NULL}, {&cmd_generate, "stop"}, {NULL, NULL},
+    {&cmd_lab, NULL}, {&cmd_study, NULL}, {&cmd_config, NULL}, {&cmd_run, NULL}, {&cmd_generate, "stop"}, {&cmd_serve, NULL},
+    {NULL, NULL},
 };
