@@ -22,7 +22,7 @@ static int run_bench(App *app, int argc, char **argv);
 const Command cmd_bench = {
     "bench", "prompt-processing and generation speed of a model, as llama-bench measures it",
     "usage: ablab bench --model PATH [--model PATH2] [-p 128,512] [-n 64,128] [-t 1,2] [-r 5]\n"
-    "                   [--quant f32|f16|bf16|q8_0] [--bound] [--cpu-time] [--format md|csv|json]\n"
+    "                   [--quant TYPE] [--bound] [--cpu-time] [--format md|csv|json]\n"
     "       ablab bench --model A --model B --pair [-n 128] [-p 512] [-t 2] [-r 5] [--quant Q]\n"
     "                   [--format md|csv|json]\n"
     "\n"

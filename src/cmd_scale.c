@@ -25,12 +25,12 @@ static int run_scale(App *app, int argc, char **argv);
 const Command cmd_scale = {
     "scale", "quality against size, speed, memory and cost over several models, with a power-law fit",
     "usage: ablab scale --models M1 [M2 ...] --corpus FILE [--quant T1,T2] [--prompts FILE] [-p N] [-n N]\n"
-    "                   [-r N] [--price USD_PER_HOUR] [--threads N] [--session ID] [--out DIR]\n"
+    "                   [-r N] [--price USD_PER_HOUR] [--threads N] [--session NAME|ID] [--out DIR]\n"
     "                   [--format md|csv|json|tex|svg]\n"
     "       ablab scale --from-db [--models M1 ...] [--corpus FILE] [--price P] [--out DIR] [--format F]\n"
     "\n"
     "Measures each model (a Hugging Face folder, a .gguf or llama2.c .bin; with --quant each model at\n"
-    "each listed type: f32, f16, bf16, q8_0):\n"
+    "each listed type, any `ablab convert --quant` takes: f32, f16, bf16, q8_0, q4_0 .. q6_k, q4_k_m ...):\n"
     "  params          total, and non-embedding (without the token and position embeddings)\n"
     "  disk, resident  bytes of the weight files; bytes the loaded model holds (weights, KV cache of\n"
     "                  the loaded context, work buffers)\n"
@@ -42,8 +42,8 @@ const Command cmd_scale = {
     "  bpb, ppl        bits per byte and token perplexity over the corpus, as `ablab eval --text`\n"
     "                  (window: --ctx, else the model's context)\n"
     "  Elo, win rate   Bradley–Terry strength (bootstrap 95%% interval) and share of decisive votes\n"
-    "                  won, from the ratings in the record (--session ID: that session only), as\n"
-    "                  `ablab stats`; empty for a model nobody rated\n"
+    "                  won, from the ratings in the record (--session NAME or ID: that session\n"
+    "                  only), as `ablab stats`; empty for a model nobody rated\n"
     "  USD/Mtok        --price / (decode tok/s x 3600) x 1e6: left out without --price\n"
     "  GB*s/1ktok      resident GB x seconds to decode 1000 tokens\n"
     "Then bits per byte against non-embedding parameters fitted as L(N) = E + A N^-alpha (least\n"
@@ -61,18 +61,18 @@ const Command cmd_scale = {
 };
 
 #define MAX_MODELS 32
-#define MAX_QUANTS 4
+#define MAX_QUANTS 17 /* every type eng_quant_known accepts, once */
 
 typedef struct {
     const char *models[MAX_MODELS];
     int n_models;
     const char *quants[MAX_QUANTS];
     int n_quants;
-    char quant_buf[64];
+    char quant_buf[256];
     const char *corpus, *prompts, *out, *format;
     int pp, tg, reps;
     double price;
-    int64_t session;
+    const char *session; /* a name or an id, as `ablab stats --session` */
     bool from_db;
 } ScaleOpts;
 
@@ -107,11 +107,15 @@ static int scale_opt(App *app, int opt, const char *arg, void *ud) {
     switch (opt) {
     case OPT_MODELS: return add_model(app, o, arg);
     case OPT_QUANT: {
+        if (strlen(arg) >= sizeof o->quant_buf)
+            return lab_err(&app->err, LAB_EINVAL, "--quant: the list is longer than %zu characters", sizeof o->quant_buf - 1);
         snprintf(o->quant_buf, sizeof o->quant_buf, "%s", arg);
         o->n_quants = 0;
+        /* the types convert and every --quant at load take: one list, engine/formats/quant_preset.c */
         for (char *s = o->quant_buf, *tok; (tok = strsep(&s, ","));) {
-            if (strcmp(tok, "f32") && strcmp(tok, "f16") && strcmp(tok, "bf16") && strcmp(tok, "q8_0"))
-                return lab_err(&app->err, LAB_EINVAL, "--quant %s: '%s' is not f32, f16, bf16 or q8_0", arg, tok);
+            if (!eng_quant_known(tok))
+                return lab_err(&app->err, LAB_EINVAL, "--quant %s: '%s' is not a type ablab converts to (expected %s)",
+                               arg, tok, eng_quant_names());
             if (o->n_quants == MAX_QUANTS) return lab_err(&app->err, LAB_EINVAL, "--quant %s: at most %d types", arg, MAX_QUANTS);
             o->quants[o->n_quants++] = tok;
         }
@@ -126,13 +130,10 @@ static int scale_opt(App *app, int opt, const char *arg, void *ud) {
             return lab_err(&app->err, LAB_EINVAL, "--price %s: expected US dollars per hour, more than 0", arg);
         return 0;
     }
-    case OPT_SESSION: {
-        char *end;
-        long long v = strtoll(arg, &end, 10);
-        if (end == arg || *end || v < 1) return lab_err(&app->err, LAB_EINVAL, "--session %s: expected a session id", arg);
-        o->session = v;
+    case OPT_SESSION:
+        if (!*arg) return lab_err(&app->err, LAB_EINVAL, "--session: give a session's name or id");
+        o->session = arg;
         return 0;
-    }
     case OPT_OUT: o->out = arg; return 0;
     case OPT_FORMAT: o->format = arg; return 0;
     case OPT_FROM_DB: o->from_db = true; return 0;
@@ -143,69 +144,7 @@ static int scale_opt(App *app, int opt, const char *arg, void *ud) {
     return 1;
 }
 
-/* ---------- measuring one model ---------- */
-
-/* Token and position embeddings, by the names the loaders give them (HF, GGUF, llama2.c). */
-static bool is_embedding(const char *name) {
-    static const char *const EMB[] = {"embed_tokens", "wte", "wpe", "token_embd", "position_embd",
-                                      "tok_embeddings", "token_embedding", "embed_positions"};
-    for (size_t i = 0; i < sizeof EMB / sizeof *EMB; i++)
-        if (strstr(name, EMB[i])) return true;
-    return false;
-}
-
-static int64_t nonemb_params(const EngModel *m) {
-    const EngTensorInfo *t;
-    size_t n = eng_tensors(m, &t);
-    int64_t emb = 0;
-    for (size_t i = 0; i < n; i++)
-        if (is_embedding(t[i].name)) emb += t[i].rows * t[i].cols;
-    int64_t total = eng_info(m)->n_params;
-    return emb < total ? total - emb : 0;
-}
-
-/* The mean token count of the prompt file's non-empty lines under m's tokenizer. */
-static int prompts_len(App *app, const char *path, const char *text, EngModel *m, int *out) {
-    int64_t sum = 0, lines = 0;
-    const char *s = text;
-    while (*s) {
-        const char *nl = strchr(s, '\n');
-        size_t len = nl ? (size_t)(nl - s) : strlen(s);
-        if (len) {
-            char *line = strndup(s, len);
-            IntVec ids = {0};
-            if (!line) return lab_err(&app->err, LAB_ENOMEM, "out of memory");
-            int rc = eng_tokenize(m, line, true, &ids, &app->err);
-            free(line);
-            sum += (int64_t)ids.n;
-            ivec_free(&ids);
-            if (rc) return -1;
-            lines++;
-        }
-        s = nl ? nl + 1 : s + len;
-    }
-    if (!lines) return lab_err(&app->err, LAB_EINVAL, "%s: no prompts (every line is empty)", path);
-    *out = (int)((sum + lines / 2) / lines);
-    if (*out < 1) *out = 1;
-    return 0;
-}
-
-/* bench's measurement: one warm-up run, then the mean of reps runs (tokens per second). */
-static int bench_mean(App *app, EngModel *m, bool pp, int n, int reps, double *mean, double *sd) {
-    double s = 0, s2 = 0;
-    for (int rep = -1; rep < reps; rep++) {
-        double ms;
-        if (pp ? eng_bench_pp(m, n, &ms, &app->err) : eng_bench_tg(m, n, &ms, &app->err)) return -1;
-        if (rep < 0) continue;
-        double v = n / (ms / 1000.0);
-        s += v;
-        s2 += v * v;
-    }
-    *mean = s / reps;
-    double var = reps > 1 ? (s2 - s * s / reps) / (reps - 1) : 0;
-    *sd = var > 0 ? sqrt(var) : 0;
-    return 0;
-}
+/* ---------- measuring one model: lab_scale_measure (src/lab/scale.c) ---------- */
 
 typedef struct {
     const char *text, *prompts_text;
@@ -213,78 +152,26 @@ typedef struct {
     int threads, ctx;
 } Job;
 
-static void progress(double frac, void *ud) {
-    const char *name = ud;
+static void progress(const char *name, const char *stage, double frac, void *ud) {
+    (void)ud;
     if (!isatty(2)) return;
     int w = 30, k = (int)(frac * w + 0.5);
-    fprintf(stderr, "\r%-24.24s [%.*s%*s] %3.0f%%", name, k, "##############################", w - k, "", frac * 100.0);
-    if (frac >= 1.0) fputs("\r\033[K", stderr);
+    if (frac >= 1.0) {
+        fputs("\r\033[K", stderr);
+        return;
+    }
+    fprintf(stderr, "\r%-24.24s %-5s [%.*s%*s] %3.0f%%", name, stage, k, "##############################", w - k, "",
+            frac * 100.0);
 }
 
 static int measure(App *app, Lab *lab, const ScaleOpts *o, const Job *j, const char *path, const char *quant,
                    LabScaleRow *row, bool *stored) {
-    EngLoadOpts lo = {.n_threads = j->threads, .ctx = app->cfg.ctx, .quant = quant, .mmap = app->cfg.mmap};
-    EngModel *m = NULL;
-    if (cmd_refuse_remote(app, path) || eng_load(&m, path, &lo, &app->err)) return -1;
-    const EngInfo *in = eng_info(m);
-    int rc = -1, pp = o->pp, tg = o->tg, win = j->ctx ? j->ctx : in->ctx;
-    if (j->prompts_text && prompts_len(app, o->prompts, j->prompts_text, m, &pp)) goto out;
-    if (pp > in->ctx) pp = in->ctx;
-    if (tg > in->ctx) tg = in->ctx;
-    int64_t model_id;
-    if (lab_scale_model_id(lab, path, m, &model_id, &app->err)) goto out;
-    int found = lab_scale_find(lab, model_id, j->corpus_sha, win, in->n_threads, pp, tg, o->reps, row, &app->err);
-    if (found < 0) goto out;
-    if (found) {
-        *stored = true;
-        rc = 0;
-        goto out;
-    }
-    *stored = false;
-    *row = (LabScaleRow){.ctx = win, .threads = in->n_threads, .n_prompt = pp, .n_gen = tg, .reps = o->reps,
-                         .n_params = in->n_params, .n_params_nonemb = nonemb_params(m),
-                         .bytes_on_disk = (int64_t)in->bytes_on_disk,
-                         .bytes_resident = (int64_t)(in->bytes_mapped + in->bytes_owned + in->bytes_kv + in->bytes_scratch),
-                         .load_ms = in->load_ms};
-    snprintf(row->corpus, sizeof row->corpus, "%s", path_basename(o->corpus));
-    snprintf(row->corpus_sha256, sizeof row->corpus_sha256, "%s", j->corpus_sha);
-    /* eval's method and record */
-    EngEvalOpts eo = {.ctx = j->ctx, .progress = progress, .progress_ud = (void *)in->name};
-    EngEvalResult r;
-    if (eng_eval_text(m, j->text, &eo, &r, &app->err)) goto out;
-    char details[512];
-    snprintf(details, sizeof details,
-             "{\"ctx\": %d, \"stride\": %d, \"bytes\": %lld, \"words\": %lld, \"windows\": %lld, \"sum_nll\": %.6f, "
-             "\"dtype\": \"%s\", \"by\": \"scale\"}",
-             win, win, (long long)r.n_bytes, (long long)r.n_words, (long long)r.n_windows, r.sum_nll, in->dtype);
-    LabEvalRecord er = {row->corpus, r.n_tokens, r.token_ppl, r.byte_ppl, r.word_ppl, r.bits_per_byte, details,
-                        &row->eval_id};
-    if (lab_record_eval(lab, path, m, &er, &app->err)) goto out;
-    row->bits_per_byte = r.bits_per_byte;
-    row->token_ppl = r.token_ppl;
-    row->n_tokens = r.n_tokens;
-    /* bench's method and record */
-    for (int kind = 0; kind < 2; kind++) {
-        bool is_pp = kind == 0;
-        int n = is_pp ? pp : tg;
-        double mean, sd;
-        if (bench_mean(app, m, is_pp, n, o->reps, &mean, &sd)) goto out;
-        char name[32];
-        snprintf(name, sizeof name, "%s%d", is_pp ? "pp" : "tg", n);
-        snprintf(details, sizeof details,
-                 "{\"tokens_per_s_sd\": %.3f, \"reps\": %d, \"dtype\": \"%s\", \"decode_bytes\": %zu, "
-                 "\"openblas_core\": \"%s\", \"kernels\": \"%s\", \"by\": \"scale\"}",
-                 sd, o->reps, in->dtype, eng_bench_decode_bytes(m), eng_blas_core(), eng_kernel_path());
-        LabBenchRecord br = {name, in->n_threads, is_pp ? n : 0, is_pp ? 0 : n, is_pp ? mean : 0, is_pp ? 0 : mean,
-                             details, is_pp ? &row->prefill_bench_id : &row->decode_bench_id};
-        if (lab_record_bench(lab, path, m, &br, &app->err)) goto out;
-        if (is_pp) row->prefill_tok_s = mean;
-        else row->decode_tok_s = mean;
-    }
-    rc = lab_scale_record(lab, path, m, row, &app->err);
-out:
-    eng_free(m);
-    return rc;
+    if (cmd_refuse_remote(app, path)) return -1;
+    LabScaleJob sj = {.path = path, .quant = quant, .corpus_name = path_basename(o->corpus), .text = j->text,
+                      .corpus_sha256 = j->corpus_sha, .prompts_name = o->prompts, .prompts_text = j->prompts_text,
+                      .load_ctx = app->cfg.ctx, .ctx = j->ctx, .threads = j->threads, .n_prompt = o->pp,
+                      .n_gen = o->tg, .reps = o->reps, .mmap = app->cfg.mmap, .progress = progress};
+    return lab_scale_measure(lab, &sj, row, stored, &app->err);
 }
 
 /* ---------- ratings: Bradley–Terry and win rates from `stats` ---------- */
@@ -293,7 +180,9 @@ typedef struct { double elo, lo, hi, win_rate; int decisive; bool rated; } Rated
 
 static int ratings(App *app, Lab *lab, const ScaleOpts *o, const LabScaleRow *rows, size_t n, Rated *out) {
     for (size_t i = 0; i < n; i++) out[i] = (Rated){NAN, NAN, NAN, NAN, 0, false};
-    LabStatsQuery q = {.session_id = o->session, .scope = {.session_id = o->session}};
+    int64_t session = 0;
+    if (o->session && lab_session_find(lab, o->session, &session, &app->err)) return -1;
+    LabStatsQuery q = {.session_id = session, .scope = {.session_id = session}};
     LabStats s;
     if (lab_stats(lab, &q, &s, &app->err)) return -1;
     for (size_t i = 0; i < n; i++) {

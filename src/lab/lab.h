@@ -202,6 +202,34 @@ int  lab_scale_find(Lab *l, int64_t model_id, const char *corpus_sha256, int ctx
 /* The model row of path as loaded in m (found or added), for lab_scale_find. */
 int  lab_scale_model_id(Lab *l, const char *path, const struct EngModel *m, int64_t *id, LabErr *e);
 
+/* One model's measurement as `ablab scale` makes it (and the lab's scale screen): the model loaded
+ * from path (quant at load, NULL = the file's dtype), bits per byte on the corpus (eval's method),
+ * pp and tg tokens/s (bench's: a warm-up, then the mean of reps runs), sizes and load time. The
+ * corpus and prompt texts are the caller's and must outlive the call. */
+typedef struct {
+    const char *path, *quant, *tokenizer;  /* the model; quant/tokenizer NULL = as found */
+    const char *corpus_name;               /* as recorded (the file's base name) */
+    const char *text;                      /* the corpus, NUL-terminated UTF-8 */
+    const char *corpus_sha256;             /* of text */
+    const char *prompts_name, *prompts_text; /* NULL, or: pp = the lines' mean token count */
+    int load_ctx;                          /* KV cache to allocate (0 = the engine's default) */
+    int ctx;                               /* eval window (0 = the loaded context) */
+    int threads, n_prompt, n_gen, reps;
+    bool mmap;
+    /* optional: stage ("load", "eval", "bench"), overall fraction 0..1; on the calling thread */
+    void (*progress)(const char *model, const char *stage, double frac, void *ud);
+    void *ud;
+    const int *cancel;                     /* optional: non-zero stops at the next window or run */
+} LabScaleJob;
+/* Measures j->path and stores the measurement with the eval and bench rows it made, written only
+ * once every number is in (a cancelled or failed measurement stores nothing). A measurement of
+ * the same model on the same corpus with the same settings already in the record is returned
+ * instead (*stored = true) without measuring. -1 with e filled (LAB_ECANCEL when cancelled). */
+int  lab_scale_measure(Lab *l, const LabScaleJob *j, LabScaleRow *row, bool *stored, LabErr *e);
+/* The path and --quant ("" = none) of the model loaded in slot (0 = A, 1 = B), for measuring it
+ * (lab_scale_measure loads its own copy). LAB_ENOTFOUND if the slot is empty. */
+int  lab_scale_slot_source(Lab *l, int slot, char *path, size_t path_cap, char *quant, size_t quant_cap, LabErr *e);
+
 /* Power law with an irreducible term, L(N) = E + A * N^(-alpha), fitted to (n[i], y[i]) by
  * nonlinear least squares (Levenberg–Marquardt on log A, alpha, E), with a seeded bootstrap
  * (resampling points, `rounds` times, 0 = 1000) for the 95% percentile interval of alpha.

@@ -113,6 +113,192 @@ int lab_scale_find(Lab *l, int64_t model_id, const char *corpus_sha256, int ctx,
     return found;
 }
 
+/* ---------- measuring one model (`ablab scale` and the scale screen) ---------- */
+
+/* Token and position embeddings, by the names the loaders give them (HF, GGUF, llama2.c). */
+static bool is_embedding(const char *name) {
+    static const char *const EMB[] = {"embed_tokens", "wte", "wpe", "token_embd", "position_embd",
+                                      "tok_embeddings", "token_embedding", "embed_positions"};
+    for (size_t i = 0; i < sizeof EMB / sizeof *EMB; i++)
+        if (strstr(name, EMB[i])) return true;
+    return false;
+}
+
+static int64_t nonemb_params(const EngModel *m) {
+    const EngTensorInfo *t;
+    size_t n = eng_tensors(m, &t);
+    int64_t emb = 0;
+    for (size_t i = 0; i < n; i++)
+        if (is_embedding(t[i].name)) emb += t[i].rows * t[i].cols;
+    int64_t total = eng_info(m)->n_params;
+    return emb < total ? total - emb : 0;
+}
+
+/* The mean token count of the prompt file's non-empty lines under m's tokenizer. */
+static int prompts_len(const char *path, const char *text, EngModel *m, int *out, LabErr *e) {
+    int64_t sum = 0, lines = 0;
+    const char *s = text;
+    while (*s) {
+        const char *nl = strchr(s, '\n');
+        size_t len = nl ? (size_t)(nl - s) : strlen(s);
+        if (len) {
+            char *line = strndup(s, len);
+            IntVec ids = {0};
+            if (!line) return lab_err(e, LAB_ENOMEM, "out of memory");
+            int rc = eng_tokenize(m, line, true, &ids, e);
+            free(line);
+            sum += (int64_t)ids.n;
+            ivec_free(&ids);
+            if (rc) return -1;
+            lines++;
+        }
+        s = nl ? nl + 1 : s + len;
+    }
+    if (!lines) return lab_err(e, LAB_EINVAL, "%s: no prompts (every line is empty)", path);
+    *out = (int)((sum + lines / 2) / lines);
+    if (*out < 1) *out = 1;
+    return 0;
+}
+
+typedef struct {
+    const LabScaleJob *j;
+    const char *name;
+    const char *stage;
+    double lo, hi; /* this stage's share of the whole */
+} Progress;
+
+static void report(Progress *p, const char *stage, double lo, double hi, double frac) {
+    p->stage = stage, p->lo = lo, p->hi = hi;
+    if (p->j->progress) p->j->progress(p->name, stage, lo + (hi - lo) * frac, p->j->ud);
+}
+
+static void eval_progress(double frac, void *ud) {
+    Progress *p = ud;
+    if (p->j->progress) p->j->progress(p->name, p->stage, p->lo + (p->hi - p->lo) * frac, p->j->ud);
+}
+
+static bool cancelled(const LabScaleJob *j) { return j->cancel && __atomic_load_n(j->cancel, __ATOMIC_RELAXED); }
+
+/* bench's measurement: one warm-up run, then the mean of reps runs (tokens per second); the
+ * cancel flag is looked at between runs. */
+static int bench_mean(const LabScaleJob *j, Progress *p, EngModel *m, bool pp, int n, double *mean, double *sd,
+                      LabErr *e) {
+    double s = 0, s2 = 0;
+    for (int rep = -1; rep < j->reps; rep++) {
+        if (cancelled(j)) return lab_err(e, LAB_ECANCEL, "measurement cancelled");
+        double ms;
+        if (pp ? eng_bench_pp(m, n, &ms, e) : eng_bench_tg(m, n, &ms, e)) return -1;
+        eval_progress((double)(rep + 2) / (j->reps + 1), p);
+        if (rep < 0) continue;
+        double v = n / (ms / 1000.0);
+        s += v;
+        s2 += v * v;
+    }
+    *mean = s / j->reps;
+    double var = j->reps > 1 ? (s2 - s * s / j->reps) / (j->reps - 1) : 0;
+    *sd = var > 0 ? sqrt(var) : 0;
+    return 0;
+}
+
+int lab_scale_measure(Lab *l, const LabScaleJob *j, LabScaleRow *row, bool *stored, LabErr *e) {
+    if (!j->path || !j->text || !j->corpus_sha256 || j->reps < 1 || j->n_prompt < 1 || j->n_gen < 1)
+        return lab_err(e, LAB_EINVAL, "scale: a model, a corpus and positive -p, -n, -r are needed");
+    Progress pr = {j, path_basename(j->path), "load", 0, 0.05};
+    report(&pr, "load", 0, 0.05, 0);
+    EngLoadOpts lo = {.n_threads = j->threads > 0 ? j->threads : 1, .ctx = j->load_ctx, .quant = j->quant,
+                      .tokenizer_path = j->tokenizer, .mmap = j->mmap};
+    EngModel *m = NULL;
+    if (eng_load(&m, j->path, &lo, e)) return -1;
+    const EngInfo *in = eng_info(m);
+    pr.name = in->name;
+    int rc = -1, pp = j->n_prompt, tg = j->n_gen, win = j->ctx ? j->ctx : in->ctx;
+    if (j->prompts_text && prompts_len(j->prompts_name ? j->prompts_name : "prompts", j->prompts_text, m, &pp, e))
+        goto out;
+    if (pp > in->ctx) pp = in->ctx;
+    if (tg > in->ctx) tg = in->ctx;
+    int64_t model_id;
+    if (lab_model_row(l, j->path, m, &model_id, e)) goto out;
+    int found = lab_scale_find(l, model_id, j->corpus_sha256, win, in->n_threads, pp, tg, j->reps, row, e);
+    if (found < 0) goto out;
+    *stored = found == 1;
+    if (found) {
+        rc = 0;
+        goto out;
+    }
+    *row = (LabScaleRow){.ctx = win, .threads = in->n_threads, .n_prompt = pp, .n_gen = tg, .reps = j->reps,
+                         .n_params = in->n_params, .n_params_nonemb = nonemb_params(m),
+                         .bytes_on_disk = (int64_t)in->bytes_on_disk,
+                         .bytes_resident = (int64_t)(in->bytes_mapped + in->bytes_owned + in->bytes_kv + in->bytes_scratch),
+                         .load_ms = in->load_ms};
+    copy_str(row->corpus, sizeof row->corpus, j->corpus_name);
+    copy_str(row->corpus_sha256, sizeof row->corpus_sha256, j->corpus_sha256);
+    /* eval's method */
+    report(&pr, "eval", 0.05, 0.6, 0);
+    EngEvalOpts eo = {.ctx = j->ctx, .progress = eval_progress, .progress_ud = &pr, .cancel = j->cancel};
+    EngEvalResult r;
+    if (eng_eval_text(m, j->text, &eo, &r, e)) goto out;
+    row->bits_per_byte = r.bits_per_byte;
+    row->token_ppl = r.token_ppl;
+    row->n_tokens = r.n_tokens;
+    /* bench's method */
+    double mean[2], sd[2];
+    for (int kind = 0; kind < 2; kind++) {
+        report(&pr, "bench", kind ? 0.8 : 0.6, kind ? 1.0 : 0.8, 0);
+        if (bench_mean(j, &pr, m, kind == 0, kind == 0 ? pp : tg, &mean[kind], &sd[kind], e)) goto out;
+    }
+    if (cancelled(j)) {
+        lab_err(e, LAB_ECANCEL, "measurement cancelled");
+        goto out;
+    }
+    row->prefill_tok_s = mean[0];
+    row->decode_tok_s = mean[1];
+    /* Every number is in: now the record (eval's rows, bench's, then the measurement citing them),
+     * so a cancelled or failed measurement leaves nothing behind. */
+    char details[512];
+    snprintf(details, sizeof details,
+             "{\"ctx\": %d, \"stride\": %d, \"bytes\": %lld, \"words\": %lld, \"windows\": %lld, \"sum_nll\": %.6f, "
+             "\"dtype\": \"%s\", \"by\": \"scale\"}",
+             win, win, (long long)r.n_bytes, (long long)r.n_words, (long long)r.n_windows, r.sum_nll, in->dtype);
+    LabEvalRecord er = {row->corpus, r.n_tokens, r.token_ppl, r.byte_ppl, r.word_ppl, r.bits_per_byte, details,
+                        &row->eval_id};
+    if (lab_record_eval(l, j->path, m, &er, e)) goto out;
+    for (int kind = 0; kind < 2; kind++) {
+        bool is_pp = kind == 0;
+        int n = is_pp ? pp : tg;
+        char name[32];
+        snprintf(name, sizeof name, "%s%d", is_pp ? "pp" : "tg", n);
+        snprintf(details, sizeof details,
+                 "{\"tokens_per_s_sd\": %.3f, \"reps\": %d, \"dtype\": \"%s\", \"decode_bytes\": %zu, "
+                 "\"openblas_core\": \"%s\", \"kernels\": \"%s\", \"by\": \"scale\"}",
+                 sd[kind], j->reps, in->dtype, eng_bench_decode_bytes(m), eng_blas_core(), eng_kernel_path());
+        LabBenchRecord br = {name, in->n_threads, is_pp ? n : 0, is_pp ? 0 : n, is_pp ? mean[0] : 0,
+                             is_pp ? 0 : mean[1], details, is_pp ? &row->prefill_bench_id : &row->decode_bench_id};
+        if (lab_record_bench(l, j->path, m, &br, e)) goto out;
+    }
+    rc = lab_scale_record(l, j->path, m, row, e);
+    report(&pr, "done", 1, 1, 0);
+out:
+    eng_free(m);
+    return rc;
+}
+
+int lab_scale_slot_source(Lab *l, int slot, char *path, size_t path_cap, char *quant, size_t quant_cap, LabErr *e) {
+    if (slot < 0 || slot > 1) return lab_err(e, LAB_EINVAL, "no slot %d", slot);
+    pthread_mutex_lock(&l->mu);
+    int rc = 0;
+    if (!l->slot[slot].m) {
+        rc = lab_err(e, LAB_ENOTFOUND, "no model loaded in %c", slot ? 'B' : 'A');
+    } else {
+        const EngInfo *in = eng_info(l->slot[slot].m);
+        const char *p = in->path ? in->path : "";
+        if (!*p || strlen(p) >= path_cap) rc = lab_err(e, LAB_EINVAL, "model %c: no path to load it from again", slot ? 'B' : 'A');
+        else snprintf(path, path_cap, "%s", p);
+        snprintf(quant, quant_cap, "%s", l->quant[slot] ? l->quant[slot] : "");
+    }
+    pthread_mutex_unlock(&l->mu);
+    return rc;
+}
+
 /* ---------- the power-law fit ---------- */
 
 /* E and A by least squares for a fixed alpha (x = n^-alpha); the residual sum of squares. */

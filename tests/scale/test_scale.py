@@ -162,8 +162,33 @@ with tempfile.TemporaryDirectory() as tmp:
     check("a missing corpus is named", p.returncode == 1 and "missing.txt" in p.stderr, p.stderr)
     p = ablab("scale", "--models", MINI, "--corpus", corpus, "--format", "svg")
     check("--format svg needs --out", p.returncode == 2 and "--out" in p.stderr, p.stderr)
-    p = ablab("scale", "--models", MINI, "--corpus", corpus, "--quant", "q4_k")
-    check("an unknown quant type is refused", p.returncode != 0 and "q4_k" in p.stderr, p.stderr)
+    p = ablab("scale", "--models", MINI, "--corpus", corpus, "--quant", "f32,q4_k_x")
+    check("an unknown quant type is refused, naming it and the types there are",
+          p.returncode != 0 and "'q4_k_x'" in p.stderr and "q4_k_m" in p.stderr and "q6_k" in p.stderr, p.stderr)
+
+    # ---- --quant takes every type `ablab convert --quant` takes (one list, eng_quant_names) ----
+    every = ["q2_k", "q3_k_m", "q4_k_m", "q5_k_m", "q6_k", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "f16"]
+    p = ablab("scale", "--models", SCRATCH, "--corpus", corpus, "-p", "4", "-n", "2", "-r", "1", "--threads", "1",
+              "--quant", ",".join(every), "--format", "json")
+    qrows = json.loads(p.stdout)["models"] if p.returncode == 0 else []
+    check("scale --quant: a row per type convert takes, each loaded at that type",
+          p.returncode == 0 and len(qrows) == len(every)
+          and all(0 < r["bits_per_byte"] < 20 for r in qrows)
+          and len({r["bytes_resident"] for r in qrows}) >= 8, (p.stderr, [(r["dtype"], r["bytes_resident"]) for r in qrows]))
+    p = ablab("bench", "--model", SCRATCH, "-p", "4", "-n", "2", "-r", "1", "--threads", "1", "--quant", "q4_k_m")
+    check("bench --quant q4_k_m", p.returncode == 0, p.stderr)
+
+    # ---- --session by name as well as by id ----
+    con = sqlite3.connect(db)
+    sid, sname = con.execute("SELECT id, name FROM sessions ORDER BY id LIMIT 1").fetchone()
+    con.close()
+    by_id = ablab("scale", "--from-db", "--models", SCRATCH, MINI, "--session", str(sid), "--format", "json")
+    by_name = ablab("scale", "--from-db", "--models", SCRATCH, MINI, "--session", sname, "--format", "json")
+    check("--session NAME gives what --session ID gives", by_id.returncode == 0 and by_name.returncode == 0
+          and by_id.stdout == by_name.stdout and json.loads(by_name.stdout)["models"][0]["elo"] is not None,
+          (sname, by_id.stdout[:300], by_name.stderr))
+    p = ablab("scale", "--from-db", "--session", "no-such-session")
+    check("an unknown session is named", p.returncode != 0 and "no-such-session" in p.stderr, p.stderr)
 
     # ---- the lab's scale screen (stats, then s) shows what this record measured ----
     if shutil.which("tmux"):
