@@ -485,11 +485,75 @@ static bool side_file_exists(const char *path, const char *suffix) {
 
 static bool writable(const char *path) { return access(path, W_OK) == 0; }
 
+/* A database file and what SQLite keeps beside it. */
+static void remove_with_sides(const char *path) {
+    static const char *const sides[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof sides / sizeof *sides; i++) {
+        char *p = malloc(strlen(path) + 16);
+        if (!p) return;
+        snprintf(p, strlen(path) + 16, "%s%s", path, sides[i]);
+        unlink(p);
+        free(p);
+    }
+}
+
+/* DB_SNAPSHOT of an older file that passed every read-only check on `ro`: copies it page by page
+ * into a private temporary file, migrates that copy and opens it as *out (its path and messages
+ * still name the original file). */
+static int open_snapshot(Db *ro, Db **out, int version, LabErr *e) {
+    *out = NULL;
+    const char *dir = getenv("TMPDIR");
+    char *tmp = path_join(dir && *dir ? dir : "/tmp", "ablab-snapshot-XXXXXX");
+    if (!tmp) return lab_err(e, LAB_ENOMEM, "out of memory");
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        lab_err(e, LAB_EIO, "%s: cannot make a temporary copy to migrate (%s: %s); left untouched", ro->path, tmp,
+                strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    close(fd);
+    sqlite3 *to = NULL;
+    int rc = sqlite3_open_v2(tmp, &to, SQLITE_OPEN_READWRITE, NULL);
+    sqlite3_backup *b = rc == SQLITE_OK ? sqlite3_backup_init(to, "main", ro->h, "main") : NULL;
+    if (b) {
+        rc = sqlite3_backup_step(b, -1);
+        rc = sqlite3_backup_finish(b) == SQLITE_OK && rc == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    } else rc = SQLITE_ERROR;
+    if (rc != SQLITE_OK) {
+        lab_err(e, LAB_EIO, "%s: copying it to %s to migrate failed: %s; left untouched", ro->path, tmp,
+                to ? sqlite3_errmsg(to) : "cannot open");
+        sqlite3_close(to);
+        remove_with_sides(tmp);
+        free(tmp);
+        return -1;
+    }
+    sqlite3_close(to);
+    Db *db = NULL;
+    if (db_open_mode(&db, tmp, DB_WRITE, e)) {
+        lab_err_prefix(e, "%s (a migrated copy of it)", ro->path);
+        remove_with_sides(tmp);
+        free(tmp);
+        return -1;
+    }
+    db->snapshot = db->path;
+    db->path = strdup(ro->path);
+    db->opened_version = version;
+    if (!db->path) {
+        db_close(db);
+        return lab_err(e, LAB_ENOMEM, "out of memory");
+    }
+    *out = db;
+    return 0;
+}
+
 int db_open_mode(Db **out, const char *path, DbMode mode, LabErr *e) {
     *out = NULL;
     Db *db = NULL;
     Header h = {0};
     bool exists = file_exists(path) == 1, stay_read_only = false;
+    if (!exists && mode == DB_SNAPSHOT)
+        return lab_err(e, LAB_EIO, "%s: cannot read it: %s", path, file_exists(path) == 2 ? "a folder" : strerror(ENOENT));
     if (exists) {
         /* Look before touching: a read-only connection, so nothing below can change the file
          * (no WAL switch, no journal, no backup) until every check has passed. */
@@ -515,7 +579,16 @@ int db_open_mode(Db **out, const char *path, DbMode mode, LabErr *e) {
                     strerror(errno));
             goto fail;
         }
-        stay_read_only = mode == DB_READ || !can_write;
+        if (mode == DB_SNAPSHOT && is_empty(&h)) {
+            lab_err(e, LAB_EFORMAT, "%s: not an ablab record (an empty file); left untouched", path);
+            goto fail;
+        }
+        if (mode == DB_SNAPSHOT && h.version != DB_SCHEMA_VERSION) {
+            int rc = open_snapshot(db, out, (int)h.version, e);
+            db_close(db);
+            return rc;
+        }
+        stay_read_only = mode == DB_READ || mode == DB_SNAPSHOT || !can_write;
         if (stay_read_only) {
             if (h.version != DB_SCHEMA_VERSION) {
                 lab_err(e, LAB_EUNSUPPORTED, "%s: opened read-only, but it is at schema version %lld and this build "
@@ -524,6 +597,7 @@ int db_open_mode(Db **out, const char *path, DbMode mode, LabErr *e) {
                 goto fail;
             }
             if (exec(db, "PRAGMA query_only=ON", e)) goto fail;
+            db->opened_version = (int)h.version;
             *out = db;
             return 0;
         }
@@ -534,6 +608,7 @@ int db_open_mode(Db **out, const char *path, DbMode mode, LabErr *e) {
     /* read again: another process may have created or migrated the file since */
     if (exec(db, "PRAGMA busy_timeout=5000", e) || read_header(db, &h, e) || check_header(db, &h, e)) goto fail;
     if (set_pragmas(db, e)) goto fail;
+    db->opened_version = (int)h.version;
     if (h.version < DB_SCHEMA_VERSION) {
         if (h.n_tables > 0 && backup_before_migrating(db, (int)h.version, e)) goto fail;
         for (int v = (int)h.version + 1; v <= DB_SCHEMA_VERSION; v++)
@@ -551,11 +626,17 @@ fail:
 int db_open(Db **out, const char *path, LabErr *e) { return db_open_mode(out, path, DB_WRITE, e); }
 
 bool db_read_only(const Db *db) { return db->read_only; }
+int db_opened_version(const Db *db) { return db->opened_version; }
 
 void db_close(Db *db) {
     if (!db) return;
     for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(db->st[i]);
     if (db->h) sqlite3_close(db->h);
+    if (db->snapshot) {
+        remove_with_sides(db->snapshot);
+        if (db->backup) remove_with_sides(db->backup);
+    }
+    free(db->snapshot);
     free(db->path);
     free(db->backup);
     free(db);

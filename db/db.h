@@ -40,8 +40,14 @@ typedef enum {
                             read-only connection (no pragma is written) if it is at the current
                             version — an older one is refused (it cannot be migrated in place) */
     DB_READ,             /* always read-only (same rule for older files) */
+    DB_SNAPSHOT,         /* read-only, for `merge`: a file at the current version is read as DB_READ;
+                            an older one is copied (SQLite's backup API, from the read-only
+                            connection) into a private temporary file that is migrated and read
+                            instead, and removed by db_close: the file itself is never written */
 } DbMode;
 int  db_open_mode(Db **out, const char *path, DbMode mode, LabErr *e);
+/* The schema version the file had when opened (before any migration of it or of its snapshot). */
+int  db_opened_version(const Db *db);
 /* True when the file was opened read-only: every write fails with LAB_EIO saying so. */
 bool db_read_only(const Db *db);
 void db_close(Db *db);                             /* NULL-safe; finalizes every statement */
@@ -297,6 +303,32 @@ int  db_setting_set(Db *db, const char *key, const char *value, LabErr *e);
 int  db_history_add(Db *db, const char *text, LabErr *e);
 /* The newest `limit` distinct entries, oldest first. */
 int  db_history_each(Db *db, int limit, int (*each)(const char *text, void *ud), void *ud, LabErr *e);
+
+/* ---------- merging records (schema 11; db/merge.c says how) ---------- */
+#define DB_MERGE_TABLES 12
+typedef struct {
+    const char *table;                   /* "sources", "models", "studies", "sessions", ... */
+    int64_t added, present, conflicts;   /* present: the same UUID with the same content, or the same
+                                            model (by hash) / study (by protocol) */
+} DbMergeCount;
+typedef struct {
+    bool conflict;                       /* false: a remark (a study renamed) */
+    char table[24], uuid[40];
+    char what[360];
+} DbMergeNote;
+typedef struct {
+    DbMergeCount count[DB_MERGE_TABLES]; /* parents first */
+    DbMergeNote *notes;
+    size_t n_notes;
+} DbMergeReport;
+/* Merges the records `inputs[0..n)` into `out` in one transaction, filling reps[i] for input i.
+ * Inputs are opened read-only (DB_SNAPSHOT) and never written. A conflict (one UUID, two
+ * contents; a row whose place another row takes) is listed in the report and leaves the output's
+ * row as it was; it is not an error. Errors (an input that is not an ablab record, newer, damaged,
+ * unreadable; a write that fails) name the file and roll everything back: -1, the output as it was,
+ * reps freed. Free each report with db_merge_report_free. */
+int  db_merge(Db *out, const char *const *inputs, int n, DbMergeReport *reps, LabErr *e);
+void db_merge_report_free(DbMergeReport *r);   /* NULL-safe */
 
 /* ---------- dump ---------- */
 /* Writes an SQL script (schema, rows, user_version, application_id) that `sqlite3 NEW.db < dump`

@@ -30,6 +30,8 @@ struct Db {
     char *path;
     char *backup;
     bool read_only;             /* opened with SQLITE_OPEN_READONLY (db_open_mode) */
+    int opened_version;         /* user_version when opened, before migrating */
+    char *snapshot;             /* DB_SNAPSHOT of an older file: the private copy, removed on close */
     sqlite3_stmt *st[ST_COUNT];
 };
 

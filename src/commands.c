@@ -7,6 +7,7 @@ extern const Command cmd_run;
 extern const Command cmd_rate;
 extern const Command cmd_stats;
 extern const Command cmd_export;
+extern const Command cmd_merge;
 extern const Command cmd_lab;
 extern const Command cmd_study;
 extern const Command cmd_inspect;
@@ -31,6 +32,7 @@ const Command *const ablab_commands[] = {
     &cmd_rate,
     &cmd_stats,
     &cmd_export,
+    &cmd_merge,
     &cmd_inspect,
     &cmd_logits,
     &cmd_generate,

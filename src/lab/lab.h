@@ -128,6 +128,8 @@ typedef struct {
     void *progress_ud;
 } LabConfig;
 
+#define LAB_MERGE_TABLES 12
+
 /* Defaults: no models, db "ablab.db", threads 2, ctx 0, lab_sampling_default(), open mode. */
 void lab_config_init(LabConfig *c);
 /* The threads one slot gets of a total budget: A gets the larger half, and each slot gets at least
@@ -150,6 +152,33 @@ bool lab_read_only(const Lab *l);
  * closes the database. A rating still pending (lab_rate_pending) is dropped: offer the retry
  * before closing. NULL-safe. */
 void lab_close(Lab *l);
+
+/* ---------- pooling records of several machines (`ablab merge`; pool.c) ------------------------ */
+typedef struct {
+    const char *table;                    /* "sources", "models", "studies", "sessions", ... */
+    int64_t added, present, conflicts;
+} LabMergeCount;
+typedef struct {
+    bool conflict;                        /* false: a remark (a study added under another name) */
+    const char *table, *uuid, *what;
+} LabMergeNote;
+typedef struct {
+    const char *path;
+    LabMergeCount count[LAB_MERGE_TABLES]; /* parents first */
+    const LabMergeNote *notes;
+    size_t n_notes;
+} LabMergeInput;
+typedef struct {
+    LabMergeInput *inputs;                /* [n], in the order given */
+    int n;
+    void *priv;
+} LabMergeResult;
+/* Merges the records `inputs` into the record at out_path (created if missing) in one transaction:
+ * every row by its global id, models by hash, studies by protocol; inputs are only read. Conflicts
+ * are listed in *res (not an error). On error (naming the file) the output is left as it was and
+ * *res is empty. Free *res with lab_merge_result_free (NULL-safe, also after an error). */
+int  lab_merge(const char *out_path, const char *const *inputs, int n, LabMergeResult *res, LabErr *e);
+void lab_merge_result_free(LabMergeResult *res);
 
 /* ---------- evaluations and benchmarks (`ablab eval`, `ablab bench`; record.c) ---------------- */
 /* Both take a model the command loaded itself (an engine EngModel, opaque here): its row in the
