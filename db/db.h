@@ -87,6 +87,7 @@ typedef struct {
     bool blind, consent;
     int64_t seed, started_ms, ended_ms;   /* ended_ms 0 while open */
     int64_t study_id;                     /* the study whose protocol it runs on; 0 = none */
+    int64_t source_id;                    /* the machine it was recorded on (read only; schema 11) */
 } DbSession;
 int  db_session_add(Db *db, const DbSession *s, int64_t *id, LabErr *e);
 /* 1 and each() called once if found, 0 if there is no such session. */
@@ -170,6 +171,7 @@ typedef struct {
     const char *chat_mode, *messages_json, *prompt_text;
     int64_t conversation_id;
     int turn;
+    int64_t source_id;                   /* the machine it was recorded on (read only; schema 11) */
     /* filled by queries only (joined): */
     int64_t session_id, prompt_id;
     int rep, prompt_position;
@@ -200,6 +202,7 @@ typedef struct {
     bool blind;
     const char *session_name, *model_name[2], *prompt;
     const char *pacing;                  /* the pair's: "together", "natural", "" = not recorded */
+    int64_t source_id;                   /* the machine the rating was given on (schema 11) */
 } DbRating;
 /* Sets r->participant's rating of r->pair_id to r — adding it, or replacing every field of the
  * current one except created_ms — and appends that state to the rating's revisions, in one
@@ -303,6 +306,18 @@ int  db_setting_set(Db *db, const char *key, const char *value, LabErr *e);
 int  db_history_add(Db *db, const char *text, LabErr *e);
 /* The newest `limit` distinct entries, oldest first. */
 int  db_history_each(Db *db, int limit, int (*each)(const char *text, void *ud), void *ud, LabErr *e);
+
+/* ---------- machines (schema 11): the record's own and those merged into it ---------- */
+typedef struct {
+    int64_t id;
+    const char *uuid, *host;
+    const char *origin;                  /* "created", "migrated" (an older file upgraded) */
+    bool is_self;                        /* this record's own machine */
+    const char *file;                    /* the file it was merged from ("" for the own one) */
+    int schema_version;                  /* of that file when merged (0 = not merged) */
+} DbSource;
+/* Every source, id order. */
+int  db_sources_each(Db *db, int (*each)(const DbSource *s, void *ud), void *ud, LabErr *e);
 
 /* ---------- merging records (schema 11; db/merge.c says how) ---------- */
 #define DB_MERGE_TABLES 12

@@ -199,7 +199,7 @@ static int session_row(sqlite3_stmt *st, void *ud) {
         .prompt_set = col_text(st, 4), .notes = col_text(st, 5), .build_version = col_text(st, 6),
         .cpu_model = col_text(st, 7), .blind = col_int(st, 8) != 0, .consent = col_int(st, 9) != 0,
         .seed = col_i64(st, 10), .started_ms = col_i64(st, 11), .ended_ms = col_i64(st, 12),
-        .study_id = col_i64(st, 13),
+        .study_id = col_i64(st, 13), .source_id = col_i64(st, 14),
     };
     return c->each(&s, c->ud);
 }
@@ -577,6 +577,7 @@ static int response_row(sqlite3_stmt *st, void *ud) {
     r.prompt_text = col_str(st, k++);
     r.conversation_id = col_i64(st, k++);
     r.turn = col_int(st, k++);
+    r.source_id = col_i64(st, k++);
     return c->each(&r, c->ud);
 }
 int db_responses_each(Db *db, int64_t session_id, int64_t response_id, int (*each)(const DbResponse *, void *),
@@ -726,7 +727,7 @@ static int rating_row(sqlite3_stmt *st, void *ud) {
         .model_id = {col_i64(st, 14), col_i64(st, 15)}, .rep = col_int(st, 16), .left_slot = col_int(st, 17),
         .blind = col_int(st, 18) != 0, .session_name = col_str(st, 19),
         .model_name = {col_str(st, 20), col_str(st, 21)}, .prompt = col_str(st, 22),
-        .pacing = col_str(st, 23),
+        .pacing = col_str(st, 23), .source_id = col_i64(st, 24),
     };
     return c->each(&r, c->ud);
 }
@@ -957,4 +958,20 @@ int db_history_each(Db *db, int limit, int (*each)(const char *, void *), void *
     sqlite3_bind_int(st, 1, limit > 0 ? limit : -1);
     HistCb c = {each, ud};
     return each_row(db, st, hist_row, &c, e) < 0 ? -1 : 0;
+}
+
+/* ---------- sources (schema 11) ---------- */
+
+typedef struct { int (*each)(const DbSource *, void *); void *ud; } SourceCb;
+static int source_row(sqlite3_stmt *st, void *ud) {
+    SourceCb *c = ud;
+    DbSource x = {.id = col_i64(st, 0), .uuid = col_str(st, 1), .host = col_str(st, 2), .origin = col_str(st, 3),
+                  .is_self = col_int(st, 4) == 1, .file = col_str(st, 5), .schema_version = col_int(st, 6)};
+    return c->each(&x, c->ud);
+}
+int db_sources_each(Db *db, int (*each)(const DbSource *s, void *ud), void *ud, LabErr *e) {
+    sqlite3_stmt *st = db_stmt(db, ST_SOURCES, e);
+    if (!st) return -1;
+    SourceCb c = {each, ud};
+    return each_row(db, st, source_row, &c, e) < 0 ? -1 : 0;
 }

@@ -415,13 +415,13 @@ const DbTableSince DB_TABLES[] = {
     "r.bytes_weights_mapped, r.bytes_weights_owned, r.bytes_kv, r.bytes_scratch, r.peak_rss, "     \
     "r.threads, r.build_version, r.cpu_model, r.created_ms, "                                      \
     "p.session_id, p.prompt_id, p.rep, pr.position, s.name, pr.text, m.name, p.blind, "            \
-    "t.mode, t.messages_json, t.prompt_text, t.conversation_id, t.turn"
+    "t.mode, t.messages_json, t.prompt_text, t.conversation_id, t.turn, coalesce(r.source_id, 0)"
 
 #define RATING_SELECT                                                                              \
     "SELECT g.id, g.pair_id, g.participant, g.choice, g.winner_model_id, g.chosen_side, "          \
     "g.score_a, g.score_b, g.tags, g.comment, g.decide_ms, g.created_ms, p.session_id, "           \
     "p.prompt_id, p.model_a_id, p.model_b_id, p.rep, p.left_slot, p.blind, s.name, ma.name, mb.name, " \
-    "pr.text, coalesce(p.pacing, '') FROM ratings g JOIN pairs p ON p.id = g.pair_id JOIN sessions s ON s.id = p.session_id " \
+    "pr.text, coalesce(p.pacing, ''), coalesce(g.source_id, 0) FROM ratings g JOIN pairs p ON p.id = g.pair_id JOIN sessions s ON s.id = p.session_id " \
     "JOIN prompts pr ON pr.id = p.prompt_id "                                                      \
     "JOIN models ma ON ma.id = p.model_a_id JOIN models mb ON mb.id = p.model_b_id "               \
     "WHERE (?1 = 0 OR p.session_id = ?1) "
@@ -446,7 +446,7 @@ const DbTableSince DB_TABLES[] = {
 
 #define SESSION_SELECT                                                                             \
     "SELECT id, name, kind, participant, prompt_set, notes, build_version, cpu_model, blind, "     \
-    "consent, seed, started_ms, coalesce(ended_ms, 0), coalesce(study_id, 0) FROM sessions "
+    "consent, seed, started_ms, coalesce(ended_ms, 0), coalesce(study_id, 0), coalesce(source_id, 0) FROM sessions "
 
 #define STUDY_SELECT                                                                               \
     "SELECT id, name, prompt_set, prompts_sha256, n_prompts, sampling, blind, pacing, source, created_ms " \
@@ -570,6 +570,8 @@ const char *const DB_SQL[ST_COUNT] = {
                   "coalesce(s.prefill_bench_id, 0), coalesce(s.decode_bench_id, 0), s.cpu_model, s.build_version, "
                   "s.created_ms, m.path, m.name, m.dtype, m.weights_sha256 "
                   "FROM scale_results s JOIN models m ON m.id = s.model_id ORDER BY s.id",
+    [ST_SOURCES] = "SELECT id, uuid, host, origin, is_self, coalesce(file, ''), coalesce(schema_version, 0) "
+                   "FROM sources ORDER BY id",
     [ST_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
     [ST_SETTING_SET] = "INSERT OR REPLACE INTO settings(key, value) VALUES (?1, ?2)",
     [ST_HISTORY_ADD] = "INSERT INTO prompt_history(text, used_ms) VALUES (?1, ?2)",

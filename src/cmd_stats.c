@@ -27,7 +27,9 @@ const Command cmd_stats = {
     "Elo scale (mean 1000) with a seeded bootstrap 95% interval (--rounds, default 1000), and the\n"
     "median and 90th percentile of time to first token, tokens/s, total time and memory. Where\n"
     "several participants rated the same prompts: Cohen's kappa (two raters) or Fleiss' kappa.\n"
-    "The latest rating of each participant on each pair counts. Example:\n"
+    "The latest rating of each participant on each pair counts. On a record pooled with `ablab\n"
+    "merge`, each machine's sessions, responses and votes (per model pair) follow the pooled figures.\n"
+    "Example:\n"
     "\n"
     "  ablab stats --session run:prompts.txt:stories260K:llama-tiny-gqa --format md\n",
     run_stats,
@@ -106,6 +108,25 @@ static void print_text(const LabStats *s, const char *db) {
         printf("\nBradley-Terry: Elo scale, mean 1000, %d bootstrap rounds (seed %llu)\n", s->bootstrap_rounds,
                (unsigned long long)s->seed);
     }
+    if (s->n_machines > 1 || (s->n_machines == 1 && !s->machines[0].own)) {
+        printf("\nby machine (pooled with ablab merge):\n%-24s %-8s %8s %9s %6s", "machine", "id", "sessions",
+               "responses", "votes");
+        for (size_t k = 0; k < s->n_pairs; k++) printf("  %s vs %s (wins/wins/ties/bad)", s->pairs[k].name[0],
+                                                       s->pairs[k].name[1]);
+        printf("\n");
+        for (size_t i = 0; i < s->n_machines; i++) {
+            const LabMachineStats *m = &s->machines[i];
+            printf("%-24.24s %-8.8s %8d %9d %6d", m->host, m->uuid, m->n_sessions, m->n_responses, m->n_votes);
+            for (size_t k = 0; k < s->n_pairs; k++) {
+                const int *v = &m->pair_votes[k * 4];
+                char t[64];
+                snprintf(t, sizeof t, "%d/%d/%d/%d", v[0], v[1], v[2], v[3]);
+                printf("  %*s", (int)(strlen(s->pairs[k].name[0]) + strlen(s->pairs[k].name[1]) + 27), t);
+            }
+            printf("%s%s\n", m->own ? "" : "  from ", m->own ? "" : m->file);
+        }
+        printf("\n");
+    }
     if (!strcmp(s->kappa_kind, "none")) printf("Agreement: no prompt was rated by several participants\n");
     else if (isfinite(s->kappa))
         printf("Agreement: %s's kappa = %.3f over %d prompts\n", !strcmp(s->kappa_kind, "cohen") ? "Cohen" : "Fleiss",
@@ -155,6 +176,21 @@ static int print_json(const LabStats *s) {
     json_object_set_new(root, "responses", json_integer(f->n_responses));
     json_object_set_new(root, "complete_pairs", json_integer(s->n_pairs_complete));
     json_object_set_new(root, "rated_pairs", json_integer(f->n_rated_pairs));
+    json_t *machines = json_array();
+    for (size_t i = 0; i < s->n_machines; i++) {
+        const LabMachineStats *m = &s->machines[i];
+        json_t *pv = json_array();
+        for (size_t k = 0; k < s->n_pairs; k++) {
+            const int *v = &m->pair_votes[k * 4];
+            json_array_append_new(pv, json_pack("{s:s,s:s,s:i,s:i,s:i,s:i}", "model_a", s->pairs[k].name[0], "model_b",
+                                                s->pairs[k].name[1], "wins_a", v[0], "wins_b", v[1], "ties", v[2],
+                                                "both_bad", v[3]));
+        }
+        json_array_append_new(machines, json_pack("{s:s,s:s,s:s,s:b,s:i,s:i,s:i,s:o}", "uuid", m->uuid, "host", m->host,
+                                                  "merged_from", m->file, "own", m->own, "sessions", m->n_sessions,
+                                                  "responses", m->n_responses, "votes", m->n_votes, "pairs", pv));
+    }
+    json_object_set_new(root, "machines", machines);
     json_object_set_new(root, "pairs", pairs);
     json_object_set_new(root, "models", models);
     json_object_set_new(root, "agreement", json_pack("{s:s,s:o,s:i}", "method", s->kappa_kind, "kappa", num(s->kappa),

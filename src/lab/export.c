@@ -630,6 +630,41 @@ static void model_fields(Rows *r, const LabModelStats *m) {
     f_num(r, "engine_bytes_p90", m->engine_p90, NULL, true);
 }
 
+/* A pooled record (`ablab merge`) shows each machine's share; a record of one machine does not. */
+static bool show_machines(const LabStats *s) { return s->n_machines > 1 || (s->n_machines == 1 && !s->machines[0].own); }
+
+/* One row per machine and model pair (one per machine when nothing was rated): its sessions,
+ * responses and votes beside the pooled figures. */
+static void machine_rows(LabOut *o, LabExportFormat fmt, const LabStats *s) {
+    bool table = fmt == LAB_FMT_MD || fmt == LAB_FMT_TEX;
+    Rows r = {.o = o, .fmt = fmt};
+    for (size_t i = 0; i < s->n_machines; i++) {
+        const LabMachineStats *m = &s->machines[i];
+        for (size_t k = 0; k < (s->n_pairs ? s->n_pairs : 1); k++) {
+            const LabPairStats *p = s->n_pairs ? &s->pairs[k] : NULL;
+            const int *v = p ? &m->pair_votes[k * 4] : NULL;
+            rows_begin(&r);
+            if (fmt == LAB_FMT_JSONL) f_str(&r, "kind", "machine", false);
+            f_str(&r, "machine", m->host, true);
+            char id8[9];
+            snprintf(id8, sizeof id8, "%.8s", m->uuid); /* as in the session names, NAME@HOST:ID8 */
+            f_str(&r, table ? "id" : "machine_uuid", table ? id8 : m->uuid, true);
+            f_str(&r, table ? "merged from" : "merged_from", m->own ? (table ? "(this record)" : "") : m->file, true);
+            f_int(&r, "sessions", m->n_sessions, true);
+            f_int(&r, "responses", m->n_responses, true);
+            f_int(&r, "votes", m->n_votes, true);
+            f_str(&r, table ? "model A" : "model_a", p ? p->name[0] : "", true);
+            f_str(&r, table ? "model B" : "model_b", p ? p->name[1] : "", true);
+            f_int(&r, table ? "A wins" : "wins_a", v ? v[0] : 0, true);
+            f_int(&r, table ? "B wins" : "wins_b", v ? v[1] : 0, true);
+            f_int(&r, "ties", v ? v[2] : 0, true);
+            f_int(&r, table ? "both bad" : "both_bad", v ? v[3] : 0, true);
+            rows_end(&r);
+        }
+    }
+    rows_finish(&r, "no machine contributed");
+}
+
 /* Summary rows: machine formats get exact numbers, tables get what a reader wants to see. */
 static void summary_tables(LabOut *o, LabExportFormat fmt, const LabStats *s) {
     bool table = fmt == LAB_FMT_MD || fmt == LAB_FMT_TEX;
@@ -702,6 +737,10 @@ static void summary_tables(LabOut *o, LabExportFormat fmt, const LabStats *s) {
         rows_end(&r);
     }
     rows_finish(&r, "no models in the record");
+    if (show_machines(s)) {
+        heading(o, fmt, "Per machine (pooled with ablab merge)");
+        machine_rows(o, fmt, s);
+    }
     if (fmt == LAB_FMT_JSONL) {
         out_printf(o, "{\"kind\":\"agreement\",\"method\":\"%s\",\"items\":%d,\"kappa\":", s->kappa_kind,
                    s->kappa_items);
@@ -771,6 +810,26 @@ static void methods(LabOut *o, LabExportFormat fmt, const LabStats *s) {
                    "entr%s across sessions). ",
                f->n_responses, pl(f->n_responses), s->n_pairs_complete, pl(s->n_pairs_complete), s->n_prompts,
                pl(s->n_prompts), f->n_prompt_entries, f->n_prompt_entries == 1 ? "y" : "ies");
+    /* where it was recorded: the machines the record itself names (schema 11's sources) */
+    if (s->n_machines > 1) {
+        buf_printf(pb, "They were recorded on %zu machines and pooled into one record with ablab merge (each "
+                       "machine's share is tabled per machine): ", s->n_machines);
+        for (size_t i = 0; i < s->n_machines; i++) {
+            const LabMachineStats *m = &s->machines[i];
+            if (i == 8) {
+                buf_printf(pb, " and %zu more", s->n_machines - 8);
+                break;
+            }
+            buf_printf(pb, "%s%s", i == 0 ? "" : i + 1 == s->n_machines ? " and " : ", ", m->host);
+            if (m->file[0] && strcmp(m->file, m->host)) buf_printf(pb, " (from %s)", m->file);
+            buf_printf(pb, " with %d response%s and %d vote%s", m->n_responses, pl(m->n_responses), m->n_votes,
+                       pl(m->n_votes));
+        }
+        buf_puts(pb, ". ");
+    } else if (s->n_machines == 1 && !s->machines[0].own) {
+        buf_printf(pb, "All of it was recorded on one machine (%s) and merged into this record from %s. ",
+                   s->machines[0].host, s->machines[0].file[0] ? s->machines[0].file : "another record");
+    }
     if (f->n_responses) {
         if (f->same_sampling)
             buf_printf(pb, "Every response was generated with temperature %g, top-k %d, top-p %g, min-p %g, repetition "
@@ -834,7 +893,13 @@ static void methods(LabOut *o, LabExportFormat fmt, const LabStats *s) {
         buf_printf(pb, "Agreement between raters is %s's %s over %d prompt%s rated by two or more raters. ",
                    !strcmp(s->kappa_kind, "cohen") ? "Cohen" : "Fleiss", tex ? "kappa" : "κ", s->kappa_items,
                    pl(s->kappa_items));
-    if (f->n_responses) {
+    if (f->n_responses && !f->same_cpu) {
+        char th[32];
+        if (f->threads_min == f->threads_max) snprintf(th, sizeof th, "%d", f->threads_min);
+        else snprintf(th, sizeof th, "%d–%d", f->threads_min, f->threads_max);
+        buf_printf(pb, "Both models ran concurrently on each machine's CPU (the CPUs differ; each response records "
+                       "its own), %s thread%s each, with ablab %s.", th, pl(f->threads_max), f->version);
+    } else if (f->n_responses) {
         if (f->threads_min == f->threads_max)
             buf_printf(pb, "Both models ran concurrently on the CPU (%s), %d thread%s each, with ablab %s.", f->cpu,
                        f->threads_min, pl(f->threads_min), f->version);
@@ -946,6 +1011,8 @@ static int export_one(Lab *l, const LabExportOpts *o, LabExportWhat what, const 
         else rc = lab_svg_scores(&out, s);
     } else if (what == LAB_EXPORT_SUMMARY) {
         rc = write_summary(l, &out, o, s, false, e);
+    } else if (!strcmp(name, "machines")) {
+        machine_rows(&out, o->format, s);
     } else if (!strcmp(name, "models")) {
         /* CSV keeps one table per file: the per-model summary gets its own */
         Rows r = {.o = &out, .fmt = o->format};
@@ -1012,6 +1079,8 @@ int lab_export(Lab *l, const LabExportOpts *o, LabErr *e) {
             if (!rc) rc = export_one(l, &op, LAB_EXPORT_SESSIONS, op.out_path, "sessions", &s, e);
             if (!rc) rc = export_one(l, &op, LAB_EXPORT_SUMMARY, op.out_path, "summary", &s, e);
             if (!rc && op.format == LAB_FMT_CSV) rc = export_one(l, &op, LAB_EXPORT_ALL, op.out_path, "models", &s, e);
+            if (!rc && op.format == LAB_FMT_CSV && show_machines(&s))
+                rc = export_one(l, &op, LAB_EXPORT_ALL, op.out_path, "machines", &s, e);
         }
     } else if (op.what == LAB_EXPORT_ALL) {
         /* md / tex: one document — methods, summary tables, sessions */

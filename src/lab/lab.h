@@ -699,12 +699,25 @@ typedef struct {
     int top_k, max_tokens;
     int threads_min, threads_max;
     char cpu[128], version[32];       /* of the first response */
+    bool same_cpu;                    /* every response names that CPU */
+    int n_machines;                   /* machines (record sources) whose responses or votes are pooled */
     int64_t first_ms, last_ms;        /* first and last response (unix ms) */
     char raters[256];                 /* named raters, comma-separated (cut with "..." if long) */
 } LabFacts;
 
+/* One machine's share of what was pooled (a record's own machine, or one merged into it with
+ * `ablab merge`; schema 11). */
+typedef struct {
+    int64_t id;
+    char uuid[40], host[LAB_NAME_MAX], file[LAB_NAME_MAX]; /* file: the record it was merged from, "" */
+    bool own;                /* the record's own machine */
+    int n_sessions, n_responses, n_votes;
+    int *pair_votes;         /* [n_pairs][4]: wins of pairs[k].name[0], of name[1], ties, both bad */
+} LabMachineStats;
+
 typedef struct {
     LabPairStats *pairs; size_t n_pairs;
+    LabMachineStats *machines; size_t n_machines; /* those with responses or votes in scope, record order */
     LabModelStats *models; size_t n_models;
     int n_sessions;          /* sessions that contributed (sum of facts.n_sessions_kind) */
     int n_prompts;           /* distinct prompt texts among the response pairs in scope */

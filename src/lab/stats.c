@@ -29,6 +29,7 @@ typedef struct {
     bool in_scope;       /* passes the session, study and source filters */
     bool contributed;    /* a response or a counted rating of it is in the statistics */
     char *participant;
+    int64_t source_id;   /* the machine it was recorded on */
 } Sess;
 
 typedef struct {
@@ -53,7 +54,7 @@ static int add_session(const DbSession *x, void *ud) {
     const LabScope *sc = c->scope;
     Sess *o = &c->v[c->n];
     *o = (Sess){.id = x->id, .study_id = x->study_id, .kind = kind_index(x->kind),
-                .participant = strdup(x->participant ? x->participant : "")};
+                .participant = strdup(x->participant ? x->participant : ""), .source_id = x->source_id};
     if (!o->participant) {
         c->oom = true;
         return 1;
@@ -111,6 +112,7 @@ typedef struct {
     char *participant, *prompt;
     bool blind;
     char pacing;       /* the pair's recorded pacing: 't' together, 'n' natural, 0 none */
+    int64_t source_id; /* the machine the rating was given on */
 } Vote;
 
 typedef struct {
@@ -166,7 +168,8 @@ static int add_vote(const DbRating *r, void *ud) {
                 .model = {r->model_id[0], r->model_id[1]}, .choice = ch, .chosen_side = r->chosen_side,
                 .score = {r->score[0], r->score[1]}, .participant = strdup(r->participant),
                 .prompt = strdup(r->prompt ? r->prompt : ""), .blind = r->blind,
-                .pacing = !r->pacing ? 0 : !strcmp(r->pacing, "together") ? 't' : !strcmp(r->pacing, "natural") ? 'n' : 0};
+                .pacing = !r->pacing ? 0 : !strcmp(r->pacing, "together") ? 't' : !strcmp(r->pacing, "natural") ? 'n' : 0,
+                .source_id = r->source_id};
     if (!v->participant || !v->prompt) {
         free(v->participant);
         free(v->prompt);
@@ -191,8 +194,8 @@ typedef struct {
     size_t n_pairs, cap_pairs;
     bool any_blind, any_open, oom;
     Sessions *sessions;
-    /* facts: every response's seed, prompt id; each pair's prompt text */
-    int64_t *seeds, *prompt_ids;
+    /* facts: every response's seed, prompt id, machine; each pair's prompt text */
+    int64_t *seeds, *prompt_ids, *sources;
     char **texts;
     size_t n_resp, cap_resp, n_texts;
     LabFacts *f;
@@ -208,11 +211,14 @@ static int add_fact(Resp *c, const DbResponse *r) {
         if (b) c->prompt_ids = b;
         char **t = realloc(c->texts, cap * sizeof *t);
         if (t) c->texts = t;
-        if (!a || !b || !t) return -1;
+        int64_t *m = realloc(c->sources, cap * sizeof *m);
+        if (m) c->sources = m;
+        if (!a || !b || !t || !m) return -1;
         c->cap_resp = cap;
     }
     c->seeds[c->n_resp] = r->seed;
     c->prompt_ids[c->n_resp] = r->prompt_id;
+    c->sources[c->n_resp] = r->source_id;
     c->n_resp++;
     LabFacts *f = c->f;
     if (!c->first) {
@@ -228,7 +234,11 @@ static int add_fact(Resp *c, const DbResponse *r) {
         lab_copy_name(f->cpu, sizeof f->cpu, r->cpu_model);
         lab_copy_name(f->version, sizeof f->version, r->build_version);
         f->first_ms = f->last_ms = r->created_ms;
+        f->same_cpu = true;
     }
+    char cpu[sizeof f->cpu];
+    lab_copy_name(cpu, sizeof cpu, r->cpu_model);
+    if (strcmp(cpu, f->cpu)) f->same_cpu = false;
     if (r->temp != f->temp || r->top_k != f->top_k || r->top_p != f->top_p || r->min_p != f->min_p ||
         r->repeat_penalty != f->repeat_penalty || r->max_tokens != f->max_tokens)
         f->same_sampling = false;
@@ -368,6 +378,7 @@ static void free_resp(Resp *r) {
     free(r->texts);
     free(r->seeds);
     free(r->prompt_ids);
+    free(r->sources);
 }
 
 static int cmp_vote_item(const void *pa, const void *pb, void *ctx) {
@@ -628,6 +639,72 @@ static int facts(Collect *c, Resp *rs, Sessions *ss, LabStats *out) {
     return 0;
 }
 
+static int add_source(const DbSource *x, void *ud) {
+    LabStats *s = ud;
+    LabMachineStats *n = realloc(s->machines, (s->n_machines + 1) * sizeof *n);
+    if (!n) return 1;
+    s->machines = n;
+    LabMachineStats *m = &n[s->n_machines++];
+    memset(m, 0, sizeof *m);
+    m->id = x->id;
+    m->own = x->is_self;
+    lab_copy_name(m->uuid, sizeof m->uuid, x->uuid);
+    lab_copy_name(m->host, sizeof m->host, x->host);
+    lab_copy_name(m->file, sizeof m->file, x->file);
+    return 0;
+}
+
+static LabMachineStats *machine_of(LabStats *s, int64_t id) {
+    for (size_t i = 0; i < s->n_machines; i++)
+        if (s->machines[i].id == id) return &s->machines[i];
+    return NULL;
+}
+
+/* The pair of out->pairs a vote counts for, and whether its models are the other way round. */
+static size_t pair_of(const LabStats *s, const Vote *v, int *flip) {
+    for (size_t k = 0; k < s->n_pairs; k++) {
+        const LabPairStats *x = &s->pairs[k];
+        *flip = x->model_id[0] == v->model[1] && x->model_id[1] == v->model[0];
+        if (*flip || (x->model_id[0] == v->model[0] && x->model_id[1] == v->model[1])) return k;
+    }
+    return s->n_pairs;
+}
+
+/* Each machine's share: its sessions, responses and votes (per model pair); machines with none in
+ * the scope are dropped. */
+static int machines(const Collect *c, const Resp *rs, const Sessions *ss, LabStats *out) {
+    for (size_t i = 0; i < out->n_machines; i++) {
+        LabMachineStats *m = &out->machines[i];
+        if (!(m->pair_votes = calloc(out->n_pairs * 4 + 1, sizeof *m->pair_votes))) return -1;
+    }
+    for (size_t i = 0; i < ss->n; i++) {
+        LabMachineStats *m = ss->v[i].contributed ? machine_of(out, ss->v[i].source_id) : NULL;
+        if (m) m->n_sessions++;
+    }
+    for (size_t i = 0; i < rs->n_resp; i++) {
+        LabMachineStats *m = machine_of(out, rs->sources[i]);
+        if (m) m->n_responses++;
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        LabMachineStats *m = machine_of(out, c->v[i].source_id);
+        if (!m) continue;
+        m->n_votes++;
+        int flip;
+        size_t k = pair_of(out, &c->v[i], &flip);
+        if (k == out->n_pairs) continue;
+        int ch = c->v[i].choice;
+        m->pair_votes[k * 4 + (ch < 2 ? ch ^ flip : ch)]++;
+    }
+    size_t keep = 0;
+    for (size_t i = 0; i < out->n_machines; i++) {
+        if (out->machines[i].n_responses || out->machines[i].n_votes) out->machines[keep++] = out->machines[i];
+        else free(out->machines[i].pair_votes);
+    }
+    out->n_machines = keep;
+    out->facts.n_machines = (int)keep;
+    return 0;
+}
+
 char *lab_stats_header(const LabStats *s) {
     const LabFacts *f = &s->facts;
     Buf b = {0};
@@ -668,6 +745,7 @@ int lab_stats(Lab *l, const LabStatsQuery *q, LabStats *out, LabErr *e) {
     Resp rs = {.sessions = &ss, .f = &out->facts};
     pthread_mutex_lock(&l->mu);
     int rc = db_models_each(l->db, add_model, out, e);
+    if (!rc) rc = db_sources_each(l->db, add_source, out, e);
     if (!rc) rc = db_sessions_each(l->db, sc.session_id, add_session, &ss, e);
     if (!rc && !ss.oom) rc = resolve_studies(l->db, &ss, e);
     if (!rc && !ss.oom) rc = db_ratings_each(l->db, sc.session_id, true, add_vote, &c, e);
@@ -844,6 +922,10 @@ int lab_stats(Lab *l, const LabStatsQuery *q, LabStats *out, LabErr *e) {
     }
     out->n_models = keep;
 
+    if (machines(&c, &rs, &ss, out)) {
+        rc = lab_err(e, LAB_ENOMEM, "out of memory");
+        goto fail;
+    }
     agreement(c.v, c.n, out);
     free_votes(&c);
     free_resp(&rs);
@@ -865,5 +947,7 @@ void lab_stats_free(LabStats *s) {
     }
     free(s->models);
     free(s->pairs);
+    for (size_t i = 0; i < s->n_machines; i++) free(s->machines[i].pair_votes);
+    free(s->machines);
     memset(s, 0, sizeof *s);
 }

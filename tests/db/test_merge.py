@@ -4,8 +4,9 @@ session (one is a copy of another that went on) and one conflicting rating, plus
 by the schema-10 code (tests/fixtures/db/v10-run.db): the counts add up, merging again changes
 nothing, the inputs' sha256 are unchanged, the order of the inputs does not change what is pooled,
 and a bad input (not SQLite, newer, damaged, missing) names the file and leaves the output as it
-was. Checked with the sqlite3 CLI and Python's sqlite3."""
-import hashlib, os, re, shutil, sqlite3, subprocess, tempfile
+was; `stats` and `export` on the pooled record give each machine's share beside the pooled
+figures. Checked with the sqlite3 CLI and Python's sqlite3."""
+import csv, hashlib, json, os, re, shutil, sqlite3, subprocess, tempfile
 
 from checks import check, finish
 
@@ -177,6 +178,46 @@ with tempfile.TemporaryDirectory() as tmp:
                                                        "foreign_key_check") == "ok")
     check("full-text search reaches merged answers",
           sqlite_cli(path("class.db"), "SELECT count(*) FROM prompts_fts WHERE prompts_fts MATCH 'Lily'") == "1")
+
+    # ---- stats and export: each machine beside the pooled figures ----
+    p = ablab("stats", "--format", "json", "--db", path("class.db"))
+    st = json.loads(p.stdout) if p.returncode == 0 else {}
+    ms = st.get("machines", [])
+    check("stats names the three machines that recorded something", len(ms) == 3 and all(not m["own"] for m in ms),
+          p.stdout[-1500:] + p.stderr)
+    check("the machines' responses and votes add up to the pooled ones",
+          sum(m["responses"] for m in ms) == st.get("responses") and sum(m["votes"] for m in ms) == st.get("votes"),
+          [(m["host"], m["responses"], m["votes"]) for m in ms])
+    pooled = st.get("pairs", [{}])[0]
+    check("per machine, the votes of the model pair add up to the pooled wins and ties",
+          all(sum(m["pairs"][0][k] for m in ms) == pooled.get(k) for k in ("wins_a", "wins_b", "ties", "both_bad")),
+          (pooled, [m["pairs"] for m in ms]))
+    by_file = {m["merged_from"]: m for m in ms}
+    alice = sqlite3.connect(path("alice.db")).execute("SELECT uuid FROM sources WHERE is_self = 1").fetchone()[0]
+    check("alice's machine holds alice's session and carol's own one (a copy carries on as its source)",
+          by_file.get("alice.db", {}).get("uuid") == alice and by_file["alice.db"]["sessions"] == 2
+          and by_file["alice.db"]["responses"] == 8 and by_file.get("bob.db", {}).get("responses") == 4
+          and by_file.get("old.db", {}).get("host") == "old.db", ms)
+    p = ablab("stats", "--db", path("class.db"))
+    check("stats text has a per-machine table", p.returncode == 0 and "by machine (pooled with ablab merge):" in p.stdout
+          and "from old.db" in p.stdout, p.stdout[-800:])
+    p = ablab("export", "--what", "all", "--format", "md", "--db", path("class.db"))
+    md = p.stdout
+    check("export md: a per-machine table and a methods sentence from the record",
+          p.returncode == 0 and "### Per machine (pooled with ablab merge)" in md
+          and "They were recorded on 3 machines and pooled into one record with ablab merge" in md
+          and "old.db with 6 responses and 2 votes" in md and "(from bob.db) with 4 responses and 1 vote" in md, md[:3000])
+    p = ablab("export", "--what", "all", "--format", "csv", "--out", path("csv"), "--db", path("class.db"))
+    rows = list(csv.DictReader(open(path("csv/machines.csv")))) if p.returncode == 0 else []
+    check("export csv: machines.csv, one row per machine and model pair",
+          len(rows) == 3 and {r["merged_from"] for r in rows} == {"alice.db", "bob.db", "old.db"}
+          and sum(int(r["responses"]) for r in rows) == st.get("responses"), (p.stderr, rows))
+    p = ablab("export", "--what", "all", "--format", "md", "--db", path("bob.db"))
+    check("a record of one machine has no per-machine table or sentence",
+          p.returncode == 0 and "Per machine" not in p.stdout and "machines" not in p.stdout, p.stdout[:2000])
+    p = ablab("stats", "--format", "json", "--db", path("bob.db"))
+    check("stats json of one machine lists it as the record's own",
+          p.returncode == 0 and [m["own"] for m in json.loads(p.stdout)["machines"]] == [True], p.stdout[-600:])
 
     # ---- again: nothing changes ----
     dump = sqlite_cli(path("class.db"), ".dump")
