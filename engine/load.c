@@ -345,6 +345,9 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
     main_dtypes(m);
     if (o->quant && *o->quant && eng_model_requant(m, o->quant, e)) goto fail;
     m->requant_pending = false;
+    QType main_dt;
+    /* a model held in llama.cpp's block types computes attention as llama.cpp does (attn.c) */
+    m->attn_f16 = !qtype_parse(m->dtype, &main_dt) && qtype_is_block(main_dt);
     for (int i = 0; i < o->n_lora; i++)
         if (eng_lora_apply(m, o->lora[i], e)) goto fail;
     LOAD_PROGRESS(0.7);

@@ -164,6 +164,8 @@ struct EngModel {
     bool convert_halves;        /* F16/BF16 weights become F32 at load (default) */
     bool keep_mapped;           /* EngLoadOpts.mmap: the kernels read weights from the file mapping */
     bool requant_pending;       /* --quant converts the matrices after loading: copy none before */
+    bool attn_f16;              /* attention rounds q, k, v and probabilities to fp16 as llama.cpp's
+                                 * f16 cache does (ops.h): set when most weights are a block type */
     size_t att_bytes;           /* s.att, sized by the pool */
     /* resources released by eng_free */
     EngTensorInfo *tinfo; size_t n_tinfo; /* names owned */

@@ -3,13 +3,25 @@
  * One query (decode): per head, scores are dot products with the cached keys and the output a
  * weighted sum of the cached values. A prompt batch: per head and tile of ATT_ROWS queries, the
  * scores S = Q K^T and the output O = softmax(S) V are two matrix products (gemm.c's kernel, or
- * sgemm), with the causal mask applied to the tile's scores in between. */
+ * sgemm), with the causal mask applied to the tile's scores in between.
+ *
+ * For models whose matrices are llama.cpp's block types (EngModel.attn_f16), queries, keys, values
+ * and probabilities are rounded to fp16 as llama.cpp's default f16 cache holds them and its f16
+ * products read them: with activations rounded to int8 before every quantized product, a tiny
+ * difference upstream of a rounding becomes a whole step of it, so the two engines agree on a
+ * quantized file only as closely as their inputs to each rounding do (docs/speed.md). */
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
 
 #include "gemm.h"
+#include "half.h"
 #include "ops.h"
+
+/* x to the nearest fp16 and back (round to nearest even, as ggml's fp32 -> fp16 conversion) */
+static void round_f16(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
+}
 
 static void attn_one_task(void *ud, int wi, int nw) {
     const OpAttn *a = ud;
@@ -30,6 +42,7 @@ static void attn_one_task(void *ud, int wi, int nw) {
             att[s] = dot(k, q, (size_t)hd) * scale;
         }
         op_softmax(att + s0, len - s0);
+        if (a->f16) round_f16(att + s0, (size_t)(len - s0));
         float *o = a->out + (size_t)t * a->n_head * hd + (size_t)h * hd;
         memset(o, 0, (size_t)hd * sizeof *o);
         for (int s = s0; s < len; s++) {
@@ -63,6 +76,7 @@ static void attn_tile(const OpAttn *a, int h, int t0, int tn, float *S, float *p
         op_softmax(row + lo, valid - lo);
         memset(row, 0, (size_t)lo * sizeof *row);                    /* the sliding window */
         memset(row + valid, 0, (size_t)(len - valid) * sizeof *row); /* the causal mask */
+        if (a->f16) round_f16(row + lo, (size_t)(valid - lo));
     }
     if (pack) {
         GemmB vb = {QT_F32, V, (size_t)a->kv_dim * sizeof(float), true};
@@ -87,6 +101,13 @@ static void attn_batch_task(void *ud, int wi, int nw) {
 }
 
 void op_attention(const OpAttn *a, EngPool *pool) {
+    if (a->f16) { /* llama.cpp stores K and V as f16 and multiplies Q into K as f16 */
+        for (int t = 0; t < a->n; t++) {
+            round_f16(a->q + (size_t)t * a->q_stride, (size_t)a->n_head * (size_t)a->head_dim);
+            round_f16(a->k_cache + (size_t)(a->p0 + t) * a->kv_dim, (size_t)a->kv_dim);
+            round_f16(a->v_cache + (size_t)(a->p0 + t) * a->kv_dim, (size_t)a->kv_dim);
+        }
+    }
     void (*task)(void *, int, int) = a->n > 1 ? attn_batch_task : attn_one_task;
     if ((size_t)a->n * a->n_head * (size_t)(a->p0 + a->n) * (size_t)a->head_dim < (1u << 16)) task((void *)a, 0, 1);
     else eng_pool_run(pool, task, (void *)a);

@@ -6,6 +6,9 @@
  *        sgemm, so each weight is converted once per call.
  *   The output rows of W are split over the model's thread pool (each thread one block), so a
  *        model's speed follows its own thread budget and OpenBLAS stays at one thread.
+ *   Block-quantized weights (Q8_0, Q4_0 .. Q6_K) meet activations rounded first to the int8 blocks
+ *        llama.cpp rounds them to for that type (actq.h), so that ablab and llama.cpp compute the
+ *        same products of the same file up to the order of float additions.
  * Transposed (GPT-2 Conv1D, stored [in][out]) F32 matrices use BLAS's transpose flag on the
  * mapped file: y = W^T x with W[in][out] is sgemv(Trans) over a block of W's columns. */
 #include <cblas.h>
@@ -13,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actq.h"
 #include "gemm.h"
 #include "matmul.h"
 
@@ -169,12 +173,36 @@ static void mm_lowrank(const EngTensor *W, const float *X, int n, float *Y) {
         }
 }
 
+/* x rounded for W's type into buf (stack) or the heap; q8r.c rounds Q8R's x itself. NULL when W
+ * reads float activations, or when there is no memory for a long row (x is then used as it is). */
+#define MM_STACK_COLS 4096
+static float *round_x(const EngTensor *W, const float *x, float *buf) {
+    ActType a = actq_type((QType)W->dt);
+    if (a == ACT_NONE || W->dt == ENG_DT_Q8R) return NULL;
+    float *xr = W->cols <= MM_STACK_COLS ? buf : malloc((size_t)W->cols * sizeof *xr);
+    if (xr) actq_round_f32(a, x, xr, (size_t)W->cols);
+    return xr;
+}
+
 void mm_vec(const EngTensor *W, const float *x, float *y, EngPool *pool) {
-    mm_run(W, x, 1, y, pool, NULL);
+    float buf[MM_STACK_COLS];
+    float *xr = round_x(W, x, buf);
+    mm_run(W, xr ? xr : x, 1, y, pool, NULL);
+    if (xr != buf) free(xr);
     if (W->lora) mm_lowrank(W, x, 1, y);
 }
 
 void mm_batch(const EngTensor *W, const float *X, int n, float *Y, EngPool *pool, float *pack) {
-    mm_run(W, X, n, Y, pool, n > 1 && gemm_available() ? pack : NULL);
+    if (n == 1) {
+        mm_vec(W, X, Y, pool);
+        return;
+    }
+    /* the activations rounded as ggml rounds them for this weight type (actq.h); the adapters see
+     * them unrounded, as llama.cpp's float LoRA matrices do */
+    ActType a = actq_type((QType)W->dt);
+    float *xr = a != ACT_NONE ? malloc((size_t)n * (size_t)W->cols * sizeof *xr) : NULL; /* NULL: x as it is */
+    if (xr) actq_round_f32(a, X, xr, (size_t)n * (size_t)W->cols);
+    mm_run(W, xr ? xr : X, n, Y, pool, n > 1 && gemm_available() ? pack : NULL);
+    free(xr);
     if (W->lora) mm_lowrank(W, X, n, Y);
 }

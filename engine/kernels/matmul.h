@@ -7,7 +7,8 @@
 
 /* ---------- kernels (matmul.c) ------------------------------------------------------------------ */
 /* y[rows] = W x[cols], rows split over the pool's threads; plus scale B (A x) for each unmerged
- * LoRA pair of W (W->lora). */
+ * LoRA pair of W (W->lora). For block-quantized W, x is first rounded to int8 blocks as llama.cpp
+ * rounds it for that weight type (actq.h), in mm_vec and mm_batch alike. */
 void mm_vec(const EngTensor *W, const float *x, float *y, EngPool *pool);
 /* Y[n][rows] = X[n][cols] W^T (a prompt batch: gemm.c's kernel or sgemm; n == 1 goes to mm_vec),
  * over pool with the per-thread packing scratch pack ([threads][GEMM_PACK_FLOATS], gemm.h). */

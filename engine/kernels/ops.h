@@ -51,14 +51,17 @@ void op_rope(float *v, int n_heads, int head_dim, int rot_dim, const float *cos_
  * [threads][GEMM_PACK_FLOATS] for gemm.c (sgemm runs instead where gemm.c cannot). Heads and
  * query tiles split over the pool. */
 typedef struct {
-    const float *q; int q_stride;
-    const float *k_cache, *v_cache; int kv_dim;
+    float *q; int q_stride;
+    float *k_cache, *v_cache; int kv_dim;
     float *out;
     float *att; int ctx;
     float *pack;
     int n, p0, n_head, n_kv_head, head_dim;
     float scale;    /* score scale; 0: 1/sqrt(head_dim) */
     int window;     /* sliding window: a query at p sees keys p-window+1 .. p; 0: all before it */
+    /* round as llama.cpp's default f16 KV cache and its f16 products do: the n queries and the n
+     * new cache rows (positions p0 ..) in place, and the probabilities before they weight V */
+    bool f16;
 } OpAttn;
 void op_attention(const OpAttn *a, EngPool *pool);
 

@@ -10,9 +10,9 @@
  * (the zeros only for rows of 512 bytes and more; see q8r_row_bytes)
  *
  * and the activations are quantized once per product to int8 blocks of 32 (as ggml does for its
- * q8_0 x q8_0 dot: d = max|x| / 127 rounded to fp16, q = round(x / d)). Then one AVX-512 VNNI
- * instruction (vpdpbusd: unsigned x signed bytes, summed in fours into 32-bit lanes) multiplies two
- * blocks at once. The +128 offset makes the weights unsigned; its contribution, 128 times the sum
+ * q8_0 x q8_0 dot: d = max|x| / 127 rounded to fp16, q = round(x 127 / max|x|), ties to even;
+ * actq.h). Then one AVX-512 VNNI instruction (vpdpbusd: unsigned x signed bytes, summed in fours
+ * into 32-bit lanes) multiplies two blocks at once. The +128 offset makes the weights unsigned; its contribution, 128 times the sum
  * of each lane's four activations, depends on x only and is subtracted up front by starting each
  * lane's sum at -128 x that sum. The integer sums are exact, so the only errors are the two
  * quantizations, and every path (VNNI, portable) computes the same block sums.
@@ -142,7 +142,8 @@ static void q8r_prep(const float *x, size_t n, Q8RX *X) {
         const float *xb = x + b * QK8_0;
         float amax = 0;
         for (int j = 0; j < QK8_0; j++) amax = fmaxf(amax, fabsf(xb[j]));
-        float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f, dr = fp16_to_fp32(fp32_to_fp16(d));
+        /* ggml's x86 rule (actq.c): the multiplier is 127 / max|x|, not 1 / d */
+        float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f, dr = fp16_to_fp32(fp32_to_fp16(d));
         for (int j = 0; j < QK8_0; j++) q[j] = (int8_t)rintf(xb[j] * id); /* ties to even, as the SIMD path */
         for (int l = 0; l < 8; l++) {
             c[l] = -128 * ((int32_t)q[4 * l] + q[4 * l + 1] + q[4 * l + 2] + q[4 * l + 3]);
@@ -222,7 +223,7 @@ T_VNNI static void q8r_prep_avx512(const float *x, size_t n, Q8RX *X) {
             }
             __m512 v0 = _mm512_loadu_ps(x + b * QK8_0), v1 = _mm512_loadu_ps(x + b * QK8_0 + 16);
             float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
-            float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+            float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
             dr[h] = _cvtsh_ss(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
             __m512 vid = _mm512_set1_ps(id);
             _mm_storeu_si128((__m128i *)q, _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v0, vid))));

@@ -33,7 +33,7 @@ void gpt2_forward(EngModel *m, const int *ids, int n, float *all_logits) {
         }
         OpAttn a = {.q = s->q, .q_stride = 3 * dim, .k_cache = kc, .v_cache = vc, .kv_dim = dim, .out = s->att_out,
                     .att = s->att, .ctx = s->ctx, .pack = s->pack, .n = n, .p0 = p0,
-                    .n_head = c->n_head, .n_kv_head = c->n_head, .head_dim = hd};
+                    .n_head = c->n_head, .n_kv_head = c->n_head, .head_dim = hd, .f16 = m->attn_f16};
         op_attention(&a, m->pool);
         mm_batch(&L->c_proj, s->att_out, n, s->xb, m->pool, m->s.pack);
         op_add_bias(s->xb, L->c_proj_b, n, dim);

@@ -39,7 +39,7 @@ void llama_forward(EngModel *m, const int *ids, int n, float *all_logits) {
         }
         OpAttn a = {.q = s->q, .q_stride = qd, .k_cache = kc, .v_cache = vc, .kv_dim = kvd, .out = s->att_out,
                     .att = s->att, .ctx = s->ctx, .pack = s->pack, .n = n, .p0 = p0,
-                    .n_head = c->n_head, .n_kv_head = c->n_kv_head, .head_dim = hd, .scale = c->attn_scale};
+                    .n_head = c->n_head, .n_kv_head = c->n_kv_head, .head_dim = hd, .scale = c->attn_scale, .f16 = m->attn_f16};
         op_attention(&a, m->pool);
         mm_batch(&L->wo, s->att_out, n, s->xb, m->pool, m->s.pack);
         op_add_bias(s->xb, L->bo, n, dim);

@@ -33,7 +33,7 @@ void phi_forward(EngModel *m, const int *ids, int n, float *all_logits) {
         }
         OpAttn a = {.q = s->q, .q_stride = qd, .k_cache = kc, .v_cache = vc, .kv_dim = kvd, .out = s->att_out,
                     .att = s->att, .ctx = s->ctx, .pack = s->pack, .n = n, .p0 = p0,
-                    .n_head = c->n_head, .n_kv_head = c->n_kv_head, .head_dim = hd};
+                    .n_head = c->n_head, .n_kv_head = c->n_kv_head, .head_dim = hd, .f16 = m->attn_f16};
         op_attention(&a, m->pool);
         /* the MLP reads the same normed input (xb) before the attention's output overwrites it */
         mm_batch(&L->c_fc, s->xb, n, s->hb, m->pool, s->pack);

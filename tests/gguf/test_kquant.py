@@ -4,8 +4,8 @@
 committed), and ablab's logits on that file agree with llama.cpp's on it (committed summaries: its top
 token at every position, its logits at every position for every 64th vocabulary id, made by
 tools/refs/kquant_refs.py): the mean |difference| is a small share of the file's own error against
-f32, and the top token agrees at >= 95 % of positions. --quant at load gives the same logits as the
-file."""
+f32, and the top token agrees at >= 95 % of positions. --quant at load gives the logits of the file
+(up to the order of float additions)."""
 import concurrent.futures, hashlib, json, os, struct, subprocess, sys, tempfile
 
 from checks import check, finish
@@ -16,14 +16,17 @@ REF = os.path.join(os.environ["TEST_DATA_DIR"], "ref/kquant/scratch-shakespeare"
 SANDBOX = tempfile.mkdtemp()
 ENV = dict(os.environ, XDG_DATA_HOME=SANDBOX, XDG_CONFIG_HOME=SANDBOX, XDG_STATE_HOME=SANDBOX)
 
-# mean |ablab - llama.cpp| / the file's own error. Issue 17 asks for < 0.25. llama.cpp rounds every
-# activation vector to int8 (q8_K per 256 for the k-quants, q8_0/q8_1 per 32 otherwise) before its
-# integer dots; ablab multiplies float activations into the dequantized weights. That rounding moves
-# llama.cpp's logits by ~0.01-0.015 here whatever the weight type, which is under a quarter of the
-# error of the 2- to 5-bit types but not of q5_k_m's (0.27), q6_k's (0.47) or q8_0's (0.73): those
-# bounds are what is measured, with margin, not the issue's.
+# mean |ablab - llama.cpp| / the file's own error. Issue 17 asks for < 0.25. ablab rounds every
+# activation row to int8 blocks before a quantized product as llama.cpp does (q8_0 per 32 for
+# q4_0/q5_0/q8_0, q8_1 for q4_1/q5_1, q8_K per 256 for the k-quants) and, for these models, q, k, v
+# and the attention probabilities to fp16 as llama.cpp's f16 cache does. What is left is the two
+# engines' different order of float additions, which every rounding step turns into whole steps now
+# and then: ~0.006-0.010 here whatever the type (ablab against itself with its AVX2 instead of its
+# AVX-512 kernels: 0.005 on q8_0). Under a quarter of the error of every type but q6_k (0.29) and
+# q8_0 (0.53), whose own error is that small; their bounds are what is measured, with margin
+# (before the rounding: q5_k_m 0.27, q6_k 0.47, q8_0 0.73).
 BOUND = {"q4_0": 0.25, "q4_1": 0.25, "q5_0": 0.25, "q5_1": 0.25, "q2_k": 0.25, "q3_k_m": 0.25,
-         "q4_k_m": 0.25, "q5_k_m": 0.35, "q6_k": 0.6, "q8_0": 0.85}
+         "q4_k_m": 0.25, "q5_k_m": 0.25, "q6_k": 0.4, "q8_0": 0.65}
 
 
 def floats(path):
@@ -98,7 +101,11 @@ for k, p in enumerate(order, start=1):
 
 res = results.get("q4_k_m", {})
 if "load" in res:
-    same = isinstance(res["load"], tuple) and max(abs(a - b) for a, b in zip(res["load"], res["ab_flat"])) < 1e-4
-    check("--quant q4_k_m at load gives the logits of the q4_k_m file", same,
-          res["load"][-300:] if isinstance(res["load"], str) else "")
+    # the same weights, but the HF folder rotates halves where the GGUF file rotates pairs (its q/k
+    # rows permuted): equal sums in another order, which the int8 rounding of the activations
+    # spreads (0.003 here); a wrong type for one tensor moves the logits by ~0.05
+    ok = isinstance(res["load"], tuple)
+    d = sum(abs(a - b) for a, b in zip(res["load"], res["ab_flat"])) / len(res["ab_flat"]) if ok else 1
+    check(f"--quant q4_k_m at load gives the logits of the q4_k_m file (mean |difference| {d:.3g} < 0.01)",
+          ok and d < 0.01, res["load"][-300:] if not ok else d)
 finish()
