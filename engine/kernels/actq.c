@@ -117,27 +117,171 @@ void actq_quantize(ActType a, const float *x, void *dst, size_t n) {
     }
 }
 
-void actq_round_f32(ActType a, const float *x, float *out, size_t n) {
+/* ---------- the rounding in floats, on three paths with the same results ---------- */
+static void round_c(ActType a, const float *x, float *out, size_t n) {
     int8_t q[256];
     int16_t bs[16];
-    switch (a) {
-    case ACT_Q8_0:
-    case ACT_Q8_1:
-        for (size_t b = 0; b < n / 32; b++, x += 32, out += 32) {
-            float d;
-            block32(x, q, &d);
-            float dr = fp16_to_fp32(fp32_to_fp16(d));
-            for (int j = 0; j < 32; j++) out[j] = dr * (float)q[j];
-        }
-        break;
-    case ACT_Q8_K:
+    if (a == ACT_Q8_K) {
         for (size_t b = 0; b < n / 256; b++, x += 256, out += 256) {
             float d = block256(x, q, bs);
             for (int j = 0; j < 256; j++) out[j] = d * (float)q[j];
         }
-        break;
-    default:
-        if (out != x) memmove(out, x, n * sizeof *out);
-        break;
+        return;
     }
+    for (size_t b = 0; b < n / 32; b++, x += 32, out += 32) {
+        float d;
+        block32(x, q, &d);
+        float dr = fp16_to_fp32(fp32_to_fp16(d));
+        for (int j = 0; j < 32; j++) out[j] = dr * (float)q[j];
+    }
+}
+
+static void round_f16_c(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define ACTQ_X86 1
+#define T_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define T_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
+
+/* The same operations as round_c: the largest |x| is exact whatever the order, v * id rounds once,
+ * cvtps2dq rounds to nearest even as round_even does (|v| <= 127.5), and d q is one product. */
+T_AVX512 static void round_avx512(ActType a, const float *x, float *out, size_t n) {
+    if (a == ACT_Q8_K) {
+        for (size_t b = 0; b < n / 256; b++, x += 256, out += 256) {
+            __m512 m = _mm512_setzero_ps();
+            for (int j = 0; j < 256; j += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + j)));
+            float amax = _mm512_reduce_max_ps(m), mx = 0;
+            if (!(amax > 0.0f)) { /* all zero (or NaN): zeros, as block256 */
+                memset(out, 0, 256 * sizeof *out);
+                continue;
+            }
+            for (int j = 0; j < 256; j += 16) { /* the first value of largest |x|, with its sign */
+                __mmask16 k = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + j)), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+                if (k) {
+                    mx = x[j + __builtin_ctz(k)];
+                    break;
+                }
+            }
+            float iscale = -127.0f / mx, d = 1.0f / iscale;
+            __m512 vs = _mm512_set1_ps(iscale), vd = _mm512_set1_ps(d);
+            __m512i top = _mm512_set1_epi32(127);
+            for (int j = 0; j < 256; j += 16) {
+                __m512i q = _mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + j), vs)), top);
+                _mm512_storeu_ps(out + j, _mm512_mul_ps(vd, _mm512_cvtepi32_ps(q)));
+            }
+        }
+        return;
+    }
+    for (size_t b = 0; b < n / 32; b++, x += 32, out += 32) {
+        __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+        float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        __m512 vid = _mm512_set1_ps(id), dr = _mm512_set1_ps(fp16_to_fp32(fp32_to_fp16(d)));
+        _mm512_storeu_ps(out, _mm512_mul_ps(dr, _mm512_cvtepi32_ps(_mm512_cvtps_epi32(_mm512_mul_ps(v0, vid)))));
+        _mm512_storeu_ps(out + 16, _mm512_mul_ps(dr, _mm512_cvtepi32_ps(_mm512_cvtps_epi32(_mm512_mul_ps(v1, vid)))));
+    }
+}
+
+T_AVX2 static float hmax8(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+T_AVX2 static void round_avx2(ActType a, const float *x, float *out, size_t n) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    if (a == ACT_Q8_K) {
+        for (size_t b = 0; b < n / 256; b++, x += 256, out += 256) {
+            __m256 m = _mm256_setzero_ps();
+            for (int j = 0; j < 256; j += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)));
+            float amax = hmax8(m), mx = 0;
+            if (!(amax > 0.0f)) {
+                memset(out, 0, 256 * sizeof *out);
+                continue;
+            }
+            for (int j = 0; j < 256; j += 8) {
+                int k = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)), _mm256_set1_ps(amax), _CMP_EQ_OQ));
+                if (k) {
+                    mx = x[j + __builtin_ctz((unsigned)k)];
+                    break;
+                }
+            }
+            float iscale = -127.0f / mx, d = 1.0f / iscale;
+            __m256 vs = _mm256_set1_ps(iscale), vd = _mm256_set1_ps(d);
+            __m256i top = _mm256_set1_epi32(127);
+            for (int j = 0; j < 256; j += 8) {
+                __m256i q = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + j), vs)), top);
+                _mm256_storeu_ps(out + j, _mm256_mul_ps(vd, _mm256_cvtepi32_ps(q)));
+            }
+        }
+        return;
+    }
+    for (size_t b = 0; b < n / 32; b++, x += 32, out += 32) {
+        __m256 v[4], m = _mm256_setzero_ps();
+        for (int g = 0; g < 4; g++) {
+            v[g] = _mm256_loadu_ps(x + 8 * g);
+            m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[g]));
+        }
+        float amax = hmax8(m);
+        float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        __m256 vid = _mm256_set1_ps(id), dr = _mm256_set1_ps(fp16_to_fp32(fp32_to_fp16(d)));
+        for (int g = 0; g < 4; g++)
+            _mm256_storeu_ps(out + 8 * g, _mm256_mul_ps(dr, _mm256_cvtepi32_ps(_mm256_cvtps_epi32(_mm256_mul_ps(v[g], vid)))));
+    }
+}
+
+/* vcvtps2ph rounds to nearest even, as fp32_to_fp16 */
+T_AVX512 static void round_f16_avx512(float *x, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(x + i, _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
+    round_f16_c(x + i, n - i);
+}
+
+T_AVX2 static void round_f16_avx2(float *x, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
+    round_f16_c(x + i, n - i);
+}
+#else
+#define ACTQ_X86 0
+#endif
+
+void actq_round_f32(ActType a, const float *x, float *out, size_t n) {
+    if (a == ACT_NONE) {
+        if (out != x) memmove(out, x, n * sizeof *out);
+        return;
+    }
+#if ACTQ_X86
+    QuantPath p = quant_path();
+    if (p == QUANT_PATH_AVX512) {
+        round_avx512(a, x, out, n);
+        return;
+    }
+    if (p == QUANT_PATH_AVX2) {
+        round_avx2(a, x, out, n);
+        return;
+    }
+#endif
+    round_c(a, x, out, n);
+}
+
+void actq_round_f16(float *x, size_t n) {
+#if ACTQ_X86
+    QuantPath p = quant_path();
+    if (p == QUANT_PATH_AVX512) {
+        round_f16_avx512(x, n);
+        return;
+    }
+    if (p == QUANT_PATH_AVX2) {
+        round_f16_avx2(x, n);
+        return;
+    }
+#endif
+    round_f16_c(x, n);
 }

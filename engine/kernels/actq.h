@@ -49,5 +49,10 @@ void actq_quantize(ActType a, const float *x, void *dst, size_t n);
  * which a float product does not see: ggml adds m s for a weight minimum m, the float kernel m d
  * sum(q)). */
 void actq_round_f32(ActType a, const float *x, float *out, size_t n);
+/* x[i] rounded to the nearest fp16 value (ties to even), in place: what llama.cpp's f16 KV cache and
+ * its f16 products keep of a float. */
+void actq_round_f16(float *x, size_t n);
+/* Both run on quant_path()'s path (AVX-512, AVX2 or portable) with the same results on each, for
+ * finite x (tests/gguf/test_actq.c). */
 
 #endif

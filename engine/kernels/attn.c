@@ -14,14 +14,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "actq.h"
 #include "gemm.h"
-#include "half.h"
 #include "ops.h"
-
-/* x to the nearest fp16 and back (round to nearest even, as ggml's fp32 -> fp16 conversion) */
-static void round_f16(float *x, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
-}
 
 static void attn_one_task(void *ud, int wi, int nw) {
     const OpAttn *a = ud;
@@ -42,7 +37,7 @@ static void attn_one_task(void *ud, int wi, int nw) {
             att[s] = dot(k, q, (size_t)hd) * scale;
         }
         op_softmax(att + s0, len - s0);
-        if (a->f16) round_f16(att + s0, (size_t)(len - s0));
+        if (a->f16) actq_round_f16(att + s0, (size_t)(len - s0));
         float *o = a->out + (size_t)t * a->n_head * hd + (size_t)h * hd;
         memset(o, 0, (size_t)hd * sizeof *o);
         for (int s = s0; s < len; s++) {
@@ -76,7 +71,7 @@ static void attn_tile(const OpAttn *a, int h, int t0, int tn, float *S, float *p
         op_softmax(row + lo, valid - lo);
         memset(row, 0, (size_t)lo * sizeof *row);                    /* the sliding window */
         memset(row + valid, 0, (size_t)(len - valid) * sizeof *row); /* the causal mask */
-        if (a->f16) round_f16(row + lo, (size_t)(valid - lo));
+        if (a->f16) actq_round_f16(row + lo, (size_t)(valid - lo));
     }
     if (pack) {
         GemmB vb = {QT_F32, V, (size_t)a->kv_dim * sizeof(float), true};
@@ -103,9 +98,9 @@ static void attn_batch_task(void *ud, int wi, int nw) {
 void op_attention(const OpAttn *a, EngPool *pool) {
     if (a->f16) { /* llama.cpp stores K and V as f16 and multiplies Q into K as f16 */
         for (int t = 0; t < a->n; t++) {
-            round_f16(a->q + (size_t)t * a->q_stride, (size_t)a->n_head * (size_t)a->head_dim);
-            round_f16(a->k_cache + (size_t)(a->p0 + t) * a->kv_dim, (size_t)a->kv_dim);
-            round_f16(a->v_cache + (size_t)(a->p0 + t) * a->kv_dim, (size_t)a->kv_dim);
+            actq_round_f16(a->q + (size_t)t * a->q_stride, (size_t)a->n_head * (size_t)a->head_dim);
+            actq_round_f16(a->k_cache + (size_t)(a->p0 + t) * a->kv_dim, (size_t)a->kv_dim);
+            actq_round_f16(a->v_cache + (size_t)(a->p0 + t) * a->kv_dim, (size_t)a->kv_dim);
         }
     }
     void (*task)(void *, int, int) = a->n > 1 ? attn_batch_task : attn_one_task;

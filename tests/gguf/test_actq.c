@@ -150,11 +150,58 @@ static void test_round_is_d_times_q(void **s) {
     rows_free(&r);
 }
 
+/* Every kernel path this CPU has rounds to the same floats, in blocks and to fp16: the fixture's rows
+ * and random ones with values of every magnitude, subnormal halves included. */
+static void test_paths_agree(void **s) {
+    (void)s;
+    Rows r;
+    rows_read(&r);
+    size_t n = r.n;
+    float *x = malloc(8 * n), *want = malloc(4 * n), *got = malloc(4 * n);
+    assert_non_null(x);
+    assert_non_null(want);
+    assert_non_null(got);
+    memcpy(x, r.x, 4 * n);
+    uint64_t st = 1234567;
+    for (size_t i = 0; i < n; i++) {
+        st = st * 6364136223846793005ull + 1442695040888963407ull;
+        float u = (float)(st >> 40) / (float)(1u << 24) * 2.0f - 1.0f;
+        x[n + i] = ldexpf(u, (int)((st >> 20) % 40) - 30);
+    }
+    static const char *const paths[] = {"avx2", "avx512"};
+    const ActType types[3] = {ACT_Q8_0, ACT_Q8_1, ACT_Q8_K};
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(quant_set_path("portable"), 0);
+        actq_round_f32(types[k], x, want, n);
+        for (int p = 0; p < 2; p++) {
+            if (quant_set_path(paths[p])) continue;
+            memset(got, 0xff, 4 * n);
+            actq_round_f32(types[k], x, got, n);
+            if (memcmp(got, want, 4 * n)) fail_msg("%s rounds type %d differently from portable", paths[p], (int)types[k]);
+        }
+    }
+    assert_int_equal(quant_set_path("portable"), 0);
+    memcpy(want, x + n, 4 * n);
+    actq_round_f16(want, n);
+    for (int p = 0; p < 2; p++) {
+        if (quant_set_path(paths[p])) continue;
+        memcpy(got, x + n, 4 * n);
+        actq_round_f16(got, n - 3); /* a tail shorter than a vector */
+        actq_round_f16(got + n - 3, 3);
+        if (memcmp(got, want, 4 * n)) fail_msg("%s rounds to fp16 differently from portable", paths[p]);
+    }
+    quant_set_path(NULL);
+    free(x);
+    free(want);
+    free(got);
+    rows_free(&r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_q8_0_as_ggml),     cmocka_unit_test(test_q8_1_as_ggml),
         cmocka_unit_test(test_q8_K_as_ggml),     cmocka_unit_test(test_fixture_has_ties),
-        cmocka_unit_test(test_round_is_d_times_q),
+        cmocka_unit_test(test_round_is_d_times_q), cmocka_unit_test(test_paths_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
