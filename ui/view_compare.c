@@ -480,8 +480,10 @@ static void draw_metrics(const Ui *ui, const UiPane *p, UiRect r, UiAttr a) {
     }
     char mem[32];
     fmt_bytes(mem, sizeof mem, (double)p->m.bytes_engine);
-    int col = d_printf(r, 0, 0, AT_DIM, " TTFT %.0f ms · %.1f tok/s · %d tok · mem %s", p->m.ttft_ms,
-                       p->m.decode_tok_s, p->m.n_gen, mem);
+    /* a remote arm's memory is the server's: unknown here, never shown as 0 */
+    int col = d_printf(r, 0, 0, AT_DIM, " TTFT %.0f ms · %.1f tok/s · %d tok · %s%s", p->m.ttft_ms,
+                       p->m.decode_tok_s, p->m.n_gen, p->m.remote ? "remote, mem unknown" : "mem ",
+                       p->m.remote ? "" : mem);
     if (p->done) d_printf(r, 0, col, a, " · %s", p->err[0] ? "error" : p->m.stop[0] ? p->m.stop : "done");
 }
 

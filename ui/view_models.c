@@ -108,6 +108,17 @@ static void model_box(const Ui *ui, UiRect r, int slot) {
         d_printf(in, 0, 0, AT_DIM, "no model: press %s or %s to load one", models_keys[MK_A].key, models_keys[MK_B].key);
         return;
     }
+    if (m->remote) { /* served elsewhere: what the server does not say is unknown, not 0 */
+        int y = 0;
+        d_printf(in, y++, 0, AT_NORMAL, "server        %s", m->path);
+        d_printf(in, y++, 0, AT_NORMAL, "model         %s (as the server names it)", m->served_model);
+        d_printf(in, y++, 0, AT_NORMAL, "parameters    unknown (remote)");
+        d_printf(in, y++, 0, AT_NORMAL, "memory        unknown (on the server)");
+        d_printf(in, y++, 0, AT_NORMAL, "prompts       %s", m->chat ? "chat: /v1/chat/completions (the server's template)"
+                                                                    : "raw: /v1/completions");
+        d_printf(in, y++, 0, AT_NORMAL, "reached in    %.0f ms (its model list)", m->load_ms);
+        return;
+    }
     char disk[32], mem[32], mapped[32], owned[32], kv[32], scratch[32];
     fmt_bytes(disk, sizeof disk, (double)m->bytes_on_disk);
     fmt_bytes(mem, sizeof mem, (double)m->bytes_memory);
