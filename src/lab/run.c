@@ -386,7 +386,8 @@ static void scaled_progress(double frac, void *ud) {
 
 /* Loads path, records it, and puts it in slot (under the lock, so lab_model_info never sees half). */
 /* A model served elsewhere: its model list asked (reachability, key, model id), a row in the
- * record whose path is the URL without credentials and whose name is the served model id. */
+ * record whose path is the URL without credentials then "#" and the served model id, and whose
+ * name is "MODEL @ HOST:PORT". */
 static int swap_in_remote(Lab *l, int slot, const char *path, void (*progress)(double, void *), void *ud, LabErr *e) {
     if (l->quant[slot] || l->n_lora[slot])
         return lab_err(e, LAB_EINVAL, "%s: a remote model cannot take --quant or LoRA adapters (the server chose its weights)",
@@ -406,7 +407,8 @@ static int swap_in_remote(Lab *l, int slot, const char *path, void (*progress)(d
     sha256_hex(ident, strlen(ident), hash);
     int64_t id = 0;
     if (!db_read_only(l->db)) {
-        DbModel dm = {.path = shown, .name = ri->model, .arch = "remote", .format = "remote", .dtype = "unknown",
+        /* the name says where it ran, so a local gpt2 and a served one are told apart when revealed */
+        DbModel dm = {.path = shown, .name = ri->name, .arch = "remote", .format = "remote", .dtype = "unknown",
                       .file_dtype = "", .tokenizer_kind = "server", .weights_sha256 = hash, .tokenizer_sha256 = "",
                       .load_ms = load_ms};
         pthread_mutex_lock(&l->mu);

@@ -153,7 +153,7 @@ with tempfile.TemporaryDirectory() as tmp:
     check("the partial answers are recorded with stop reason 'error'",
           len(remote) == 2 and all(r[1] == "Partial answer" and r[2] == "error" and r[3] == 2 for r in remote), rows)
     check("the remote rows: URL without credentials, the served model id, format 'remote', no tokens",
-          remote and all(r[9] == U("die") + "#m" and r[10] == "m" and r[11] == "remote" and r[8] in ("", "[]")
+          remote and all(r[9] == U("die") + "#m" and r[10] == "m @ 127.0.0.1:%d" % srv.server_address[1] and r[11] == "remote" and r[8] in ("", "[]")
                          for r in remote), remote)
     check("the local side's answers are stored beside them", len([r for r in rows if r[0] == 0]) == 2, rows)
     con.close()
