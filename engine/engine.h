@@ -291,6 +291,8 @@ typedef struct {
     int64_t n_tokens, n_same_top, n_windows;
     double sum_kl, sum_kl2, max_kl; /* KL(reference || model) per token, nats */
     double kl_mean, kl_sd, same_top_pct;
+    double kl_median, kl_p99;  /* per-token KL quantiles, linear between order statistics (numpy's
+                                  default), as llama-perplexity's "Median KLD" and "99.0% KLD" */
     double sum_nll, ref_sum_nll, token_ppl, ref_token_ppl;
     double ms;
 } EngKlResult;

@@ -48,6 +48,8 @@ typedef struct {
     double *lp, *lp_ref;      /* [V] (KL mode) */
     EngEvalResult *r;
     EngKlResult *kl;
+    double *kls;              /* KL mode: every scored token's KL, for the quantiles */
+    size_t n_kls, cap_kls;
 } Ev;
 
 /* Runs s[b, e) as a fresh sequence in each model and scores targets [from, e). */
@@ -73,6 +75,14 @@ static int eval_window(Ev *E, const int *s, int64_t b, int64_t e, int64_t from, 
             E->kl->ref_sum_nll -= log_prob(rrow, V, s[t], E->lp_ref);
             double kl = 0;
             for (int v = 0; v < V; v++) kl += exp(E->lp_ref[v]) * (E->lp_ref[v] - E->lp[v]);
+            if (E->n_kls == E->cap_kls) {
+                size_t cap = E->cap_kls ? 2 * E->cap_kls : 1024;
+                double *v = realloc(E->kls, cap * sizeof *v);
+                if (!v) return lab_err(err, LAB_ENOMEM, "out of memory");
+                E->kls = v;
+                E->cap_kls = cap;
+            }
+            E->kls[E->n_kls++] = kl;
             E->kl->sum_kl += kl;
             E->kl->sum_kl2 += kl * kl;
             if (kl > E->kl->max_kl) E->kl->max_kl = kl;
@@ -135,6 +145,7 @@ static int eval_alloc(Ev *E, bool kl, LabErr *err) {
 }
 
 static void eval_free(Ev *E) {
+    free(E->kls);
     free(E->lg);
     free(E->lg_ref);
     free(E->lp);
@@ -172,6 +183,19 @@ int eng_eval_text(EngModel *m, const char *text, const EngEvalOpts *o, EngEvalRe
     return rc;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The q-quantile of sorted v[0..n) with linear interpolation between order statistics. */
+static double quantile_sorted(const double *v, size_t n, double q) {
+    double h = q * (double)(n - 1);
+    size_t lo = (size_t)h;
+    if (lo + 1 >= n) return v[n - 1];
+    return v[lo] + (h - (double)lo) * (v[lo + 1] - v[lo]);
+}
+
 int eng_eval_kl_ids(EngModel *m, EngModel *ref, const int *ids, size_t n, const EngEvalOpts *o, EngKlResult *r,
                     LabErr *e) {
     memset(r, 0, sizeof *r);
@@ -182,8 +206,13 @@ int eng_eval_kl_ids(EngModel *m, EngModel *ref, const int *ids, size_t n, const 
     Ev E = {.m = m, .ref = ref, .kl = r};
     double t0 = now_ms();
     int rc = eval_alloc(&E, true, e) || eval_run(&E, ids, (int64_t)n, o, &r->n_windows, e) ? -1 : 0;
-    eval_free(&E);
     r->ms = now_ms() - t0;
+    if (E.n_kls) {
+        qsort(E.kls, E.n_kls, sizeof *E.kls, cmp_double);
+        r->kl_median = quantile_sorted(E.kls, E.n_kls, 0.5);
+        r->kl_p99 = quantile_sorted(E.kls, E.n_kls, 0.99);
+    }
+    eval_free(&E);
     if (r->n_tokens) {
         double nt = (double)r->n_tokens;
         r->kl_mean = r->sum_kl / nt;

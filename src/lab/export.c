@@ -245,6 +245,7 @@ static void rows_begin(Rows *r) {
     r->col = 0;
     buf_clear(&r->line);
     if (r->fmt == LAB_FMT_JSONL) buf_putc(&r->line, '{');
+    if (r->fmt == LAB_FMT_JSON) buf_puts(&r->line, r->row ? ",\n  {" : "  {"); /* an array's elements */
     if (r->fmt == LAB_FMT_MD) buf_puts(&r->line, "|");
 }
 
@@ -281,6 +282,7 @@ static void rows_field(Rows *r, const char *name, const char *text, bool is_num,
         esc_csv(b, v);
         break;
     case LAB_FMT_JSONL:
+    case LAB_FMT_JSON:
         if (r->col) buf_putc(b, ',');
         esc_json(b, name);
         buf_putc(b, ':');
@@ -343,7 +345,7 @@ static void shorten(char *out, size_t n, const char *s, size_t max) {
         if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
 }
 static void f_bool(Rows *r, const char *name, bool v, bool brief) {
-    const char *t = r->fmt == LAB_FMT_JSONL ? (v ? "true" : "false")
+    const char *t = r->fmt == LAB_FMT_JSONL || r->fmt == LAB_FMT_JSON ? (v ? "true" : "false")
                     : r->fmt == LAB_FMT_CSV ? (v ? "1" : "0")
                                             : (v ? "yes" : "no");
     rows_field(r, name, t, true, brief);
@@ -394,6 +396,7 @@ static void rows_end(Rows *r) {
     switch (r->fmt) {
     case LAB_FMT_CSV: buf_puts(&r->line, "\r\n"); break; /* RFC 4180 line ends */
     case LAB_FMT_JSONL: buf_puts(&r->line, "}\n"); break;
+    case LAB_FMT_JSON: buf_putc(&r->line, '}'); break;
     case LAB_FMT_MD: buf_puts(&r->line, "\n"); break;
     default: break;
     }
@@ -923,12 +926,115 @@ static void methods(LabOut *o, LabExportFormat fmt, const LabStats *s) {
     buf_free(&para);
 }
 
-/* ---------- files ---------- */
-
 #define TEX_PREAMBLE                                                                               \
     "\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n"              \
     "\\usepackage{booktabs,longtable,array}\n"
 #define TEX_FRAGMENT_NOTE "% ablab export: needs \\usepackage[T1]{fontenc} and \\usepackage{booktabs,longtable,array}\n"
+
+/* ---------- the quantization report (`ablab eval --quant-sweep`) ---------- */
+
+static void json_field_str(LabOut *o, const char *name, const char *v) {
+    Buf b = {0};
+    esc_json(&b, name);
+    buf_putc(&b, ':');
+    buf_putc(&b, ' ');
+    esc_json(&b, v ? v : "");
+    buf_puts(&b, ", ");
+    if (!b.data) o->failed = true;
+    else out_puts(o, b.data);
+    buf_free(&b);
+}
+
+static void json_field_num(LabOut *o, const char *name, double v) {
+    char t[32];
+    if (isfinite(v)) shortest(v, t);
+    else snprintf(t, sizeof t, "null");
+    out_printf(o, "\"%s\": %s, ", name, t);
+}
+
+/* A number only the Markdown and LaTeX tables have (rounded for reading). */
+static void f_tnum(Rows *r, const char *name, const char *fmt, double v) {
+    char t[64];
+    if (isfinite(v)) snprintf(t, sizeof t, fmt, v);
+    else snprintf(t, sizeof t, "--");
+    f_table(r, name, t);
+}
+
+int lab_quant_table(FILE *f, LabExportFormat fmt, const LabQuantReport *q) {
+    if (fmt != LAB_FMT_CSV && fmt != LAB_FMT_JSON && fmt != LAB_FMT_MD && fmt != LAB_FMT_TEX) return -1;
+    LabOut o = {.f = f};
+    if (fmt == LAB_FMT_JSON) {
+        out_puts(&o, "{");
+        json_field_str(&o, "model", q->model);
+        json_field_str(&o, "reference", q->reference);
+        json_field_str(&o, "reference_dtype", q->reference_dtype);
+        json_field_str(&o, "text", q->text);
+        out_printf(&o, "\"text_bytes\": %lld, \"params\": %lld, \"ctx\": %d, \"threads\": %d, ", (long long)q->text_bytes,
+                   (long long)q->n_params, q->ctx, q->threads);
+        json_field_num(&o, "reference_bits_per_byte", q->ref_bits_per_byte);
+        json_field_num(&o, "reference_token_ppl", q->ref_token_ppl);
+        json_field_str(&o, "conditions", q->conditions);
+        out_puts(&o, "\"types\": [\n");
+    } else if (fmt == LAB_FMT_MD) {
+        out_printf(&o, "quantization report: %s against %s (%s) over %s (%lld bytes)\n", q->model, q->reference,
+                   q->reference_dtype, q->text, (long long)q->text_bytes);
+        out_printf(&o, "reference: %.4f bits per byte, token perplexity %.4f; %lld parameters\n", q->ref_bits_per_byte,
+                   q->ref_token_ppl, (long long)q->n_params);
+        out_printf(&o, "conditions: %s\n\n", q->conditions);
+    } else if (fmt == LAB_FMT_TEX) {
+        out_puts(&o, TEX_FRAGMENT_NOTE);
+        Buf b = {0};
+        buf_printf(&b, "%% quantization report: %s against %s (%s) over %s; %s\n", q->model, q->reference,
+                   q->reference_dtype, q->text, q->conditions);
+        for (char *c = b.data ? b.data + 1 : NULL; c && *c && c[1]; c++)
+            if (*c == '\n') *c = ' '; /* one comment line, whatever the names hold */
+        if (!b.data) o.failed = true;
+        else out_puts(&o, b.data);
+        buf_free(&b);
+    }
+    Rows r = {.o = &o, .fmt = fmt};
+    for (size_t i = 0; i < q->n; i++) {
+        const LabQuantRow *x = &q->rows[i];
+        rows_begin(&r);
+        f_str(&r, "type", x->type, true);
+        f_str(&r, "dtype", x->dtype, false);
+        f_num(&r, "bits_per_weight", x->bits_per_weight, "%.4f", false);
+        f_tnum(&r, "bits/weight", "%.2f", x->bits_per_weight);
+        f_int(&r, "file_bytes", x->file_bytes, false);
+        f_tnum(&r, "file MB", "%.2f", (double)x->file_bytes / 1e6);
+        f_int(&r, "weights_bytes", x->weights_bytes, false);
+        f_int(&r, "resident_bytes", x->resident_bytes, false);
+        f_tnum(&r, "resident MB", "%.1f", (double)x->resident_bytes / 1e6);
+        f_int(&r, "decode_n", x->n_gen, false);
+        f_int(&r, "decode_reps", x->reps, false);
+        f_num(&r, "decode_tok_s", x->decode_tok_s, "%.3f", false);
+        f_tnum(&r, "decode tok/s", "%.1f", x->decode_tok_s);
+        f_num(&r, "decode_tok_s_sd", x->decode_tok_s_sd, "%.3f", false);
+        f_int(&r, "tokens", x->n_tokens, false);
+        f_num(&r, "kl_mean", x->kl_mean, "%.6g", false);
+        f_tnum(&r, "KL mean", "%.4g", x->kl_mean);
+        f_num(&r, "kl_median", x->kl_median, "%.6g", false);
+        f_num(&r, "kl_p99", x->kl_p99, "%.6g", false);
+        f_tnum(&r, "KL p99", "%.4g", x->kl_p99);
+        f_num(&r, "kl_max", x->kl_max, "%.6g", false);
+        f_num(&r, "same_top_pct", x->same_top_pct, "%.3f", false);
+        f_tnum(&r, "same top %", "%.2f", x->same_top_pct);
+        f_num(&r, "token_ppl", x->token_ppl, "%.6f", false);
+        f_num(&r, "bits_per_byte", x->bits_per_byte, "%.6f", false);
+        f_tnum(&r, "bits/byte", "%.4f", x->bits_per_byte);
+        rows_end(&r);
+    }
+    rows_finish(&r, "no quant types measured");
+    if (fmt == LAB_FMT_JSON) out_puts(&o, "\n]}\n");
+    if (fmt == LAB_FMT_MD)
+        out_puts(&o, "\nKL: KL(reference || model) per token in nats (mean and 99th percentile); same top %: "
+                     "positions where both pick the same most likely token; file MB: the GGUF ablab convert writes "
+                     "at the type.\n");
+    return o.failed || ferror(f) ? -1 : 0;
+}
+
+/* ---------- files ---------- */
+
 
 static int open_out(LabOut *o, const char *path, LabErr *e) {
     o->failed = false;

@@ -757,7 +757,8 @@ int  lab_votes_to_separate(double p);
 /* ---------- export ---------------------------------------------------------------------------- */
 typedef enum { LAB_EXPORT_RESPONSES, LAB_EXPORT_RATINGS, LAB_EXPORT_SESSIONS, LAB_EXPORT_SUMMARY,
                LAB_EXPORT_ALL } LabExportWhat;
-typedef enum { LAB_FMT_CSV, LAB_FMT_JSONL, LAB_FMT_MD, LAB_FMT_TEX, LAB_FMT_SQL, LAB_FMT_SVG } LabExportFormat;
+typedef enum { LAB_FMT_CSV, LAB_FMT_JSONL, LAB_FMT_MD, LAB_FMT_TEX, LAB_FMT_SQL, LAB_FMT_SVG,
+               LAB_FMT_JSON /* one JSON document: the quantization report's, not an export format */ } LabExportFormat;
 int  lab_export_what_parse(const char *s, LabExportWhat *out);    /* "responses", ... ; -1 if unknown */
 int  lab_export_format_parse(const char *s, LabExportFormat *out); /* "csv", ... ; -1 if unknown */
 
@@ -776,5 +777,39 @@ typedef struct {
  * paragraph and per-model tables), sql (a dump of the schema and rows that sqlite3 can replay),
  * svg (win rates with intervals, TTFT and tokens/s per model, score histograms). */
 int  lab_export(Lab *l, const LabExportOpts *o, LabErr *e);
+
+/* ---------- the quantization report: `ablab eval --quant-sweep` (export.c, svg.c) -------------- */
+/* One quant type of one model measured against its reference over a text. */
+typedef struct {
+    char type[16];                /* as asked: "q4_k_m" */
+    char dtype[16];               /* the loaded model's EngInfo.dtype ("q4_K", "f16", ...) */
+    double bits_per_weight;       /* 8 x weights_bytes / the weights' elements */
+    int64_t file_bytes;           /* the GGUF `ablab convert --quant TYPE` writes (its size on disk) */
+    int64_t weights_bytes;        /* the weights as loaded (EngInfo.bytes_mapped + bytes_owned) */
+    int64_t resident_bytes;       /* VmRSS after loading and measuring less VmRSS before loading */
+    int n_gen, reps;              /* the decode bench: tgN, mean of reps runs after a warm-up */
+    double decode_tok_s, decode_tok_s_sd;
+    int64_t n_tokens;             /* tokens scored */
+    double kl_mean, kl_median, kl_p99, kl_max; /* KL(reference || model) per token, nats */
+    double same_top_pct;          /* positions where both models' top token is the same, % */
+    double token_ppl, bits_per_byte;
+} LabQuantRow;
+typedef struct {
+    const char *model, *reference, *reference_dtype, *text;
+    int64_t n_params, text_bytes;
+    double ref_bits_per_byte, ref_token_ppl;
+    int ctx, threads;
+    const char *conditions;       /* "machine ...; threads ...; ablab ..." */
+    const LabQuantRow *rows;
+    size_t n;
+} LabQuantReport;
+/* The report as a table: fmt LAB_FMT_CSV (one row per type, RFC 4180), LAB_FMT_JSON (one object:
+ * the conditions and a "types" array), LAB_FMT_MD or LAB_FMT_TEX (a longtable fragment: needs
+ * booktabs, longtable and array) — the export's row writer, so every format has the same columns.
+ * -1 if writing f failed or fmt is none of these. */
+int  lab_quant_table(FILE *f, LabExportFormat fmt, const LabQuantReport *r);
+/* The report's plot (SVG): KL mean and bits per byte against file bytes, one labelled point per
+ * type, and the conditions line. -1 if writing f failed. */
+int  lab_quant_svg(FILE *f, const LabQuantReport *r);
 
 #endif

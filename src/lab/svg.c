@@ -235,11 +235,12 @@ int lab_svg_scores(LabOut *o, const LabStats *s) {
 typedef struct {
     const char *title, *xlabel, *ylabel;
     const double *x, *y;
-    const LabScaleRow *rows;      /* point labels: name (dtype) */
+    const char *const *labels;    /* one per point */
     size_t n;
     bool xlog;
     const LabPowerFit *fit;       /* drawn over x when set */
     const bool *frontier;         /* points joined as the Pareto frontier when set */
+    bool y_nonneg;                /* the quantity cannot be negative: the y axis starts at 0 at the lowest */
 } Scatter;
 
 static void nice_range(double lo, double hi, bool log_axis, double *a, double *b) {
@@ -281,6 +282,7 @@ static void scatter_panel(LabOut *o, const Scatter *s, double px, double py, dou
     double xa, xb, ya, yb;
     nice_range(xmin, xmax, s->xlog, &xa, &xb);
     nice_range(ymin, ymax, false, &ya, &yb);
+    if (s->y_nonneg && ya < 0) ya = 0;
 #define SX(v) (px + ((s->xlog ? log10(v) : (v)) - xa) / (xb - xa) * pw)
 #define SY(v) (py + ph - ((v) - ya) / (yb - ya) * ph)
     for (int t = 0; t <= 4; t++) { /* y ticks */
@@ -337,8 +339,8 @@ static void scatter_panel(LabOut *o, const Scatter *s, double px, double py, dou
     for (size_t i = 0; i < s->n; i++) {
         if (!isfinite(s->x[i]) || !isfinite(s->y[i]) || (s->xlog && s->x[i] <= 0)) continue;
         const char *col = s->frontier && s->frontier[i] ? "#228833" : COLOR[i % N_COLOR];
-        p(o, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"/>\n", SX(s->x[i]), SY(s->y[i]), col);
-        svg_text(o, SX(s->x[i]) + 8, SY(s->y[i]) - 6, "start", NULL, "%s (%s)", s->rows[i].name, s->rows[i].dtype);
+        p(o, "<circle class=\"point\" cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"/>\n", SX(s->x[i]), SY(s->y[i]), col);
+        svg_text(o, SX(s->x[i]) + 8, SY(s->y[i]) - 6, "start", NULL, "%s", s->labels[i]);
     }
 #undef SX
 #undef SY
@@ -349,10 +351,18 @@ int lab_scale_svg(FILE *f, LabScalePlot which, const LabScalePlotData *d) {
     size_t n = d->n;
     double *buf = calloc(4 * (n ? n : 1), sizeof *buf);
     bool *front = calloc(n ? n : 1, sizeof *front);
-    if (!buf || !front) {
+    char (*label)[LAB_NAME_MAX + 24] = calloc(n ? n : 1, sizeof *label);
+    const char **labels = calloc(n ? n : 1, sizeof *labels);
+    if (!buf || !front || !label || !labels) {
         free(buf);
         free(front);
+        free(label);
+        free(labels);
         return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        snprintf(label[i], sizeof label[i], "%s (%s)", d->rows[i].name, d->rows[i].dtype);
+        labels[i] = label[i];
     }
     double *x = buf, *y = buf + n, *y2 = buf + 2 * n;
     bool elo = false;
@@ -368,11 +378,11 @@ int lab_scale_svg(FILE *f, LabScalePlot which, const LabScalePlotData *d) {
             y2[i] = d->elo ? d->elo[i] : NAN;
         }
         Scatter s = {"bits per byte (lower is better)", "non-embedding parameters (log scale)",
-                     "bits per byte on the corpus", x, y, d->rows, n, true, d->fit, NULL};
+                     "bits per byte on the corpus", x, y, labels, n, true, d->fit, NULL, false};
         scatter_panel(&o, &s, 90, 70, 440, 330);
         if (elo) {
             Scatter s2 = {"Bradley-Terry strength (Elo scale, higher is better)", "non-embedding parameters (log scale)",
-                          "Elo (mean of rated models = 1000)", x, y2, d->rows, n, true, NULL, NULL};
+                          "Elo (mean of rated models = 1000)", x, y2, labels, n, true, NULL, NULL, false};
             scatter_panel(&o, &s2, 90 + 520, 70, 440, 330);
         }
     } else if (which == LAB_SCALE_PLOT_COST) {
@@ -387,7 +397,7 @@ int lab_scale_svg(FILE *f, LabScalePlot which, const LabScalePlotData *d) {
         Scatter s = {"bits per byte against cost (lower-left is better)",
                      d->price > 0 ? "cost per million generated tokens (USD, log scale)"
                                   : "machine-hours per million generated tokens (log scale; no --price)",
-                     "bits per byte on the corpus", x, y, d->rows, n, true, NULL, front};
+                     "bits per byte on the corpus", x, y, labels, n, true, NULL, front, false};
         scatter_panel(&o, &s, 100, 70, 600, 330);
     } else {
         svg_begin(&o, W, H, "Decode speed against memory");
@@ -396,12 +406,56 @@ int lab_scale_svg(FILE *f, LabScalePlot which, const LabScalePlotData *d) {
             y[i] = d->rows[i].decode_tok_s;
         }
         Scatter s = {"decode tokens/s against resident memory", "resident bytes (weights, KV cache, buffers; log scale)",
-                     "decode tokens/s", x, y, d->rows, n, true, NULL, NULL};
+                     "decode tokens/s", x, y, labels, n, true, NULL, NULL, false};
         scatter_panel(&o, &s, 100, 70, 600, 330);
     }
     svg_text(&o, 12, H - 14, "start", "#444444", "%s", d->conditions ? d->conditions : "");
     svg_end(&o);
     free(buf);
     free(front);
+    free(label);
+    free(labels);
+    return o.failed ? -1 : 0;
+}
+
+/* ---------- the quantization report: quality against file size ---------- */
+
+int lab_quant_svg(FILE *f, const LabQuantReport *r) {
+    LabOut o = {.f = f};
+    size_t n = r->n;
+    double *buf = calloc(3 * (n ? n : 1), sizeof *buf);
+    const char **labels = calloc(n ? n : 1, sizeof *labels);
+    if (!buf || !labels) {
+        free(buf);
+        free(labels);
+        return -1;
+    }
+    double *x = buf, *kl = buf + n, *bpb = buf + 2 * n;
+    for (size_t i = 0; i < n; i++) {
+        x[i] = (double)r->rows[i].file_bytes / 1e6;
+        kl[i] = r->rows[i].kl_mean;
+        bpb[i] = r->rows[i].bits_per_byte;
+        labels[i] = r->rows[i].type;
+    }
+    double W = 1180, H = 520;
+    char title[LAB_NAME_MAX + 64];
+    snprintf(title, sizeof title, "Quantization: quality against file size (%s)", path_basename(r->model));
+    svg_begin(&o, W, H, title);
+    Scatter s1 = {"KL divergence from the reference (lower is better)", "GGUF file size (MB)",
+                  "mean KL(reference || quantized) per token (nats)", x, kl, labels, n, false, NULL, NULL, true};
+    scatter_panel(&o, &s1, 90, 70, 440, 330);
+    Scatter s2 = {"bits per byte on the text (lower is better)", "GGUF file size (MB)", "bits per byte", x, bpb,
+                  labels, n, false, NULL, NULL, false};
+    scatter_panel(&o, &s2, 90 + 520, 70, 440, 330);
+    if (isfinite(r->ref_bits_per_byte)) { /* the reference's own bits per byte, for scale */
+        svg_text(&o, 90 + 520 + 440, 70 + 330 + 58, "end", "#555555", "reference (%s): %.4f bits per byte",
+                 r->reference_dtype, r->ref_bits_per_byte);
+    }
+    svg_text(&o, 12, H - 30, "start", "#444444", "text %s (%lld bytes); reference %s (%s)", r->text,
+             (long long)r->text_bytes, path_basename(r->reference), r->reference_dtype);
+    svg_text(&o, 12, H - 14, "start", "#444444", "%s", r->conditions ? r->conditions : "");
+    svg_end(&o);
+    free(buf);
+    free(labels);
     return o.failed ? -1 : 0;
 }
