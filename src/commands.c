@@ -23,6 +23,7 @@ extern const Command cmd_bench;
 extern const Command cmd_scale;
 extern const Command cmd_serve;
 extern const Command cmd_keys;
+extern const Command cmd_pull;
 
 const Command *const ablab_commands[] = {
     &cmd_lab,
@@ -45,6 +46,7 @@ const Command *const ablab_commands[] = {
     &cmd_bench,
     &cmd_scale,
     &cmd_serve,
+    &cmd_pull,
     &cmd_keys,   /* hidden: prints the lab's keys for the docs */
     NULL,
 };
