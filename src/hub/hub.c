@@ -229,6 +229,8 @@ static CURLcode req_run(const HubRepo *r, const char *url, Req *q, int64_t range
     curl_easy_setopt(c, CURLOPT_USERAGENT, "ablab/" "0.1 (libcurl)");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     /* the token goes to the hub only, never to the storage host a redirect points at (libcurl
      * drops a custom Authorization header on a change of host unless told otherwise; say it) */
     curl_easy_setopt(c, CURLOPT_UNRESTRICTED_AUTH, 0L);

@@ -15,7 +15,7 @@ without a token and 403 GatedRepo with a wrong one.
 
 Faults on purpose: --drop-after N (the first transfer of each LFS file stops after N bytes and the
 connection is closed), --corrupt FILE (that file's bytes are served with one byte flipped; the
-listing keeps the true sha256). Every request is appended to --log as a JSON line."""
+listing keeps the true sha256), --list-size FILE=BYTES (the listing claims another size). Every request is appended to --log as a JSON line."""
 import argparse, fnmatch, hashlib, http.server, json, os, socketserver, sys, threading, urllib.parse
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -28,6 +28,7 @@ ap.add_argument("--token", default="hf_test_token")
 ap.add_argument("--drop-after", type=int, default=0)
 ap.add_argument("--corrupt", action="append", default=[])
 ap.add_argument("--log", default=None)
+ap.add_argument("--list-size", action="append", default=[], help="FILE=BYTES: the listing claims this size")
 args = ap.parse_args()
 
 repos = {}
@@ -112,9 +113,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 body = []
                 for f, v in files.items():
-                    e = {"type": "file", "oid": v["git"], "size": len(v["data"]), "path": f}
+                    size = len(v["data"])
+                    for ls in args.list_size:
+                        if ls.split("=")[0] == f:
+                            size = int(ls.split("=")[1])
+                    e = {"type": "file", "oid": v["git"], "size": size, "path": f}
                     if v["lfs"]:
-                        e["lfs"] = {"oid": v["sha256"], "size": len(v["data"]), "pointerSize": 134}
+                        e["lfs"] = {"oid": v["sha256"], "size": size, "pointerSize": 134}
                     body.append(e)
             return self.send(200, json.dumps(body).encode())
         if len(parts) >= 5 and parts[2] == "resolve":

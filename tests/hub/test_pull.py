@@ -114,6 +114,16 @@ with tempfile.TemporaryDirectory() as tmp:
           and not os.path.exists(os.path.join(bad, "ablab-pull.json")), os.listdir(bad))
     hub.stop()
 
+    # 3b. more than the disk holds: refused before the first byte
+    hub = Hub(tmp, "--repo", repo + "=" + SRC, "--list-size", "model.safetensors=900000000000000000")
+    env = dict(base, HF_ENDPOINT=hub.url)
+    full = os.path.join(tmp, "full")
+    rc, out, err = run(env, "pull", repo, "--dir", full)
+    check("a pull larger than the free space stops before downloading, saying how much is needed",
+          rc == 1 and "not enough disk space" in err and "the pull needs 900000000.0" in err and not any(
+              "/resolve/" in r["path"] for r in hub.requests()), err)
+    hub.stop()
+
     # 4. a gated repository
     hub = Hub(tmp, "--repo", repo + "=" + SRC, "--gated", repo, "--token", "hf_secret")
     env = dict(base, HF_ENDPOINT=hub.url)
