@@ -20,7 +20,7 @@ const Command cmd_lab = {
     2, /* model arms: --a-tokenizer, --b-quant, ... */
 };
 
-int lab_ui_options(App *app, UiOptions *o, char *owned[2]) {
+int lab_ui_options(App *app, UiOptions *o, char *owned[3]) {
     const AppConfig *c = &app->cfg;
     memset(o, 0, sizeof *o);
     o->model_path[0] = c->model_a;
@@ -48,13 +48,15 @@ int lab_ui_options(App *app, UiOptions *o, char *owned[2]) {
     o->assets_dir = c->assets_dir;
     owned[0] = c->state_dir ? path_join(c->state_dir, "history") : NULL;
     owned[1] = c->data_dir ? path_join(c->data_dir, "copies") : NULL;
-    if ((c->state_dir && !owned[0]) || (c->data_dir && !owned[1])) return lab_err(&app->err, LAB_ENOMEM, "out of memory");
+    owned[2] = c->data_dir ? path_join(c->data_dir, "models") : NULL; /* ablab pull's default */
+    if ((c->state_dir && !owned[0]) || (c->data_dir && (!owned[1] || !owned[2]))) return lab_err(&app->err, LAB_ENOMEM, "out of memory");
     if (c->state_dir) {
         LabErr e = {0};
         if (mkdir_p(c->state_dir, &e)) LOG_W("history not kept: %s", e.msg);
     }
     o->history_path = owned[0];
     o->copy_dir = owned[1];
+    o->models_dir = owned[2];
     return 0;
 }
 
@@ -74,10 +76,8 @@ static int run_lab(App *app, int argc, char **argv) {
     if (first < 0) return first == -2 ? EXIT_USAGE : EXIT_FAIL;
     if (first < argc) return cli_usage_error(&cmd_lab, "unexpected argument '%s'", argv[first]);
     UiOptions o;
-    char *owned[2] = {0};
-    if (lab_ui_options(app, &o, owned)) return EXIT_FAIL;
-    int rc = ui_run_lab(&o, &app->err);
-    free(owned[0]);
-    free(owned[1]);
+    char *owned[3] = {0};
+    int rc = lab_ui_options(app, &o, owned) ? -1 : ui_run_lab(&o, &app->err);
+    for (int i = 0; i < 3; i++) free(owned[i]);
     return lab_ui_status(app, rc);
 }

@@ -7,7 +7,7 @@
 
 /* Fills o from the effective configuration. *owned collects strings o points to (free them
  * with free() after the UI returns). Returns 0 or -1 (ENOMEM, app->err set). */
-int  lab_ui_options(App *app, UiOptions *o, char *owned[2]);
+int  lab_ui_options(App *app, UiOptions *o, char *owned[3]);
 /* Maps ui_run_*'s result to an exit status. */
 int  lab_ui_status(App *app, int rc);
 

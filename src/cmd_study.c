@@ -79,10 +79,11 @@ static int run_study(App *app, int argc, char **argv) {
     }
     if (!a.prompts) return cli_usage_error(&cmd_study, "--prompts FILE (or --study-file FILE) is required");
     UiOptions o;
-    char *owned[2] = {0};
+    char *owned[3] = {0};
     if (lab_ui_options(app, &o, owned)) {
         free(file_name);
         free(file_prompts);
+        for (int i = 0; i < 3; i++) free(owned[i]);
         return EXIT_FAIL;
     }
     o.prompts_path = a.prompts;
@@ -112,7 +113,6 @@ static int run_study(App *app, int argc, char **argv) {
     lab_strlist_free(&problems);
     free(file_name);
     free(file_prompts);
-    free(owned[0]);
-    free(owned[1]);
+    for (int i = 0; i < 3; i++) free(owned[i]);
     return lab_ui_status(app, rc);
 }

@@ -365,6 +365,7 @@ static void ui_finish(Ui *ui) {
     }
     free(ui->prompt);
     free(ui->load_path);
+    lab_pulled_free(&ui->pulled);
     le_free(&ui->ed);
     le_free(&ui->input);
     evq_free(&ui->q);

@@ -25,6 +25,7 @@ typedef struct {
     const char *history_path;   /* prompt editor history file (NULL = not kept between runs) */
     const char *assets_dir;     /* study/instructions.txt, study/consent.txt */
     const char *copy_dir;       /* where "copy" writes pairs as Markdown files */
+    const char *models_dir;     /* where `ablab pull` puts models: listed on the models screen (NULL: none) */
     /* study mode (ui_run_study) */
     const char *prompts_path;   /* the prompt set */
     const char *participant;    /* pseudonym; NULL = asked on the start screen */

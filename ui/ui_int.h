@@ -153,6 +153,8 @@ struct Ui {
     double load_frac;
     pthread_t load_thread;
     char *load_path;
+    LabPulledList pulled;     /* models `ablab pull` finished (opt->models_dir), rescanned on opening */
+    int pulled_sel;
 
     /* study */
     LabStudy protocol;        /* the study's recorded protocol */

@@ -1,6 +1,6 @@
 /* The models screen: what each slot holds (architecture, parameters, dtype, size on disk and in
  * memory, load time); load another model into A or B on a worker thread with a progress bar, or
- * swap the sides. */
+ * swap the sides; the models `ablab pull` finished, to load one into A or B. */
 #include <curses.h>
 #include <math.h>
 #include <stdio.h>
@@ -51,6 +51,21 @@ void models_event(Ui *ui, const Ev *ev) {
     else ui_flash(ui, true, "model %c kept: %s", ev->side ? 'B' : 'A', ev->err);
 }
 
+/* Rescans the pulled models (on opening the screen and after a pull elsewhere: `r`). */
+static void pulled_scan(Ui *ui) {
+    lab_pulled_free(&ui->pulled);
+    if (ui->opt->models_dir) {
+        LabErr e = {0};
+        if (lab_pulled_list(ui->opt->models_dir, &ui->pulled, &e)) ui_flash(ui, true, "pulled models: %s", e.msg);
+    }
+    if (ui->pulled_sel >= (int)ui->pulled.n) ui->pulled_sel = ui->pulled.n ? (int)ui->pulled.n - 1 : 0;
+}
+
+static void models_open(Ui *ui) {
+    models_refresh(ui);
+    pulled_scan(ui);
+}
+
 static void on_path(Ui *ui, const char *text) {
     if (!text || !*text) return;
     if (lab_busy(ui->lab)) { ui_flash(ui, true, "wait for the answers to end (or Esc on the compare screen)"); return; }
@@ -65,11 +80,16 @@ static void on_path(Ui *ui, const char *text) {
     }
 }
 
-enum { MK_A, MK_B, MK_SWAP, MK_BACK };
+enum { MK_A, MK_B, MK_MOVE, MK_PA, MK_PB, MK_RESCAN, MK_SWAP, MK_BACK };
 static const UiKeyDef models_keys[] = {
     [MK_A] = {"a", "load into A", "load another model into A (a path: HF folder, .bin, .gguf); the old one stays if it fails",
               0, 0, false, {K_CH('a')}},
     [MK_B] = {"b", "load into B", "load another model into B", 0, 0, false, {K_CH('b')}},
+    [MK_MOVE] = {"↑↓", "pulled", "select one of the models `ablab pull` downloaded (listed below the sides)", 0, 0, false,
+                 {K_(UK_UP), K_(UK_DOWN)}},
+    [MK_PA] = {"A", "it into A", "load the selected pulled model into A", 0, 0, false, {K_CH('A')}},
+    [MK_PB] = {"B", "it into B", "load the selected pulled model into B", 0, 0, false, {K_CH('B')}},
+    [MK_RESCAN] = {"r", NULL, "look again for pulled models (after an `ablab pull` in another terminal)", 0, 0, false, {K_CH('r')}},
     [MK_SWAP] = {"s", "swap sides", "swap the sides", 0, 0, false, {K_CH('s')}},
     [MK_BACK] = {"Esc q", "back", "back to the compare screen", 0, 0, false, {K_(UK_ESC), K_CH('q')}},
 };
@@ -83,6 +103,19 @@ static bool models_key(Ui *ui, const UiKey *k) {
         ui_input_open(ui, title, ui->minfo[ui->load_slot].loaded ? ui->minfo[ui->load_slot].path : "", on_path);
         return true;
     }
+    case MK_MOVE:
+        if (k->code == UK_UP) { if (ui->pulled_sel > 0) ui->pulled_sel--; }
+        else if (ui->pulled_sel + 1 < (int)ui->pulled.n) ui->pulled_sel++;
+        return true;
+    case MK_PA: case MK_PB:
+        if (!ui->pulled.n) {
+            ui_flash(ui, true, "no pulled models: `ablab pull OWNER/NAME` downloads one");
+            return true;
+        }
+        ui->load_slot = k->ch == 'B';
+        on_path(ui, ui->pulled.v[ui->pulled_sel].path);
+        return true;
+    case MK_RESCAN: pulled_scan(ui); return true;
     case MK_SWAP: {
         LabErr e = {0};
         if (lab_model_swap_slots(ui->lab, &e)) ui_flash(ui, true, "swap: %s", e.msg);
@@ -139,15 +172,40 @@ static void model_box(const Ui *ui, UiRect r, int slot) {
     d_printf(in, y++, 0, AT_NORMAL, "load time     %.0f ms · %d thread%s", m->load_ms, m->n_threads, m->n_threads == 1 ? "" : "s");
 }
 
+/* The pulled models, the selected one highlighted, scrolled to keep it in view. */
+static void pulled_box(const Ui *ui, UiRect r) {
+    char title[64];
+    snprintf(title, sizeof title, "pulled (ablab pull): %zu", ui->pulled.n);
+    UiRect in = d_box(r, title);
+    if (in.h <= 0) return;
+    if (!ui->pulled.n) {
+        d_printf(in, 0, 0, AT_DIM, "none yet: `ablab pull openai-community/gpt2-xl` puts a model in %s",
+                 ui->opt->models_dir ? ui->opt->models_dir : "the models folder");
+        return;
+    }
+    int top = ui->pulled_sel >= in.h ? ui->pulled_sel - in.h + 1 : 0;
+    for (int y = 0; y < in.h && top + y < (int)ui->pulled.n; y++) {
+        const LabPulled *p = &ui->pulled.v[top + y];
+        char size[32];
+        fmt_bytes(size, sizeof size, (double)p->bytes);
+        bool sel = top + y == ui->pulled_sel;
+        d_printf(in, y, 0, sel ? AT_SEL : AT_NORMAL, "%s %-40s %-12.12s %10s  %s", sel ? ">" : " ", p->name, p->revision, size,
+                 p->path);
+    }
+}
+
 static void models_draw(const Ui *ui, const UiLayout *L) {
     UiRect r = L->full;
     int h = r.h / 2 < 12 ? r.h / 2 : 12;
+    /* the pulled list takes what the sides leave, at least a line of its own */
+    if (r.h - 2 * h < 3) h = (r.h - 3) / 2 > 3 ? (r.h - 3) / 2 : h;
     UiRect a = {r.y, r.x, h, r.w}, b = {r.y + h, r.x, h, r.w};
     model_box(ui, a, 0);
     model_box(ui, b, 1);
+    if (r.h - 2 * h >= 3) pulled_box(ui, (UiRect){r.y + 2 * h, r.x, r.h - 2 * h, r.w});
 }
 
 const UiScreenDef screen_models = {
     .name = "models", .title = "Models", .who = UI_IN_LAB,
-    .draw = models_draw, .key = models_key, .keys = UI_KEYS(models_keys),
+    .open = models_open, .draw = models_draw, .key = models_key, .keys = UI_KEYS(models_keys),
 };

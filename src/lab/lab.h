@@ -332,6 +332,22 @@ int  lab_model_swap(Lab *l, int slot, const char *path, void (*progress)(double 
 /* Exchanges the models of slots A and B (and their per-slot settings). LAB_EBUSY while generating. */
 int  lab_model_swap_slots(Lab *l, LabErr *e);
 
+/* A model `ablab pull` finished: a folder under the models directory holding ablab-pull.json. */
+typedef struct {
+    char name[LAB_NAME_MAX];          /* "owner/name" (the folder under the models directory) */
+    char path[1024];                  /* the folder; a longer path is left out of the list */
+    char revision[64];                /* as pulled ("main", a tag, a commit) */
+    int64_t bytes;                    /* the pulled files, from the record */
+    int64_t pulled_at_ms;             /* unix ms; 0 if the record has none */
+} LabPulled;
+typedef struct { LabPulled *v; size_t n; } LabPulledList;
+/* Fills *out with the finished pulls under models_dir (OWNER/NAME and NAME folders), sorted by
+ * name. A folder without the record (a pull under way or interrupted) or with an unreadable one
+ * is left out; a missing models_dir gives an empty list. Returns 0, or -1 with e filled (out of
+ * memory, models_dir unreadable). *out is the caller's: lab_pulled_free. */
+int  lab_pulled_list(const char *models_dir, LabPulledList *out, LabErr *e);
+void lab_pulled_free(LabPulledList *l);   /* NULL-safe; leaves l zeroed */
+
 /* ---------- chat: each arm raw or chat, a system prompt, multi-turn conversations ------------- */
 /* Sets how a slot's prompts are sent (from the next ask). LAB_EINVAL for CHAT on a model without a
  * usable template (the message says why), LAB_EBUSY while generating. */
