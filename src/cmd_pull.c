@@ -93,12 +93,13 @@ static void human(int64_t b, char *out, size_t cap) {
 typedef struct {
     bool tty;
     double t0;
-    int64_t first; /* bytes there when this file's transfer began */
+    int64_t resumed; /* the latest report's: bytes kept from an earlier attempt */
 } Progress;
 
 /* On a terminal a bar redrawn in place; otherwise nothing until the file is done (cmd prints a line). */
 static void on_progress(void *ud, const HubFile *f, int64_t done, int64_t total, int64_t resumed) {
     Progress *p = ud;
+    if (done >= 0) p->resumed = resumed;
     if (!p->tty) return;
     char a[32], b[32];
     if (done < 0) {
@@ -239,14 +240,14 @@ static int run_pull(App *app, int argc, char **argv) {
         const HubFile *f = &all.v[sel.v[i]];
         HubOutcome oc;
         pr.t0 = now_ms();
-        int64_t had = file_size_or0(dir, f->path, ".part");
+        pr.resumed = 0;
         int drc = hub_download(&r, f, dir, on_progress, &pr, &oc, &app->err);
         if (pr.tty) fprintf(stderr, "\r\033[K");
         if (drc) goto out;
         char sz[32], ra[48];
         human(f->size, sz, sizeof sz);
         double dt = (now_ms() - pr.t0) / 1000.0;
-        int64_t got = f->size - (had <= f->size ? had : 0);
+        int64_t had = pr.resumed, got = f->size - had;
         ra[0] = 0;
         if (got >= 1000000 && dt > 0.01) { /* a rate over a few kB says nothing */
             char h[32];

@@ -652,7 +652,7 @@ int hub_download(const HubRepo *r, const HubFile *f, const char *dir, HubProgres
         goto out;
     }
     *outcome = HUB_GOT;
-    if (progress) progress(ud, f, f->size, f->size, have);
+    if (progress) progress(ud, f, f->size, f->size, q.have); /* q.have: 0 when the server ignored the range */
     rc = 0;
 out:
     if (fd >= 0) close(fd);

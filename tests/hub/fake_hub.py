@@ -15,7 +15,8 @@ without a token and 403 GatedRepo with a wrong one.
 
 Faults on purpose: --drop-after N (the first transfer of each LFS file stops after N bytes and the
 connection is closed), --corrupt FILE (that file's bytes are served with one byte flipped; the
-listing keeps the true sha256), --list-size FILE=BYTES (the listing claims another size). Every request is appended to --log as a JSON line."""
+listing keeps the true sha256), --list-size FILE=BYTES (the listing claims another size),
+--ignore-range (a server without range support: the whole file again with a 200). Every request is appended to --log as a JSON line."""
 import argparse, fnmatch, hashlib, http.server, json, os, socketserver, sys, threading, urllib.parse
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -28,6 +29,7 @@ ap.add_argument("--token", default="hf_test_token")
 ap.add_argument("--drop-after", type=int, default=0)
 ap.add_argument("--corrupt", action="append", default=[])
 ap.add_argument("--log", default=None)
+ap.add_argument("--ignore-range", action="store_true", help="answer a Range request with the whole file (200)")
 ap.add_argument("--list-size", action="append", default=[], help="FILE=BYTES: the listing claims this size")
 args = ap.parse_args()
 
@@ -143,7 +145,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             data = self.content(fname, v)
             start = 0
             rng = self.headers.get("Range")
-            if rng and rng.startswith("bytes=") and rng.endswith("-"):
+            if rng and rng.startswith("bytes=") and rng.endswith("-") and not args.ignore_range:
                 start = int(rng[6:-1])
                 if start >= len(data):
                     return self.send(416, b"", {"Content-Range": "bytes */%d" % len(data)})
