@@ -100,10 +100,12 @@ static void print_text(const LabStats *s, const char *db) {
                 snprintf(toks, sizeof toks, "%.1f/%.1f", m->tok_s_med, m->tok_s_p90);
                 mib(a, sizeof a, m->engine_med);
                 mib(b, sizeof b, m->rss_med);
-                snprintf(mem, sizeof mem, "%s/%s", a, b);
+                if (isnan(m->engine_med)) snprintf(mem, sizeof mem, "unknown"); /* a remote model */
+                else snprintf(mem, sizeof mem, "%s/%s", a, b);
             }
-            printf("%-24.24s %9lld %22s %9d %17s %17s %15s\n", m->name, (long long)m->n_params, elo, m->n_responses,
-                   ttft, toks, mem);
+            char np[32] = "unknown";
+            if (m->n_params >= 0) snprintf(np, sizeof np, "%lld", (long long)m->n_params);
+            printf("%-24.24s %9s %22s %9d %17s %17s %15s\n", m->name, np, elo, m->n_responses, ttft, toks, mem);
         }
         printf("\nBradley-Terry: Elo scale, mean 1000, %d bootstrap rounds (seed %llu)\n", s->bootstrap_rounds,
                (unsigned long long)s->seed);
@@ -154,9 +156,9 @@ static int print_json(const LabStats *s) {
     for (size_t i = 0; i < s->n_models; i++) {
         const LabModelStats *m = &s->models[i];
         json_array_append_new(
-            models, json_pack("{s:I,s:s,s:s,s:s,s:I,s:o,s:o,s:i,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id",
+            models, json_pack("{s:I,s:s,s:s,s:s,s:o,s:o,s:o,s:i,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id",
                               (json_int_t)m->id, "name", m->name, "arch", m->arch, "dtype", m->dtype, "n_params",
-                              (json_int_t)m->n_params, "elo", num(m->rated ? m->elo : NAN), "elo_ci",
+                              m->n_params >= 0 ? json_integer(m->n_params) : json_null(), "elo", num(m->rated ? m->elo : NAN), "elo_ci",
                               ci(m->rated ? m->elo_ci : (LabInterval){NAN, NAN}), "responses", m->n_responses,
                               "ttft_ms_median", num(m->ttft_med), "ttft_ms_p90", num(m->ttft_p90),
                               "decode_tok_s_median", num(m->tok_s_med), "decode_tok_s_p90", num(m->tok_s_p90),

@@ -125,7 +125,8 @@ static int stats_render(const Ui *ui, const UiLayout *L, bool paint) {
         const LabModelStats *m = &S->models[i];
         char v[64], mem[32];
         if ((line = row(&cv)).h) {
-            fmt_bytes(mem, sizeof mem, m->engine_med);
+            if (isnan(m->engine_med)) snprintf(mem, sizeof mem, "unknown (remote)");
+            else fmt_bytes(mem, sizeof mem, m->engine_med);
             if (m->rated)
                 d_printf(line, 0, 2, AT_KEY, "%s (%s, %s): Elo %.0f [%.0f–%.0f] · responses %d · engine mem %s", m->name, m->arch,
                          m->dtype, m->elo, m->elo_ci.lo, m->elo_ci.hi, m->n_responses, mem);

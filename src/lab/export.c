@@ -315,6 +315,13 @@ static void shortest(double v, char out[32]) {
     }
 }
 
+/* An integer column whose value may be unknown (empty in CSV, null in JSON lines). */
+static void f_int_known(Rows *r, const char *name, long long v, bool known) {
+    char t[32];
+    snprintf(t, sizeof t, "%lld", v);
+    rows_field(r, name, known ? t : NULL, true, false);
+}
+
 static void f_num(Rows *r, const char *name, double v, const char *fmt, bool brief) {
     char t[64];
     if (!isfinite(v)) {
@@ -475,17 +482,19 @@ static int response_row(const DbResponse *x, void *ud) {
     f_int(r, "n_gen_tokens", x->n_gen, true);
     f_str(r, "stop_reason", x->stop_reason, true);
     f_num(r, "ttft_ms", x->ttft_ms, r->fmt == LAB_FMT_MD || r->fmt == LAB_FMT_TEX ? "%.1f" : NULL, true);
-    f_num(r, "prefill_ms", x->prefill_ms, NULL, false);
+    /* a remote arm's memory, threads and per-token times are the server's: unknown (empty, null) */
+    bool rem = m.remote;
+    f_num(r, "prefill_ms", rem ? NAN : x->prefill_ms, NULL, false);
     f_num(r, "decode_tok_s", x->decode_tok_s, r->fmt == LAB_FMT_MD || r->fmt == LAB_FMT_TEX ? "%.1f" : NULL, true);
-    f_num(r, "p50_token_ms", x->p50_ms, NULL, false);
-    f_num(r, "p95_token_ms", x->p95_ms, NULL, false);
+    f_num(r, "p50_token_ms", rem ? NAN : x->p50_ms, NULL, false);
+    f_num(r, "p95_token_ms", rem ? NAN : x->p95_ms, NULL, false);
     f_num(r, "total_ms", x->total_ms, r->fmt == LAB_FMT_MD || r->fmt == LAB_FMT_TEX ? "%.1f" : NULL, true);
-    f_int(r, "bytes_weights_mapped", x->bytes_weights_mapped, false);
-    f_int(r, "bytes_weights_owned", x->bytes_weights_owned, false);
-    f_int(r, "bytes_kv", x->bytes_kv, false);
-    f_int(r, "bytes_scratch", x->bytes_scratch, false);
-    f_int(r, "peak_rss_bytes", x->peak_rss, false);
-    f_int(r, "threads", x->threads, false);
+    f_int_known(r, "bytes_weights_mapped", x->bytes_weights_mapped, !rem);
+    f_int_known(r, "bytes_weights_owned", x->bytes_weights_owned, !rem);
+    f_int_known(r, "bytes_kv", x->bytes_kv, !rem);
+    f_int_known(r, "bytes_scratch", x->bytes_scratch, !rem);
+    f_int_known(r, "peak_rss_bytes", x->peak_rss, !rem);
+    f_int_known(r, "threads", x->threads, !rem);
     f_str(r, "build_version", x->build_version, false);
     f_str(r, "cpu_model", x->cpu_model, false);
     f_time(r, "created_utc", x->created_ms, false);
@@ -597,7 +606,8 @@ static void fmt_params(char *t, size_t n, int64_t p) {
     if (p >= 1000000000) snprintf(t, n, "%.2fB", p / 1e9);
     else if (p >= 1000000) snprintf(t, n, "%.1fM", p / 1e6);
     else if (p >= 1000) snprintf(t, n, "%.0fK", p / 1e3);
-    else snprintf(t, n, "%lld", (long long)p);
+    else if (p >= 0) snprintf(t, n, "%lld", (long long)p);
+    else snprintf(t, n, "unknown");
 }
 
 static void fmt_p(char *t, size_t n, double p) {
@@ -616,7 +626,7 @@ static void model_fields(Rows *r, const LabModelStats *m) {
     f_int(r, "model_id", m->id, true);
     f_str(r, "arch", m->arch, true);
     f_str(r, "dtype", m->dtype, true);
-    f_int(r, "n_params", m->n_params, true);
+    f_int_known(r, "n_params", m->n_params, m->n_params >= 0);
     f_num(r, "elo", m->rated ? m->elo : NAN, NULL, true);
     f_num(r, "elo_ci_low", m->rated ? m->elo_ci.lo : NAN, NULL, true);
     f_num(r, "elo_ci_high", m->rated ? m->elo_ci.hi : NAN, NULL, true);
@@ -732,7 +742,8 @@ static void summary_tables(LabOut *o, LabExportFormat fmt, const LabStats *s) {
             f_str(&r, "TTFT ms (median / p90)", m->n_responses ? t : "–", true);
             snprintf(t, sizeof t, "%.1f / %.1f", m->tok_s_med, m->tok_s_p90);
             f_str(&r, "tokens/s (median / p90)", m->n_responses ? t : "–", true);
-            snprintf(t, sizeof t, "%.1f / %.1f", m->engine_med / 1048576.0, m->rss_med / 1048576.0);
+            if (isnan(m->engine_med)) snprintf(t, sizeof t, "unknown (remote)");
+            else snprintf(t, sizeof t, "%.1f / %.1f", m->engine_med / 1048576.0, m->rss_med / 1048576.0);
             f_str(&r, "MiB engine / peak RSS (median)", m->n_responses ? t : "–", true);
         } else {
             model_fields(&r, m);

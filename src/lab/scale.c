@@ -14,6 +14,16 @@
 #include "ablab_config.h"
 #include "engine.h"
 #include "lab_internal.h"
+#include "remote.h"
+
+/* What scale measures (bits per byte from logits, speed against parameters and memory) a server
+ * that sends text cannot give: said plainly instead of a made-up row. */
+static int refuse_remote(const char *what, LabErr *e) {
+    return lab_err(e, LAB_EUNSUPPORTED,
+                   "%s is a remote model: a server gives no logits, parameter count or memory, so its bits per byte "
+                   "and its place on the size, speed and cost plots cannot be measured (scale needs a local model)",
+                   what);
+}
 
 /* ---------- the record ---------- */
 
@@ -203,6 +213,7 @@ static int bench_mean(const LabScaleJob *j, Progress *p, EngModel *m, bool pp, i
 int lab_scale_measure(Lab *l, const LabScaleJob *j, LabScaleRow *row, bool *stored, LabErr *e) {
     if (!j->path || !j->text || !j->corpus_sha256 || j->reps < 1 || j->n_prompt < 1 || j->n_gen < 1)
         return lab_err(e, LAB_EINVAL, "scale: a model, a corpus and positive -p, -n, -r are needed");
+    if (remote_is_url(j->path)) return refuse_remote(j->path, e);
     Progress pr = {j, path_basename(j->path), "load", 0, 0.05};
     report(&pr, "load", 0, 0.05, 0);
     EngLoadOpts lo = {.n_threads = j->threads > 0 ? j->threads : 1, .ctx = j->load_ctx, .quant = j->quant,
@@ -286,7 +297,11 @@ int lab_scale_slot_source(Lab *l, int slot, char *path, size_t path_cap, char *q
     if (slot < 0 || slot > 1) return lab_err(e, LAB_EINVAL, "no slot %d", slot);
     pthread_mutex_lock(&l->mu);
     int rc = 0;
-    if (!l->slot[slot].m) {
+    if (l->slot[slot].r) {
+        char what[16];
+        snprintf(what, sizeof what, "model %c", slot ? 'B' : 'A');
+        rc = refuse_remote(what, e);
+    } else if (!l->slot[slot].m) {
         rc = lab_err(e, LAB_ENOTFOUND, "no model loaded in %c", slot ? 'B' : 'A');
     } else {
         const EngInfo *in = eng_info(l->slot[slot].m);

@@ -140,7 +140,7 @@ static int add_model(const DbModel *m, void *ud) {
     lab_copy_name(o->name, sizeof o->name, m->name);
     lab_copy_name(o->arch, sizeof o->arch, m->arch);
     lab_copy_name(o->dtype, sizeof o->dtype, m->dtype);
-    o->n_params = m->n_params;
+    o->n_params = strcmp(m->arch, "remote") ? m->n_params : -1; /* a server's model: unknown */
     o->elo = NAN;
     o->elo_ci = (LabInterval){NAN, NAN};
     return 0;
@@ -908,6 +908,8 @@ int lab_stats(Lab *l, const LabStatsQuery *q, LabStats *out, LabErr *e) {
         ms->rss_p90 = lab_quantile(s->rss, s->n, 0.9);
         ms->engine_med = lab_quantile(s->eng, s->n, 0.5);
         ms->engine_p90 = lab_quantile(s->eng, s->n, 0.9);
+        if (!strcmp(ms->arch, "remote")) /* served elsewhere: its memory is the server's, unknown here */
+            ms->rss_med = ms->rss_p90 = ms->engine_med = ms->engine_p90 = NAN;
         ms->ttft = s->ttft;
         ms->tok_s = s->tok_s;
         s->ttft = s->tok_s = NULL;

@@ -125,7 +125,8 @@ with tempfile.TemporaryDirectory() as tmp:
 
     # engine commands cannot measure a server
     for cmd in (["eval", "--model", U("ok"), "--text", __file__], ["inspect", U("ok")],
-                ["logits", "--model", U("ok"), "--ids", "1", "--out", os.path.join(tmp, "l.bin")]):
+                ["logits", "--model", U("ok"), "--ids", "1", "--out", os.path.join(tmp, "l.bin")],
+                ["scale", "--models", U("ok"), "--corpus", __file__, "--out", os.path.join(tmp, "sc")]):
         rc, out, err, _ = run(*cmd, env=env)
         check(f"{cmd[0]}: a remote model is refused, saying why", rc != 0 and "is a remote model" in err and "logits" in err,
               err)
@@ -168,6 +169,26 @@ with tempfile.TemporaryDirectory() as tmp:
           rc == 0 and len(rb) == 2 and all(r["output"] == "Hello, world" and r["remote"] is True and
                                             r["engine_bytes"] is None and r["threads"] is None for r in rb), (out, err))
     check("the start line says B's parameters are unknown", "parameters unknown" in err, err)
+    rc, out, err, _ = run("export", "--db", db, "--what", "responses", "--format", "jsonl", env=env)
+    ex = [json.loads(x) for x in out.splitlines() if x.strip()]
+    exb = [x for x in ex if x.get("slot") == "B"]
+    exa = [x for x in ex if x.get("slot") == "A"]
+    check("export: B's memory, threads and per-token times are null (unknown), A's are numbers",
+          rc == 0 and exb and exa and all(x["peak_rss_bytes"] is None and x["threads"] is None and
+                                          x["bytes_weights_mapped"] is None for x in exb)
+          and all(isinstance(x["peak_rss_bytes"], int) and x["peak_rss_bytes"] > 0 for x in exa), (err, ex[:2]))
+    rc, out, err, _ = run("stats", "--db", db, "--format", "json", env=env)
+    st = json.loads(out) if rc == 0 else {}
+    sm = {m["arch"]: m for m in st.get("models", [])}
+    check("stats: the remote model's parameters and memory are null, the local one's are numbers",
+          "remote" in sm and sm["remote"]["n_params"] is None and sm["remote"]["engine_bytes_median"] is None
+          and sm["remote"]["ttft_ms_median"] > 0 and any(m["n_params"] and m["engine_bytes_median"] for a, m in sm.items()
+                                                          if a != "remote"), (err, out[:1500]))
+    rc, out, err, _ = run("stats", "--db", db, env=env)
+    check("stats (text): the remote model's parameters and memory read 'unknown'",
+          rc == 0 and any("m @ 127.0.0.1" in ln and ln.count("unknown") == 2 for ln in out.splitlines()), out)
+    check("export: B's rows name the served model and where it ran",
+          all(x["model"].startswith("m @ 127.0.0.1:") for x in exb), exb[:1])
 
 srv.shutdown()
 finish()
