@@ -37,3 +37,11 @@ w('chat_template', 'Jinja tags, operators and names of chat templates, and the h
   '|trim', '|tojson', '|length', '|selectattr(', '|list', '|join(', '|default(', '|items', '|map(attribute=', '~', '[::-1]',
   '[1:]', '.strip()', '.split(', '.startswith(', "raise_exception('x')", "strftime_now('%Y')", 'range(', 'messages',
   "message['role']", 'message.content', 'add_generation_prompt', 'bos_token', 'eos_token', 'tools', 'none', 'true', '"\\n"'])
+w('import', 'params.json, model_args.json, MAP.json and config keys, tensor names, and the harness markers', [b'\n\x00MAP\x00\n', b'\n\x00ST\x00\n', 'meta\n', 'nanogpt\n', 'map\n'] + J + q(
+  'dim', 'n_layers', 'n_heads', 'n_kv_heads', 'vocab_size', 'hidden_dim', 'multiple_of', 'ffn_dim_multiplier', 'norm_eps', 'rope_theta', 'max_seq_len',
+  'n_layer', 'n_head', 'n_embd', 'block_size', 'bias', 'dropout', 'rules', 'from', 'to', 'transpose', 'rotary', 'split', 'drop', 'q', 'k', '_about',
+  'model_type', 'llama', 'gpt2', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'head_dim',
+  'max_position_embeddings', 'tie_word_embeddings', 'attention_bias', 'mlp_bias', 'dtype', 'shape', 'data_offsets', 'F32', 'F16', 'BF16', 'I64',
+  'tok_embeddings.weight', 'output.weight', 'norm.weight', 'layers.0.attention.wq.weight', 'layers.1.attention.wk.weight', 'rope.freqs',
+  'transformer.wte.weight', 'lm_head.weight', 'transformer.h.0.attn.c_attn.weight', 'transformer.h.0.attn.bias', 'model.layers.0.self_attn.q_proj.weight')
+  + ['$1', '$2', '$$', '(\\d+)', '\\.', '.*', '(a+)+', b'\x00' * 8])
