@@ -34,6 +34,7 @@
 #include "tokenizer.h"
 
 #define MAX_LISTED 12 /* names listed in one error before "and N more" */
+#define IMPORT_MAX_DIM (1 << 20) /* a width in params.json past this is refused before it is multiplied (hf_config.c's ceiling) */
 
 typedef enum { ROT_NONE = 0, ROT_Q, ROT_K } Rot;
 
@@ -469,11 +470,20 @@ static int plan_build(Plan *p, const StSet *src, const EngConfig *c, bool zero_b
             continue;
         }
         int64_t rows = R->transpose ? t->shape[1] : t->shape[0], cols = R->transpose ? t->shape[0] : t->n_dims == 2 ? t->shape[1] : 0;
+        /* sum <= rows throughout, so a split of any size is compared without overflowing */
         int64_t sum = 0;
-        for (size_t k = 0; R->split && k < R->n_to; k++) sum += R->split[k];
-        if (R->split && sum != rows) {
-            problem(p, "%s %s: the split sizes add up to %lld rows, the tensor has %lld%s (rule '%s')", t->name, sh, (long long)sum,
-                    (long long)rows, R->transpose ? " after transposing" : "", R->from);
+        bool over = false;
+        for (size_t k = 0; R->split && k < R->n_to && !over; k++) {
+            if (R->split[k] > rows - sum) over = true;
+            else sum += R->split[k];
+        }
+        if (R->split && (over || sum != rows)) {
+            if (over)
+                problem(p, "%s %s: the split sizes add up to more than the %lld rows the tensor has%s (rule '%s')", t->name, sh,
+                        (long long)rows, R->transpose ? " after transposing" : "", R->from);
+            else
+                problem(p, "%s %s: the split sizes add up to %lld rows, the tensor has %lld%s (rule '%s')", t->name, sh,
+                        (long long)sum, (long long)rows, R->transpose ? " after transposing" : "", R->from);
             continue;
         }
         int64_t row0 = 0;
@@ -767,6 +777,12 @@ static json_t *config_meta(const char *dir, const StSet *src, LabErr *e) {
                 pp, (long long)dim, (long long)nl, (long long)nh, (long long)mo, (long long)ctx);
         goto done;
     }
+    /* bounded before any arithmetic: Meta's FFN rule below multiplies dim and rounds up by multiple_of */
+    if (dim > IMPORT_MAX_DIM || mo > IMPORT_MAX_DIM || hidden > IMPORT_MAX_DIM) {
+        lab_err(e, LAB_EFORMAT, "%s: dim %lld, multiple_of %lld, hidden_dim %lld: each must be at most %d", pp, (long long)dim,
+                (long long)mo, (long long)hidden, IMPORT_MAX_DIM);
+        goto done;
+    }
     if (nkv <= 0) nkv = nh;
     if (V <= 0) { /* Meta writes -1 and takes the size from the tokenizer: the embedding says it */
         const StTensor *t = st_find(src, "tok_embeddings.weight");
@@ -778,7 +794,15 @@ static json_t *config_meta(const char *dir, const StSet *src, LabErr *e) {
     }
     if (hidden <= 0) {
         hidden = 2 * (4 * dim) / 3;
-        if (mult > 0) hidden = (int64_t)(mult * (double)hidden);
+        if (mult > 0) {
+            double h = mult * (double)hidden;
+            if (!(h <= IMPORT_MAX_DIM)) {
+                lab_err(e, LAB_EFORMAT, "%s: ffn_dim_multiplier %g makes the FFN width %g (dim %lld): more than %d", pp, mult, h,
+                        (long long)dim, IMPORT_MAX_DIM);
+                goto done;
+            }
+            hidden = (int64_t)h;
+        }
         hidden = mo * ((hidden + mo - 1) / mo);
     }
     c = json_object();
@@ -1039,7 +1063,10 @@ int eng_import(const EngImportOpts *o, Buf *report, LabErr *e) {
         if (!(cfg_src = strdup(o->config))) goto oom;
     }
     srcs[n_src++] = cfg_src;
-    if (hf_config_parse(cfg, o->kind == ENG_IMPORT_MAP ? o->config : "config.json (made from the source's settings)", &c, e)) goto done;
+    /* a made config is checked under its source's name, so an error points at the file to fix */
+    char cfg_label[4200];
+    snprintf(cfg_label, sizeof cfg_label, o->kind == ENG_IMPORT_MAP ? "%s" : "%s (as the config.json made from it)", cfg_src);
+    if (hf_config_parse(cfg, cfg_label, &c, e)) goto done;
     if (o->kind == ENG_IMPORT_MAP ? rules_from_json(o->map, &p.r, &p.n, e)
                                   : rules_builtin(o->kind == ENG_IMPORT_META ? META_RULES : NANOGPT_RULES, &p.r, &p.n, e))
         goto done;

@@ -338,6 +338,53 @@ static void test_map_mistakes(void **state) {
     free(meta), free(cfg), free(tok), free(w);
 }
 
+/* Meta's params.json with numbers that overflowed the FFN-width arithmetic (fuzz_import's findings)
+ * and one the made config refuses: each refused naming params.json, nothing written. The weights
+ * are the llama-meta fixture's, linked beside each params.json of tests/bad/import/params. */
+static void test_meta_params_mistakes(void **state) {
+    (void)state;
+    char *meta = data_path("ref/layouts/llama-meta/consolidated.00.safetensors");
+    char *tok = data_path("shared/golden/llama-tiny-gqa/tokenizer.json");
+    const char *bd = getenv("TEST_BAD_DIR");
+    char p[4096];
+    snprintf(p, sizeof p, "%s/import/expected.json", bd);
+    json_t *exp = json_load_file(p, 0, NULL);
+    assert_non_null(exp);
+    json_t *cases = json_object_get(json_object_get(exp, "params"), "cases");
+    assert_true(json_object_size(cases) >= 4);
+    const char *name;
+    json_t *c;
+    int k = 0;
+    json_object_foreach(cases, name, c) {
+        char dir[600], dst[700], *text = NULL;
+        size_t n = 0;
+        LabErr e = {0};
+        snprintf(dir, sizeof dir, "%s", tpath("meta-params"));
+        snprintf(dir + strlen(dir), sizeof dir - strlen(dir), "-%d", k++);
+        assert_int_equal(mkdir(dir, 0755), 0);
+        snprintf(dst, sizeof dst, "%s/consolidated.00.safetensors", dir);
+        assert_int_equal(symlink(meta, dst), 0);
+        snprintf(p, sizeof p, "%s/import/params/%s", bd, name);
+        if (file_read_all(p, 1 << 20, &text, &n, &e)) fail_msg("%s", e.msg);
+        snprintf(dst, sizeof dst, "%s/params.json", dir);
+        FILE *f = fopen(dst, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(text, 1, n, f), n);
+        assert_int_equal(fclose(f), 0);
+        free(text);
+        const char *out = tpath("meta-params-out");
+        int rc = import(ENG_IMPORT_META, dir, NULL, NULL, NULL, tok, out, &e);
+        const char *x = json_string_value(json_object_get(c, "expect"));
+        if (rc == 0) fail_msg("%s: imported, expected '%s'", name, x);
+        if (!strstr(e.msg, x)) fail_msg("%s: error '%s' lacks '%s'", name, e.msg, x);
+        if (!strstr(e.msg, "params.json")) fail_msg("%s: error '%s' does not name params.json", name, e.msg);
+        printf("# %s: %s\n", name, e.msg);
+        assert_int_equal(file_exists(out), 0);
+    }
+    json_decref(exp);
+    free(meta), free(tok);
+}
+
 /* A folder holding only ckpt.pt: --nanogpt names the conversion script. */
 static void test_nanogpt_pickle(void **state) {
     (void)state;
@@ -435,6 +482,7 @@ int main(void) {
         cmocka_unit_test(test_nanogpt),
         cmocka_unit_test(test_map_fused_qkv),
         cmocka_unit_test(test_map_mistakes),
+        cmocka_unit_test(test_meta_params_mistakes),
         cmocka_unit_test(test_nanogpt_pickle),
         cmocka_unit_test(test_nanogpt_no_bias),
     };
