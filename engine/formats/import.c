@@ -86,7 +86,7 @@ static void rules_free(Rule *r, size_t n) {
     for (size_t i = 0; i < n; i++) {
         free(r[i].from);
         if (r[i].re) pcre2_code_free(r[i].re);
-        for (size_t k = 0; k < r[i].n_to; k++) free(r[i].to[k]);
+        for (size_t k = 0; r[i].to && k < r[i].n_to; k++) free(r[i].to[k]); /* a rule refused mid-read has n_to, no to */
         free(r[i].to);
         free(r[i].split);
         free(r[i].rot);
