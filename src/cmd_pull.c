@@ -124,10 +124,11 @@ static void on_progress(void *ud, const HubFile *f, int64_t done, int64_t total,
 
 /* The folder's record of a finished pull: written last, through a rename, so a folder with it has
  * every file (the lab's models screen lists only such folders). Removed when a pull starts. */
-static int write_record(const char *dir, const HubRepo *r, const HubList *all, const IntVec *sel, LabErr *e) {
+static int write_record(const char *dir, const HubRepo *r, const char *commit, const HubList *all, const IntVec *sel, LabErr *e) {
     json_t *o = json_object(), *files = json_array();
     json_object_set_new(o, "repo", json_string(r->repo));
     json_object_set_new(o, "revision", json_string(r->revision));
+    json_object_set_new(o, "commit", json_string(commit));
     json_object_set_new(o, "endpoint", json_string(r->endpoint));
     json_object_set_new(o, "pulled_at_ms", json_integer(wall_time_ms()));
     for (size_t i = 0; i < sel->n; i++) {
@@ -199,7 +200,12 @@ static int run_pull(App *app, int argc, char **argv) {
     }
 
     fprintf(stderr, "%s@%s: asking %s for the file list\n", repo, r.revision, r.endpoint);
-    if (hub_list(&r, &all, &app->err)) goto out;
+    /* one snapshot: the listing and every file from the commit the revision names now */
+    char commit[41];
+    if (hub_commit(&r, commit, &app->err)) goto out;
+    HubRepo snap = r;
+    snap.revision = commit;
+    if (hub_list(&snap, &all, &app->err)) goto out;
     if (hub_select(&all, a.include, a.n_include, &sel, &note, &app->err)) {
         lab_err_prefix(&app->err, "%s@%s", repo, r.revision);
         goto out;
@@ -229,7 +235,7 @@ static int run_pull(App *app, int argc, char **argv) {
     }
     char tot[32];
     human(total, tot, sizeof tot);
-    fprintf(stderr, "pulling %zu of the repository's %zu files (%s) into %s\n", sel.n, all.n, tot, dir);
+    fprintf(stderr, "pulling %zu of the repository's %zu files (%s, commit %.12s) into %s\n", sel.n, all.n, tot, commit, dir);
 
     char *rec = path_join(dir, "ablab-pull.json");
     if (rec) unlink(rec); /* the folder is incomplete until this pull ends */
@@ -241,7 +247,7 @@ static int run_pull(App *app, int argc, char **argv) {
         HubOutcome oc;
         pr.t0 = now_ms();
         pr.resumed = 0;
-        int drc = hub_download(&r, f, dir, on_progress, &pr, &oc, &app->err);
+        int drc = hub_download(&snap, f, dir, on_progress, &pr, &oc, &app->err);
         if (pr.tty) fprintf(stderr, "\r\033[K");
         if (drc) goto out;
         char sz[32], ra[48];
@@ -263,7 +269,7 @@ static int run_pull(App *app, int argc, char **argv) {
         } else
             fprintf(stderr, "  %-40s %10s  done%s%s\n", f->path, sz, ra, f->lfs ? ", sha256 ok" : "");
     }
-    if (write_record(dir, &r, &all, &sel, &app->err)) goto out;
+    if (write_record(dir, &r, commit, &all, &sel, &app->err)) goto out;
     printf("%s\n", dir);
     fprintf(stderr, "pulled %s@%s into %s; try it: ablab generate --model %s --prompt \"Hello\"\n", repo, r.revision, dir, dir);
     rc = EXIT_OK;

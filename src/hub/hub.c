@@ -398,6 +398,44 @@ done:
     return rc;
 }
 
+int hub_commit(const HubRepo *r, char sha[41], LabErr *e) {
+    pthread_once(&curl_once, curl_init);
+    if (curl_init_rc != CURLE_OK) return lab_err(e, LAB_EIO, "libcurl: %s", curl_easy_strerror(curl_init_rc));
+    Buf url = {0};
+    if (url_base(&url, r) || buf_puts(&url, "/api/models/") || url_escape(&url, r->repo, true) || buf_puts(&url, "/revision/") ||
+        url_escape(&url, revision_of(r), false)) {
+        buf_free(&url);
+        return lab_err(e, LAB_ENOMEM, "out of memory");
+    }
+    Req q = {.fd = -1};
+    char errbuf[CURL_ERROR_SIZE];
+    CURLcode cr = req_run(r, url.data, &q, 0, errbuf);
+    int rc = 0;
+    if (q.body_too_big)
+        rc = lab_err(e, LAB_EFORMAT, "%s: the answer is larger than %d MiB", url.data, HUB_LIST_MAX >> 20);
+    else if (cr != CURLE_OK)
+        rc = net_error(r, url.data, cr, errbuf, e);
+    else if (q.status != 200)
+        rc = http_error(r, &q, NULL, e);
+    else {
+        json_error_t je;
+        json_t *o = json_loadb(q.body.data ? q.body.data : "", q.body.len, 0, &je);
+        const char *s = json_string_value(json_object_get(o, "sha"));
+        bool ok = s && strlen(s) == 40;
+        for (int i = 0; ok && i < 40; i++) ok = isxdigit((unsigned char)s[i]);
+        if (!o)
+            rc = lab_err(e, LAB_EFORMAT, "%s: the answer is not JSON (line %d: %s)", url.data, je.line, je.text);
+        else if (!ok)
+            rc = lab_err(e, LAB_EFORMAT, "%s: the answer has no commit (\"sha\": 40 hex digits)", url.data);
+        else
+            for (int i = 0; i <= 40; i++) sha[i] = (char)tolower((unsigned char)s[i]);
+        json_decref(o);
+    }
+    req_free(&q);
+    buf_free(&url);
+    return rc;
+}
+
 int hub_list(const HubRepo *r, HubList *out, LabErr *e) {
     pthread_once(&curl_once, curl_init);
     if (curl_init_rc != CURLE_OK) return lab_err(e, LAB_EIO, "libcurl: %s", curl_easy_strerror(curl_init_rc));

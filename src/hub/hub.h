@@ -2,6 +2,7 @@
  * base + libcurl + jansson only: no engine, database, lab or curses (tools/walls/hub).
  *
  * The hub's layout, as this room relies on it:
+ *   GET  ENDPOINT/api/models/REPO/revision/REV   {"id", "sha": the commit REV names now, ...}
  *   GET  ENDPOINT/api/models/REPO/tree/REV   a JSON array of {"type": "file"|"directory", "path",
  *        "size", "oid" (git blob sha1), "lfs": {"oid": SHA256, "size", "pointerSize"}} (lfs only for
  *        files stored in LFS/Xet); paged with a `Link: <URL>; rel="next"` header.
@@ -38,6 +39,10 @@ typedef struct {
     HubFile *v;
     size_t n;
 } HubList;
+
+/* The commit REV names now (40 lowercase hex into sha[41]), so that the listing and every download
+ * read one snapshot even if a branch moves during the pull. Same errors as hub_list. */
+int hub_commit(const HubRepo *r, char sha[41], LabErr *e);
 
 /* Fills `out` with the files (not folders) at the top of REPO@REV. Returns 0, or -1 with e filled:
  * LAB_ENOTFOUND (repository or revision unknown, the message says which), LAB_EINVAL (401/403:

@@ -15,6 +15,7 @@ BIN = os.environ["ABLAB_BIN"]
 ASSETS = os.environ["ABLAB_ASSETS"]
 SRC = os.path.join(ASSETS, "models", "gpt2-mini")
 HUB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_hub.py")
+COMMIT = "0123456789abcdef0123456789abcdef01234567"  # fake_hub.py's
 LOADED = ["config.json", "generation_config.json", "merges.txt", "model.safetensors", "tokenizer.json",
           "tokenizer_config.json", "vocab.json"]
 
@@ -78,8 +79,11 @@ with tempfile.TemporaryDirectory() as tmp:
     check("every pulled file is byte-identical to the hub's",
           all(sha(os.path.join(dest, f)) == sha(os.path.join(SRC, f)) for f in LOADED))
     rec = json.load(open(os.path.join(dest, "ablab-pull.json")))
-    check("the record names repo, revision and each file's sha256",
-          rec["repo"] == repo and rec["revision"] == "main" and
+    resolves = [r["path"] for r in hub.requests() if "/resolve/" in r["path"]]
+    check("every file comes from the commit 'main' named when the pull began (one snapshot)",
+          resolves and all(p.startswith("/%s/resolve/%s/" % (repo, COMMIT)) for p in resolves), resolves)
+    check("the record names repo, revision, commit and each file's sha256",
+          rec["repo"] == repo and rec["revision"] == "main" and rec["commit"] == COMMIT and
           any(f["path"] == "model.safetensors" and f["sha256"] == sha(os.path.join(SRC, "model.safetensors")) for f in rec["files"]), rec)
     r1, o1, e1 = generate(env, SRC)
     r2, o2, e2 = generate(env, dest)
