@@ -137,6 +137,7 @@ static int write_record(const char *dir, const HubRepo *r, const char *commit, c
         json_object_set_new(jf, "path", json_string(f->path));
         json_object_set_new(jf, "size", json_integer(f->size));
         if (f->sha256[0]) json_object_set_new(jf, "sha256", json_string(f->sha256));
+        if (f->oid[0]) json_object_set_new(jf, "oid", json_string(f->oid));
         json_array_append_new(files, jf);
     }
     json_object_set_new(o, "files", files);
@@ -150,6 +151,17 @@ static int write_record(const char *dir, const HubRepo *r, const char *commit, c
     free(rec);
     buf_free(&tmp);
     return rc;
+}
+
+/* The oid an earlier pull's record lists for `path`, or NULL. Valid while `rec` lives. */
+static const char *recorded_oid(json_t *rec, const char *path) {
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(rec, "files"), i, f) {
+        const char *p = json_string_value(json_object_get(f, "path"));
+        if (p && strcmp(p, path) == 0) return json_string_value(json_object_get(f, "oid"));
+    }
+    return NULL;
 }
 
 static int64_t file_size_or0(const char *dir, const char *name, const char *suffix) {
@@ -183,6 +195,7 @@ static int run_pull(App *app, int argc, char **argv) {
     HubList all = {0};
     IntVec sel = {0};
     Buf note = {0};
+    json_t *old_rec = NULL;
     int rc = EXIT_FAIL;
     if (!repo) {
         lab_err(&app->err, LAB_ENOMEM, "out of memory");
@@ -238,7 +251,10 @@ static int run_pull(App *app, int argc, char **argv) {
     fprintf(stderr, "pulling %zu of the repository's %zu files (%s, commit %.12s) into %s\n", sel.n, all.n, tot, commit, dir);
 
     char *rec = path_join(dir, "ablab-pull.json");
-    if (rec) unlink(rec); /* the folder is incomplete until this pull ends */
+    if (rec) {
+        old_rec = json_load_file(rec, 0, NULL); /* what an earlier pull put here, to keep what is the same */
+        unlink(rec); /* the folder is incomplete until this pull ends */
+    }
     free(rec);
 
     Progress pr = {.tty = isatty(STDERR_FILENO)};
@@ -247,7 +263,7 @@ static int run_pull(App *app, int argc, char **argv) {
         HubOutcome oc;
         pr.t0 = now_ms();
         pr.resumed = 0;
-        int drc = hub_download(&snap, f, dir, on_progress, &pr, &oc, &app->err);
+        int drc = hub_download(&snap, f, dir, recorded_oid(old_rec, f->path), on_progress, &pr, &oc, &app->err);
         if (pr.tty) fprintf(stderr, "\r\033[K");
         if (drc) goto out;
         char sz[32], ra[48];
@@ -274,6 +290,7 @@ static int run_pull(App *app, int argc, char **argv) {
     fprintf(stderr, "pulled %s@%s into %s; try it: ablab generate --model %s --prompt \"Hello\"\n", repo, r.revision, dir, dir);
     rc = EXIT_OK;
 out:
+    json_decref(old_rec);
     hub_list_free(&all);
     ivec_free(&sel);
     buf_free(&note);

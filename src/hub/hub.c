@@ -367,6 +367,8 @@ static int parse_page(const char *json, size_t len, const char *url, HubList *ou
             goto done;
         }
         HubFile f = {.size = json_integer_value(size)};
+        const char *git = json_string_value(json_object_get(it, "oid"));
+        if (git && strlen(git) < sizeof f.oid) snprintf(f.oid, sizeof f.oid, "%s", git);
         json_t *lfs = json_object_get(it, "lfs");
         if (json_is_object(lfs)) {
             const char *oid = json_string_value(json_object_get(lfs, "oid"));
@@ -383,6 +385,7 @@ static int parse_page(const char *json, size_t len, const char *url, HubList *ou
             f.lfs = true;
             for (int k = 0; k < 64; k++) f.sha256[k] = (char)tolower((unsigned char)oid[k]);
             f.sha256[64] = 0;
+            memcpy(f.oid, f.sha256, sizeof f.oid);
         }
         HubFile *nv = realloc(out->v, (out->n + 1) * sizeof *nv);
         if (!nv || !(f.path = strdup(path))) {
@@ -572,8 +575,8 @@ int hub_select(const HubList *all, const char *const *include, int n_include, In
 
 /* ---------- downloading one file ----------------------------------------------------------------- */
 
-int hub_download(const HubRepo *r, const HubFile *f, const char *dir, HubProgressFn progress, void *ud, HubOutcome *outcome,
-                 LabErr *e) {
+int hub_download(const HubRepo *r, const HubFile *f, const char *dir, const char *had_oid, HubProgressFn progress,
+                 void *ud, HubOutcome *outcome, LabErr *e) {
     pthread_once(&curl_once, curl_init);
     if (curl_init_rc != CURLE_OK) return lab_err(e, LAB_EIO, "libcurl: %s", curl_easy_strerror(curl_init_rc));
     if (!safe_name(f->path)) return lab_err(e, LAB_EINVAL, "'%s' is not a file name ablab writes", f->path);
@@ -589,11 +592,20 @@ int hub_download(const HubRepo *r, const HubFile *f, const char *dir, HubProgres
     }
     struct stat st;
     if (stat(final, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == f->size) {
-        /* only ever renamed into place after its check: the same size means this file */
-        *outcome = HUB_HAD;
-        if (progress) progress(ud, f, f->size, f->size, f->size);
-        rc = 0;
-        goto out;
+        /* only ever renamed into place after its check; but the same size may be another
+         * revision's content: known by the earlier pull's record, or by hashing an LFS file */
+        bool same = had_oid && f->oid[0] && strcmp(had_oid, f->oid) == 0;
+        if (!same && f->lfs) {
+            char got[65];
+            if (progress) progress(ud, f, -1, f->size, 0);
+            same = file_sha256(final, got, NULL) == 0 && strcmp(got, f->sha256) == 0;
+        }
+        if (same) {
+            *outcome = HUB_HAD;
+            if (progress) progress(ud, f, f->size, f->size, f->size);
+            rc = 0;
+            goto out;
+        }
     }
     fd = open(part.data, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {

@@ -33,6 +33,7 @@ typedef struct {
     int64_t size;      /* bytes */
     bool lfs;          /* stored in LFS: sha256 below is the hub's */
     char sha256[65];   /* lowercase hex; "" when the hub gives none (small git files) */
+    char oid[65];      /* what names this content: sha256 for an LFS file, else the git blob id */
 } HubFile;
 
 typedef struct {
@@ -68,16 +69,19 @@ typedef void (*HubProgressFn)(void *ud, const HubFile *f, int64_t done, int64_t 
 
 typedef enum {
     HUB_GOT = 0,     /* downloaded (or resumed) and verified */
-    HUB_HAD,         /* already there under its name with the hub's size */
+    HUB_HAD,         /* already there under its name: the same content (see hub_download) */
 } HubOutcome;
 
 /* Downloads f into dir/f->path (dir must exist) through dir/f->path.part, resuming a .part left by
- * an earlier attempt. Returns 0 with *outcome set, or -1 with e filled and nothing under the final
+ * an earlier attempt. A file already under its name with the listed size is kept (HUB_HAD) when
+ * `had_oid` (the oid an earlier pull recorded for it, NULL if none) is f->oid, or, for an LFS
+ * file, when its sha256 is the hub's; otherwise it is downloaded again (another revision's file
+ * of the same size). Returns 0 with *outcome set, or -1 with e filled and nothing under the final
  * name: LAB_EFORMAT for a sha256 or size mismatch (the .part is deleted: a retry starts over),
  * LAB_EFULL for a full disk (the .part is kept for a resume), LAB_EINVAL for 401/403,
  * LAB_ENOTFOUND for 404, LAB_EIO for the network (the .part is kept). */
-int hub_download(const HubRepo *r, const HubFile *f, const char *dir, HubProgressFn progress, void *ud,
-                 HubOutcome *outcome, LabErr *e);
+int hub_download(const HubRepo *r, const HubFile *f, const char *dir, const char *had_oid, HubProgressFn progress,
+                 void *ud, HubOutcome *outcome, LabErr *e);
 
 /* Frees what libcurl holds; call once at exit (optional). */
 void hub_cleanup(void);

@@ -94,6 +94,31 @@ with tempfile.TemporaryDirectory() as tmp:
     check("a third run downloads nothing", rc == 0 and "already here" in err and
           not any(r["path"].startswith("/lfs-storage/") or "/resolve/" in r["path"] for r in later), (err, later))
 
+    hub.stop()
+
+    # 1b. a new revision whose files have the old sizes: what changed comes again, the rest stays
+    v2 = os.path.join(tmp, "v2")
+    shutil.copytree(SRC, v2)
+    cfg = open(os.path.join(v2, "config.json")).read()
+    open(os.path.join(v2, "config.json"), "w").write(cfg.replace("gpt2", "GPT2", 1))
+    w = bytearray(open(os.path.join(v2, "model.safetensors"), "rb").read())
+    w[len(w) // 2] ^= 1
+    open(os.path.join(v2, "model.safetensors"), "wb").write(bytes(w))
+    hub = Hub(tmp, "--repo", repo + "=" + v2)
+    env = dict(base, HF_ENDPOINT=hub.url)
+    rc, out, err = run(env, "pull", repo)
+    fetched = sorted(r["path"].rsplit("/", 1)[1] for r in hub.requests() if "/resolve/" in r["path"])
+    check("a new revision with same-size files: exactly the changed ones come again",
+          rc == 0 and fetched == ["config.json", "model.safetensors"], (fetched, err))
+    check("... and the folder holds the new revision",
+          all(sha(os.path.join(dest, f)) == sha(os.path.join(v2, f)) for f in LOADED), err)
+    os.unlink(os.path.join(dest, "ablab-pull.json"))
+    n_before = len(hub.requests())
+    rc, out, err = run(env, "pull", repo)
+    fetched = sorted(r["path"].rsplit("/", 1)[1] for r in hub.requests()[n_before:] if "/resolve/" in r["path"])
+    check("without the record: the weights are kept after hashing them, small files come again",
+          rc == 0 and "model.safetensors" not in fetched and "config.json" in fetched, (fetched, err))
+
     # 2. errors from the hub
     rc, out, err = run(env, "pull", "ablab-test/no-such-model")
     check("an unknown repository: not found, and HF_TOKEN named for a private one",
