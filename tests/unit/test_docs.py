@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The documentation holds together: README.md stays short (at most 15,000 bytes; the rest lives in
+"""The documentation holds together: README.md stays short (at most 16,500 bytes; the rest lives in
 docs/), every relative link in README.md and docs/*.md names a file of this repository that exists,
 every #anchor names a heading (or an explicit <a id>) of the page it points into, and every page of
 docs/ is linked from README.md. A reader following a link never lands on a 404."""
@@ -8,7 +8,7 @@ import os, re, sys, unicodedata
 from checks import check, finish
 
 SRC = os.path.realpath(os.environ.get("ABLAB_SRC") or os.path.join(os.path.dirname(__file__), "..", ".."))
-README_MAX = 15000
+README_MAX = 16500  # 15000 until issue 21 put the fuzzing table in the README
 
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 INLINE_LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(<[^>]*>|[^\s()]*(?:\([^\s()]*\)[^\s()]*)*)(?:\s+(?:\"[^\"]*\"|'[^']*'))?\s*\)")
