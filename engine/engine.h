@@ -75,6 +75,9 @@ void eng_free(EngModel *m);                              /* NULL-safe */
  * "bf16", "q8_0" or a llama-quantize preset ("q4_0" .. "q6_k", "q4_k_m", ...: each matrix the
  * type llama-quantize gives it; rows that are no whole number of blocks fall back as it does). */
 int  eng_save_gguf(EngModel *m, const char *path, const char *quant, LabErr *e);
+/* The size in bytes of the file eng_save_gguf(m, path, quant) would write, without quantizing or
+ * writing anything (the same header, tensor types and padding). -1 with e filled as eng_save_gguf. */
+int  eng_gguf_size(EngModel *m, const char *quant, size_t *bytes, LabErr *e);
 /* ablab import: a checkpoint in Meta's reference layout (src: params.json + consolidated.00.safetensors),
  * nanoGPT's (src: model_args.json + one *.safetensors) or any layout a map of rules describes (map,
  * weights, config) written as a Hugging Face folder at out: config.json, model.safetensors, the

@@ -40,8 +40,8 @@ const Command cmd_eval = {
     "--quant-sweep T1,T2,...: the quantization report. The --model is loaded at each type (any --quant\n"
     "type: f16, q8_0, q6_k, q5_k_m, q4_k_m, q4_0, q3_k_m, q2_k, ...) and measured against the reference:\n"
     "  bits/weight   8 x bytes of the weights as loaded / their elements\n"
-    "  file bytes    the size of the GGUF `ablab convert --quant T` writes (written to a temporary\n"
-    "                folder, measured, deleted)\n"
+    "  file bytes    the size of the GGUF `ablab convert --quant T` writes (its header and tensor\n"
+    "                types laid out as convert lays them, nothing written)\n"
     "  resident      the process's resident memory (VmRSS) after loading and measuring the model less\n"
     "                before loading it (weights, KV cache of the loaded context, work buffers)\n"
     "  decode tok/s  as `ablab bench` tgN: N tokens decoded one at a time (-n, default 32), after a\n"
@@ -215,19 +215,6 @@ out:
 
 /* ---------- --quant-sweep: the quantization report ---------- */
 
-/* The size of the GGUF `ablab convert --model PATH --quant type` writes: written into dir, measured,
- * deleted. base is the model loaded as convert loads it. */
-static int gguf_bytes(App *app, EngModel *base, const char *dir, const char *type, int64_t *out) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s.gguf", dir, type);
-    int rc = eng_save_gguf(base, path, type, &app->err);
-    struct stat st;
-    if (!rc && stat(path, &st)) rc = lab_err(&app->err, LAB_EIO, "%s: written, but cannot be measured", path);
-    if (!rc) *out = (int64_t)st.st_size;
-    unlink(path);
-    return rc;
-}
-
 /* bench's decode measurement: one warm-up run, then the mean and sd of reps runs (tokens/s). */
 static int decode_speed(App *app, EngModel *m, int n, int reps, double *mean, double *sd) {
     double s = 0, s2 = 0;
@@ -259,7 +246,6 @@ static int write_report(App *app, const char *dir, const char *name, LabExportFo
 static int run_sweep(App *app, const EvalOpts *o, const char *text, const EngEvalOpts *eo) {
     EngModel *ref = NULL, *base = NULL, *m = NULL;
     LabQuantRow rows[MAX_SWEEP];
-    char tmp[4096] = "";
     int rc = EXIT_FAIL, threads = app->cfg.threads > 0 ? app->cfg.threads : 1;
     size_t text_bytes = strlen(text);
     double ref_nll = NAN;
@@ -268,7 +254,7 @@ static int run_sweep(App *app, const EvalOpts *o, const char *text, const EngEva
     CliModelOpts ro = app->model_arm[1];
     ro.tokenizer = cli_model_opts(app, 1).tokenizer;
     if (load_model(app, o->reference, ro, &ref)) goto out;
-    /* the model as `ablab convert` loads it, for the file sizes */
+    /* the model as `ablab convert` loads it, for the file sizes (eng_gguf_size) */
     CliModelOpts mo = cli_model_opts(app, 0);
     EngLoadOpts co = {.n_threads = 1, .ctx = 16, .tokenizer_path = mo.tokenizer, .mmap = true};
     if (eng_load(&base, o->models[0], &co, &app->err)) goto out;
@@ -279,19 +265,14 @@ static int run_sweep(App *app, const EvalOpts *o, const char *text, const EngEva
     const EngTensorInfo *ti;
     size_t nti = eng_tensors(base, &ti);
     for (size_t i = 0; i < nti; i++) weight_count += (double)ti[i].rows * (double)ti[i].cols;
-    const char *tdir = getenv("TMPDIR");
-    snprintf(tmp, sizeof tmp, "%s/ablab-quant-XXXXXX", tdir && *tdir ? tdir : "/tmp");
-    if (!mkdtemp(tmp)) {
-        lab_err(&app->err, LAB_EIO, "%s: cannot create a temporary folder for the GGUF files", tmp);
-        tmp[0] = 0;
-        goto out;
-    }
     for (int i = 0; i < o->n_sweep; i++) {
         const char *type = o->sweep[i];
         LabQuantRow *r = &rows[i];
         memset(r, 0, sizeof *r);
         snprintf(r->type, sizeof r->type, "%s", type);
-        if (gguf_bytes(app, base, tmp, type, &r->file_bytes)) goto out;
+        size_t fbytes;
+        if (eng_gguf_size(base, type, &fbytes, &app->err)) goto out;
+        r->file_bytes = (int64_t)fbytes;
         /* hand freed memory (the GGUF writer's, the previous type's model) back to the system, so
          * that this model's pages are counted rather than reused from the heap */
         malloc_trim(0);
@@ -361,7 +342,6 @@ static int run_sweep(App *app, const EvalOpts *o, const char *text, const EngEva
     }
     rc = EXIT_OK;
 out:
-    if (tmp[0]) rmdir(tmp);
     eng_free(m);
     eng_free(base);
     eng_free(ref);

@@ -597,28 +597,44 @@ void gguf_w_sort_tensors(GgufWriter *w) {
     w->data_size = off;
 }
 
+static const char zeros[256];
+
+/* The header: magic, counts, key/values, tensor infos, padded to the alignment. -1 when out of memory. */
+static int w_header(const GgufWriter *w, Buf *h) {
+    if (buf_append(h, GGUF_MAGIC, 4) || w_u32(h, GGUF_VERSION) || w_u64(h, w->n_t) || w_u64(h, w->n_kv) ||
+        buf_append(h, w->kv.data ? w->kv.data : "", w->kv.len))
+        return -1;
+    for (size_t i = 0; i < w->n_t; i++) {
+        const WTensor *t = &w->t[i];
+        if (w_bytes_str(h, t->name, strlen(t->name)) || w_u32(h, (uint32_t)t->n_dims)) return -1;
+        for (int d = 0; d < t->n_dims; d++)
+            if (w_u64(h, t->ne[d])) return -1;
+        if (w_u32(h, (uint32_t)t->type) || w_u64(h, t->offset)) return -1;
+    }
+    size_t pad = pad_to(h->len, w->alignment) - h->len;
+    while (pad) {
+        size_t k = pad < sizeof zeros ? pad : sizeof zeros;
+        if (buf_append(h, zeros, k)) return -1;
+        pad -= k;
+    }
+    return 0;
+}
+
+int gguf_w_size(const GgufWriter *w, size_t *out, LabErr *e) {
+    Buf h = {0};
+    int rc = w_header(w, &h);
+    if (rc) lab_err(e, LAB_ENOMEM, "gguf writer: out of memory");
+    else if (!size_add_ok(h.len, w->data_size, out)) rc = lab_err(e, LAB_ERANGE, "gguf writer: too much data");
+    buf_free(&h);
+    return rc;
+}
+
 int gguf_w_write(GgufWriter *w, const char *path, LabErr *e) {
     Buf h = {0};
     int rc = -1;
     char *tmp = NULL;
     FILE *f = NULL;
-    if (buf_append(&h, GGUF_MAGIC, 4) || w_u32(&h, GGUF_VERSION) || w_u64(&h, w->n_t) || w_u64(&h, w->n_kv) ||
-        buf_append(&h, w->kv.data ? w->kv.data : "", w->kv.len))
-        goto nomem;
-    for (size_t i = 0; i < w->n_t; i++) {
-        const WTensor *t = &w->t[i];
-        if (w_bytes_str(&h, t->name, strlen(t->name)) || w_u32(&h, (uint32_t)t->n_dims)) goto nomem;
-        for (int d = 0; d < t->n_dims; d++)
-            if (w_u64(&h, t->ne[d])) goto nomem;
-        if (w_u32(&h, (uint32_t)t->type) || w_u64(&h, t->offset)) goto nomem;
-    }
-    static const char zeros[256];
-    size_t pad = pad_to(h.len, w->alignment) - h.len;
-    while (pad) {
-        size_t k = pad < sizeof zeros ? pad : sizeof zeros;
-        if (buf_append(&h, zeros, k)) goto nomem;
-        pad -= k;
-    }
+    if (w_header(w, &h)) goto nomem;
     if (!(tmp = malloc(strlen(path) + 5))) goto nomem;
     sprintf(tmp, "%s.tmp", path);
     if (!(f = fopen(tmp, "wb"))) {

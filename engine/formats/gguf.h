@@ -111,6 +111,9 @@ int gguf_w_tensor(GgufWriter *w, const char *name, int type, int n_dims, const u
                   const void *data, LabErr *e);
 /* Writes the file (to path.tmp, then renamed). */
 int gguf_w_write(GgufWriter *w, const char *path, LabErr *e);
+/* The size in bytes of the file gguf_w_write would write now (header, padding, tensor data); reads
+ * no tensor data, so tensors added with data NULL count. -1 with e filled when out of memory. */
+int gguf_w_size(const GgufWriter *w, size_t *out, LabErr *e);
 /* Puts the tensors added so far in the order llama.cpp's model loader keeps them (and
  * llama-quantize writes them): by layer ("blk.N."; others first), then by name. */
 void gguf_w_sort_tensors(GgufWriter *w);

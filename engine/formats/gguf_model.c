@@ -645,6 +645,7 @@ typedef struct {
     const EngQuantPreset *preset; /* the per-tensor rules of --quant */
     const EngConfig *cfg;
     bool has_output;              /* an output.weight is written (else the embedding is the head) */
+    bool size_only;               /* eng_gguf_size: the matrices' types and shapes, no data */
     LabErr *e;
 } Sv;
 
@@ -683,8 +684,11 @@ static int sv_mat(Sv *S, const char *name, const EngTensor *W, EngDType want, in
     size_t nb, rb;
     if (!eng_dtype_bytes(dt, W->rows, W->cols, &nb) || qtype_row_bytes((QType)dt, (size_t)W->cols, &rb))
         return lab_err(S->e, LAB_ERANGE, "%s: too large", name);
-    uint8_t *dst = sv_alloc(S, nb);
-    if (!dst) return lab_err(S->e, LAB_ENOMEM, "out of memory");
+    uint8_t *dst = NULL;
+    if (S->size_only) /* the writer needs the type and shape only: no quantizing */
+        return gguf_w_tensor(S->w, name, qtype_to_ggml((QType)dt), 2, (uint64_t[]){(uint64_t)W->cols, (uint64_t)W->rows},
+                             NULL, S->e);
+    if (!(dst = sv_alloc(S, nb))) return lab_err(S->e, LAB_ENOMEM, "out of memory");
     for (int64_t r = 0; r < W->rows; r++) {
         eng_tensor_row(W, sv_src_row(r, W->rows, perm), S->row);
         quant_from_f32((QType)dt, S->row, dst + (size_t)r * rb, (size_t)W->cols);
@@ -1062,7 +1066,8 @@ static int sv_layer(Sv *S, const EngModel *m, int i, EngDType want) {
     }
 }
 
-int eng_save_gguf(EngModel *m, const char *path, const char *quant, LabErr *e) {
+/* eng_save_gguf (path) and eng_gguf_size (size): the same header and tensor list either way. */
+static int sv_save(EngModel *m, const char *path, size_t *size, const char *quant, LabErr *e) {
     const EngConfig *c = &m->cfg;
     const EngQuantPreset *preset = eng_quant_preset(quant && *quant ? quant : "f32");
     if (!preset) return lab_err(e, LAB_EINVAL, "--quant %s: expected %s", quant, eng_quant_preset_list());
@@ -1073,7 +1078,7 @@ int eng_save_gguf(EngModel *m, const char *path, const char *quant, LabErr *e) {
     const EngWeights *w = &m->w;
     bool gpt2 = c->arch == ENG_ARCH_GPT2;
     Sv S = {.w = gguf_writer_new(GGUF_DEFAULT_ALIGNMENT), .e = e, .preset = preset, .cfg = c,
-            .has_output = gpt2 || w->lm_head.data != w->tok_emb.data};
+            .has_output = gpt2 || w->lm_head.data != w->tok_emb.data, .size_only = !path};
     int64_t maxc = c->dim > c->hidden ? c->dim : c->hidden;
     if ((int64_t)c->n_head * c->head_dim > maxc) maxc = (int64_t)c->n_head * c->head_dim;
     S.row = malloc((size_t)maxc * sizeof *S.row);
@@ -1126,11 +1131,19 @@ int eng_save_gguf(EngModel *m, const char *path, const char *quant, LabErr *e) {
     if (sv_vec(&S, "output.bias", w->lm_head_b, c->vocab, 0)) goto out;
     /* quantized files in llama-quantize's tensor order, so that they are its bytes */
     if (qtype_is_block((QType)preset->base)) gguf_w_sort_tensors(S.w);
-    rc = gguf_w_write(S.w, path, e);
+    rc = path ? gguf_w_write(S.w, path, e) : gguf_w_size(S.w, size, e);
 out:
     for (size_t i = 0; i < S.n_bufs; i++) free(S.bufs[i]);
     free(S.bufs);
     free(S.row);
     gguf_writer_free(S.w);
     return rc;
+}
+
+int eng_save_gguf(EngModel *m, const char *path, const char *quant, LabErr *e) {
+    return sv_save(m, path, NULL, quant, e);
+}
+
+int eng_gguf_size(EngModel *m, const char *quant, size_t *bytes, LabErr *e) {
+    return sv_save(m, NULL, bytes, quant, e);
 }
