@@ -105,8 +105,8 @@ with tempfile.TemporaryDirectory() as tmp:
     check("file bytes fall strictly f16 > q8_0 > q6_k > q5_k_m > q4_k_m > q4_0 > q3_k_m > q2_k",
           all(a > b for a, b in zip(sizes, sizes[1:])), sizes)
     bpw = [r["bits_per_weight"] for r in rows]
-    check("bits per weight fall likewise, f16 ~16, q8_0 ~8.5, q2_k under 4",
-          all(a > b for a, b in zip(bpw, bpw[1:])) and 15.9 < bpw[0] < 16.2 and 8.4 < bpw[1] < 8.7 and bpw[-1] < 4, bpw)
+    check("bits per weight fall likewise, f16 ~16, q8_0 8.5-9 (held row-interleaved), q2_k under 6",
+          all(a > b for a, b in zip(bpw, bpw[1:])) and 15.9 < bpw[0] < 16.2 and 8.4 < bpw[1] < 9.0 and bpw[-1] < 6, bpw)
     check("the file holds the weights: file bytes >= weights bytes as loaded",
           all(r["file_bytes"] >= r["weights_bytes"] * 0.95 for r in rows), [(r["file_bytes"], r["weights_bytes"]) for r in rows])
     check("resident bytes measured: at least the weights", all(r["resident_bytes"] >= r["weights_bytes"] for r in rows),
