@@ -857,6 +857,77 @@ static void test_sql_dump_replays_into_an_equal_record(void **state) {
     }
 }
 
+/* ---------- merging (db/merge.c) ---------- */
+
+static const DbMergeCount *merge_count(const DbMergeReport *r, const char *table) {
+    for (int i = 0; i < DB_MERGE_TABLES; i++)
+        if (r->count[i].table && !strcmp(r->count[i].table, table)) return &r->count[i];
+    fail_msg("no table %s in the report", table);
+    return NULL;
+}
+
+/* What the end-to-end test (tests/db/test_merge.py) cannot make with the binary: a rating whose
+ * first vote was stepped back (its revisions point at a rating that no longer exists), and two
+ * copies of one record that went separate ways (another prompt at the same place of the same
+ * session). */
+static void test_merge_orphans_and_diverged_copies(void **state) {
+    (void)state;
+    LabErr e = {0};
+    Db *db, *out;
+    const char *a = tpath("m-a.db"), *b = tpath("m-b.db"), *o = tpath("m-out.db");
+    assert_int_equal(db_open(&db, a, &e), 0);
+    Fixture f;
+    add_fixture(db, "shared session", &f);
+    DbRating r = make_rating(&f, "ann");
+    int64_t rid, rev;
+    assert_int_equal(db_rating_set(db, &r, &rid, &rev, &e), 0);
+    assert_int_equal(db_rating_undo(db, rev, NULL, &e), 0); /* no rating left; its revision stays */
+    db_close(db);
+    copy_file(a, b);
+    int64_t pid;
+    assert_int_equal(db_open(&db, a, &e), 0);
+    assert_int_equal(db_prompt_add(db, f.session, "set", 1, "the owl", &pid, &e), 0);
+    db_close(db);
+    assert_int_equal(db_open(&db, b, &e), 0);
+    assert_int_equal(db_prompt_add(db, f.session, "set", 1, "the fox", &pid, &e), 0);
+    db_close(db);
+
+    assert_int_equal(db_open(&out, o, &e), 0);
+    const char *in[] = {a, b};
+    DbMergeReport rep[2];
+    assert_int_equal(db_merge(out, in, 2, rep, &e), 0);
+    /* a: everything added, the orphaned revision with a rating id no rating has */
+    assert_int_equal(merge_count(&rep[0], "rating_revisions")->added, 1);
+    assert_int_equal(merge_count(&rep[0], "ratings")->added, 0);
+    assert_int_equal(raw_int(o, "SELECT count(*) FROM rating_revisions WHERE rating_id < 0"), 1);
+    /* b: the shared rows are present; its other prompt at position 1 is a conflict, named */
+    assert_int_equal(merge_count(&rep[1], "sessions")->present, 1);
+    assert_int_equal(merge_count(&rep[1], "responses")->present, 2);
+    assert_int_equal(merge_count(&rep[1], "rating_revisions")->present, 1);
+    assert_int_equal(merge_count(&rep[1], "prompts")->present, 1);
+    assert_int_equal(merge_count(&rep[1], "prompts")->conflicts, 1);
+    assert_int_equal(rep[1].n_notes, 1);
+    assert_true(rep[1].notes[0].conflict);
+    assert_string_equal(rep[1].notes[0].table, "prompts");
+    assert_int_equal(strlen(rep[1].notes[0].uuid), 36);
+    assert_non_null(strstr(rep[1].notes[0].what, "UNIQUE"));
+    assert_int_equal(raw_int(o, "SELECT count(*) FROM prompts WHERE text = 'the owl'"), 1);
+    assert_int_equal(raw_int(o, "SELECT count(*) FROM prompts WHERE text = 'the fox'"), 0);
+    for (int i = 0; i < 2; i++) db_merge_report_free(&rep[i]);
+    /* again: nothing added, the orphan recognised (not a conflict) */
+    assert_int_equal(db_merge(out, in, 2, rep, &e), 0);
+    for (int i = 0; i < DB_MERGE_TABLES; i++) assert_int_equal(rep[0].count[i].added + rep[1].count[i].added, 0);
+    assert_int_equal(merge_count(&rep[0], "rating_revisions")->present, 1);
+    assert_int_equal(merge_count(&rep[0], "rating_revisions")->conflicts, 0);
+    for (int i = 0; i < 2; i++) db_merge_report_free(&rep[i]);
+    /* a record read-only, refused as a target */
+    db_close(out);
+    assert_int_equal(db_open_mode(&out, o, DB_READ, &e), 0);
+    assert_int_equal(db_merge(out, in, 1, rep, &e), -1);
+    assert_int_equal(e.code, LAB_EIO);
+    db_close(out);
+}
+
 /* ---------- rating history ---------- */
 
 typedef struct { int n, undone; char last[64]; } Revs;
@@ -1081,6 +1152,7 @@ int main(void) {
         cmocka_unit_test(test_turns),
         cmocka_unit_test(test_sql_dump_replays_into_an_equal_record),
         cmocka_unit_test(test_rating_changes_are_kept_and_stepped_back),
+        cmocka_unit_test(test_merge_orphans_and_diverged_copies),
         cmocka_unit_test(test_old_rating_rows_become_revisions),
         cmocka_unit_test(test_full_database_keeps_rating_for_retry),
         cmocka_unit_test(test_second_writer_does_not_lose_a_rating),
