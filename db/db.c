@@ -536,6 +536,7 @@ static int open_snapshot(Db *ro, Db **out, int version, LabErr *e) {
         free(tmp);
         return -1;
     }
+    free(tmp); /* db->path is its own copy of it */
     db->snapshot = db->path;
     db->path = strdup(ro->path);
     db->opened_version = version;
