@@ -1,3 +1,4 @@
+#include "actq.h"
 #include "ops.h"
 
 #include <math.h>
@@ -102,6 +103,21 @@ void op_softmax(float *x, int n) {
         sum += x[i];
     }
     for (int i = 0; i < n; i++) x[i] /= sum;
+}
+
+void op_gelu_new_f16(float *a, size_t n) {
+    float t[256];
+    for (size_t i0 = 0; i0 < n; i0 += 256) {
+        size_t k = n - i0 < 256 ? n - i0 : 256;
+        memcpy(t, a + i0, k * sizeof *t);
+        actq_round_f16(t, k);
+        op_gelu_new(t, k);
+        actq_round_f16(t, k);
+        for (size_t i = 0; i < k; i++) {
+            float x = a[i0 + i];
+            a[i0 + i] = x <= -10.0f ? 0.0f : x >= 10.0f ? x : t[i];
+        }
+    }
 }
 
 void op_gelu_erf(float *a, size_t n) {

@@ -17,6 +17,9 @@ void op_add_bias(float *y, const float *b, int n, int dim);
 void op_add(float *x, const float *y, size_t n);           /* x += y */
 void op_silu_mul(float *a, const float *b, size_t n);      /* a = silu(a) * b */
 void op_gelu_new(float *a, size_t n);                      /* tanh approximation (GPT-2's gelu_new) */
+/* gelu_new as llama.cpp's x86 build computes it: x rounded to fp16, its GELU rounded to fp16 (ggml's
+ * table of all fp16 inputs), for -10 < x < 10; 0 below, x above. For models in block types. */
+void op_gelu_new_f16(float *a, size_t n);
 void op_gelu_erf(float *a, size_t n);                      /* exact: 0.5 x (1 + erf(x / sqrt 2)) (torch's gelu) */
 void op_gelu_mul(float *a, const float *b, size_t n);      /* a = gelu_tanh(a) * b (GeGLU) */
 /* x = cap * tanh(x / cap) (Gemma's logit soft-capping); nothing for cap <= 0. */

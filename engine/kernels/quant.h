@@ -5,7 +5,8 @@
  * Conversions are bit-exact (round to nearest even, as numpy/torch/ggml do). The matrix-vector
  * kernels choose an AVX-512 or AVX2+FMA+F16C path at run time (__builtin_cpu_supports) and fall
  * back to portable C; all paths agree within float rounding (they sum in a different order).
- * Q8_0 weights as stored are dequantized on the fly against float32 activations. On CPUs with
+ * Q8_0 weights as stored are dequantized on the fly against float32 activations (which matmul.c
+ * has rounded to int8 blocks first, as llama.cpp does: actq.h). On CPUs with
  * AVX-512 VNNI the loader repacks them (QT_Q8R, q8r.c) and decode quantizes the activations to
  * int8 blocks as ggml's q8_0 x q8_0 dot does, for integer products. */
 #ifndef ABLAB_QUANT_H

@@ -43,6 +43,7 @@ void gpt2_forward(EngModel *m, const int *ids, int n, float *all_logits) {
         mm_batch(&L->c_fc, s->xb, n, s->hb, m->pool, m->s.pack);
         op_add_bias(s->hb, L->c_fc_b, n, c->hidden);
         if (c->act == ENG_ACT_GELU_ERF) op_gelu_erf(s->hb, (size_t)n * c->hidden); /* activation_function "gelu" */
+        else if (m->attn_f16) op_gelu_new_f16(s->hb, (size_t)n * c->hidden); /* as llama.cpp (ops.h) */
         else op_gelu_new(s->hb, (size_t)n * c->hidden);
         mm_batch(&L->c_fc_proj, s->hb, n, s->xb, m->pool, m->s.pack);
         op_add_bias(s->xb, L->c_fc_proj_b, n, dim);
