@@ -141,9 +141,9 @@ static int run_serve(App *app, int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* the handlers stay until exit: a signal that comes while the models are freed must not kill
+     * the process that is already shutting down cleanly */
     if (serve_run(models, (int)a.copies, &o, &stop_signals, &app->err) == 0) rc = EXIT_OK;
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
 done:
     for (long i = 0; i < a.copies; i++) eng_free(models[i]);
     return rc;

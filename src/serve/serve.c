@@ -552,11 +552,17 @@ static void access_line(Req *r) {
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
     Server *s = cls;
+    if (!fmt) return;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && msg[n - 1] == '\n') msg[--n] = 0;
+    /* returning MHD_NO for a client that left makes MHD report an "internal error": the access line
+     * already says what happened */
+    if (strstr(msg, "Application reported internal error")) return;
     pthread_mutex_lock(&s->log_mu);
-    fputs("ablab serve: http: ", s->log);
-    vfprintf(s->log, fmt, ap);
-    size_t n = strlen(fmt);
-    if (!n || fmt[n - 1] != '\n') fputc('\n', s->log);
+    fprintf(s->log, "ablab serve: http: %s\n", msg);
+    fflush(s->log);
     pthread_mutex_unlock(&s->log_mu);
 }
 

@@ -242,6 +242,47 @@ def scenario_queue_and_disconnect(home):
         s.stop()
 
 
+def scenario_two_copies(home):
+    s = Server(home, GPT2, "--max-concurrent", "2", "--queue", "0", "--ctx", "1024")
+    try:
+        long_req = {"model": "gpt2-mini", "prompt": "The", "max_tokens": 1000, "temperature": 0.8, "seed": 3}
+        a, got_a = open_stream(s, long_req)
+        b, got_b = open_stream(s, dict(long_req, seed=4))
+        check("--max-concurrent 2: two answers are written at once (both streams running)",
+              got_a.startswith(b"HTTP/1.1 200") and got_b.startswith(b"HTTP/1.1 200") and b"data: " in got_a + got_b,
+              (got_a[:100], got_b[:100]))
+        st, hd, body = s.post("/v1/completions", dict(long_req, max_tokens=2))
+        check("--queue 0: a third request is refused at once with 429", st == 429 and hd.get("retry-after") == "1", (st, body))
+        a.close()
+        b.close()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and s.stderr().count("client gone") < 2:
+            time.sleep(0.1)
+        check("both abandoned streams are cancelled", s.stderr().count("stream: client gone, answer cancelled") == 2,
+              s.stderr()[-1000:])
+        # a whole (not streamed) answer whose client leaves is cancelled too
+        c = socket.create_connection((s.host, s.port), timeout=30)
+        data = json.dumps(long_req).encode()
+        c.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(data) + data)
+        time.sleep(0.5)
+        c.close()
+        deadline = time.monotonic() + 20
+        lines = []
+        while time.monotonic() < deadline:
+            lines = [l for l in s.stderr().splitlines() if "client gone" in l]
+            if len(lines) >= 3:
+                break
+            time.sleep(0.2)
+        whole = [l for l in lines if "stream" not in l]
+        check("a client that leaves a whole answer: cancelled at the next token (499 in the log, short of 1000 tokens)",
+              len(whole) == 1 and " 499 " in whole[0] and "completion=1000" not in whole[0], lines)
+        st, _, _ = s.post("/v1/completions", dict(long_req, max_tokens=2))
+        check("both copies are free again afterwards", st == 200, st)
+    finally:
+        s.stop()
+
+
 def scenario_sigterm(home):
     s = Server(home, GPT2, "--ctx", "1024", "--grace", "0.5")
     a, got = open_stream(s, {"model": "gpt2-mini", "prompt": "The", "max_tokens": 1000, "temperature": 0.8, "seed": 2})
@@ -293,7 +334,7 @@ def scenario_cli(home):
 
 with tempfile.TemporaryDirectory() as home:
     for sc in (scenario_cli, scenario_completions, scenario_chat, scenario_api_key, scenario_queue_and_disconnect,
-               scenario_sigterm):
+               scenario_two_copies, scenario_sigterm):
         print(f"# {sc.__name__}")
         try:
             sc(home)
