@@ -135,6 +135,11 @@ static int run_serve(App *app, int argc, char **argv) {
                    .seed_random = c->seed < 0, .on_listen = on_listen, .ud = id, .log = stderr};
     lab_sampling_engine(c, c->seed >= 0 ? (uint64_t)c->seed : 0, &o.defaults);
 
+    bool loopback = strcmp(a.host, "127.0.0.1") == 0 || strcmp(a.host, "::1") == 0 || strcmp(a.host, "localhost") == 0;
+    if (!loopback && (!a.api_key || !*a.api_key))
+        fprintf(stderr, "ablab serve: warning: listening on %s without an API key: anyone who reaches this port can use "
+                        "the model (give --api-key or ABLAB_SERVE_API_KEY)\n", a.host);
+
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);

@@ -84,7 +84,7 @@ static const struct { const char *field; EngSettingId id; } SAMPLING_FIELDS[] = 
 };
 
 static int sampling_field(const json_t *root, const char *field, EngSettingId id, EngSampling *s, bool *seed_given,
-                          ServeErr *e) {
+                          bool *seed_fresh, ServeErr *e) {
     const json_t *v = json_object_get(root, field);
     if (!v || json_is_null(v)) return 0;
     const EngSetting *row = eng_setting(id);
@@ -107,10 +107,9 @@ static int sampling_field(const json_t *root, const char *field, EngSettingId id
     case ENG_SET_MAX_TOKENS: s->max_tokens = (int)d; break;
     case ENG_SET_SEED:
         /* -1 is the table's "a fresh seed"; the exact integer, as seeds pass double's 53 bits */
-        if (d >= 0) {
-            s->seed = json_is_integer(v) ? (uint64_t)json_integer_value(v) : (uint64_t)d;
-            *seed_given = true;
-        }
+        if (d >= 0) s->seed = json_is_integer(v) ? (uint64_t)json_integer_value(v) : (uint64_t)d;
+        *seed_given = d >= 0;
+        *seed_fresh = d < 0;
         break;
     default: break;
     }
@@ -295,10 +294,12 @@ int oai_parse(const json_t *root, bool chat, const ServeOpts *o, OaiReq *r, Serv
                              "stream_options must be an object like {\"include_usage\": true}");
         r->include_usage = json_is_true(iu);
     }
-    bool seed_given = false;
+    bool seed_given = false, seed_fresh = false;
     for (size_t i = 0; i < sizeof SAMPLING_FIELDS / sizeof *SAMPLING_FIELDS; i++)
-        if (sampling_field(root, SAMPLING_FIELDS[i].field, SAMPLING_FIELDS[i].id, &r->s, &seed_given, e)) return -1;
-    if (o->seed_random && !seed_given) {
+        if (sampling_field(root, SAMPLING_FIELDS[i].field, SAMPLING_FIELDS[i].id, &r->s, &seed_given, &seed_fresh, e))
+            return -1;
+    /* no seed: the server's --seed, else a fresh one; "seed": -1 asks for a fresh one */
+    if (seed_fresh || (o->seed_random && !seed_given)) {
         uint64_t s = 0;
         if (getrandom(&s, sizeof s, 0) != (ssize_t)sizeof s) s = (uint64_t)time(NULL) ^ ((uint64_t)clock() << 32);
         r->s.seed = s & (((uint64_t)1 << 63) - 1);

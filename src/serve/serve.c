@@ -37,8 +37,8 @@ typedef struct {
     pthread_cond_t cv;      /* a slot was freed, the queue's head changed, or stopping began */
     Waiter *head, *tail;    /* requests waiting for a slot, oldest first */
     int n_waiting, n_busy;
-    bool stopping;          /* first signal seen: new requests get 503 */
-    bool cancelling;        /* running answers were cancelled (second signal or grace over) */
+    atomic_bool stopping;   /* first signal seen: new requests get 503 (read without the lock) */
+    atomic_bool cancelling; /* running answers were cancelled (second signal or grace over) */
     long long created;      /* /v1/models "created": when the server started */
     uint64_t id_base;
     atomic_ullong n_req;

@@ -30,6 +30,9 @@ def chat_model(dirname):
     return dirname
 
 
+STOPPED = []  # (exit status, stderr) of every server stopped: the tests check none crashed or leaked
+
+
 class Server:
     """`ablab serve` on a free port; stderr (the access log) goes to a file."""
 
@@ -91,6 +94,7 @@ class Server:
             rc = None
         self.p.stdout.close()
         self.log.close()
+        STOPPED.append((rc, self.stderr()))
         return rc
 
 
@@ -112,6 +116,14 @@ def raw_request(s, head, body=b"", timeout=30):
         pass
     sock.close()
     return got
+
+
+def sanitizer_report(text):
+    """The first line of an AddressSanitizer / UBSan / LeakSanitizer report in text, or None."""
+    for line in text.splitlines():
+        if "Sanitizer" in line or "runtime error:" in line:
+            return line
+    return None
 
 
 def sse_events(text):

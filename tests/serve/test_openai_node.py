@@ -8,7 +8,7 @@ import json, os, subprocess, sys, tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks import check, finish  # noqa: E402
-from serve_util import Server, chat_model, generate, npm_available  # noqa: E402
+from serve_util import STOPPED, Server, chat_model, generate, npm_available, sanitizer_report  # noqa: E402
 
 SCRIPT = r"""
 import OpenAI from 'openai';
@@ -123,4 +123,6 @@ with tempfile.TemporaryDirectory() as home:
         check("a bad temperature: the client throws a 400 naming the field",
               out["bad"]["thrown"] and out["bad"]["status"] == 400 and out["bad"]["param"] == "temperature", out["bad"])
         check("a wrong key: the client throws 401", out["nokey"] == {"thrown": True, "status": 401}, out["nokey"])
+bad = [(rc, sanitizer_report(err)) for rc, err in STOPPED if rc != 0 or sanitizer_report(err)]
+check(f"every server ({len(STOPPED)}) exited 0 on SIGTERM with no sanitizer report", STOPPED and not bad, bad)
 finish()

@@ -7,7 +7,7 @@ import json, os, signal, socket, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks import check, finish  # noqa: E402
-from serve_util import GPT2, Server, chat_model, generate, raw_request
+from serve_util import GPT2, STOPPED, Server, chat_model, generate, raw_request, sanitizer_report
 
 
 def scenario_completions(home):
@@ -341,4 +341,6 @@ with tempfile.TemporaryDirectory() as home:
         except Exception as ex:  # a scenario that crashes is a failure, with the reason
             import traceback
             check(f"{sc.__name__} ran to the end", False, traceback.format_exc())
+bad = [(rc, sanitizer_report(err)) for rc, err in STOPPED if rc != 0 or sanitizer_report(err)]
+check(f"every server ({len(STOPPED)}) exited 0 on SIGTERM with no sanitizer report", STOPPED and not bad, bad)
 finish()
