@@ -7,7 +7,7 @@ import json, os, signal, socket, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks import check, finish  # noqa: E402
-from serve_util import GPT2, STOPPED, Server, chat_model, generate, raw_request, sanitizer_report
+from serve_util import GPT2, MODELS, STOPPED, Server, chat_model, generate, raw_request, sanitizer_report
 
 
 def scenario_completions(home):
@@ -193,9 +193,15 @@ def scenario_api_key(home):
     check("the key never appears in the log", "s3cret-key" not in s.stderr() and "401" in s.stderr(), s.stderr()[-800:])
 
 
-def open_stream(s, body):
-    """A raw socket with a streaming request sent and the first event read: the answer is running."""
-    sock = socket.create_connection((s.host, s.port), timeout=30)
+def open_stream(s, body, stall=False):
+    """A raw socket with a streaming request sent and the first event read: the answer is running.
+    stall: a client that then reads nothing, with a tiny receive buffer, so that the answer (written as
+    the client takes it) stays running however fast the machine generates."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if stall:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    sock.settimeout(30)
+    sock.connect((s.host, s.port))
     data = json.dumps(dict(body, stream=True)).encode()
     sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                  b"Content-Length: %d\r\n\r\n" % len(data) + data)
@@ -208,24 +214,42 @@ def open_stream(s, body):
     return sock, got
 
 
+def long_model(home):
+    """The shipped scratch Llama with a context of 16384 (RoPE has no position table): an answer long
+    enough that it is still being written when the next requests come, on any machine, since the
+    client below stops reading and the server writes only as fast as the client takes."""
+    src = os.path.join(MODELS, "scratch-shakespeare")
+    dst = os.path.join(home, "long-ctx")
+    if os.path.isdir(dst):
+        return dst
+    os.mkdir(dst)
+    for f in os.listdir(src):
+        if f != "config.json":
+            os.symlink(os.path.join(src, f), os.path.join(dst, f))
+    cfg = json.load(open(os.path.join(src, "config.json")))
+    cfg["max_position_embeddings"] = 16384
+    json.dump(cfg, open(os.path.join(dst, "config.json"), "w"))
+    return dst
+
+
 def scenario_queue_and_disconnect(home):
-    s = Server(home, GPT2, "--max-concurrent", "1", "--queue", "1", "--ctx", "1024")
+    s = Server(home, long_model(home), "--max-concurrent", "1", "--queue", "1", "--ctx", "16384")
     try:
-        long_req = {"model": "gpt2-mini", "prompt": "The", "max_tokens": 1000, "temperature": 0.8, "seed": 1}
-        a, got = open_stream(s, long_req)
+        long_req = {"model": "long-ctx", "prompt": "The", "max_tokens": 16000, "temperature": 0.8, "seed": 1}
+        a, got = open_stream(s, long_req, stall=True)
         check("a long stream starts (HTTP 200, first event)", got.startswith(b"HTTP/1.1 200") and b"data: " in got, got[:200])
         result = {}
 
         def queued():
             t0 = time.monotonic()
-            result["resp"] = s.post("/v1/completions", {"model": "gpt2-mini", "prompt": "Hi", "max_tokens": 3}, timeout=120)
+            result["resp"] = s.post("/v1/completions", {"model": "long-ctx", "prompt": "Hi", "max_tokens": 3}, timeout=120)
             result["t"] = time.monotonic() - t0
 
         th = threading.Thread(target=queued)
         th.start()
         time.sleep(1.0)
         check("the second request waits in the queue while the first writes", th.is_alive(), result)
-        st, hd, b = s.post("/v1/completions", {"model": "gpt2-mini", "prompt": "Hi", "max_tokens": 3})
+        st, hd, b = s.post("/v1/completions", {"model": "long-ctx", "prompt": "Hi", "max_tokens": 3})
         check("a third request finds the queue full: 429 with Retry-After",
               st == 429 and hd.get("retry-after") == "1" and b["error"]["code"] == "rate_limit_exceeded", (st, hd, b))
         t_close = time.monotonic()
@@ -236,18 +260,18 @@ def scenario_queue_and_disconnect(home):
               st == 200 and time.monotonic() - t_close < 10, (st, b, time.monotonic() - t_close))
         time.sleep(0.3)
         log = s.stderr()
-        check("the server cancelled the abandoned answer (access log) well before 1000 tokens",
-              "client gone" in log and "completion=1000" not in log, log[-1500:])
+        check("the server cancelled the abandoned answer (access log) well before its 16000 tokens",
+              "client gone" in log and "completion=16000" not in log, log[-1500:])
     finally:
         s.stop()
 
 
 def scenario_two_copies(home):
-    s = Server(home, GPT2, "--max-concurrent", "2", "--queue", "0", "--ctx", "1024")
+    s = Server(home, long_model(home), "--max-concurrent", "2", "--queue", "0", "--ctx", "16384")
     try:
-        long_req = {"model": "gpt2-mini", "prompt": "The", "max_tokens": 1000, "temperature": 0.8, "seed": 3}
-        a, got_a = open_stream(s, long_req)
-        b, got_b = open_stream(s, dict(long_req, seed=4))
+        long_req = {"model": "long-ctx", "prompt": "The", "max_tokens": 16000, "temperature": 0.8, "seed": 3}
+        a, got_a = open_stream(s, long_req, stall=True)
+        b, got_b = open_stream(s, dict(long_req, seed=4), stall=True)
         check("--max-concurrent 2: two answers are written at once (both streams running)",
               got_a.startswith(b"HTTP/1.1 200") and got_b.startswith(b"HTTP/1.1 200") and b"data: " in got_a + got_b,
               (got_a[:100], got_b[:100]))
@@ -275,8 +299,8 @@ def scenario_two_copies(home):
                 break
             time.sleep(0.2)
         whole = [l for l in lines if "stream" not in l]
-        check("a client that leaves a whole answer: cancelled at the next token (499 in the log, short of 1000 tokens)",
-              len(whole) == 1 and " 499 " in whole[0] and "completion=1000" not in whole[0], lines)
+        check("a client that leaves a whole answer: cancelled at the next token (499 in the log, short of its 16000 tokens)",
+              len(whole) == 1 and " 499 " in whole[0] and "completion=16000" not in whole[0], lines)
         st, _, _ = s.post("/v1/completions", dict(long_req, max_tokens=2))
         check("both copies are free again afterwards", st == 200, st)
     finally:
