@@ -12,6 +12,7 @@ and a file whose template gguf_new_metadata.py wrote renders here exactly as the
 import json, os, sqlite3, subprocess, tempfile
 
 from checks import check, finish
+from chat_models import chat_model
 
 BIN = os.environ["ABLAB_BIN"]
 BASE = os.path.join(os.environ["ABLAB_ASSETS"], "models", "gpt2-mini")
@@ -21,16 +22,6 @@ REF = os.path.join(os.environ["TEST_DATA_DIR"], "ref", "chat")
 def run(*args, env=None):
     p = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=300, env=env)
     return p.returncode, p.stdout, p.stderr
-
-
-def chat_model(dirname, template):
-    os.mkdir(dirname)
-    for f in os.listdir(BASE):
-        if f != "tokenizer_config.json":
-            os.symlink(os.path.join(BASE, f), os.path.join(dirname, f))
-    cfg = json.load(open(os.path.join(BASE, "tokenizer_config.json")))
-    cfg["chat_template"] = template
-    json.dump(cfg, open(os.path.join(dirname, "tokenizer_config.json"), "w"))
 
 
 with tempfile.TemporaryDirectory() as tmp:

@@ -9,6 +9,7 @@ generation stops at the template's end-of-turn token, and what cannot be done is
 import json, os, sqlite3, subprocess, tempfile
 
 from checks import check, finish
+from chat_models import chat_model
 
 BIN = os.environ["ABLAB_BIN"]
 ASSETS = os.environ["ABLAB_ASSETS"]
@@ -19,18 +20,6 @@ BASE = os.path.join(ASSETS, "models", "gpt2-mini")
 def run(*args, env=None):
     p = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=300, env=env)
     return p.returncode, p.stdout, p.stderr
-
-
-def chat_model(dirname, template, eos=None):
-    os.mkdir(dirname)
-    for f in os.listdir(BASE):
-        if f != "tokenizer_config.json":
-            os.symlink(os.path.join(BASE, f), os.path.join(dirname, f))
-    cfg = json.load(open(os.path.join(BASE, "tokenizer_config.json")))
-    cfg["chat_template"] = template
-    if eos:
-        cfg["eos_token"] = eos
-    json.dump(cfg, open(os.path.join(dirname, "tokenizer_config.json"), "w"))
 
 
 with tempfile.TemporaryDirectory() as tmp:

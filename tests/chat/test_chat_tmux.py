@@ -8,20 +8,11 @@ import json, os, re, subprocess, sys, tempfile
 sys.path.insert(0, os.path.join(os.environ["ABLAB_SRC"], "tests", "ui"))
 from test_tmux import Tmux, sql  # noqa: E402  (skips, as it does, without tmux or sqlite3)
 from checks import check, finish  # noqa: E402
+from chat_models import chat_model  # noqa: E402
 
 BIN = os.environ["ABLAB_BIN"]
 BASE = os.path.join(os.environ["ABLAB_ASSETS"], "models", "gpt2-mini")
 REF = os.path.join(os.environ["TEST_DATA_DIR"], "ref", "chat")
-
-
-def chat_model(dirname):
-    os.mkdir(dirname)
-    for f in os.listdir(BASE):
-        if f != "tokenizer_config.json":
-            os.symlink(os.path.join(BASE, f), os.path.join(dirname, f))
-    cfg = json.load(open(os.path.join(BASE, "tokenizer_config.json")))
-    cfg["chat_template"] = json.load(open(os.path.join(REF, "smollm2-instruct.json")))["template"]
-    json.dump(cfg, open(os.path.join(dirname, "tokenizer_config.json"), "w"))
 
 
 def render(model, msgs, tmp):

@@ -2,6 +2,8 @@
 address from the line it prints, talk to it with http.client, parse server-sent events."""
 import http.client, json, os, shutil, subprocess, tempfile, time, urllib.parse
 
+from chat_models import chat_model  # noqa: F401  (the serve tests take it from here)
+
 BIN = os.environ["ABLAB_BIN"]
 MODELS = os.path.join(os.environ["ABLAB_ASSETS"], "models")
 GPT2 = os.path.join(MODELS, "gpt2-mini")
@@ -16,18 +18,6 @@ def isolated_env(home, extra=None):
     env.update({"XDG_CONFIG_HOME": home, "XDG_DATA_HOME": home, "XDG_STATE_HOME": home, "HOME": home})
     env.update(extra or {})
     return env
-
-
-def chat_model(dirname):
-    """gpt2-mini given SmolLM2's published chat template (as tests/chat does)."""
-    os.mkdir(dirname)
-    for f in os.listdir(GPT2):
-        if f != "tokenizer_config.json":
-            os.symlink(os.path.join(GPT2, f), os.path.join(dirname, f))
-    cfg = json.load(open(os.path.join(GPT2, "tokenizer_config.json")))
-    cfg["chat_template"] = json.load(open(os.path.join(REF, "smollm2-instruct.json")))["template"]
-    json.dump(cfg, open(os.path.join(dirname, "tokenizer_config.json"), "w"))
-    return dirname
 
 
 STOPPED = []  # (exit status, stderr) of every server stopped: the tests check none crashed or leaked
