@@ -258,6 +258,7 @@ static void drain(Ui *ui) {
     Ev *list = evq_pop_all(&ui->q);
     for (Ev *ev = list; ev; ev = ev->next) {
         if (ev->kind == EV_LOAD_PROGRESS || ev->kind == EV_LOAD_DONE) models_event(ui, ev);
+        else if (ev->kind == EV_SCALE_PROGRESS || ev->kind == EV_SCALE_DONE) scale_event(ui, ev);
         else compare_event(ui, ev);
         ui->dirty = true;
     }
@@ -345,6 +346,7 @@ static void ui_finish(Ui *ui) {
         lab_wait(ui->lab);           /* stopped answers are recorded (record_cancelled) */
     }
     if (ui->loading) pthread_join(ui->load_thread, NULL);
+    scale_stop(ui);
     ev_free(evq_pop_all(&ui->q));
     scr_close();
     if (ui->opt->history_path) {

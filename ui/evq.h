@@ -7,18 +7,18 @@
 
 #include "lab.h"
 
-typedef enum { EV_PIECE, EV_DONE, EV_PAIR_DONE, EV_LOAD_PROGRESS, EV_LOAD_DONE } EvKind;
+typedef enum { EV_PIECE, EV_DONE, EV_PAIR_DONE, EV_LOAD_PROGRESS, EV_LOAD_DONE, EV_SCALE_PROGRESS, EV_SCALE_DONE } EvKind;
 
 typedef struct Ev {
     struct Ev *next;
     EvKind kind;
     int side;                 /* EV_PIECE/EV_DONE: side; EV_LOAD_*: slot */
-    char *text;               /* EV_PIECE: owned copy */
+    char *text;               /* EV_PIECE: owned copy; EV_SCALE_PROGRESS: "model · stage" */
     size_t len;
     LabMetrics m;             /* EV_PIECE: live; EV_DONE: final */
     int64_t id;               /* EV_DONE: response id; EV_PAIR_DONE: pair id */
-    bool ok;                  /* EV_PAIR_DONE: ratable; EV_LOAD_DONE: loaded */
-    double frac;              /* EV_LOAD_PROGRESS */
+    bool ok;                  /* EV_PAIR_DONE: ratable; EV_LOAD_DONE: loaded; EV_SCALE_DONE: measured */
+    double frac;              /* EV_LOAD_PROGRESS, EV_SCALE_PROGRESS */
     char err[1024];           /* EV_DONE / EV_LOAD_DONE: error message, "" if none */
     unsigned gen;             /* the ask this belongs to (stale events are dropped) */
 } Ev;

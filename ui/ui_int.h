@@ -145,6 +145,12 @@ struct Ui {
     LabScaleRows scale_rows;  /* the newest measurement of each model */
     bool have_scale;
     int scale_scroll;
+    bool scale_measuring;     /* "measure now" runs on scale_thread */
+    pthread_t scale_thread;
+    int scale_cancel;         /* set by Esc (atomically); the lab stops at its next window or run */
+    char scale_stage[160];    /* the progress line: model · stage */
+    double scale_frac;
+    char scale_corpus[1024];  /* the corpus last measured on (the prompt's initial text) */
 
     /* models */
     LabModelInfo minfo[2];    /* cached: the lab is not asked while a swap runs on a worker */
@@ -270,6 +276,8 @@ void compare_reset(Ui *ui);
 void compare_shown(Ui *ui);
 void history_free(Ui *ui);
 void scale_free(Ui *ui);
+void scale_event(Ui *ui, const Ev *ev);
+void scale_stop(Ui *ui);                               /* cancels and joins a measurement (at exit) */
 void models_event(Ui *ui, const Ev *ev);
 void models_refresh(Ui *ui);
 int  study_begin(Ui *ui, LabErr *e);

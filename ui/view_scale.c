@@ -1,9 +1,12 @@
 /* The scale screen (next to stats: `s` there): what `ablab scale` stored in this record — per
  * model, size, speed, memory and bits per byte (the newest measurement of each), the fit of bits
  * per byte against non-embedding parameters, and two text plots: bits per byte against
- * parameters (log axis) and decode tokens/s as bars. */
+ * parameters (log axis) and decode tokens/s as bars. `m` measures the two loaded models now on a
+ * corpus (lab_scale_measure_loaded on a worker thread, progress through the event queue); Esc
+ * cancels it and the lab stores nothing of the model it was measuring. */
 #include <curses.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,14 +41,86 @@ static void scale_open(Ui *ui) {
     ui->have_scale = true;
 }
 
-enum { CK_SCROLL, CK_JK, CK_PAGE, CK_REFRESH, CK_BACK };
+/* ---------- measure now ---------- */
+
+static void measure_progress(const char *model, const char *stage, double frac, void *ud) {
+    Ui *ui = ud;
+    Ev *ev = calloc(1, sizeof *ev);
+    if (!ev) return;
+    ev->kind = EV_SCALE_PROGRESS;
+    ev->frac = frac;
+    size_t n = strlen(model) + strlen(stage) + 8;
+    if ((ev->text = malloc(n))) snprintf(ev->text, n, "%s · %s", model, stage);
+    evq_push(&ui->q, ev);
+}
+
+static void *measure_main(void *arg) {
+    Ui *ui = arg;
+    LabErr e = {0};
+    int n = lab_scale_measure_loaded(ui->lab, ui->scale_corpus, measure_progress, ui, &ui->scale_cancel, &e);
+    Ev *ev = calloc(1, sizeof *ev);
+    if (ev) {
+        ev->kind = EV_SCALE_DONE;
+        ev->ok = n > 0;
+        ev->id = n;
+        ev->side = e.code == LAB_ECANCEL;
+        if (n < 0) snprintf(ev->err, sizeof ev->err, "%s", e.msg);
+        evq_push(&ui->q, ev);
+    }
+    return NULL;
+}
+
+void scale_event(Ui *ui, const Ev *ev) {
+    if (ev->kind == EV_SCALE_PROGRESS) {
+        ui->scale_frac = ev->frac;
+        if (ev->text) snprintf(ui->scale_stage, sizeof ui->scale_stage, "%s", ev->text);
+        return;
+    }
+    pthread_join(ui->scale_thread, NULL);
+    ui->scale_measuring = false;
+    scale_open(ui);
+    if (ev->ok) ui_flash(ui, false, "measured %lld model%s: the new rows are in the table", (long long)ev->id, ev->id == 1 ? "" : "s");
+    else if (ev->side) ui_flash(ui, false, "measurement cancelled: nothing of it was stored");
+    else ui_flash(ui, true, "measure: %s", ev->err);
+}
+
+void scale_stop(Ui *ui) {
+    if (!ui->scale_measuring) return;
+    __atomic_store_n(&ui->scale_cancel, 1, __ATOMIC_RELAXED);
+    pthread_join(ui->scale_thread, NULL);
+    ui->scale_measuring = false;
+}
+
+static void on_corpus(Ui *ui, const char *text) {
+    if (!text || !*text) return;
+    if (ui->scale_measuring) return;
+    if (lab_busy(ui->lab)) { ui_flash(ui, true, "wait for the answers to end (or Esc on the compare screen)"); return; }
+    snprintf(ui->scale_corpus, sizeof ui->scale_corpus, "%s", text);
+    ui->scale_cancel = 0;
+    ui->scale_frac = 0;
+    snprintf(ui->scale_stage, sizeof ui->scale_stage, "starting");
+    ui->scale_measuring = true;
+    if (pthread_create(&ui->scale_thread, NULL, measure_main, ui)) {
+        ui->scale_measuring = false;
+        ui_flash(ui, true, "could not start the measuring thread");
+    }
+}
+
+/* UI_IN_RUN while a measurement runs (Esc cancels it), UI_IN_EDIT otherwise (Esc goes back) */
+static unsigned scale_mode(const Ui *ui) { return ui->scale_measuring ? UI_IN_RUN : UI_IN_EDIT; }
+
+enum { CK_SCROLL, CK_JK, CK_PAGE, CK_REFRESH, CK_MEASURE, CK_CANCEL, CK_BACK };
 static const UiKeyDef scale_keys[] = {
     [CK_SCROLL] = {"↑↓", "scroll", "scroll a line", 0, 0, false, {K_(UK_UP), K_(UK_DOWN)}},
     [CK_JK] = {"j k", NULL, "scroll a line (as ↓ ↑)", 0, 0, false, {K_CH('j'), K_CH('k')}},
     [CK_PAGE] = {"PgUp PgDn", NULL, "scroll a page", 0, 0, false, {K_(UK_PGUP), K_(UK_PGDN)}},
     [CK_REFRESH] = {"r", "refresh", "refresh: the measurements `ablab scale` stored in this record", 0, 0, false,
                     {K_CH('r')}},
-    [CK_BACK] = {"Esc q", "back", "back to the stats screen", 0, 0, false, {K_(UK_ESC), K_CH('q')}},
+    [CK_MEASURE] = {"m", "measure now", "measure the models loaded in A and B now on a corpus you name (as `ablab scale`: "
+                    "bits per byte, pp64/tg32 tokens/s, memory); the rows join the table", UI_IN_EDIT, 0, false, {K_CH('m')}},
+    [CK_CANCEL] = {"Esc", "cancel", "cancel the measurement (the model being measured leaves nothing in the record)",
+                   UI_IN_RUN, 0, false, {K_(UK_ESC)}},
+    [CK_BACK] = {"Esc q", "back", "back to the stats screen", UI_IN_EDIT, 0, false, {K_(UK_ESC), K_CH('q')}},
 };
 
 static bool scale_key(Ui *ui, const UiKey *k) {
@@ -59,6 +134,13 @@ static bool scale_key(Ui *ui, const UiKey *k) {
         else ui->scale_scroll += 10;
         return true;
     case CK_REFRESH: scale_open(ui); ui_flash(ui, false, "scale refreshed"); return true;
+    case CK_MEASURE:
+        ui_input_open(ui, "measure A and B on the corpus (a UTF-8 text file):", ui->scale_corpus, on_corpus);
+        return true;
+    case CK_CANCEL:
+        __atomic_store_n(&ui->scale_cancel, 1, __ATOMIC_RELAXED);
+        snprintf(ui->scale_stage, sizeof ui->scale_stage, "cancelling");
+        return true;
     case CK_BACK: ui_goto(ui, SCR_STATS); return true;
     default: return false;
     }
@@ -79,12 +161,21 @@ static int scale_render(const Ui *ui, const UiLayout *L, bool paint) {
     Canvas cv = {L->full, 0, ui->scale_scroll, paint};
     const LabScaleRows *R = &ui->scale_rows;
     UiRect line;
+    if (ui->scale_measuring) { /* the progress line, above everything */
+        if ((line = row(&cv)).h) {
+            int bw = line.w - 60;
+            d_printf(line, 0, 1, AT_KEY, "measuring %-36.36s %3.0f%%", ui->scale_stage, ui->scale_frac * 100);
+            if (bw > 4) d_bar(line.y, line.x + 56, bw, ui->scale_frac, NAN, NAN, AT_BAR_A);
+        }
+        if ((line = row(&cv)).h) d_text(line, 0, 1, "Esc cancels: nothing of the model being measured is stored", AT_DIM);
+        row(&cv);
+    }
     if (!ui->have_scale || !R->n) {
         if (paint) {
-            d_text(cv.r, 1, 2, "no scale measurements in this record", AT_DIM);
-            d_text(cv.r, 2, 2, "measure: ablab scale --models M1 M2 ... --corpus FILE --db THIS-RECORD", AT_DIM);
+            d_text(cv.r, cv.y + 1, 2, "no scale measurements in this record", AT_DIM);
+            d_text(cv.r, cv.y + 2, 2, "measure: m (the loaded models, now), or ablab scale --models M1 M2 ... --corpus FILE --db THIS-RECORD", AT_DIM);
         }
-        return 3;
+        return cv.y + 3;
     }
     if ((line = row(&cv)).h)
         d_printf(line, 0, 1, AT_KEY, "%zu models · machine %s · threads %d · corpus %s · ablab %s", R->n, R->v[0].cpu,
@@ -178,5 +269,6 @@ static void scale_draw(const Ui *ui, const UiLayout *L) { scale_render(ui, L, tr
 
 const UiScreenDef screen_scale = {
     .name = "scale", .title = "Scale", .who = UI_IN_LAB,
-    .open = scale_open, .fit = scale_fit, .draw = scale_draw, .key = scale_key, .keys = UI_KEYS(scale_keys),
+    .open = scale_open, .fit = scale_fit, .draw = scale_draw, .key = scale_key, .mode = scale_mode,
+    .keys = UI_KEYS(scale_keys),
 };

@@ -258,6 +258,16 @@ int  lab_scale_measure(Lab *l, const LabScaleJob *j, LabScaleRow *row, bool *sto
 /* The path and --quant ("" = none) of the model loaded in slot (0 = A, 1 = B), for measuring it
  * (lab_scale_measure loads its own copy). LAB_ENOTFOUND if the slot is empty. */
 int  lab_scale_slot_source(Lab *l, int slot, char *path, size_t path_cap, char *quant, size_t quant_cap, LabErr *e);
+/* The scale screen's "measure now": the models loaded in A and B (once if both are the same file
+ * at the same type), each loaded again on its own and measured with the lab's threads on the
+ * corpus file at corpus_path, with `ablab scale`'s defaults (pp64, tg32, 3 repetitions). progress,
+ * ud and cancel as in LabScaleJob (progress runs on the calling thread: call this from a worker).
+ * Returns the number of models measured or found measured before; -1 with e filled (LAB_ECANCEL
+ * when cancelled: the model being measured leaves nothing in the record, one finished before it
+ * stays). */
+int  lab_scale_measure_loaded(Lab *l, const char *corpus_path,
+                              void (*progress)(const char *model, const char *stage, double frac, void *ud), void *ud,
+                              const int *cancel, LabErr *e);
 
 /* Power law with an irreducible term, L(N) = E + A * N^(-alpha), fitted to (n[i], y[i]) by
  * nonlinear least squares (Levenberg–Marquardt on log A, alpha, E), with a seeded bootstrap

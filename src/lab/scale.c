@@ -286,7 +286,16 @@ int lab_scale_measure(Lab *l, const LabScaleJob *j, LabScaleRow *row, bool *stor
                              is_pp ? 0 : mean[1], details, is_pp ? &row->prefill_bench_id : &row->decode_bench_id};
         if (lab_record_bench(l, j->path, m, &br, e)) goto out;
     }
-    rc = lab_scale_record(l, j->path, m, row, e);
+    if (lab_scale_record(l, j->path, m, row, e)) goto out;
+    /* the row as the record holds it (weights hash, stored path, rounding of every column), so a
+     * table rendered now and one rendered later with --from-db are the same */
+    int64_t id = row->id;
+    if (lab_scale_find(l, row->model_id, j->corpus_sha256, win, in->n_threads, pp, tg, j->reps, row, e) != 1 ||
+        row->id != id) {
+        if (!e->msg[0]) lab_err(e, LAB_EIO, "scale: measurement %lld was stored but cannot be read back", (long long)id);
+        goto out;
+    }
+    rc = 0;
     report(&pr, "done", 1, 1, 0);
 out:
     eng_free(m);
@@ -311,6 +320,55 @@ int lab_scale_slot_source(Lab *l, int slot, char *path, size_t path_cap, char *q
         snprintf(quant, quant_cap, "%s", l->quant[slot] ? l->quant[slot] : "");
     }
     pthread_mutex_unlock(&l->mu);
+    return rc;
+}
+
+int lab_scale_measure_loaded(Lab *l, const char *corpus_path,
+                             void (*progress)(const char *model, const char *stage, double frac, void *ud), void *ud,
+                             const int *cancel, LabErr *e) {
+    char *text = NULL;
+    size_t len = 0;
+    if (!corpus_path || !*corpus_path) return lab_err(e, LAB_EINVAL, "give a corpus file to measure on");
+    if (file_read_all(corpus_path, 0, &text, &len, e)) return -1;
+    int rc = -1, n = 0;
+    if (strlen(text) != len) {
+        lab_err(e, LAB_EINVAL, "%s: the corpus contains a NUL byte", corpus_path);
+        goto out;
+    }
+    if (!len) {
+        lab_err(e, LAB_EINVAL, "%s: the corpus is empty", corpus_path);
+        goto out;
+    }
+    char sha[65];
+    sha256_hex(text, len, sha);
+    pthread_mutex_lock(&l->mu);
+    int threads = l->settings.threads > 0 ? l->settings.threads : 1, ctx = l->ctx;
+    bool mmap = l->mmap;
+    pthread_mutex_unlock(&l->mu);
+    char path[2][1024], quant[2][32];
+    for (int s = 0; s < 2; s++) {
+        LabErr se = {0};
+        if (lab_scale_slot_source(l, s, path[s], sizeof path[s], quant[s], sizeof quant[s], &se)) {
+            if (se.code == LAB_ENOTFOUND) continue; /* an empty slot */
+            *e = se;
+            goto out;
+        }
+        if (s == 1 && n == 1 && !strcmp(path[0], path[1]) && !strcmp(quant[0], quant[1])) continue;
+        LabScaleJob j = {.path = path[s], .quant = quant[s][0] ? quant[s] : NULL, .corpus_name = path_basename(corpus_path),
+                         .text = text, .corpus_sha256 = sha, .load_ctx = ctx, .threads = threads, .n_prompt = 64,
+                         .n_gen = 32, .reps = 3, .mmap = mmap, .progress = progress, .ud = ud, .cancel = cancel};
+        LabScaleRow row;
+        bool stored;
+        if (lab_scale_measure(l, &j, &row, &stored, e)) goto out;
+        n++;
+    }
+    if (!n) {
+        lab_err(e, LAB_ENOTFOUND, "no model is loaded to measure");
+        goto out;
+    }
+    rc = n;
+out:
+    free(text);
     return rc;
 }
 

@@ -338,8 +338,12 @@ static void scatter_panel(LabOut *o, const Scatter *s, double px, double py, dou
     }
     for (size_t i = 0; i < s->n; i++) {
         if (!isfinite(s->x[i]) || !isfinite(s->y[i]) || (s->xlog && s->x[i] <= 0)) continue;
-        const char *col = s->frontier && s->frontier[i] ? "#228833" : COLOR[i % N_COLOR];
-        p(o, "<circle class=\"point\" cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"/>\n", SX(s->x[i]), SY(s->y[i]), col);
+        bool on = s->frontier && s->frontier[i];
+        const char *col = on ? "#228833" : COLOR[i % N_COLOR];
+        /* the palette's own green would read as a frontier point: off the frontier it is grey */
+        if (s->frontier && !on && !strcmp(col, "#228833")) col = "#555555";
+        p(o, "<circle class=\"point\"%s cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"/>\n",
+          on ? " data-pareto=\"1\"" : "", SX(s->x[i]), SY(s->y[i]), col);
         svg_text(o, SX(s->x[i]) + 8, SY(s->y[i]) - 6, "start", NULL, "%s", s->labels[i]);
     }
 #undef SX
