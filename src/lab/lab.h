@@ -228,8 +228,6 @@ int  lab_scale_rows(Lab *l, LabScaleRows *out, LabErr *e);
  * filled, 0 if none. */
 int  lab_scale_find(Lab *l, int64_t model_id, const char *corpus_sha256, int ctx, int threads, int n_prompt,
                     int n_gen, int reps, LabScaleRow *out, LabErr *e);
-/* The model row of path as loaded in m (found or added), for lab_scale_find. */
-int  lab_scale_model_id(Lab *l, const char *path, const struct EngModel *m, int64_t *id, LabErr *e);
 
 /* One model's measurement as `ablab scale` makes it (and the lab's scale screen): the model loaded
  * from path (quant at load, NULL = the file's dtype), bits per byte on the corpus (eval's method),

@@ -54,10 +54,6 @@ static void row_from_db(LabScaleRow *o, const DbScale *s) {
     copy_str(o->version, sizeof o->version, s->build_version);
 }
 
-int lab_scale_model_id(Lab *l, const char *path, const struct EngModel *m, int64_t *id, LabErr *e) {
-    return lab_model_row(l, path, m, id, e);
-}
-
 int lab_scale_record(Lab *l, const char *path, const struct EngModel *m, LabScaleRow *row, LabErr *e) {
     if (lab_model_row(l, path, m, &row->model_id, e)) return -1;
     if (!row->model_id) return lab_err(e, LAB_EIO, "the record is read-only: the measurement of %s is not stored", path);

@@ -16,7 +16,7 @@ ASSETS = os.environ["ABLAB_ASSETS"]
 CORPUS = shared_file("corpus/tinystories_sample.txt")
 STORIES = shared_file("models/stories260K/stories260K.bin")
 if STORIES is None:
-    say_missing("part not run (stories260K's row)", "models/stories260K/stories260K.bin")
+    say_missing("part not run", "models/stories260K/stories260K.bin")
 SCRATCH = os.path.join(ASSETS, "models", "scratch-shakespeare")
 MINI = os.path.join(ASSETS, "models", "gpt2-mini")
 MODELS = [SCRATCH, MINI] + ([STORIES] if STORIES else [])

@@ -18,7 +18,7 @@ MAKER = os.environ["MAKE_RANDOM_GGUF"]
 CORPUS = shared_file("corpus/tinystories_sample.txt")
 STORIES = shared_file("models/stories260K/stories260K.bin")
 if STORIES is None:
-    say_missing("part not run (stories260K's rows)", "models/stories260K/stories260K.bin")
+    say_missing("part not run", "models/stories260K/stories260K.bin")
 SCRATCH = os.path.join(ASSETS, "models", "scratch-shakespeare")
 MINI = os.path.join(ASSETS, "models", "gpt2-mini")
 BENCH = ["-p", "16", "-n", "8", "-r", "1", "--threads", "2"]
