@@ -76,7 +76,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (strlen(out) >= sizeof out || (!utf8_valid(out, strlen(out)) && utf8_valid((const char *)data, size))) abort();
 
     /* the request body carries a valid prompt exactly */
-    char *prompt = strndup((const char *)data, size);
+    /* copied by length: the input has no terminating NUL (strndup reads past it under CI's
+     * ASAN_OPTIONS=strict_string_checks=1) */
+    char *prompt = malloc(size + 1);
+    if (prompt) {
+        memcpy(prompt, data, size);
+        prompt[size] = 0;
+    }
     if (prompt && strlen(prompt) == size && utf8_valid(prompt, size)) {
         RemoteRequest rq = {.prompt = prompt, .s = {.temp = 0.5, .top_p = 0.9, .max_tokens = 8, .seed = seed}};
         char *body = oai_request_json("model", &rq, &e);
