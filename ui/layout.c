@@ -49,3 +49,10 @@ UiRect layout_center(UiRect r, int h, int w) {
     if (w > r.w) w = r.w;
     return rect(r.y + (r.h - h) / 2, r.x + (r.w - w) / 2, h, w);
 }
+
+UiRect ui_canvas_row(UiCanvas *cv) {
+    UiRect line = {cv->r.y + cv->y - cv->scroll, cv->r.x, 1, cv->r.w};
+    if (!cv->paint || cv->y - cv->scroll < 0 || cv->y - cv->scroll >= cv->r.h) line.h = 0;
+    cv->y++;
+    return line;
+}

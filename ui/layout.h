@@ -33,4 +33,9 @@ UiLayout layout_compute(int lines, int cols, int editor_lines);
 /* A box of at most h x w centred in r (for dialogs and overlays), clipped to r. */
 UiRect layout_center(UiRect r, int h, int w);
 
+/* Rows laid out on a virtual canvas of r, shifted up by scroll (the stats and scale screens). */
+typedef struct { UiRect r; int y, scroll; bool paint; } UiCanvas;
+/* The next row: h 0 when it is out of view, or when only measuring (paint false). */
+UiRect ui_canvas_row(UiCanvas *cv);
+
 #endif

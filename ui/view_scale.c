@@ -146,29 +146,21 @@ static bool scale_key(Ui *ui, const UiKey *k) {
     }
 }
 
-typedef struct { UiRect r; int y, scroll; bool paint; } Canvas;
-
-static UiRect row(Canvas *cv) {
-    UiRect line = {cv->r.y + cv->y - cv->scroll, cv->r.x, 1, cv->r.w};
-    if (!cv->paint || cv->y - cv->scroll < 0 || cv->y - cv->scroll >= cv->r.h) line.h = 0;
-    cv->y++;
-    return line;
-}
 
 enum { PLOT_H = 10 };
 
 static int scale_render(const Ui *ui, const UiLayout *L, bool paint) {
-    Canvas cv = {L->full, 0, ui->scale_scroll, paint};
+    UiCanvas cv = {L->full, 0, ui->scale_scroll, paint};
     const LabScaleRows *R = &ui->scale_rows;
     UiRect line;
     if (ui->scale_measuring) { /* the progress line, above everything */
-        if ((line = row(&cv)).h) {
+        if ((line = ui_canvas_row(&cv)).h) {
             int bw = line.w - 60;
             d_printf(line, 0, 1, AT_KEY, "measuring %-36.36s %3.0f%%", ui->scale_stage, ui->scale_frac * 100);
             if (bw > 4) d_bar(line.y, line.x + 56, bw, ui->scale_frac, NAN, NAN, AT_BAR_A);
         }
-        if ((line = row(&cv)).h) d_text(line, 0, 1, "Esc cancels: nothing of the model being measured is stored", AT_DIM);
-        row(&cv);
+        if ((line = ui_canvas_row(&cv)).h) d_text(line, 0, 1, "Esc cancels: nothing of the model being measured is stored", AT_DIM);
+        ui_canvas_row(&cv);
     }
     if (!ui->have_scale || !R->n) {
         if (paint) {
@@ -177,11 +169,11 @@ static int scale_render(const Ui *ui, const UiLayout *L, bool paint) {
         }
         return cv.y + 3;
     }
-    if ((line = row(&cv)).h)
+    if ((line = ui_canvas_row(&cv)).h)
         d_printf(line, 0, 1, AT_KEY, "%zu models · machine %s · threads %d · corpus %s · ablab %s", R->n, R->v[0].cpu,
                  R->v[0].threads, R->v[0].corpus, R->v[0].version);
-    row(&cv);
-    if ((line = row(&cv)).h)
+    ui_canvas_row(&cv);
+    if ((line = ui_canvas_row(&cv)).h)
         d_printf(line, 0, 1, AT_HEAD_A, "%-22s %-5s %11s %11s %9s %9s %9s %8s %10s", "model", "dtype", "params",
                  "non-emb", "res. MB", "pp tok/s", "tg tok/s", "bits/B", "GB*s/1ktok");
     double *x = calloc(R->n, sizeof *x), *y = calloc(R->n, sizeof *y);
@@ -191,17 +183,17 @@ static int scale_render(const Ui *ui, const UiLayout *L, bool paint) {
         if (x) x[i] = (double)r->n_params_nonemb;
         if (y) y[i] = r->bits_per_byte;
         if (r->decode_tok_s > max_tg) max_tg = r->decode_tok_s;
-        if ((line = row(&cv)).h)
+        if ((line = ui_canvas_row(&cv)).h)
             d_printf(line, 0, 1, AT_NORMAL, "%-22.22s %-5.5s %11lld %11lld %9.2f %9.1f %9.1f %8.4f %10.4g", r->name,
                      r->dtype, (long long)r->n_params, (long long)r->n_params_nonemb, (double)r->bytes_resident / 1e6,
                      r->prefill_tok_s, r->decode_tok_s, r->bits_per_byte,
                      r->decode_tok_s > 0 ? (double)r->bytes_resident / 1e9 * 1000 / r->decode_tok_s : NAN);
     }
-    row(&cv);
+    ui_canvas_row(&cv);
     LabPowerFit fit;
     LabErr e = {0};
     bool fitted = x && y && lab_power_fit(x, y, R->n, 200, 1, &fit, &e) == 0;
-    if ((line = row(&cv)).h) {
+    if ((line = ui_canvas_row(&cv)).h) {
         if (!fitted) d_printf(line, 0, 1, AT_DIM, "no fit: %s", e.msg[0] ? e.msg : "out of memory");
         else if (fit.loglog)
             d_printf(line, 0, 1, AT_NORMAL, "log-log slope (fewer than four sizes): alpha = %.3f", fit.alpha);
@@ -209,9 +201,9 @@ static int scale_render(const Ui *ui, const UiLayout *L, bool paint) {
             d_printf(line, 0, 1, AT_NORMAL, "fit: bits/byte = %.3f + %.3g N^-%.3f, alpha 95%% [%.3f, %.3f]", fit.E, fit.A,
                      fit.alpha, fit.alpha_ci.lo, fit.alpha_ci.hi);
     }
-    row(&cv);
+    ui_canvas_row(&cv);
     /* bits per byte against log10 non-embedding parameters: each model a letter */
-    if ((line = row(&cv)).h) d_text(line, 0, 1, "bits per byte (rows) against non-embedding parameters (log axis)", AT_HEAD_A);
+    if ((line = ui_canvas_row(&cv)).h) d_text(line, 0, 1, "bits per byte (rows) against non-embedding parameters (log axis)", AT_HEAD_A);
     double xa = INFINITY, xb = -INFINITY, ya = INFINITY, yb = -INFINITY;
     for (size_t i = 0; x && y && i < R->n; i++) {
         if (!(x[i] > 0)) continue;
@@ -226,7 +218,7 @@ static int scale_render(const Ui *ui, const UiLayout *L, bool paint) {
     int pw = cv.r.w - 16;
     if (pw < 10) pw = 10;
     for (int rr = 0; rr < PLOT_H; rr++) {
-        if (!(line = row(&cv)).h) continue;
+        if (!(line = ui_canvas_row(&cv)).h) continue;
         double yv = yb - (yb - ya) * rr / (PLOT_H - 1);
         d_printf(line, 0, 1, AT_DIM, "%7.3f |", yv);
         for (size_t i = 0; x && y && i < R->n; i++) {
@@ -236,20 +228,20 @@ static int scale_render(const Ui *ui, const UiLayout *L, bool paint) {
             if (py == rr) d_printf(line, 0, 10 + px, AT_KEY, "%c", (char)('A' + (int)(i % 26)));
         }
     }
-    if ((line = row(&cv)).h) d_printf(line, 0, 1, AT_DIM, "        +%.*s", pw > 200 ? 200 : pw,
+    if ((line = ui_canvas_row(&cv)).h) d_printf(line, 0, 1, AT_DIM, "        +%.*s", pw > 200 ? 200 : pw,
                                       "--------------------------------------------------------------------------------"
                                       "--------------------------------------------------------------------------------"
                                       "----------------------------------------");
-    if ((line = row(&cv)).h) {
+    if ((line = ui_canvas_row(&cv)).h) {
         d_printf(line, 0, 9, AT_DIM, "1e%.1f", xa);
         d_printf(line, 0, 9 + pw - 6, AT_DIM, "1e%.1f", xb);
     }
     for (size_t i = 0; i < R->n; i++)
-        if ((line = row(&cv)).h) d_printf(line, 0, 3, AT_DIM, "%c  %s (%s)", (char)('A' + (int)(i % 26)), R->v[i].name, R->v[i].dtype);
-    row(&cv);
-    if ((line = row(&cv)).h) d_text(line, 0, 1, "decode tokens/s", AT_HEAD_A);
+        if ((line = ui_canvas_row(&cv)).h) d_printf(line, 0, 3, AT_DIM, "%c  %s (%s)", (char)('A' + (int)(i % 26)), R->v[i].name, R->v[i].dtype);
+    ui_canvas_row(&cv);
+    if ((line = ui_canvas_row(&cv)).h) d_text(line, 0, 1, "decode tokens/s", AT_HEAD_A);
     for (size_t i = 0; i < R->n; i++) {
-        if (!(line = row(&cv)).h) continue;
+        if (!(line = ui_canvas_row(&cv)).h) continue;
         int lw = 24, vw = 14, bw = line.w - lw - vw - 4;
         d_printf(line, 0, 2, AT_NORMAL, "%-22.22s", R->v[i].name);
         if (bw > 4) d_bar(line.y, line.x + lw + 2, bw, max_tg > 0 ? R->v[i].decode_tok_s / max_tg : NAN, NAN, NAN, AT_BAR_A);

@@ -49,19 +49,9 @@ static bool stats_key(Ui *ui, const UiKey *k) {
     }
 }
 
-/* Rows are laid out on a virtual canvas and shifted by the scroll. */
-typedef struct { UiRect r; int y, scroll; bool paint; } Canvas;
 
-/* The next row: h 0 when it is out of view, or when only measuring (paint false). */
-static UiRect row(Canvas *cv) {
-    UiRect line = {cv->r.y + cv->y - cv->scroll, cv->r.x, 1, cv->r.w};
-    if (!cv->paint || cv->y - cv->scroll < 0 || cv->y - cv->scroll >= cv->r.h) line.h = 0;
-    cv->y++;
-    return line;
-}
-
-static void bar_row(Canvas *cv, const char *label, double v, double vmax, const char *value, UiAttr a) {
-    UiRect line = row(cv);
+static void bar_row(UiCanvas *cv, const char *label, double v, double vmax, const char *value, UiAttr a) {
+    UiRect line = ui_canvas_row(cv);
     if (!line.h) return;
     int lw = 24, vw = 30, bw = line.w - lw - vw - 4;
     d_printf(line, 0, 2, AT_NORMAL, "%-22.22s", label);
@@ -71,28 +61,28 @@ static void bar_row(Canvas *cv, const char *label, double v, double vmax, const 
 
 /* Lays the numbers out (and draws them when paint); returns how many rows they take. */
 static int stats_render(const Ui *ui, const UiLayout *L, bool paint) {
-    Canvas cv = {L->full, 0, ui->stats_scroll, paint};
+    UiCanvas cv = {L->full, 0, ui->stats_scroll, paint};
     if (!ui->have_stats) {
         if (paint) d_text(cv.r, 1, 2, "no statistics (see the message below)", AT_DIM);
         return 0;
     }
     const LabStats *S = &ui->stats;
-    UiRect line = row(&cv);
+    UiRect line = ui_canvas_row(&cv);
     if (line.h)
         d_printf(line, 0, 1, AT_KEY, "votes %d · complete pairs %d · prompts %d · sessions %d · participants %d%s%s",
                  S->n_votes, S->n_pairs_complete, S->n_prompts, S->n_sessions, S->n_participants,
                  S->any_blind ? " · blind" : "", S->any_open ? " · open" : "");
-    if (strcmp(S->kappa_kind ? S->kappa_kind : "none", "none") && (line = row(&cv)).h)
+    if (strcmp(S->kappa_kind ? S->kappa_kind : "none", "none") && (line = ui_canvas_row(&cv)).h)
         d_printf(line, 0, 1, AT_NORMAL, "inter-rater agreement: %s κ = %.2f over %d pairs", S->kappa_kind, S->kappa, S->kappa_items);
-    row(&cv);
-    if ((line = row(&cv)).h) d_text(line, 0, 1, "Win rates (Wilson 95% interval in brackets)", AT_HEAD_A);
-    if (!S->n_pairs && (line = row(&cv)).h) d_text(line, 0, 2, "no votes yet: rate a pair on the compare screen", AT_DIM);
+    ui_canvas_row(&cv);
+    if ((line = ui_canvas_row(&cv)).h) d_text(line, 0, 1, "Win rates (Wilson 95% interval in brackets)", AT_HEAD_A);
+    if (!S->n_pairs && (line = ui_canvas_row(&cv)).h) d_text(line, 0, 2, "no votes yet: rate a pair on the compare screen", AT_DIM);
     for (size_t i = 0; i < S->n_pairs; i++) {
         const LabPairStats *p = &S->pairs[i];
-        if ((line = row(&cv)).h)
+        if ((line = ui_canvas_row(&cv)).h)
             d_printf(line, 0, 2, AT_KEY, "%s vs %s: votes %d — %s won %d, %s won %d, ties %d, both bad %d", p->name[0], p->name[1],
                      p->votes, p->name[0], p->wins[0], p->name[1], p->wins[1], p->ties, p->both_bad);
-        if ((line = row(&cv)).h) {
+        if ((line = ui_canvas_row(&cv)).h) {
             int lw = 24, bw = line.w - lw - 30;
             d_printf(line, 0, 2, AT_NORMAL, "%-22.22s", p->name[0]);
             if (bw > 4) d_bar(line.y, line.x + lw + 2, bw, p->win_rate, p->win_ci.lo, p->win_ci.hi, AT_BAR_A);
@@ -100,7 +90,7 @@ static int stats_render(const Ui *ui, const UiLayout *L, bool paint) {
             else d_printf(line, 0, lw + 3 + (bw > 4 ? bw : 0), AT_NORMAL, "%.0f%% [%.0f–%.0f]", p->win_rate * 100,
                           p->win_ci.lo * 100, p->win_ci.hi * 100);
         }
-        if ((line = row(&cv)).h) {
+        if ((line = ui_canvas_row(&cv)).h) {
             char more[64];
             if (p->more_votes == 0) snprintf(more, sizeof more, "separated");
             else if (p->more_votes < 0) snprintf(more, sizeof more, "no separation at this rate");
@@ -110,12 +100,12 @@ static int stats_render(const Ui *ui, const UiLayout *L, bool paint) {
             else snprintf(left, sizeof left, "%.0f%%", p->left_rate * 100);
             d_printf(line, 0, 4, AT_DIM, "sign test p = %.3g · left side won %s of decisive votes · %s", p->sign_p, left, more);
         }
-        if ((p->n_score[0] || p->n_score[1]) && (line = row(&cv)).h)
+        if ((p->n_score[0] || p->n_score[1]) && (line = ui_canvas_row(&cv)).h)
             d_printf(line, 0, 4, AT_DIM, "mean score: %s %.2f (%d) · %s %.2f (%d)", p->name[0], p->mean_score[0], p->n_score[0],
                      p->name[1], p->mean_score[1], p->n_score[1]);
     }
-    row(&cv);
-    if ((line = row(&cv)).h) d_text(line, 0, 1, "Models: Bradley–Terry rating (Elo scale), speed and memory", AT_HEAD_A);
+    ui_canvas_row(&cv);
+    if ((line = ui_canvas_row(&cv)).h) d_text(line, 0, 1, "Models: Bradley–Terry rating (Elo scale), speed and memory", AT_HEAD_A);
     double max_ttft = 0, max_toks = 0;
     for (size_t i = 0; i < S->n_models; i++) {
         if (S->models[i].ttft_p90 > max_ttft) max_ttft = S->models[i].ttft_p90;
@@ -124,7 +114,7 @@ static int stats_render(const Ui *ui, const UiLayout *L, bool paint) {
     for (size_t i = 0; i < S->n_models; i++) {
         const LabModelStats *m = &S->models[i];
         char v[64], mem[32];
-        if ((line = row(&cv)).h) {
+        if ((line = ui_canvas_row(&cv)).h) {
             if (isnan(m->engine_med)) snprintf(mem, sizeof mem, "unknown (remote)");
             else fmt_bytes(mem, sizeof mem, m->engine_med);
             if (m->rated)
