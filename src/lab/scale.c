@@ -33,8 +33,6 @@ void lab_scale_rows_free(LabScaleRows *r) {
     *r = (LabScaleRows){0};
 }
 
-static void copy_str(char *dst, size_t cap, const char *src) { snprintf(dst, cap, "%s", src ? src : ""); }
-
 static void row_from_db(LabScaleRow *o, const DbScale *s) {
     *o = (LabScaleRow){.id = s->id, .model_id = s->model_id, .ctx = s->ctx, .threads = s->threads,
                        .n_prompt = s->n_prompt, .n_gen = s->n_gen, .reps = s->reps, .n_params = s->n_params,
@@ -44,25 +42,25 @@ static void row_from_db(LabScaleRow *o, const DbScale *s) {
                        .bits_per_byte = s->bits_per_byte, .token_ppl = s->token_ppl, .eval_id = s->eval_id,
                        .prefill_bench_id = s->prefill_bench_id, .decode_bench_id = s->decode_bench_id,
                        .created_ms = s->created_ms};
-    copy_str(o->path, sizeof o->path, s->model_path);
-    copy_str(o->name, sizeof o->name, s->model_name);
-    copy_str(o->dtype, sizeof o->dtype, s->dtype);
-    copy_str(o->weights_sha256, sizeof o->weights_sha256, s->weights_sha256);
-    copy_str(o->corpus, sizeof o->corpus, s->corpus);
-    copy_str(o->corpus_sha256, sizeof o->corpus_sha256, s->corpus_sha256);
-    copy_str(o->cpu, sizeof o->cpu, s->cpu_model);
-    copy_str(o->version, sizeof o->version, s->build_version);
+    lab_copy_name(o->path, sizeof o->path, s->model_path);
+    lab_copy_name(o->name, sizeof o->name, s->model_name);
+    lab_copy_name(o->dtype, sizeof o->dtype, s->dtype);
+    lab_copy_name(o->weights_sha256, sizeof o->weights_sha256, s->weights_sha256);
+    lab_copy_name(o->corpus, sizeof o->corpus, s->corpus);
+    lab_copy_name(o->corpus_sha256, sizeof o->corpus_sha256, s->corpus_sha256);
+    lab_copy_name(o->cpu, sizeof o->cpu, s->cpu_model);
+    lab_copy_name(o->version, sizeof o->version, s->build_version);
 }
 
 int lab_scale_record(Lab *l, const char *path, const struct EngModel *m, LabScaleRow *row, LabErr *e) {
     if (lab_model_row(l, path, m, &row->model_id, e)) return -1;
     if (!row->model_id) return lab_err(e, LAB_EIO, "the record is read-only: the measurement of %s is not stored", path);
     const EngInfo *in = eng_info(m);
-    copy_str(row->path, sizeof row->path, in->path ? in->path : path);
-    copy_str(row->name, sizeof row->name, in->name);
-    copy_str(row->dtype, sizeof row->dtype, in->dtype);
-    if (!row->cpu[0]) copy_str(row->cpu, sizeof row->cpu, cpu_model_name());
-    copy_str(row->version, sizeof row->version, ABLAB_VERSION);
+    lab_copy_name(row->path, sizeof row->path, in->path ? in->path : path);
+    lab_copy_name(row->name, sizeof row->name, in->name);
+    lab_copy_name(row->dtype, sizeof row->dtype, in->dtype);
+    if (!row->cpu[0]) lab_copy_name(row->cpu, sizeof row->cpu, cpu_model_name());
+    lab_copy_name(row->version, sizeof row->version, ABLAB_VERSION);
     if (!row->created_ms) row->created_ms = wall_time_ms();
     DbScale s = {.model_id = row->model_id, .corpus = row->corpus, .corpus_sha256 = row->corpus_sha256,
                  .ctx = row->ctx, .threads = row->threads, .n_prompt = row->n_prompt, .n_gen = row->n_gen,
@@ -237,8 +235,8 @@ int lab_scale_measure(Lab *l, const LabScaleJob *j, LabScaleRow *row, bool *stor
                          .bytes_on_disk = (int64_t)in->bytes_on_disk,
                          .bytes_resident = (int64_t)(in->bytes_mapped + in->bytes_owned + in->bytes_kv + in->bytes_scratch),
                          .load_ms = in->load_ms};
-    copy_str(row->corpus, sizeof row->corpus, j->corpus_name);
-    copy_str(row->corpus_sha256, sizeof row->corpus_sha256, j->corpus_sha256);
+    lab_copy_name(row->corpus, sizeof row->corpus, j->corpus_name);
+    lab_copy_name(row->corpus_sha256, sizeof row->corpus_sha256, j->corpus_sha256);
     /* eval's method */
     report(&pr, "eval", 0.05, 0.6, 0);
     EngEvalOpts eo = {.ctx = j->ctx, .progress = eval_progress, .progress_ud = &pr, .cancel = j->cancel};
