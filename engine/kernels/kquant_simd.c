@@ -16,6 +16,8 @@
 
 #define T_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define T_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
+/* fp16 scales through F16C, inline: a call per block (half.c) spills every vector register */
+#define H2F(h) _cvtsh_ss(h)
 
 /* ================================ AVX-512: 16 lanes ================================ */
 /* 16 bytes as 16 int32 lanes, then to floats */
@@ -38,7 +40,7 @@ T_AVX512 float kq_dot_q4_0_avx512(const void *w, const float *x, size_t n) {
         __m512i q = U8X16(b[i].qs);
         __m512 s = _mm512_mul_ps(I2F(_mm512_sub_epi32(_mm512_and_si512(q, m15), m8)), LX(x));
         s = _mm512_fmadd_ps(I2F(_mm512_sub_epi32(_mm512_srli_epi32(q, 4), m8)), LX(x + 16), s);
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16_to_fp32(b[i].d)), s, acc);
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(H2F(b[i].d)), s, acc);
     }
     return _mm512_reduce_add_ps(acc);
 }
@@ -52,8 +54,8 @@ T_AVX512 float kq_dot_q4_1_avx512(const void *w, const float *x, size_t n) {
         __m512 x0 = LX(x), x1 = LX(x + 16);
         __m512 s = _mm512_mul_ps(I2F(_mm512_and_si512(q, m15)), x0);
         s = _mm512_fmadd_ps(I2F(_mm512_srli_epi32(q, 4)), x1, s);
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16_to_fp32(b[i].d)), s, acc);
-        accm = _mm512_fmadd_ps(_mm512_set1_ps(fp16_to_fp32(b[i].m)), _mm512_add_ps(x0, x1), accm);
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(H2F(b[i].d)), s, acc);
+        accm = _mm512_fmadd_ps(_mm512_set1_ps(H2F(b[i].m)), _mm512_add_ps(x0, x1), accm);
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(acc, accm));
 }
@@ -69,7 +71,7 @@ T_AVX512 float kq_dot_q5_0_avx512(const void *w, const float *x, size_t n) {
         __m512i lo = _mm512_sub_epi32(_mm512_or_si512(_mm512_and_si512(q, m15), bit4_16(qh, 0)), m16);
         __m512i hi = _mm512_sub_epi32(_mm512_or_si512(_mm512_srli_epi32(q, 4), bit4_16(qh, 16)), m16);
         __m512 s = _mm512_fmadd_ps(I2F(hi), LX(x + 16), _mm512_mul_ps(I2F(lo), LX(x)));
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16_to_fp32(b[i].d)), s, acc);
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(H2F(b[i].d)), s, acc);
     }
     return _mm512_reduce_add_ps(acc);
 }
@@ -86,8 +88,8 @@ T_AVX512 float kq_dot_q5_1_avx512(const void *w, const float *x, size_t n) {
         __m512i hi = _mm512_or_si512(_mm512_srli_epi32(q, 4), bit4_16(qh, 16));
         __m512 x0 = LX(x), x1 = LX(x + 16);
         __m512 s = _mm512_fmadd_ps(I2F(hi), x1, _mm512_mul_ps(I2F(lo), x0));
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16_to_fp32(b[i].d)), s, acc);
-        accm = _mm512_fmadd_ps(_mm512_set1_ps(fp16_to_fp32(b[i].m)), _mm512_add_ps(x0, x1), accm);
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(H2F(b[i].d)), s, acc);
+        accm = _mm512_fmadd_ps(_mm512_set1_ps(H2F(b[i].m)), _mm512_add_ps(x0, x1), accm);
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(acc, accm));
 }
@@ -97,7 +99,7 @@ T_AVX512 float kq_dot_q2_K_avx512(const void *w, const float *x, size_t n) {
     const __m512i m3 = _mm512_set1_epi32(3);
     __m512 acc = _mm512_setzero_ps(), accm = acc;
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        float d = fp16_to_fp32(b[i].d), dmin = fp16_to_fp32(b[i].dmin);
+        float d = H2F(b[i].d), dmin = H2F(b[i].dmin);
         for (int s = 0; s < 16; s++) { /* sub-block s: 16 values of qs[32 h + 16 (s % 2)], bits 2 ((s % 8) / 2) */
             __m512i q = U8X16(b[i].qs + 32 * (s / 8) + 16 * (s % 2));
             q = _mm512_and_si512(_mm512_srli_epi32(q, (unsigned)(2 * ((s % 8) / 2))), m3);
@@ -115,7 +117,7 @@ T_AVX512 float kq_dot_q3_K_avx512(const void *w, const float *x, size_t n) {
     const __m512i m3 = _mm512_set1_epi32(3), one = _mm512_set1_epi32(1), m4 = _mm512_set1_epi32(4);
     __m512 acc = _mm512_setzero_ps();
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        float d = fp16_to_fp32(b[i].d);
+        float d = H2F(b[i].d);
         int8_t sc[16];
         kq_q3_scales(b[i].scales, sc);
         for (int s = 0; s < 16; s++) {
@@ -135,7 +137,7 @@ T_AVX512 float kq_dot_q4_K_avx512(const void *w, const float *x, size_t n) {
     const __m512i m15 = _mm512_set1_epi32(15);
     __m512 acc = _mm512_setzero_ps(), accm = acc;
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        float d = fp16_to_fp32(b[i].d), dmin = fp16_to_fp32(b[i].dmin);
+        float d = H2F(b[i].d), dmin = H2F(b[i].dmin);
         for (int p = 0; p < 4; p++) { /* sub-blocks 2p (low nibbles) and 2p + 1 (high) share 32 bytes */
             uint8_t sc0, m0, sc1, m1;
             kq_scale_min(2 * p, b[i].scales, &sc0, &m0);
@@ -160,7 +162,7 @@ T_AVX512 float kq_dot_q5_K_avx512(const void *w, const float *x, size_t n) {
     const __m512i m15 = _mm512_set1_epi32(15), one = _mm512_set1_epi32(1);
     __m512 acc = _mm512_setzero_ps(), accm = acc;
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        float d = fp16_to_fp32(b[i].d), dmin = fp16_to_fp32(b[i].dmin);
+        float d = H2F(b[i].d), dmin = H2F(b[i].dmin);
         __m512i h0 = U8X16(b[i].qh), h1 = U8X16(b[i].qh + 16);
         for (int p = 0; p < 4; p++) {
             uint8_t sc0, m0, sc1, m1;
@@ -193,7 +195,7 @@ T_AVX512 float kq_dot_q6_K_avx512(const void *w, const float *x, size_t n) {
     const __m512i m15 = _mm512_set1_epi32(15), m3 = _mm512_set1_epi32(3), m32 = _mm512_set1_epi32(32);
     __m512 acc = _mm512_setzero_ps();
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        float d = fp16_to_fp32(b[i].d);
+        float d = H2F(b[i].d);
         for (int h = 0; h < 2; h++)
             for (int half = 0; half < 2; half++) { /* l in [16 half, 16 half + 16) of each quarter */
                 const uint8_t *ql = b[i].ql + 64 * h + 16 * half, *qh = b[i].qh + 32 * h + 16 * half;
@@ -255,11 +257,11 @@ T_AVX2 static inline __m256i bit4_8(uint32_t bits, int base) {
                 s = _mm256_fmadd_ps(I2F(_mm256_sub_epi32(q, off)), xv, s);                        \
                 if (HAS_MIN) sx = _mm256_add_ps(sx, xv);                                          \
             }                                                                                     \
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_fp32(b[i].d)), s, acc);                  \
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(b[i].d)), s, acc);                  \
             if (HAS_MIN) {                                                                        \
                 uint16_t m;                                                                       \
                 memcpy(&m, (const uint8_t *)&b[i] + 2, 2);                                        \
-                accm = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_fp32(m)), sx, accm);                \
+                accm = _mm256_fmadd_ps(_mm256_set1_ps(H2F(m)), sx, accm);                \
             }                                                                                     \
         }                                                                                         \
         return hsum8(_mm256_add_ps(acc, accm));                                                   \
@@ -275,7 +277,7 @@ T_AVX2 float kq_dot_q2_K_avx2(const void *w, const float *x, size_t n) {
     const __m256i m3 = _mm256_set1_epi32(3);
     __m256 acc = _mm256_setzero_ps(), accm = acc;
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        float d = fp16_to_fp32(b[i].d), dmin = fp16_to_fp32(b[i].dmin);
+        float d = H2F(b[i].d), dmin = H2F(b[i].dmin);
         for (int s = 0; s < 16; s++) {
             const uint8_t *q = b[i].qs + 32 * (s / 8) + 16 * (s % 2);
             int sh = 2 * ((s % 8) / 2);
@@ -296,7 +298,7 @@ T_AVX2 float kq_dot_q3_K_avx2(const void *w, const float *x, size_t n) {
     const __m256i m3 = _mm256_set1_epi32(3), one = _mm256_set1_epi32(1), m4 = _mm256_set1_epi32(4);
     __m256 acc = _mm256_setzero_ps();
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        float d = fp16_to_fp32(b[i].d);
+        float d = H2F(b[i].d);
         int8_t sc[16];
         kq_q3_scales(b[i].scales, sc);
         for (int s = 0; s < 16; s++) {
@@ -344,7 +346,7 @@ T_AVX2 float kq_dot_q4_K_avx2(const void *w, const float *x, size_t n) {
     __m256 accm = _mm256_setzero_ps();
     float s = 0;
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K)
-        s += dot_k45_avx2(b[i].qs, NULL, b[i].scales, fp16_to_fp32(b[i].d), fp16_to_fp32(b[i].dmin), x, &accm);
+        s += dot_k45_avx2(b[i].qs, NULL, b[i].scales, H2F(b[i].d), H2F(b[i].dmin), x, &accm);
     return s - hsum8(accm);
 }
 
@@ -353,7 +355,7 @@ T_AVX2 float kq_dot_q5_K_avx2(const void *w, const float *x, size_t n) {
     __m256 accm = _mm256_setzero_ps();
     float s = 0;
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K)
-        s += dot_k45_avx2(b[i].qs, b[i].qh, b[i].scales, fp16_to_fp32(b[i].d), fp16_to_fp32(b[i].dmin), x, &accm);
+        s += dot_k45_avx2(b[i].qs, b[i].qh, b[i].scales, H2F(b[i].d), H2F(b[i].dmin), x, &accm);
     return s - hsum8(accm);
 }
 
@@ -362,7 +364,7 @@ T_AVX2 float kq_dot_q6_K_avx2(const void *w, const float *x, size_t n) {
     const __m256i m15 = _mm256_set1_epi32(15), m3 = _mm256_set1_epi32(3), m32 = _mm256_set1_epi32(32);
     __m256 acc = _mm256_setzero_ps();
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        float d = fp16_to_fp32(b[i].d);
+        float d = H2F(b[i].d);
         for (int s = 0; s < 16; s++) { /* sub-block s: half h, quarter qt, 16 values from l0 */
             int h = s / 8, qt = (s % 8) / 2, l0 = 16 * (s % 2);
             const uint8_t *ql = b[i].ql + 64 * h + 32 * (qt & 1) + l0, *qh = b[i].qh + 32 * h + l0;

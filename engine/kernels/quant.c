@@ -436,6 +436,7 @@ void quant_matvec(QType t, const void *w, size_t cols, const float *x, float *y,
         q8r_matvec(cur_path() == PATH_AVX512 && q8r_supported(), w, cols, x, y, r0, r1);
         return;
     }
+    if (cur_path() == PATH_AVX512 && kq_of(t) && !kq_matvec_vnni(t, w, cols, x, y, r0, r1)) return;
     DotFn dot = pick_dot(t, cur_path());
     size_t rb;
     if (qtype_row_bytes(t, cols, &rb)) return;

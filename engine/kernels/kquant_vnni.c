@@ -1,0 +1,300 @@
+/* Decode kernels for Q4_0, Q5_0, Q4_K and Q6_K weights on CPUs with AVX-512 VNNI: integer dots.
+ *
+ * The float kernels (kquant_simd.c) widen every 4- to 6-bit weight to a 32-bit float before its
+ * multiply: at one weight per lane, a 124M model's Q6_K head and Q4_0 layers decoded at a third of
+ * llama.cpp's speed. Here the activations are quantized once per product, as ggml quantizes them
+ * for these weights (Q8_0 blocks of 32 for Q4_0 / Q5_0, Q8_K super-blocks of 256 for the k-quants:
+ * actq.h), and the weights stay bytes: one vpdpbusd multiplies 64 unsigned weight levels by 64
+ * signed activations and sums them in fours into 16 exact 32-bit lanes. What depends on x alone is
+ * prepared once per call and shared by every row of it:
+ *   - the int8 activations, in the order the weight bytes unpack to (see each kernel);
+ *   - each lane's "offset": the weights are stored unsigned with a bias (8 for Q4_0, 16 for Q5_0,
+ *     32 for Q6_K), so each lane starts at -bias x (the sum of its four activations);
+ *   - the block scales of x.
+ * The integer sums are exact; the block and sub-block scales multiply them in float. So the result
+ * is what ggml's vec_dot computes on the same bytes, up to the order of the float additions.
+ *
+ * matmul.c has already rounded x to that grid (actq_round_f32), and quantizing a value on the grid
+ * gives back its integers, so a call computes exactly what the float kernels compute on the same
+ * input, in integers. */
+#include "kquant.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "actq.h"
+#include "q8r.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#define T_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#define H2F(h) _cvtsh_ss(h)
+
+/* x as one kernel reads it: q (int8, kernel order), off (int32 per 4 values: -bias x their sum),
+ * and the activation scales: per 32 (Q8_0) or per 256 (Q8_K); xsum: Q4_K's sums of 32 values. */
+typedef struct {
+    int8_t *q;
+    int32_t *off;
+    float *d;
+    int32_t *xsum;
+} PrepX;
+
+/* The bytes PrepX needs for n values (n a multiple of 32). */
+static size_t prep_bytes(size_t n) { return n + n + (n / 32 + 1) * sizeof(float) + n / 8 + 256; }
+
+static void prep_carve(PrepX *p, void *mem, size_t n) {
+    uint8_t *b = (uint8_t *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
+    p->q = (int8_t *)b;
+    p->off = (int32_t *)(b + n);
+    p->d = (float *)(b + 2 * n);
+    p->xsum = (int32_t *)(b + 2 * n + (n / 32 + 1) * sizeof(float));
+}
+
+/* lane i: -bias times the sum of the four int8 q[4i .. 4i+3] */
+T_VNNI static inline __m512i lane_off(const int8_t *q, int bias) {
+    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)bias), _mm512_loadu_si512(q));
+    return _mm512_sub_epi32(_mm512_setzero_si512(), s);
+}
+
+/* ---------- Q4_0 and Q5_0: blocks of 32 against Q8_0 blocks ----------
+ * Two blocks at a time. Their 2 x 16 bytes hold the low nibbles (values 0..15 of each block) and
+ * the high nibbles (16..31); unpacked to 64 bytes they are [b0 0-15 | b1 0-15 | b0 16-31 | b1 16-31],
+ * so x is stored in that order (an odd last block: its 32 values in order, 8 lanes). */
+T_VNNI static void prep_q8_0(const float *x, size_t n, int bias, PrepX *p) {
+    size_t nb = n / 32;
+    BlockQ8_0 blk[2];
+    for (size_t b = 0; b < nb; b += 2) {
+        size_t k = nb - b >= 2 ? 2 : 1;
+        actq_quantize(ACT_Q8_0, x + 32 * b, blk, 32 * k);
+        int8_t *q = p->q + 32 * b;
+        if (k == 2) {
+            memcpy(q, blk[0].qs, 16);
+            memcpy(q + 16, blk[1].qs, 16);
+            memcpy(q + 32, blk[0].qs + 16, 16);
+            memcpy(q + 48, blk[1].qs + 16, 16);
+            _mm512_storeu_si512(p->off + 8 * b, lane_off(q, bias));
+        } else {
+            memcpy(q, blk[0].qs, 32);
+            __m256i v = _mm256_loadu_si256((const __m256i *)q);
+            __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8((char)bias), v);
+            _mm256_storeu_si256((__m256i *)(p->off + 8 * b), _mm256_sub_epi32(_mm256_setzero_si256(), s));
+        }
+        for (size_t j = 0; j < k; j++) p->d[b + j] = H2F(blk[j].d);
+    }
+}
+
+/* lanes 0-3 and 8-11 take the first block's scale, 4-7 and 12-15 the second's */
+#define IDX_2BLK _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1)
+
+/* The 64 unpacked levels of two blocks from their 16-byte qs. */
+T_VNNI static inline __m512i nibbles2(const uint8_t *qs0, const uint8_t *qs1) {
+    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)qs0)),
+                                        _mm_loadu_si128((const __m128i *)qs1), 1);
+    const __m256i m = _mm256_set1_epi8(0x0F);
+    __m256i lo = _mm256_and_si256(v, m), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+/* One row of Q4_0 (q5 false) or Q5_0 (true: the fifth bits in qh) against prepared x. */
+T_VNNI static float dot_q4q5_0(const uint8_t *row, size_t nb, bool q5, const PrepX *p) {
+    const size_t bs = q5 ? sizeof(BlockQ5_0) : sizeof(BlockQ4_0);
+    const size_t qs_at = q5 ? 6 : 2;
+    __m512 acc = _mm512_setzero_ps();
+    size_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        const uint8_t *b0 = row + b * bs, *b1 = b0 + bs;
+        __m512i w = nibbles2(b0 + qs_at, b1 + qs_at);
+        if (q5) { /* bit j of qh is the fifth bit of value j */
+            uint32_t h0, h1;
+            memcpy(&h0, b0 + 2, 4);
+            memcpy(&h1, b1 + 2, 4);
+            uint64_t m = (uint64_t)(h0 & 0xFFFF) | (uint64_t)(h1 & 0xFFFF) << 16 | (uint64_t)(h0 >> 16) << 32 |
+                         (uint64_t)(h1 >> 16) << 48;
+            w = _mm512_mask_add_epi8(w, (__mmask64)m, w, _mm512_set1_epi8(16));
+        }
+        __m512i s = _mm512_dpbusd_epi32(_mm512_loadu_si512(p->off + 8 * b), w, _mm512_loadu_si512(p->q + 32 * b));
+        uint16_t d0, d1;
+        memcpy(&d0, b0, 2);
+        memcpy(&d1, b1, 2);
+        __m128 dw = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)d0 | (uint32_t)d1 << 16)));
+        __m128 dd = _mm_mul_ps(dw, _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(p->d + b))));
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(IDX_2BLK, _mm512_castps128_ps512(dd)), acc);
+    }
+    float r = _mm512_reduce_add_ps(acc);
+    if (b < nb) { /* an odd last block: 8 lanes */
+        const uint8_t *b0 = row + b * bs;
+        __m128i v = _mm_loadu_si128((const __m128i *)(b0 + qs_at));
+        const __m128i m = _mm_set1_epi8(0x0F);
+        __m256i w = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(v, m)),
+                                            _mm_and_si128(_mm_srli_epi16(v, 4), m), 1);
+        if (q5) {
+            uint32_t h;
+            memcpy(&h, b0 + 2, 4);
+            w = _mm256_mask_add_epi8(w, (__mmask32)h, w, _mm256_set1_epi8(16));
+        }
+        __m256i s = _mm256_dpbusd_epi32(_mm256_loadu_si256((const __m256i *)(p->off + 8 * b)), w,
+                                        _mm256_loadu_si256((const __m256i *)(p->q + 32 * b)));
+        __m256 f = _mm256_cvtepi32_ps(s);
+        __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1));
+        h4 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
+        h4 = _mm_add_ss(h4, _mm_movehdup_ps(h4));
+        uint16_t d0;
+        memcpy(&d0, b0, 2);
+        r += _mm_cvtss_f32(h4) * (H2F(d0) * p->d[b]);
+    }
+    return r;
+}
+
+/* ---------- the k-quants against Q8_K super-blocks of 256 ---------- */
+static void prep_q8_k(const float *x, size_t n, PrepX *p, bool q4k_order) {
+    BlockQ8K blk;
+    for (size_t s = 0; s < n / QK_K; s++) {
+        actq_quantize(ACT_Q8_K, x + QK_K * s, &blk, QK_K);
+        int8_t *q = p->q + QK_K * s;
+        if (q4k_order) { /* per 128: [0-31 | 64-95 | 32-63 | 96-127] (Q4_K's nibbles unpack so) */
+            for (int h = 0; h < 2; h++) {
+                const int8_t *src = blk.qs + 128 * h;
+                int8_t *dst = q + 128 * h;
+                memcpy(dst, src, 32);
+                memcpy(dst + 32, src + 64, 32);
+                memcpy(dst + 64, src + 32, 32);
+                memcpy(dst + 96, src + 96, 32);
+            }
+            for (int j = 0; j < 8; j++) p->xsum[8 * s + j] = blk.bsums[2 * j] + blk.bsums[2 * j + 1];
+        } else {
+            memcpy(q, blk.qs, QK_K);
+        }
+        p->d[s] = blk.d;
+    }
+}
+
+T_VNNI static void prep_off(PrepX *p, size_t n, int bias) {
+    for (size_t i = 0; i < n; i += 64) _mm512_storeu_si512(p->off + i / 4, lane_off(p->q + i, bias));
+}
+
+/* Q6_K. Per half (128 values): ql's 64 bytes L and qh's 32 bytes H give, per byte l < 32,
+ *   value l      = L[l] & 15      | (H[l] & 3) << 4       value l + 32 = L[l+32] & 15 | (H[l] >> 2 & 3) << 4
+ *   value l + 64 = L[l] >> 4      | (H[l] >> 4 & 3) << 4  value l + 96 = L[l+32] >> 4 | (H[l] >> 6) << 4
+ * so [L & 15 | bits of H] are values 0..63 in order and [L >> 4 | bits of H] 64..127: x stays in
+ * order. Levels are 0..63 with a bias of 32; a sub-block of 16 values (4 lanes) has a signed scale. */
+T_VNNI static float dot_q6_k(const BlockQ6_K *b, size_t nsb, const PrepX *p) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    /* 16-bit shifts: the first 256 bits take one count, the second another */
+    const __m512i sh_a = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+    const __m512i sh_b = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
+    const __m512i idx[4] = {
+        _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
+        _mm512_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7),
+        _mm512_setr_epi32(8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11),
+        _mm512_setr_epi32(12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15),
+    };
+    __m512 acc = _mm512_setzero_ps();
+    for (size_t s = 0; s < nsb; s++) {
+        const int8_t *xq = p->q + QK_K * s;
+        const int32_t *off = p->off + QK_K / 4 * s;
+        __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)b[s].scales));
+        __m512i isum = _mm512_setzero_si512();
+        for (int h = 0; h < 2; h++) {
+            __m512i L = _mm512_loadu_si512(b[s].ql + 64 * h);
+            __m512i H = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b[s].qh + 32 * h)));
+            __m512i qa = _mm512_or_si512(_mm512_and_si512(L, m4), _mm512_and_si512(_mm512_sllv_epi16(H, sh_a), m30));
+            __m512i qb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L, 4), m4),
+                                         _mm512_and_si512(_mm512_srlv_epi16(H, sh_b), m30));
+            __m512i da = _mm512_dpbusd_epi32(_mm512_loadu_si512(off + 32 * h), qa, _mm512_loadu_si512(xq + 128 * h));
+            __m512i db = _mm512_dpbusd_epi32(_mm512_loadu_si512(off + 32 * h + 16), qb,
+                                             _mm512_loadu_si512(xq + 128 * h + 64));
+            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(da, _mm512_permutexvar_epi32(idx[2 * h], sc)));
+            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(db, _mm512_permutexvar_epi32(idx[2 * h + 1], sc)));
+        }
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(H2F(b[s].d) * p->d[s]), acc);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+/* Q4_K: per 64 bytes of qs (two pairs of sub-blocks of 32), the low nibbles are sub-blocks 0 and 2
+ * of the four, the high ones 1 and 3; x is stored to match (prep_q8_k). Levels 0..15, a six-bit
+ * scale and minimum per sub-block: w = d sc q - dmin m, and the minimums meet the sums of x. */
+T_VNNI static float dot_q4_k(const BlockQ4_K *b, size_t nsb, const PrepX *p) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i idx_lo = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
+    const __m512i idx_hi = _mm512_setr_epi32(1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m512i four = _mm512_set1_epi32(4);
+    __m512 acc = _mm512_setzero_ps();
+    __m256 accm = _mm256_setzero_ps();
+    for (size_t s = 0; s < nsb; s++) {
+        /* the eight six-bit scales and minimums (kq_scale_min), four at a time in 32-bit words */
+        uint32_t w0, w1, w2;
+        memcpy(&w0, b[s].scales, 4);
+        memcpy(&w1, b[s].scales + 4, 4);
+        memcpy(&w2, b[s].scales + 8, 4);
+        uint64_t sc = (uint64_t)(w0 & 0x3F3F3F3Fu) |
+                      (uint64_t)((w2 & 0x0F0F0F0Fu) | ((w0 >> 6) & 0x03030303u) << 4) << 32;
+        uint64_t mn = (uint64_t)(w1 & 0x3F3F3F3Fu) |
+                      (uint64_t)(((w2 >> 4) & 0x0F0F0F0Fu) | ((w1 >> 6) & 0x03030303u) << 4) << 32;
+        __m512i scv = _mm512_castsi256_si512(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)sc)));
+        __m256i mnv = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)mn));
+        const int8_t *xq = p->q + QK_K * s;
+        __m512i isum = _mm512_setzero_si512();
+        for (int h = 0; h < 2; h++) {
+            __m512i V = _mm512_loadu_si512(b[s].qs + 64 * h);
+            __m512i lo = _mm512_and_si512(V, m4), hi = _mm512_and_si512(_mm512_srli_epi16(V, 4), m4);
+            __m512i dl = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512(xq + 128 * h));
+            __m512i dh = _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi, _mm512_loadu_si512(xq + 128 * h + 64));
+            __m512i il = h ? _mm512_add_epi32(idx_lo, four) : idx_lo, ih = h ? _mm512_add_epi32(idx_hi, four) : idx_hi;
+            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(dl, _mm512_permutexvar_epi32(il, scv)));
+            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(dh, _mm512_permutexvar_epi32(ih, scv)));
+        }
+        float dx = p->d[s];
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(H2F(b[s].d) * dx), acc);
+        __m256i ms = _mm256_mullo_epi32(mnv, _mm256_loadu_si256((const __m256i *)(p->xsum + 8 * s)));
+        accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_set1_ps(H2F(b[s].dmin) * dx), accm);
+    }
+    __m128 m4s = _mm_add_ps(_mm256_castps256_ps128(accm), _mm256_extractf128_ps(accm, 1));
+    m4s = _mm_add_ps(m4s, _mm_movehl_ps(m4s, m4s));
+    m4s = _mm_add_ss(m4s, _mm_movehdup_ps(m4s));
+    return _mm512_reduce_add_ps(acc) - _mm_cvtss_f32(m4s);
+}
+
+T_VNNI static void run_rows(QType t, const void *w, size_t cols, size_t rb, const PrepX *p, float *y, size_t r0,
+                            size_t r1) {
+    const uint8_t *row = (const uint8_t *)w + r0 * rb;
+    for (size_t r = r0; r < r1; r++, row += rb) {
+        switch (t) {
+        case QT_Q4_0: y[r] = dot_q4q5_0(row, cols / 32, false, p); break;
+        case QT_Q5_0: y[r] = dot_q4q5_0(row, cols / 32, true, p); break;
+        case QT_Q4_K: y[r] = dot_q4_k((const BlockQ4_K *)row, cols / QK_K, p); break;
+        default: y[r] = dot_q6_k((const BlockQ6_K *)row, cols / QK_K, p); break;
+        }
+    }
+}
+
+#define PREP_STACK 8192 /* values prepared on the stack; longer rows use the heap */
+
+int kq_matvec_vnni(QType t, const void *w, size_t cols, const float *x, float *y, size_t r0, size_t r1) {
+    if (t != QT_Q4_0 && t != QT_Q5_0 && t != QT_Q4_K && t != QT_Q6_K) return -1;
+    if (!q8r_supported() || cols % qtype_block(t)) return -1;
+    size_t rb;
+    if (qtype_row_bytes(t, cols, &rb)) return -1;
+    uint8_t stack[2 * PREP_STACK + (PREP_STACK / 32 + 1) * sizeof(float) + PREP_STACK / 8 + 256];
+    void *mem = cols <= PREP_STACK ? stack : malloc(prep_bytes(cols));
+    if (!mem) return -1;
+    PrepX p;
+    prep_carve(&p, mem, cols);
+    switch (t) {
+    case QT_Q4_0: prep_q8_0(x, cols, 8, &p); break;
+    case QT_Q5_0: prep_q8_0(x, cols, 16, &p); break;
+    case QT_Q4_K: prep_q8_k(x, cols, &p, true); break;
+    default: prep_q8_k(x, cols, &p, false); prep_off(&p, cols, 32); break;
+    }
+    run_rows(t, w, cols, rb, &p, y, r0, r1);
+    if (mem != stack) free(mem);
+    return 0;
+}
+
+#else
+int kq_matvec_vnni(QType t, const void *w, size_t cols, const float *x, float *y, size_t r0, size_t r1) {
+    (void)t, (void)w, (void)cols, (void)x, (void)y, (void)r0, (void)r1;
+    return -1;
+}
+#endif
