@@ -18,10 +18,16 @@ Files: the random-weight models with a tokenizer added (llama.cpp refuses a GGUF
   then --quant copies of each (-tok-f16.gguf, -tok-q8_0.gguf, ... for every type in --quants).
   paired.py makes any that are missing.
 
+ablab's side runs with --bound: each decode row also gives ablab's tokens/s as a share of the decode bound
+(read bandwidth measured in that same call / bytes a step reads), the issue's "85 % of the bound" column.
+GPT-2 XL: --shapes gpt2-xl --quants q8_0,q4_k_m --tests tg128 (its f32 file is 6.5 GB).
+
 usage: tests/bench/paired.py [--rounds 3] [--reps 2] [--quants f32,f16,q8_0,q4_0,q4_k_m]
                              [--llama-bench /tmp/llama.cpp/build/bin/llama-bench | --node-modules DIR]
 """
 import argparse
+import csv
+import io
 import json
 import os
 import statistics
@@ -30,7 +36,9 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SHAPES = {"gpt2-124m": (50257, "tokenizers/gpt2/tokenizer.json"), "scratch": (32000, "tokenizers/llama2/tokenizer.bin")}
+SHAPES = {"gpt2-124m": (50257, "tokenizers/gpt2/tokenizer.json"), "scratch": (32000, "tokenizers/llama2/tokenizer.bin"),
+          "gpt2-xl": (50257, "tokenizers/gpt2/tokenizer.json")}
+DEFAULT_SHAPES = "gpt2-124m,scratch"  # gpt2-xl on request: 6.5 GB of f32 to make, minutes per round
 
 
 def run(cmd, env=None):
@@ -50,7 +58,9 @@ def main():
     ap.add_argument("--llama-commit", help="llama.cpp's commit, when its build does not know it (a git archive)")
     ap.add_argument("--node-modules", default="/tmp/lcpp/node_modules")
     ap.add_argument("--quants", default="f32,f16,q8_0")
-    ap.add_argument("--shapes", default=",".join(SHAPES))
+    ap.add_argument("--shapes", default=DEFAULT_SHAPES)
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--tests", default="pp512,tg128", help="pp512, tg128 or both")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--reps", type=int, default=2)
     a = ap.parse_args()
@@ -74,22 +84,29 @@ def main():
     native = os.access(a.llama_bench, os.X_OK)
     anchor = {}
     pairs = {}  # (shape, q, t, test) -> [(ablab, llama.cpp)]
+    bounds = {}  # (shape, q, t) -> [ablab tg / the decode bound ablab bench --bound measured in the same call]
+    tests = a.tests.split(",")
+    n_p = "512" if "pp512" in tests else "0"
+    n_g = "128" if "tg128" in tests else "0"
     loads = [os.getloadavg()[0]]
     started = time.strftime("%Y-%m-%d %H:%M")
     for r in range(a.rounds):
         for shape, q, vocab, f in files:
-            for t in (1, 2):
+            for t in (int(x) for x in a.threads.split(",")):
                 got = {}
                 order = ("llama.cpp", "ablab") if (r + t) % 2 == 0 else ("ablab", "llama.cpp")
                 for who in order:
                     if who == "ablab":
-                        out = run([a.ablab, "bench", "--model", f, "-p", "512", "-n", "128", "-t", str(t), "-r",
-                                   str(a.reps), "--format", "csv", "--no-record"])
-                        for line in out.splitlines()[1:]:
-                            c = line.split(",")
-                            got[("ablab", c[6])] = float(c[8])
+                        out = run([a.ablab, "bench", "--model", f, "-p", n_p, "-n", n_g, "-t", str(t), "-r",
+                                   str(a.reps), "--format", "csv", "--no-record", "--bound"])
+                        rows = list(csv.DictReader(io.StringIO(out)))
+                        for c in rows:
+                            got[("ablab", c["test"])] = float(c["tokens_per_s_mean"])
+                            if c["test"].startswith("tg") and float(c["decode_bound_tok_s"] or 0) > 0:
+                                bounds.setdefault((shape, q, t), []).append(
+                                    float(c["tokens_per_s_mean"]) / float(c["decode_bound_tok_s"]))
                     elif native:
-                        out = run([a.llama_bench, "-m", f, "-p", "512", "-n", "128", "-t", str(t), "-r", str(a.reps),
+                        out = run([a.llama_bench, "-m", f, "-p", n_p, "-n", n_g, "-t", str(t), "-r", str(a.reps),
                                    "-o", "json"])
                         for row in json.loads(out):
                             test = f"pp{row['n_prompt']}" if row["n_gen"] == 0 else f"tg{row['n_gen']}"
@@ -102,7 +119,7 @@ def main():
                             c = line.split(",")
                             if len(c) == 5:
                                 got[("llama.cpp", c[2])] = float(c[3])
-                for test in ("pp512", "tg128"):
+                for test in tests:
                     pairs.setdefault((shape, q, t, test), []).append((got[("ablab", test)], got[("llama.cpp", test)]))
                 loads.append(os.getloadavg()[0])
         print(f"# round {r + 1}/{a.rounds} done", file=sys.stderr)
@@ -117,15 +134,17 @@ def main():
     print(f"Measured {started}, {a.rounds} rounds, -r {a.reps} each side, pairs alternating who goes first; "
           f"1-minute load average {min(loads):.2f}-{max(loads):.2f}.\n{who}\n")
     print("| model | dtype | threads | test | ablab t/s (median) | llama.cpp t/s (median) | ratio (median of pairs) | "
-          "ratio range |")
-    print("|---|---|---:|---|---:|---:|---:|---|")
+          "ratio range | ablab decode / bound |")
+    print("|---|---|---:|---|---:|---:|---:|---|---:|")
     worst = None
     for (shape, q, t, test), v in pairs.items():
         ratios = [x / y for x, y in v]
         med = statistics.median(ratios)
         worst = med if worst is None else min(worst, med)
+        b = bounds.get((shape, q, t)) if test.startswith("tg") else None
+        share = f"{100 * statistics.median(b):.0f} %" if b else ""
         print(f"| {shape} | {q} | {t} | {test} | {statistics.median(x for x, _ in v):.1f} | "
-              f"{statistics.median(y for _, y in v):.1f} | {med:.2f}x | {min(ratios):.2f}-{max(ratios):.2f} |")
+              f"{statistics.median(y for _, y in v):.1f} | {med:.2f}x | {min(ratios):.2f}-{max(ratios):.2f} | {share} |")
     print(f"\nLowest median ratio: {worst:.2f}x")
 
 
