@@ -1,4 +1,4 @@
-/* Decode kernels for Q4_0, Q5_0, Q4_K and Q6_K weights on CPUs with AVX-512 VNNI: integer dots.
+/* Decode kernels for Q4_0, Q5_0, Q4_K, Q5_K and Q6_K weights on CPUs with AVX-512 VNNI: integer dots.
  *
  * The float kernels (kquant_simd.c) widen every 4- to 6-bit weight to a 32-bit float before its
  * multiply: at one weight per lane, a 124M model's Q6_K head and Q4_0 layers decoded at a third of
@@ -19,6 +19,7 @@
  * input, in integers. */
 #include "kquant.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -212,22 +213,28 @@ T_VNNI static float dot_q6_k(const BlockQ6_K *b, size_t nsb, const PrepX *p) {
     return _mm512_reduce_add_ps(acc);
 }
 
-/* Q4_K: per 64 bytes of qs (two pairs of sub-blocks of 32), the low nibbles are sub-blocks 0 and 2
- * of the four, the high ones 1 and 3; x is stored to match (prep_q8_k). Levels 0..15, a six-bit
- * scale and minimum per sub-block: w = d sc q - dmin m, and the minimums meet the sums of x. */
-T_VNNI static float dot_q4_k(const BlockQ4_K *b, size_t nsb, const PrepX *p) {
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
+/* Q4_K and Q5_K: per 64 bytes of qs (two pairs of sub-blocks of 32), the low nibbles are sub-blocks
+ * 0 and 2 of the four, the high ones 1 and 3; x is stored to match (prep_q8_k). Levels 0..15 (Q5_K:
+ * 0..31, the fifth bit of value 32 j + l being bit j of qh[l]), a six-bit scale and minimum per
+ * sub-block: w = d sc q - dmin m, and the minimums meet the sums of x. */
+T_VNNI static float dot_q45_k(const uint8_t *row, size_t nsb, bool q5, const PrepX *p) {
+    const size_t bs = q5 ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K);
+    const size_t qs_at = q5 ? offsetof(BlockQ5_K, qs) : offsetof(BlockQ4_K, qs);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
     const __m512i idx_lo = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
     const __m512i idx_hi = _mm512_setr_epi32(1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3);
     const __m512i four = _mm512_set1_epi32(4);
+    /* which bit of qh each half of lo / hi reads: sub-blocks 4h, 4h+2 / 4h+1, 4h+3 */
+    const __m512i bit_lo = _mm512_inserti64x4(_mm512_set1_epi8(1), _mm256_set1_epi8(4), 1);
+    const __m512i bit_hi = _mm512_inserti64x4(_mm512_set1_epi8(2), _mm256_set1_epi8(8), 1);
     __m512 acc = _mm512_setzero_ps();
     __m256 accm = _mm256_setzero_ps();
-    for (size_t s = 0; s < nsb; s++) {
+    for (size_t s = 0; s < nsb; s++, row += bs) {
         /* the eight six-bit scales and minimums (kq_scale_min), four at a time in 32-bit words */
         uint32_t w0, w1, w2;
-        memcpy(&w0, b[s].scales, 4);
-        memcpy(&w1, b[s].scales + 4, 4);
-        memcpy(&w2, b[s].scales + 8, 4);
+        memcpy(&w0, row + 4, 4);
+        memcpy(&w1, row + 8, 4);
+        memcpy(&w2, row + 12, 4);
         uint64_t sc = (uint64_t)(w0 & 0x3F3F3F3Fu) |
                       (uint64_t)((w2 & 0x0F0F0F0Fu) | ((w0 >> 6) & 0x03030303u) << 4) << 32;
         uint64_t mn = (uint64_t)(w1 & 0x3F3F3F3Fu) |
@@ -235,20 +242,28 @@ T_VNNI static float dot_q4_k(const BlockQ4_K *b, size_t nsb, const PrepX *p) {
         __m512i scv = _mm512_castsi256_si512(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)sc)));
         __m256i mnv = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)mn));
         const int8_t *xq = p->q + QK_K * s;
+        __m512i QH = q5 ? _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(row + 16))) : _mm512_setzero_si512();
         __m512i isum = _mm512_setzero_si512();
         for (int h = 0; h < 2; h++) {
-            __m512i V = _mm512_loadu_si512(b[s].qs + 64 * h);
+            __m512i V = _mm512_loadu_si512(row + qs_at + 64 * h);
             __m512i lo = _mm512_and_si512(V, m4), hi = _mm512_and_si512(_mm512_srli_epi16(V, 4), m4);
+            if (q5) {
+                lo = _mm512_mask_add_epi8(lo, _mm512_test_epi8_mask(QH, _mm512_slli_epi16(bit_lo, 4 * h)), lo, sixteen);
+                hi = _mm512_mask_add_epi8(hi, _mm512_test_epi8_mask(QH, _mm512_slli_epi16(bit_hi, 4 * h)), hi, sixteen);
+            }
             __m512i dl = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512(xq + 128 * h));
             __m512i dh = _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi, _mm512_loadu_si512(xq + 128 * h + 64));
             __m512i il = h ? _mm512_add_epi32(idx_lo, four) : idx_lo, ih = h ? _mm512_add_epi32(idx_hi, four) : idx_hi;
             isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(dl, _mm512_permutexvar_epi32(il, scv)));
             isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(dh, _mm512_permutexvar_epi32(ih, scv)));
         }
+        uint16_t d, dmin;
+        memcpy(&d, row, 2);
+        memcpy(&dmin, row + 2, 2);
         float dx = p->d[s];
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(H2F(b[s].d) * dx), acc);
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(H2F(d) * dx), acc);
         __m256i ms = _mm256_mullo_epi32(mnv, _mm256_loadu_si256((const __m256i *)(p->xsum + 8 * s)));
-        accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_set1_ps(H2F(b[s].dmin) * dx), accm);
+        accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_set1_ps(H2F(dmin) * dx), accm);
     }
     __m128 m4s = _mm_add_ps(_mm256_castps256_ps128(accm), _mm256_extractf128_ps(accm, 1));
     m4s = _mm_add_ps(m4s, _mm_movehl_ps(m4s, m4s));
@@ -263,7 +278,8 @@ T_VNNI static void run_rows(QType t, const void *w, size_t cols, size_t rb, cons
         switch (t) {
         case QT_Q4_0: y[r] = dot_q4q5_0(row, cols / 32, false, p); break;
         case QT_Q5_0: y[r] = dot_q4q5_0(row, cols / 32, true, p); break;
-        case QT_Q4_K: y[r] = dot_q4_k((const BlockQ4_K *)row, cols / QK_K, p); break;
+        case QT_Q4_K: y[r] = dot_q45_k(row, cols / QK_K, false, p); break;
+        case QT_Q5_K: y[r] = dot_q45_k(row, cols / QK_K, true, p); break;
         default: y[r] = dot_q6_k((const BlockQ6_K *)row, cols / QK_K, p); break;
         }
     }
@@ -272,7 +288,7 @@ T_VNNI static void run_rows(QType t, const void *w, size_t cols, size_t rb, cons
 #define PREP_STACK 8192 /* values prepared on the stack; longer rows use the heap */
 
 int kq_matvec_vnni(QType t, const void *w, size_t cols, const float *x, float *y, size_t r0, size_t r1) {
-    if (t != QT_Q4_0 && t != QT_Q5_0 && t != QT_Q4_K && t != QT_Q6_K) return -1;
+    if (t != QT_Q4_0 && t != QT_Q5_0 && t != QT_Q4_K && t != QT_Q5_K && t != QT_Q6_K) return -1;
     if (!q8r_supported() || cols % qtype_block(t)) return -1;
     size_t rb;
     if (qtype_row_bytes(t, cols, &rb)) return -1;
@@ -284,7 +300,8 @@ int kq_matvec_vnni(QType t, const void *w, size_t cols, const float *x, float *y
     switch (t) {
     case QT_Q4_0: prep_q8_0(x, cols, 8, &p); break;
     case QT_Q5_0: prep_q8_0(x, cols, 16, &p); break;
-    case QT_Q4_K: prep_q8_k(x, cols, &p, true); break;
+    case QT_Q4_K:
+    case QT_Q5_K: prep_q8_k(x, cols, &p, true); break;
     default: prep_q8_k(x, cols, &p, false); prep_off(&p, cols, 32); break;
     }
     run_rows(t, w, cols, rb, &p, y, r0, r1);
