@@ -1,15 +1,15 @@
-/* Decode kernels for Q4_0, Q5_0, Q4_K, Q5_K and Q6_K weights on CPUs with AVX-512 VNNI: integer dots.
+/* Decode kernels for Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K weights on CPUs with AVX-512 VNNI: integer dots.
  *
  * The float kernels (kquant_simd.c) widen every 4- to 6-bit weight to a 32-bit float before its
  * multiply: at one weight per lane, a 124M model's Q6_K head and Q4_0 layers decoded at a third of
  * llama.cpp's speed. Here the activations are quantized once per product, as ggml quantizes them
- * for these weights (Q8_0 blocks of 32 for Q4_0 / Q5_0, Q8_K super-blocks of 256 for the k-quants:
+ * for these weights (Q8_0 blocks of 32 for Q4_0 / Q5_0, Q8_1 for Q4_1 / Q5_1, Q8_K super-blocks of 256 for the k-quants:
  * actq.h), and the weights stay bytes: one vpdpbusd multiplies 64 unsigned weight levels by 64
  * signed activations and sums them in fours into 16 exact 32-bit lanes. What depends on x alone is
  * prepared once per call and shared by every row of it:
  *   - the int8 activations, in the order the weight bytes unpack to (see each kernel);
  *   - each lane's "offset": the weights are stored unsigned with a bias (8 for Q4_0, 16 for Q5_0,
- *     32 for Q6_K), so each lane starts at -bias x (the sum of its four activations);
+ *     32 for Q6_K; the _1 types and Q4_K/Q5_K have a minimum instead), so each lane starts at -bias x (the sum of its four activations);
  *   - the block scales of x.
  * The integer sums are exact; the block and sub-block scales multiply them in float. So the result
  * is what ggml's vec_dot computes on the same bytes, up to the order of the float additions.
@@ -39,6 +39,7 @@ typedef struct {
     int32_t *off;
     float *d;
     int32_t *xsum;
+    float *sx;      /* Q8_1's s per block (the _1 types; in xsum's room) */
 } PrepX;
 
 /* The bytes PrepX needs for n values (n a multiple of 32). */
@@ -50,6 +51,7 @@ static void prep_carve(PrepX *p, void *mem, size_t n) {
     p->off = (int32_t *)(b + n);
     p->d = (float *)(b + 2 * n);
     p->xsum = (int32_t *)(b + 2 * n + (n / 32 + 1) * sizeof(float));
+    p->sx = (float *)p->xsum;
 }
 
 /* lane i: -bias times the sum of the four int8 q[4i .. 4i+3] */
@@ -58,30 +60,56 @@ T_VNNI static inline __m512i lane_off(const int8_t *q, int bias) {
     return _mm512_sub_epi32(_mm512_setzero_si512(), s);
 }
 
-/* ---------- Q4_0 and Q5_0: blocks of 32 against Q8_0 blocks ----------
+/* ---------- Q4_0, Q5_0, Q4_1, Q5_1: blocks of 32 against Q8_0 (Q8_1) blocks ----------
  * Two blocks at a time. Their 2 x 16 bytes hold the low nibbles (values 0..15 of each block) and
  * the high nibbles (16..31); unpacked to 64 bytes they are [b0 0-15 | b1 0-15 | b0 16-31 | b1 16-31],
- * so x is stored in that order (an odd last block: its 32 values in order, 8 lanes). */
-T_VNNI static void prep_q8_0(const float *x, size_t n, int bias, PrepX *p) {
+ * so x is stored in that order (an odd last block: its 32 values in order, 8 lanes). The _1 types
+ * have no bias but a minimum m per block, which meets Q8_1's s = d sum(q) of x: + m s. */
+typedef struct {
+    size_t bs, qs_at, qh_at, m_at; /* block bytes; where qs, qh (0: none) and the minimum (0: none) are */
+    int bias;
+} Legacy;
+
+static const Legacy LEG_Q4_0 = {sizeof(BlockQ4_0), offsetof(BlockQ4_0, qs), 0, 0, 8};
+static const Legacy LEG_Q5_0 = {sizeof(BlockQ5_0), offsetof(BlockQ5_0, qs), offsetof(BlockQ5_0, qh), 0, 16};
+static const Legacy LEG_Q4_1 = {sizeof(BlockQ4_1), offsetof(BlockQ4_1, qs), 0, offsetof(BlockQ4_1, m), 0};
+static const Legacy LEG_Q5_1 = {sizeof(BlockQ5_1), offsetof(BlockQ5_1, qs), offsetof(BlockQ5_1, qh),
+                                offsetof(BlockQ5_1, m), 0};
+
+T_VNNI static void prep_q8_0(const float *x, size_t n, const Legacy *L, PrepX *p) {
     size_t nb = n / 32;
-    BlockQ8_0 blk[2];
+    BlockQ8_1 blk[2];
+    BlockQ8_0 b0[2];
     for (size_t b = 0; b < nb; b += 2) {
         size_t k = nb - b >= 2 ? 2 : 1;
-        actq_quantize(ACT_Q8_0, x + 32 * b, blk, 32 * k);
+        const int8_t *qs[2];
+        if (L->m_at) { /* Q8_1: Q8_0's d and q, and s */
+            actq_quantize(ACT_Q8_1, x + 32 * b, blk, 32 * k);
+            for (size_t j = 0; j < k; j++) {
+                qs[j] = blk[j].qs;
+                p->d[b + j] = H2F(blk[j].d);
+                p->sx[b + j] = H2F(blk[j].s);
+            }
+        } else {
+            actq_quantize(ACT_Q8_0, x + 32 * b, b0, 32 * k);
+            for (size_t j = 0; j < k; j++) {
+                qs[j] = b0[j].qs;
+                p->d[b + j] = H2F(b0[j].d);
+            }
+        }
         int8_t *q = p->q + 32 * b;
         if (k == 2) {
-            memcpy(q, blk[0].qs, 16);
-            memcpy(q + 16, blk[1].qs, 16);
-            memcpy(q + 32, blk[0].qs + 16, 16);
-            memcpy(q + 48, blk[1].qs + 16, 16);
-            _mm512_storeu_si512(p->off + 8 * b, lane_off(q, bias));
+            memcpy(q, qs[0], 16);
+            memcpy(q + 16, qs[1], 16);
+            memcpy(q + 32, qs[0] + 16, 16);
+            memcpy(q + 48, qs[1] + 16, 16);
+            _mm512_storeu_si512(p->off + 8 * b, lane_off(q, L->bias));
         } else {
-            memcpy(q, blk[0].qs, 32);
+            memcpy(q, qs[0], 32);
             __m256i v = _mm256_loadu_si256((const __m256i *)q);
-            __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8((char)bias), v);
+            __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8((char)L->bias), v);
             _mm256_storeu_si256((__m256i *)(p->off + 8 * b), _mm256_sub_epi32(_mm256_setzero_si256(), s));
         }
-        for (size_t j = 0; j < k; j++) p->d[b + j] = H2F(blk[j].d);
     }
 }
 
@@ -97,41 +125,49 @@ T_VNNI static inline __m512i nibbles2(const uint8_t *qs0, const uint8_t *qs1) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
 
-/* One row of Q4_0 (q5 false) or Q5_0 (true: the fifth bits in qh) against prepared x. */
-T_VNNI static float dot_q4q5_0(const uint8_t *row, size_t nb, bool q5, const PrepX *p) {
-    const size_t bs = q5 ? sizeof(BlockQ5_0) : sizeof(BlockQ4_0);
-    const size_t qs_at = q5 ? 6 : 2;
+static inline uint32_t u16_pair(const uint8_t *a, const uint8_t *b) {
+    uint16_t x, y;
+    memcpy(&x, a, 2);
+    memcpy(&y, b, 2);
+    return (uint32_t)x | (uint32_t)y << 16;
+}
+
+/* One row of a legacy type against prepared x. */
+T_VNNI static float dot_legacy(const uint8_t *row, size_t nb, const Legacy *L, const PrepX *p) {
+    const size_t bs = L->bs;
     __m512 acc = _mm512_setzero_ps();
+    __m128 accm = _mm_setzero_ps();
     size_t b = 0;
     for (; b + 2 <= nb; b += 2) {
         const uint8_t *b0 = row + b * bs, *b1 = b0 + bs;
-        __m512i w = nibbles2(b0 + qs_at, b1 + qs_at);
-        if (q5) { /* bit j of qh is the fifth bit of value j */
+        __m512i w = nibbles2(b0 + L->qs_at, b1 + L->qs_at);
+        if (L->qh_at) { /* bit j of qh is the fifth bit of value j */
             uint32_t h0, h1;
-            memcpy(&h0, b0 + 2, 4);
-            memcpy(&h1, b1 + 2, 4);
+            memcpy(&h0, b0 + L->qh_at, 4);
+            memcpy(&h1, b1 + L->qh_at, 4);
             uint64_t m = (uint64_t)(h0 & 0xFFFF) | (uint64_t)(h1 & 0xFFFF) << 16 | (uint64_t)(h0 >> 16) << 32 |
                          (uint64_t)(h1 >> 16) << 48;
             w = _mm512_mask_add_epi8(w, (__mmask64)m, w, _mm512_set1_epi8(16));
         }
         __m512i s = _mm512_dpbusd_epi32(_mm512_loadu_si512(p->off + 8 * b), w, _mm512_loadu_si512(p->q + 32 * b));
-        uint16_t d0, d1;
-        memcpy(&d0, b0, 2);
-        memcpy(&d1, b1, 2);
-        __m128 dw = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)d0 | (uint32_t)d1 << 16)));
+        __m128 dw = _mm_cvtph_ps(_mm_cvtsi32_si128((int)u16_pair(b0, b1)));
         __m128 dd = _mm_mul_ps(dw, _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(p->d + b))));
         acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(IDX_2BLK, _mm512_castps128_ps512(dd)), acc);
+        if (L->m_at) {
+            __m128 mw = _mm_cvtph_ps(_mm_cvtsi32_si128((int)u16_pair(b0 + L->m_at, b1 + L->m_at)));
+            accm = _mm_fmadd_ps(mw, _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(p->sx + b))), accm);
+        }
     }
-    float r = _mm512_reduce_add_ps(acc);
+    float r = _mm512_reduce_add_ps(acc) + (_mm_cvtss_f32(accm) + _mm_cvtss_f32(_mm_movehdup_ps(accm)));
     if (b < nb) { /* an odd last block: 8 lanes */
         const uint8_t *b0 = row + b * bs;
-        __m128i v = _mm_loadu_si128((const __m128i *)(b0 + qs_at));
+        __m128i v = _mm_loadu_si128((const __m128i *)(b0 + L->qs_at));
         const __m128i m = _mm_set1_epi8(0x0F);
         __m256i w = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(v, m)),
                                             _mm_and_si128(_mm_srli_epi16(v, 4), m), 1);
-        if (q5) {
+        if (L->qh_at) {
             uint32_t h;
-            memcpy(&h, b0 + 2, 4);
+            memcpy(&h, b0 + L->qh_at, 4);
             w = _mm256_mask_add_epi8(w, (__mmask32)h, w, _mm256_set1_epi8(16));
         }
         __m256i s = _mm256_dpbusd_epi32(_mm256_loadu_si256((const __m256i *)(p->off + 8 * b)), w,
@@ -143,6 +179,11 @@ T_VNNI static float dot_q4q5_0(const uint8_t *row, size_t nb, bool q5, const Pre
         uint16_t d0;
         memcpy(&d0, b0, 2);
         r += _mm_cvtss_f32(h4) * (H2F(d0) * p->d[b]);
+        if (L->m_at) {
+            uint16_t m0;
+            memcpy(&m0, b0 + L->m_at, 2);
+            r += H2F(m0) * p->sx[b];
+        }
     }
     return r;
 }
@@ -276,8 +317,10 @@ T_VNNI static void run_rows(QType t, const void *w, size_t cols, size_t rb, cons
     const uint8_t *row = (const uint8_t *)w + r0 * rb;
     for (size_t r = r0; r < r1; r++, row += rb) {
         switch (t) {
-        case QT_Q4_0: y[r] = dot_q4q5_0(row, cols / 32, false, p); break;
-        case QT_Q5_0: y[r] = dot_q4q5_0(row, cols / 32, true, p); break;
+        case QT_Q4_0: y[r] = dot_legacy(row, cols / 32, &LEG_Q4_0, p); break;
+        case QT_Q5_0: y[r] = dot_legacy(row, cols / 32, &LEG_Q5_0, p); break;
+        case QT_Q4_1: y[r] = dot_legacy(row, cols / 32, &LEG_Q4_1, p); break;
+        case QT_Q5_1: y[r] = dot_legacy(row, cols / 32, &LEG_Q5_1, p); break;
         case QT_Q4_K: y[r] = dot_q45_k(row, cols / QK_K, false, p); break;
         case QT_Q5_K: y[r] = dot_q45_k(row, cols / QK_K, true, p); break;
         default: y[r] = dot_q6_k((const BlockQ6_K *)row, cols / QK_K, p); break;
@@ -288,7 +331,8 @@ T_VNNI static void run_rows(QType t, const void *w, size_t cols, size_t rb, cons
 #define PREP_STACK 8192 /* values prepared on the stack; longer rows use the heap */
 
 int kq_matvec_vnni(QType t, const void *w, size_t cols, const float *x, float *y, size_t r0, size_t r1) {
-    if (t != QT_Q4_0 && t != QT_Q5_0 && t != QT_Q4_K && t != QT_Q5_K && t != QT_Q6_K) return -1;
+    if (t != QT_Q4_0 && t != QT_Q5_0 && t != QT_Q4_1 && t != QT_Q5_1 && t != QT_Q4_K && t != QT_Q5_K && t != QT_Q6_K)
+        return -1;
     if (!q8r_supported() || cols % qtype_block(t)) return -1;
     size_t rb;
     if (qtype_row_bytes(t, cols, &rb)) return -1;
@@ -298,8 +342,10 @@ int kq_matvec_vnni(QType t, const void *w, size_t cols, const float *x, float *y
     PrepX p;
     prep_carve(&p, mem, cols);
     switch (t) {
-    case QT_Q4_0: prep_q8_0(x, cols, 8, &p); break;
-    case QT_Q5_0: prep_q8_0(x, cols, 16, &p); break;
+    case QT_Q4_0: prep_q8_0(x, cols, &LEG_Q4_0, &p); break;
+    case QT_Q5_0: prep_q8_0(x, cols, &LEG_Q5_0, &p); break;
+    case QT_Q4_1: prep_q8_0(x, cols, &LEG_Q4_1, &p); break;
+    case QT_Q5_1: prep_q8_0(x, cols, &LEG_Q5_1, &p); break;
     case QT_Q4_K:
     case QT_Q5_K: prep_q8_k(x, cols, &p, true); break;
     default: prep_q8_k(x, cols, &p, false); prep_off(&p, cols, 32); break;
