@@ -1,4 +1,4 @@
-/* Decode kernels for Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K weights on CPUs with AVX-512 VNNI: integer dots.
+/* Decode kernels for every 4/5-bit and k-quant weight type (Q4_0 .. Q5_1, Q2_K .. Q6_K) on CPUs with AVX-512 VNNI: integer dots.
  *
  * The float kernels (kquant_simd.c) widen every 4- to 6-bit weight to a 32-bit float before its
  * multiply: at one weight per lane, a 124M model's Q6_K head and Q4_0 layers decoded at a third of
@@ -9,7 +9,7 @@
  * prepared once per call and shared by every row of it:
  *   - the int8 activations, in the order the weight bytes unpack to (see each kernel);
  *   - each lane's "offset": the weights are stored unsigned with a bias (8 for Q4_0, 16 for Q5_0,
- *     32 for Q6_K; the _1 types and Q4_K/Q5_K have a minimum instead), so each lane starts at -bias x (the sum of its four activations);
+ *     4 for Q3_K, 32 for Q6_K; the _1 types, Q2_K, Q4_K and Q5_K have a minimum instead), so each lane starts at -bias x (the sum of its four activations);
  *   - the block scales of x.
  * The integer sums are exact; the block and sub-block scales multiply them in float. So the result
  * is what ggml's vec_dot computes on the same bytes, up to the order of the float additions.
@@ -33,7 +33,8 @@
 #define H2F(h) _cvtsh_ss(h)
 
 /* x as one kernel reads it: q (int8, kernel order), off (int32 per 4 values: -bias x their sum),
- * and the activation scales: per 32 (Q8_0) or per 256 (Q8_K); xsum: Q4_K's sums of 32 values. */
+ * and the activation scales: per 32 (Q8_0) or per 256 (Q8_K); xsum: the sums of each 32 values
+ * (Q4_K, Q5_K) or 16 (Q2_K), for the weights' minimums. */
 typedef struct {
     int8_t *q;
     int32_t *off;
@@ -43,7 +44,7 @@ typedef struct {
 } PrepX;
 
 /* The bytes PrepX needs for n values (n a multiple of 32). */
-static size_t prep_bytes(size_t n) { return n + n + (n / 32 + 1) * sizeof(float) + n / 8 + 256; }
+static size_t prep_bytes(size_t n) { return n + n + (n / 32 + 1) * sizeof(float) + n / 4 + 256; }
 
 static void prep_carve(PrepX *p, void *mem, size_t n) {
     uint8_t *b = (uint8_t *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
@@ -206,6 +207,7 @@ static void prep_q8_k(const float *x, size_t n, PrepX *p, bool q4k_order) {
             for (int j = 0; j < 8; j++) p->xsum[8 * s + j] = blk.bsums[2 * j] + blk.bsums[2 * j + 1];
         } else {
             memcpy(q, blk.qs, QK_K);
+            for (int j = 0; j < 16; j++) p->xsum[16 * s + j] = blk.bsums[j];
         }
         p->d[s] = blk.d;
     }
@@ -312,6 +314,73 @@ T_VNNI static float dot_q45_k(const uint8_t *row, size_t nsb, bool q5, const Pre
     return _mm512_reduce_add_ps(acc) - _mm_cvtss_f32(m4s);
 }
 
+/* Q2_K and Q3_K. Per half (128 values), byte l of qs holds four 2-bit levels: value 32 j + l in bits
+ * 2j..2j+1, so shifting the 32 bytes by 0 and 2 (then 4 and 6) gives values 0..63 (64..127) in
+ * order. Q3_K's third bit of value 32 j + l (over the whole super-block: j = 0..7) is bit j of
+ * hmask[l], and its levels are biased by 4; Q2_K has a scale and minimum per 16 values (nibbles),
+ * Q3_K a signed six-bit scale. Sub-blocks of 16 values are 4 lanes, as in Q6_K. */
+T_VNNI static float dot_q23_k(const uint8_t *row, size_t nsb, bool q3, const PrepX *p) {
+    const size_t bs = q3 ? sizeof(BlockQ3_K) : sizeof(BlockQ2_K);
+    const size_t qs_at = q3 ? offsetof(BlockQ3_K, qs) : offsetof(BlockQ2_K, qs);
+    const __m512i m3 = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4), m15 = _mm512_set1_epi32(15);
+    const __m512i sh_a = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
+    const __m512i sh_b = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(6), 1);
+    const __m512i bit_a = _mm512_inserti64x4(_mm512_set1_epi8(1), _mm256_set1_epi8(2), 1);
+    const __m512i bit_b = _mm512_inserti64x4(_mm512_set1_epi8(4), _mm256_set1_epi8(8), 1);
+    const __m512i idx[4] = {
+        _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
+        _mm512_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7),
+        _mm512_setr_epi32(8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11),
+        _mm512_setr_epi32(12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15),
+    };
+    __m512 acc = _mm512_setzero_ps(), accm = acc;
+    for (size_t s = 0; s < nsb; s++, row += bs) {
+        const int8_t *xq = p->q + QK_K * s;
+        const int32_t *off = p->off + QK_K / 4 * s;
+        __m512i sc, mn = _mm512_setzero_si512();
+        __m512i HM = _mm512_setzero_si512();
+        float d;
+        if (q3) {
+            int8_t s16[16];
+            kq_q3_scales(row + offsetof(BlockQ3_K, scales), s16);
+            sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)s16));
+            HM = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)row));
+            uint16_t dh;
+            memcpy(&dh, row + offsetof(BlockQ3_K, d), 2);
+            d = H2F(dh);
+        } else {
+            __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)row));
+            sc = _mm512_and_si512(v, m15);
+            mn = _mm512_srli_epi32(v, 4);
+            uint16_t dh, mh;
+            memcpy(&dh, row + offsetof(BlockQ2_K, d), 2);
+            memcpy(&mh, row + offsetof(BlockQ2_K, dmin), 2);
+            d = H2F(dh);
+            __m512 ms = _mm512_cvtepi32_ps(_mm512_mullo_epi32(mn, _mm512_loadu_si512(p->xsum + 16 * s)));
+            accm = _mm512_fmadd_ps(ms, _mm512_set1_ps(H2F(mh) * p->d[s]), accm);
+        }
+        __m512i isum = _mm512_setzero_si512();
+        for (int h = 0; h < 2; h++) {
+            __m512i Q = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(row + qs_at + 32 * h)));
+            __m512i za = _mm512_and_si512(_mm512_srlv_epi16(Q, sh_a), m3);
+            __m512i zb = _mm512_and_si512(_mm512_srlv_epi16(Q, sh_b), m3);
+            __m512i oa = _mm512_setzero_si512(), ob = oa;
+            if (q3) {
+                za = _mm512_mask_add_epi8(za, _mm512_test_epi8_mask(HM, _mm512_slli_epi16(bit_a, 4 * h)), za, four);
+                zb = _mm512_mask_add_epi8(zb, _mm512_test_epi8_mask(HM, _mm512_slli_epi16(bit_b, 4 * h)), zb, four);
+                oa = _mm512_loadu_si512(off + 32 * h);
+                ob = _mm512_loadu_si512(off + 32 * h + 16);
+            }
+            __m512i da = _mm512_dpbusd_epi32(oa, za, _mm512_loadu_si512(xq + 128 * h));
+            __m512i db = _mm512_dpbusd_epi32(ob, zb, _mm512_loadu_si512(xq + 128 * h + 64));
+            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(da, _mm512_permutexvar_epi32(idx[2 * h], sc)));
+            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(db, _mm512_permutexvar_epi32(idx[2 * h + 1], sc)));
+        }
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d * p->d[s]), acc);
+    }
+    return _mm512_reduce_add_ps(_mm512_sub_ps(acc, accm));
+}
+
 T_VNNI static void run_rows(QType t, const void *w, size_t cols, size_t rb, const PrepX *p, float *y, size_t r0,
                             size_t r1) {
     const uint8_t *row = (const uint8_t *)w + r0 * rb;
@@ -321,6 +390,8 @@ T_VNNI static void run_rows(QType t, const void *w, size_t cols, size_t rb, cons
         case QT_Q5_0: y[r] = dot_legacy(row, cols / 32, &LEG_Q5_0, p); break;
         case QT_Q4_1: y[r] = dot_legacy(row, cols / 32, &LEG_Q4_1, p); break;
         case QT_Q5_1: y[r] = dot_legacy(row, cols / 32, &LEG_Q5_1, p); break;
+        case QT_Q2_K: y[r] = dot_q23_k(row, cols / QK_K, false, p); break;
+        case QT_Q3_K: y[r] = dot_q23_k(row, cols / QK_K, true, p); break;
         case QT_Q4_K: y[r] = dot_q45_k(row, cols / QK_K, false, p); break;
         case QT_Q5_K: y[r] = dot_q45_k(row, cols / QK_K, true, p); break;
         default: y[r] = dot_q6_k((const BlockQ6_K *)row, cols / QK_K, p); break;
@@ -331,12 +402,11 @@ T_VNNI static void run_rows(QType t, const void *w, size_t cols, size_t rb, cons
 #define PREP_STACK 8192 /* values prepared on the stack; longer rows use the heap */
 
 int kq_matvec_vnni(QType t, const void *w, size_t cols, const float *x, float *y, size_t r0, size_t r1) {
-    if (t != QT_Q4_0 && t != QT_Q5_0 && t != QT_Q4_1 && t != QT_Q5_1 && t != QT_Q4_K && t != QT_Q5_K && t != QT_Q6_K)
-        return -1;
+    if (t < QT_Q4_0 || t > QT_Q6_K) return -1;
     if (!q8r_supported() || cols % qtype_block(t)) return -1;
     size_t rb;
     if (qtype_row_bytes(t, cols, &rb)) return -1;
-    uint8_t stack[2 * PREP_STACK + (PREP_STACK / 32 + 1) * sizeof(float) + PREP_STACK / 8 + 256];
+    uint8_t stack[2 * PREP_STACK + (PREP_STACK / 32 + 1) * sizeof(float) + PREP_STACK / 4 + 256];
     void *mem = cols <= PREP_STACK ? stack : malloc(prep_bytes(cols));
     if (!mem) return -1;
     PrepX p;
@@ -348,6 +418,8 @@ int kq_matvec_vnni(QType t, const void *w, size_t cols, const float *x, float *y
     case QT_Q5_1: prep_q8_0(x, cols, &LEG_Q5_1, &p); break;
     case QT_Q4_K:
     case QT_Q5_K: prep_q8_k(x, cols, &p, true); break;
+    case QT_Q2_K: prep_q8_k(x, cols, &p, false); break;
+    case QT_Q3_K: prep_q8_k(x, cols, &p, false); prep_off(&p, cols, 4); break;
     default: prep_q8_k(x, cols, &p, false); prep_off(&p, cols, 32); break;
     }
     run_rows(t, w, cols, rb, &p, y, r0, r1);

@@ -47,7 +47,7 @@ void quant_from_f32(QType t, const float *src, void *dst, size_t n); /* Q8_0 as 
 
 /* y[r] = dot(W row r, x) for r in [r0, r1); W is rows of `cols` weights of type t, row-major. */
 void quant_matvec(QType t, const void *w, size_t cols, const float *x, float *y, size_t r0, size_t r1);
-/* quant_matvec's integer path for Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K on CPUs with AVX-512 VNNI
+/* quant_matvec's integer path for Q4_0 .. Q5_1 and Q2_K .. Q6_K on CPUs with AVX-512 VNNI
  * (kquant_vnni.c): x quantized once as ggml quantizes it for the type (actq.h), then integer dots.
  * -1 (nothing written) for another type, another CPU, or no memory: use the float kernels. */
 int kq_matvec_vnni(QType t, const void *w, size_t cols, const float *x, float *y, size_t r0, size_t r1);
