@@ -314,6 +314,22 @@ T_VNNI static float dot_q45_k(const uint8_t *row, size_t nsb, bool q5, const Pre
     return _mm512_reduce_add_ps(acc) - _mm_cvtss_f32(m4s);
 }
 
+/* Q3_K's sixteen signed scales (kq_q3_scales) in one vector: the low four bits of scale j are the
+ * low nibble of byte j (j < 8) or the high nibble of byte j - 8; its top two bits are bits
+ * 2 (j / 4) .. +1 of byte 8 + j % 4; minus 32. */
+T_VNNI static inline __m128i q3_scales(const uint8_t *p) {
+    uint64_t lo8;
+    uint32_t w;
+    memcpy(&lo8, p, 8);
+    memcpy(&w, p + 8, 4);
+    const uint32_t M = 0x03030303u;
+    __m128i v = _mm_cvtsi64_si128((long long)lo8), m4 = _mm_set1_epi8(0x0F);
+    __m128i lo = _mm_unpacklo_epi64(_mm_and_si128(v, m4), _mm_and_si128(_mm_srli_epi16(v, 4), m4));
+    __m128i hi = _mm_set_epi64x((long long)((uint64_t)((w >> 4) & M) | (uint64_t)((w >> 6) & M) << 32),
+                                (long long)((uint64_t)(w & M) | (uint64_t)((w >> 2) & M) << 32));
+    return _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), _mm_set1_epi8(32));
+}
+
 /* Q2_K and Q3_K. Per half (128 values), byte l of qs holds four 2-bit levels: value 32 j + l in bits
  * 2j..2j+1, so shifting the 32 bytes by 0 and 2 (then 4 and 6) gives values 0..63 (64..127) in
  * order. Q3_K's third bit of value 32 j + l (over the whole super-block: j = 0..7) is bit j of
@@ -341,9 +357,7 @@ T_VNNI static float dot_q23_k(const uint8_t *row, size_t nsb, bool q3, const Pre
         __m512i HM = _mm512_setzero_si512();
         float d;
         if (q3) {
-            int8_t s16[16];
-            kq_q3_scales(row + offsetof(BlockQ3_K, scales), s16);
-            sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)s16));
+            sc = _mm512_cvtepi8_epi32(q3_scales(row + offsetof(BlockQ3_K, scales)));
             HM = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)row));
             uint16_t dh;
             memcpy(&dh, row + offsetof(BlockQ3_K, d), 2);
