@@ -58,6 +58,8 @@ static inline void kq_scale_min(int j, const uint8_t *s, uint8_t *sc, uint8_t *m
     }
 }
 
+/* kq_to_f32_q4_0 on the AVX-512 path (the same values). */
+void kq_to_f32_q4_0_avx512(const void *w, float *y, size_t n);
 /* The sixteen signed scales (-32..31) of a Q3_K super-block. */
 void kq_q3_scales(const uint8_t packed[12], int8_t out[16]);
 

@@ -45,6 +45,18 @@ T_AVX512 float kq_dot_q4_0_avx512(const void *w, const float *x, size_t n) {
     return _mm512_reduce_add_ps(acc);
 }
 
+/* kq_to_f32_q4_0 in vectors (prefill unpacks Q4_0 panels with it): the same products, bit for bit */
+T_AVX512 void kq_to_f32_q4_0_avx512(const void *w, float *y, size_t n) {
+    const BlockQ4_0 *b = w;
+    const __m512i m15 = _mm512_set1_epi32(15), m8 = _mm512_set1_epi32(8);
+    for (size_t i = 0; i < n / QK4; i++, y += QK4) {
+        __m512i q = U8X16(b[i].qs);
+        __m512 d = _mm512_set1_ps(H2F(b[i].d));
+        _mm512_storeu_ps(y, _mm512_mul_ps(I2F(_mm512_sub_epi32(_mm512_and_si512(q, m15), m8)), d));
+        _mm512_storeu_ps(y + 16, _mm512_mul_ps(I2F(_mm512_sub_epi32(_mm512_srli_epi32(q, 4), m8)), d));
+    }
+}
+
 T_AVX512 float kq_dot_q4_1_avx512(const void *w, const float *x, size_t n) {
     const BlockQ4_1 *b = w;
     const __m512i m15 = _mm512_set1_epi32(15);

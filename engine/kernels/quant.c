@@ -98,6 +98,8 @@ int qtype_row_bytes(QType t, size_t n, size_t *out) {
     }
 }
 
+static int cur_path(void);
+
 /* ---------- row conversions ---------- */
 void quant_to_f32(QType t, const void *src, float *dst, size_t n) {
     switch (t) {
@@ -113,6 +115,12 @@ void quant_to_f32(QType t, const void *src, float *dst, size_t n) {
         break;
     }
     case QT_Q8R: q8r_to_f32(src, dst, n); break;
+#if QUANT_X86
+    case QT_Q4_0:
+        if (cur_path() == QUANT_PATH_AVX512) kq_to_f32_q4_0_avx512(src, dst, n);
+        else kq_of(t)->to_f32(src, dst, n);
+        break;
+#endif
     default:
         if (kq_of(t)) kq_of(t)->to_f32(src, dst, n);
         break;
