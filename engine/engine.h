@@ -242,6 +242,18 @@ void eng_gen_cancel(EngGen *g);                          /* safe from another th
 const EngMetrics *eng_gen_metrics(const EngGen *g);
 const IntVec *eng_gen_ids(const EngGen *g);              /* generated ids so far */
 void eng_gen_free(EngGen *g);                            /* NULL-safe */
+/* Batched decode: eng_gen_start_own is eng_gen_start for a generation with a KV cache of its own
+ * (sized for the prompt and max_tokens, within the model's context), so that many generations of
+ * one model can exist at once; eng_gen_step works on it as on any. eng_gen_step_many steps n of
+ * them (all of eng_gen_start_own, one model) together: the tokens they sampled last go through ONE
+ * forward pass (the weights are read once for all of them), then each is sampled with its own
+ * seed, settings and stops. rcs[i], pieces[i] and errs[i] are what eng_gen_step(gens[i]) would give;
+ * each generation produces exactly the ids and text it produces alone with eng_gen_start (same
+ * bits: every row goes through the one-token kernels). Returns how many still run (rcs[i] == 1),
+ * or -1 when the shared pass failed (each generation it held finished with an error in errs[i]).
+ * Like every call on a model: from one thread at a time. */
+int  eng_gen_start_own(EngGen **out, EngModel *m, const int *prompt, int n, const EngSampling *s, LabErr *e);
+int  eng_gen_step_many(EngGen *const *gens, int n, EngPiece *pieces, int *rcs, LabErr *errs);
 
 /* ---------- chat templates (chat.c; the renderer is engine/chat/, header chat.h) ---------- */
 /* True when the model carries a chat template that loaded: in its folder (chat_template.jinja, else

@@ -33,6 +33,12 @@ struct EngGen {
     double *sorted;         /* [cap] for percentiles */
     int cap;
     double t_start, t_last;
+    /* eng_gen_start_own: a KV cache of its own, so several generations of one model can run and be
+     * stepped together (eng_gen_step_many) */
+    bool own;
+    EngSeq seq;
+    float *kv;              /* the cache's memory */
+    float *logits;          /* [vocab] what the next sample reads after the prompt */
 };
 
 static void gen_free_parts(EngGen *g) {
@@ -49,18 +55,40 @@ static void gen_free_parts(EngGen *g) {
     buf_free(&g->out);
     free(g->token_ms);
     free(g->sorted);
+    free(g->kv);
+    free(g->logits);
 }
 
 void eng_gen_free(EngGen *g) {
     if (!g) return;
-    if (g->m) g->m->busy = false;
+    if (g->m && !g->own) g->m->busy = false;
     gen_free_parts(g);
     free(g);
 }
 
-int eng_gen_start(EngGen **out, EngModel *m, const int *prompt, int n, const EngSampling *s, LabErr *e) {
+/* Runs the prompt (g->hist[0 .. n)) into g's own cache, the model's cache set aside meanwhile:
+ * eng_forward's very numbers, the prompt's last logits kept in g->logits. */
+static int prefill_own(EngGen *g, EngModel *m, int n, LabErr *e) {
+    EngRunState *rs = &m->s;
+    float *kc = rs->key_cache, *vc = rs->value_cache;
+    int ctx = rs->ctx, pos = rs->pos;
+    rs->key_cache = g->seq.key_cache;
+    rs->value_cache = g->seq.value_cache;
+    rs->ctx = g->seq.ctx;
+    rs->pos = 0;
+    int rc = eng_forward(m, g->hist, n, NULL, e);
+    g->seq.pos = rs->pos;
+    if (!rc) memcpy(g->logits, rs->logits, (size_t)m->cfg.vocab * sizeof *g->logits);
+    rs->key_cache = kc;
+    rs->value_cache = vc;
+    rs->ctx = ctx;
+    rs->pos = pos;
+    return rc;
+}
+
+static int gen_start(EngGen **out, EngModel *m, const int *prompt, int n, const EngSampling *s, bool own, LabErr *e) {
     *out = NULL;
-    if (m->busy) return lab_err(e, LAB_EINVAL, "%s: another generation is using this model", m->name);
+    if (!own && m->busy) return lab_err(e, LAB_EINVAL, "%s: another generation is using this model", m->name);
     /* the same check as every other path that takes a setting (engine.h's table) */
     if (eng_sampling_check(s, e)) return lab_err_prefix(e, "%s", m->name);
     double t0 = now_ms();
@@ -73,7 +101,30 @@ int eng_gen_start(EngGen **out, EngModel *m, const int *prompt, int n, const Eng
     EngGen *g = calloc(1, sizeof *g);
     if (!g) return lab_err(e, LAB_ENOMEM, "out of memory");
     g->s = *s;
+    g->own = own;
     if (g->s.max_tokens <= 0 || g->s.max_tokens > m->s.ctx) g->s.max_tokens = m->s.ctx;
+    size_t kv_bytes = 0;
+    if (own) { /* the positions this generation can reach: the prompt, then max_tokens - 1 fed back */
+        int np = n > 0 ? n : 1, need = g->s.max_tokens < m->s.ctx - np ? np + g->s.max_tokens : m->s.ctx;
+        /* Every cache row sits where it sits in the model's cache modulo 64 bytes: the attention's
+         * dot product (quant.c's dot_f32_avx512) starts at the key row's next 64-byte boundary, so
+         * its order of additions, and the bits of a score, follow the row's alignment. Hence a
+         * 64-byte aligned base and a length congruent to the model's modulo 16 positions. */
+        g->seq.ctx = need + ((m->s.ctx - need) % 16 + 16) % 16;
+        if (g->seq.ctx > m->s.ctx) g->seq.ctx = m->s.ctx;
+        size_t kvd = (size_t)m->cfg.n_kv_head * m->cfg.head_dim, half = ((size_t)m->cfg.n_layer * g->seq.ctx * kvd + 15) / 16 * 16;
+        kv_bytes = 2 * half * sizeof *g->kv;
+        size_t vb = (size_t)m->cfg.vocab * sizeof *g->logits;
+        g->kv = aligned_alloc(64, (kv_bytes + 63) / 64 * 64);
+        g->logits = aligned_alloc(64, (vb + 63) / 64 * 64); /* as s.logits */
+        if (!g->kv || !g->logits) {
+            eng_gen_free(g);
+            return lab_err(e, LAB_ENOMEM, "%s: out of memory for a KV cache of %d positions", m->name, g->seq.ctx);
+        }
+        memset(g->kv, 0, kv_bytes);
+        g->seq.key_cache = g->kv;
+        g->seq.value_cache = g->kv + half;
+    }
     g->cap = g->s.max_tokens;
     int V = m->cfg.vocab;
     g->cands = malloc((size_t)V * sizeof *g->cands);
@@ -106,9 +157,8 @@ int eng_gen_start(EngGen **out, EngModel *m, const int *prompt, int n, const Eng
     if (n > 0) memcpy(g->hist, prompt, (size_t)n * sizeof *prompt);
     else g->hist[n++] = bos;
     g->n_hist = n;
-    m->s.pos = 0;
     double tp = now_ms();
-    if (eng_forward(m, g->hist, n, NULL, e)) {
+    if (own ? prefill_own(g, m, n, e) : (m->s.pos = 0, eng_forward(m, g->hist, n, NULL, e))) {
         eng_gen_free(g);
         return -1;
     }
@@ -120,17 +170,25 @@ int eng_gen_start(EngGen **out, EngModel *m, const int *prompt, int n, const Eng
         return -1;
     }
     buf_clear(&g->fresh);
-    m->busy = true;
+    if (!own) m->busy = true;
     g->m = m;
     const EngInfo *in = &m->info;
     g->met = (EngMetrics){.load_ms = in->load_ms, .n_prompt = n, .prefill_ms = now_ms() - tp,
                           .bytes_weights_mapped = in->bytes_mapped, .bytes_weights_owned = in->bytes_owned,
-                          .bytes_kv = in->bytes_kv, .bytes_scratch = in->bytes_scratch, .n_params = in->n_params,
+                          .bytes_kv = own ? kv_bytes : in->bytes_kv, .bytes_scratch = in->bytes_scratch, .n_params = in->n_params,
                           .n_threads = in->n_threads, .token_ms = g->token_ms};
     g->t_start = t0;
     g->t_last = t0;
     *out = g;
     return 0;
+}
+
+int eng_gen_start(EngGen **out, EngModel *m, const int *prompt, int n, const EngSampling *s, LabErr *e) {
+    return gen_start(out, m, prompt, n, s, false, e);
+}
+
+int eng_gen_start_own(EngGen **out, EngModel *m, const int *prompt, int n, const EngSampling *s, LabErr *e) {
+    return gen_start(out, m, prompt, n, s, true, e);
 }
 
 static int dcmp(const void *a, const void *b) {
@@ -205,36 +263,132 @@ static int gen_finish(EngGen *g, EngStop why, EngPiece *piece, LabErr *e) {
     return 0;
 }
 
-int eng_gen_step(EngGen *g, EngPiece *piece, LabErr *e) {
+/* A step up to its forward pass: STEP_DONE when the step ends without one (*rc is the step's
+ * return, piece filled), STEP_RUN when the token sampled last must run first, STEP_SAMPLE when
+ * the prompt's logits are there to sample from (the first step). */
+enum { STEP_DONE, STEP_RUN, STEP_SAMPLE };
+static int step_begin(EngGen *g, EngPiece *piece, int *rc, LabErr *e) {
     EngModel *m = g->m;
     buf_clear(&g->out);
     *piece = (EngPiece){.id = -1, .text = "", .len = 0, .stop = ENG_STOP_NONE};
+    *rc = 0;
     if (g->finished) {
         piece->stop = g->stop;
-        return 0;
+        return STEP_DONE;
     }
-    if (atomic_load(&g->cancel)) return gen_finish(g, ENG_STOP_CANCEL, piece, e);
-    if ((int)g->ids.n >= g->s.max_tokens) return gen_finish(g, ENG_STOP_LENGTH, piece, e);
-    if (g->started) { /* run the token sampled last step */
-        if (m->s.pos >= m->s.ctx) return gen_finish(g, ENG_STOP_CONTEXT, piece, e);
-        if (eng_forward(m, &g->hist[g->n_hist - 1], 1, NULL, e)) {
-            g->finished = true;
-            g->stop = ENG_STOP_ERROR;
+    EngStop why = ENG_STOP_NONE;
+    if (atomic_load(&g->cancel)) why = ENG_STOP_CANCEL;
+    else if ((int)g->ids.n >= g->s.max_tokens) why = ENG_STOP_LENGTH;
+    else if (g->started && (g->own ? g->seq.pos >= g->seq.ctx : m->s.pos >= m->s.ctx)) why = ENG_STOP_CONTEXT;
+    if (why != ENG_STOP_NONE) {
+        *rc = gen_finish(g, why, piece, e);
+        return STEP_DONE;
+    }
+    if (!g->started) {
+        g->started = true;
+        return STEP_SAMPLE;
+    }
+    return STEP_RUN;
+}
+
+static int step_failed(EngGen *g) {
+    g->finished = true;
+    g->stop = ENG_STOP_ERROR;
+    return -1;
+}
+
+static int step_sample(EngGen *g, const float *logits, EngPiece *piece, LabErr *e);
+
+int eng_gen_step(EngGen *g, EngPiece *piece, LabErr *e) {
+    EngModel *m = g->m;
+    int rc, what = step_begin(g, piece, &rc, e);
+    if (what == STEP_DONE) return rc;
+    if (what == STEP_RUN) { /* run the token sampled last step */
+        int id = g->hist[g->n_hist - 1];
+        if (g->own ? eng_forward_seqs(m, &id, &g->seq, 1, g->logits, e) : eng_forward(m, &id, 1, NULL, e))
+            return step_failed(g);
+    }
+    return step_sample(g, g->own ? g->logits : m->s.logits, piece, e);
+}
+
+int eng_gen_step_many(EngGen *const *gens, int n, EngPiece *pieces, int *rcs, LabErr *errs) {
+    if (n <= 0) return 0;
+    EngModel *m = gens[0]->m;
+    for (int i = 0; i < n; i++)
+        if (!gens[i]->own || gens[i]->m != m) {
+            for (int k = 0; k < n; k++) {
+                rcs[k] = -1;
+                pieces[k] = (EngPiece){.id = -1, .text = "", .stop = ENG_STOP_ERROR};
+                lab_err(&errs[k], LAB_EINVAL, "%s: eng_gen_step_many takes generations of eng_gen_start_own of one model",
+                        m->name);
+            }
             return -1;
         }
+    int *what = malloc((size_t)n * sizeof *what), *ids = malloc((size_t)n * sizeof *ids);
+    EngSeq *seq = malloc((size_t)n * sizeof *seq);
+    int *at = malloc((size_t)n * sizeof *at);
+    int k = 0;
+    LabErr fe = {0};
+    bool failed = !what || !ids || !seq || !at;
+    if (failed) lab_err(&fe, LAB_ENOMEM, "out of memory");
+    for (int i = 0; i < n && !failed; i++) {
+        what[i] = step_begin(gens[i], &pieces[i], &rcs[i], &errs[i]);
+        if (what[i] != STEP_RUN) continue;
+        at[k] = i;
+        ids[k] = gens[i]->hist[gens[i]->n_hist - 1];
+        seq[k++] = gens[i]->seq;
     }
-    g->started = true;
+    /* the sampled tokens of all of them through one pass: the weights read once for all */
+    if (!failed && k > 0) {
+        if ((size_t)k > m->logits_rows_n) { /* kept between steps: no fresh pages every token */
+            free(m->logits_rows);
+            m->logits_rows_n = 0;
+            if ((m->logits_rows = aligned_alloc(64, ((size_t)k * m->cfg.vocab * sizeof(float) + 63) / 64 * 64)))
+                m->logits_rows_n = (size_t)k;
+        }
+        float *lg = m->logits_rows;
+        if (!lg) failed = lab_err(&fe, LAB_ENOMEM, "out of memory") != 0;
+        else if (eng_forward_seqs(m, ids, seq, k, lg, &fe)) failed = true;
+        for (int j = 0; j < k && !failed; j++) gens[at[j]]->seq = seq[j];
+    }
+    int live = 0;
+    for (int i = 0; i < n; i++) {
+        if (failed) {
+            if (what && what[i] == STEP_DONE) continue;
+            errs[i] = fe;
+            pieces[i] = (EngPiece){.id = -1, .text = "", .len = 0, .stop = ENG_STOP_ERROR};
+            rcs[i] = step_failed(gens[i]);
+            continue;
+        }
+        if (what[i] == STEP_SAMPLE) rcs[i] = step_sample(gens[i], gens[i]->logits, &pieces[i], &errs[i]);
+        live += rcs[i] == 1;
+    }
+    for (int j = 0; j < k && !failed; j++) {
+        int i = at[j];
+        rcs[i] = step_sample(gens[i], m->logits_rows + (size_t)j * m->cfg.vocab, &pieces[i], &errs[i]);
+        live += rcs[i] == 1;
+    }
+    free(what);
+    free(ids);
+    free(seq);
+    free(at);
+    return failed ? -1 : live;
+}
+
+/* The rest of a step: the next token sampled from logits, its stops, its text. */
+static int step_sample(EngGen *g, const float *logits, EngPiece *piece, LabErr *e) {
+    EngModel *m = g->m;
     /* An overflowing fp16 checkpoint or a damaged weight gives NaN or inf logits: sampling from them
      * would be noise, so the generation stops with an error naming the step. */
     for (int v = 0; v < m->cfg.vocab; v++)
-        if (!isfinite(m->s.logits[v])) {
+        if (!isfinite(logits[v])) {
             g->finished = true;
             g->stop = ENG_STOP_ERROR;
             gen_metrics(g);
             return lab_err(e, LAB_ERANGE, "%s: non-finite logits at token %zu (logit %d is %g)", m->name, g->ids.n + 1, v,
-                           (double)m->s.logits[v]);
+                           (double)logits[v]);
         }
-    int id = eng_sample(m->s.logits, m->cfg.vocab, &g->s, g->hist, g->n_hist, g->cands, &g->rng);
+    int id = eng_sample(logits, m->cfg.vocab, &g->s, g->hist, g->n_hist, g->cands, &g->rng);
     double now = now_ms();
     if (g->ids.n == 0) g->met.ttft_ms = now - g->t_start;
     g->token_ms[g->ids.n] = now - g->t_last;

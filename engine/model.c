@@ -277,6 +277,7 @@ void eng_free(EngModel *m) {
     free(m->tinfo);
     free(m->s.att);
     free(m->s.pack);
+    free(m->logits_rows);
     free(m->path);
     free(m->name);
     free(m->tok_path);
@@ -325,6 +326,39 @@ int eng_forward(EngModel *m, const int *ids, int n, float *all_logits, LabErr *e
         m->forward(m, ids + done, k, lg);
         done += k;
     }
+    return 0;
+}
+
+int eng_forward_seqs(EngModel *m, const int *ids, EngSeq *seq, int n, float *logits, LabErr *e) {
+    const EngConfig *c = &m->cfg;
+    EngRunState *s = &m->s;
+    if (n <= 0) return lab_err(e, LAB_EINVAL, "%s: no tokens to run", m->name);
+    for (int i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= c->vocab)
+            return lab_err(e, LAB_EINVAL, "%s: token id %d of sequence %d is outside the vocabulary [0, %d)", m->name,
+                           ids[i], i, c->vocab);
+        if (seq[i].pos >= seq[i].ctx || seq[i].ctx > s->ctx)
+            return lab_err(e, LAB_ERANGE, "%s: sequence %d is full (%d positions of %d)", m->name, i, seq[i].pos,
+                           seq[i].ctx);
+    }
+    if (!s->k) {
+        size_t kvd = (size_t)c->n_kv_head * c->head_dim, bytes = (size_t)s->batch * kvd * sizeof(float);
+        float *k = eng_model_alloc(m, bytes, false, e), *v = k ? eng_model_alloc(m, bytes, false, e) : NULL;
+        if (!v) return -1;
+        s->k = k;
+        s->v = v;
+        m->info.bytes_scratch += 2 * bytes;
+    }
+    int pos = s->pos; /* the families advance s.pos: the one sequence's position is not theirs here */
+    for (int done = 0; done < n;) {
+        int k = n - done < s->batch ? n - done : s->batch;
+        s->seq = seq + done;
+        m->forward(m, ids + done, k, logits + (size_t)done * c->vocab);
+        s->seq = NULL;
+        for (int i = done; i < done + k; i++) seq[i].pos++;
+        done += k;
+    }
+    s->pos = pos;
     return 0;
 }
 

@@ -123,6 +123,14 @@ typedef struct {
     const float *lm_head_b;     /* [vocab] phi, else NULL */
 } EngWeights;
 
+/* ---------- one sequence of a batched decode step ----------------------------------------------- */
+/* A generation with a KV cache of its own (generate.c): [n_layer][ctx][n_kv_head*head_dim] each. */
+typedef struct {
+    float *key_cache, *value_cache;
+    int ctx;                    /* positions the cache holds */
+    int pos;                    /* positions filled */
+} EngSeq;
+
 /* ---------- run state --------------------------------------------------------------------------- */
 /* Sized once at load for `ctx` positions and prompt batches of up to `batch` rows; nothing is
  * allocated per token. */
@@ -146,6 +154,11 @@ typedef struct {
     float *rope_cos, *rope_sin; /* [ctx][rope_dim/2] (NULL for gpt2) */
     float *rope_cos_l, *rope_sin_l; /* gemma3's sliding layers: [ctx][rope_dim/2] */
     float *row;                 /* [max(dim, hidden)] one dequantized row */
+    /* NULL: a pass runs positions pos .. of the one sequence in key_cache/value_cache. Otherwise
+     * (eng_forward_seqs) row t of the pass is the next token of the sequence seq[t], at its own
+     * position in its own cache, computed exactly as a decode step of that sequence alone; k and v
+     * ([batch][kvd], allocated at the first such pass) then hold the rows before they are stored. */
+    const EngSeq *seq;
 } EngRunState;
 
 /* ---------- the model --------------------------------------------------------------------------- */
@@ -167,6 +180,8 @@ struct EngModel {
     bool attn_f16;              /* attention rounds q, k, v and probabilities to fp16 as llama.cpp's
                                  * f16 cache does (ops.h): set when most weights are a block type */
     size_t att_bytes;           /* s.att, sized by the pool */
+    float *logits_rows;         /* eng_gen_step_many's logits [rows][vocab], grown as needed */
+    size_t logits_rows_n;
     /* resources released by eng_free */
     EngTensorInfo *tinfo; size_t n_tinfo; /* names owned */
     MappedFile *maps; size_t n_maps;
@@ -217,5 +232,9 @@ int eng_model_vec(EngModel *m, const float **out, EngDType dt, const void *data,
  * appends them to the KV cache, writing logits of every position to all_logits [n][vocab] when
  * non-NULL and of the last one to s.logits. -1 with e filled. */
 int eng_forward(EngModel *m, const int *ids, int n, float *all_logits, LabErr *e);
+/* One token for each of n sequences in one pass: ids[t] at seq[t]'s position, appended to its cache
+ * (seq[t].pos advanced); logits [n][vocab]. Each row's logits are the bits a decode step of that
+ * sequence alone (eng_forward of one token with its cache in s) gives. -1 with e filled. */
+int eng_forward_seqs(EngModel *m, const int *ids, EngSeq *seq, int n, float *logits, LabErr *e);
 
 #endif

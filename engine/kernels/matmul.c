@@ -64,6 +64,7 @@ typedef struct {
     int n;          /* input rows */
     float *pack;    /* [threads][GEMM_PACK_FLOATS] for gemm_cols, or NULL */
     int align;      /* rows per block of the split */
+    bool vecs;      /* n independent vectors, each through the one-row (decode) kernel (mm_vecs) */
 } MmJob;
 
 #define MM_PANEL 64 /* weight rows dequantized per sgemm in a batch */
@@ -73,6 +74,16 @@ static void mm_rows(const MmJob *j, int64_t r0, int64_t r1, int i) {
     const EngTensor *W = j->W;
     int64_t rows = W->rows, cols = W->cols;
     if (r1 <= r0) return;
+    if (j->vecs) { /* each vector as mm_vec computes it alone, the weights read once for all */
+        if (!W->transposed) {
+            quant_matvecs((QType)W->dt, W->data, (size_t)cols, j->X, j->n, j->Y, (size_t)rows, (size_t)r0, (size_t)r1);
+            return;
+        }
+        for (int t = 0; t < j->n; t++) /* F32 Conv1D: the sgemv of one row, per vector */
+            cblas_sgemv(CblasRowMajor, CblasTrans, (int)cols, (int)(r1 - r0), 1.0f, (const float *)W->data + r0,
+                        (int)rows, j->X + (size_t)t * cols, 1, 0.0f, j->Y + (size_t)t * rows + r0, 1);
+        return;
+    }
     if (j->n > 1 && j->pack) { /* a batch: our AVX-512 kernel, any dtype (gemm.c) */
         size_t rb = 0;
         if (W->transposed) rb = (size_t)rows * sizeof(float);
@@ -143,7 +154,7 @@ static void mm_task(void *ud, int i, int n) {
 
 static void mm_run(const EngTensor *W, const float *X, int n, float *Y, EngPool *pool, float *pack) {
     /* the gemm kernel packs 64 columns at a time: give each thread whole panels */
-    MmJob j = {W, X, Y, n, pack, pack ? 64 : 16};
+    MmJob j = {W, X, Y, n, pack, pack ? 64 : 16, false};
     /* small matrices are not worth waking the workers */
     if (eng_pool_size(pool) == 1 || W->rows * W->cols * (int64_t)n < (1 << 18)) {
         mm_rows(&j, 0, W->rows, 0);
@@ -176,9 +187,13 @@ static void mm_lowrank(const EngTensor *W, const float *X, int n, float *Y) {
 /* x rounded for W's type into buf (stack) or the heap; q8r.c rounds Q8R's x itself. NULL when W
  * reads float activations, or when there is no memory for a long row (x is then used as it is). */
 #define MM_STACK_COLS 4096
+static ActType round_type(const EngTensor *W) {
+    return W->dt == ENG_DT_Q8R ? ACT_NONE : actq_type((QType)W->dt);
+}
+
 static float *round_x(const EngTensor *W, const float *x, float *buf) {
-    ActType a = actq_type((QType)W->dt);
-    if (a == ACT_NONE || W->dt == ENG_DT_Q8R) return NULL;
+    ActType a = round_type(W);
+    if (a == ACT_NONE) return NULL;
     float *xr = W->cols <= MM_STACK_COLS ? buf : malloc((size_t)W->cols * sizeof *xr);
     if (xr) actq_round_f32(a, x, xr, (size_t)W->cols);
     return xr;
@@ -205,4 +220,31 @@ void mm_batch(const EngTensor *W, const float *X, int n, float *Y, EngPool *pool
     mm_run(W, xr ? xr : X, n, Y, pool, n > 1 && gemm_available() ? pack : NULL);
     free(xr);
     if (W->lora) mm_lowrank(W, X, n, Y);
+}
+
+void mm_vecs(const EngTensor *W, const float *X, int n, float *Y, EngPool *pool) {
+    if (n == 1) {
+        mm_vec(W, X, Y, pool);
+        return;
+    }
+    size_t cols = (size_t)W->cols;
+    /* each vector rounded for W's type as mm_vec rounds it (round_x) */
+    ActType a = round_type(W);
+    float *xr = NULL;
+    if (a != ACT_NONE) {
+        if (!(xr = malloc((size_t)n * cols * sizeof *xr))) { /* no memory: one vector at a time */
+            for (int t = 0; t < n; t++) mm_vec(W, X + (size_t)t * cols, Y + (size_t)t * (size_t)W->rows, pool);
+            return;
+        }
+        for (int t = 0; t < n; t++) actq_round_f32(a, X + (size_t)t * cols, xr + (size_t)t * cols, cols);
+    }
+    MmJob j = {W, xr ? xr : X, Y, n, NULL, 16, true};
+    /* the same split as mm_vec where the kernel's result could depend on it (sgemv's blocks); the
+     * per-row kernels give each row the same bits whatever the split */
+    int64_t work = W->rows * W->cols * (W->transposed ? 1 : n);
+    if (eng_pool_size(pool) == 1 || work < (1 << 18)) mm_rows(&j, 0, W->rows, 0);
+    else eng_pool_run(pool, mm_task, &j);
+    free(xr);
+    if (W->lora)
+        for (int t = 0; t < n; t++) mm_lowrank(W, X + (size_t)t * cols, 1, Y + (size_t)t * (size_t)W->rows);
 }

@@ -13,6 +13,10 @@ void mm_vec(const EngTensor *W, const float *x, float *y, EngPool *pool);
 /* Y[n][rows] = X[n][cols] W^T (a prompt batch: gemm.c's kernel or sgemm; n == 1 goes to mm_vec),
  * over pool with the per-thread packing scratch pack ([threads][GEMM_PACK_FLOATS], gemm.h). */
 void mm_batch(const EngTensor *W, const float *X, int n, float *Y, EngPool *pool, float *pack);
+/* Y[n][rows] for n independent vectors X[n][cols] (rows of different sequences decoded together):
+ * each Y[t] gets exactly the bits mm_vec(W, X[t]) gives, rounding and LoRA included, while the
+ * weights are read from memory once for all n (rows in cache-sized chunks, every vector per chunk). */
+void mm_vecs(const EngTensor *W, const float *X, int n, float *Y, EngPool *pool);
 /* Row r of W as F32 into out[cols] (embedding lookup, conversions), any dtype, transposed or not. */
 void eng_tensor_row(const EngTensor *W, int64_t r, float *out);
 

@@ -208,6 +208,69 @@ T_VNNI static float dot_q8r_vnni(const uint8_t *row, const Q8RX *X) {
 }
 #undef Q8R_PAIR
 
+/* dot_q8r_vnni of one row against nv vectors at once (q8r_matvecs): each pair of weight blocks is
+ * loaded, and its scales picked, once for all of them; every vector's accumulators take exactly
+ * the steps dot_q8r_vnni takes (same operands, same order), so each result has its bits. */
+#define Q8R_PAIR_V(acc, wq, p, ws, Xv)                                                                \
+    do {                                                                                             \
+        __m512i a_ = _mm512_load_si512((const void *)((Xv)->corr + (p) * 16));                       \
+        a_ = _mm512_dpbusd_epi32(a_, (wq), _mm512_load_si512((const void *)((Xv)->xq + (p) * 64)));  \
+        __m512 f_ = _mm512_mul_ps(_mm512_cvtepi32_ps(a_), _mm512_load_ps((Xv)->dx + (p) * 16));       \
+        acc = _mm512_fmadd_ps(f_, (ws), acc);                                                        \
+    } while (0)
+
+T_VNNI static inline __attribute__((always_inline)) void dot_q8r_vnni_nv(const int nv, const uint8_t *row,
+                                                                          const Q8RX *X, float *out) {
+    const uint16_t *d = (const uint16_t *)(row + X[0].n);
+    const __m512i half = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    __m512 acc0[4], acc1[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++) acc0[v] = acc1[v] = _mm512_setzero_ps();
+    size_t nb = X[0].nb, np = X[0].np;
+    for (size_t p = 0; p < np; p += 8) {
+        size_t left = nb - 2 * p;
+        __m512 sc = left >= 16 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(d + 2 * p)))
+                               : _mm512_cvtph_ps(_mm256_maskz_loadu_epi16((__mmask16)((1u << left) - 1), d + 2 * p));
+        size_t pairs = np - p < 8 ? np - p : 8, full = left / 2 < pairs ? left / 2 : pairs;
+        size_t j = 0;
+        for (; j + 2 <= full; j += 2) {
+            __m512i w0 = _mm512_loadu_si512((const void *)(row + (p + j) * 64));
+            __m512i w1 = _mm512_loadu_si512((const void *)(row + (p + j + 1) * 64));
+            __m512 s0 = _mm512_permutexvar_ps(_mm512_add_epi32(half, _mm512_set1_epi32(2 * (int)j)), sc);
+            __m512 s1 = _mm512_permutexvar_ps(_mm512_add_epi32(half, _mm512_set1_epi32(2 * (int)j + 2)), sc);
+        #pragma GCC unroll 4
+    for (int v = 0; v < nv; v++) {
+                Q8R_PAIR_V(acc0[v], w0, p + j, s0, &X[v]);
+                Q8R_PAIR_V(acc1[v], w1, p + j + 1, s1, &X[v]);
+            }
+        }
+        for (; j < full; j++) {
+            __m512i w0 = _mm512_loadu_si512((const void *)(row + (p + j) * 64));
+            __m512 s0 = _mm512_permutexvar_ps(_mm512_add_epi32(half, _mm512_set1_epi32(2 * (int)j)), sc);
+        #pragma GCC unroll 4
+    for (int v = 0; v < nv; v++) Q8R_PAIR_V(acc0[v], w0, p + j, s0, &X[v]);
+        }
+        if (j < pairs) { /* half a pair: the odd last block */
+            __m512i w1 = _mm512_maskz_loadu_epi8((__mmask64)0xffffffffu, row + (p + j) * 64);
+            __m512 s1 = _mm512_permutexvar_ps(_mm512_add_epi32(half, _mm512_set1_epi32(2 * (int)j)), sc);
+        #pragma GCC unroll 4
+    for (int v = 0; v < nv; v++) Q8R_PAIR_V(acc1[v], w1, p + j, s1, &X[v]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++) out[v] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[v], acc1[v]));
+}
+#undef Q8R_PAIR_V
+
+T_VNNI static void dot_q8r_vnni_multi(int nv, const uint8_t *row, const Q8RX *X, float *out) {
+    switch (nv) {
+    case 4: dot_q8r_vnni_nv(4, row, X, out); break;
+    case 3: dot_q8r_vnni_nv(3, row, X, out); break;
+    case 2: dot_q8r_vnni_nv(2, row, X, out); break;
+    default: dot_q8r_vnni_nv(1, row, X, out); break;
+    }
+}
+
 /* q8r_prep with AVX-512: the same numbers (cvtps2dq rounds to nearest even, as rintf) */
 T_VNNI static void q8r_prep_avx512(const float *x, size_t n, Q8RX *X) {
     size_t nb = n / QK8_0, np = (nb + 1) / 2;
@@ -274,4 +337,53 @@ void q8r_matvec(bool vnni, const void *w, size_t cols, const float *x, float *y,
     q8r_prep(x, cols, &X);
     for (size_t r = r0; r < r1; r++, p += rb) y[r] = dot_q8r_c(p, &X);
     free(heap);
+}
+
+/* Bytes of weight rows per chunk of q8r_matvecs: the chunk stays in L1 while every vector goes over it. */
+#define Q8R_CHUNK_BYTES (12u << 10)
+
+void q8r_matvecs(bool vnni, const void *w, size_t cols, const float *x, int n, float *y, size_t ldy, size_t r0,
+                 size_t r1) {
+    size_t rb = q8r_row_bytes(cols), np = (cols / QK8_0 + 1) / 2, per = np * (64 + 16 * 4 + 16 * 4);
+    Q8RX *X = malloc((size_t)n * sizeof *X);
+    uint8_t *heap = X ? aligned_alloc(64, (size_t)n * per) : NULL;
+    if (!heap) { /* no memory for the vectors' quantized forms: one product at a time, as alone */
+        free(X);
+        for (int v = 0; v < n; v++) q8r_matvec(vnni, w, cols, x + (size_t)v * cols, y + (size_t)v * ldy, r0, r1);
+        return;
+    }
+    for (int v = 0; v < n; v++) {
+        uint8_t *b = heap + (size_t)v * per;
+        X[v] = (Q8RX){(int8_t *)b, (int32_t *)(b + np * 64), (float *)(b + np * 128), 0, 0, 0};
+#if Q8R_X86
+        if (vnni) q8r_prep_avx512(x + (size_t)v * cols, cols, &X[v]);
+        else q8r_prep(x + (size_t)v * cols, cols, &X[v]);
+#else
+        (void)vnni;
+        q8r_prep(x + (size_t)v * cols, cols, &X[v]);
+#endif
+    }
+    size_t chunk = rb >= Q8R_CHUNK_BYTES ? 1 : Q8R_CHUNK_BYTES / rb;
+    for (size_t c0 = r0; c0 < r1; c0 += chunk) {
+        size_t c1 = r1 - c0 < chunk ? r1 : c0 + chunk;
+        for (int v = 0; v < n; v++) {
+            float *yv = y + (size_t)v * ldy;
+            const uint8_t *p = (const uint8_t *)w + c0 * rb;
+#if Q8R_X86
+            if (vnni) { /* up to four vectors per load of a row */
+                int nv = n - v < 4 ? n - v : 4;
+                float o[4];
+                for (size_t r = c0; r < c1; r++, p += rb) {
+                    dot_q8r_vnni_multi(nv, p, &X[v], o);
+                    for (int i = 0; i < nv; i++) y[(size_t)(v + i) * ldy + r] = o[i];
+                }
+                v += nv - 1;
+                continue;
+            }
+#endif
+            for (size_t r = c0; r < c1; r++, p += rb) yv[r] = dot_q8r_c(p, &X[v]);
+        }
+    }
+    free(heap);
+    free(X);
 }

@@ -18,5 +18,10 @@ void q8r_to_f32(const void *src, float *dst, size_t n);
 float q8r_dot_f32(const void *row, const float *x, size_t n);
 /* quant_matvec for Q8R: x quantized once, then VNNI (vnni) or portable integer dots per row. */
 void q8r_matvec(bool vnni, const void *w, size_t cols, const float *x, float *y, size_t r0, size_t r1);
+/* q8r_matvec for n vectors x[n][cols] at once, y[v][r] at y + v * ldy + r: each vector quantized once,
+ * then the rows in chunks small enough to stay in cache while every vector meets them, so the
+ * weights are read from memory once for all n. Each y[v] gets the bits q8r_matvec of x[v] gives. */
+void q8r_matvecs(bool vnni, const void *w, size_t cols, const float *x, int n, float *y, size_t ldy, size_t r0,
+                 size_t r1);
 
 #endif

@@ -452,6 +452,33 @@ void quant_matvec(QType t, const void *w, size_t cols, const float *x, float *y,
     for (size_t r = r0; r < r1; r++, p += rb) y[r] = dot(p, x, cols);
 }
 
+/* Weight rows per chunk of quant_matvecs: the chunk stays in L1/L2 while every vector goes over it. */
+#define MV_CHUNK_BYTES (16u << 10)
+
+void quant_matvecs(QType t, const void *w, size_t cols, const float *x, int n, float *y, size_t ldy, size_t r0,
+                   size_t r1) {
+    if (t == QT_Q8R) {
+        q8r_matvecs(cur_path() == PATH_AVX512 && q8r_supported(), w, cols, x, n, y, ldy, r0, r1);
+        return;
+    }
+    DotFn dot = pick_dot(t, cur_path());
+    bool vnni = cur_path() == PATH_AVX512 && kq_of(t);
+    size_t rb;
+    if (qtype_row_bytes(t, cols, &rb)) return;
+    size_t chunk = rb >= MV_CHUNK_BYTES ? 1 : MV_CHUNK_BYTES / rb;
+    for (size_t c0 = r0; c0 < r1; c0 += chunk) {
+        size_t c1 = r1 - c0 < chunk ? r1 : c0 + chunk;
+        for (int v = 0; v < n; v++) {
+            const uint8_t *p = (const uint8_t *)w + c0 * rb;
+            const float *xv = x + (size_t)v * cols;
+            float *yv = y + (size_t)v * ldy;
+            /* quant_matvec's integer path, as it takes it (a row's result does not depend on the range) */
+            if (vnni && !kq_matvec_vnni(t, w, cols, xv, yv, c0, c1)) continue;
+            for (size_t r = c0; r < c1; r++, p += rb) yv[r] = dot(p, xv, cols);
+        }
+    }
+}
+
 static void axpy_c(float a, const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += a * x[i];
 }

@@ -6,6 +6,7 @@
 
 #include "matmul.h"
 #include "models.h"
+#include "rows.h"
 #include "ops.h"
 
 void gptneox_forward(EngModel *m, const int *ids, int n, float *all_logits) {
@@ -20,13 +21,14 @@ void gptneox_forward(EngModel *m, const int *ids, int n, float *all_logits) {
         float *kc = s->key_cache + ((size_t)l * s->ctx) * dim;
         float *vc = s->value_cache + ((size_t)l * s->ctx) * dim;
         op_layernorm(s->xb, s->x, L->ln1_w, L->ln1_b, n, dim, c->norm_eps);
-        mm_batch(&L->c_attn, s->xb, n, s->qkv, m->pool, s->pack);
+        model_mm(m, &L->c_attn, s->xb, n, s->qkv);
         op_add_bias(s->qkv, L->c_attn_b, n, 3 * dim);
         /* split the fused rows into q and the cache's k and v: per head [q|k|v] in Hugging Face's
          * layout, [all q | all k | all v] in llama.cpp's */
         for (int t = 0; t < n; t++) {
             const float *f = s->qkv + (size_t)t * 3 * dim;
-            float *q = s->q + (size_t)t * dim, *k = kc + (size_t)(p0 + t) * dim, *v = vc + (size_t)(p0 + t) * dim;
+            float *q = s->q + (size_t)t * dim, *k, *v;
+            model_kv_rows(s, l, dim, p0, t, &k, &v);
             for (int h = 0; h < c->n_head; h++) {
                 size_t qo = c->qkv_per_head ? (size_t)h * 3 * hd : (size_t)h * hd;
                 size_t step = c->qkv_per_head ? (size_t)hd : (size_t)dim;
@@ -34,23 +36,24 @@ void gptneox_forward(EngModel *m, const int *ids, int n, float *all_logits) {
                 memcpy(k + (size_t)h * hd, f + qo + step, (size_t)hd * sizeof(float));
                 memcpy(v + (size_t)h * hd, f + qo + 2 * step, (size_t)hd * sizeof(float));
             }
-            const float *cr = s->rope_cos + (size_t)(p0 + t) * half, *sr = s->rope_sin + (size_t)(p0 + t) * half;
+            int pos = model_pos(s, p0, t);
+            const float *cr = s->rope_cos + (size_t)pos * half, *sr = s->rope_sin + (size_t)pos * half;
             op_rope(q, c->n_head, hd, c->rope_dim, cr, sr, false);
             op_rope(k, c->n_head, hd, c->rope_dim, cr, sr, false);
         }
         OpAttn a = {.q = s->q, .q_stride = dim, .k_cache = kc, .v_cache = vc, .kv_dim = dim, .out = s->att_out,
                     .att = s->att, .ctx = s->ctx, .pack = s->pack, .n = n, .p0 = p0,
                     .n_head = c->n_head, .n_kv_head = c->n_head, .head_dim = hd, .f16 = m->attn_f16};
-        op_attention(&a, m->pool);
-        mm_batch(&L->c_proj, s->att_out, n, s->xb, m->pool, s->pack);
+        model_attention(m, &a, l);
+        model_mm(m, &L->c_proj, s->att_out, n, s->xb);
         op_add_bias(s->xb, L->c_proj_b, n, dim);
         if (!c->parallel_residual) op_add(s->x, s->xb, (size_t)n * dim);
 
         op_layernorm(s->xb2, s->x, L->ln2_w, L->ln2_b, n, dim, c->norm_eps);
-        mm_batch(&L->c_fc, s->xb2, n, s->hb, m->pool, s->pack);
+        model_mm(m, &L->c_fc, s->xb2, n, s->hb);
         op_add_bias(s->hb, L->c_fc_b, n, c->hidden);
         op_gelu_erf(s->hb, (size_t)n * c->hidden);
-        mm_batch(&L->c_fc_proj, s->hb, n, s->xb2, m->pool, s->pack);
+        model_mm(m, &L->c_fc_proj, s->hb, n, s->xb2);
         op_add_bias(s->xb2, L->c_fc_proj_b, n, dim);
         if (c->parallel_residual) op_add(s->xb2, s->xb, (size_t)n * dim); /* mlp + attn, then + x */
         op_add(s->x, s->xb2, (size_t)n * dim);

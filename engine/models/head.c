@@ -3,6 +3,7 @@
 
 #include "matmul.h"
 #include "models.h"
+#include "rows.h"
 #include "ops.h"
 
 void model_head(EngModel *m, int n, float *all_logits) {
@@ -16,7 +17,7 @@ void model_head(EngModel *m, int n, float *all_logits) {
     if (w->out_norm_b) op_layernorm(s->xb, x, w->out_norm, w->out_norm_b, rows, dim, c->norm_eps);
     else op_rmsnorm(s->xb, x, w->out_norm, rows, dim, c->norm_eps);
     float *out = all_logits ? all_logits : s->logits;
-    if (all_logits) mm_batch(&w->lm_head, s->xb, n, all_logits, m->pool, s->pack);
+    if (all_logits) model_mm(m, &w->lm_head, s->xb, n, all_logits);
     else mm_vec(&w->lm_head, s->xb, s->logits, m->pool);
     op_add_bias(out, w->lm_head_b, rows, V);
     op_softcap(out, (size_t)rows * V, c->final_softcap);

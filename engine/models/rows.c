@@ -1,0 +1,65 @@
+/* The per-sequence parts of a forward pass (models.h): one sequence's positions in the model's KV
+ * cache, or one row per sequence (EngRunState.seq), each in its own cache. */
+#include <string.h>
+
+#include "matmul.h"
+#include "models.h"
+#include "rows.h"
+
+void model_mm(EngModel *m, const EngTensor *W, const float *X, int n, float *Y) {
+    if (m->s.seq) mm_vecs(W, X, n, Y, m->pool);
+    else mm_batch(W, X, n, Y, m->pool, m->s.pack);
+}
+
+void model_kv_rows(const EngRunState *s, int l, int kvd, int p0, int t, float **k, float **v) {
+    if (s->seq) {
+        const EngSeq *q = &s->seq[t];
+        size_t at = ((size_t)l * q->ctx + (size_t)q->pos) * kvd;
+        *k = q->key_cache + at;
+        *v = q->value_cache + at;
+        return;
+    }
+    size_t at = ((size_t)l * s->ctx + (size_t)(p0 + t)) * kvd;
+    *k = s->key_cache + at;
+    *v = s->value_cache + at;
+}
+
+void model_kv_target(const EngRunState *s, int l, int kvd, int p0, float **k, float **v) {
+    if (s->seq) {
+        *k = s->k;
+        *v = s->v;
+        return;
+    }
+    model_kv_rows(s, l, kvd, p0, 0, k, v);
+}
+
+void model_kv_store(const EngRunState *s, int l, int kvd, int n) {
+    if (!s->seq) return;
+    for (int t = 0; t < n; t++) {
+        float *k, *v;
+        model_kv_rows(s, l, kvd, 0, t, &k, &v);
+        memcpy(k, s->k + (size_t)t * kvd, (size_t)kvd * sizeof *k);
+        memcpy(v, s->v + (size_t)t * kvd, (size_t)kvd * sizeof *v);
+    }
+}
+
+void model_attention(EngModel *m, const OpAttn *a, int l) {
+    const EngRunState *s = &m->s;
+    if (!s->seq) {
+        op_attention(a, m->pool);
+        return;
+    }
+    for (int t = 0; t < a->n; t++) {
+        const EngSeq *q = &s->seq[t];
+        size_t layer = (size_t)l * q->ctx * a->kv_dim;
+        OpAttn one = *a;
+        one.q = a->q + (size_t)t * a->q_stride;
+        one.out = a->out + (size_t)t * a->n_head * a->head_dim;
+        one.k_cache = q->key_cache + layer;
+        one.v_cache = q->value_cache + layer;
+        one.ctx = q->ctx;
+        one.n = 1;
+        one.p0 = q->pos;
+        op_attention(&one, m->pool);
+    }
+}

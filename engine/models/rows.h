@@ -1,0 +1,26 @@
+/* Private to engine/models/: the parts of a forward pass that differ per sequence (rows.c). */
+#ifndef ABLAB_ROWS_H
+#define ABLAB_ROWS_H
+
+#include "model.h"
+#include "ops.h"
+
+/* ---------- what a pass does per sequence (rows.c) ---------------------------------------------
+ * A pass runs either positions p0 = s.pos .. of one sequence, or (s.seq set: eng_forward_seqs) one
+ * row per sequence, each at its own position in its own cache and computed as that sequence's
+ * decode step alone. The families go through these wherever the two differ. */
+/* The position of row t (p0: s.pos at the start of the pass). */
+static inline int model_pos(const EngRunState *s, int p0, int t) { return s->seq ? s->seq[t].pos : p0 + t; }
+/* Y[n][rows] = X W^T: mm_batch (a prompt batch), or with s.seq mm_vecs (each row as mm_vec alone). */
+void model_mm(EngModel *m, const EngTensor *W, const float *X, int n, float *Y);
+/* The cache rows (kvd floats) of row t's key and value in layer l. */
+void model_kv_rows(const EngRunState *s, int l, int kvd, int p0, int t, float **k, float **v);
+/* Where the projections write the pass's n keys and values of layer l: the cache rows p0 .. of the
+ * one sequence, or s.k / s.v (kvd floats a row) until model_kv_store copies each row to its cache. */
+void model_kv_target(const EngRunState *s, int l, int kvd, int p0, float **k, float **v);
+void model_kv_store(const EngRunState *s, int l, int kvd, int n);
+/* Attention of layer l for the pass: a filled as for one sequence (caches of layer l, n, p0); with
+ * s.seq each row attends alone (n = 1) to its own cache at its own position. */
+void model_attention(EngModel *m, const OpAttn *a, int l);
+
+#endif
