@@ -15,7 +15,8 @@ static int run_run(App *app, int argc, char **argv);
 const Command cmd_run = {
     "run", "answer a file of prompts with both models, headless, and record everything",
     "usage: ablab run --a PATH --b PATH --prompts FILE [--blind] [--seed S] [--repeat N]\n"
-    "                 [--session NAME] [--max-tokens N] [sampling flags] [--json] [--db FILE]\n"
+    "                 [--session NAME] [--max-tokens N] [sampling flags] [--parallel N] [--json]\n"
+    "                 [--db FILE]\n"
     "\n"
     "Runs models A and B concurrently (the --threads budget split between them) on every prompt\n"
     "of FILE: one prompt a line, or JSON lines {\"prompt\": \"...\"}. Each response is recorded with\n"
@@ -25,8 +26,11 @@ const Command cmd_run = {
     "run:FILE:A:B unless --session says otherwise (a side given --quant or --lora is named\n"
     "MODEL@TYPE+ADAPTER). --seed S gives repetition r the seed S + r\n"
     "(default: a fresh random seed per response, recorded). --blind records a seeded, balanced\n"
-    "left/right assignment per prompt for later blind rating. Progress goes to stderr; --json prints\n"
-    "one JSON line per response on stdout. Example:\n"
+    "left/right assignment per prompt for later blind rating. --parallel N (1..64, default 1) answers\n"
+    "N prompts at once, each model decoding its N answers together (one pass over the weights per\n"
+    "token for all of them): the same answers as one at a time with the same seeds, in less time\n"
+    "(local models only). Progress goes to stderr; --json prints one JSON line per response on\n"
+    "stdout. Example:\n"
     "\n"
     "  ablab run --a stories260K.bin --b llama-tiny-gqa --prompts prompts.txt --max-tokens 64\n"
     "  ablab export --what all --format md\n",
@@ -37,10 +41,13 @@ const Command cmd_run = {
 typedef struct {
     const char *prompts, *session;
     int repeat;
+    int parallel;
     bool json;
 } RunArgs;
 
-enum { OPT_PROMPTS = 0x100, OPT_REPEAT, OPT_SESSION, OPT_JSON };
+enum { OPT_PROMPTS = 0x100, OPT_REPEAT, OPT_SESSION, OPT_JSON, OPT_PARALLEL };
+
+#define RUN_PARALLEL_MAX 64
 
 static int run_opt(App *app, int opt, const char *arg, void *ud) {
     RunArgs *a = ud;
@@ -53,6 +60,11 @@ static int run_opt(App *app, int opt, const char *arg, void *ud) {
         a->repeat = (int)strtol(arg, &end, 10);
         if (end == arg || *end || a->repeat < 1 || a->repeat > 10000)
             return lab_err(&app->err, LAB_EINVAL, "--repeat: '%s' is not 1..10000", arg);
+        return 0;
+    case OPT_PARALLEL:
+        a->parallel = (int)strtol(arg, &end, 10);
+        if (end == arg || *end || a->parallel < 1 || a->parallel > RUN_PARALLEL_MAX)
+            return lab_err(&app->err, LAB_EINVAL, "--parallel: '%s' is not 1..%d", arg, RUN_PARALLEL_MAX);
         return 0;
     }
     return 1;
@@ -160,6 +172,77 @@ static void print_json(const LabPair *p, int slot, const char *session, int posi
     fflush(stdout);
 }
 
+/* ---------- --parallel: N prompts at a time ---------- */
+
+/* Every (rep, prompt) item in the order --parallel 1 takes them, N at a time through lab_ask_many:
+ * the same pairs, seeds and records, each model decoding its N answers together. */
+static int run_parallel(App *app, Lab *l, const RunArgs *a, const LabSampling *base, const int64_t *ids,
+                        size_t n_ids, const char *name, Progress *p, const LabEvents *ev, int *skipped) {
+    int total = (int)n_ids * a->repeat, N = a->parallel;
+    LabAskOpts *o = calloc((size_t)N, sizeof *o);
+    LabSampling *s = calloc((size_t)N, sizeof *s);
+    int64_t *pairs = calloc((size_t)N, sizeof *pairs);
+    int *todo = calloc((size_t)N, sizeof *todo);
+    int rc = EXIT_OK;
+    if (!o || !s || !pairs || !todo) {
+        lab_err(&app->err, LAB_ENOMEM, "out of memory");
+        rc = EXIT_FAIL;
+    }
+    for (int t0 = 0; t0 < total && rc == EXIT_OK; t0 += N) {
+        int n = total - t0 < N ? total - t0 : N;
+        for (int x = 0; x < n; x++) {
+            int rep = (t0 + x) / (int)n_ids;
+            s[x] = *base;
+            if (s[x].seed >= 0) s[x].seed += rep;
+            o[x] = (LabAskOpts){.prompt_id = ids[(t0 + x) % (int)n_ids], .rep = rep, .sampling = {&s[x], &s[x]}};
+        }
+        pthread_mutex_lock(&p->mu);
+        p->k = t0 + n;
+        p->n_gen[0] = p->n_gen[1] = 0;
+        p->tok_s[0] = p->tok_s[1] = 0;
+        int failures_before = p->failures;
+        if (p->tty) draw(p, true);
+        pthread_mutex_unlock(&p->mu);
+        double t = now_ms();
+        if (lab_ask_many(l, o, n, ev, pairs, todo, &app->err)) {
+            rc = EXIT_FAIL;
+            break;
+        }
+        lab_wait(l);
+        int generated = 0;
+        for (int x = 0; x < n; x++) generated += todo[x] > 0;
+        pthread_mutex_lock(&p->mu);
+        bool failed = p->failures > failures_before;
+        *skipped += n - generated;
+        if (generated) {
+            p->generated += generated;
+            p->gen_ms += now_ms() - t;
+        }
+        if (!p->tty && generated) draw(p, true); /* a log: one line per batch */
+        pthread_mutex_unlock(&p->mu);
+        if (failed && p->tty) fputs("\n", stderr);
+        for (int x = 0; x < n && rc == EXIT_OK; x++) {
+            if (!todo[x]) continue;
+            LabPair pr;
+            if (lab_pair_get(l, pairs[x], &pr, &app->err)) {
+                rc = EXIT_FAIL;
+                break;
+            }
+            int i = (t0 + x) % (int)n_ids, rep = (t0 + x) / (int)n_ids;
+            if (pr.failed) /* the error itself was logged as it happened; the last one is p->err */
+                fprintf(stderr, "ablab run: prompt %d (repetition %d) failed\n", i + 1, rep);
+            for (int slot = 0; slot < 2 && a->json && !pr.failed; slot++)
+                if (pr.response_id[slot]) print_json(&pr, slot, name, i, rep);
+            lab_pair_free(&pr);
+        }
+    }
+    free(o);
+    free(s);
+    free(pairs);
+    free(todo);
+    return rc;
+}
+
 /* ---------- the command ---------- */
 
 static void load_progress(int slot, double frac, void *ud) {
@@ -171,9 +254,9 @@ static int run_run(App *app, int argc, char **argv) {
     static const struct option opts[] = {
         {"prompts", required_argument, NULL, OPT_PROMPTS}, {"repeat", required_argument, NULL, OPT_REPEAT},
         {"session", required_argument, NULL, OPT_SESSION}, {"json", no_argument, NULL, OPT_JSON},
-        {NULL, 0, NULL, 0},
+        {"parallel", required_argument, NULL, OPT_PARALLEL}, {NULL, 0, NULL, 0},
     };
-    RunArgs a = {.repeat = 1};
+    RunArgs a = {.repeat = 1, .parallel = 1};
     int first = cli_parse(app, &cmd_run, argc, argv, opts, NULL, run_opt, &a);
     if (first == -3) return EXIT_OK;
     if (first == -1) return cli_usage_error(&cmd_run, "%s", app->err.msg);
@@ -254,6 +337,14 @@ static int run_run(App *app, int argc, char **argv) {
                 n_ids, a.prompts, prompts.n);
         goto done;
     }
+    for (int k = 0; k < 2 && a.parallel > 1; k++)
+        if (mi[k].remote) {
+            lab_err(&app->err, LAB_EINVAL,
+                    "--parallel decodes a model's answers together here; model %c is served remotely (%s): "
+                    "use --parallel 1",
+                    'A' + k, mi[k].path);
+            goto done;
+        }
     char params[2][1100];
     for (int k = 0; k < 2; k++) {
         if (mi[k].remote) snprintf(params[k], sizeof params[k], "%s, parameters unknown", mi[k].path);
@@ -268,7 +359,10 @@ static int run_run(App *app, int argc, char **argv) {
     LabEvents ev = {.on_piece = on_piece, .on_done = on_done, .ud = &p};
     int skipped = 0, stored = 0;
     rc = EXIT_OK;
-    for (int rep = 0; rep < a.repeat && rc == EXIT_OK; rep++) {
+    if (a.parallel > 1) {
+        rc = run_parallel(app, l, &a, &lc.sampling, ids, n_ids, name, &p, &ev, &skipped);
+    }
+    for (int rep = 0; rep < a.repeat && rc == EXIT_OK && a.parallel == 1; rep++) {
         for (size_t i = 0; i < n_ids; i++) {
             LabSampling s = lc.sampling;
             if (s.seed >= 0) s.seed += rep;

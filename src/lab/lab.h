@@ -553,6 +553,16 @@ typedef struct {
  * loaded; LAB_EBUSY while a previous ask is still running. `o` may be NULL. The prompt text is
  * added to the prompt history. Callbacks run on worker threads (see the top of this file). */
 int  lab_ask(Lab *l, const char *text, const LabAskOpts *o, const LabEvents *ev, int64_t *pair_id, LabErr *e);
+/* lab_ask for n stored prompts at once (o[i].prompt_id, rep and sampling as lab_ask takes them;
+ * pair_ids[i] gets each pair, may be NULL): every pair is created or found as lab_ask does it
+ * (resume: a side already recorded is not generated again), then one worker per model decodes its
+ * answers to all of them together (the engine's batched decode: the weights read once a step for
+ * all), recording each response as lab_ask's worker does once it is complete. The answers are those
+ * lab_ask gives one at a time with the same seeds. n_todo[i] (may be NULL) gets how many sides of
+ * pair i are generated now (0: both were recorded already). Callbacks as lab_ask's (on_pair_done
+ * once per pair); lab_wait waits for all of them. Local models only: a remote arm is refused. */
+int  lab_ask_many(Lab *l, const LabAskOpts *o, int n, const LabEvents *ev, int64_t *pair_ids, int *n_todo,
+                  LabErr *e);
 /* Cancels both generations; the answers so far are kept (see record_cancelled). Returns at once;
  * on_done/on_pair_done still follow. Safe from any thread and from a signal-flag loop. */
 void lab_stop(Lab *l);

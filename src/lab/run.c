@@ -678,6 +678,7 @@ typedef struct {
     bool conv_live;         /* the lab's conversation: the answer joins this slot's history */
     int64_t conv_id;
     int turn;
+    int *pair_left;         /* this pair's sides still answering (under l->mu); the last frees it */
 } Job;
 
 static void metrics_from_engine(const EngMetrics *em, LabMetrics *m, uint64_t seed) {
@@ -787,156 +788,280 @@ static bool remote_answer(Job *j, uint64_t seed, const char *mjson, Buf *out, Bu
     return failed;
 }
 
-static void *worker(void *arg) {
-    Job *j = arg;
-    Lab *l = j->l;
-    LabSlot *sl = &l->slot[j->slot];
-    LabErr err = {0};
-    LabMetrics m = {0};
-    Buf out = {0};
-    IntVec prompt = {0};
-    EngGen *g = NULL;
-    int64_t response_id = 0;
-    bool failed = false;
-    uint64_t seed = j->s.seed >= 0 ? (uint64_t)j->s.seed : (uint64_t)lab_fresh_seed();
-    /* the exact text the model is given: the template's rendering (which writes its own special
-     * tokens, so none are added) or the conversation as plain text */
-    Buf ptext = {0};
-    IntVec stop_ids = {0};
-    char *mjson = msgs_json(&j->msgs);
-    if (sl->r) {
-        failed = remote_answer(j, seed, mjson, &out, &ptext, &m, &response_id, &err);
-        goto answered;
-    }
+/* ---------- one answer: what both workers do around the generation ---------- */
+
+typedef struct {
+    Job *j;
+    LabErr err;
+    LabMetrics m;
+    Buf out;
+    IntVec prompt;          /* the ids the model is given */
+    EngGen *g;
+    int64_t response_id;
+    bool failed;
+    uint64_t seed;
+    Buf ptext;              /* the exact text the model is given */
+    IntVec stop_ids;
+    char *mjson;
     EngSampling es;
-    lab_sampling_engine(&j->s, seed, &es);
-    EngStop stop = ENG_STOP_ERROR;
-    double t_start = now_ms(), t_first = 0;
+    EngStop stop;
+    double t_start, t_first;
+} Answer;
+
+static void answer_init(Answer *a, Job *j) {
+    *a = (Answer){.j = j, .stop = ENG_STOP_ERROR};
+    a->seed = j->s.seed >= 0 ? (uint64_t)j->s.seed : (uint64_t)lab_fresh_seed();
+    a->mjson = msgs_json(&j->msgs);
+}
+
+/* The prompt as ids (a->prompt) and the engine's settings (a->es): the template's rendering (which
+ * writes its own special tokens, so none are added) or the conversation as plain text. -1 with
+ * a->err filled and a->failed set. */
+static int answer_prompt(Answer *a) {
+    Job *j = a->j;
+    LabSlot *sl = &j->l->slot[j->slot];
+    lab_sampling_engine(&j->s, a->seed, &a->es);
+    a->t_start = now_ms();
     int prc;
-    if (!mjson) prc = lab_err(&err, LAB_ENOMEM, "out of memory");
+    if (!a->mjson) prc = lab_err(&a->err, LAB_ENOMEM, "out of memory");
     else if (j->chat) {
         ChatMsg *cm = calloc((size_t)j->msgs.n + 1, sizeof *cm);
-        if (!cm) prc = lab_err(&err, LAB_ENOMEM, "out of memory");
+        if (!cm) prc = lab_err(&a->err, LAB_ENOMEM, "out of memory");
         else {
             for (int i = 0; i < j->msgs.n; i++) cm[i] = (ChatMsg){j->msgs.role[i], j->msgs.content[i]};
-            prc = eng_chat_render(sl->m, cm, j->msgs.n, true, &ptext, &err);
+            prc = eng_chat_render(sl->m, cm, j->msgs.n, true, &a->ptext, &a->err);
             free(cm);
         }
-        if (!prc && eng_chat_stop_ids(sl->m, &stop_ids)) prc = lab_err(&err, LAB_ENOMEM, "out of memory");
-        es.stop_ids = stop_ids.v;
-        es.n_stop_ids = (int)stop_ids.n;
+        if (!prc && eng_chat_stop_ids(sl->m, &a->stop_ids)) prc = lab_err(&a->err, LAB_ENOMEM, "out of memory");
+        a->es.stop_ids = a->stop_ids.v;
+        a->es.n_stop_ids = (int)a->stop_ids.n;
     } else {
-        prc = raw_text(&j->msgs, &ptext) ? lab_err(&err, LAB_ENOMEM, "out of memory") : 0;
+        prc = raw_text(&j->msgs, &a->ptext) ? lab_err(&a->err, LAB_ENOMEM, "out of memory") : 0;
     }
-    if (prc || eng_tokenize_prompt(sl->m, ptext.data, !j->chat, &prompt, &err) ||
-        eng_gen_start(&g, sl->m, prompt.v, (int)prompt.n, &es, &err)) {
-        failed = true;
-    } else {
-        pthread_mutex_lock(&l->mu);
-        l->gen[j->slot] = g;
-        if (atomic_load(&l->stop)) eng_gen_cancel(g); /* lab_stop came before the generation existed */
-        pthread_mutex_unlock(&l->mu);
-        for (;;) {
-            EngPiece piece = {0};
-            int rc = eng_gen_step(g, &piece, &err);
-            if (rc < 0) {
-                failed = true;
-                break;
-            }
-            if (piece.len && buf_append(&out, piece.text, piece.len)) {
-                lab_err(&err, LAB_ENOMEM, "out of memory");
-                failed = true;
-                break;
-            }
-            if ((piece.len || rc == 1) && j->ev.on_piece) {
-                /* the engine fills its counters when it finishes: the live ones are ours */
-                double now = now_ms();
-                int n = (int)eng_gen_ids(g)->n;
-                if (n >= 1 && t_first == 0) t_first = now;
-                metrics_from_engine(eng_gen_metrics(g), &m, seed);
-                m.n_gen = n;
-                m.total_ms = now - t_start;
-                m.decode_tok_s = n > 1 && now > t_first ? (n - 1) * 1000.0 / (now - t_first) : 0;
-                j->ev.on_piece(j->side, piece.text ? piece.text : "", piece.len, &m, j->ev.ud);
-            }
-            if (rc == 0) {
-                stop = piece.stop;
-                break;
-            }
-        }
-        pthread_mutex_lock(&l->mu);
-        l->gen[j->slot] = NULL;
-        pthread_mutex_unlock(&l->mu);
+    if (prc || eng_tokenize_prompt(sl->m, a->ptext.data, !j->chat, &a->prompt, &a->err)) {
+        a->failed = true;
+        return -1;
     }
-    if (g) metrics_from_engine(eng_gen_metrics(g), &m, seed);
-    else m.seed = seed;
-    lab_copy_name(m.stop, sizeof m.stop, failed ? "error" : eng_stop_name(stop));
-    bool keep = !failed && (stop != ENG_STOP_CANCEL || j->record_cancelled);
-    if (keep) {
-        const EngMetrics *em = eng_gen_metrics(g);
-        const IntVec *ids = eng_gen_ids(g);
-        DbResponse r = {.pair_id = j->pair_id, .model_id = sl->db_id, .slot = j->slot, .side = j->side,
-                        .temp = j->s.temp, .top_p = j->s.top_p, .min_p = j->s.min_p,
-                        .repeat_penalty = j->s.repeat_penalty, .top_k = j->s.top_k,
-                        .repeat_last_n = j->s.repeat_last_n, .max_tokens = j->s.max_tokens, .seed = (int64_t)seed,
-                        .output = out.data ? out.data : "", .token_ids = ids->v, .n_token_ids = ids->n,
-                        .n_prompt = em->n_prompt, .n_gen = em->n_gen, .stop_reason = m.stop, .ttft_ms = em->ttft_ms,
-                        .prefill_ms = em->prefill_ms, .decode_tok_s = em->decode_tok_s, .p50_ms = em->p50_ms,
-                        .p95_ms = em->p95_ms, .total_ms = em->total_ms,
-                        .bytes_weights_mapped = (int64_t)em->bytes_weights_mapped,
-                        .bytes_weights_owned = (int64_t)em->bytes_weights_owned, .bytes_kv = (int64_t)em->bytes_kv,
-                        .bytes_scratch = (int64_t)em->bytes_scratch, .peak_rss = (int64_t)m.peak_rss,
-                        .threads = em->n_threads, .build_version = ABLAB_VERSION, .cpu_model = cpu_model_name(),
-                        .chat_mode = j->chat ? "chat" : "raw", .messages_json = mjson, .prompt_text = ptext.data,
-                        .conversation_id = j->conv_id ? j->conv_id : j->pair_id, .turn = j->turn};
-        /* one short write transaction, after the last token */
-        pthread_mutex_lock(&l->mu);
-        if (db_response_add(l->db, &r, &response_id, &err)) failed = true;
-        pthread_mutex_unlock(&l->mu);
+    return 0;
+}
+
+/* One step's result (eng_gen_step's rc and piece): the text kept, the live metrics handed on.
+ * 1 while the answer goes on, 0 when it ended (a->stop), -1 on failure (a->err). */
+static int answer_piece(Answer *a, int rc, const EngPiece *piece) {
+    Job *j = a->j;
+    if (rc < 0) {
+        a->failed = true;
+        return -1;
     }
-answered:
+    if (piece->len && buf_append(&a->out, piece->text, piece->len)) {
+        lab_err(&a->err, LAB_ENOMEM, "out of memory");
+        a->failed = true;
+        return -1;
+    }
+    if ((piece->len || rc == 1) && j->ev.on_piece) {
+        /* the engine fills its counters when it finishes: the live ones are ours */
+        double now = now_ms();
+        int n = (int)eng_gen_ids(a->g)->n;
+        if (n >= 1 && a->t_first == 0) a->t_first = now;
+        metrics_from_engine(eng_gen_metrics(a->g), &a->m, a->seed);
+        a->m.n_gen = n;
+        a->m.total_ms = now - a->t_start;
+        a->m.decode_tok_s = n > 1 && now > a->t_first ? (n - 1) * 1000.0 / (now - a->t_first) : 0;
+        j->ev.on_piece(j->side, piece->text ? piece->text : "", piece->len, &a->m, j->ev.ud);
+    }
+    if (rc == 0) {
+        a->stop = piece->stop;
+        return 0;
+    }
+    return 1;
+}
+
+/* A local answer that ended: its metrics, and its row (one short write transaction, after the last
+ * token) unless it failed or was cancelled and cancelled answers are not kept. */
+static void answer_record(Answer *a) {
+    Job *j = a->j;
+    Lab *l = j->l;
+    LabSlot *sl = &l->slot[j->slot];
+    if (a->g) metrics_from_engine(eng_gen_metrics(a->g), &a->m, a->seed);
+    else a->m.seed = a->seed;
+    lab_copy_name(a->m.stop, sizeof a->m.stop, a->failed ? "error" : eng_stop_name(a->stop));
+    bool keep = !a->failed && (a->stop != ENG_STOP_CANCEL || j->record_cancelled);
+    if (!keep) return;
+    const EngMetrics *em = eng_gen_metrics(a->g);
+    const IntVec *ids = eng_gen_ids(a->g);
+    DbResponse r = {.pair_id = j->pair_id, .model_id = sl->db_id, .slot = j->slot, .side = j->side,
+                    .temp = j->s.temp, .top_p = j->s.top_p, .min_p = j->s.min_p,
+                    .repeat_penalty = j->s.repeat_penalty, .top_k = j->s.top_k,
+                    .repeat_last_n = j->s.repeat_last_n, .max_tokens = j->s.max_tokens, .seed = (int64_t)a->seed,
+                    .output = a->out.data ? a->out.data : "", .token_ids = ids->v, .n_token_ids = ids->n,
+                    .n_prompt = em->n_prompt, .n_gen = em->n_gen, .stop_reason = a->m.stop, .ttft_ms = em->ttft_ms,
+                    .prefill_ms = em->prefill_ms, .decode_tok_s = em->decode_tok_s, .p50_ms = em->p50_ms,
+                    .p95_ms = em->p95_ms, .total_ms = em->total_ms,
+                    .bytes_weights_mapped = (int64_t)em->bytes_weights_mapped,
+                    .bytes_weights_owned = (int64_t)em->bytes_weights_owned, .bytes_kv = (int64_t)em->bytes_kv,
+                    .bytes_scratch = (int64_t)em->bytes_scratch, .peak_rss = (int64_t)a->m.peak_rss,
+                    .threads = em->n_threads, .build_version = ABLAB_VERSION, .cpu_model = cpu_model_name(),
+                    .chat_mode = j->chat ? "chat" : "raw", .messages_json = a->mjson, .prompt_text = a->ptext.data,
+                    .conversation_id = j->conv_id ? j->conv_id : j->pair_id, .turn = j->turn};
+    pthread_mutex_lock(&l->mu);
+    if (db_response_add(l->db, &r, &a->response_id, &a->err)) a->failed = true;
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* After an answer, recorded or not: the conversation, the pair's error, on_done, and the last side
+ * of a pair out reports the pair (the last job of the ask closes it). Frees the answer and its job. */
+static void answer_finish(Answer *a) {
+    Job *j = a->j;
+    Lab *l = j->l;
     /* the answer joins this arm's own history, if the conversation is still the one asked: what was
      * written even when it failed or was stopped, so the turns keep alternating */
     pthread_mutex_lock(&l->mu);
     if (j->conv_live && l->conv_id == j->conv_id &&
-        msgs_push(&l->conv[j->slot], &l->conv_cap[j->slot], "assistant", out.data ? out.data : ""))
+        msgs_push(&l->conv[j->slot], &l->conv_cap[j->slot], "assistant", a->out.data ? a->out.data : ""))
         LOG_E("model %c: out of memory keeping the conversation", 'A' + j->slot);
     pthread_mutex_unlock(&l->mu);
-    if (failed) {
-        LOG_E("model %c: %s", 'A' + j->slot, err.msg);
+    if (a->failed) {
+        LOG_E("model %c: %s", 'A' + j->slot, a->err.msg);
         /* recorded on the pair, so a study passes over it instead of asking it again */
-        char why[sizeof err.msg + 16];
-        snprintf(why, sizeof why, "model %c: %s", 'A' + j->slot, err.msg);
+        char why[sizeof a->err.msg + 16];
+        snprintf(why, sizeof why, "model %c: %s", 'A' + j->slot, a->err.msg);
         LabErr fe = {0};
         pthread_mutex_lock(&l->mu);
         if (db_pair_fail(l->db, j->pair_id, why, &fe)) LOG_E("%s", fe.msg);
         pthread_mutex_unlock(&l->mu);
     }
-    if (j->ev.on_done) j->ev.on_done(j->side, &m, response_id, failed ? &err : NULL, j->ev.ud);
-    eng_gen_free(g);
-    ivec_free(&prompt);
-    ivec_free(&stop_ids);
-    buf_free(&ptext);
-    free(mjson);
-    buf_free(&out);
+    if (j->ev.on_done) j->ev.on_done(j->side, &a->m, a->response_id, a->failed ? &a->err : NULL, j->ev.ud);
+    eng_gen_free(a->g);
+    ivec_free(&a->prompt);
+    ivec_free(&a->stop_ids);
+    buf_free(&a->ptext);
+    free(a->mjson);
+    buf_free(&a->out);
 
-    /* the last worker out reports the pair */
     pthread_mutex_lock(&l->mu);
-    bool last = --l->running == 0;
+    bool pair_done = --*j->pair_left == 0;
     bool ratable = false;
-    if (last) {
+    if (pair_done) {
         DbPair p;
         LabErr pe = {0};
         /* a pair with a failed side (a remote answer cut off is kept, marked as an error) is not rated */
         ratable = db_pair_get(l->db, j->pair_id, &p, &pe) == 1 && p.response_id[0] && p.response_id[1] && !p.failed;
+        free(j->pair_left);
+    }
+    if (--l->running == 0) { /* lab_wait also joins this thread: it returns after the callbacks below */
         l->ask_open = false;
         pthread_cond_broadcast(&l->cv);
     }
     pthread_mutex_unlock(&l->mu);
-    if (last && j->ev.on_pair_done) j->ev.on_pair_done(j->pair_id, ratable, j->ev.ud);
+    if (pair_done && j->ev.on_pair_done) j->ev.on_pair_done(j->pair_id, ratable, j->ev.ud);
     lab_chat_msgs_free(&j->msgs);
     free(j->text);
     free(j);
+}
+
+/* lab_ask's worker: one slot's answer to one pair. */
+static void *worker(void *arg) {
+    Job *j = arg;
+    Lab *l = j->l;
+    LabSlot *sl = &l->slot[j->slot];
+    Answer a;
+    answer_init(&a, j);
+    if (sl->r) {
+        a.failed = remote_answer(j, a.seed, a.mjson, &a.out, &a.ptext, &a.m, &a.response_id, &a.err);
+        answer_finish(&a);
+        return NULL;
+    }
+    if (!answer_prompt(&a)) {
+        if (eng_gen_start(&a.g, sl->m, a.prompt.v, (int)a.prompt.n, &a.es, &a.err)) {
+            a.failed = true;
+        } else {
+            pthread_mutex_lock(&l->mu);
+            l->gen[j->slot] = a.g;
+            if (atomic_load(&l->stop)) eng_gen_cancel(a.g); /* lab_stop came before the generation existed */
+            pthread_mutex_unlock(&l->mu);
+            for (;;) {
+                EngPiece piece = {0};
+                int rc = eng_gen_step(a.g, &piece, &a.err);
+                if (answer_piece(&a, rc, &piece) <= 0) break;
+            }
+            pthread_mutex_lock(&l->mu);
+            l->gen[j->slot] = NULL;
+            pthread_mutex_unlock(&l->mu);
+        }
+    }
+    answer_record(&a);
+    answer_finish(&a);
+    return NULL;
+}
+
+/* lab_ask_many's worker: one slot's answers to many pairs, decoded together (eng_gen_step_many:
+ * one pass over the weights a step for all of them); each recorded as soon as it ends, exactly as
+ * worker() records it. */
+typedef struct {
+    Lab *l;
+    int slot;
+    Job **jobs;
+    int n;
+} ManyJob;
+
+static void *worker_many(void *arg) {
+    ManyJob *mj = arg;
+    Lab *l = mj->l;
+    int n = mj->n;
+    EngModel *m = l->slot[mj->slot].m;
+    Answer *a = calloc((size_t)n, sizeof *a);
+    EngGen **gens = calloc((size_t)n, sizeof *gens);
+    Answer **live = calloc((size_t)n, sizeof *live);
+    EngPiece *pieces = calloc((size_t)n, sizeof *pieces);
+    int *rcs = calloc((size_t)n, sizeof *rcs);
+    LabErr *errs = calloc((size_t)n, sizeof *errs);
+    bool oom = !a || !gens || !live || !pieces || !rcs || !errs;
+    int n_live = 0;
+    for (int i = 0; i < n; i++) {
+        if (oom) { /* no memory to decode them together: each answer fails alone, recorded as failed */
+            Answer one;
+            answer_init(&one, mj->jobs[i]);
+            lab_err(&one.err, LAB_ENOMEM, "out of memory");
+            one.failed = true;
+            answer_record(&one);
+            answer_finish(&one);
+            continue;
+        }
+        answer_init(&a[i], mj->jobs[i]);
+        if (answer_prompt(&a[i]) || eng_gen_start_own(&a[i].g, m, a[i].prompt.v, (int)a[i].prompt.n, &a[i].es, &a[i].err)) {
+            a[i].failed = true;
+            answer_record(&a[i]);
+            answer_finish(&a[i]);
+            continue;
+        }
+        live[n_live++] = &a[i];
+    }
+    while (n_live > 0) {
+        if (atomic_load(&l->stop)) /* lab_stop: every answer ends as cancelled at its next step */
+            for (int i = 0; i < n_live; i++) eng_gen_cancel(live[i]->g);
+        for (int i = 0; i < n_live; i++) gens[i] = live[i]->g;
+        eng_gen_step_many(gens, n_live, pieces, rcs, errs);
+        int kept = 0;
+        for (int i = 0; i < n_live; i++) {
+            Answer *x = live[i];
+            if (rcs[i] < 0) x->err = errs[i];
+            if (answer_piece(x, rcs[i], &pieces[i]) > 0) {
+                live[kept++] = x;
+                continue;
+            }
+            answer_record(x);
+            answer_finish(x);
+        }
+        n_live = kept;
+    }
+    free(a);
+    free(gens);
+    free(live);
+    free(pieces);
+    free(rcs);
+    free(errs);
+    free(mj->jobs);
+    free(mj);
     return NULL;
 }
 
@@ -949,23 +1074,46 @@ static int prompt_row(const DbPrompt *p, void *ud) {
     return 1;
 }
 
-int lab_ask(Lab *l, const char *text, const LabAskOpts *o, const LabEvents *ev, int64_t *pair_id, LabErr *e) {
-    LabAskOpts none = {0};
-    LabEvents noev = {0};
-    if (!o) o = &none;
-    if (!ev) ev = &noev;
-    if (!slot_loaded(l, 0) || !slot_loaded(l, 1))
-        return lab_err(e, LAB_EINVAL, "both models must be loaded to ask (model %s is missing)", slot_loaded(l, 0) ? "B" : "A");
+/* What an ask needs before its workers start: its pair (created or found), the text, the settings
+ * and what each arm is given. */
+typedef struct {
+    DbPair p;
+    int64_t prompt_id;
+    char *ptext;
+    LabSampling use[2];
+    LabChatMsgs arm[2];
+    bool chat[2], conv_live;
+    int64_t conv_id;
+    int turn;
+} AskPrep;
+
+static void ask_prep_free(AskPrep *ap) {
+    lab_chat_msgs_free(&ap->arm[0]);
+    lab_chat_msgs_free(&ap->arm[1]);
+    free(ap->ptext);
+    ap->ptext = NULL;
+}
+
+/* The checks of an ask's options (before anything is written). */
+static int ask_check(Lab *l, const char *text, const LabAskOpts *o, LabErr *e) {
     if (o->rep < 0) return lab_err(e, LAB_EINVAL, "repetition index %d is negative", o->rep);
     for (int k = 0; k < 2; k++)
         if (o->sampling[k] && lab_sampling_check(o->sampling[k], e))
             return lab_err_prefix(e, "settings for model %c", 'A' + k);
-    if (lab_busy(l)) return lab_err(e, LAB_EBUSY, "the models are still answering the last prompt");
-    lab_wait(l); /* join the finished workers */
     if (!o->prompt_id) {
         if (!text || !*text) return lab_err(e, LAB_EINVAL, "the prompt is empty");
         if (!utf8_valid(text, strlen(text))) return lab_err(e, LAB_EINVAL, "the prompt is not valid UTF-8");
     }
+    (void)l;
+    return 0;
+}
+
+/* The pair of (session, prompt, rep), created before the first token (its row names the sides
+ * shown, so a resume or a crash keeps the same assignment; no transaction stays open while tokens
+ * stream), and what each arm is given. 1 when both sides are already recorded (nothing to do),
+ * 0 when ap is filled (free with ask_prep_free), -1 on error. */
+static int ask_prepare(Lab *l, const char *text, const LabAskOpts *o, AskPrep *ap, LabErr *e) {
+    *ap = (AskPrep){0};
     PromptRow pr = {0};
     DbPair p;
     int64_t prompt_id = o->prompt_id;
@@ -990,8 +1138,6 @@ int lab_ask(Lab *l, const char *text, const LabAskOpts *o, const LabEvents *ev, 
                      "this session answered prompt %lld with other models; start another session for these",
                      (long long)prompt_id);
     else if (found == 0) {
-        /* the pair exists before the first token: its row names the sides shown, so a resume
-         * (or a crash) keeps the same assignment; no transaction stays open while tokens stream */
         DbPair np = {.session_id = l->session_id, .prompt_id = prompt_id, .rep = o->rep,
                      .model_id = {l->slot[0].db_id, l->slot[1].db_id}, .blind = l->session_blind};
         snprintf(np.pacing, sizeof np.pacing, "%s", lab_pair_pacing(l, o->shown));
@@ -1002,10 +1148,10 @@ int lab_ask(Lab *l, const char *text, const LabAskOpts *o, const LabEvents *ev, 
     } else if (p.failed && (p.response_id[0] == 0 || p.response_id[1] == 0))
         rc = db_pair_fail(l->db, p.id, NULL, e); /* asked again (a resumed run): the old error no longer stands */
     /* a study's protocol, not the lab's settings, decides how its prompts are answered */
-    LabSampling use[2] = {l->settings.s[0], l->settings.s[1]};
     for (int k = 0; k < 2; k++) {
-        if (l->has_study) use[k] = l->study.sampling;
-        else if (o->sampling[k]) use[k] = *o->sampling[k];
+        ap->use[k] = l->settings.s[k];
+        if (l->has_study) ap->use[k] = l->study.sampling;
+        else if (o->sampling[k]) ap->use[k] = *o->sampling[k];
     }
     char *ptext = pr.text;
     pthread_mutex_unlock(&l->mu);
@@ -1013,96 +1159,216 @@ int lab_ask(Lab *l, const char *text, const LabAskOpts *o, const LabEvents *ev, 
         free(ptext);
         return -1;
     }
-    if (pair_id) *pair_id = p.id;
-    int todo = (p.response_id[0] == 0) + (p.response_id[1] == 0);
-    if (todo == 0) {
+    ap->p = p;
+    ap->prompt_id = prompt_id;
+    if (p.response_id[0] && p.response_id[1]) {
         free(ptext);
-        if (ev->on_pair_done) ev->on_pair_done(p.id, true, ev->ud);
-        return 0;
+        return 1;
     }
+    ap->ptext = ptext;
     /* what each arm is given: a stored conversation as it stands, or the lab's conversation (each
      * arm's own history) with this text as the next user turn; the system prompt first */
-    LabChatMsgs given = {0}, arm[2] = {{0}};
+    LabChatMsgs given = {0};
     int cap[2] = {0, 0};
     int given_rc = o->prompt_id ? lab_conversation_parse(ptext, &given, e) : 0;
     if (given_rc < 0) {
-        free(ptext);
+        ask_prep_free(ap);
         return -1;
     }
-    bool chat[2], conv_live = given_rc == 0, oom = false;
-    int64_t conv_id;
-    int turn = 0;
+    bool oom = false;
+    ap->conv_live = given_rc == 0;
     pthread_mutex_lock(&l->mu);
     for (int k = 0; k < 2; k++) {
-        chat[k] = slot_chat(l, k);
+        ap->chat[k] = slot_chat(l, k);
         if (l->system_prompt && !(given_rc == 1 && given.n && !strcmp(given.role[0], "system")))
-            oom |= msgs_push(&arm[k], &cap[k], "system", l->system_prompt) != 0;
+            oom |= msgs_push(&ap->arm[k], &cap[k], "system", l->system_prompt) != 0;
     }
     if (given_rc == 1) {
-        conv_id = p.id;
-        for (int i = 0; i < given.n; i++) turn += !strcmp(given.role[i], "user");
-        turn--;
+        ap->conv_id = p.id;
+        for (int i = 0; i < given.n; i++) ap->turn += !strcmp(given.role[i], "user");
+        ap->turn--;
         for (int k = 0; k < 2; k++)
-            for (int i = 0; i < given.n; i++) oom |= msgs_push(&arm[k], &cap[k], given.role[i], given.content[i]) != 0;
+            for (int i = 0; i < given.n; i++) oom |= msgs_push(&ap->arm[k], &cap[k], given.role[i], given.content[i]) != 0;
     } else {
         if (!o->follow_up || !l->conv_id) conv_reset(l);
         if (!l->conv_id) l->conv_id = p.id;
-        conv_id = l->conv_id;
-        turn = l->conv_turn++;
+        ap->conv_id = l->conv_id;
+        ap->turn = l->conv_turn++;
         for (int k = 0; k < 2; k++) {
             oom |= msgs_push(&l->conv[k], &l->conv_cap[k], "user", ptext) != 0;
-            for (int i = 0; i < l->conv[k].n; i++) oom |= msgs_push(&arm[k], &cap[k], l->conv[k].role[i], l->conv[k].content[i]) != 0;
+            for (int i = 0; i < l->conv[k].n; i++)
+                oom |= msgs_push(&ap->arm[k], &cap[k], l->conv[k].role[i], l->conv[k].content[i]) != 0;
         }
     }
     if (oom) conv_reset(l);
     pthread_mutex_unlock(&l->mu);
     lab_chat_msgs_free(&given);
     if (oom) {
-        lab_chat_msgs_free(&arm[0]);
-        lab_chat_msgs_free(&arm[1]);
-        free(ptext);
+        ask_prep_free(ap);
         return lab_err(e, LAB_ENOMEM, "out of memory");
     }
+    return 0;
+}
+
+/* Slot k's job of a prepared ask (the arm's messages move into it), or NULL on ENOMEM. */
+static Job *job_new(Lab *l, AskPrep *ap, int k, const LabAskOpts *o, const LabEvents *ev, int *pair_left) {
+    Job *j = calloc(1, sizeof *j);
+    if (!j) return NULL;
+    *j = (Job){.l = l, .slot = k, .side = k == ap->p.left_slot ? 0 : 1, .pair_id = ap->p.id,
+               .prompt_id = ap->prompt_id, .text = strdup(ap->ptext), .s = ap->use[k], .ev = *ev,
+               .record_cancelled = o->record_cancelled, .msgs = ap->arm[k], .chat = ap->chat[k],
+               .conv_live = ap->conv_live, .conv_id = ap->conv_id, .turn = ap->turn, .pair_left = pair_left};
+    if (!j->text) {
+        free(j);
+        return NULL;
+    }
+    ap->arm[k] = (LabChatMsgs){0}; /* the job owns them now */
+    return j;
+}
+
+/* A job that never ran (its thread could not start): it leaves the counts as if it had ended. */
+static void job_drop(Job *j) {
+    Lab *l = j->l;
+    pthread_mutex_lock(&l->mu);
+    if (--*j->pair_left == 0) free(j->pair_left);
+    if (--l->running == 0) l->ask_open = false;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    lab_chat_msgs_free(&j->msgs);
+    free(j->text);
+    free(j);
+}
+
+int lab_ask(Lab *l, const char *text, const LabAskOpts *o, const LabEvents *ev, int64_t *pair_id, LabErr *e) {
+    LabAskOpts none = {0};
+    LabEvents noev = {0};
+    if (!o) o = &none;
+    if (!ev) ev = &noev;
+    if (!slot_loaded(l, 0) || !slot_loaded(l, 1))
+        return lab_err(e, LAB_EINVAL, "both models must be loaded to ask (model %s is missing)", slot_loaded(l, 0) ? "B" : "A");
+    if (ask_check(l, text, o, e)) return -1;
+    if (lab_busy(l)) return lab_err(e, LAB_EBUSY, "the models are still answering the last prompt");
+    lab_wait(l); /* join the finished workers */
+    AskPrep ap;
+    int prc = ask_prepare(l, text, o, &ap, e);
+    if (prc < 0) return -1;
+    if (pair_id) *pair_id = ap.p.id;
+    if (prc == 1) {
+        if (ev->on_pair_done) ev->on_pair_done(ap.p.id, true, ev->ud);
+        return 0;
+    }
+    int todo = (ap.p.response_id[0] == 0) + (ap.p.response_id[1] == 0);
+    int *left = malloc(sizeof *left);
+    if (!left) {
+        ask_prep_free(&ap);
+        return lab_err(e, LAB_ENOMEM, "out of memory");
+    }
+    *left = todo;
     atomic_store(&l->stop, false);
     pthread_mutex_lock(&l->mu);
     l->running = todo;
     l->ask_open = true;
     pthread_mutex_unlock(&l->mu);
-    int started = 0;
+    Job *jobs[2] = {NULL, NULL};
+    bool oom = false;
+    for (int k = 0; k < 2; k++)
+        if (!ap.p.response_id[k] && !(jobs[k] = job_new(l, &ap, k, o, ev, left))) oom = true;
+    ask_prep_free(&ap); /* a side already answered (a resumed pair) started no job: its messages are still ours */
     for (int k = 0; k < 2; k++) {
-        if (p.response_id[k]) continue;
-        Job *j = calloc(1, sizeof *j);
-        if (j) {
-            *j = (Job){.l = l, .slot = k, .side = k == p.left_slot ? 0 : 1, .pair_id = p.id, .prompt_id = prompt_id,
-                       .text = strdup(ptext), .s = use[k], .ev = *ev,
-                       .record_cancelled = o->record_cancelled, .msgs = arm[k], .chat = chat[k],
-                       .conv_live = conv_live, .conv_id = conv_id, .turn = turn};
-            arm[k] = (LabChatMsgs){0}; /* the job owns them now */
+        if (ap.p.response_id[k]) continue;
+        if (!oom && pthread_create(&l->th[k], NULL, worker, jobs[k]) == 0) {
+            l->th_live[k] = true;
+            continue;
         }
-        if (!j || !j->text || pthread_create(&l->th[k], NULL, worker, j) != 0) {
-            if (j) {
-                free(j->text);
-                lab_chat_msgs_free(&j->msgs);
+        /* the ones that did start finish normally; account for the ones that did not */
+        for (int i = k; i < 2; i++)
+            if (!ap.p.response_id[i]) {
+                if (jobs[i]) job_drop(jobs[i]);
+                else { /* never made: its share of the counts */
+                    pthread_mutex_lock(&l->mu);
+                    if (--*left == 0) free(left);
+                    if (--l->running == 0) l->ask_open = false;
+                    pthread_cond_broadcast(&l->cv);
+                    pthread_mutex_unlock(&l->mu);
+                }
             }
-            free(j);
-            lab_chat_msgs_free(&arm[0]);
-            lab_chat_msgs_free(&arm[1]);
-            /* the ones that did start finish normally; account for the one that did not */
-            pthread_mutex_lock(&l->mu);
-            l->running -= todo - started;
-            if (l->running == 0) l->ask_open = false;
-            pthread_cond_broadcast(&l->cv);
-            pthread_mutex_unlock(&l->mu);
-            lab_stop(l);
-            free(ptext);
-            return lab_err(e, LAB_ENOMEM, "cannot start a worker thread for model %c", 'A' + k);
-        }
-        l->th_live[k] = true;
-        started++;
+        lab_stop(l);
+        return lab_err(e, LAB_ENOMEM, "cannot start a worker thread for model %c", 'A' + k);
     }
-    /* a side already answered (a resumed pair) started no job: its messages are still ours */
-    lab_chat_msgs_free(&arm[0]);
-    lab_chat_msgs_free(&arm[1]);
-    free(ptext);
     return 0;
+}
+
+int lab_ask_many(Lab *l, const LabAskOpts *o, int n, const LabEvents *ev, int64_t *pair_ids, int *n_todo, LabErr *e) {
+    LabEvents noev = {0};
+    if (!ev) ev = &noev;
+    if (n < 1) return lab_err(e, LAB_EINVAL, "no prompts to ask");
+    for (int k = 0; k < 2; k++) {
+        if (!slot_loaded(l, k)) return lab_err(e, LAB_EINVAL, "both models must be loaded to ask (model %c is missing)", 'A' + k);
+        if (l->slot[k].r)
+            return lab_err(e, LAB_EINVAL, "model %c is served remotely: its answers cannot be decoded together here",
+                           'A' + k);
+    }
+    for (int i = 0; i < n; i++) {
+        if (!o[i].prompt_id) return lab_err(e, LAB_EINVAL, "lab_ask_many answers stored prompts only");
+        if (ask_check(l, NULL, &o[i], e)) return -1;
+    }
+    if (lab_busy(l)) return lab_err(e, LAB_EBUSY, "the models are still answering the last prompt");
+    lab_wait(l);
+    ManyJob *mj[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++) {
+        if (!(mj[k] = calloc(1, sizeof *mj[k])) || !(mj[k]->jobs = calloc((size_t)n, sizeof *mj[k]->jobs))) {
+            for (int i = 0; i <= k; i++)
+                if (mj[i]) free(mj[i]->jobs), free(mj[i]);
+            return lab_err(e, LAB_ENOMEM, "out of memory");
+        }
+        *mj[k] = (ManyJob){.l = l, .slot = k, .jobs = mj[k]->jobs, .n = 0};
+    }
+    atomic_store(&l->stop, false);
+    pthread_mutex_lock(&l->mu);
+    l->running = 0;
+    pthread_mutex_unlock(&l->mu);
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        AskPrep ap;
+        int prc = ask_prepare(l, NULL, &o[i], &ap, e);
+        if (prc < 0) {
+            rc = -1;
+            break;
+        }
+        if (pair_ids) pair_ids[i] = ap.p.id;
+        if (n_todo) n_todo[i] = prc == 1 ? 0 : (ap.p.response_id[0] == 0) + (ap.p.response_id[1] == 0);
+        if (prc == 1) {
+            if (ev->on_pair_done) ev->on_pair_done(ap.p.id, true, ev->ud);
+            continue;
+        }
+        int *left = malloc(sizeof *left);
+        if (left) *left = 0;
+        for (int k = 0; k < 2 && left; k++) {
+            if (ap.p.response_id[k]) continue;
+            Job *j = job_new(l, &ap, k, &o[i], ev, left);
+            if (!j) break;
+            mj[k]->jobs[mj[k]->n++] = j;
+            ++*left;
+            pthread_mutex_lock(&l->mu);
+            l->running++;
+            l->ask_open = true;
+            pthread_mutex_unlock(&l->mu);
+        }
+        bool short_of = !left || *left < (ap.p.response_id[0] == 0) + (ap.p.response_id[1] == 0);
+        if (left && !*left) free(left);
+        ask_prep_free(&ap);
+        if (short_of) rc = lab_err(e, LAB_ENOMEM, "out of memory");
+    }
+    for (int k = 0; k < 2; k++) {
+        if (!rc && mj[k]->n > 0 && pthread_create(&l->th[k], NULL, worker_many, mj[k]) == 0) {
+            l->th_live[k] = true;
+            continue;
+        }
+        if (!rc && mj[k]->n > 0) rc = lab_err(e, LAB_ENOMEM, "cannot start a worker thread for model %c", 'A' + k);
+        for (int i = 0; i < mj[k]->n; i++) job_drop(mj[k]->jobs[i]);
+        free(mj[k]->jobs);
+        free(mj[k]);
+    }
+    if (rc) lab_stop(l);
+    return rc;
 }
