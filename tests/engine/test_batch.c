@@ -300,7 +300,8 @@ static void check_kernel(QType t, bool transposed, int rows, int cols, EngPool *
 static void test_kernels(void **st) {
     (void)st;
     EngPool *pool = eng_pool_new(2);
-    static const QType types[] = {QT_F32, QT_F16, QT_BF16, QT_Q8_0, QT_Q8R, QT_Q4_0, QT_Q4_K, QT_Q6_K};
+    static const QType types[] = {QT_F32, QT_F16,  QT_BF16, QT_Q8_0, QT_Q8R, QT_Q4_0, QT_Q4_1,
+                                  QT_Q5_0, QT_Q5_1, QT_Q2_K, QT_Q3_K, QT_Q4_K, QT_Q5_K, QT_Q6_K};
     static const char *paths[] = {NULL, "avx2", "portable"};
     for (int k = 0; k < 3; k++) {
         if (paths[k] && quant_set_path(paths[k])) continue;
