@@ -415,35 +415,77 @@ T_VNNI static void run_rows(QType t, const void *w, size_t cols, size_t rb, cons
 
 #define PREP_STACK 8192 /* values prepared on the stack; longer rows use the heap */
 
+static void prep_for(QType t, const float *x, size_t cols, PrepX *p) {
+    switch (t) {
+    case QT_Q4_0: prep_q8_0(x, cols, &LEG_Q4_0, p); break;
+    case QT_Q5_0: prep_q8_0(x, cols, &LEG_Q5_0, p); break;
+    case QT_Q4_1: prep_q8_0(x, cols, &LEG_Q4_1, p); break;
+    case QT_Q5_1: prep_q8_0(x, cols, &LEG_Q5_1, p); break;
+    case QT_Q4_K:
+    case QT_Q5_K: prep_q8_k(x, cols, p, true); break;
+    case QT_Q2_K: prep_q8_k(x, cols, p, false); break;
+    case QT_Q3_K: prep_q8_k(x, cols, p, false); prep_off(p, cols, 4); break;
+    default: prep_q8_k(x, cols, p, false); prep_off(p, cols, 32); break;
+    }
+}
+
+/* The type is one of ours and the CPU has VNNI: its row bytes in *rb. */
+static bool usable(QType t, size_t cols, size_t *rb) {
+    return t >= QT_Q4_0 && t <= QT_Q6_K && q8r_supported() && cols % qtype_block(t) == 0 &&
+           !qtype_row_bytes(t, cols, rb);
+}
+
 int kq_matvec_vnni(QType t, const void *w, size_t cols, const float *x, float *y, size_t r0, size_t r1) {
-    if (t < QT_Q4_0 || t > QT_Q6_K) return -1;
-    if (!q8r_supported() || cols % qtype_block(t)) return -1;
     size_t rb;
-    if (qtype_row_bytes(t, cols, &rb)) return -1;
+    if (!usable(t, cols, &rb)) return -1;
     uint8_t stack[2 * PREP_STACK + (PREP_STACK / 32 + 1) * sizeof(float) + PREP_STACK / 4 + 256];
     void *mem = cols <= PREP_STACK ? stack : malloc(prep_bytes(cols));
     if (!mem) return -1;
     PrepX p;
     prep_carve(&p, mem, cols);
-    switch (t) {
-    case QT_Q4_0: prep_q8_0(x, cols, &LEG_Q4_0, &p); break;
-    case QT_Q5_0: prep_q8_0(x, cols, &LEG_Q5_0, &p); break;
-    case QT_Q4_1: prep_q8_0(x, cols, &LEG_Q4_1, &p); break;
-    case QT_Q5_1: prep_q8_0(x, cols, &LEG_Q5_1, &p); break;
-    case QT_Q4_K:
-    case QT_Q5_K: prep_q8_k(x, cols, &p, true); break;
-    case QT_Q2_K: prep_q8_k(x, cols, &p, false); break;
-    case QT_Q3_K: prep_q8_k(x, cols, &p, false); prep_off(&p, cols, 4); break;
-    default: prep_q8_k(x, cols, &p, false); prep_off(&p, cols, 32); break;
-    }
+    prep_for(t, x, cols, &p);
     run_rows(t, w, cols, rb, &p, y, r0, r1);
     if (mem != stack) free(mem);
+    return 0;
+}
+
+/* Weight rows per chunk of kq_matvecs_vnni: the chunk stays in L1/L2 while every vector goes over it. */
+#define MVS_CHUNK_BYTES (16u << 10)
+
+int kq_matvecs_vnni(QType t, const void *w, size_t cols, const float *x, int n, float *y, size_t ldy, size_t r0,
+                    size_t r1) {
+    size_t rb;
+    if (n < 1 || !usable(t, cols, &rb)) return -1;
+    size_t pb = prep_bytes(cols);
+    uint8_t *mem = malloc(pb * (size_t)n);
+    PrepX *p = malloc((size_t)n * sizeof *p);
+    if (!mem || !p) {
+        free(mem);
+        free(p);
+        return -1;
+    }
+    for (int v = 0; v < n; v++) { /* each x prepared once, not once per chunk */
+        prep_carve(&p[v], mem + pb * (size_t)v, cols);
+        prep_for(t, x + (size_t)v * cols, cols, &p[v]);
+    }
+    size_t chunk = rb >= MVS_CHUNK_BYTES ? 1 : MVS_CHUNK_BYTES / rb;
+    for (size_t c0 = r0; c0 < r1; c0 += chunk) {
+        size_t c1 = r1 - c0 < chunk ? r1 : c0 + chunk;
+        for (int v = 0; v < n; v++) run_rows(t, w, cols, rb, &p[v], y + (size_t)v * ldy, c0, c1);
+    }
+    free(mem);
+    free(p);
     return 0;
 }
 
 #else
 int kq_matvec_vnni(QType t, const void *w, size_t cols, const float *x, float *y, size_t r0, size_t r1) {
     (void)t, (void)w, (void)cols, (void)x, (void)y, (void)r0, (void)r1;
+    return -1;
+}
+int kq_matvecs_vnni(QType t, const void *w, size_t cols, const float *x, int n, float *y, size_t ldy, size_t r0,
+                    size_t r1) {
+    (void)t, (void)w, (void)cols, (void)x, (void)n, (void)y, (void)ldy, (void)r0, (void)r1;
     return -1;
 }
 #endif

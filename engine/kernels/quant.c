@@ -461,6 +461,7 @@ void quant_matvecs(QType t, const void *w, size_t cols, const float *x, int n, f
         q8r_matvecs(cur_path() == PATH_AVX512 && q8r_supported(), w, cols, x, n, y, ldy, r0, r1);
         return;
     }
+    if (cur_path() == PATH_AVX512 && kq_of(t) && !kq_matvecs_vnni(t, w, cols, x, n, y, ldy, r0, r1)) return;
     DotFn dot = pick_dot(t, cur_path());
     bool vnni = cur_path() == PATH_AVX512 && kq_of(t);
     size_t rb;

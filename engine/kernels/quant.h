@@ -51,6 +51,10 @@ void quant_matvec(QType t, const void *w, size_t cols, const float *x, float *y,
  * (kquant_vnni.c): x quantized once as ggml quantizes it for the type (actq.h), then integer dots.
  * -1 (nothing written) for another type, another CPU, or no memory: use the float kernels. */
 int kq_matvec_vnni(QType t, const void *w, size_t cols, const float *x, float *y, size_t r0, size_t r1);
+/* The same for n vectors x[n][cols] into y[v * ldy + r] (batched decode): each x prepared once, rows in
+ * cache-sized chunks that every vector goes over; each y the bits kq_matvec_vnni gives. */
+int kq_matvecs_vnni(QType t, const void *w, size_t cols, const float *x, int n, float *y, size_t ldy, size_t r0,
+                    size_t r1);
 /* quant_matvec for n vectors x[n][cols] at once (y[v][r] at y + v * ldy + r): the rows in chunks
  * that stay in cache while every vector meets them, so the weights are read from memory once for
  * all n; each y[v] gets exactly the bits quant_matvec of x[v] gives (the same kernel per row). */
