@@ -37,7 +37,8 @@ struct EngGen {
      * stepped together (eng_gen_step_many) */
     bool own;
     EngSeq seq;
-    float *kv;              /* the cache's memory */
+    float *kv;              /* the cache's memory (kv_cap bytes) */
+    size_t kv_cap;
     float *logits;          /* [vocab] what the next sample reads after the prompt */
 };
 
@@ -59,9 +60,47 @@ static void gen_free_parts(EngGen *g) {
     free(g->logits);
 }
 
+/* An own generation's cache memory (64-byte aligned): a spare one of the model big enough, else new. */
+static float *kv_take(EngModel *m, size_t bytes, size_t *got) {
+    int best = -1;
+    for (int i = 0; i < m->n_kv_spare; i++)
+        if (m->kv_spare[i].bytes >= bytes && (best < 0 || m->kv_spare[i].bytes < m->kv_spare[best].bytes)) best = i;
+    if (best >= 0) {
+        float *p = m->kv_spare[best].p;
+        *got = m->kv_spare[best].bytes;
+        m->kv_spare[best] = m->kv_spare[--m->n_kv_spare];
+        return p;
+    }
+    *got = (bytes + 63) / 64 * 64;
+    return aligned_alloc(64, *got);
+}
+
+/* Keeps a finished generation's cache for the next one (the largest ones when all spares are taken). */
+static void kv_give(EngModel *m, float *p, size_t bytes) {
+    if (!p) return;
+    int cap = (int)(sizeof m->kv_spare / sizeof *m->kv_spare);
+    if (m->n_kv_spare < cap) {
+        m->kv_spare[m->n_kv_spare++] = (struct EngKvSpare){p, bytes};
+        return;
+    }
+    int small = 0;
+    for (int i = 1; i < cap; i++)
+        if (m->kv_spare[i].bytes < m->kv_spare[small].bytes) small = i;
+    if (m->kv_spare[small].bytes < bytes) {
+        free(m->kv_spare[small].p);
+        m->kv_spare[small] = (struct EngKvSpare){p, bytes};
+    } else {
+        free(p);
+    }
+}
+
 void eng_gen_free(EngGen *g) {
     if (!g) return;
     if (g->m && !g->own) g->m->busy = false;
+    if (g->m && g->own) { /* the cache goes back to the model */
+        kv_give(g->m, g->kv, g->kv_cap);
+        g->kv = NULL;
+    }
     gen_free_parts(g);
     free(g);
 }
@@ -115,13 +154,13 @@ static int gen_start(EngGen **out, EngModel *m, const int *prompt, int n, const 
         size_t kvd = (size_t)m->cfg.n_kv_head * m->cfg.head_dim, half = ((size_t)m->cfg.n_layer * g->seq.ctx * kvd + 15) / 16 * 16;
         kv_bytes = 2 * half * sizeof *g->kv;
         size_t vb = (size_t)m->cfg.vocab * sizeof *g->logits;
-        g->kv = aligned_alloc(64, (kv_bytes + 63) / 64 * 64);
+        g->kv = kv_take(m, kv_bytes, &g->kv_cap);
         g->logits = aligned_alloc(64, (vb + 63) / 64 * 64); /* as s.logits */
         if (!g->kv || !g->logits) {
             eng_gen_free(g);
             return lab_err(e, LAB_ENOMEM, "%s: out of memory for a KV cache of %d positions", m->name, g->seq.ctx);
         }
-        memset(g->kv, 0, kv_bytes);
+        /* like the model's cache, not cleared: rows past the positions filled are never read */
         g->seq.key_cache = g->kv;
         g->seq.value_cache = g->kv + half;
     }

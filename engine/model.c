@@ -278,6 +278,7 @@ void eng_free(EngModel *m) {
     free(m->s.att);
     free(m->s.pack);
     free(m->logits_rows);
+    for (int i = 0; i < m->n_kv_spare; i++) free(m->kv_spare[i].p);
     free(m->path);
     free(m->name);
     free(m->tok_path);

@@ -182,6 +182,10 @@ struct EngModel {
     size_t att_bytes;           /* s.att, sized by the pool */
     float *logits_rows;         /* eng_gen_step_many's logits [rows][vocab], grown as needed */
     size_t logits_rows_n;
+    /* KV caches of finished eng_gen_start_own generations, kept for the next ones: a fresh cache of
+     * GPT-2 124M for 80 positions is 6 MB of pages the kernel would zero again for every answer */
+    struct EngKvSpare { float *p; size_t bytes; } kv_spare[8];
+    int n_kv_spare;
     /* resources released by eng_free */
     EngTensorInfo *tinfo; size_t n_tinfo; /* names owned */
     MappedFile *maps; size_t n_maps;

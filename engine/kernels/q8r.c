@@ -341,6 +341,7 @@ void q8r_matvec(bool vnni, const void *w, size_t cols, const float *x, float *y,
 
 /* Bytes of weight rows per chunk of q8r_matvecs: the chunk stays in L1 while every vector goes over it. */
 #define Q8R_CHUNK_BYTES (12u << 10)
+#define Q8R_AHEAD 4 /* rows prefetched ahead */
 
 void q8r_matvecs(bool vnni, const void *w, size_t cols, const float *x, int n, float *y, size_t ldy, size_t r0,
                  size_t r1) {
@@ -374,6 +375,10 @@ void q8r_matvecs(bool vnni, const void *w, size_t cols, const float *x, int n, f
                 int nv = n - v < 4 ? n - v : 4;
                 float o[4];
                 for (size_t r = c0; r < c1; r++, p += rb) {
+                    /* the first vectors over a chunk wait on memory for every row: ask for the rows
+                     * ahead while these are multiplied (each row then serves the rest from cache) */
+                    if (v == 0 && r + Q8R_AHEAD < r1)
+                        for (size_t b = 0; b < rb; b += 64) __builtin_prefetch(p + Q8R_AHEAD * rb + b);
                     dot_q8r_vnni_multi(nv, p, &X[v], o);
                     for (int i = 0; i < nv; i++) y[(size_t)(v + i) * ldy + r] = o[i];
                 }
