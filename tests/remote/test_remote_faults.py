@@ -169,6 +169,11 @@ with tempfile.TemporaryDirectory() as tmp:
           rc == 0 and len(rb) == 2 and all(r["output"] == "Hello, world" and r["remote"] is True and
                                             r["engine_bytes"] is None and r["threads"] is None for r in rb), (out, err))
     check("the start line says B's parameters are unknown", "parameters unknown" in err, err)
+    rc, out, err, _ = run("run", "--db", db, "--a", LOCAL, "--b", U("ok") + "#m", "--prompts", prompts,
+                          "--max-tokens", "4", "--temp", "0", "--session", "parallel", "--parallel", "2", env=kenv)
+    check("--parallel with a remote arm: refused in one line naming it, nothing asked",
+          rc != 0 and "--parallel" in err and "model B is served remotely" in err and "--parallel 1" in err
+          and out == "", err)
     rc, out, err, _ = run("export", "--db", db, "--what", "responses", "--format", "jsonl", env=env)
     ex = [json.loads(x) for x in out.splitlines() if x.strip()]
     exb = [x for x in ex if x.get("slot") == "B"]
