@@ -1,15 +1,17 @@
-/* Decode kernels for every 4/5-bit and k-quant weight type (Q4_0 .. Q5_1, Q2_K .. Q6_K) on CPUs with AVX-512 VNNI: integer dots.
+/* Decode kernels for every 4/5-bit and k-quant weight type (Q4_0 .. Q5_1, Q2_K .. Q6_K) on CPUs
+ * with AVX-512 VNNI: integer dots.
  *
  * The float kernels (kquant_simd.c) widen every 4- to 6-bit weight to a 32-bit float before its
  * multiply: at one weight per lane, a 124M model's Q6_K head and Q4_0 layers decoded at a third of
  * llama.cpp's speed. Here the activations are quantized once per product, as ggml quantizes them
- * for these weights (Q8_0 blocks of 32 for Q4_0 / Q5_0, Q8_1 for Q4_1 / Q5_1, Q8_K super-blocks of 256 for the k-quants:
- * actq.h), and the weights stay bytes: one vpdpbusd multiplies 64 unsigned weight levels by 64
- * signed activations and sums them in fours into 16 exact 32-bit lanes. What depends on x alone is
- * prepared once per call and shared by every row of it:
+ * for these weights (Q8_0 blocks of 32 for Q4_0 / Q5_0, Q8_1 for Q4_1 / Q5_1, Q8_K super-blocks of
+ * 256 for the k-quants: actq.h), and the weights stay bytes: one vpdpbusd multiplies 64 unsigned
+ * weight levels by 64 signed activations and sums them in fours into 16 exact 32-bit lanes. What
+ * depends on x alone is prepared once per call and shared by every row of it:
  *   - the int8 activations, in the order the weight bytes unpack to (see each kernel);
  *   - each lane's "offset": the weights are stored unsigned with a bias (8 for Q4_0, 16 for Q5_0,
- *     4 for Q3_K, 32 for Q6_K; the _1 types, Q2_K, Q4_K and Q5_K have a minimum instead), so each lane starts at -bias x (the sum of its four activations);
+ *     4 for Q3_K, 32 for Q6_K; the _1 types, Q2_K, Q4_K and Q5_K have a minimum instead), so each
+ *     lane starts at -bias x (the sum of its four activations);
  *   - the block scales of x.
  * The integer sums are exact; the block and sub-block scales multiply them in float. So the result
  * is what ggml's vec_dot computes on the same bytes, up to the order of the float additions.
@@ -217,6 +219,12 @@ T_VNNI static void prep_off(PrepX *p, size_t n, int bias) {
     for (size_t i = 0; i < n; i += 64) _mm512_storeu_si512(p->off + i / 4, lane_off(p->q + i, bias));
 }
 
+/* For the 64 values c*64 .. c*64+63 of a super-block in order (16 lanes of four): each lane's
+ * sub-block of 16 values, 4c + lane / 4 (Q6_K, Q3_K and Q2_K pick their scales with it). */
+T_VNNI static inline __m512i sub16_idx(int c) {
+    return _mm512_add_epi32(_mm512_set1_epi32(4 * c), _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3));
+}
+
 /* Q6_K. Per half (128 values): ql's 64 bytes L and qh's 32 bytes H give, per byte l < 32,
  *   value l      = L[l] & 15      | (H[l] & 3) << 4       value l + 32 = L[l+32] & 15 | (H[l] >> 2 & 3) << 4
  *   value l + 64 = L[l] >> 4      | (H[l] >> 4 & 3) << 4  value l + 96 = L[l+32] >> 4 | (H[l] >> 6) << 4
@@ -227,12 +235,6 @@ T_VNNI static float dot_q6_k(const BlockQ6_K *b, size_t nsb, const PrepX *p) {
     /* 16-bit shifts: the first 256 bits take one count, the second another */
     const __m512i sh_a = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
     const __m512i sh_b = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
-    const __m512i idx[4] = {
-        _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
-        _mm512_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7),
-        _mm512_setr_epi32(8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11),
-        _mm512_setr_epi32(12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15),
-    };
     __m512 acc = _mm512_setzero_ps();
     for (size_t s = 0; s < nsb; s++) {
         const int8_t *xq = p->q + QK_K * s;
@@ -248,8 +250,8 @@ T_VNNI static float dot_q6_k(const BlockQ6_K *b, size_t nsb, const PrepX *p) {
             __m512i da = _mm512_dpbusd_epi32(_mm512_loadu_si512(off + 32 * h), qa, _mm512_loadu_si512(xq + 128 * h));
             __m512i db = _mm512_dpbusd_epi32(_mm512_loadu_si512(off + 32 * h + 16), qb,
                                              _mm512_loadu_si512(xq + 128 * h + 64));
-            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(da, _mm512_permutexvar_epi32(idx[2 * h], sc)));
-            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(db, _mm512_permutexvar_epi32(idx[2 * h + 1], sc)));
+            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(da, _mm512_permutexvar_epi32(sub16_idx(2 * h), sc)));
+            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(db, _mm512_permutexvar_epi32(sub16_idx(2 * h + 1), sc)));
         }
         acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(H2F(b[s].d) * p->d[s]), acc);
     }
@@ -343,12 +345,6 @@ T_VNNI static float dot_q23_k(const uint8_t *row, size_t nsb, bool q3, const Pre
     const __m512i sh_b = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(6), 1);
     const __m512i bit_a = _mm512_inserti64x4(_mm512_set1_epi8(1), _mm256_set1_epi8(2), 1);
     const __m512i bit_b = _mm512_inserti64x4(_mm512_set1_epi8(4), _mm256_set1_epi8(8), 1);
-    const __m512i idx[4] = {
-        _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
-        _mm512_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7),
-        _mm512_setr_epi32(8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11),
-        _mm512_setr_epi32(12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15),
-    };
     __m512 acc = _mm512_setzero_ps(), accm = acc;
     for (size_t s = 0; s < nsb; s++, row += bs) {
         const int8_t *xq = p->q + QK_K * s;
@@ -387,8 +383,8 @@ T_VNNI static float dot_q23_k(const uint8_t *row, size_t nsb, bool q3, const Pre
             }
             __m512i da = _mm512_dpbusd_epi32(oa, za, _mm512_loadu_si512(xq + 128 * h));
             __m512i db = _mm512_dpbusd_epi32(ob, zb, _mm512_loadu_si512(xq + 128 * h + 64));
-            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(da, _mm512_permutexvar_epi32(idx[2 * h], sc)));
-            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(db, _mm512_permutexvar_epi32(idx[2 * h + 1], sc)));
+            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(da, _mm512_permutexvar_epi32(sub16_idx(2 * h), sc)));
+            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(db, _mm512_permutexvar_epi32(sub16_idx(2 * h + 1), sc)));
         }
         acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d * p->d[s]), acc);
     }
