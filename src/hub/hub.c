@@ -319,6 +319,17 @@ static int http_error(const HubRepo *r, const Req *q, const char *file, LabErr *
                    st == 429 ? " (too many requests: wait a minute and run again)" : st >= 500 ? " (a server error: run again later)" : "");
 }
 
+/* The first fault of a JSON request to the hub (the commit of a revision, a page of the file
+ * list): an answer over HUB_LIST_MAX (`what` names it), a network error, a status other than 200.
+ * 0 when its body can be read. */
+static int json_req_fault(const HubRepo *r, const Req *q, CURLcode cr, const char *errbuf, const char *url,
+                          const char *what, LabErr *e) {
+    if (q->body_too_big) return lab_err(e, LAB_EFORMAT, "%s: %s is larger than %d MiB", url, what, HUB_LIST_MAX >> 20);
+    if (cr != CURLE_OK) return net_error(r, url, cr, errbuf, e);
+    if (q->status != 200) return http_error(r, q, NULL, e);
+    return 0;
+}
+
 /* ---------- the listing ------------------------------------------------------------------------ */
 
 void hub_list_free(HubList *l) {
@@ -413,14 +424,8 @@ int hub_commit(const HubRepo *r, char sha[41], LabErr *e) {
     Req q = {.fd = -1};
     char errbuf[CURL_ERROR_SIZE];
     CURLcode cr = req_run(r, url.data, &q, 0, errbuf);
-    int rc = 0;
-    if (q.body_too_big)
-        rc = lab_err(e, LAB_EFORMAT, "%s: the answer is larger than %d MiB", url.data, HUB_LIST_MAX >> 20);
-    else if (cr != CURLE_OK)
-        rc = net_error(r, url.data, cr, errbuf, e);
-    else if (q.status != 200)
-        rc = http_error(r, &q, NULL, e);
-    else {
+    int rc = json_req_fault(r, &q, cr, errbuf, url.data, "the answer", e);
+    if (rc == 0) {
         json_error_t je;
         json_t *o = json_loadb(q.body.data ? q.body.data : "", q.body.len, 0, &je);
         const char *s = json_string_value(json_object_get(o, "sha"));
@@ -452,14 +457,8 @@ int hub_list(const HubRepo *r, HubList *out, LabErr *e) {
         Req q = {.fd = -1, .linked_size = -1};
         char errbuf[CURL_ERROR_SIZE];
         CURLcode cr = req_run(r, url.data, &q, 0, errbuf);
-        if (q.body_too_big)
-            rc = lab_err(e, LAB_EFORMAT, "%s: the file list is larger than %d MiB", url.data, HUB_LIST_MAX >> 20);
-        else if (cr != CURLE_OK)
-            rc = net_error(r, url.data, cr, errbuf, e);
-        else if (q.status != 200)
-            rc = http_error(r, &q, NULL, e);
-        else
-            rc = parse_page(q.body.data ? q.body.data : "", q.body.len, url.data, out, e);
+        rc = json_req_fault(r, &q, cr, errbuf, url.data, "the file list", e);
+        if (rc == 0) rc = parse_page(q.body.data ? q.body.data : "", q.body.len, url.data, out, e);
         buf_free(&url);
         if (rc == 0 && q.next.len) url = q.next, q.next = (Buf){0};
         req_free(&q);
