@@ -68,6 +68,13 @@ def first_words(text):
     return line[:10] or None
 
 
+def panes(frame):
+    """The answer panes of a compare screen: the frame above the prompt bar ("─ prompt ...")."""
+    lines = frame.split("\n")
+    cut = next((i for i, ln in enumerate(lines) if ln.startswith("─ prompt")), len(lines))
+    return "\n".join(lines[:cut])
+
+
 def scenario_blind_protocol(home):
     """The lab's own settings are set to temperature 0, 30 tokens, seed 42 on its settings screen;
     then a blind study created with the defaults runs on the shipped default models (which write at
@@ -123,7 +130,10 @@ def scenario_blind_protocol(home):
             snip = [first_words(sql(db, f"SELECT output FROM responses WHERE pair_id = {pair} AND side = {side}"))
                     for side in (0, 1)]
             if len(snip) == 2 and all(snip):
-                uneven = [i for i, fr in enumerate(frames) if (snip[0] in fr) != (snip[1] in fr)]
+                # the answer panes only: an answer that begins with the prompt's own words (sampled at
+                # temperature 0.8) would otherwise be "seen" in the prompt bar below them
+                shown = [panes(fr) for fr in frames]
+                uneven = [i for i, fr in enumerate(shown) if (snip[0] in fr) != (snip[1] in fr)]
                 check(f"blind {k}: the two answers never showed one without the other", not uneven,
                       (snip, frames[uneven[0]] if uneven else ""))
             else:
