@@ -64,8 +64,17 @@ T_AVX512 static INLINE __m512 load_row16(QType dt, const uint8_t *row, int cols,
         __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b->qs + k % QK8_0))));
         return _mm512_mul_ps(q, _mm512_set1_ps(_cvtsh_ss(b->d)));
     }
-    case QT_Q8R: { /* q + 128 bytes, then the row's scales (q8r.c) */
-        __m512i u = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(row + k)));
+    case QT_Q8R: { /* q + 128 bytes, pairs of blocks interleaved by 4 bytes, then the row's scales (q8r.c) */
+        size_t b = (size_t)k / QK8_0, nb = (size_t)cols / QK8_0, h = (size_t)(k % QK8_0) / 16;
+        __m128i q8;
+        if ((b | 1) < nb) { /* groups 4h..4h+3 of block b: every other 4 bytes of 32 */
+            __m256i g = _mm256_loadu_si256((const __m256i *)(row + (b / 2) * 64 + 32 * h));
+            __m256i ix = _mm256_add_epi32(_mm256_set_epi32(7, 7, 7, 7, 6, 4, 2, 0), _mm256_set1_epi32((int)(b & 1)));
+            q8 = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(g, ix));
+        } else { /* the odd last block, as it is */
+            q8 = _mm_loadu_si128((const __m128i *)(row + (b / 2) * 64 + 16 * h));
+        }
+        __m512i u = _mm512_cvtepu8_epi32(q8);
         __m512 q = _mm512_cvtepi32_ps(_mm512_sub_epi32(u, _mm512_set1_epi32(128)));
         const uint16_t *d = (const uint16_t *)(row + cols);
         return _mm512_mul_ps(q, _mm512_set1_ps(_cvtsh_ss(d[k / QK8_0])));

@@ -6,9 +6,9 @@
 #include <stddef.h>
 
 /* ---------- Q8R: Q8_0 repacked (q8r.c) ----------
- * A row of n weights (n % 32 == 0): n bytes q + 128, n / 32 fp16 scales, and for rows of 1 KiB
- * or more zeros to a multiple of 64 bytes (q8r_row_bytes), so that those rows start 64-byte
- * aligned when the tensor does. */
+ * A row of n weights (n % 32 == 0): n bytes q + 128 (pairs of blocks interleaved four bytes at a
+ * time), n / 32 fp16 scales, and for rows of 512 bytes or more zeros to a multiple of 64 bytes
+ * (q8r_row_bytes), so that those rows start 64-byte aligned when the tensor does. */
 size_t q8r_row_bytes(size_t n);
 bool q8r_supported(void);                               /* AVX-512 F/BW/VL + VNNI (cached) */
 void q8r_from_q8_0(const void *src, void *dst, size_t n); /* one row, exact */
@@ -20,7 +20,8 @@ float q8r_dot_f32(const void *row, const float *x, size_t n);
 void q8r_matvec(bool vnni, const void *w, size_t cols, const float *x, float *y, size_t r0, size_t r1);
 /* q8r_matvec for n vectors x[n][cols] at once, y[v][r] at y + v * ldy + r: each vector quantized once,
  * then the rows in chunks small enough to stay in cache while every vector meets them, so the
- * weights are read from memory once for all n. Each y[v] gets the bits q8r_matvec of x[v] gives. */
+ * weights are read from memory once for all n; eight vectors share each instruction. Each y[v]
+ * gets the bits q8r_matvec of x[v] gives. */
 void q8r_matvecs(bool vnni, const void *w, size_t cols, const float *x, int n, float *y, size_t ldy, size_t r0,
                  size_t r1);
 

@@ -269,6 +269,7 @@ static void check_q8r(size_t rows, size_t cols) {
     float *row = malloc(cols * sizeof *row);
     int8_t *xq = malloc(cols);
     double *dx = malloc(cols / 32 * sizeof *dx), *dexact = malloc(cols / 32 * sizeof *dexact);
+    BlockQ8_0 *blk = malloc(cols / 32 * sizeof *blk);
     for (size_t r = 0; r < rows; r++) {
         for (size_t c = 0; c < cols; c++) row[c] = rndf() * (r % 3 == 0 ? 0.01f : 1.0f);
         quant_from_f32(QT_Q8R, row, w + r * rb, cols);
@@ -285,23 +286,28 @@ static void check_q8r(size_t rows, size_t cols) {
         for (int j = 0; j < 32; j++) xq[b * 32 + j] = (int8_t)rintf(x[b * 32 + j] * id);
     }
     static const char *const paths[] = {"portable", "avx2", "avx512"};
+    float *first = malloc(rows * sizeof *first);
     for (int p = 0; p < 3; p++) {
         if (quant_set_path(paths[p])) continue;
         for (size_t r = 0; r < rows; r++) y[r] = -99.0f;
         quant_matvec(QT_Q8R, w, cols, x, y, 1, rows); /* a row range: row 0 untouched */
         assert_true(y[0] == -99.0f);
+        /* every path takes the same float steps after exact integer block sums (q8r.c): the same bits */
+        if (p == 0) memcpy(first, y, rows * sizeof *y);
+        else if (memcmp(first + 1, y + 1, (rows - 1) * sizeof *y))
+            fail_msg("q8r %zux%zu: the %s path's bits differ from the portable path's", rows, cols, paths[p]);
         for (size_t r = 1; r < rows; r++) {
             const uint8_t *qs = w + r * rb;
-            const uint16_t *dw = (const uint16_t *)(qs + cols);
             double ref = 0, mag = 0, fl = 0, err = 0;
             quant_to_f32(QT_Q8R, qs, wf, cols);
+            q8r_to_q8_0(qs, blk, cols); /* the row's blocks, whatever order Q8R keeps them in */
             for (size_t b = 0; b < cols / 32; b++) {
                 long sum = 0;
-                for (int j = 0; j < 32; j++) sum += ((long)qs[b * 32 + j] - 128) * xq[b * 32 + j];
-                double sc = (double)fp16_to_fp32(dw[b]) * dx[b];
+                for (int j = 0; j < 32; j++) sum += (long)blk[b].qs[j] * xq[b * 32 + j];
+                double sc = (double)fp16_to_fp32(blk[b].d) * dx[b];
                 ref += sc * (double)sum;
                 for (int j = 0; j < 32; j++) {
-                    mag += fabs(sc * (((double)qs[b * 32 + j] - 128) * xq[b * 32 + j]));
+                    mag += fabs(sc * ((double)blk[b].qs[j] * xq[b * 32 + j]));
                     fl += (double)wf[b * 32 + j] * x[b * 32 + j];
                     /* |x - dx xq| <= d / 2 + 127 |dx - d| (dx is d rounded to fp16) */
                     err += fabs((double)wf[b * 32 + j]) * (dexact[b] * 0.5 + 127 * fabs(dx[b] - dexact[b]));
@@ -316,7 +322,7 @@ static void check_q8r(size_t rows, size_t cols) {
         }
     }
     assert_int_equal(quant_set_path(NULL), 0);
-    free(w); free(x); free(wf); free(y); free(row); free(xq); free(dx); free(dexact);
+    free(w); free(x); free(wf); free(y); free(row); free(xq); free(dx); free(dexact); free(blk); free(first);
 }
 
 static void test_q8r_matvec_all_paths(void **state) {
@@ -325,6 +331,45 @@ static void test_q8r_matvec_all_paths(void **state) {
     /* odd and even block counts, short rows, a partial group of 8 pairs, GPT-2's and Llama's widths */
     static const size_t cols[] = {32, 64, 96, 160, 480, 512, 544, 768, 800, 1024, 2816, 3072};
     for (size_t i = 0; i < sizeof cols / sizeof *cols; i++) check_q8r(7, cols[i]);
+}
+
+/* Several vectors at once (batched decode, prefill): each vector's result has the bits of its own
+ * product, for odd block counts, odd row ranges (rows go two at a time), and counts of vectors
+ * that fill one group of eight, part of one, several, and enough for the prompt-sized chunks. */
+static void test_q8r_matvecs_bits(void **state) {
+    (void)state;
+    static const size_t cols[] = {32, 96, 160, 768, 800, 1600};
+    static const int ns[] = {2, 5, 8, 9, 17, 24, 40};
+    static const char *const paths[] = {"avx512", "portable"};
+    const size_t rows = 37, r0 = 3, r1 = 36;
+    for (size_t ci = 0; ci < sizeof cols / sizeof *cols; ci++) {
+        size_t c = cols[ci], rb;
+        assert_int_equal(qtype_row_bytes(QT_Q8R, c, &rb), 0);
+        uint8_t *w = malloc(rows * rb);
+        float *row = malloc(c * sizeof *row), *x = malloc(40 * c * sizeof *x);
+        float *y1 = malloc(40 * rows * sizeof *y1), *yn = malloc(40 * rows * sizeof *yn);
+        for (size_t r = 0; r < rows; r++) {
+            for (size_t j = 0; j < c; j++) row[j] = rndf() * (r % 4 == 1 ? 0.02f : 1.0f);
+            quant_from_f32(QT_Q8R, row, w + r * rb, c);
+        }
+        for (size_t i = 0; i < 40 * c; i++) x[i] = rndf() * 3.0f;
+        memset(x + 3 * c, 0, c * sizeof *x); /* a zero vector: every scale 0 */
+        for (int p = 0; p < 2; p++) {
+            if (quant_set_path(paths[p])) continue;
+            for (size_t k = 0; k < sizeof ns / sizeof *ns; k++) {
+                int n = ns[k];
+                for (size_t i = 0; i < (size_t)n * rows; i++) y1[i] = yn[i] = -7.0f;
+                for (int v = 0; v < n; v++) quant_matvec(QT_Q8R, w, c, x + (size_t)v * c, y1 + (size_t)v * rows, r0, r1);
+                quant_matvecs(QT_Q8R, w, c, x, n, yn, rows, r0, r1);
+                for (size_t i = 0; i < (size_t)n * rows; i++)
+                    if (memcmp(&y1[i], &yn[i], sizeof *y1))
+                        fail_msg("q8r %s %zu cols, %d vectors: vector %zu row %zu: alone %.9g, together %.9g", paths[p], c,
+                                 n, i / rows, i % rows, (double)y1[i], (double)yn[i]);
+            }
+        }
+        assert_int_equal(quant_set_path(NULL), 0);
+        free(w); free(row); free(x); free(y1); free(yn);
+    }
 }
 
 int main(void) {
@@ -337,6 +382,7 @@ int main(void) {
         cmocka_unit_test(test_axpy_all_paths),
         cmocka_unit_test(test_q8r_layout_round_trip),
         cmocka_unit_test(test_q8r_matvec_all_paths),
+        cmocka_unit_test(test_q8r_matvecs_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
