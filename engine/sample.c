@@ -87,9 +87,17 @@ static void top_k_front(EngCand *c, int n, int k) {
 
 int eng_sample(const float *logits, int vocab, const EngSampling *s, const int *recent, int n_recent,
                EngCand *cands, EngRng *rng) {
+    bool penalize = s->repeat_penalty != 1.0f && s->repeat_penalty > 0.0f && n_recent > 0;
+    if (!(s->temp > 0.0f) && !penalize) { /* greedy as below, without copying the logits: a NaN never wins */
+        int best = 0;
+        float bl = isnan(logits[0]) ? -INFINITY : logits[0];
+        for (int i = 1; i < vocab; i++)
+            if (logits[i] > bl) bl = logits[best = i];
+        return best;
+    }
     for (int i = 0; i < vocab; i++) cands[i] = (EngCand){i, logits[i], 0.0f};
     /* repetition penalty: once per distinct token in the window (llama.cpp's penalties sampler) */
-    if (s->repeat_penalty != 1.0f && s->repeat_penalty > 0.0f && n_recent > 0) {
+    if (penalize) {
         int from = s->repeat_last_n < 0 || s->repeat_last_n > n_recent ? 0 : n_recent - s->repeat_last_n;
         for (int i = from; i < n_recent; i++) {
             int id = recent[i];
