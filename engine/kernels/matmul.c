@@ -212,6 +212,13 @@ void mm_batch(const EngTensor *W, const float *X, int n, float *Y, EngPool *pool
         mm_vec(W, X, Y, pool);
         return;
     }
+    /* Q8R: the integer kernel, eight tokens per pass over the weights (q8r_matvecs), x quantized as
+     * ggml quantizes it. Packing the weights to float for the GEMM was slower at every length:
+     * GPT-2 124M shape, one thread, pp8 370 against 1131 tok/s, pp512 about 960 against 1200-1530 */
+    if (W->dt == ENG_DT_Q8R && !W->transposed) {
+        mm_vecs(W, X, n, Y, pool);
+        return;
+    }
     /* the activations rounded as ggml rounds them for this weight type (actq.h); the adapters see
      * them unrounded, as llama.cpp's float LoRA matrices do */
     ActType a = actq_type((QType)W->dt);
