@@ -44,6 +44,7 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define Q8R_X86 1
+#define T_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
 #else
 #define Q8R_X86 0
@@ -82,10 +83,33 @@ static inline size_t wgroup(size_t nb, size_t b, size_t k) {
 /* The same in x's layout for one product (Q8RX.xq): always interleaved (a missing block is zeros). */
 static inline size_t xgroup(size_t b, size_t k) { return (b / 2) * 64 + 8 * k + 4 * (b & 1); }
 
+#if Q8R_X86
+/* Whole pairs of blocks with AVX-512: the same bytes as put_blocks' loop (q8r_supported only). */
+T_VNNI static size_t put_pairs_avx512(const BlockQ8_0 *src, size_t b0, size_t cnt, size_t nb, uint8_t *row) {
+    const __m512i ilv = _mm512_set_epi32(15, 7, 14, 6, 13, 5, 12, 4, 11, 3, 10, 2, 9, 1, 8, 0);
+    const __m512i flip = _mm512_set1_epi8((char)0x80); /* + 128 on a byte is a flip of its top bit */
+    uint16_t *d = (uint16_t *)(row + nb * QK8_0);
+    size_t i = 0;
+    for (; i + 2 <= cnt && b0 + i + 1 < nb; i += 2) { /* b0 even: (b, b + 1) a whole pair */
+        size_t b = b0 + i;
+        __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)src[i].qs)),
+                                          _mm256_loadu_si256((const __m256i *)src[i + 1].qs), 1);
+        _mm512_storeu_si512((void *)(row + (b / 2) * 64), _mm512_permutexvar_epi32(ilv, _mm512_xor_si512(both, flip)));
+        memcpy(&d[b], &src[i].d, sizeof d[b]);
+        memcpy(&d[b + 1], &src[i + 1].d, sizeof d[b]);
+    }
+    return i;
+}
+#endif
+
 /* cnt Q8_0 blocks, the first being block b0 of the row's nb, into the row. */
 static void put_blocks(const BlockQ8_0 *src, size_t b0, size_t cnt, size_t nb, uint8_t *row) {
     uint16_t *d = (uint16_t *)(row + nb * QK8_0);
-    for (size_t i = 0; i < cnt; i++) {
+    size_t i = 0;
+#if Q8R_X86
+    if (b0 % 2 == 0 && q8r_supported()) i = put_pairs_avx512(src, b0, cnt, nb, row);
+#endif
+    for (; i < cnt; i++) {
         size_t b = b0 + i;
         for (size_t k = 0; k < 8; k++) {
             uint8_t *o = row + wgroup(nb, b, k);
@@ -229,7 +253,6 @@ static float dot_q8r_c(const uint8_t *row, const Q8RX *X) {
 }
 
 #if Q8R_X86
-#define T_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
 /* x quantized for one product with AVX-512: the same numbers as q8r_prep */
 T_VNNI static void q8r_prep_avx512(const float *x, size_t n, Q8RX *X) {
