@@ -1,10 +1,20 @@
 /* SHA-256 (FIPS 180-4), used to fingerprint model and tokenizer files in the record.
- * Small and self-contained so the base layer stays libc-only. */
+ * Small and self-contained so the base layer stays libc-only. On x86 CPUs with the SHA extensions
+ * the blocks go through them (sha_blocks_ni: about 4x faster, so the first run of a large model
+ * spends a quarter of the time hashing it); the portable loop gives the same digest elsewhere. */
 #include "base.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define SHA_X86 1
+#else
+#define SHA_X86 0
+#endif
 
 typedef struct { uint32_t h[8]; uint64_t len; uint8_t buf[64]; size_t n; } Sha256;
 
@@ -39,6 +49,62 @@ static void sha_block(Sha256 *s, const uint8_t *p) {
     s->h[4] += e; s->h[5] += f; s->h[6] += g; s->h[7] += h;
 }
 
+#if SHA_X86
+/* n whole blocks with the SHA-NI instructions. The state is kept as the instructions want it,
+ * [A B E F] and [C D G H]; each sha256rnds2 does two rounds, and msg1/msg2 extend the schedule
+ * four words at a time. */
+__attribute__((target("sha,sse4.1,ssse3"))) static void sha_blocks_ni(uint32_t h[8], const uint8_t *p, size_t n) {
+    const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL); /* big-endian words */
+    __m128i t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)h), 0xB1);           /* C D A B */
+    __m128i s1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(h + 4)), 0x1B);    /* E F G H */
+    __m128i s0 = _mm_alignr_epi8(t, s1, 8);                                             /* A B E F */
+    s1 = _mm_blend_epi16(s1, t, 0xF0);                                                  /* C D G H */
+    for (; n; n--, p += 64) {
+        __m128i save0 = s0, save1 = s1, m[4];
+        for (int g = 0; g < 16; g++) { /* rounds 4g .. 4g+3 */
+            if (g < 4) m[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * g)), bswap);
+            __m128i k = _mm_add_epi32(m[g % 4], _mm_loadu_si128((const __m128i *)(K + 4 * g)));
+            s1 = _mm_sha256rnds2_epu32(s1, s0, k);
+            if (g >= 3 && g <= 14) { /* words 4(g+1) .. 4(g+1)+3 */
+                __m128i w = _mm_add_epi32(m[(g + 1) % 4], _mm_alignr_epi8(m[g % 4], m[(g + 3) % 4], 4));
+                m[(g + 1) % 4] = _mm_sha256msg2_epu32(w, m[g % 4]);
+            }
+            s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(k, 0x0E));
+            if (g >= 1 && g <= 12) m[(g + 3) % 4] = _mm_sha256msg1_epu32(m[(g + 3) % 4], m[g % 4]);
+        }
+        s0 = _mm_add_epi32(s0, save0);
+        s1 = _mm_add_epi32(s1, save1);
+    }
+    t = _mm_shuffle_epi32(s0, 0x1B);  /* F E B A */
+    s1 = _mm_shuffle_epi32(s1, 0xB1); /* D C H G */
+    _mm_storeu_si128((__m128i *)h, _mm_blend_epi16(t, s1, 0xF0));        /* A B C D */
+    _mm_storeu_si128((__m128i *)(h + 4), _mm_alignr_epi8(s1, t, 8));     /* E F G H */
+}
+
+static bool sha_ni(void) {
+    static int known = -1;
+    int v = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (v < 0) {
+        __builtin_cpu_init();
+        v = __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("ssse3");
+        if (getenv("ABLAB_SHA_PORTABLE")) v = 0; /* tests compare the two */
+        __atomic_store_n(&known, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+#endif
+
+/* n whole blocks */
+static void sha_blocks(Sha256 *s, const uint8_t *p, size_t n) {
+#if SHA_X86
+    if (sha_ni()) {
+        sha_blocks_ni(s->h, p, n);
+        return;
+    }
+#endif
+    for (; n; n--, p += 64) sha_block(s, p);
+}
+
 static void sha_init(Sha256 *s) {
     static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
@@ -51,9 +117,9 @@ static void sha_update(Sha256 *s, const uint8_t *p, size_t n) {
     s->len += n;
     while (n) {
         if (s->n == 0 && n >= 64) {
-            sha_block(s, p);
-            p += 64;
-            n -= 64;
+            sha_blocks(s, p, n / 64);
+            p += n / 64 * 64;
+            n %= 64;
             continue;
         }
         size_t k = 64 - s->n < n ? 64 - s->n : n;
@@ -62,7 +128,7 @@ static void sha_update(Sha256 *s, const uint8_t *p, size_t n) {
         p += k;
         n -= k;
         if (s->n == 64) {
-            sha_block(s, s->buf);
+            sha_blocks(s, s->buf, 1);
             s->n = 0;
         }
     }

@@ -47,6 +47,44 @@ static void test_sha256_known_vectors(void **state) {
     assert_string_equal(h, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
 
+/* Every length up to five blocks and a long message, against coreutils' sha256sum: the SHA-NI
+ * blocks on CPUs that have them, the portable ones under ABLAB_SHA_PORTABLE (the suite runs both). */
+static void test_sha256_against_sha256sum(void **state) {
+    (void)state;
+    size_t big = (1u << 20) + 77;
+    unsigned char *d = malloc(big);
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i < big; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        d[i] = (unsigned char)x;
+    }
+    char dir[] = "/tmp/ablab-sha-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64], cmd[128], want[65], got[65];
+    snprintf(path, sizeof path, "%s/m", dir);
+    static const size_t lens[] = {0, 1, 55, 56, 63, 64, 65, 119, 120, 127, 128, 129, 191, 255, 256, 319, 320, 1 << 20};
+    for (size_t i = 0; i <= sizeof lens / sizeof *lens; i++) {
+        size_t n = i < sizeof lens / sizeof *lens ? lens[i] : big;
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(d, 1, n, f), n);
+        fclose(f);
+        snprintf(cmd, sizeof cmd, "sha256sum '%s'", path);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        assert_non_null(fgets(want, sizeof want, p));
+        pclose(p);
+        sha256_hex(d, n, got);
+        if (strcmp(got, want)) fail_msg("sha256 of %zu bytes: %s, sha256sum %s", n, got, want);
+        LabErr e = {0};
+        assert_int_equal(file_sha256(path, got, &e), 0);
+        assert_string_equal(got, want);
+    }
+    unlink(path);
+    rmdir(dir);
+    free(d);
+}
+
 static void test_utf8(void **state) {
     (void)state;
     const unsigned char euro[] = {0xE2, 0x82, 0xAC};
@@ -108,7 +146,7 @@ static void test_files(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_err_names_and_prefix), cmocka_unit_test(test_buf_grows_and_formats),
-        cmocka_unit_test(test_sha256_known_vectors), cmocka_unit_test(test_utf8), cmocka_unit_test(test_files),
+        cmocka_unit_test(test_sha256_known_vectors), cmocka_unit_test(test_sha256_against_sha256sum), cmocka_unit_test(test_utf8), cmocka_unit_test(test_files),
     };
     return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }
