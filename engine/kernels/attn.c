@@ -25,7 +25,6 @@ static void attn_one_task(void *ud, int wi, int nw) {
     float *att = a->att + (size_t)wi * ATT_ROWS * a->ctx;
     int units = a->n * a->n_head;
     QuantDotFn dot = quant_dot_fn(QT_F32);
-    QuantAxpyFn axpy = quant_axpy_fn();
     for (int u = wi; u < units; u += nw) {
         int t = u / a->n_head, h = u % a->n_head;
         int len = a->p0 + t + 1, s0 = a->window > 0 && len > a->window ? len - a->window : 0;
@@ -40,10 +39,7 @@ static void attn_one_task(void *ud, int wi, int nw) {
         if (a->f16) actq_round_f16(att + s0, (size_t)(len - s0));
         float *o = a->out + (size_t)t * a->n_head * hd + (size_t)h * hd;
         memset(o, 0, (size_t)hd * sizeof *o);
-        for (int s = s0; s < len; s++) {
-            const float *v = vc + (size_t)s * a->kv_dim;
-            axpy(att[s], v, o, (size_t)hd);
-        }
+        quant_axpys(att + s0, vc + (size_t)s0 * a->kv_dim, (size_t)a->kv_dim, len - s0, o, (size_t)hd);
     }
 }
 

@@ -531,6 +531,7 @@ void q8r_matvecs(bool vnni, const void *w, size_t cols, const float *x, int n, f
         size_t groups = ((size_t)n + 7) / 8, tb = q8rt_bytes(np8);
         /* a prompt's many groups: rows enough to stay in L2 while each group, its x in L1, meets them */
         if (groups > 2) chunk = rb >= Q8R_CHUNK_MANY ? 1 : Q8R_CHUNK_MANY / rb;
+        chunk += chunk & 1; /* rows go two at a time: no lone row per chunk */
         uint8_t *mem = aligned_alloc(64, al64(groups * tb + per + 2 * np8 * 2 * sizeof(float)));
         if (!mem) { /* no memory for the vectors' quantized forms: one product at a time, as alone */
             for (int v = 0; v < n; v++) q8r_matvec(vnni, w, cols, x + (size_t)v * cols, y + (size_t)v * ldy, r0, r1);

@@ -354,6 +354,34 @@ T_AVX512 static void axpy_avx512(float a, const float *x, float *y, size_t n) {
         _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
     }
 }
+
+/* y += a[s] x[s] for s = 0 .. m-1 (rows ldx apart), y held in registers 64 values at a time: each
+ * value takes the fmas axpy_avx512 gives it, in the same order, so the bits of m calls. */
+T_AVX512 static void axpys_avx512(const float *a, const float *x, size_t ldx, int m, float *y, size_t n) {
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m512 r0 = _mm512_loadu_ps(y + i), r1 = _mm512_loadu_ps(y + i + 16), r2 = _mm512_loadu_ps(y + i + 32),
+               r3 = _mm512_loadu_ps(y + i + 48);
+        for (int s = 0; s < m; s++) {
+            const float *xs = x + (size_t)s * ldx + i;
+            __m512 va = _mm512_set1_ps(a[s]);
+            r0 = _mm512_fmadd_ps(va, _mm512_loadu_ps(xs), r0);
+            r1 = _mm512_fmadd_ps(va, _mm512_loadu_ps(xs + 16), r1);
+            r2 = _mm512_fmadd_ps(va, _mm512_loadu_ps(xs + 32), r2);
+            r3 = _mm512_fmadd_ps(va, _mm512_loadu_ps(xs + 48), r3);
+        }
+        _mm512_storeu_ps(y + i, r0);
+        _mm512_storeu_ps(y + i + 16, r1);
+        _mm512_storeu_ps(y + i + 32, r2);
+        _mm512_storeu_ps(y + i + 48, r3);
+    }
+    for (; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 r = _mm512_maskz_loadu_ps(k, y + i);
+        for (int s = 0; s < m; s++) r = _mm512_fmadd_ps(_mm512_set1_ps(a[s]), _mm512_maskz_loadu_ps(k, x + (size_t)s * ldx + i), r);
+        _mm512_mask_storeu_ps(y + i, k, r);
+    }
+}
 #endif
 
 /* ---------- dispatch ---------- */
@@ -494,5 +522,16 @@ QuantAxpyFn quant_axpy_fn(void) {
 }
 
 QuantDotFn quant_dot_fn(QType t) { return pick_dot(t, cur_path()); }
+
+void quant_axpys(const float *a, const float *x, size_t ldx, int m, float *y, size_t n) {
+#if QUANT_X86
+    if (cur_path() == PATH_AVX512) {
+        axpys_avx512(a, x, ldx, m, y, n);
+        return;
+    }
+#endif
+    QuantAxpyFn axpy = quant_axpy_fn();
+    for (int s = 0; s < m; s++) axpy(a[s], x + (size_t)s * ldx, y, n);
+}
 
 void quant_axpy(float a, const float *x, float *y, size_t n) { quant_axpy_fn()(a, x, y, n); }

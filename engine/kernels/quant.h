@@ -71,6 +71,9 @@ typedef float (*QuantDotFn)(const void *row, const float *x, size_t n);
 typedef void (*QuantAxpyFn)(float a, const float *x, float *y, size_t n);
 QuantDotFn quant_dot_fn(QType t);
 QuantAxpyFn quant_axpy_fn(void);
+/* y[0..n) += a[s] x[s * ldx ..] for s = 0 .. m-1: the bits of m quant_axpy calls in that order,
+ * without storing y between them (attention's weighted sum of value rows). */
+void quant_axpys(const float *a, const float *x, size_t ldx, int m, float *y, size_t n);
 
 /* Forces a kernel path: "portable", "avx2", "avx512", or NULL for the best the CPU has (the
  * default). -1 if this CPU cannot run the one named. For tests and benchmarks comparing paths. */

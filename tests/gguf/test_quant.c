@@ -372,6 +372,29 @@ static void test_q8r_matvecs_bits(void **state) {
     }
 }
 
+/* quant_axpys keeps y in registers across the rows: the bits of one quant_axpy per row, in order,
+ * for lengths with and without a tail of 16, on every path. */
+static void test_axpys_bits(void **state) {
+    (void)state;
+    static const size_t lens[] = {1, 16, 40, 64, 80, 128, 200};
+    static const char *const paths[] = {"portable", "avx2", "avx512"};
+    float a[37], x[37 * 210], y1[210], y2[210];
+    for (int s = 0; s < 37; s++) a[s] = rndf();
+    for (size_t i = 0; i < sizeof x / sizeof *x; i++) x[i] = rndf() * 3.0f;
+    for (int p = 0; p < 3; p++) {
+        if (quant_set_path(paths[p])) continue;
+        for (size_t k = 0; k < sizeof lens / sizeof *lens; k++)
+            for (int m = 0; m <= 37; m += 9) {
+                size_t n = lens[k];
+                for (size_t i = 0; i < n; i++) y1[i] = y2[i] = rndf();
+                for (int s = 0; s < m; s++) quant_axpy(a[s], x + (size_t)s * 210, y1, n);
+                quant_axpys(a, x, 210, m, y2, n);
+                if (memcmp(y1, y2, n * sizeof *y1)) fail_msg("axpys %s n %zu m %d: not the bits of %d axpys", paths[p], n, m, m);
+            }
+    }
+    assert_int_equal(quant_set_path(NULL), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fp16_known_values_and_round_trip),
@@ -383,6 +406,7 @@ int main(void) {
         cmocka_unit_test(test_q8r_layout_round_trip),
         cmocka_unit_test(test_q8r_matvec_all_paths),
         cmocka_unit_test(test_q8r_matvecs_bits),
+        cmocka_unit_test(test_axpys_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
