@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "db_internal.h"
@@ -485,6 +486,15 @@ static bool side_file_exists(const char *path, const char *suffix) {
 
 static bool writable(const char *path) { return access(path, W_OK) == 0; }
 
+/* The file is not the one stat'ed as st0 (NULL: unknown), or a writer's side file is beside it. */
+static bool file_changed(const char *path, const struct stat *st0) {
+    struct stat st;
+    if (!st0 || stat(path, &st) != 0) return true;
+    return st.st_ino != st0->st_ino || st.st_size != st0->st_size || st.st_mtim.tv_sec != st0->st_mtim.tv_sec ||
+           st.st_mtim.tv_nsec != st0->st_mtim.tv_nsec || side_file_exists(path, "-wal") ||
+           side_file_exists(path, "-journal");
+}
+
 /* A database file and what SQLite keeps beside it. */
 static void remove_with_sides(const char *path) {
     static const char *const sides[] = {"", "-wal", "-shm", "-journal"};
@@ -559,21 +569,38 @@ int db_open_mode(Db **out, const char *path, DbMode mode, LabErr *e) {
         /* Look before touching: a read-only connection, so nothing below can change the file
          * (no WAL switch, no journal, no backup) until every check has passed. */
         /* With no -wal or -journal beside it, no writer is active and nothing is left to recover:
-         * read it as immutable, so that even a WAL file gets no -wal/-shm made beside it */
-        bool quiet = !side_file_exists(path, "-wal") && !side_file_exists(path, "-journal");
-        if (raw_open_ex(&db, path, true, quiet, e)) return -1;
-        if (exec(db, "PRAGMA busy_timeout=5000", e)) goto fail;
-        if (read_header(db, &h, e)) {
-            /* a WAL file whose folder is read-only: its -shm index cannot be made; nothing can
-             * write to it either, so read it as immutable */
-            if ((sqlite3_extended_errcode(db->h) & 0xff) != SQLITE_READONLY) goto fail;
-            db_close(db);
+         * read it as immutable, so that even a WAL file gets no -wal/-shm made beside it. An
+         * immutable read takes no lock, though: a writer that starts meanwhile (another ablab
+         * migrating the same file) can change the file under it, and the look fails on a torn
+         * view ("temp.models has 23 columns but 24 values"). So when the look fails and the file
+         * has changed since, it is looked at once more with locks, in one read transaction. */
+        struct stat st0;
+        bool have_st0 = stat(path, &st0) == 0;
+        for (int attempt = 0;; attempt++) {
+            bool quiet = attempt == 0 && !side_file_exists(path, "-wal") && !side_file_exists(path, "-journal");
+            if (raw_open_ex(&db, path, true, quiet, e)) return -1;
+            if (exec(db, "PRAGMA busy_timeout=5000", e)) goto fail;
+            bool txn = !quiet && exec(db, "BEGIN", NULL) == 0;
+            int rc = read_header(db, &h, e);
+            if (rc && quiet) {
+                /* a WAL file whose folder is read-only: its -shm index cannot be made; nothing can
+                 * write to it either, so read it as immutable */
+                if ((sqlite3_extended_errcode(db->h) & 0xff) != SQLITE_READONLY) goto fail;
+                db_close(db);
+                db = NULL;
+                lab_err_clear(e);
+                if (raw_open_ex(&db, path, true, true, e) || read_header(db, &h, e)) goto fail;
+                rc = 0;
+            }
+            if (!rc) rc = check_header(db, &h, e);
+            if (!rc && !is_empty(&h)) rc = check_structure(db, &h, e) || check_strict_copy(db, &h, e);
+            if (txn) exec(db, "COMMIT", NULL);
+            if (!rc) break;
+            if (!quiet || !file_changed(path, have_st0 ? &st0 : NULL)) goto fail;
+            db_close(db); /* a writer came in during the unlocked look: again, locked */
             db = NULL;
             lab_err_clear(e);
-            if (raw_open_ex(&db, path, true, true, e) || read_header(db, &h, e)) goto fail;
         }
-        if (check_header(db, &h, e)) goto fail;
-        if (!is_empty(&h) && (check_structure(db, &h, e) || check_strict_copy(db, &h, e))) goto fail;
         bool can_write = writable(path);
         if (!can_write && mode == DB_WRITE) {
             lab_err(e, LAB_EIO, "%s: the file is not writable (%s): cannot record into it; left untouched", path,
