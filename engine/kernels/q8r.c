@@ -391,14 +391,13 @@ static inline uint32_t ld32(const uint8_t *p) {
  * floats of scratch per row. Two rows share each load of x: the loads, not the products, bound one
  * row at a time (16 loads per pair of blocks against 8 vpdpbusd). */
 T_VNNI static inline __attribute__((always_inline)) void rows_vnni8(const int nr, const uint8_t *const row[2],
-                                                                     const Q8RT *T, size_t n, size_t np8,
-                                                                     float *const dw[2], float out[2][8]) {
+                                                                     const Q8RT *T, size_t n, float *const dw[2],
+                                                                     float out[2][8]) {
     const size_t nb = n / QK8_0, npf = nb / 2, np = (nb + 1) / 2, np4 = q8r_np4(nb);
     for (int r = 0; r < nr; r++) {
         const uint16_t *d = (const uint16_t *)(row[r] + n);
         for (size_t b = 0; b < 2 * np4; b += 16) _mm512_store_ps(dw[r] + b, wscales16(d, b, nb));
     }
-    (void)np8;
     __m512 acc[2][4];
 #pragma GCC unroll 8
     for (int j = 0; j < 8; j++) acc[j / 4][j % 4] = _mm512_setzero_ps();
@@ -460,13 +459,11 @@ T_VNNI static inline __attribute__((always_inline)) void rows_vnni8(const int nr
     }
 }
 
-T_VNNI static void rows2_vnni8(const uint8_t *const row[2], const Q8RT *T, size_t n, size_t np8, float *const dw[2],
-                               float out[2][8]) {
-    rows_vnni8(2, row, T, n, np8, dw, out);
+T_VNNI static void rows2_vnni8(const uint8_t *const row[2], const Q8RT *T, size_t n, float *const dw[2], float out[2][8]) {
+    rows_vnni8(2, row, T, n, dw, out);
 }
-T_VNNI static void rows1_vnni8(const uint8_t *const row[2], const Q8RT *T, size_t n, size_t np8, float *const dw[2],
-                               float out[2][8]) {
-    rows_vnni8(1, row, T, n, np8, dw, out);
+T_VNNI static void rows1_vnni8(const uint8_t *const row[2], const Q8RT *T, size_t n, float *const dw[2], float out[2][8]) {
+    rows_vnni8(1, row, T, n, dw, out);
 }
 #endif
 
@@ -533,7 +530,10 @@ void q8r_matvecs(bool vnni, const void *w, size_t cols, const float *x, int n, f
         if (groups > 2) chunk = rb >= Q8R_CHUNK_MANY ? 1 : Q8R_CHUNK_MANY / rb;
         chunk += chunk & 1; /* rows go two at a time: no lone row per chunk */
         uint8_t *mem = aligned_alloc(64, al64(groups * tb + per + 2 * np8 * 2 * sizeof(float)));
-        if (!mem) { /* no memory for the vectors' quantized forms: one product at a time, as alone */
+        Q8RT *T = malloc(groups * sizeof *T);
+        if (!mem || !T) { /* no memory for the vectors' quantized forms: one product at a time, as alone */
+            free(mem);
+            free(T);
             for (int v = 0; v < n; v++) q8r_matvec(vnni, w, cols, x + (size_t)v * cols, y + (size_t)v * ldy, r0, r1);
             return;
         }
@@ -541,12 +541,6 @@ void q8r_matvecs(bool vnni, const void *w, size_t cols, const float *x, int n, f
         Q8RX X;
         q8rx_at(&X, mem + groups * tb, cols);
         float *dw[2] = {(float *)(mem + groups * tb + per), (float *)(mem + groups * tb + per) + np8 * 2};
-        Q8RT *T = (Q8RT *)malloc(groups * sizeof *T);
-        if (!T) {
-            free(mem);
-            for (int v = 0; v < n; v++) q8r_matvec(vnni, w, cols, x + (size_t)v * cols, y + (size_t)v * ldy, r0, r1);
-            return;
-        }
         for (size_t g = 0; g < groups; g++) q8rt_at(&T[g], mem + g * tb, np8);
         for (int v = 0; v < n; v++) {
             q8r_prep_avx512(x + (size_t)v * cols, cols, &X);
@@ -566,8 +560,8 @@ void q8r_matvecs(bool vnni, const void *w, size_t cols, const float *x, int n, f
                              b += 64)
                             __builtin_prefetch(p[0] + Q8R_AHEAD * rb + b);
                     int nr = r + 1 < c1 ? 2 : 1;
-                    if (nr == 2) rows2_vnni8(p, &T[g], cols, np8, dw, o);
-                    else rows1_vnni8(p, &T[g], cols, np8, dw, o);
+                    if (nr == 2) rows2_vnni8(p, &T[g], cols, dw, o);
+                    else rows1_vnni8(p, &T[g], cols, dw, o);
                     for (int k = 0; k < nr; k++)
                         for (int i = 0; i < nv; i++) y[(8 * g + (size_t)i) * ldy + r + (size_t)k] = o[k][i];
                 }
