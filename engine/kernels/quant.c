@@ -512,7 +512,9 @@ static void axpy_c(float a, const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 
-QuantAxpyFn quant_axpy_fn(void) {
+typedef void (*QuantAxpyFn)(float a, const float *x, float *y, size_t n);
+
+static QuantAxpyFn quant_axpy_fn(void) {
 #if QUANT_X86
     int p = cur_path();
     if (p == PATH_AVX512) return axpy_avx512;

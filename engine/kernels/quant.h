@@ -62,18 +62,16 @@ void quant_matvecs(QType t, const void *w, size_t cols, const float *x, int n, f
                    size_t r1);
 float quant_dot(QType t, const void *row, const float *x, size_t n);
 
-/* y[i] += a * x[i] for i < n (SIMD; attention's weighted sum of values). */
+/* y[i] += a * x[i] for i < n (SIMD). */
 void quant_axpy(float a, const float *x, float *y, size_t n);
-
-/* The kernels quant_dot / quant_axpy would run now, for loops of many short calls (attention over
- * the cache: two per cached position and head) that should not choose a path at every call. */
-typedef float (*QuantDotFn)(const void *row, const float *x, size_t n);
-typedef void (*QuantAxpyFn)(float a, const float *x, float *y, size_t n);
-QuantDotFn quant_dot_fn(QType t);
-QuantAxpyFn quant_axpy_fn(void);
 /* y[0..n) += a[s] x[s * ldx ..] for s = 0 .. m-1: the bits of m quant_axpy calls in that order,
  * without storing y between them (attention's weighted sum of value rows). */
 void quant_axpys(const float *a, const float *x, size_t ldx, int m, float *y, size_t n);
+
+/* The kernel quant_dot would run now, for loops of many short calls (attention over the cache: one
+ * per cached position and head) that should not choose a path at every call. */
+typedef float (*QuantDotFn)(const void *row, const float *x, size_t n);
+QuantDotFn quant_dot_fn(QType t);
 
 /* Forces a kernel path: "portable", "avx2", "avx512", or NULL for the best the CPU has (the
  * default). -1 if this CPU cannot run the one named. For tests and benchmarks comparing paths. */
