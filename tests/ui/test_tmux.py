@@ -80,6 +80,17 @@ class Tmux:
     def wait_text(self, text, timeout=20):
         return self.wait(lambda s: text in s, timeout, repr(text))
 
+    def wait_drawn(self, text, timeout=20):
+        """Like wait_text, for a screen that should stop changing (an overlay): returns once two
+        captures 0.1 s apart agree, so a half-drawn frame is never read (seen under ASan in CI)."""
+        prev = [None]
+        def settled(s):
+            ok = text in s and s == prev[0]
+            prev[0] = s
+            if not ok: time.sleep(0.05)
+            return ok
+        return self.wait(settled, timeout, f"{text!r} drawn and still")
+
     def ask(self, prompt, *more_keys):
         """Waits for the lab's empty prompt editor, types `prompt` and sends it (then more_keys)."""
         self.wait_text("type a prompt", 60)
@@ -458,7 +469,7 @@ def scenario_help(home):
         tm.run(lab_cmd(db))
         tm.wait_text("type a prompt", 60)
         tm.keys("F1")
-        s = tm.wait_text("help: keys")
+        s = tm.wait_drawn("help: keys")
         rows = [re.sub(r"^.*?[│x] (.*?) *[│x] *$", r"\1", ln) for ln in s.splitlines() if re.match(r"^ *[│x] ", ln)]
         keyrows = [r for r in rows if r.startswith("  ") and r.strip()]
         check("help: opens on the compare screen's keys", any(ln.strip() == "Compare screen" for ln in rows[:2]), s)
