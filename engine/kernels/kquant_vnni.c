@@ -81,11 +81,11 @@ static const Legacy LEG_Q5_1 = {sizeof(BlockQ5_1), offsetof(BlockQ5_1, qs), offs
 
 T_VNNI static void prep_q8_0(const float *x, size_t n, const Legacy *L, PrepX *p) {
     size_t nb = n / 32;
-    BlockQ8_1 blk[2];
-    BlockQ8_0 b0[2];
-    for (size_t b = 0; b < nb; b += 2) {
-        size_t k = nb - b >= 2 ? 2 : 1;
-        const int8_t *qs[2];
+    BlockQ8_1 blk[4];
+    BlockQ8_0 b0[4];
+    for (size_t b = 0, k; b < nb; b += k) {
+        k = nb - b >= 4 ? 4 : nb - b >= 2 ? 2 : 1;
+        const int8_t *qs[4];
         if (L->m_at) { /* Q8_1: Q8_0's d and q, and s */
             actq_quantize(ACT_Q8_1, x + 32 * b, blk, 32 * k);
             for (size_t j = 0; j < k; j++) {
@@ -101,7 +101,15 @@ T_VNNI static void prep_q8_0(const float *x, size_t n, const Legacy *L, PrepX *p
             }
         }
         int8_t *q = p->q + 32 * b;
-        if (k == 2) {
+        if (k == 4) { /* [b0..b3 values 0-15 | b0..b3 values 16-31]; one lane: 4 low and 4 high values */
+            for (size_t j = 0; j < 4; j++) {
+                memcpy(q + 16 * j, qs[j], 16);
+                memcpy(q + 64 + 16 * j, qs[j] + 16, 16);
+            }
+            __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)L->bias), _mm512_loadu_si512(q));
+            s = _mm512_dpbusd_epi32(s, _mm512_set1_epi8((char)L->bias), _mm512_loadu_si512(q + 64));
+            _mm512_storeu_si512(p->off + 8 * b, _mm512_sub_epi32(_mm512_setzero_si512(), s));
+        } else if (k == 2) {
             memcpy(q, qs[0], 16);
             memcpy(q + 16, qs[1], 16);
             memcpy(q + 32, qs[0] + 16, 16);
@@ -135,33 +143,97 @@ static inline uint32_t u16_pair(const uint8_t *a, const uint8_t *b) {
     return (uint32_t)x | (uint32_t)y << 16;
 }
 
-/* One row of a legacy type against prepared x. */
-T_VNNI static float dot_legacy(const uint8_t *row, size_t nb, const Legacy *L, const PrepX *p) {
+static inline uint64_t u16_four(const uint8_t *a, size_t stride) {
+    return u16_pair(a, a + stride) | (uint64_t)u16_pair(a + 2 * stride, a + 3 * stride) << 32;
+}
+
+/* lane i of four blocks' sums: the scale of block i / 4 */
+#define IDX_4BLK _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)
+
+/* Decode streams each matrix once: the rows KQ_AHEAD bytes on are asked for while this one is
+ * multiplied (the hardware prefetcher alone fell behind, as for Q8R: q8r.c), no further than the
+ * last row of the range. */
+#define KQ_AHEAD 4096
+static inline void kq_prefetch_row(const uint8_t *row, size_t rb, size_t r, size_t n) {
+    const size_t left = (n - r) * rb; /* bytes from this row to the end of the range */
+    for (size_t b = KQ_AHEAD; b < KQ_AHEAD + rb && b < left; b += 64) __builtin_prefetch(row + b);
+}
+
+/* Four blocks from b0 (prep_q8_0's group at block b): acc + their 16 lanes times the blocks' scales;
+ * the _1 types' minimums into accm. (Gathering the four blocks' bytes with two 64-byte loads and
+ * VBMI byte permutes instead of four 16-byte loads was no faster on Zen 5.) */
+T_VNNI static inline __attribute__((always_inline)) __m512 group4(const uint8_t *b0, size_t b, const Legacy *L,
+                                                                 const PrepX *p, __m512 acc, __m128 *accm) {
     const size_t bs = L->bs;
-    __m512 acc = _mm512_setzero_ps();
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    __m128 mw = _mm_setzero_ps();
+    uint64_t ml = 0, mh = 0;
+    __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(b0 + L->qs_at)));
+    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(b0 + bs + L->qs_at)), 1);
+    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(b0 + 2 * bs + L->qs_at)), 2);
+    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(b0 + 3 * bs + L->qs_at)), 3);
+    __m128 dw = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)u16_four(b0, bs)));
+    if (L->m_at) mw = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)u16_four(b0 + L->m_at, bs)));
+    if (L->qh_at) { /* bit j of qh is the fifth bit of value j */
+        for (int j = 0; j < 4; j++) {
+            uint32_t h;
+            memcpy(&h, b0 + j * bs + L->qh_at, 4);
+            ml |= (uint64_t)(h & 0xFFFF) << 16 * j;
+            mh |= (uint64_t)(h >> 16) << 16 * j;
+        }
+    }
+    __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+    if (L->qh_at) {
+        lo = _mm512_mask_add_epi8(lo, (__mmask64)ml, lo, _mm512_set1_epi8(16));
+        hi = _mm512_mask_add_epi8(hi, (__mmask64)mh, hi, _mm512_set1_epi8(16));
+    }
+    __m512i s = _mm512_dpbusd_epi32(_mm512_loadu_si512(p->off + 8 * b), lo, _mm512_loadu_si512(p->q + 32 * b));
+    s = _mm512_dpbusd_epi32(s, hi, _mm512_loadu_si512(p->q + 32 * b + 64));
+    __m128 dd = _mm_mul_ps(dw, _mm_loadu_ps(p->d + b));
+    if (L->m_at) *accm = _mm_fmadd_ps(mw, _mm_loadu_ps(p->sx + b), *accm);
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(IDX_4BLK, _mm512_castps128_ps512(dd)), acc);
+}
+
+/* One row of a legacy type against prepared x: four blocks at a time (two accumulators in turn),
+ * then a pair, then an odd last block, as prep_q8_0 lays x out. Inlined per type (L constant). */
+T_VNNI static inline __attribute__((always_inline)) float dot_legacy(const uint8_t *row, size_t nb, const Legacy *L,
+                                                                    const PrepX *p) {
+    const size_t bs = L->bs;
+    const __m512i sixteen = _mm512_set1_epi8(16);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     __m128 accm = _mm_setzero_ps();
     size_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
+    for (; b + 8 <= nb; b += 8) {
+        acc0 = group4(row + b * bs, b, L, p, acc0, &accm);
+        acc1 = group4(row + (b + 4) * bs, b + 4, L, p, acc1, &accm);
+    }
+    if (b + 4 <= nb) {
+        acc0 = group4(row + b * bs, b, L, p, acc0, &accm);
+        b += 4;
+    }
+    if (b + 2 <= nb) {
         const uint8_t *b0 = row + b * bs, *b1 = b0 + bs;
         __m512i w = nibbles2(b0 + L->qs_at, b1 + L->qs_at);
-        if (L->qh_at) { /* bit j of qh is the fifth bit of value j */
+        if (L->qh_at) {
             uint32_t h0, h1;
             memcpy(&h0, b0 + L->qh_at, 4);
             memcpy(&h1, b1 + L->qh_at, 4);
             uint64_t m = (uint64_t)(h0 & 0xFFFF) | (uint64_t)(h1 & 0xFFFF) << 16 | (uint64_t)(h0 >> 16) << 32 |
                          (uint64_t)(h1 >> 16) << 48;
-            w = _mm512_mask_add_epi8(w, (__mmask64)m, w, _mm512_set1_epi8(16));
+            w = _mm512_mask_add_epi8(w, (__mmask64)m, w, sixteen);
         }
         __m512i s = _mm512_dpbusd_epi32(_mm512_loadu_si512(p->off + 8 * b), w, _mm512_loadu_si512(p->q + 32 * b));
         __m128 dw = _mm_cvtph_ps(_mm_cvtsi32_si128((int)u16_pair(b0, b1)));
         __m128 dd = _mm_mul_ps(dw, _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(p->d + b))));
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(IDX_2BLK, _mm512_castps128_ps512(dd)), acc);
+        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(IDX_2BLK, _mm512_castps128_ps512(dd)), acc0);
         if (L->m_at) {
             __m128 mw = _mm_cvtph_ps(_mm_cvtsi32_si128((int)u16_pair(b0 + L->m_at, b1 + L->m_at)));
             accm = _mm_fmadd_ps(mw, _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(p->sx + b))), accm);
         }
+        b += 2;
     }
-    float r = _mm512_reduce_add_ps(acc) + (_mm_cvtss_f32(accm) + _mm_cvtss_f32(_mm_movehdup_ps(accm)));
+    __m128 m2 = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
+    float r = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + _mm_cvtss_f32(_mm_add_ss(m2, _mm_movehdup_ps(m2)));
     if (b < nb) { /* an odd last block: 8 lanes */
         const uint8_t *b0 = row + b * bs;
         __m128i v = _mm_loadu_si128((const __m128i *)(b0 + L->qs_at));
@@ -190,6 +262,8 @@ T_VNNI static float dot_legacy(const uint8_t *row, size_t nb, const Legacy *L, c
     }
     return r;
 }
+
+
 
 /* ---------- the k-quants against Q8_K super-blocks of 256 ---------- */
 static void prep_q8_k(const float *x, size_t n, PrepX *p, bool q4k_order) {
@@ -230,7 +304,7 @@ T_VNNI static inline __m512i sub16_idx(int c) {
  *   value l + 64 = L[l] >> 4      | (H[l] >> 4 & 3) << 4  value l + 96 = L[l+32] >> 4 | (H[l] >> 6) << 4
  * so [L & 15 | bits of H] are values 0..63 in order and [L >> 4 | bits of H] 64..127: x stays in
  * order. Levels are 0..63 with a bias of 32; a sub-block of 16 values (4 lanes) has a signed scale. */
-T_VNNI static float dot_q6_k(const BlockQ6_K *b, size_t nsb, const PrepX *p) {
+T_VNNI static inline __attribute__((always_inline)) float dot_q6_k(const BlockQ6_K *b, size_t nsb, const PrepX *p) {
     const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
     /* 16-bit shifts: the first 256 bits take one count, the second another */
     const __m512i sh_a = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
@@ -262,7 +336,7 @@ T_VNNI static float dot_q6_k(const BlockQ6_K *b, size_t nsb, const PrepX *p) {
  * 0 and 2 of the four, the high ones 1 and 3; x is stored to match (prep_q8_k). Levels 0..15 (Q5_K:
  * 0..31, the fifth bit of value 32 j + l being bit j of qh[l]), a six-bit scale and minimum per
  * sub-block: w = d sc q - dmin m, and the minimums meet the sums of x. */
-T_VNNI static float dot_q45_k(const uint8_t *row, size_t nsb, bool q5, const PrepX *p) {
+T_VNNI static inline __attribute__((always_inline)) float dot_q45_k(const uint8_t *row, size_t nsb, bool q5, const PrepX *p) {
     const size_t bs = q5 ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K);
     const size_t qs_at = q5 ? offsetof(BlockQ5_K, qs) : offsetof(BlockQ4_K, qs);
     const __m512i m4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
@@ -337,7 +411,7 @@ T_VNNI static inline __m128i q3_scales(const uint8_t *p) {
  * order. Q3_K's third bit of value 32 j + l (over the whole super-block: j = 0..7) is bit j of
  * hmask[l], and its levels are biased by 4; Q2_K has a scale and minimum per 16 values (nibbles),
  * Q3_K a signed six-bit scale. Sub-blocks of 16 values are 4 lanes, as in Q6_K. */
-T_VNNI static float dot_q23_k(const uint8_t *row, size_t nsb, bool q3, const PrepX *p) {
+T_VNNI static inline __attribute__((always_inline)) float dot_q23_k(const uint8_t *row, size_t nsb, bool q3, const PrepX *p) {
     const size_t bs = q3 ? sizeof(BlockQ3_K) : sizeof(BlockQ2_K);
     const size_t qs_at = q3 ? offsetof(BlockQ3_K, qs) : offsetof(BlockQ2_K, qs);
     const __m512i m3 = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4), m15 = _mm512_set1_epi32(15);
@@ -391,21 +465,42 @@ T_VNNI static float dot_q23_k(const uint8_t *row, size_t nsb, bool q3, const Pre
     return _mm512_reduce_add_ps(_mm512_sub_ps(acc, accm));
 }
 
+/* Every row of [r0, r1) of one type: a function per type, so the type's flags fold into constants
+ * (nblk: blocks of 32, or super-blocks of 256 for the k-quants). */
+#define KQ_ROWS(T, CALL)                                                                                   \
+    T_VNNI static void rows_##T(const uint8_t *row, size_t rb, size_t nblk, const PrepX *p, float *y, size_t n, \
+                                bool pf) {                                                                \
+        for (size_t r = 0; r < n; r++, row += rb) {                                                       \
+            if (pf) kq_prefetch_row(row, rb, r, n);                                                       \
+            y[r] = CALL;                                                                                  \
+        }                                                                                                 \
+    }
+KQ_ROWS(q4_0, dot_legacy(row, nblk, &LEG_Q4_0, p))
+KQ_ROWS(q5_0, dot_legacy(row, nblk, &LEG_Q5_0, p))
+KQ_ROWS(q4_1, dot_legacy(row, nblk, &LEG_Q4_1, p))
+KQ_ROWS(q5_1, dot_legacy(row, nblk, &LEG_Q5_1, p))
+KQ_ROWS(q2_k, dot_q23_k(row, nblk, false, p))
+KQ_ROWS(q3_k, dot_q23_k(row, nblk, true, p))
+KQ_ROWS(q4_k, dot_q45_k(row, nblk, false, p))
+KQ_ROWS(q5_k, dot_q45_k(row, nblk, true, p))
+KQ_ROWS(q6_k, dot_q6_k((const BlockQ6_K *)row, nblk, p))
+#undef KQ_ROWS
+
+/* pf: prefetch ahead (the first pass over these rows; not when they are already in cache) */
 T_VNNI static void run_rows(QType t, const void *w, size_t cols, size_t rb, const PrepX *p, float *y, size_t r0,
-                            size_t r1) {
+                            size_t r1, bool pf) {
     const uint8_t *row = (const uint8_t *)w + r0 * rb;
-    for (size_t r = r0; r < r1; r++, row += rb) {
-        switch (t) {
-        case QT_Q4_0: y[r] = dot_legacy(row, cols / 32, &LEG_Q4_0, p); break;
-        case QT_Q5_0: y[r] = dot_legacy(row, cols / 32, &LEG_Q5_0, p); break;
-        case QT_Q4_1: y[r] = dot_legacy(row, cols / 32, &LEG_Q4_1, p); break;
-        case QT_Q5_1: y[r] = dot_legacy(row, cols / 32, &LEG_Q5_1, p); break;
-        case QT_Q2_K: y[r] = dot_q23_k(row, cols / QK_K, false, p); break;
-        case QT_Q3_K: y[r] = dot_q23_k(row, cols / QK_K, true, p); break;
-        case QT_Q4_K: y[r] = dot_q45_k(row, cols / QK_K, false, p); break;
-        case QT_Q5_K: y[r] = dot_q45_k(row, cols / QK_K, true, p); break;
-        default: y[r] = dot_q6_k((const BlockQ6_K *)row, cols / QK_K, p); break;
-        }
+    const size_t n = r1 - r0, nb = cols / 32;
+    switch (t) {
+    case QT_Q4_0: rows_q4_0(row, rb, nb, p, y + r0, n, pf); return;
+    case QT_Q5_0: rows_q5_0(row, rb, nb, p, y + r0, n, pf); return;
+    case QT_Q4_1: rows_q4_1(row, rb, nb, p, y + r0, n, pf); return;
+    case QT_Q5_1: rows_q5_1(row, rb, nb, p, y + r0, n, pf); return;
+    case QT_Q2_K: rows_q2_k(row, rb, cols / QK_K, p, y + r0, n, pf); return;
+    case QT_Q3_K: rows_q3_k(row, rb, cols / QK_K, p, y + r0, n, pf); return;
+    case QT_Q4_K: rows_q4_k(row, rb, cols / QK_K, p, y + r0, n, pf); return;
+    case QT_Q5_K: rows_q5_k(row, rb, cols / QK_K, p, y + r0, n, pf); return;
+    default: rows_q6_k(row, rb, cols / QK_K, p, y + r0, n, pf); return; /* usable() admits Q4_0 .. Q6_K only */
     }
 }
 
@@ -440,7 +535,7 @@ int kq_matvec_vnni(QType t, const void *w, size_t cols, const float *x, float *y
     PrepX p;
     prep_carve(&p, mem, cols);
     prep_for(t, x, cols, &p);
-    run_rows(t, w, cols, rb, &p, y, r0, r1);
+    run_rows(t, w, cols, rb, &p, y, r0, r1, true);
     if (mem != stack) free(mem);
     return 0;
 }
@@ -467,7 +562,7 @@ int kq_matvecs_vnni(QType t, const void *w, size_t cols, const float *x, int n, 
     size_t chunk = rb >= MVS_CHUNK_BYTES ? 1 : MVS_CHUNK_BYTES / rb;
     for (size_t c0 = r0; c0 < r1; c0 += chunk) {
         size_t c1 = r1 - c0 < chunk ? r1 : c0 + chunk;
-        for (int v = 0; v < n; v++) run_rows(t, w, cols, rb, &p[v], y + (size_t)v * ldy, c0, c1);
+        for (int v = 0; v < n; v++) run_rows(t, w, cols, rb, &p[v], y + (size_t)v * ldy, c0, c1, v == 0);
     }
     free(mem);
     free(p);

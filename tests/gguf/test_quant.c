@@ -201,9 +201,10 @@ static void test_matvec_all_types_all_paths(void **state) {
         for (size_t i = 0; i < sizeof cols_float / sizeof *cols_float; i++) check_matvec((QType)t, 5, cols_float[i]);
     for (size_t i = 0; i < sizeof cols_q8 / sizeof *cols_q8; i++) check_matvec(QT_Q8_0, 5, cols_q8[i]);
     /* the 4/5-bit blocks of 32 and the k-quants' super-blocks of 256 */
-    static const size_t cols_32[] = {32, 96, 1024}, cols_256[] = {256, 768, 2816};
+    /* blocks of 32: 1, 2, 3, 5, 7 and 32 of them (the integer kernel takes four, then a pair, then one) */
+    static const size_t cols_32[] = {32, 64, 96, 160, 224, 1024}, cols_256[] = {256, 768, 2816};
     for (int t = QT_Q4_0; t <= QT_Q5_1; t++)
-        for (size_t i = 0; i < 3; i++) check_matvec((QType)t, 5, cols_32[i]);
+        for (size_t i = 0; i < sizeof cols_32 / sizeof *cols_32; i++) check_matvec((QType)t, 5, cols_32[i]);
     for (int t = QT_Q2_K; t <= QT_Q6_K; t++)
         for (size_t i = 0; i < 3; i++) check_matvec((QType)t, 5, cols_256[i]);
 }
@@ -372,6 +373,35 @@ static void test_q8r_matvecs_bits(void **state) {
     }
 }
 
+/* The 4/5-bit blocks of 32 on the integer path, for every way the kernel splits a row (groups of
+ * four blocks, a pair, one): batched products give each vector the bits of its own product. */
+static void test_legacy_batched_bits(void **state) {
+    (void)state;
+    static const size_t cols[] = {128, 160, 192, 224, 768, 3072};
+    const size_t rows = 19;
+    for (int t = QT_Q4_0; t <= QT_Q5_1; t++)
+        for (size_t ci = 0; ci < sizeof cols / sizeof *cols; ci++) {
+            size_t c = cols[ci], rb;
+            assert_int_equal(qtype_row_bytes((QType)t, c, &rb), 0);
+            uint8_t *w = malloc(rows * rb);
+            float *row = malloc(c * sizeof *row), *x = malloc(3 * c * sizeof *x);
+            float *ya = malloc(3 * rows * sizeof *ya), *yn = malloc(3 * rows * sizeof *yn);
+            for (size_t r = 0; r < rows; r++) {
+                for (size_t j = 0; j < c; j++) row[j] = rndf() * (r % 3 == 1 ? 0.05f : 1.0f);
+                quant_from_f32((QType)t, row, w + r * rb, c);
+            }
+            for (size_t i = 0; i < 3 * c; i++) x[i] = rndf() * 3.0f;
+            actq_round_f32(actq_type((QType)t), x, x, 3 * c);
+            for (int v = 0; v < 3; v++) quant_matvec((QType)t, w, c, x + v * c, ya + v * rows, 0, rows);
+            quant_matvecs((QType)t, w, c, x, 3, yn, rows, 0, rows);
+            for (size_t i = 0; i < 3 * rows; i++)
+                if (memcmp(&ya[i], &yn[i], sizeof *ya))
+                    fail_msg("%s %zu cols vector %zu row %zu: alone %.9g, batched %.9g", qtype_name((QType)t), c, i / rows,
+                             i % rows, (double)ya[i], (double)yn[i]);
+            free(w); free(row); free(x); free(ya); free(yn);
+        }
+}
+
 /* quant_axpys keeps y in registers across the rows: the bits of one quant_axpy per row, in order,
  * for lengths with and without a tail of 16, on every path. */
 static void test_axpys_bits(void **state) {
@@ -406,6 +436,7 @@ int main(void) {
         cmocka_unit_test(test_q8r_layout_round_trip),
         cmocka_unit_test(test_q8r_matvec_all_paths),
         cmocka_unit_test(test_q8r_matvecs_bits),
+        cmocka_unit_test(test_legacy_batched_bits),
         cmocka_unit_test(test_axpys_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
