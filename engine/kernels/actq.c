@@ -87,7 +87,7 @@ static float block256(const float *x, int8_t *q, int16_t *bsums) {
     return 1.0f / iscale;
 }
 
-void actq_quantize(ActType a, const float *x, void *dst, size_t n) {
+static void quantize_c(ActType a, const float *x, void *dst, size_t n) {
     switch (a) {
     case ACT_Q8_0: {
         BlockQ8_0 *y = dst;
@@ -152,7 +152,7 @@ T_AVX512 static void round_avx512(ActType a, const float *x, float *out, size_t 
     if (a == ACT_Q8_K) {
         for (size_t b = 0; b < n / 256; b++, x += 256, out += 256) {
             __m512 m = _mm512_setzero_ps();
-            for (int j = 0; j < 256; j += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + j)));
+            for (int j = 0; j < 256; j += 16) m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + j)), m);
             float amax = _mm512_reduce_max_ps(m), mx = 0;
             if (!(amax > 0.0f)) { /* all zero (or NaN): zeros, as block256 */
                 memset(out, 0, 256 * sizeof *out);
@@ -182,6 +182,69 @@ T_AVX512 static void round_avx512(ActType a, const float *x, float *out, size_t 
         __m512 vid = _mm512_set1_ps(id), dr = _mm512_set1_ps(fp16_to_fp32(fp32_to_fp16(d)));
         _mm512_storeu_ps(out, _mm512_mul_ps(dr, _mm512_cvtepi32_ps(_mm512_cvtps_epi32(_mm512_mul_ps(v0, vid)))));
         _mm512_storeu_ps(out + 16, _mm512_mul_ps(dr, _mm512_cvtepi32_ps(_mm512_cvtps_epi32(_mm512_mul_ps(v1, vid)))));
+    }
+}
+
+/* actq_quantize's blocks with AVX-512, the same bytes as quantize_c: max(|x|, m) keeps m where |x| is
+ * NaN as fmaxf does, cvtps2dq rounds to nearest even as round_even does (|v| <= 127.5), a NaN
+ * rounds to 0 in both (cvtps2dq's 0x80000000 truncates to 0 as round_even's bits do), and the
+ * integer sums are exact. The fp16 scales go through fp32_to_fp16 as there. */
+T_AVX512 static void quantize_avx512(ActType a, const float *x, void *dst, size_t n) {
+    if (a == ACT_Q8_K) {
+        BlockQ8K *y = dst;
+        for (size_t b = 0; b < n / 256; b++, x += 256) {
+            __m512 m = _mm512_setzero_ps();
+            for (int j = 0; j < 256; j += 16) m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + j)), m);
+            float amax = _mm512_reduce_max_ps(m), mx = 0;
+            if (amax == 0.0f) {
+                memset(y[b].qs, 0, sizeof y[b].qs);
+                memset(y[b].bsums, 0, sizeof y[b].bsums);
+                y[b].d = 0.0f;
+                continue;
+            }
+            for (int j = 0; j < 256; j += 16) { /* the first value of largest |x|, with its sign */
+                __mmask16 k = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + j)), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+                if (k) {
+                    mx = x[j + __builtin_ctz(k)];
+                    break;
+                }
+            }
+            float iscale = -127.0f / mx;
+            __m512 vs = _mm512_set1_ps(iscale);
+            for (int g = 0; g < 16; g++) {
+                __m512i q = _mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(vs, _mm512_loadu_ps(x + 16 * g))),
+                                             _mm512_set1_epi32(127));
+                _mm_storeu_si128((__m128i *)(y[b].qs + 16 * g), _mm512_cvtepi32_epi8(q));
+                /* the sum of the int8 values as stored (a NaN's lane is 0 there) */
+                y[b].bsums[g] = (int16_t)_mm512_reduce_add_epi32(_mm512_cvtepi8_epi32(_mm512_cvtepi32_epi8(q)));
+            }
+            y[b].d = 1.0f / iscale;
+        }
+        return;
+    }
+    const size_t bs = a == ACT_Q8_1 ? sizeof(BlockQ8_1) : sizeof(BlockQ8_0);
+    uint8_t *out = dst;
+    for (size_t b = 0; b < n / 32; b++, x += 32, out += bs) {
+        __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v1), _mm512_max_ps(_mm512_abs_ps(v0), _mm512_setzero_ps())));
+        float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        __m512 vid = _mm512_set1_ps(id);
+        __m128i q0 = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v0, vid)));
+        __m128i q1 = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v1, vid)));
+        uint16_t dh = fp32_to_fp16(d);
+        if (a == ACT_Q8_1) {
+            BlockQ8_1 *y = (BlockQ8_1 *)out;
+            int sum = _mm512_reduce_add_epi32(_mm512_add_epi32(_mm512_cvtepi8_epi32(q0), _mm512_cvtepi8_epi32(q1)));
+            y->d = dh;
+            y->s = fp32_to_fp16(d * (float)sum);
+            _mm_storeu_si128((__m128i *)y->qs, q0);
+            _mm_storeu_si128((__m128i *)(y->qs + 16), q1);
+        } else {
+            BlockQ8_0 *y = (BlockQ8_0 *)out;
+            y->d = dh;
+            _mm_storeu_si128((__m128i *)y->qs, q0);
+            _mm_storeu_si128((__m128i *)(y->qs + 16), q1);
+        }
     }
 }
 
@@ -269,6 +332,16 @@ void actq_round_f32(ActType a, const float *x, float *out, size_t n) {
     }
 #endif
     round_c(a, x, out, n);
+}
+
+void actq_quantize(ActType a, const float *x, void *dst, size_t n) {
+#if ACTQ_X86
+    if (a != ACT_NONE && quant_path() == QUANT_PATH_AVX512) {
+        quantize_avx512(a, x, dst, n);
+        return;
+    }
+#endif
+    quantize_c(a, x, dst, n);
 }
 
 void actq_round_f16(float *x, size_t n) {

@@ -180,6 +180,35 @@ static void test_paths_agree(void **s) {
             if (memcmp(got, want, 4 * n)) fail_msg("%s rounds type %d differently from portable", paths[p], (int)types[k]);
         }
     }
+    /* the blocks themselves (actq_quantize), with special blocks at the start of the random half:
+     * all zero, a NaN among values, an infinity, equal largest values of both signs */
+    float *xs = x + n;
+    memset(xs, 0, 256 * sizeof *xs);
+    xs[256 + 5] = NAN;
+    xs[256 + 250] = NAN; /* in the last vector of its block: a NaN-propagating max would keep it */
+    xs[512 + 7] = INFINITY;
+    xs[768 + 3] = -2.5f;
+    xs[768 + 200] = 2.5f;
+    xs[1024 + 31] = -NAN;
+    uint8_t *qw = malloc(2 * n), *qg = malloc(2 * n); /* every format takes at most 1.14 bytes a value */
+    assert_non_null(qw);
+    assert_non_null(qg);
+    for (int k = 0; k < 3; k++) {
+        size_t bytes = actq_row_bytes(types[k], 2 * n) / 2; /* each half alone */
+        for (int half = 0; half < 2; half++) {
+            assert_int_equal(quant_set_path("portable"), 0);
+            actq_quantize(types[k], x + half * n, qw, n);
+            for (int p = 0; p < 2; p++) {
+                if (quant_set_path(paths[p])) continue;
+                memset(qg, 0xa5, bytes);
+                actq_quantize(types[k], x + half * n, qg, n);
+                if (memcmp(qg, qw, bytes))
+                    fail_msg("%s quantizes type %d (rows %d) differently from portable", paths[p], (int)types[k], half);
+            }
+        }
+    }
+    free(qw);
+    free(qg);
     assert_int_equal(quant_set_path("portable"), 0);
     memcpy(want, x + n, 4 * n);
     actq_round_f16(want, n);
