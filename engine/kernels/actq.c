@@ -226,7 +226,8 @@ T_AVX512 static void quantize_avx512(ActType a, const float *x, void *dst, size_
     uint8_t *out = dst;
     for (size_t b = 0; b < n / 32; b++, x += 32, out += bs) {
         __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
-        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v1), _mm512_max_ps(_mm512_abs_ps(v0), _mm512_setzero_ps())));
+        __m512 m = _mm512_max_ps(_mm512_abs_ps(v0), _mm512_setzero_ps());
+        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v1), m));
         float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
         __m512 vid = _mm512_set1_ps(id);
         __m128i q0 = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v0, vid)));

@@ -106,8 +106,9 @@ T_VNNI static void prep_q8_0(const float *x, size_t n, const Legacy *L, PrepX *p
                 memcpy(q + 16 * j, qs[j], 16);
                 memcpy(q + 64 + 16 * j, qs[j] + 16, 16);
             }
-            __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)L->bias), _mm512_loadu_si512(q));
-            s = _mm512_dpbusd_epi32(s, _mm512_set1_epi8((char)L->bias), _mm512_loadu_si512(q + 64));
+            const __m512i bias = _mm512_set1_epi8((char)L->bias);
+            __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, _mm512_loadu_si512(q));
+            s = _mm512_dpbusd_epi32(s, bias, _mm512_loadu_si512(q + 64));
             _mm512_storeu_si512(p->off + 8 * b, _mm512_sub_epi32(_mm512_setzero_si512(), s));
         } else if (k == 2) {
             memcpy(q, qs[0], 16);
@@ -304,7 +305,8 @@ T_VNNI static inline __m512i sub16_idx(int c) {
  *   value l + 64 = L[l] >> 4      | (H[l] >> 4 & 3) << 4  value l + 96 = L[l+32] >> 4 | (H[l] >> 6) << 4
  * so [L & 15 | bits of H] are values 0..63 in order and [L >> 4 | bits of H] 64..127: x stays in
  * order. Levels are 0..63 with a bias of 32; a sub-block of 16 values (4 lanes) has a signed scale. */
-T_VNNI static inline __attribute__((always_inline)) float dot_q6_k(const BlockQ6_K *b, size_t nsb, const PrepX *p) {
+T_VNNI static inline __attribute__((always_inline)) float
+dot_q6_k(const BlockQ6_K *b, size_t nsb, const PrepX *p) {
     const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
     /* 16-bit shifts: the first 256 bits take one count, the second another */
     const __m512i sh_a = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
@@ -336,7 +338,8 @@ T_VNNI static inline __attribute__((always_inline)) float dot_q6_k(const BlockQ6
  * 0 and 2 of the four, the high ones 1 and 3; x is stored to match (prep_q8_k). Levels 0..15 (Q5_K:
  * 0..31, the fifth bit of value 32 j + l being bit j of qh[l]), a six-bit scale and minimum per
  * sub-block: w = d sc q - dmin m, and the minimums meet the sums of x. */
-T_VNNI static inline __attribute__((always_inline)) float dot_q45_k(const uint8_t *row, size_t nsb, bool q5, const PrepX *p) {
+T_VNNI static inline __attribute__((always_inline)) float
+dot_q45_k(const uint8_t *row, size_t nsb, bool q5, const PrepX *p) {
     const size_t bs = q5 ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K);
     const size_t qs_at = q5 ? offsetof(BlockQ5_K, qs) : offsetof(BlockQ4_K, qs);
     const __m512i m4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
@@ -411,7 +414,8 @@ T_VNNI static inline __m128i q3_scales(const uint8_t *p) {
  * order. Q3_K's third bit of value 32 j + l (over the whole super-block: j = 0..7) is bit j of
  * hmask[l], and its levels are biased by 4; Q2_K has a scale and minimum per 16 values (nibbles),
  * Q3_K a signed six-bit scale. Sub-blocks of 16 values are 4 lanes, as in Q6_K. */
-T_VNNI static inline __attribute__((always_inline)) float dot_q23_k(const uint8_t *row, size_t nsb, bool q3, const PrepX *p) {
+T_VNNI static inline __attribute__((always_inline)) float
+dot_q23_k(const uint8_t *row, size_t nsb, bool q3, const PrepX *p) {
     const size_t bs = q3 ? sizeof(BlockQ3_K) : sizeof(BlockQ2_K);
     const size_t qs_at = q3 ? offsetof(BlockQ3_K, qs) : offsetof(BlockQ2_K, qs);
     const __m512i m3 = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4), m15 = _mm512_set1_epi32(15);
