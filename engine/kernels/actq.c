@@ -146,24 +146,30 @@ static void round_f16_c(float *x, size_t n) {
 #define T_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define T_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
 
+/* Q8_K's pivot: the first of 256 values with the largest |x|, with its sign, as block256 finds it
+ * (max(|x|, m) keeps m where |x| is NaN, as block256's comparison skips a NaN); 0 when every |x| is 0
+ * or NaN. */
+T_AVX512 static inline float first_max256(const float *x) {
+    __m512 m = _mm512_setzero_ps();
+    for (int j = 0; j < 256; j += 16) m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + j)), m);
+    float amax = _mm512_reduce_max_ps(m);
+    if (!(amax > 0.0f)) return 0.0f;
+    for (int j = 0; j < 256; j += 16) {
+        __mmask16 k = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + j)), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+        if (k) return x[j + __builtin_ctz(k)];
+    }
+    return 0.0f; /* not reached: amax is one of the |x| */
+}
+
 /* The same operations as round_c: the largest |x| is exact whatever the order, v * id rounds once,
  * cvtps2dq rounds to nearest even as round_even does (|v| <= 127.5), and d q is one product. */
 T_AVX512 static void round_avx512(ActType a, const float *x, float *out, size_t n) {
     if (a == ACT_Q8_K) {
         for (size_t b = 0; b < n / 256; b++, x += 256, out += 256) {
-            __m512 m = _mm512_setzero_ps();
-            for (int j = 0; j < 256; j += 16) m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + j)), m);
-            float amax = _mm512_reduce_max_ps(m), mx = 0;
-            if (!(amax > 0.0f)) { /* all zero (or NaN): zeros, as block256 */
+            float mx = first_max256(x);
+            if (mx == 0.0f) { /* all zero (or NaN): zeros, as block256 */
                 memset(out, 0, 256 * sizeof *out);
                 continue;
-            }
-            for (int j = 0; j < 256; j += 16) { /* the first value of largest |x|, with its sign */
-                __mmask16 k = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + j)), _mm512_set1_ps(amax), _CMP_EQ_OQ);
-                if (k) {
-                    mx = x[j + __builtin_ctz(k)];
-                    break;
-                }
             }
             float iscale = -127.0f / mx, d = 1.0f / iscale;
             __m512 vs = _mm512_set1_ps(iscale), vd = _mm512_set1_ps(d);
@@ -193,21 +199,12 @@ T_AVX512 static void quantize_avx512(ActType a, const float *x, void *dst, size_
     if (a == ACT_Q8_K) {
         BlockQ8K *y = dst;
         for (size_t b = 0; b < n / 256; b++, x += 256) {
-            __m512 m = _mm512_setzero_ps();
-            for (int j = 0; j < 256; j += 16) m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + j)), m);
-            float amax = _mm512_reduce_max_ps(m), mx = 0;
-            if (amax == 0.0f) {
+            float mx = first_max256(x);
+            if (mx == 0.0f) {
                 memset(y[b].qs, 0, sizeof y[b].qs);
                 memset(y[b].bsums, 0, sizeof y[b].bsums);
                 y[b].d = 0.0f;
                 continue;
-            }
-            for (int j = 0; j < 256; j += 16) { /* the first value of largest |x|, with its sign */
-                __mmask16 k = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + j)), _mm512_set1_ps(amax), _CMP_EQ_OQ);
-                if (k) {
-                    mx = x[j + __builtin_ctz(k)];
-                    break;
-                }
             }
             float iscale = -127.0f / mx;
             __m512 vs = _mm512_set1_ps(iscale);
