@@ -146,6 +146,14 @@ static void round_f16_c(float *x, size_t n) {
 #define T_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define T_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
 
+/* The lanes of v that are not NaN: a NaN rounds to 0 in round_even's bits, to 0x80000000 in cvtps2dq. */
+T_AVX512 static inline __mmask16 ordered(__m512 v) { return _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q); }
+
+/* max |x| of a block of 32 skipping NaNs as fmaxf does: max(|x|, m) keeps m where |x| is NaN. */
+T_AVX512 static inline float amax32(__m512 v0, __m512 v1) {
+    return _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v1), _mm512_max_ps(_mm512_abs_ps(v0), _mm512_setzero_ps())));
+}
+
 /* Q8_K's pivot: the first of 256 values with the largest |x|, with its sign, as block256 finds it
  * (max(|x|, m) keeps m where |x| is NaN, as block256's comparison skips a NaN); 0 when every |x| is 0
  * or NaN. */
@@ -161,8 +169,9 @@ T_AVX512 static inline float first_max256(const float *x) {
     return 0.0f; /* not reached: amax is one of the |x| */
 }
 
-/* The same operations as round_c: the largest |x| is exact whatever the order, v * id rounds once,
- * cvtps2dq rounds to nearest even as round_even does (|v| <= 127.5), and d q is one product. */
+/* The same operations as round_c: the largest |x| is exact whatever the order (NaNs skipped, as
+ * fmaxf and block256 skip them), v * id rounds once, cvtps2dq rounds to nearest even as round_even
+ * does (|v| <= 127.5) and a NaN to 0 as round_even's bits do, and d q is one product. */
 T_AVX512 static void round_avx512(ActType a, const float *x, float *out, size_t n) {
     if (a == ACT_Q8_K) {
         for (size_t b = 0; b < n / 256; b++, x += 256, out += 256) {
@@ -175,7 +184,8 @@ T_AVX512 static void round_avx512(ActType a, const float *x, float *out, size_t 
             __m512 vs = _mm512_set1_ps(iscale), vd = _mm512_set1_ps(d);
             __m512i top = _mm512_set1_epi32(127);
             for (int j = 0; j < 256; j += 16) {
-                __m512i q = _mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + j), vs)), top);
+                __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + j), vs);
+                __m512i q = _mm512_min_epi32(_mm512_maskz_cvtps_epi32(ordered(v), v), top); /* NaN: 0 */
                 _mm512_storeu_ps(out + j, _mm512_mul_ps(vd, _mm512_cvtepi32_ps(q)));
             }
         }
@@ -183,11 +193,12 @@ T_AVX512 static void round_avx512(ActType a, const float *x, float *out, size_t 
     }
     for (size_t b = 0; b < n / 32; b++, x += 32, out += 32) {
         __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
-        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+        float amax = amax32(v0, v1);
         float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
         __m512 vid = _mm512_set1_ps(id), dr = _mm512_set1_ps(fp16_to_fp32(fp32_to_fp16(d)));
-        _mm512_storeu_ps(out, _mm512_mul_ps(dr, _mm512_cvtepi32_ps(_mm512_cvtps_epi32(_mm512_mul_ps(v0, vid)))));
-        _mm512_storeu_ps(out + 16, _mm512_mul_ps(dr, _mm512_cvtepi32_ps(_mm512_cvtps_epi32(_mm512_mul_ps(v1, vid)))));
+        __m512 p0 = _mm512_mul_ps(v0, vid), p1 = _mm512_mul_ps(v1, vid);
+        _mm512_storeu_ps(out, _mm512_mul_ps(dr, _mm512_cvtepi32_ps(_mm512_maskz_cvtps_epi32(ordered(p0), p0))));
+        _mm512_storeu_ps(out + 16, _mm512_mul_ps(dr, _mm512_cvtepi32_ps(_mm512_maskz_cvtps_epi32(ordered(p1), p1))));
     }
 }
 
@@ -223,8 +234,7 @@ T_AVX512 static void quantize_avx512(ActType a, const float *x, void *dst, size_
     uint8_t *out = dst;
     for (size_t b = 0; b < n / 32; b++, x += 32, out += bs) {
         __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
-        __m512 m = _mm512_max_ps(_mm512_abs_ps(v0), _mm512_setzero_ps());
-        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v1), m));
+        float amax = amax32(v0, v1);
         float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
         __m512 vid = _mm512_set1_ps(id);
         __m128i q0 = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v0, vid)));
@@ -253,12 +263,17 @@ T_AVX2 static float hmax8(__m256 v) {
     return _mm_cvtss_f32(m);
 }
 
+/* cvtps2dq with NaN lanes 0, as round_even gives (see ordered) */
+T_AVX2 static inline __m256i cvt_ordered8(__m256 v) {
+    return _mm256_and_si256(_mm256_cvtps_epi32(v), _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_ORD_Q)));
+}
+
 T_AVX2 static void round_avx2(ActType a, const float *x, float *out, size_t n) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     if (a == ACT_Q8_K) {
         for (size_t b = 0; b < n / 256; b++, x += 256, out += 256) {
             __m256 m = _mm256_setzero_ps();
-            for (int j = 0; j < 256; j += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)));
+            for (int j = 0; j < 256; j += 8) m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)), m);
             float amax = hmax8(m), mx = 0;
             if (!(amax > 0.0f)) {
                 memset(out, 0, 256 * sizeof *out);
@@ -275,7 +290,8 @@ T_AVX2 static void round_avx2(ActType a, const float *x, float *out, size_t n) {
             __m256 vs = _mm256_set1_ps(iscale), vd = _mm256_set1_ps(d);
             __m256i top = _mm256_set1_epi32(127);
             for (int j = 0; j < 256; j += 8) {
-                __m256i q = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + j), vs)), top);
+                __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + j), vs);
+                __m256i q = _mm256_min_epi32(cvt_ordered8(v), top);
                 _mm256_storeu_ps(out + j, _mm256_mul_ps(vd, _mm256_cvtepi32_ps(q)));
             }
         }
@@ -285,13 +301,13 @@ T_AVX2 static void round_avx2(ActType a, const float *x, float *out, size_t n) {
         __m256 v[4], m = _mm256_setzero_ps();
         for (int g = 0; g < 4; g++) {
             v[g] = _mm256_loadu_ps(x + 8 * g);
-            m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[g]));
+            m = _mm256_max_ps(_mm256_andnot_ps(sign, v[g]), m);
         }
         float amax = hmax8(m);
         float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
         __m256 vid = _mm256_set1_ps(id), dr = _mm256_set1_ps(fp16_to_fp32(fp32_to_fp16(d)));
         for (int g = 0; g < 4; g++)
-            _mm256_storeu_ps(out + 8 * g, _mm256_mul_ps(dr, _mm256_cvtepi32_ps(_mm256_cvtps_epi32(_mm256_mul_ps(v[g], vid)))));
+            _mm256_storeu_ps(out + 8 * g, _mm256_mul_ps(dr, _mm256_cvtepi32_ps(cvt_ordered8(_mm256_mul_ps(v[g], vid)))));
     }
 }
 

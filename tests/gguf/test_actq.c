@@ -157,7 +157,7 @@ static void test_paths_agree(void **s) {
     Rows r;
     rows_read(&r);
     size_t n = r.n;
-    float *x = malloc(8 * n), *want = malloc(4 * n), *got = malloc(4 * n);
+    float *x = malloc(12 * n), *want = malloc(4 * n), *got = malloc(4 * n);
     assert_non_null(x);
     assert_non_null(want);
     assert_non_null(got);
@@ -168,42 +168,47 @@ static void test_paths_agree(void **s) {
         float u = (float)(st >> 40) / (float)(1u << 24) * 2.0f - 1.0f;
         x[n + i] = ldexpf(u, (int)((st >> 20) % 40) - 30);
     }
-    static const char *const paths[] = {"avx2", "avx512"};
-    const ActType types[3] = {ACT_Q8_0, ACT_Q8_1, ACT_Q8_K};
-    for (int k = 0; k < 3; k++) {
-        assert_int_equal(quant_set_path("portable"), 0);
-        actq_round_f32(types[k], x, want, n);
-        for (int p = 0; p < 2; p++) {
-            if (quant_set_path(paths[p])) continue;
-            memset(got, 0xff, 4 * n);
-            actq_round_f32(types[k], x, got, n);
-            if (memcmp(got, want, 4 * n)) fail_msg("%s rounds type %d differently from portable", paths[p], (int)types[k]);
-        }
-    }
-    /* the blocks themselves (actq_quantize), with special blocks at the start of the random half:
-     * all zero, a NaN among values, an infinity, equal largest values of both signs */
-    float *xs = x + n;
+    /* a third row: the random values with special blocks at the start: all zero, a NaN among
+     * values (one in the last vector of its block, where a NaN-propagating max would keep it), an
+     * infinity, equal largest values of both signs */
+    float *xs = x + 2 * n;
+    memcpy(xs, x + n, 4 * n);
     memset(xs, 0, 256 * sizeof *xs);
     xs[256 + 5] = NAN;
-    xs[256 + 250] = NAN; /* in the last vector of its block: a NaN-propagating max would keep it */
+    xs[256 + 250] = NAN;
     xs[512 + 7] = INFINITY;
     xs[768 + 3] = -2.5f;
     xs[768 + 200] = 2.5f;
     xs[1024 + 31] = -NAN;
+    static const char *const paths[] = {"avx2", "avx512"};
+    const ActType types[3] = {ACT_Q8_0, ACT_Q8_1, ACT_Q8_K};
+    for (int k = 0; k < 3; k++)
+        for (int row = 0; row < 3; row++) {
+            assert_int_equal(quant_set_path("portable"), 0);
+            actq_round_f32(types[k], x + row * n, want, n);
+            for (int p = 0; p < 2; p++) {
+                if (quant_set_path(paths[p])) continue;
+                memset(got, 0xff, 4 * n);
+                actq_round_f32(types[k], x + row * n, got, n);
+                if (memcmp(got, want, 4 * n))
+                    fail_msg("%s rounds type %d (row %d) differently from portable", paths[p], (int)types[k], row);
+            }
+        }
+    /* the blocks themselves (actq_quantize), on the same three rows */
     uint8_t *qw = malloc(2 * n), *qg = malloc(2 * n); /* every format takes at most 1.14 bytes a value */
     assert_non_null(qw);
     assert_non_null(qg);
     for (int k = 0; k < 3; k++) {
-        size_t bytes = actq_row_bytes(types[k], 2 * n) / 2; /* each half alone */
-        for (int half = 0; half < 2; half++) {
+        size_t bytes = actq_row_bytes(types[k], n);
+        for (int row = 0; row < 3; row++) {
             assert_int_equal(quant_set_path("portable"), 0);
-            actq_quantize(types[k], x + half * n, qw, n);
+            actq_quantize(types[k], x + row * n, qw, n);
             for (int p = 0; p < 2; p++) {
                 if (quant_set_path(paths[p])) continue;
                 memset(qg, 0xa5, bytes);
-                actq_quantize(types[k], x + half * n, qg, n);
+                actq_quantize(types[k], x + row * n, qg, n);
                 if (memcmp(qg, qw, bytes))
-                    fail_msg("%s quantizes type %d (rows %d) differently from portable", paths[p], (int)types[k], half);
+                    fail_msg("%s quantizes type %d (row %d) differently from portable", paths[p], (int)types[k], row);
             }
         }
     }
