@@ -151,15 +151,6 @@ static inline uint64_t u16_four(const uint8_t *a, size_t stride) {
 /* lane i of four blocks' sums: the scale of block i / 4 */
 #define IDX_4BLK _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)
 
-/* Decode streams each matrix once: the rows KQ_AHEAD bytes on are asked for while this one is
- * multiplied (the hardware prefetcher alone fell behind, as for Q8R: q8r.c), no further than the
- * last row of the range. */
-#define KQ_AHEAD 4096
-static inline void kq_prefetch_row(const uint8_t *row, size_t rb, size_t r, size_t n) {
-    const size_t left = (n - r) * rb; /* bytes from this row to the end of the range */
-    for (size_t b = KQ_AHEAD; b < KQ_AHEAD + rb && b < left; b += 64) __builtin_prefetch(row + b);
-}
-
 /* Four blocks from b0 (prep_q8_0's group at block b): acc + their 16 lanes times the blocks' scales;
  * the _1 types' minimums into accm. (Gathering the four blocks' bytes with two 64-byte loads and
  * VBMI byte permutes instead of four 16-byte loads was no faster on Zen 5.) */
@@ -475,7 +466,7 @@ dot_q23_k(const uint8_t *row, size_t nsb, bool q3, const PrepX *p) {
     T_VNNI static void rows_##T(const uint8_t *row, size_t rb, size_t nblk, const PrepX *p, float *y, size_t n, \
                                 bool pf) {                                                                \
         for (size_t r = 0; r < n; r++, row += rb) {                                                       \
-            if (pf) kq_prefetch_row(row, rb, r, n);                                                       \
+            if (pf) q8r_prefetch_ahead(row, rb, (n - r) * rb);                                          \
             y[r] = CALL;                                                                                  \
         }                                                                                                 \
     }

@@ -470,11 +470,6 @@ T_VNNI static void rows1_vnni8(const uint8_t *const row[2], const Q8RT *T, size_
 /* x's quantized form lives on the stack for rows up to this long, on the heap beyond */
 #define Q8R_STACK_COLS 8192
 
-/* Decode prefetches the weights this many bytes ahead of the row it multiplies. The hardware
- * prefetcher alone left one core at 19 GB/s on GPT-2 XL's 1600-wide rows (11 tok/s at Q8_0, below
- * llama.cpp's 12); 4 KiB ahead gave 15 tok/s there and no loss on the 124M shape (8 KiB: the same
- * within the noise). */
-#define PF_AHEAD 4096
 void q8r_matvec(bool vnni, const void *w, size_t cols, const float *x, float *y, size_t r0, size_t r1) {
     size_t rb = q8r_row_bytes(cols);
     _Alignas(64) uint8_t stack[(Q8R_STACK_COLS / 64 + 8) * 80];
@@ -492,10 +487,8 @@ void q8r_matvec(bool vnni, const void *w, size_t cols, const float *x, float *y,
 #if Q8R_X86
     if (vnni) {
         q8r_prep_avx512(x, cols, &X);
-        const uint8_t *w0 = w;
-        size_t end = r1 * rb; /* bytes: prefetch no further than the last row */
         for (size_t r = r0; r < r1; r++, p += rb) {
-            for (size_t at = r * rb + PF_AHEAD, b = 0; b < rb && at + b < end; b += 64) __builtin_prefetch(w0 + at + b);
+            q8r_prefetch_ahead(p, rb, (r1 - r) * rb);
             y[r] = dot_q8r_vnni(p, &X);
         }
         free(heap);

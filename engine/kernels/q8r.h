@@ -25,4 +25,16 @@ void q8r_matvec(bool vnni, const void *w, size_t cols, const float *x, float *y,
 void q8r_matvecs(bool vnni, const void *w, size_t cols, const float *x, int n, float *y, size_t ldy, size_t r0,
                  size_t r1);
 
+/* Decode streams each matrix once, row by row: while one row is multiplied, the bytes of a row
+ * Q8R_AHEAD_BYTES further on are asked for. The hardware prefetcher alone left one core at 19 GB/s
+ * on GPT-2 XL's 1600-wide Q8_0 rows (11 tok/s, below llama.cpp's 12; 4 KiB ahead gave 15, 8 KiB the
+ * same within the noise) and Q4_0 at 19.5 GB/s (25 with it). row: the row being multiplied, rb its
+ * bytes, left the bytes from it to the end of the rows being multiplied (nothing past them is
+ * asked for). Used by q8r.c and kquant_vnni.c. */
+#define Q8R_AHEAD_BYTES 4096
+static inline void q8r_prefetch_ahead(const void *row, size_t rb, size_t left) {
+    for (size_t b = Q8R_AHEAD_BYTES; b < Q8R_AHEAD_BYTES + rb && b < left; b += 64)
+        __builtin_prefetch((const char *)row + b);
+}
+
 #endif
