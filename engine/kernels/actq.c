@@ -222,9 +222,10 @@ T_AVX512 static void quantize_avx512(ActType a, const float *x, void *dst, size_
             for (int g = 0; g < 16; g++) {
                 __m512i q = _mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(vs, _mm512_loadu_ps(x + 16 * g))),
                                              _mm512_set1_epi32(127));
-                _mm_storeu_si128((__m128i *)(y[b].qs + 16 * g), _mm512_cvtepi32_epi8(q));
+                __m128i q8 = _mm512_cvtepi32_epi8(q);
+                _mm_storeu_si128((__m128i *)(y[b].qs + 16 * g), q8);
                 /* the sum of the int8 values as stored (a NaN's lane is 0 there) */
-                y[b].bsums[g] = (int16_t)_mm512_reduce_add_epi32(_mm512_cvtepi8_epi32(_mm512_cvtepi32_epi8(q)));
+                y[b].bsums[g] = (int16_t)_mm512_reduce_add_epi32(_mm512_cvtepi8_epi32(q8));
             }
             y[b].d = 1.0f / iscale;
         }

@@ -106,10 +106,7 @@ T_VNNI static void prep_q8_0(const float *x, size_t n, const Legacy *L, PrepX *p
                 memcpy(q + 16 * j, qs[j], 16);
                 memcpy(q + 64 + 16 * j, qs[j] + 16, 16);
             }
-            const __m512i bias = _mm512_set1_epi8((char)L->bias);
-            __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, _mm512_loadu_si512(q));
-            s = _mm512_dpbusd_epi32(s, bias, _mm512_loadu_si512(q + 64));
-            _mm512_storeu_si512(p->off + 8 * b, _mm512_sub_epi32(_mm512_setzero_si512(), s));
+            _mm512_storeu_si512(p->off + 8 * b, _mm512_add_epi32(lane_off(q, L->bias), lane_off(q + 64, L->bias)));
         } else if (k == 2) {
             memcpy(q, qs[0], 16);
             memcpy(q + 16, qs[1], 16);
