@@ -64,11 +64,19 @@ typedef struct {
     int n_threads;
     const EngAdapterInfo *adapters; /* --lora, in order */
     int n_adapters;
+    bool shared;                /* reads another loaded model's weights (eng_share): they are in memory
+                                 * once, and bytes_mapped / bytes_owned describe that one copy */
 } EngInfo;
 
 /* Loads a model from a Hugging Face folder (config.json + *.safetensors + tokenizer), a llama2.c
  * .bin (tokenizer.bin beside it or in o->tokenizer_path) or a .gguf file. *out is NULL on error. */
 int  eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e);
+/* A second model over m's weights, tokenizer and chat template, as eng_load of the same file with
+ * the same options would give: the same numbers, read from the same memory. It has its own KV
+ * cache, scratch and threads (o->ctx and o->n_threads; o's other fields are not read: the caller
+ * shares only a load made with the same ones). The weights stay until the last model reading them
+ * is freed, in any order; a model and its shares may run at the same time. *out NULL on error. */
+int  eng_share(EngModel **out, EngModel *m, const EngLoadOpts *o, LabErr *e);
 void eng_free(EngModel *m);                              /* NULL-safe */
 /* Writes the loaded model as a GGUF v3 file llama.cpp reads (architecture llama or gpt2, its
  * hyper-parameters, tokenizer.ggml.*, alignment), weights as quant: "f32" (or NULL), "f16",
@@ -254,6 +262,13 @@ void eng_gen_free(EngGen *g);                            /* NULL-safe */
  * Like every call on a model: from one thread at a time. */
 int  eng_gen_start_own(EngGen **out, EngModel *m, const int *prompt, int n, const EngSampling *s, LabErr *e);
 int  eng_gen_step_many(EngGen *const *gens, int n, EngPiece *pieces, int *rcs, LabErr *errs);
+/* eng_gen_start_own of n prompts (prompts[i], ns[i] ids, settings ss[i]) at once: their prompts go
+ * through shared passes, each into its own cache, so that the weights are read once for many
+ * prompts where their kernels give every row the bits it gets alone; each generation starts exactly
+ * as eng_gen_start_own starts it (its prefill_ms is that of the pass it was in). outs[i] is NULL and
+ * errs[i] says why where prompt i could not start; the others start. Returns how many started. */
+int  eng_gen_start_own_many(EngGen **outs, EngModel *m, const int *const *prompts, const int *ns,
+                            const EngSampling *const *ss, int n, LabErr *errs);
 
 /* ---------- chat templates (chat.c; the renderer is engine/chat/, header chat.h) ---------- */
 /* True when the model carries a chat template that loaded: in its folder (chat_template.jinja, else

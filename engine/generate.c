@@ -39,6 +39,7 @@ struct EngGen {
     EngSeq seq;
     float *kv;              /* the cache's memory (kv_cap bytes) */
     size_t kv_cap;
+    size_t kv_bytes;        /* of them, what the cache uses */
     float *logits;          /* [vocab] what the next sample reads after the prompt */
 };
 
@@ -125,7 +126,9 @@ static int prefill_own(EngGen *g, EngModel *m, int n, LabErr *e) {
     return rc;
 }
 
-static int gen_start(EngGen **out, EngModel *m, const int *prompt, int n, const EngSampling *s, bool own, LabErr *e) {
+/* A generation up to its prompt's pass: checked, its memory and its own cache (own) taken, the
+ * prompt (or BOS) in g->hist[0 .. g->n_hist). */
+static int gen_new(EngGen **out, EngModel *m, const int *prompt, int n, const EngSampling *s, bool own, LabErr *e) {
     *out = NULL;
     if (!own && m->busy) return lab_err(e, LAB_EINVAL, "%s: another generation is using this model", m->name);
     /* the same check as every other path that takes a setting (engine.h's table) */
@@ -142,7 +145,6 @@ static int gen_start(EngGen **out, EngModel *m, const int *prompt, int n, const 
     g->s = *s;
     g->own = own;
     if (g->s.max_tokens <= 0 || g->s.max_tokens > m->s.ctx) g->s.max_tokens = m->s.ctx;
-    size_t kv_bytes = 0;
     if (own) { /* the positions this generation can reach: the prompt, then max_tokens - 1 fed back */
         int np = n > 0 ? n : 1, need = g->s.max_tokens < m->s.ctx - np ? np + g->s.max_tokens : m->s.ctx;
         /* Every cache row sits where it sits in the model's cache modulo 64 bytes: the attention's
@@ -152,7 +154,7 @@ static int gen_start(EngGen **out, EngModel *m, const int *prompt, int n, const 
         g->seq.ctx = need + ((m->s.ctx - need) % 16 + 16) % 16;
         if (g->seq.ctx > m->s.ctx) g->seq.ctx = m->s.ctx;
         size_t kvd = (size_t)m->cfg.n_kv_head * m->cfg.head_dim, half = ((size_t)m->cfg.n_layer * g->seq.ctx * kvd + 15) / 16 * 16;
-        kv_bytes = 2 * half * sizeof *g->kv;
+        size_t kv_bytes = g->kv_bytes = 2 * half * sizeof *g->kv;
         size_t vb = (size_t)m->cfg.vocab * sizeof *g->logits;
         g->kv = kv_take(m, kv_bytes, &g->kv_cap);
         g->logits = aligned_alloc(64, (vb + 63) / 64 * 64); /* as s.logits */
@@ -196,28 +198,45 @@ static int gen_start(EngGen **out, EngModel *m, const int *prompt, int n, const 
     if (n > 0) memcpy(g->hist, prompt, (size_t)n * sizeof *prompt);
     else g->hist[n++] = bos;
     g->n_hist = n;
-    double tp = now_ms();
-    if (own ? prefill_own(g, m, n, e) : (m->s.pos = 0, eng_forward(m, g->hist, n, NULL, e))) {
-        eng_gen_free(g);
-        return -1;
-    }
+    g->m = m;
+    g->t_start = t0;
+    *out = g;
+    return 0;
+}
+
+/* The rest of a start once the prompt has run (taking prefill_ms of its pass): the decoder primed,
+ * the metrics so far. -1 with e filled (g is then the caller's to free). */
+static int gen_started(EngGen *g, double prefill_ms, LabErr *e) {
+    EngModel *m = g->m;
+    int n = g->n_hist;
     /* The decoder sees the prompt's last token first, so the text continues the prompt: a
      * SentencePiece leading space is kept after a word, and llama2.c's rule (no leading space
      * right after BOS) applies. What that token itself decodes to is not part of the answer. */
     if (g->ts && tok_stream_push(g->ts, g->hist[n - 1], &g->fresh, e)) {
-        eng_gen_free(g);
         return -1;
     }
     buf_clear(&g->fresh);
-    if (!own) m->busy = true;
-    g->m = m;
+    if (!g->own) m->busy = true;
     const EngInfo *in = &m->info;
-    g->met = (EngMetrics){.load_ms = in->load_ms, .n_prompt = n, .prefill_ms = now_ms() - tp,
+    g->met = (EngMetrics){.load_ms = in->load_ms, .n_prompt = n, .prefill_ms = prefill_ms,
                           .bytes_weights_mapped = in->bytes_mapped, .bytes_weights_owned = in->bytes_owned,
-                          .bytes_kv = own ? kv_bytes : in->bytes_kv, .bytes_scratch = in->bytes_scratch, .n_params = in->n_params,
-                          .n_threads = in->n_threads, .token_ms = g->token_ms};
-    g->t_start = t0;
-    g->t_last = t0;
+                          .bytes_kv = g->own ? g->kv_bytes : in->bytes_kv, .bytes_scratch = in->bytes_scratch,
+                          .n_params = in->n_params, .n_threads = in->n_threads, .token_ms = g->token_ms};
+    g->t_last = g->t_start;
+    return 0;
+}
+
+static int gen_start(EngGen **out, EngModel *m, const int *prompt, int n, const EngSampling *s, bool own, LabErr *e) {
+    EngGen *g;
+    if (gen_new(&g, m, prompt, n, s, own, e)) return -1;
+    double tp = now_ms();
+    int rc = own ? prefill_own(g, m, g->n_hist, e) : (m->s.pos = 0, eng_forward(m, g->hist, g->n_hist, NULL, e));
+    if (rc || gen_started(g, now_ms() - tp, e)) {
+        if (!own) m->busy = false;
+        g->m = NULL;
+        eng_gen_free(g);
+        return -1;
+    }
     *out = g;
     return 0;
 }
@@ -228,6 +247,98 @@ int eng_gen_start(EngGen **out, EngModel *m, const int *prompt, int n, const Eng
 
 int eng_gen_start_own(EngGen **out, EngModel *m, const int *prompt, int n, const EngSampling *s, LabErr *e) {
     return gen_start(out, m, prompt, n, s, true, e);
+}
+
+/* The prompts of g[0 .. k) through one pass (eng_forward_prompts), each one's last logits kept. */
+static int prompts_pass(EngGen *const *g, int k, EngModel *m, LabErr *e) {
+    const int **ids = malloc((size_t)k * sizeof *ids);
+    int *n = malloc((size_t)k * sizeof *n);
+    EngSeq *seq = malloc((size_t)k * sizeof *seq);
+    size_t vb = (size_t)m->cfg.vocab * sizeof(float);
+    float *lg = aligned_alloc(64, ((size_t)k * vb + 63) / 64 * 64);
+    int rc = -1;
+    if (!ids || !n || !seq || !lg) {
+        lab_err(e, LAB_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < k; i++) {
+        ids[i] = g[i]->hist;
+        n[i] = g[i]->n_hist;
+        seq[i] = g[i]->seq;
+    }
+    if ((rc = eng_forward_prompts(m, ids, n, seq, k, lg, e))) goto out;
+    for (int i = 0; i < k; i++) {
+        g[i]->seq = seq[i];
+        memcpy(g[i]->logits, (const char *)lg + (size_t)i * vb, vb);
+    }
+out:
+    free(ids);
+    free(n);
+    free(seq);
+    free(lg);
+    return rc;
+}
+
+int eng_gen_start_own_many(EngGen **outs, EngModel *m, const int *const *prompts, const int *ns,
+                           const EngSampling *const *ss, int n, LabErr *errs) {
+    EngGen **g = calloc(n > 0 ? (size_t)n : 1, sizeof *g);
+    int *done = calloc(n > 0 ? (size_t)n : 1, sizeof *done);
+    for (int i = 0; i < n; i++) {
+        outs[i] = NULL;
+        if (!g || !done) lab_err(&errs[i], LAB_ENOMEM, "out of memory");
+        else if (gen_new(&g[i], m, prompts[i], ns[i], ss[i], true, &errs[i])) g[i] = NULL;
+    }
+    if (!g || !done) {
+        free(g);
+        free(done);
+        return 0;
+    }
+    /* the prompts in order, as many to a pass as it holds; a pass that fails fails its prompts */
+    for (int i = 0; i < n;) {
+        if (!g[i]) {
+            i++;
+            continue;
+        }
+        double tp = now_ms();
+        if (g[i]->n_hist > m->s.batch) { /* alone, in eng_forward's chunks */
+            LabErr e = {0};
+            done[i] = prefill_own(g[i], m, g[i]->n_hist, &e) ? -1 : 1;
+            if (done[i] < 0) errs[i] = e;
+            else if (gen_started(g[i], now_ms() - tp, &errs[i])) done[i] = -1;
+            i++;
+            continue;
+        }
+        EngGen *pass[64];
+        int at[64], k = 0, rows = 0;
+        for (int j = i; j < n && k < 64; j++) {
+            if (!g[j]) continue;
+            if (g[j]->n_hist > m->s.batch || rows + g[j]->n_hist > m->s.batch) break;
+            rows += g[j]->n_hist;
+            at[k] = j;
+            pass[k++] = g[j];
+        }
+        LabErr e = {0};
+        int rc = prompts_pass(pass, k, m, &e);
+        double ms = now_ms() - tp;
+        for (int j = 0; j < k; j++) {
+            int x = at[j];
+            if (rc) errs[x] = e;
+            done[x] = rc || gen_started(g[x], ms, &errs[x]) ? -1 : 1;
+        }
+        i = at[k - 1] + 1;
+    }
+    int started = 0;
+    for (int i = 0; i < n; i++) {
+        if (done[i] == 1) {
+            outs[i] = g[i];
+            started++;
+        } else {
+            eng_gen_free(g[i]);
+        }
+    }
+    free(g);
+    free(done);
+    return started;
 }
 
 static int dcmp(const void *a, const void *b) {

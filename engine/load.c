@@ -91,11 +91,10 @@ static int alloc_state(EngModel *m, int ctx, LabErr *e) {
         size_t n_;                                                                           \
         if (!size_mul_ok((count), sizeof(float), &n_))                                      \
             return lab_err(e, LAB_ERANGE, "%s: scratch buffer too large", m->name);          \
-        if (!(s->field = eng_model_alloc(m, n_, false, e))) return -1;                       \
+        if (!(s->field = eng_model_state(m, n_, e))) return -1;                                \
         m->info.bytes_scratch += n_;                                                         \
     } while (0)
-    if (!(s->key_cache = eng_model_alloc(m, kv_elems, false, e)) ||
-        !(s->value_cache = eng_model_alloc(m, kv_elems, false, e)))
+    if (!(s->key_cache = eng_model_state(m, kv_elems, e)) || !(s->value_cache = eng_model_state(m, kv_elems, e)))
         return -1;
     m->info.bytes_kv = 2 * kv_elems;
     ALLOC(x, B * dim);
@@ -110,7 +109,7 @@ static int alloc_state(EngModel *m, int ctx, LabErr *e) {
     ALLOC(row, dim > hid ? dim : hid);
     if (c->arch != ENG_ARCH_GPT2) {
         size_t half = (size_t)c->rope_dim / 2;
-        float *inv = eng_model_alloc(m, half * sizeof *inv, false, e);
+        float *inv = eng_model_state(m, half * sizeof *inv, e);
         if (!inv) return -1;
         ALLOC(rope_cos, (size_t)ctx * half);
         ALLOC(rope_sin, (size_t)ctx * half);
@@ -283,6 +282,23 @@ int eng_gguf_chat_setup(const char *path, ChatSetup *s, LabErr *e) {
     return rc;
 }
 
+/* The run state of a loaded model: KV cache and buffers for o's context (clamped to the model's),
+ * the pool of o's threads and their scratch; EngInfo's ctx, bytes_kv, bytes_scratch, n_threads. */
+static int start_run(EngModel *m, const EngLoadOpts *o, LabErr *e) {
+    int ctx = o->ctx > 0 ? o->ctx : 2048;
+    if (ctx > m->cfg.ctx_max) ctx = m->cfg.ctx_max;
+    m->info.bytes_kv = m->info.bytes_scratch = 0;
+    if (alloc_state(m, ctx, e)) return -1;
+    m->n_threads = o->n_threads > 0 ? o->n_threads : 1;
+    m->pool = eng_pool_new(m->n_threads);
+    if (!m->pool) return lab_err(e, LAB_ENOMEM, "%s: cannot start %d threads", m->path, m->n_threads);
+    if (eng_model_alloc_att(m, e)) return -1;
+    m->info.ctx = ctx;
+    m->info.bytes_scratch += m->att_bytes;
+    m->info.n_threads = eng_pool_size(m->pool);
+    return 0;
+}
+
 int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) {
     *out = NULL;
     EngLoadOpts defaults = {0};
@@ -352,16 +368,7 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
         if (eng_lora_apply(m, o->lora[i], e)) goto fail;
     LOAD_PROGRESS(0.7);
     const EngConfig *c = &m->cfg;
-    int ctx = o->ctx > 0 ? o->ctx : 2048;
-    if (ctx > c->ctx_max) ctx = c->ctx_max;
-    if (alloc_state(m, ctx, e)) goto fail;
-    m->n_threads = o->n_threads > 0 ? o->n_threads : 1;
-    m->pool = eng_pool_new(m->n_threads);
-    if (!m->pool) {
-        lab_err(e, LAB_ENOMEM, "%s: cannot start %d threads", path, m->n_threads);
-        goto fail;
-    }
-    if (eng_model_alloc_att(m, e)) goto fail;
+    if (start_run(m, o, e)) goto fail;
     LOAD_PROGRESS(0.8);
     if (eng_model_load_tokenizer(m, path, o, e)) goto fail;
     if (kind == 2 || (m->tok && !strcmp(m->info.format, "gguf"))) {
@@ -401,11 +408,8 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
     in->head_dim = c->head_dim;
     in->vocab = c->vocab;
     in->ctx_max = c->ctx_max;
-    in->ctx = ctx;
     in->bos_id = c->bos_id;
     in->eos_id = c->eos_id;
-    in->bytes_scratch += m->att_bytes;
-    in->n_threads = eng_pool_size(m->pool);
     in->adapters = m->adapters;
     in->n_adapters = m->n_adapters;
     in->load_ms = now_ms() - t0;
@@ -415,5 +419,48 @@ fail:
     lab_err_prefix(e, "cannot load %s", path);
     eng_free(m);
     return -1;
+}
+
+int eng_share(EngModel **out, EngModel *src, const EngLoadOpts *o, LabErr *e) {
+    *out = NULL;
+    EngLoadOpts defaults = {0};
+    if (!o) o = &defaults;
+    double t0 = now_ms();
+    EngModel *own = src->base ? src->base : src;
+    EngModel *m = eng_model_new();
+    if (!m) return lab_err(e, LAB_ENOMEM, "out of memory");
+    /* everything read from the files is own's, read in place; the run state below is m's */
+    m->cfg = own->cfg;
+    m->w = own->w;
+    m->info = own->info;
+    m->tok = own->tok;
+    m->chat = own->chat;
+    m->chat_error = own->chat_error;
+    m->forward = own->forward;
+    m->convert_halves = own->convert_halves;
+    m->keep_mapped = own->keep_mapped;
+    m->attn_f16 = own->attn_f16;
+    m->tinfo = own->tinfo;
+    m->n_tinfo = own->n_tinfo;
+    m->path = own->path;
+    m->name = own->name;
+    m->tok_path = own->tok_path;
+    m->adapters = own->adapters;
+    m->n_adapters = own->n_adapters;
+    memcpy(m->file_dtype, own->file_dtype, sizeof m->file_dtype);
+    memcpy(m->dtype, own->dtype, sizeof m->dtype);
+    m->info.dtype = m->dtype[0] ? m->dtype : "f32";
+    m->info.file_dtype = m->file_dtype[0] ? m->file_dtype : "f32";
+    m->base = own;
+    atomic_fetch_add(&own->refs, 1);
+    if (start_run(m, o, e)) {
+        lab_err_prefix(e, "cannot share the weights of %s", own->path);
+        eng_free(m);
+        return -1;
+    }
+    m->info.shared = true;
+    m->info.load_ms = now_ms() - t0;
+    *out = m;
+    return 0;
 }
 

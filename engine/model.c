@@ -31,6 +31,7 @@ EngModel *eng_model_new(void) {
     if (!m) return NULL;
     m->cfg.bos_id = m->cfg.eos_id = -1;
     m->info.bos_id = m->info.eos_id = -1;
+    atomic_init(&m->refs, 1);
     return m;
 }
 
@@ -79,6 +80,41 @@ void *eng_model_alloc(EngModel *m, size_t bytes, bool counted, LabErr *e) {
     if (!counted) memset(p, 0, rounded ? rounded : 64); /* weights are overwritten whole by the loader */
     m->owned[m->n_owned++] = p;
     if (counted) m->info.bytes_owned += bytes;
+    return p;
+}
+
+/* From this size on, run-state buffers are mappings of their own: a KV cache of 2048 positions is
+ * zeroed by the kernel page by page as answers fill it, not by a memset of all of it at load (for
+ * two GPT-2 124M models, 150 MB: a tenth of a short `run`). */
+#define STATE_MAP_BYTES ((size_t)1 << 20)
+
+void *eng_model_state(EngModel *m, size_t bytes, LabErr *e) {
+    struct EngStateMem *ns = realloc(m->state, (m->n_state + 1) * sizeof *ns);
+    if (!ns) {
+        lab_err(e, LAB_ENOMEM, "out of memory");
+        return NULL;
+    }
+    m->state = ns;
+    size_t rounded = (bytes + 63) / 64 * 64;
+    if (rounded < bytes) {
+        lab_err(e, LAB_ENOMEM, "out of memory (%zu bytes)", bytes);
+        return NULL;
+    }
+    void *p = NULL;
+    bool mapped = rounded >= STATE_MAP_BYTES;
+    if (mapped) {
+        p = mmap(NULL, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) p = NULL;
+    } else if (posix_memalign(&p, 64, rounded ? rounded : 64)) {
+        p = NULL;
+    } else {
+        memset(p, 0, rounded ? rounded : 64);
+    }
+    if (!p) {
+        lab_err(e, LAB_ENOMEM, "out of memory (%zu bytes)", bytes);
+        return NULL;
+    }
+    m->state[m->n_state++] = (struct EngStateMem){p, rounded, mapped};
     return p;
 }
 
@@ -260,9 +296,27 @@ int eng_model_alloc_att(EngModel *m, LabErr *e) {
     return 0;
 }
 
-void eng_free(EngModel *m) {
-    if (!m) return;
+/* What a model has for running: its threads, KV caches and scratch (its own, shared or not). */
+static void free_run(EngModel *m) {
     eng_pool_free(m->pool);
+    m->pool = NULL;
+    for (size_t i = 0; i < m->n_state; i++) {
+        if (m->state[i].mapped) munmap(m->state[i].p, m->state[i].bytes);
+        else free(m->state[i].p);
+    }
+    free(m->state);
+    m->state = NULL;
+    m->n_state = 0;
+    free(m->s.att);
+    free(m->s.pack);
+    free(m->logits_rows);
+    m->s.att = m->s.pack = m->logits_rows = NULL;
+    for (int i = 0; i < m->n_kv_spare; i++) free(m->kv_spare[i].p);
+    m->n_kv_spare = 0;
+}
+
+/* What a model read from its files: weights, tokenizer, chat setup, names; and the struct. */
+static void free_loaded(EngModel *m) {
     tok_free(m->tok);
     chat_setup_free(m->chat);
     free(m->chat);
@@ -275,16 +329,20 @@ void eng_free(EngModel *m) {
     free(m->owned);
     for (size_t i = 0; i < m->n_tinfo; i++) free((char *)m->tinfo[i].name);
     free(m->tinfo);
-    free(m->s.att);
-    free(m->s.pack);
-    free(m->logits_rows);
-    for (int i = 0; i < m->n_kv_spare; i++) free(m->kv_spare[i].p);
     free(m->path);
     free(m->name);
     free(m->tok_path);
     for (int i = 0; i < m->n_adapters; i++) free((char *)m->adapters[i].path);
     free(m->adapters);
     free(m);
+}
+
+void eng_free(EngModel *m) {
+    if (!m) return;
+    free_run(m);
+    EngModel *own = m->base ? m->base : m;
+    if (m->base) free(m); /* a share owns nothing else */
+    if (atomic_fetch_sub(&own->refs, 1) == 1) free_loaded(own);
 }
 
 const EngInfo *eng_info(const EngModel *m) { return &m->info; }
@@ -330,6 +388,63 @@ int eng_forward(EngModel *m, const int *ids, int n, float *all_logits, LabErr *e
     return 0;
 }
 
+/* s.k and s.v, where a pass over several caches puts its keys and values before they are stored. */
+static int kv_staging(EngModel *m, LabErr *e) {
+    EngRunState *s = &m->s;
+    if (s->k) return 0;
+    size_t kvd = (size_t)m->cfg.n_kv_head * m->cfg.head_dim, bytes = (size_t)s->batch * kvd * sizeof(float);
+    float *k = eng_model_state(m, bytes, e), *v = k ? eng_model_state(m, bytes, e) : NULL;
+    if (!v) return -1;
+    s->k = k;
+    s->v = v;
+    m->info.bytes_scratch += 2 * bytes;
+    return 0;
+}
+
+int eng_forward_prompts(EngModel *m, const int *const *ids, const int *n, EngSeq *seq, int k, float *logits, LabErr *e) {
+    const EngConfig *c = &m->cfg;
+    EngRunState *s = &m->s;
+    int rows = 0;
+    for (int i = 0; i < k; i++) {
+        if (n[i] <= 0) return lab_err(e, LAB_EINVAL, "%s: prompt %d has no tokens", m->name, i);
+        for (int t = 0; t < n[i]; t++)
+            if (ids[i][t] < 0 || ids[i][t] >= c->vocab)
+                return lab_err(e, LAB_EINVAL, "%s: token id %d at position %d of prompt %d is outside the vocabulary [0, %d)",
+                               m->name, ids[i][t], t, i, c->vocab);
+        if (seq[i].ctx > s->ctx || n[i] > seq[i].ctx - seq[i].pos)
+            return lab_err(e, LAB_ERANGE, "%s: prompt %d: %d tokens at position %d do not fit the context of %d", m->name, i,
+                           n[i], seq[i].pos, seq[i].ctx);
+        rows += n[i];
+        if (rows > s->batch)
+            return lab_err(e, LAB_ERANGE, "%s: %d prompt tokens do not fit one pass of %d", m->name, rows, s->batch);
+    }
+    if (kv_staging(m, e)) return -1;
+    EngSeq *rs = malloc((size_t)rows * sizeof *rs);
+    int *all = malloc((size_t)rows * sizeof *all);
+    if (!rs || !all) {
+        free(rs);
+        free(all);
+        return lab_err(e, LAB_ENOMEM, "out of memory");
+    }
+    for (int i = 0, t = 0; i < k; i++)
+        for (int j = 0; j < n[i]; j++, t++) {
+            rs[t] = seq[i];
+            rs[t].pos = seq[i].pos + j;
+            all[t] = ids[i][j];
+        }
+    int pos = s->pos; /* the families advance s.pos: it is not the sequences' */
+    s->seq = rs;
+    s->prompt = true;
+    m->forward(m, all, rows, logits);
+    s->seq = NULL;
+    s->prompt = false;
+    s->pos = pos;
+    for (int i = 0; i < k; i++) seq[i].pos += n[i];
+    free(rs);
+    free(all);
+    return 0;
+}
+
 int eng_forward_seqs(EngModel *m, const int *ids, EngSeq *seq, int n, float *logits, LabErr *e) {
     const EngConfig *c = &m->cfg;
     EngRunState *s = &m->s;
@@ -342,14 +457,7 @@ int eng_forward_seqs(EngModel *m, const int *ids, EngSeq *seq, int n, float *log
             return lab_err(e, LAB_ERANGE, "%s: sequence %d is full (%d positions of %d)", m->name, i, seq[i].pos,
                            seq[i].ctx);
     }
-    if (!s->k) {
-        size_t kvd = (size_t)c->n_kv_head * c->head_dim, bytes = (size_t)s->batch * kvd * sizeof(float);
-        float *k = eng_model_alloc(m, bytes, false, e), *v = k ? eng_model_alloc(m, bytes, false, e) : NULL;
-        if (!v) return -1;
-        s->k = k;
-        s->v = v;
-        m->info.bytes_scratch += 2 * bytes;
-    }
+    if (kv_staging(m, e)) return -1;
     int pos = s->pos; /* the families advance s.pos: the one sequence's position is not theirs here */
     for (int done = 0; done < n;) {
         int k = n - done < s->batch ? n - done : s->batch;

@@ -159,6 +159,12 @@ typedef struct {
      * position in its own cache, computed exactly as a decode step of that sequence alone; k and v
      * ([batch][kvd], allocated at the first such pass) then hold the rows before they are stored. */
     const EngSeq *seq;
+    /* With seq: the rows are prompts (eng_forward_prompts). seq[t] is row t's own entry, its cache
+     * and position; the rows of one cache are consecutive and in order, one sequence's prompt. Each
+     * prompt is computed exactly as eng_forward runs it alone: its matrices through mm_batch (one
+     * call for all rows where mm_batch_rowwise), its attention as a prompt of its own, and the head
+     * over its last row only. */
+    bool prompt;
 } EngRunState;
 
 /* ---------- the model --------------------------------------------------------------------------- */
@@ -186,6 +192,13 @@ struct EngModel {
      * GPT-2 124M for 80 positions is 6 MB of pages the kernel would zero again for every answer */
     struct EngKvSpare { float *p; size_t bytes; } kv_spare[8];
     int n_kv_spare;
+    /* run-state memory (eng_model_state), this model's own even when it shares its weights */
+    struct EngStateMem { void *p; size_t bytes; bool mapped; } *state; size_t n_state;
+    /* eng_share: the model whose weights, tokenizer, chat setup and names this one reads (NULL: its
+     * own). refs counts the models reading a model's own resources (itself included, once loaded):
+     * they are released with the last of them. */
+    EngModel *base;
+    atomic_int refs;
     /* resources released by eng_free */
     EngTensorInfo *tinfo; size_t n_tinfo; /* names owned */
     MappedFile *maps; size_t n_maps;
@@ -205,6 +218,9 @@ const MappedFile *eng_model_map(EngModel *m, const char *path, LabErr *e);
  * bytes_owned, contents undefined until the loader fills them) or zeroed buffers (counted = false).
  * NULL with e filled on ENOMEM. */
 void *eng_model_alloc(EngModel *m, size_t bytes, bool counted, LabErr *e);
+/* Zeroed run-state memory (KV cache, activations), 64-byte aligned, freed by eng_free. Big buffers
+ * are fresh anonymous mappings, resident only as far as they are written. NULL with e filled. */
+void *eng_model_state(EngModel *m, size_t bytes, LabErr *e);
 /* Whether p points into one of the model's file mappings. */
 bool eng_model_in_maps(const EngModel *m, const void *p);
 /* The text of the model's chat template as loaded (NULL: none), for writers (chat_model.c). */
@@ -240,5 +256,10 @@ int eng_forward(EngModel *m, const int *ids, int n, float *all_logits, LabErr *e
  * (seq[t].pos advanced); logits [n][vocab]. Each row's logits are the bits a decode step of that
  * sequence alone (eng_forward of one token with its cache in s) gives. -1 with e filled. */
 int eng_forward_seqs(EngModel *m, const int *ids, EngSeq *seq, int n, float *logits, LabErr *e);
+/* The prompts of k sequences in one pass: ids[i][0 .. n[i]) from seq[i]'s position on, appended to
+ * its cache (seq[i].pos advanced), and the logits of each prompt's last token in logits [k][vocab]:
+ * the bits eng_forward of that prompt alone gives. Every prompt must fit its cache and the pass must
+ * hold them all (sum of n[i] <= s.batch). -1 with e filled. */
+int eng_forward_prompts(EngModel *m, const int *const *ids, const int *n, EngSeq *seq, int k, float *logits, LabErr *e);
 
 #endif

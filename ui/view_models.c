@@ -168,6 +168,13 @@ static void model_box(const Ui *ui, UiRect r, int slot) {
     d_printf(in, y++, 0, AT_NORMAL, "context       %d (model max %d)", m->ctx, m->ctx_max);
     d_printf(in, y++, 0, AT_NORMAL, "dtype         %s (file: %s), tokenizer %s", m->dtype, m->file_dtype, m->tokenizer_kind);
     d_printf(in, y++, 0, AT_NORMAL, "on disk       %s", disk);
+    if (m->shared) { /* the other slot's copy of the weights, read in place */
+        d_printf(in, y++, 0, AT_NORMAL, "in memory     %s (KV %s, scratch %s; weights: the other slot's copy)", mem, kv,
+                 scratch);
+        d_printf(in, y++, 0, AT_NORMAL, "load time     %.0f ms (the same file as the other slot: weights shared) · %d thread%s",
+                 m->load_ms, m->n_threads, m->n_threads == 1 ? "" : "s");
+        return;
+    }
     d_printf(in, y++, 0, AT_NORMAL, "in memory     %s (mapped %s, owned %s, KV %s, scratch %s)", mem, mapped, owned, kv, scratch);
     d_printf(in, y++, 0, AT_NORMAL, "load time     %.0f ms · %d thread%s", m->load_ms, m->n_threads, m->n_threads == 1 ? "" : "s");
 }

@@ -207,6 +207,8 @@ void mm_vec(const EngTensor *W, const float *x, float *y, EngPool *pool) {
     if (W->lora) mm_lowrank(W, x, 1, y);
 }
 
+bool mm_batch_rowwise(const EngTensor *W) { return W->dt == ENG_DT_Q8R && !W->transposed; }
+
 void mm_batch(const EngTensor *W, const float *X, int n, float *Y, EngPool *pool, float *pack) {
     if (n == 1) {
         mm_vec(W, X, Y, pool);
@@ -215,7 +217,7 @@ void mm_batch(const EngTensor *W, const float *X, int n, float *Y, EngPool *pool
     /* Q8R: the integer kernel, eight tokens per pass over the weights (q8r_matvecs), x quantized as
      * ggml quantizes it. Packing the weights to float for the GEMM was slower at every length:
      * GPT-2 124M shape, one thread, pp8 370 against 1131 tok/s, pp512 about 960 against 1200-1530 */
-    if (W->dt == ENG_DT_Q8R && !W->transposed) {
+    if (mm_batch_rowwise(W)) {
         mm_vecs(W, X, n, Y, pool);
         return;
     }

@@ -17,6 +17,9 @@ void mm_batch(const EngTensor *W, const float *X, int n, float *Y, EngPool *pool
  * each Y[t] gets exactly the bits mm_vec(W, X[t]) gives, rounding and LoRA included, while the
  * weights are read from memory once for all n (rows in cache-sized chunks, every vector per chunk). */
 void mm_vecs(const EngTensor *W, const float *X, int n, float *Y, EngPool *pool);
+/* Whether mm_batch gives each row of X the bits it gives that row in any other batch (it runs
+ * mm_vecs: Q8R), so that prompts of several sequences may share one call. */
+bool mm_batch_rowwise(const EngTensor *W);
 /* Row r of W as F32 into out[cols] (embedding lookup, conversions), any dtype, transposed or not. */
 void eng_tensor_row(const EngTensor *W, int64_t r, float *out);
 

@@ -11,6 +11,20 @@ void model_head(EngModel *m, int n, float *all_logits) {
     const EngWeights *w = &m->w;
     EngRunState *s = &m->s;
     int dim = c->dim, V = c->vocab;
+    if (s->seq && s->prompt) { /* each prompt's last row, as the head of its pass alone: all_logits [k][V] */
+        int k = 0;
+        for (int t = 0; t < n; t++) {
+            if (t + 1 < n && s->seq[t + 1].key_cache == s->seq[t].key_cache) continue;
+            const float *x = s->x + (size_t)t * dim;
+            float *xo = s->xb + (size_t)k++ * dim;
+            if (w->out_norm_b) op_layernorm(xo, x, w->out_norm, w->out_norm_b, 1, dim, c->norm_eps);
+            else op_rmsnorm(xo, x, w->out_norm, 1, dim, c->norm_eps);
+        }
+        mm_vecs(&w->lm_head, s->xb, k, all_logits, m->pool); /* each row as mm_vec alone */
+        op_add_bias(all_logits, w->lm_head_b, k, V);
+        op_softcap(all_logits, (size_t)k * V, c->final_softcap);
+        return;
+    }
     /* with all_logits every position goes through the head, else only the last */
     int rows = all_logits ? n : 1;
     const float *x = all_logits ? s->x : s->x + (size_t)(n - 1) * dim;

@@ -8,10 +8,12 @@
 /* ---------- what a pass does per sequence (rows.c) ---------------------------------------------
  * A pass runs either positions p0 = s.pos .. of one sequence, or (s.seq set: eng_forward_seqs) one
  * row per sequence, each at its own position in its own cache and computed as that sequence's
- * decode step alone. The families go through these wherever the two differ. */
+ * decode step alone, or (s.seq and s.prompt: eng_forward_prompts) the prompts of several sequences,
+ * each computed as its own pass alone. The families go through these wherever they differ. */
 /* The position of row t (p0: s.pos at the start of the pass). */
 static inline int model_pos(const EngRunState *s, int p0, int t) { return s->seq ? s->seq[t].pos : p0 + t; }
-/* Y[n][rows] = X W^T: mm_batch (a prompt batch), or with s.seq mm_vecs (each row as mm_vec alone). */
+/* Y[n][rows] = X W^T: mm_batch (a prompt batch), with s.seq mm_vecs (each row as mm_vec alone), with
+ * s.prompt mm_batch of each prompt (of all rows at once where mm_batch_rowwise). */
 void model_mm(EngModel *m, const EngTensor *W, const float *X, int n, float *Y);
 /* The cache rows (kvd floats) of row t's key and value in layer l. */
 void model_kv_rows(const EngRunState *s, int l, int kvd, int p0, int t, float **k, float **v);
@@ -20,7 +22,8 @@ void model_kv_rows(const EngRunState *s, int l, int kvd, int p0, int t, float **
 void model_kv_target(const EngRunState *s, int l, int kvd, int p0, float **k, float **v);
 void model_kv_store(const EngRunState *s, int l, int kvd, int n);
 /* Attention of layer l for the pass: a filled as for one sequence (caches of layer l, n, p0); with
- * s.seq each row attends alone (n = 1) to its own cache at its own position. */
+ * s.seq each row attends alone (n = 1) to its own cache at its own position, with s.prompt each
+ * prompt's rows together. */
 void model_attention(EngModel *m, const OpAttn *a, int l);
 
 #endif

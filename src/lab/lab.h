@@ -317,7 +317,10 @@ typedef struct {
     size_t bytes_on_disk;             /* weight files */
     size_t bytes_mapped, bytes_owned; /* weights in memory: mapped from the file / our own copy */
     size_t bytes_kv, bytes_scratch;
-    size_t bytes_memory;              /* mapped + owned + kv + scratch */
+    size_t bytes_memory;              /* mapped + owned + kv + scratch; kv + scratch when shared */
+    bool shared;                      /* the same file as the other slot's, with the same --quant and
+                                         adapters: it reads that slot's weights (one copy in memory), and
+                                         load_ms is the time to set up its own cache and threads */
     double load_ms;
     int n_threads;                    /* this engine's share of the lab's threads */
     bool has_template;                /* the model carries a chat template that loaded */

@@ -19,6 +19,7 @@ typedef struct {
     EngModel *m;
     RemoteArm *r;               /* or a model served elsewhere (run.c); at most one of m and r */
     int64_t db_id;
+    bool tok_given;             /* m was loaded with a tokenizer named by the caller */
     LabModelInfo info;          /* filled at load, threads/memory refreshed on request */
 } LabSlot;
 

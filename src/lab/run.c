@@ -127,7 +127,8 @@ static void fill_info(LabSlot *s) {
     o->bytes_owned = i->bytes_owned;
     o->bytes_kv = i->bytes_kv;
     o->bytes_scratch = i->bytes_scratch;
-    o->bytes_memory = i->bytes_mapped + i->bytes_owned + i->bytes_kv + i->bytes_scratch;
+    o->shared = i->shared;
+    o->bytes_memory = (i->shared ? 0 : i->bytes_mapped + i->bytes_owned) + i->bytes_kv + i->bytes_scratch;
     o->load_ms = i->load_ms;
     o->n_threads = i->n_threads;
     o->has_template = eng_chat_available(s->m);
@@ -451,6 +452,26 @@ static int swap_in_remote(Lab *l, int slot, const char *path, void (*progress)(d
     return 0;
 }
 
+static bool same_text(const char *a, const char *b) { return !strcmp(a ? a : "", b ? b : ""); }
+
+/* The other slot's model when loading path into slot would load the very same weights again: the
+ * same file (however named), no tokenizer of the caller's on either side, and the same --quant and
+ * adapters. Then the slot shares its weights (eng_share) instead: one copy in memory, and a load in
+ * milliseconds, as when A and B are one model under two settings. NULL otherwise. */
+static EngModel *shareable(const Lab *l, int slot, const char *path, const char *tokenizer) {
+    const LabSlot *o = &l->slot[1 - slot];
+    if (!o->m || tokenizer || o->tok_given || !same_text(l->quant[slot], l->quant[1 - slot]) ||
+        l->n_lora[slot] != l->n_lora[1 - slot])
+        return NULL;
+    for (int i = 0; i < l->n_lora[slot]; i++)
+        if (strcmp(l->lora[slot][i], l->lora[1 - slot][i])) return NULL;
+    char *a = realpath(path, NULL), *b = realpath(eng_info(o->m)->path, NULL);
+    bool same = a && b && !strcmp(a, b);
+    free(a);
+    free(b);
+    return same ? o->m : NULL;
+}
+
 static int swap_in(Lab *l, int slot, const char *path, const char *tokenizer, void (*progress)(double, void *),
                    void *ud, LabErr *e) {
     if (remote_is_url(path)) {
@@ -464,7 +485,8 @@ static int swap_in(Lab *l, int slot, const char *path, const char *tokenizer, vo
                      .progress = progress ? scaled_progress : NULL, .progress_ud = &sc};
     EngModel *m;
     if (progress) progress(0.0, ud);
-    if (eng_load(&m, path, &o, e)) return -1;
+    EngModel *same = shareable(l, slot, path, tokenizer);
+    if (same ? eng_share(&m, same, &o, e) : eng_load(&m, path, &o, e)) return -1;
     if (progress) progress(0.8, ud);
     const EngInfo *i = eng_info(m);
     if (!i->tokenizer_kind || !strcmp(i->tokenizer_kind, "none")) {
@@ -474,8 +496,8 @@ static int swap_in(Lab *l, int slot, const char *path, const char *tokenizer, vo
         eng_free(m);
         return -1;
     }
-    int64_t id;
-    if (lab_model_row(l, path, m, &id, e)) {
+    int64_t id = same ? l->slot[1 - slot].db_id : 0; /* a share is the other arm's model, row and all */
+    if (!same && lab_model_row(l, path, m, &id, e)) {
         eng_free(m);
         return -1;
     }
@@ -486,6 +508,7 @@ static int swap_in(Lab *l, int slot, const char *path, const char *tokenizer, vo
     l->slot[slot].r = NULL;
     l->slot[slot].m = m;
     l->slot[slot].db_id = id;
+    l->slot[slot].tok_given = tokenizer != NULL;
     fill_info(&l->slot[slot]);
     refresh_chat_info(l);
     conv_reset(l); /* a new model has no history of its own */
@@ -1028,13 +1051,49 @@ static void *worker_many(void *arg) {
             continue;
         }
         answer_init(&a[i], mj->jobs[i]);
-        if (answer_prompt(&a[i]) || eng_gen_start_own(&a[i].g, m, a[i].prompt.v, (int)a[i].prompt.n, &a[i].es, &a[i].err)) {
+        if (answer_prompt(&a[i])) {
             a[i].failed = true;
             answer_record(&a[i]);
             answer_finish(&a[i]);
             continue;
         }
         live[n_live++] = &a[i];
+    }
+    if (n_live > 0) { /* the prompts together: the weights read once for many of them */
+        const int **ids = calloc((size_t)n_live, sizeof *ids);
+        int *ns = calloc((size_t)n_live, sizeof *ns);
+        const EngSampling **ss = calloc((size_t)n_live, sizeof *ss);
+        LabErr *se = calloc((size_t)n_live, sizeof *se);
+        bool together = ids && ns && ss && se;
+        if (together) {
+            for (int i = 0; i < n_live; i++) {
+                ids[i] = live[i]->prompt.v;
+                ns[i] = (int)live[i]->prompt.n;
+                ss[i] = &live[i]->es;
+            }
+            eng_gen_start_own_many(gens, m, ids, ns, ss, n_live, se);
+        } else { /* no memory to start them together: one at a time */
+            for (int i = 0; i < n_live; i++)
+                if (eng_gen_start_own(&gens[i], m, live[i]->prompt.v, (int)live[i]->prompt.n, &live[i]->es, &live[i]->err))
+                    gens[i] = NULL;
+        }
+        int kept = 0;
+        for (int i = 0; i < n_live; i++) {
+            Answer *x = live[i];
+            if (!(x->g = gens[i])) {
+                if (together) x->err = se[i];
+                x->failed = true;
+                answer_record(x);
+                answer_finish(x);
+                continue;
+            }
+            live[kept++] = x;
+        }
+        n_live = kept;
+        free(ids);
+        free(ns);
+        free(ss);
+        free(se);
     }
     while (n_live > 0) {
         if (atomic_load(&l->stop)) /* lab_stop: every answer ends as cancelled at its next step */

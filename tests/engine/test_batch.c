@@ -6,8 +6,11 @@
  *     (gpt2-mini, scratch-shakespeare: llama), on a Q8_0 GGUF of each (ablab's writer), with
  *     q4_k_m at load, on every family's reference checkpoint in tests/fixtures/ref/models, and
  *     with the AVX2 and portable kernel paths forced;
- *   - mm_vecs against mm_vec, bit for bit, for every dtype the decode kernels read. */
+ *   - mm_vecs against mm_vec, bit for bit, for every dtype the decode kernels read;
+ *   - a model sharing another's weights (eng_share) gives the same answers as its own load, while
+ *     both run at once and after the first is freed. */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -158,6 +161,42 @@ static void check_model(EngModel *m, const char *what) {
         ids_take(&batched[i], g[i]);
         expect_same(what, i, &alone[i], &batched[i]);
         eng_gen_free(g[i]);
+        out_free(&batched[i]);
+    }
+    /* the prompts started together (eng_gen_start_own_many: shared passes), then stepped together */
+    const int *pp[NSEQ];
+    int pn[NSEQ];
+    const EngSampling *ps[NSEQ];
+    for (int i = 0; i < NSEQ; i++) {
+        pp[i] = q[i].prompt.v;
+        pn[i] = (int)q[i].prompt.n;
+        ps[i] = &q[i].s;
+    }
+    memset(batched, 0, sizeof batched);
+    assert_int_equal(eng_gen_start_own_many(g, m, pp, pn, ps, NSEQ, errs), NSEQ);
+    memset(done, 0, sizeof done);
+    do {
+        EngGen *run[NSEQ];
+        int at[NSEQ], k = 0;
+        for (int i = 0; i < NSEQ; i++)
+            if (!done[i]) {
+                at[k] = i;
+                run[k++] = g[i];
+            }
+        live = eng_gen_step_many(run, k, p, rc, errs);
+        assert_true(live >= 0);
+        for (int j = 0; j < k; j++) {
+            if (rc[j] < 0) fail_msg("%s", errs[j].msg);
+            piece_add(&batched[at[j]], rc[j], &p[j]);
+            if (rc[j] == 0) done[at[j]] = true;
+        }
+    } while (live > 0);
+    for (int i = 0; i < NSEQ; i++) {
+        ids_take(&batched[i], g[i]);
+        char w2[300];
+        snprintf(w2, sizeof w2, "%s, prompts started together", what);
+        expect_same(w2, i, &alone[i], &batched[i]);
+        eng_gen_free(g[i]);
         out_free(&alone[i]);
         out_free(&batched[i]);
         ivec_free(&q[i].prompt);
@@ -265,6 +304,86 @@ static void test_refusal(void **st) {
     eng_free(m);
 }
 
+/* ---------- two models over one set of weights ---------- */
+typedef struct {
+    EngModel *m;
+    Seq *q;
+    Out out[NSEQ];
+} Arm;
+
+static void *arm_run(void *ud) {
+    Arm *a = ud;
+    for (int i = 0; i < NSEQ; i++) run_alone(a->m, &a->q[i], &a->out[i]);
+    return NULL;
+}
+
+static void arm_free(Arm *a) {
+    for (int i = 0; i < NSEQ; i++) out_free(&a->out[i]);
+    memset(a->out, 0, sizeof a->out);
+}
+
+static void check_arms(const char *what, const Arm *x, const Arm *y) {
+    for (int i = 0; i < NSEQ; i++) expect_same(what, i, &x->out[i], &y->out[i]);
+}
+
+/* A share answers as a load of its own: alone, while its base answers on another thread, and after
+ * the base is freed (its weights stay for the share); it has its own context and threads, and says
+ * that its weights are shared. */
+static void check_share(const char *path, const char *quant, const char *what) {
+    EngModel *own = load(path, quant), *base = load(path, quant), *sh;
+    EngLoadOpts so = {.n_threads = 1, .ctx = 64};
+    LabErr e = {0};
+    if (eng_share(&sh, base, &so, &e)) fail_msg("%s: %s", what, e.msg);
+    const EngInfo *bi = eng_info(base), *si = eng_info(sh);
+    assert_true(si->shared);
+    assert_false(bi->shared);
+    assert_int_equal(si->ctx, 64);
+    assert_int_equal(si->n_threads, 1);
+    assert_int_equal(bi->n_threads, 2);
+    assert_true(si->bytes_kv < bi->bytes_kv);
+    assert_int_equal(si->bytes_owned, bi->bytes_owned);
+    assert_string_equal(si->dtype, bi->dtype);
+    assert_int_equal(si->n_params, bi->n_params);
+    Seq q[NSEQ];
+    make_seqs(own, q);
+    Arm ref = {.m = own, .q = q}, a = {.m = base, .q = q}, b = {.m = sh, .q = q};
+    arm_run(&ref);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, arm_run, &a), 0);
+    arm_run(&b);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    check_arms(what, &ref, &a);
+    check_arms(what, &ref, &b);
+    arm_free(&b);
+    eng_free(base); /* the share keeps the weights */
+    arm_run(&b);
+    check_arms(what, &ref, &b);
+    /* a share of a share reads the same weights */
+    EngModel *sh2;
+    if (eng_share(&sh2, sh, NULL, &e)) fail_msg("%s: %s", what, e.msg);
+    eng_free(sh);
+    Arm c = {.m = sh2, .q = q};
+    arm_run(&c);
+    check_arms(what, &ref, &c);
+    eng_free(sh2);
+    arm_free(&ref);
+    arm_free(&a);
+    arm_free(&b);
+    arm_free(&c);
+    for (int i = 0; i < NSEQ; i++) ivec_free(&q[i].prompt);
+    eng_free(own);
+    printf("# %s: a share answers as its own load\n", what);
+}
+
+static void test_share(void **st) {
+    (void)st;
+    char dir[4096];
+    shipped(dir, sizeof dir, "gpt2-mini");
+    check_share(dir, NULL, "gpt2-mini");
+    shipped(dir, sizeof dir, "scratch-shakespeare");
+    check_share(dir, "q4_k_m", "scratch-shakespeare q4_k_m");
+}
+
 /* ---------- mm_vecs against mm_vec ---------- */
 static void check_kernel(QType t, bool transposed, int rows, int cols, EngPool *pool) {
     int n = 5;
@@ -320,6 +439,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernels),
         cmocka_unit_test(test_refusal),
+        cmocka_unit_test(test_share),
         cmocka_unit_test(test_shipped),
         cmocka_unit_test(test_families),
     };

@@ -166,6 +166,75 @@ static void test_both_answer_and_are_recorded(void **state) {
     lab_close(l);
 }
 
+/* One file in both slots is one copy of its weights: B shares A's (its memory is its cache and
+ * scratch, one model row for both), both answer alike at temperature 0, and B keeps answering the
+ * same after A is swapped for another model. A slot with its own --quant loads its own copy. */
+static void ask_texts(Lab *l, Buf out[2]) {
+    Events ev;
+    events_init(&ev, l);
+    LabEvents cb = {ev_piece, ev_done, ev_pair, &ev};
+    LabErr e = {0};
+    int64_t pair;
+    if (lab_ask(l, "Once upon a time", NULL, &cb, &pair, &e)) fail_msg("%s", e.msg);
+    lab_wait(l);
+    for (int s = 0; s < 2; s++) {
+        assert_int_equal(ev.done[s], 1);
+        assert_false(ev.err[s]);
+        buf_clear(&out[s]);
+        buf_append(&out[s], ev.text[s].data ? ev.text[s].data : "", ev.text[s].len);
+    }
+    events_free(&ev);
+}
+
+static void test_one_file_in_both_slots_is_loaded_once(void **state) {
+    (void)state;
+    NEED_MODELS();
+    LabConfig c;
+    lab_config_init(&c);
+    c.db_path = tpath("shared.db");
+    c.model_path[0] = c.model_path[1] = model_a;
+    c.sampling.max_tokens = 16;
+    c.sampling.temp = 0;
+    Lab *l;
+    LabErr e = {0};
+    if (lab_open(&l, &c, &e)) fail_msg("%s", e.msg);
+    LabModelInfo a, b;
+    assert_int_equal(lab_model_info(l, 0, &a), 0);
+    assert_int_equal(lab_model_info(l, 1, &b), 0);
+    assert_false(a.shared);
+    assert_true(b.shared);
+    assert_int_equal(a.db_id, b.db_id);
+    assert_int_equal(b.bytes_memory, b.bytes_kv + b.bytes_scratch);
+    assert_true(a.bytes_memory > b.bytes_memory + a.bytes_owned / 2);
+    Buf t1[2] = {{0}}, t2[2] = {{0}};
+    ask_texts(l, t1);
+    assert_true(t1[0].len > 0);
+    assert_string_equal(t1[0].data, t1[1].data);
+    /* A goes; B still reads the weights it shared */
+    assert_int_equal(lab_model_swap(l, 0, model_b, NULL, NULL, &e), 0);
+    assert_int_equal(lab_model_info(l, 1, &b), 0);
+    assert_true(b.shared);
+    ask_texts(l, t2);
+    assert_string_equal(t2[1].data, t1[1].data);
+    /* and back: A loads the file again, sharing B's copy */
+    assert_int_equal(lab_model_swap(l, 0, model_a, NULL, NULL, &e), 0);
+    assert_int_equal(lab_model_info(l, 0, &a), 0);
+    assert_true(a.shared);
+    lab_close(l);
+    /* another --quant for B: its own copy */
+    c.quant[1] = "q8_0";
+    c.db_path = tpath("shared-q.db");
+    if (lab_open(&l, &c, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(lab_model_info(l, 1, &b), 0);
+    assert_false(b.shared);
+    assert_string_equal(b.dtype, "q8_0");
+    lab_close(l);
+    for (int s = 0; s < 2; s++) {
+        buf_free(&t1[s]);
+        buf_free(&t2[s]);
+    }
+}
+
 typedef struct { int n, bad; LabSampling want; bool fixed_seed; int64_t seeds[8]; } StudyRows;
 static int study_row(const DbResponse *r, void *ud) {
     StudyRows *c = ud;
@@ -515,6 +584,7 @@ static void test_swap_on_a_thread_blocks_asks(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_both_answer_and_are_recorded),
+        cmocka_unit_test(test_one_file_in_both_slots_is_loaded_once),
         cmocka_unit_test(test_stop_keeps_or_drops_and_reask_fills_the_gap),
         cmocka_unit_test(test_blind_session_hides_then_reveals),
         cmocka_unit_test(test_study_runs_its_recorded_protocol),
