@@ -50,6 +50,16 @@ with tempfile.TemporaryDirectory() as tmp:
     check("every metric is there", not bad, bad)
     check("models recorded with hashes",
           con.execute("SELECT count(*) FROM models WHERE length(weights_sha256) = 64 AND n_params > 0").fetchone()[0] == 2)
+    # the hash taken while the model loads is the file's (A is one file; B a folder of one weight file)
+    import hashlib
+    def sha(path):
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    b_files = sorted(n for n in os.listdir(B) if n.endswith((".safetensors", ".gguf", ".bin")) and n != "tokenizer.bin")
+    b_sha = hashlib.sha256("".join(f"{n} {sha(os.path.join(B, n))}\n" for n in b_files).encode()).hexdigest()
+    got = dict(con.execute("SELECT path, weights_sha256 FROM models").fetchall())
+    check("the models' hashes are their weights' sha256", got.get(A) == sha(A) and got.get(B) == b_sha,
+          (got, sha(A), b_sha))
     sample_a = con.execute("SELECT output FROM responses WHERE slot = 0 ORDER BY id LIMIT 1").fetchone()[0]
     con.close()
 
