@@ -11,6 +11,11 @@ id,id,...` -> [T][V] little-endian float32 (llama_batch with logits on for every
         [--ablab build/src/ablab] [--write]      # the shipped scratch-shakespeare; --write: the fixtures
     python3 tools/refs/kquant_refs.py ... --model /tmp/gpt2-124m-f32.gguf   # any other f32 GGUF: the table
 
+--self also runs llama.cpp on each file one token per llama_decode (LCLOGITS with LC_SEQ=1 in its
+environment decodes that way; the KV cache carries the positions) and prints how far llama.cpp's own
+two ways of computing the same logits lie apart, against the file's own error: the floor for any
+engine whose float additions are not llama.cpp's, in llama.cpp's order, bit for bit.
+
 For every preset: llama-quantize the f32 file ablab writes, check that `ablab convert --quant` writes
 the same bytes, and compare ablab's logits on that file with llama.cpp's: mean |ablab - llama.cpp|
 against the file's own error (mean |llama.cpp on it - llama.cpp on f32|) and the share of positions
@@ -68,6 +73,7 @@ def main():
     ap.add_argument("--threads", default="1")
     ap.add_argument("--ids", help="token ids a,b,c (default: TEXT under the model's tokenizer)")
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--self", action="store_true", help="also llama.cpp one token at a time against its batch")
     a = ap.parse_args()
     env = dict(os.environ, LD_LIBRARY_PATH=a.llama_bin)
     tmp = tempfile.mkdtemp()
@@ -85,7 +91,8 @@ def main():
     out = {"text": TEXT, "ids": [int(i) for i in ids], "vocab": V, "sub_stride": SUB_STRIDE,
            "llama_cpp": "c392e509", "presets": {}}
     blobs = [[r[j] for j in range(0, V, SUB_STRIDE)] for r in ref]
-    print(f"{'preset':8} {'bytes':>10} {'same bytes':>10} {'own error':>10} {'|ablab-llama.cpp|':>18} {'ratio':>6} {'top-1':>6}")
+    print(f"{'preset':8} {'bytes':>10} {'same bytes':>10} {'own error':>10} {'|ablab-llama.cpp|':>18} {'ratio':>6} {'top-1':>6}"
+          + (f" {'|llama.cpp seq-batch|':>22} {'ratio':>6}" if a.self else ""))
     for p in PRESETS:
         lq = os.path.join(tmp, f"lc-{p}.gguf")
         sh(os.path.join(a.llama_bin, "llama-quantize"), f32, lq, p.upper(), env=env)
@@ -100,7 +107,13 @@ def main():
         lc, ab = rows(floats(ll), V), rows(floats(al), V)
         own, diff = mad(lc, ref), mad(ab, lc)
         top = sum(argmax(x) == argmax(y) for x, y in zip(ab, lc)) / len(lc)
-        print(f"{p:8} {os.path.getsize(lq):>10} {same:>10} {own:>10.4g} {diff:>18.4g} {diff / own:>6.3f} {100 * top:>5.1f}%")
+        line = f"{p:8} {os.path.getsize(lq):>10} {same:>10} {own:>10.4g} {diff:>18.4g} {diff / own:>6.3f} {100 * top:>5.1f}%"
+        if a.self:
+            sl = os.path.join(tmp, f"lc-{p}-seq.bin")
+            sh(a.lclogits, lq, sl, a.threads, idarg, env=dict(env, LC_SEQ="1"))
+            selfd = mad(rows(floats(sl), V), lc)
+            line += f" {selfd:>22.4g} {selfd / own:>6.3f}"
+        print(line)
         out["presets"][p] = {"sha256": sha256(lq), "bytes": os.path.getsize(lq), "top": [argmax(r) for r in lc],
                              "own_error": own, "ablab_vs_llama_cpp": diff}
         blobs += [[r[j] for j in range(0, V, SUB_STRIDE)] for r in lc]
