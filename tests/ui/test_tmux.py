@@ -287,6 +287,9 @@ def scenario_screens(home):
         tm.keys("Enter")
         s = tm.wait_text(f"model A: {NAME_A}", 60)
         check("models: a loads another model into A (on a worker thread)", f"A: {NAME_A}" in s, s)
+        s = tm.wait_text("the other slot's copy")
+        check("models: the file B holds, loaded into A, reads B's weights (one copy, shown as such)",
+              s.count("weights: the other slot's copy") == 1 and "(the same file as the other slot: weights shared)" in s, s)
         tm.type("b")
         tm.wait_text("load into B")
         tm.keys("C-u")
