@@ -77,6 +77,9 @@ int  eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e)
  * shares only a load made with the same ones). The weights stay until the last model reading them
  * is freed, in any order; a model and its shares may run at the same time. *out NULL on error. */
 int  eng_share(EngModel **out, EngModel *m, const EngLoadOpts *o, LabErr *e);
+/* Whether eng_share takes m: not when m keeps LoRA adapters unmerged beside its weights (their
+ * products use a scratch of their own, which two models running at once would both write). */
+bool eng_can_share(const EngModel *m);
 void eng_free(EngModel *m);                              /* NULL-safe */
 /* Writes the loaded model as a GGUF v3 file llama.cpp reads (architecture llama or gpt2, its
  * hyper-parameters, tokenizer.ggml.*, alignment), weights as quant: "f32" (or NULL), "f16",

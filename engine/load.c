@@ -421,8 +421,18 @@ fail:
     return -1;
 }
 
+bool eng_can_share(const EngModel *m) {
+    const EngModel *own = m->base ? m->base : m;
+    for (int i = 0; i < own->n_adapters; i++)
+        if (own->adapters[i].n_unmerged > 0) return false;
+    return true;
+}
+
 int eng_share(EngModel **out, EngModel *src, const EngLoadOpts *o, LabErr *e) {
     *out = NULL;
+    if (!eng_can_share(src))
+        return lab_err(e, LAB_EUNSUPPORTED, "%s: its LoRA adapters stay unmerged beside the weights, with a scratch "
+                       "of their own: load it again instead of sharing it", src->path);
     EngLoadOpts defaults = {0};
     if (!o) o = &defaults;
     double t0 = now_ms();

@@ -480,11 +480,11 @@ static bool same_text(const char *a, const char *b) { return !strcmp(a ? a : "",
 
 /* The other slot's model when loading path into slot would load the very same weights again: the
  * same file (however named), no tokenizer of the caller's on either side, and the same --quant and
- * adapters. Then the slot shares its weights (eng_share) instead: one copy in memory, and a load in
+ * adapters (merged ones: eng_can_share). Then the slot shares its weights (eng_share) instead: one copy in memory, and a load in
  * milliseconds, as when A and B are one model under two settings. NULL otherwise. */
 static EngModel *shareable(const Lab *l, int slot, const char *path, const char *tokenizer) {
     const LabSlot *o = &l->slot[1 - slot];
-    if (!o->m || tokenizer || o->tok_given || !same_text(l->quant[slot], l->quant[1 - slot]) ||
+    if (!o->m || tokenizer || o->tok_given || !eng_can_share(o->m) || !same_text(l->quant[slot], l->quant[1 - slot]) ||
         l->n_lora[slot] != l->n_lora[1 - slot])
         return NULL;
     for (int i = 0; i < l->n_lora[slot]; i++)

@@ -166,6 +166,15 @@ static void check_merged(const char *base, const char *name, int n_pairs) {
     for (size_t i = 0; i < ids.n; i++)
         if (ids.v[i] != g.greedy.v[i]) fail_msg("%s: greedy token %zu is %d, reference %d", name, i, ids.v[i], g.greedy.v[i]);
     ivec_free(&ids);
+    /* merged into the weights, the adapter is shared with them (eng_share) */
+    assert_true(eng_can_share(m));
+    EngModel *sh;
+    if (eng_share(&sh, m, NULL, &e)) fail_msg("%s: %s", name, e.msg);
+    assert_int_equal(eng_info(sh)->n_adapters, 1);
+    float *out2 = logits_of(sh, &g);
+    assert_memory_equal(out, out2, (size_t)g.T * g.V * sizeof *out);
+    free(out2);
+    eng_free(sh);
     free(out);
     eng_free(m);
     ref_free(&g);
@@ -180,6 +189,13 @@ static void check_unmerged(const char *base, const char *name, int n_pairs, cons
     const EngAdapterInfo *a = &eng_info(m)->adapters[0];
     assert_int_equal(a->n_merged, 0);
     assert_int_equal(a->n_unmerged, n_pairs);
+    /* an unmerged adapter's products write a scratch of their own: such a model is not shared */
+    EngModel *sh = NULL;
+    LabErr se = {0};
+    assert_false(eng_can_share(m));
+    assert_int_equal(eng_share(&sh, m, NULL, &se), -1);
+    assert_null(sh);
+    assert_non_null(strstr(se.msg, "unmerged"));
     EngModel *plain = load_ok(base, quant, NULL);
     EngModel *merged = load_ok(base, NULL, adapter_dir(name));
     float *q = logits_of(m, &g), *p = logits_of(plain, &g), *f = logits_of(merged, &g);
