@@ -113,6 +113,27 @@ static void make_seqs(EngModel *m, Seq *q) {
     q[2].s.n_stop = 1;
 }
 
+/* One eng_gen_step_many over those of g[0 .. n) not done, their pieces added to out: how many run on. */
+static int step_live(EngGen **g, int n, bool *done, Out *out) {
+    EngGen *run[NSEQ];
+    EngPiece p[NSEQ];
+    int at[NSEQ], rc[NSEQ], k = 0;
+    LabErr errs[NSEQ];
+    for (int i = 0; i < n; i++)
+        if (!done[i]) {
+            at[k] = i;
+            run[k++] = g[i];
+        }
+    int live = eng_gen_step_many(run, k, p, rc, errs);
+    assert_true(live >= 0);
+    for (int j = 0; j < k; j++) {
+        if (rc[j] < 0) fail_msg("%s", errs[j].msg);
+        piece_add(&out[at[j]], rc[j], &p[j]);
+        if (rc[j] == 0) done[at[j]] = true;
+    }
+    return live;
+}
+
 /* The sequences alone, then batched (half started before the first batched step, one started
  * later, one stepped alone once in between): the same ids, text and stop for each. */
 static void check_model(EngModel *m, const char *what) {
@@ -126,34 +147,19 @@ static void check_model(EngModel *m, const char *what) {
     LabErr e = {0};
     for (int i = 0; i < NSEQ - 1; i++)
         if (eng_gen_start_own(&g[i], m, q[i].prompt.v, (int)q[i].prompt.n, &q[i].s, &e)) fail_msg("%s", e.msg);
-    EngPiece p[NSEQ];
-    int rc[NSEQ];
+    EngPiece p0;
     LabErr errs[NSEQ];
     /* one of them stepped alone first: the own-cache generation through eng_gen_step */
-    int r0 = eng_gen_step(g[0], &p[0], &e);
+    int r0 = eng_gen_step(g[0], &p0, &e);
     assert_true(r0 >= 0);
-    piece_add(&batched[0], r0, &p[0]);
+    piece_add(&batched[0], r0, &p0);
     bool done[NSEQ] = {r0 == 0};
     int steps = 0, live;
     do {
         if (steps == 2) /* a late one joins the batch */
             if (eng_gen_start_own(&g[NSEQ - 1], m, q[NSEQ - 1].prompt.v, (int)q[NSEQ - 1].prompt.n, &q[NSEQ - 1].s, &e))
                 fail_msg("%s", e.msg);
-        int n = steps >= 2 ? NSEQ : NSEQ - 1;
-        EngGen *run[NSEQ];
-        int at[NSEQ], k = 0;
-        for (int i = 0; i < n; i++)
-            if (!done[i]) {
-                at[k] = i;
-                run[k++] = g[i];
-            }
-        live = eng_gen_step_many(run, k, p, rc, errs);
-        assert_true(live >= 0);
-        for (int j = 0; j < k; j++) {
-            if (rc[j] < 0) fail_msg("%s", errs[j].msg);
-            piece_add(&batched[at[j]], rc[j], &p[j]);
-            if (rc[j] == 0) done[at[j]] = true;
-        }
+        live = step_live(g, steps >= 2 ? NSEQ : NSEQ - 1, done, batched);
         steps++;
     } while (live > 0 || steps <= 2);
     for (int i = 0; i < NSEQ; i++) {
@@ -175,22 +181,8 @@ static void check_model(EngModel *m, const char *what) {
     memset(batched, 0, sizeof batched);
     assert_int_equal(eng_gen_start_own_many(g, m, pp, pn, ps, NSEQ, errs), NSEQ);
     memset(done, 0, sizeof done);
-    do {
-        EngGen *run[NSEQ];
-        int at[NSEQ], k = 0;
-        for (int i = 0; i < NSEQ; i++)
-            if (!done[i]) {
-                at[k] = i;
-                run[k++] = g[i];
-            }
-        live = eng_gen_step_many(run, k, p, rc, errs);
-        assert_true(live >= 0);
-        for (int j = 0; j < k; j++) {
-            if (rc[j] < 0) fail_msg("%s", errs[j].msg);
-            piece_add(&batched[at[j]], rc[j], &p[j]);
-            if (rc[j] == 0) done[at[j]] = true;
-        }
-    } while (live > 0);
+    do live = step_live(g, NSEQ, done, batched);
+    while (live > 0);
     for (int i = 0; i < NSEQ; i++) {
         ids_take(&batched[i], g[i]);
         char w2[300];
