@@ -333,8 +333,8 @@ static int model_swap(Lab *l, int slot, const char *path, const char *tokenizer,
 }
 
 /* The model's row in the record (found by path, hashes and dtype, or added): its weights and
- * tokenizer hashed (remembered by path, size and mtime) and its EngInfo. */
-/* lab_model_row with the weights' hash and size already known (wsha non-NULL) or not. */
+ * tokenizer hashed (remembered by path, size and mtime) and its EngInfo. known: the weights' hash
+ * already taken (and known_bytes their size), or NULL to take it here. */
 static int model_row(Lab *l, const char *path, const EngModel *m, const char *known, int64_t known_bytes, int64_t *id,
                      LabErr *e) {
     if (db_read_only(l->db)) { /* a read-only record: the model runs, nothing is recorded */
@@ -480,8 +480,9 @@ static bool same_text(const char *a, const char *b) { return !strcmp(a ? a : "",
 
 /* The other slot's model when loading path into slot would load the very same weights again: the
  * same file (however named), no tokenizer of the caller's on either side, and the same --quant and
- * adapters (merged ones: eng_can_share). Then the slot shares its weights (eng_share) instead: one copy in memory, and a load in
- * milliseconds, as when A and B are one model under two settings. NULL otherwise. */
+ * adapters (merged ones: eng_can_share). Then the slot shares its weights (eng_share) instead: one
+ * copy in memory, and a load in milliseconds, as when A and B are one model under two settings.
+ * NULL otherwise. */
 static EngModel *shareable(const Lab *l, int slot, const char *path, const char *tokenizer) {
     const LabSlot *o = &l->slot[1 - slot];
     if (!o->m || tokenizer || o->tok_given || !eng_can_share(o->m) || !same_text(l->quant[slot], l->quant[1 - slot]) ||
