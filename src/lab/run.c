@@ -1068,7 +1068,10 @@ static void *worker_many(void *arg) {
     EngPiece *pieces = calloc((size_t)n, sizeof *pieces);
     int *rcs = calloc((size_t)n, sizeof *rcs);
     LabErr *errs = calloc((size_t)n, sizeof *errs);
-    bool oom = !a || !gens || !live || !pieces || !rcs || !errs;
+    const int **ids = calloc((size_t)n, sizeof *ids); /* the prompts, for eng_gen_start_own_many */
+    int *ns = calloc((size_t)n, sizeof *ns);
+    const EngSampling **ss = calloc((size_t)n, sizeof *ss);
+    bool oom = !a || !gens || !live || !pieces || !rcs || !errs || !ids || !ns || !ss;
     int n_live = 0;
     for (int i = 0; i < n; i++) {
         if (oom) { /* no memory to decode them together: each answer fails alone, recorded as failed */
@@ -1090,28 +1093,17 @@ static void *worker_many(void *arg) {
         live[n_live++] = &a[i];
     }
     if (n_live > 0) { /* the prompts together: the weights read once for many of them */
-        const int **ids = calloc((size_t)n_live, sizeof *ids);
-        int *ns = calloc((size_t)n_live, sizeof *ns);
-        const EngSampling **ss = calloc((size_t)n_live, sizeof *ss);
-        LabErr *se = calloc((size_t)n_live, sizeof *se);
-        bool together = ids && ns && ss && se;
-        if (together) {
-            for (int i = 0; i < n_live; i++) {
-                ids[i] = live[i]->prompt.v;
-                ns[i] = (int)live[i]->prompt.n;
-                ss[i] = &live[i]->es;
-            }
-            eng_gen_start_own_many(gens, m, ids, ns, ss, n_live, se);
-        } else { /* no memory to start them together: one at a time */
-            for (int i = 0; i < n_live; i++)
-                if (eng_gen_start_own(&gens[i], m, live[i]->prompt.v, (int)live[i]->prompt.n, &live[i]->es, &live[i]->err))
-                    gens[i] = NULL;
+        for (int i = 0; i < n_live; i++) {
+            ids[i] = live[i]->prompt.v;
+            ns[i] = (int)live[i]->prompt.n;
+            ss[i] = &live[i]->es;
         }
+        eng_gen_start_own_many(gens, m, ids, ns, ss, n_live, errs);
         int kept = 0;
         for (int i = 0; i < n_live; i++) {
             Answer *x = live[i];
             if (!(x->g = gens[i])) {
-                if (together) x->err = se[i];
+                x->err = errs[i];
                 x->failed = true;
                 answer_record(x);
                 answer_finish(x);
@@ -1120,10 +1112,6 @@ static void *worker_many(void *arg) {
             live[kept++] = x;
         }
         n_live = kept;
-        free(ids);
-        free(ns);
-        free(ss);
-        free(se);
     }
     while (n_live > 0) {
         if (atomic_load(&l->stop)) /* lab_stop: every answer ends as cancelled at its next step */
@@ -1149,6 +1137,9 @@ static void *worker_many(void *arg) {
     free(pieces);
     free(rcs);
     free(errs);
+    free(ids);
+    free(ns);
+    free(ss);
     free(mj->jobs);
     free(mj);
     return NULL;
