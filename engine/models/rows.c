@@ -6,13 +6,6 @@
 #include "models.h"
 #include "rows.h"
 
-/* The end of the prompt that begins at row t0 of a prompt pass (s.prompt). */
-static int prompt_end(const EngRunState *s, int t0, int n) {
-    int t1 = t0 + 1;
-    while (t1 < n && s->seq[t1].key_cache == s->seq[t0].key_cache) t1++;
-    return t1;
-}
-
 void model_mm(EngModel *m, const EngTensor *W, const float *X, int n, float *Y) {
     const EngRunState *s = &m->s;
     if (!s->seq || (s->prompt && mm_batch_rowwise(W))) {
@@ -22,7 +15,7 @@ void model_mm(EngModel *m, const EngTensor *W, const float *X, int n, float *Y) 
     } else { /* each prompt as a batch of its own: what its rows get depends on the batch */
         size_t cols = (size_t)W->cols, rows = (size_t)W->rows;
         for (int t0 = 0, t1; t0 < n; t0 = t1) {
-            t1 = prompt_end(s, t0, n);
+            t1 = model_prompt_end(s, t0, n);
             mm_batch(W, X + (size_t)t0 * cols, t1 - t0, Y + (size_t)t0 * rows, m->pool, s->pack);
         }
     }
@@ -67,7 +60,7 @@ void model_attention(EngModel *m, const OpAttn *a, int l) {
         return;
     }
     for (int t = 0, t1; t < a->n; t = t1) {
-        t1 = s->prompt ? prompt_end(s, t, a->n) : t + 1; /* a prompt's rows together, as alone */
+        t1 = s->prompt ? model_prompt_end(s, t, a->n) : t + 1; /* a prompt's rows together, as alone */
         const EngSeq *q = &s->seq[t];
         size_t layer = (size_t)l * q->ctx * a->kv_dim;
         OpAttn one = *a;

@@ -12,6 +12,12 @@
  * each computed as its own pass alone. The families go through these wherever they differ. */
 /* The position of row t (p0: s.pos at the start of the pass). */
 static inline int model_pos(const EngRunState *s, int p0, int t) { return s->seq ? s->seq[t].pos : p0 + t; }
+/* The end of the prompt that begins at row t0 of a prompt pass (s.prompt): its rows share a cache. */
+static inline int model_prompt_end(const EngRunState *s, int t0, int n) {
+    int t1 = t0 + 1;
+    while (t1 < n && s->seq[t1].key_cache == s->seq[t0].key_cache) t1++;
+    return t1;
+}
 /* Y[n][rows] = X W^T: mm_batch (a prompt batch), with s.seq mm_vecs (each row as mm_vec alone), with
  * s.prompt mm_batch of each prompt (of all rows at once where mm_batch_rowwise). */
 void model_mm(EngModel *m, const EngTensor *W, const float *X, int n, float *Y);
