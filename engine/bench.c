@@ -34,7 +34,7 @@ int eng_bench_tg(EngModel *m, int n, double *ms, LabErr *e) {
     double t0 = now_ms();
     for (int i = 0; i < n; i++) {
         int id = bench_id(i, m->cfg.vocab);
-        if (eng_forward(m, &id, 1, NULL, e)) return -1;
+        if (eng_forward_step(m, id, e)) return -1;
     }
     *ms = now_ms() - t0;
     return 0;

@@ -455,7 +455,7 @@ int eng_gen_step(EngGen *g, EngPiece *piece, LabErr *e) {
     if (what == STEP_DONE) return rc;
     if (what == STEP_RUN) { /* run the token sampled last step */
         int id = g->hist[g->n_hist - 1];
-        if (g->own ? eng_forward_seqs(m, &id, &g->seq, 1, g->logits, e) : eng_forward(m, &id, 1, NULL, e))
+        if (g->own ? eng_forward_seqs(m, &id, &g->seq, 1, g->logits, e) : eng_forward_step(m, id, e))
             return step_failed(g);
     }
     return step_sample(g, g->own ? g->logits : m->s.logits, piece, e);

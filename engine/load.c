@@ -9,6 +9,7 @@
 #include "chat.h"
 #include "formats.h"
 #include "gguf.h"
+#include "lcmath.h"
 #include "lora.h"
 #include "gemm.h"
 #include "matmul.h"
@@ -61,8 +62,13 @@ static int64_t count_params(const EngConfig *c) {
 }
 
 /* RoPE tables [ctx][rope_dim/2] for base theta, with the config's scaling when `scaled`. */
-static void rope_fill(const EngConfig *c, float *cos_t, float *sin_t, int ctx, float theta, bool scaled, float *inv) {
+static void rope_fill(const EngModel *m, float *cos_t, float *sin_t, int ctx, float theta, bool scaled, float *inv) {
+    const EngConfig *c = &m->cfg;
     int half = c->rope_dim / 2;
+    if (m->llama_math && (!scaled || c->rope_scaling.type == ENG_ROPE_DEFAULT)) { /* llama.cpp's angles (lcmath.h) */
+        lc_rope_tables(cos_t, sin_t, ctx, half, c->rope_dim, theta);
+        return;
+    }
     op_rope_inv_freq(inv, c->rope_dim, theta);
     const EngRopeScaling *r = &c->rope_scaling;
     if (scaled && r->type == ENG_ROPE_LINEAR)
@@ -113,11 +119,11 @@ static int alloc_state(EngModel *m, int ctx, LabErr *e) {
         if (!inv) return -1;
         ALLOC(rope_cos, (size_t)ctx * half);
         ALLOC(rope_sin, (size_t)ctx * half);
-        rope_fill(c, s->rope_cos, s->rope_sin, ctx, c->rope_theta, true, inv);
+        rope_fill(m, s->rope_cos, s->rope_sin, ctx, c->rope_theta, true, inv);
         if (c->arch == ENG_ARCH_GEMMA3) { /* the sliding layers' base, unscaled (as transformers) */
             ALLOC(rope_cos_l, (size_t)ctx * half);
             ALLOC(rope_sin_l, (size_t)ctx * half);
-            rope_fill(c, s->rope_cos_l, s->rope_sin_l, ctx, c->rope_theta_local, false, inv);
+            rope_fill(m, s->rope_cos_l, s->rope_sin_l, ctx, c->rope_theta_local, false, inv);
         }
     }
 #undef ALLOC
@@ -362,8 +368,8 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
     if (o->quant && *o->quant && eng_model_requant(m, o->quant, e)) goto fail;
     m->requant_pending = false;
     QType main_dt;
-    /* a model held in llama.cpp's block types computes attention as llama.cpp does (attn.c) */
-    m->attn_f16 = !qtype_parse(m->dtype, &main_dt) && qtype_is_block(main_dt);
+    /* a model held in llama.cpp's block types computes as llama.cpp does (lcmath.h) */
+    m->llama_math = !qtype_parse(m->dtype, &main_dt) && qtype_is_block(main_dt);
     for (int i = 0; i < o->n_lora; i++)
         if (eng_lora_apply(m, o->lora[i], e)) goto fail;
     LOAD_PROGRESS(0.7);
@@ -449,7 +455,7 @@ int eng_share(EngModel **out, EngModel *src, const EngLoadOpts *o, LabErr *e) {
     m->forward = own->forward;
     m->convert_halves = own->convert_halves;
     m->keep_mapped = own->keep_mapped;
-    m->attn_f16 = own->attn_f16;
+    m->llama_math = own->llama_math;
     m->tinfo = own->tinfo;
     m->n_tinfo = own->n_tinfo;
     m->path = own->path;

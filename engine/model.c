@@ -388,6 +388,13 @@ int eng_forward(EngModel *m, const int *ids, int n, float *all_logits, LabErr *e
     return 0;
 }
 
+int eng_forward_step(EngModel *m, int id, LabErr *e) {
+    m->s.step = true;
+    int rc = eng_forward(m, &id, 1, NULL, e);
+    m->s.step = false;
+    return rc;
+}
+
 /* s.k and s.v, where a pass over several caches puts its keys and values before they are stored. */
 static int kv_staging(EngModel *m, LabErr *e) {
     EngRunState *s = &m->s;

@@ -165,6 +165,9 @@ typedef struct {
      * call for all rows where mm_batch_rowwise), its attention as a prompt of its own, and the head
      * over its last row only. */
     bool prompt;
+    /* The pass is a decode step of the one sequence (eng_forward_step): the fast kernels, where a
+     * prompt pass of a llama.cpp-arithmetic model takes llama.cpp's order (model_mm). */
+    bool step;
 } EngRunState;
 
 /* ---------- the model --------------------------------------------------------------------------- */
@@ -183,8 +186,9 @@ struct EngModel {
     bool convert_halves;        /* F16/BF16 weights become F32 at load (default) */
     bool keep_mapped;           /* EngLoadOpts.mmap: the kernels read weights from the file mapping */
     bool requant_pending;       /* --quant converts the matrices after loading: copy none before */
-    bool attn_f16;              /* attention rounds q, k, v and probabilities to fp16 as llama.cpp's
-                                 * f16 cache does (ops.h): set when most weights are a block type */
+    bool llama_math;            /* computes as llama.cpp does where it can (lcmath.h): set when most
+                                 * weights are llama.cpp's block types. Attention also rounds q, k, v
+                                 * and probabilities to fp16 as llama.cpp's f16 cache does. */
     size_t att_bytes;           /* s.att, sized by the pool */
     float *logits_rows;         /* eng_gen_step_many's logits [rows][vocab], grown as needed */
     size_t logits_rows_n;
@@ -256,6 +260,9 @@ int eng_forward(EngModel *m, const int *ids, int n, float *all_logits, LabErr *e
  * (seq[t].pos advanced); logits [n][vocab]. Each row's logits are the bits a decode step of that
  * sequence alone (eng_forward of one token with its cache in s) gives. -1 with e filled. */
 int eng_forward_seqs(EngModel *m, const int *ids, EngSeq *seq, int n, float *logits, LabErr *e);
+/* eng_forward of the one token a decode step runs (logits in s.logits): its matrices through the
+ * decode kernels, which eng_forward_seqs matches bit for bit. */
+int eng_forward_step(EngModel *m, int id, LabErr *e);
 /* The prompts of k sequences in one pass: ids[i][0 .. n[i]) from seq[i]'s position on, appended to
  * its cache (seq[i].pos advanced), and the logits of each prompt's last token in logits [k][vocab]:
  * the bits eng_forward of that prompt alone gives. Every prompt must fit its cache and the pass must

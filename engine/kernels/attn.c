@@ -5,7 +5,7 @@
  * scores S = Q K^T and the output O = softmax(S) V are two matrix products (gemm.c's kernel, or
  * sgemm), with the causal mask applied to the tile's scores in between.
  *
- * For models whose matrices are llama.cpp's block types (EngModel.attn_f16), queries, keys, values
+ * For models whose matrices are llama.cpp's block types (EngModel.llama_math), queries, keys, values
  * and probabilities are rounded to fp16 as llama.cpp's default f16 cache holds them and its f16
  * products read them: with activations rounded to int8 before every quantized product, a tiny
  * difference upstream of a rounding becomes a whole step of it, so the two engines agree on a
@@ -16,6 +16,7 @@
 
 #include "actq.h"
 #include "gemm.h"
+#include "lcmath.h"
 #include "ops.h"
 
 static void attn_one_task(void *ud, int wi, int nw) {
@@ -91,6 +92,64 @@ static void attn_batch_task(void *ud, int wi, int nw) {
     }
 }
 
+/* A prompt of a llama.cpp-arithmetic model (a->f16, two or more rows): each (row, head) unit in
+ * llamafile's order (lcmath.h). */
+static void attn_lc_task(void *ud, int wi, int nw) {
+    const OpAttn *a = ud;
+    int hd = a->head_dim, group = a->n_head / a->n_kv_head;
+    float scale = a->scale > 0.0f ? a->scale : 1.0f / sqrtf((float)hd);
+    float *row = a->att + (size_t)wi * ATT_ROWS * a->ctx;
+    for (int u = wi; u < a->n * a->n_head; u += nw) {
+        int t = u / a->n_head, h = u % a->n_head;
+        int len = a->p0 + t + 1, lo = a->window > 0 && len > a->window ? len - a->window : 0;
+        size_t kvo = (size_t)(h / group) * hd;
+        lc_scores(a->q + (size_t)t * a->q_stride + (size_t)h * hd, a->k_cache + kvo, (size_t)a->kv_dim, len, hd, row);
+        for (int j = lo; j < len; j++) row[j] *= scale;
+        lc_softmax(row, lo, len);
+        actq_round_f16(row + lo, (size_t)(len - lo));
+        lc_mix(row, a->v_cache + kvo, (size_t)a->kv_dim, len, hd, a->out + (size_t)t * a->n_head * hd + (size_t)h * hd);
+    }
+}
+
+/* The same for a tile of tn queries from t0 of head h through lc_gemm16: S = Q K^T over the keys
+ * 0 .. len-1 (the tile's last query's), each row scaled, softmaxed, rounded to fp16 and zero past
+ * its own keys up to k16 (len rounded up to 16); V^T of the head over 0 .. k16 (zeros past len)
+ * into vt; then O = S V. Rows of zeros add nothing to llamafile's lanes, so each query gets what
+ * it gets alone. */
+static void attn_lc_tile(const OpAttn *a, int h, int t0, int tn, float *S, float *vt) {
+    int hd = a->head_dim, kvh = h / (a->n_head / a->n_kv_head);
+    int len = a->p0 + t0 + tn, k16 = (len + 15) / 16 * 16;
+    float scale = a->scale > 0.0f ? a->scale : 1.0f / sqrtf((float)hd);
+    size_t lds = (size_t)a->ctx, ldo = (size_t)a->n_head * hd;
+    const float *V = a->v_cache + (size_t)kvh * hd;
+    lc_gemm16(tn, len, hd, a->q + (size_t)t0 * a->q_stride + (size_t)h * hd, (size_t)a->q_stride,
+              a->k_cache + (size_t)kvh * hd, (size_t)a->kv_dim, S, lds);
+    for (int i = 0; i < tn; i++) {
+        float *row = S + (size_t)i * lds;
+        int valid = a->p0 + t0 + i + 1, lo = a->window > 0 && valid > a->window ? valid - a->window : 0;
+        for (int j = lo; j < valid; j++) row[j] *= scale;
+        lc_softmax(row, lo, valid);
+        actq_round_f16(row + lo, (size_t)(valid - lo));
+        memset(row + valid, 0, (size_t)(k16 - valid) * sizeof *row);
+    }
+    for (int d = 0; d < hd; d++) {
+        float *o = vt + (size_t)d * k16;
+        for (int j = 0; j < len; j++) o[j] = V[(size_t)j * a->kv_dim + d];
+        memset(o + len, 0, (size_t)(k16 - len) * sizeof *o);
+    }
+    lc_gemm16(tn, hd, k16, S, lds, vt, (size_t)k16, a->out + (size_t)t0 * ldo + (size_t)h * hd, ldo);
+}
+
+static void attn_lc_tiles_task(void *ud, int wi, int nw) {
+    const OpAttn *a = ud;
+    float *S = a->att + (size_t)wi * ATT_ROWS * a->ctx, *vt = a->pack + (size_t)wi * GEMM_PACK_FLOATS;
+    int tiles = (a->n + ATT_ROWS - 1) / ATT_ROWS;
+    for (int u = wi; u < tiles * a->n_head; u += nw) {
+        int t0 = u / a->n_head * ATT_ROWS, h = u % a->n_head;
+        attn_lc_tile(a, h, t0, a->n - t0 < ATT_ROWS ? a->n - t0 : ATT_ROWS, S, vt);
+    }
+}
+
 void op_attention(const OpAttn *a, EngPool *pool) {
     if (a->f16) { /* llama.cpp stores K and V as f16 and multiplies Q into K as f16 */
         for (int t = 0; t < a->n; t++) {
@@ -100,6 +159,11 @@ void op_attention(const OpAttn *a, EngPool *pool) {
         }
     }
     void (*task)(void *, int, int) = a->n > 1 ? attn_batch_task : attn_one_task;
+    if (a->f16 && a->n > 1 && a->head_dim % 16 == 0) { /* llama.cpp's order: in tiles where the scratch holds them */
+        size_t k16 = (size_t)(a->p0 + a->n + 15) / 16 * 16;
+        bool tiles = a->pack && k16 <= (size_t)a->ctx && (size_t)a->head_dim * k16 <= GEMM_PACK_FLOATS;
+        task = tiles ? attn_lc_tiles_task : attn_lc_task;
+    }
     if ((size_t)a->n * a->n_head * (size_t)(a->p0 + a->n) * (size_t)a->head_dim < (1u << 16)) task((void *)a, 0, 1);
     else eng_pool_run(pool, task, (void *)a);
 }

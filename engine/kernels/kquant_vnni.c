@@ -292,14 +292,17 @@ T_VNNI static inline __m512i sub16_idx(int c) {
  *   value l      = L[l] & 15      | (H[l] & 3) << 4       value l + 32 = L[l+32] & 15 | (H[l] >> 2 & 3) << 4
  *   value l + 64 = L[l] >> 4      | (H[l] >> 4 & 3) << 4  value l + 96 = L[l+32] >> 4 | (H[l] >> 6) << 4
  * so [L & 15 | bits of H] are values 0..63 in order and [L >> 4 | bits of H] 64..127: x stays in
- * order. Levels are 0..63 with a bias of 32; a sub-block of 16 values (4 lanes) has a signed scale. */
+ * order. Levels are 0..63 with a bias of 32; a sub-block of 16 values (4 lanes) has a signed scale.
+ * The float steps are ggml's vec_dot_q6_K_q8_K's: per super-block eight exact lane sums (lane l:
+ * values 4l .. 4l+3 of every 32) fused into eight accumulators with d = dx * dw, then the lanes
+ * added as ((0 + 4) + (2 + 6)) + ((1 + 5) + (3 + 7)), so a prompt computes llama.cpp's bits. */
 T_VNNI static inline __attribute__((always_inline)) float
 dot_q6_k(const BlockQ6_K *b, size_t nsb, const PrepX *p) {
     const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
     /* 16-bit shifts: the first 256 bits take one count, the second another */
     const __m512i sh_a = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
     const __m512i sh_b = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
-    __m512 acc = _mm512_setzero_ps();
+    __m256 acc = _mm256_setzero_ps();
     for (size_t s = 0; s < nsb; s++) {
         const int8_t *xq = p->q + QK_K * s;
         const int32_t *off = p->off + QK_K / 4 * s;
@@ -317,9 +320,14 @@ dot_q6_k(const BlockQ6_K *b, size_t nsb, const PrepX *p) {
             isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(da, _mm512_permutexvar_epi32(sub16_idx(2 * h), sc)));
             isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(db, _mm512_permutexvar_epi32(sub16_idx(2 * h + 1), sc)));
         }
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(H2F(b[s].d) * p->d[s]), acc);
+        /* ggml's lanes: lane l of the eight sums the values 4l .. 4l+3 of every 32 */
+        __m256i lanes = _mm256_add_epi32(_mm512_castsi512_si256(isum), _mm512_extracti64x4_epi64(isum, 1));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(p->d[s] * H2F(b[s].d)), _mm256_cvtepi32_ps(lanes), acc);
     }
-    return _mm512_reduce_add_ps(acc);
+    __m128 h = _mm_add_ps(_mm256_extractf128_ps(acc, 1), _mm256_castps256_ps128(acc));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
 }
 
 /* Q4_K and Q5_K: per 64 bytes of qs (two pairs of sub-blocks of 32), the low nibbles are sub-blocks

@@ -65,6 +65,7 @@ typedef struct {
     float *pack;    /* [threads][GEMM_PACK_FLOATS] for gemm_cols, or NULL */
     int align;      /* rows per block of the split */
     bool vecs;      /* n independent vectors, each through the one-row (decode) kernel (mm_vecs) */
+    bool lc;        /* a prompt in llama.cpp's order (mm_prompt) */
 } MmJob;
 
 #define MM_PANEL 64 /* weight rows dequantized per sgemm in a batch */
@@ -74,6 +75,10 @@ static void mm_rows(const MmJob *j, int64_t r0, int64_t r1, int i) {
     const EngTensor *W = j->W;
     int64_t rows = W->rows, cols = W->cols;
     if (r1 <= r0) return;
+    if (j->lc) {
+        quant_matmul_lc((QType)W->dt, W->data, (size_t)cols, j->X, j->n, j->Y, (size_t)rows, (size_t)r0, (size_t)r1);
+        return;
+    }
     if (j->vecs) { /* each vector as mm_vec computes it alone, the weights read once for all */
         if (!W->transposed) {
             quant_matvecs((QType)W->dt, W->data, (size_t)cols, j->X, j->n, j->Y, (size_t)rows, (size_t)r0, (size_t)r1);
@@ -154,7 +159,7 @@ static void mm_task(void *ud, int i, int n) {
 
 static void mm_run(const EngTensor *W, const float *X, int n, float *Y, EngPool *pool, float *pack) {
     /* the gemm kernel packs 64 columns at a time: give each thread whole panels */
-    MmJob j = {W, X, Y, n, pack, pack ? 64 : 16, false};
+    MmJob j = {W, X, Y, n, pack, pack ? 64 : 16, false, false};
     /* small matrices are not worth waking the workers */
     if (eng_pool_size(pool) == 1 || W->rows * W->cols * (int64_t)n < (1 << 18)) {
         mm_rows(&j, 0, W->rows, 0);
@@ -247,7 +252,7 @@ void mm_vecs(const EngTensor *W, const float *X, int n, float *Y, EngPool *pool)
         }
         for (int t = 0; t < n; t++) actq_round_f32(a, X + (size_t)t * cols, xr + (size_t)t * cols, cols);
     }
-    MmJob j = {W, xr ? xr : X, Y, n, NULL, 16, true};
+    MmJob j = {W, xr ? xr : X, Y, n, NULL, 16, true, false};
     /* the same split as mm_vec where the kernel's result could depend on it (sgemv's blocks); the
      * per-row kernels give each row the same bits whatever the split */
     int64_t work = W->rows * W->cols * (W->transposed ? 1 : n);
@@ -256,4 +261,17 @@ void mm_vecs(const EngTensor *W, const float *X, int n, float *Y, EngPool *pool)
     free(xr);
     if (W->lora)
         for (int t = 0; t < n; t++) mm_lowrank(W, X + (size_t)t * cols, 1, Y + (size_t)t * (size_t)W->rows);
+}
+
+bool mm_prompt_rowwise(const EngTensor *W) { return !W->transposed && quant_has_lc((QType)W->dt); }
+
+void mm_prompt(const EngTensor *W, const float *X, int n, float *Y, EngPool *pool, float *pack) {
+    if (!mm_prompt_rowwise(W)) {
+        mm_batch(W, X, n, Y, pool, pack);
+        return;
+    }
+    MmJob j = {W, X, Y, n, NULL, 16, false, true};
+    if (eng_pool_size(pool) == 1 || W->rows * W->cols * (int64_t)n < (1 << 18)) mm_rows(&j, 0, W->rows, 0);
+    else eng_pool_run(pool, mm_task, &j);
+    if (W->lora) mm_lowrank(W, X, n, Y);
 }

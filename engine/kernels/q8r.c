@@ -592,3 +592,155 @@ void q8r_matvecs(bool vnni, const void *w, size_t cols, const float *x, int n, f
     free(mem);
     free(X);
 }
+
+/* ---------- a prompt's products in llama.cpp's order (q8r_matmul_lc) ---------- */
+/* Per row and token, ggml's Q8_0 x Q8_0 dot (vec_dot_q8_0_q8_0, and llamafile's tinyBLAS_Q0 on a
+ * prompt): eight float lanes, lane k the exact sum of the four products 4k .. 4k+3 of a block; per
+ * block d = dw * dx and lane = fma(d, sum, lane), blocks in order; then the lanes added as
+ * ((0 + 4) + (2 + 6)) + ((1 + 5) + (3 + 7)). */
+static float dot_lc_c(const uint8_t *row, const Q8RX *X) {
+    const uint16_t *d = (const uint16_t *)(row + X->n);
+    float acc[8] = {0};
+    for (size_t b = 0; b < X->nb; b++) {
+        float dd = fp16_to_fp32(d[b]) * X->dx[b];
+        for (size_t k = 0; k < 8; k++) {
+            const uint8_t *g = row + wgroup(X->nb, b, k);
+            const int8_t *xg = X->xq + xgroup(b, k);
+            int32_t sum = 0;
+            for (int t = 0; t < 4; t++) sum += ((int32_t)g[t] - 128) * xg[t];
+            acc[k] = fmaf(dd, (float)sum, acc[k]);
+        }
+    }
+    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+}
+
+#if Q8R_X86
+#define LC_ROWS 16
+/* A panel of 16 rows for the VNNI kernel: per block, the four bytes of group k of every row (row r
+ * at 4 r) for k = 0 .. 7, then the rows' scales as floats. Rows past the matrix are zero. */
+#define LC_BLOCK_BYTES (8 * 64 + 64)
+static void lc_pack(const uint8_t *w, size_t rb, size_t nb, size_t nrows, uint8_t *panel) {
+    memset(panel, 0, nb * LC_BLOCK_BYTES);
+    for (size_t r = 0; r < nrows; r++) {
+        const uint8_t *row = w + r * rb;
+        const uint16_t *d = (const uint16_t *)(row + nb * QK8_0);
+        for (size_t b = 0; b < nb; b++) {
+            uint8_t *pb = panel + b * LC_BLOCK_BYTES;
+            for (size_t k = 0; k < 8; k++) memcpy(pb + 64 * k + 4 * r, row + wgroup(nb, b, k), 4);
+            float f = fp16_to_fp32(d[b]);
+            memcpy(pb + 8 * 64 + 4 * r, &f, 4);
+        }
+    }
+}
+
+/* A token for the VNNI kernel: per block, the eight groups of four int8 as int32 and the eight
+ * -128 x (their sum) that undo the weights' +128, then the scale. */
+typedef struct {
+    int32_t g[8], corr[8];
+} LcGroups;
+
+static void lc_prep(const Q8RX *X, LcGroups *G) {
+    for (size_t b = 0; b < X->nb; b++)
+        for (size_t k = 0; k < 8; k++) {
+            const int8_t *xg = X->xq + xgroup(b, k);
+            memcpy(&G[b].g[k], xg, 4);
+            G[b].corr[k] = -128 * ((int32_t)xg[0] + xg[1] + xg[2] + xg[3]);
+        }
+}
+
+/* 16 rows x T tokens (T = 1 or 2): the lanes are the rows, one accumulator per (token, group k).
+ * The loops must unroll for the accumulators to stay in registers. */
+#define LC_UNROLL _Pragma("GCC unroll 8")
+T_VNNI static inline __attribute__((always_inline)) void lc_tile(int T, const uint8_t *panel, size_t nb,
+                                                                 const LcGroups *const *G, const float *const *dx,
+                                                                 float *const *y, __mmask16 m) {
+    __m512 acc[2][8];
+    LC_UNROLL for (int t = 0; t < 2; t++) LC_UNROLL for (int k = 0; k < 8; k++) acc[t][k] = _mm512_setzero_ps();
+    for (size_t b = 0; b < nb; b++) {
+        const uint8_t *pb = panel + b * LC_BLOCK_BYTES;
+        __m512 dw = _mm512_load_ps((const float *)(pb + 8 * 64));
+        LC_UNROLL for (int t = 0; t < T; t++) {
+            __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(dx[t][b]));
+            const LcGroups *g = &G[t][b];
+            LC_UNROLL for (int k = 0; k < 8; k++) {
+                __m512i s = _mm512_dpbusd_epi32(_mm512_set1_epi32(g->corr[k]),
+                                                _mm512_load_si512((const void *)(pb + 64 * k)),
+                                                _mm512_set1_epi32(g->g[k]));
+                acc[t][k] = _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(s), acc[t][k]);
+            }
+        }
+    }
+    LC_UNROLL for (int t = 0; t < T; t++) {
+        __m512 r = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(acc[t][0], acc[t][4]), _mm512_add_ps(acc[t][2], acc[t][6])),
+                                 _mm512_add_ps(_mm512_add_ps(acc[t][1], acc[t][5]), _mm512_add_ps(acc[t][3], acc[t][7])));
+        _mm512_mask_storeu_ps(y[t], m, r);
+    }
+}
+T_VNNI static void lc_tile1(const uint8_t *panel, size_t nb, const LcGroups *const *G, const float *const *dx,
+                            float *const *y, __mmask16 m) {
+    lc_tile(1, panel, nb, G, dx, y, m);
+}
+T_VNNI static void lc_tile2(const uint8_t *panel, size_t nb, const LcGroups *const *G, const float *const *dx,
+                            float *const *y, __mmask16 m) {
+    lc_tile(2, panel, nb, G, dx, y, m);
+}
+#endif
+
+void q8r_matmul_lc(bool vnni, const void *w, size_t cols, const float *x, int n, float *y, size_t ldy, size_t r0,
+                   size_t r1) {
+    size_t rb = q8r_row_bytes(cols), nb = cols / QK8_0, per = q8rx_bytes(q8r_np8(cols));
+    if (n < 1 || r1 <= r0) return;
+#if Q8R_X86
+    if (vnni) {
+        size_t gbytes = al64(nb * sizeof(LcGroups)), pbytes = nb * LC_BLOCK_BYTES;
+        uint8_t *mem = aligned_alloc(64, al64(pbytes) + al64(per) + (size_t)n * (gbytes + al64(nb * sizeof(float))));
+        if (mem) {
+            uint8_t *panel = mem, *xmem = mem + al64(pbytes), *gmem = xmem + al64(per);
+            Q8RX X;
+            q8rx_at(&X, xmem, cols);
+            for (int v = 0; v < n; v++) { /* each token quantized once, as ggml quantizes it */
+                LcGroups *G = (LcGroups *)(gmem + (size_t)v * gbytes);
+                float *dx = (float *)(gmem + (size_t)n * gbytes) + (size_t)v * al64(nb * sizeof(float)) / sizeof(float);
+                q8r_prep_avx512(x + (size_t)v * cols, cols, &X);
+                lc_prep(&X, G);
+                memcpy(dx, X.dx, nb * sizeof *dx);
+            }
+            for (size_t p0 = r0; p0 < r1; p0 += LC_ROWS) {
+                size_t rows = r1 - p0 < LC_ROWS ? r1 - p0 : LC_ROWS;
+                lc_pack((const uint8_t *)w + p0 * rb, rb, nb, rows, panel);
+                __mmask16 m = (__mmask16)((1u << rows) - 1);
+                for (int v = 0; v < n; v += 2) {
+                    int T = n - v >= 2 ? 2 : 1;
+                    const LcGroups *G[2];
+                    const float *dx[2];
+                    float *yy[2];
+                    for (int t = 0; t < T; t++) {
+                        G[t] = (const LcGroups *)(gmem + (size_t)(v + t) * gbytes);
+                        dx[t] = (const float *)(gmem + (size_t)n * gbytes) + (size_t)(v + t) * al64(nb * sizeof(float)) / sizeof(float);
+                        yy[t] = y + (size_t)(v + t) * ldy + p0;
+                    }
+                    if (T == 2) lc_tile2(panel, nb, G, dx, yy, m);
+                    else lc_tile1(panel, nb, G, dx, yy, m);
+                }
+            }
+            free(mem);
+            return;
+        }
+        vnni = false; /* no memory for the panel: the portable loop below, the same bits */
+    }
+#endif
+    uint8_t *mem = aligned_alloc(64, al64(per));
+    if (!mem) { /* no memory for x's quantized form: float dots, row by row */
+        for (int v = 0; v < n; v++)
+            for (size_t r = r0; r < r1; r++)
+                y[(size_t)v * ldy + r] = q8r_dot_f32((const uint8_t *)w + r * rb, x + (size_t)v * cols, cols);
+        return;
+    }
+    Q8RX X;
+    q8rx_at(&X, mem, cols);
+    for (int v = 0; v < n; v++) {
+        q8r_prep(x + (size_t)v * cols, cols, &X);
+        for (size_t r = r0; r < r1; r++) y[(size_t)v * ldy + r] = dot_lc_c((const uint8_t *)w + r * rb, &X);
+    }
+    free(mem);
+}

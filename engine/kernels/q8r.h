@@ -25,6 +25,14 @@ void q8r_matvec(bool vnni, const void *w, size_t cols, const float *x, float *y,
 void q8r_matvecs(bool vnni, const void *w, size_t cols, const float *x, int n, float *y, size_t ldy, size_t r0,
                  size_t r1);
 
+/* q8r_matvecs for a prompt, in llama.cpp's order (ggml's Q8_0 dot: eight lanes of four products per
+ * block, fused into the lanes block by block, the lanes then summed in ggml's tree), so a prompt of a
+ * Q8_0 file gives llama.cpp's bits where its inputs are llama.cpp's (lcmath.h). The VNNI path packs
+ * 16 rows at a time so that one instruction serves 16 rows; it and the portable path give the same
+ * bits. Each y[v] depends on x[v] and the row alone. */
+void q8r_matmul_lc(bool vnni, const void *w, size_t cols, const float *x, int n, float *y, size_t ldy, size_t r0,
+                   size_t r1);
+
 /* Decode streams each matrix once, row by row: while one row is multiplied, the bytes of a row
  * Q8R_AHEAD_BYTES further on are asked for. The hardware prefetcher alone left one core at 19 GB/s
  * on GPT-2 XL's 1600-wide Q8_0 rows (11 tok/s, below llama.cpp's 12; 4 KiB ahead gave 15, 8 KiB the

@@ -508,6 +508,16 @@ void quant_matvecs(QType t, const void *w, size_t cols, const float *x, int n, f
     }
 }
 
+bool quant_has_lc(QType t) {
+    return t == QT_Q8R || (t == QT_Q6_K && cur_path() == PATH_AVX512 && q8r_supported());
+}
+
+void quant_matmul_lc(QType t, const void *w, size_t cols, const float *x, int n, float *y, size_t ldy, size_t r0,
+                     size_t r1) {
+    if (t == QT_Q8R) q8r_matmul_lc(cur_path() == PATH_AVX512 && q8r_supported(), w, cols, x, n, y, ldy, r0, r1);
+    else if (kq_matvecs_vnni(t, w, cols, x, n, y, ldy, r0, r1)) quant_matvecs(t, w, cols, x, n, y, ldy, r0, r1);
+}
+
 static void axpy_c(float a, const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += a * x[i];
 }

@@ -68,6 +68,14 @@ void quant_axpy(float a, const float *x, float *y, size_t n);
  * without storing y between them (attention's weighted sum of value rows). */
 void quant_axpys(const float *a, const float *x, size_t ldx, int m, float *y, size_t n);
 
+/* The products of a prompt pass in llama.cpp's order (lcmath.h), for the types that have them here:
+ * Q8R (q8r_matmul_lc, every path) and Q6_K on CPUs with AVX-512 VNNI (its integer dot, whose lanes
+ * and float steps are ggml's vec_dot_q6_K_q8_K). quant_matmul_lc is quant_matvecs' signature; each
+ * y[v] depends on x[v] and the row alone. */
+bool quant_has_lc(QType t);
+void quant_matmul_lc(QType t, const void *w, size_t cols, const float *x, int n, float *y, size_t ldy, size_t r0,
+                     size_t r1);
+
 /* The kernel quant_dot would run now, for loops of many short calls (attention over the cache: one
  * per cached position and head) that should not choose a path at every call. */
 typedef float (*QuantDotFn)(const void *row, const float *x, size_t n);

@@ -11,7 +11,7 @@ static void final_norm(const EngModel *m, float *out, const float *x, int rows) 
     const EngWeights *w = &m->w;
     const EngConfig *c = &m->cfg;
     if (w->out_norm_b) op_layernorm(out, x, w->out_norm, w->out_norm_b, rows, c->dim, c->norm_eps);
-    else op_rmsnorm(out, x, w->out_norm, rows, c->dim, c->norm_eps);
+    else model_rmsnorm(m, out, x, w->out_norm, rows, c->dim);
 }
 
 void model_head(EngModel *m, int n, float *all_logits) {

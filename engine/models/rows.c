@@ -2,22 +2,29 @@
  * cache, or one row per sequence (EngRunState.seq), each in its own cache. */
 #include <string.h>
 
+#include "lcmath.h"
 #include "matmul.h"
 #include "models.h"
 #include "rows.h"
 
 void model_mm(EngModel *m, const EngTensor *W, const float *X, int n, float *Y) {
     const EngRunState *s = &m->s;
-    if (!s->seq || (s->prompt && mm_batch_rowwise(W))) {
-        mm_batch(W, X, n, Y, m->pool, s->pack);
-    } else if (!s->prompt) {
+    if (s->seq && !s->prompt) { /* a decode step of several sequences */
         mm_vecs(W, X, n, Y, m->pool);
-    } else { /* each prompt as a batch of its own: what its rows get depends on the batch */
-        size_t cols = (size_t)W->cols, rows = (size_t)W->rows;
-        for (int t0 = 0, t1; t0 < n; t0 = t1) {
-            t1 = model_prompt_end(s, t0, n);
-            mm_batch(W, X + (size_t)t0 * cols, t1 - t0, Y + (size_t)t0 * rows, m->pool, s->pack);
-        }
+        return;
+    }
+    /* a prompt pass of a llama.cpp-arithmetic model: llama.cpp's order where the type has it */
+    bool lc = m->llama_math && !s->step;
+    void (*batch)(const EngTensor *, const float *, int, float *, EngPool *, float *) = lc ? mm_prompt : mm_batch;
+    if (!s->seq || (lc ? mm_prompt_rowwise(W) : mm_batch_rowwise(W))) {
+        batch(W, X, n, Y, m->pool, s->pack);
+        return;
+    }
+    /* each prompt as a batch of its own: what its rows get depends on the batch */
+    size_t cols = (size_t)W->cols, rows = (size_t)W->rows;
+    for (int t0 = 0, t1; t0 < n; t0 = t1) {
+        t1 = model_prompt_end(s, t0, n);
+        batch(W, X + (size_t)t0 * cols, t1 - t0, Y + (size_t)t0 * rows, m->pool, s->pack);
     }
 }
 
@@ -73,4 +80,20 @@ void model_attention(EngModel *m, const OpAttn *a, int l) {
         one.p0 = q->pos;
         op_attention(&one, m->pool);
     }
+}
+
+void model_rmsnorm(const EngModel *m, float *out, const float *x, const float *w, int n, int dim) {
+    if (m->llama_math) lc_rmsnorm(out, x, w, n, dim, m->cfg.norm_eps);
+    else op_rmsnorm(out, x, w, n, dim, m->cfg.norm_eps);
+}
+
+void model_silu_mul(const EngModel *m, float *a, const float *b, int n, int width) {
+    if (m->llama_math) lc_silu_mul(a, b, (size_t)n * width, (size_t)width);
+    else op_silu_mul(a, b, (size_t)n * width);
+}
+
+void model_rope(const EngModel *m, float *v, int n_heads, const float *cos_row, const float *sin_row) {
+    const EngConfig *c = &m->cfg;
+    if (m->llama_math) lc_rope(v, n_heads, c->head_dim, c->rope_dim, cos_row, sin_row, c->rope_interleaved);
+    else op_rope(v, n_heads, c->head_dim, c->rope_dim, cos_row, sin_row, c->rope_interleaved);
 }

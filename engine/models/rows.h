@@ -31,5 +31,10 @@ void model_kv_store(const EngRunState *s, int l, int kvd, int n);
  * s.seq each row attends alone (n = 1) to its own cache at its own position, with s.prompt each
  * prompt's rows together. */
 void model_attention(EngModel *m, const OpAttn *a, int l);
+/* RMSNorm and SiLU-times-up, as llama.cpp computes them for a llama.cpp-arithmetic model
+ * (EngModel.llama_math, lcmath.h), else ops.h's. */
+void model_rmsnorm(const EngModel *m, float *out, const float *x, const float *w, int n, int dim);
+void model_silu_mul(const EngModel *m, float *a, const float *b, int n, int width);
+void model_rope(const EngModel *m, float *v, int n_heads, const float *cos_row, const float *sin_row);
 
 #endif
