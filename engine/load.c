@@ -16,6 +16,7 @@
 #include "model.h"
 #include "models.h"
 #include "ops.h"
+#include "quant.h"
 
 int eng_model_load_tokenizer(EngModel *m, const char *path, const EngLoadOpts *o, LabErr *e); /* tokens.c */
 
@@ -65,7 +66,7 @@ static int64_t count_params(const EngConfig *c) {
 static void rope_fill(const EngModel *m, float *cos_t, float *sin_t, int ctx, float theta, bool scaled, float *inv) {
     const EngConfig *c = &m->cfg;
     int half = c->rope_dim / 2;
-    if (m->llama_math && (!scaled || c->rope_scaling.type == ENG_ROPE_DEFAULT)) { /* llama.cpp's angles (lcmath.h) */
+    if (m->llama_order && (!scaled || c->rope_scaling.type == ENG_ROPE_DEFAULT)) { /* llama.cpp's angles (lcmath.h) */
         lc_rope_tables(cos_t, sin_t, ctx, half, c->rope_dim, theta);
         return;
     }
@@ -368,10 +369,13 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
     if (o->quant && *o->quant && eng_model_requant(m, o->quant, e)) goto fail;
     m->requant_pending = false;
     QType main_dt;
-    /* a model held in llama.cpp's block types computes as llama.cpp does (lcmath.h) */
-    m->llama_math = !qtype_parse(m->dtype, &main_dt) && qtype_is_block(main_dt);
+    /* a model held in llama.cpp's block types computes attention as llama.cpp does (attn.c) */
+    m->attn_f16 = !qtype_parse(m->dtype, &main_dt) && qtype_is_block(main_dt);
     for (int i = 0; i < o->n_lora; i++)
         if (eng_lora_apply(m, o->lora[i], e)) goto fail;
+    /* and where its matrices' products can follow llama.cpp's order, the rest of a prompt too */
+    m->llama_order = m->attn_f16 && m->cfg.n_layer > 0 && !m->w.layers[0].wo.transposed &&
+                     quant_has_lc((QType)m->w.layers[0].wo.dt);
     LOAD_PROGRESS(0.7);
     const EngConfig *c = &m->cfg;
     if (start_run(m, o, e)) goto fail;
@@ -455,7 +459,8 @@ int eng_share(EngModel **out, EngModel *src, const EngLoadOpts *o, LabErr *e) {
     m->forward = own->forward;
     m->convert_halves = own->convert_halves;
     m->keep_mapped = own->keep_mapped;
-    m->llama_math = own->llama_math;
+    m->attn_f16 = own->attn_f16;
+    m->llama_order = own->llama_order;
     m->tinfo = own->tinfo;
     m->n_tinfo = own->n_tinfo;
     m->path = own->path;

@@ -186,9 +186,11 @@ struct EngModel {
     bool convert_halves;        /* F16/BF16 weights become F32 at load (default) */
     bool keep_mapped;           /* EngLoadOpts.mmap: the kernels read weights from the file mapping */
     bool requant_pending;       /* --quant converts the matrices after loading: copy none before */
-    bool llama_math;            /* computes as llama.cpp does where it can (lcmath.h): set when most
-                                 * weights are llama.cpp's block types. Attention also rounds q, k, v
-                                 * and probabilities to fp16 as llama.cpp's f16 cache does. */
+    bool attn_f16;              /* attention rounds q, k, v and probabilities to fp16 as llama.cpp's
+                                 * f16 cache does (ops.h): set when most weights are a block type */
+    bool llama_order;           /* and a prompt pass computes in llama.cpp's order (lcmath.h): set
+                                 * when the matrices' type has its products in that order too
+                                 * (quant_has_lc), so that the whole pass can give llama.cpp's bits */
     size_t att_bytes;           /* s.att, sized by the pool */
     float *logits_rows;         /* eng_gen_step_many's logits [rows][vocab], grown as needed */
     size_t logits_rows_n;

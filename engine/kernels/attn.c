@@ -5,7 +5,7 @@
  * scores S = Q K^T and the output O = softmax(S) V are two matrix products (gemm.c's kernel, or
  * sgemm), with the causal mask applied to the tile's scores in between.
  *
- * For models whose matrices are llama.cpp's block types (EngModel.llama_math), queries, keys, values
+ * For models whose matrices are llama.cpp's block types (EngModel.attn_f16), queries, keys, values
  * and probabilities are rounded to fp16 as llama.cpp's default f16 cache holds them and its f16
  * products read them: with activations rounded to int8 before every quantized product, a tiny
  * difference upstream of a rounding becomes a whole step of it, so the two engines agree on a
@@ -92,7 +92,7 @@ static void attn_batch_task(void *ud, int wi, int nw) {
     }
 }
 
-/* A prompt of a llama.cpp-arithmetic model (a->f16, two or more rows): each (row, head) unit in
+/* A prompt in llama.cpp's order (a->lc, two or more rows): each (row, head) unit in
  * llamafile's order (lcmath.h). */
 static void attn_lc_task(void *ud, int wi, int nw) {
     const OpAttn *a = ud;
@@ -159,7 +159,7 @@ void op_attention(const OpAttn *a, EngPool *pool) {
         }
     }
     void (*task)(void *, int, int) = a->n > 1 ? attn_batch_task : attn_one_task;
-    if (a->f16 && a->n > 1 && a->head_dim % 16 == 0) { /* llama.cpp's order: in tiles where the scratch holds them */
+    if (a->lc && a->n > 1 && a->head_dim % 16 == 0) { /* llama.cpp's order: in tiles where the scratch holds them */
         size_t k16 = (size_t)(a->p0 + a->n + 15) / 16 * 16;
         bool tiles = a->pack && k16 <= (size_t)a->ctx && (size_t)a->head_dim * k16 <= GEMM_PACK_FLOATS;
         task = tiles ? attn_lc_tiles_task : attn_lc_task;

@@ -21,6 +21,7 @@
  * input, in integers. */
 #include "kquant.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,7 +334,10 @@ dot_q6_k(const BlockQ6_K *b, size_t nsb, const PrepX *p) {
 /* Q4_K and Q5_K: per 64 bytes of qs (two pairs of sub-blocks of 32), the low nibbles are sub-blocks
  * 0 and 2 of the four, the high ones 1 and 3; x is stored to match (prep_q8_k). Levels 0..15 (Q5_K:
  * 0..31, the fifth bit of value 32 j + l being bit j of qh[l]), a six-bit scale and minimum per
- * sub-block: w = d sc q - dmin m, and the minimums meet the sums of x. */
+ * sub-block: w = d sc q - dmin m, and the minimums meet the sums of x. The float steps are ggml's
+ * vec_dot_q4_K_q8_K / vec_dot_q5_K_q8_K's: eight lanes as Q6_K's; the minimums' products in four
+ * lanes (Q4_K) or summed whole into one float (Q5_K, a fused multiply-add, as GCC compiles ggml's
+ * summs += dmin * sum), added to the lanes' total last. */
 T_VNNI static inline __attribute__((always_inline)) float
 dot_q45_k(const uint8_t *row, size_t nsb, bool q5, const PrepX *p) {
     const size_t bs = q5 ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K);
@@ -345,8 +349,9 @@ dot_q45_k(const uint8_t *row, size_t nsb, bool q5, const PrepX *p) {
     /* which bit of qh each half of lo / hi reads: sub-blocks 4h, 4h+2 / 4h+1, 4h+3 */
     const __m512i bit_lo = _mm512_inserti64x4(_mm512_set1_epi8(1), _mm256_set1_epi8(4), 1);
     const __m512i bit_hi = _mm512_inserti64x4(_mm512_set1_epi8(2), _mm256_set1_epi8(8), 1);
-    __m512 acc = _mm512_setzero_ps();
-    __m256 accm = _mm256_setzero_ps();
+    __m256 acc = _mm256_setzero_ps();
+    __m128 accm = _mm_setzero_ps();
+    float summ = 0.0f;
     for (size_t s = 0; s < nsb; s++, row += bs) {
         /* the eight six-bit scales and minimums (kq_scale_min), four at a time in 32-bit words */
         uint32_t w0, w1, w2;
@@ -379,14 +384,27 @@ dot_q45_k(const uint8_t *row, size_t nsb, bool q5, const PrepX *p) {
         memcpy(&d, row, 2);
         memcpy(&dmin, row + 2, 2);
         float dx = p->d[s];
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(H2F(d) * dx), acc);
+        /* ggml's lanes: lane l of the eight sums the values 4l .. 4l+3 of every sub-block of 32 */
+        __m256i lanes = _mm256_add_epi32(_mm512_castsi512_si256(isum), _mm512_extracti64x4_epi64(isum, 1));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dx * H2F(d)), _mm256_cvtepi32_ps(lanes), acc);
+        /* the minimums: per pair of sub-blocks (Q4_K, four lanes) or all eight at once (Q5_K) */
         __m256i ms = _mm256_mullo_epi32(mnv, _mm256_loadu_si256((const __m256i *)(p->xsum + 8 * s)));
-        accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_set1_ps(H2F(dmin) * dx), accm);
+        __m128i pairs = _mm_hadd_epi32(_mm256_castsi256_si128(ms), _mm256_extracti128_si256(ms, 1));
+        float dm = -dx * H2F(dmin);
+        if (q5) {
+            __m128i all = _mm_hadd_epi32(_mm_hadd_epi32(pairs, _mm_setzero_si128()), _mm_setzero_si128());
+            summ = fmaf(dm, (float)_mm_cvtsi128_si32(all), summ);
+        } else {
+            accm = _mm_fmadd_ps(_mm_set1_ps(dm), _mm_cvtepi32_ps(pairs), accm);
+        }
     }
-    __m128 m4s = _mm_add_ps(_mm256_castps256_ps128(accm), _mm256_extractf128_ps(accm, 1));
-    m4s = _mm_add_ps(m4s, _mm_movehl_ps(m4s, m4s));
-    m4s = _mm_add_ss(m4s, _mm_movehdup_ps(m4s));
-    return _mm512_reduce_add_ps(acc) - _mm_cvtss_f32(m4s);
+    __m128 h = _mm_add_ps(_mm256_extractf128_ps(acc, 1), _mm256_castps256_ps128(acc));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    if (q5) return _mm_cvtss_f32(h) + summ;
+    accm = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
+    accm = _mm_add_ss(accm, _mm_movehdup_ps(accm));
+    return _mm_cvtss_f32(h) + _mm_cvtss_f32(accm);
 }
 
 /* Q3_K's sixteen signed scales (kq_q3_scales) in one vector: the low four bits of scale j are the

@@ -1,6 +1,6 @@
 /* Private to engine/: llama.cpp's float arithmetic, step for step (lcmath.c).
  *
- * A model read from llama.cpp's block types (EngModel.llama_math) has its activations rounded to
+ * A model read from llama.cpp's block types (EngModel.attn_f16) has its activations rounded to
  * int8 before every product, as llama.cpp rounds them. A difference of one unit in the last place
  * upstream of such a rounding can move a value across a rounding boundary, and the step it then
  * makes is as large as the file's own quantization error. So on a quantized file ablab agrees with

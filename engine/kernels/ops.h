@@ -65,6 +65,9 @@ typedef struct {
     /* round as llama.cpp's default f16 KV cache and its f16 products do: the n queries and the n
      * new cache rows (positions p0 ..) in place, and the probabilities before they weight V */
     bool f16;
+    /* and a prompt (n >= 2) in llama.cpp's order (lcmath.h: llamafile's f16 products, ggml's
+     * softmax); requires f16 */
+    bool lc;
 } OpAttn;
 void op_attention(const OpAttn *a, EngPool *pool);
 

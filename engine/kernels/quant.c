@@ -509,7 +509,7 @@ void quant_matvecs(QType t, const void *w, size_t cols, const float *x, int n, f
 }
 
 bool quant_has_lc(QType t) {
-    return t == QT_Q8R || (t == QT_Q6_K && cur_path() == PATH_AVX512 && q8r_supported());
+    return t == QT_Q8R || ((t == QT_Q5_K || t == QT_Q6_K) && cur_path() == PATH_AVX512 && q8r_supported());
 }
 
 void quant_matmul_lc(QType t, const void *w, size_t cols, const float *x, int n, float *y, size_t ldy, size_t r0,

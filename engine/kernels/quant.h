@@ -69,8 +69,9 @@ void quant_axpy(float a, const float *x, float *y, size_t n);
 void quant_axpys(const float *a, const float *x, size_t ldx, int m, float *y, size_t n);
 
 /* The products of a prompt pass in llama.cpp's order (lcmath.h), for the types that have them here:
- * Q8R (q8r_matmul_lc, every path) and Q6_K on CPUs with AVX-512 VNNI (its integer dot, whose lanes
- * and float steps are ggml's vec_dot_q6_K_q8_K). quant_matmul_lc is quant_matvecs' signature; each
+ * Q8R (q8r_matmul_lc, every path), Q5_K and Q6_K on CPUs with AVX-512 VNNI (their integer dots,
+ * whose lanes and float steps are ggml's vec_dot_q5_K_q8_K / _q6_K_q8_K). Q4_K's dot has ggml's
+ * order too, but its prompts stay on the float GEMM, which is twice as fast. quant_matmul_lc is quant_matvecs' signature; each
  * y[v] depends on x[v] and the row alone. */
 bool quant_has_lc(QType t);
 void quant_matmul_lc(QType t, const void *w, size_t cols, const float *x, int n, float *y, size_t ldy, size_t r0,

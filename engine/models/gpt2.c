@@ -36,7 +36,7 @@ void gpt2_forward(EngModel *m, const int *ids, int n, float *all_logits) {
         }
         OpAttn a = {.q = s->q, .q_stride = 3 * dim, .k_cache = kc, .v_cache = vc, .kv_dim = dim, .out = s->att_out,
                     .att = s->att, .ctx = s->ctx, .pack = s->pack, .n = n, .p0 = p0,
-                    .n_head = c->n_head, .n_kv_head = c->n_head, .head_dim = hd, .f16 = m->llama_math};
+                    .n_head = c->n_head, .n_kv_head = c->n_head, .head_dim = hd, .f16 = m->attn_f16, .lc = m->llama_order};
         model_attention(m, &a, l);
         model_mm(m, &L->c_proj, s->att_out, n, s->xb);
         op_add_bias(s->xb, L->c_proj_b, n, dim);
@@ -46,7 +46,7 @@ void gpt2_forward(EngModel *m, const int *ids, int n, float *all_logits) {
         model_mm(m, &L->c_fc, s->xb, n, s->hb);
         op_add_bias(s->hb, L->c_fc_b, n, c->hidden);
         if (c->act == ENG_ACT_GELU_ERF) op_gelu_erf(s->hb, (size_t)n * c->hidden); /* activation_function "gelu" */
-        else if (m->llama_math) op_gelu_new_f16(s->hb, (size_t)n * c->hidden); /* as llama.cpp (ops.h) */
+        else if (m->attn_f16) op_gelu_new_f16(s->hb, (size_t)n * c->hidden); /* as llama.cpp (ops.h) */
         else op_gelu_new(s->hb, (size_t)n * c->hidden);
         model_mm(m, &L->c_fc_proj, s->hb, n, s->xb);
         op_add_bias(s->xb, L->c_fc_proj_b, n, dim);

@@ -43,7 +43,7 @@ void gptneox_forward(EngModel *m, const int *ids, int n, float *all_logits) {
         }
         OpAttn a = {.q = s->q, .q_stride = dim, .k_cache = kc, .v_cache = vc, .kv_dim = dim, .out = s->att_out,
                     .att = s->att, .ctx = s->ctx, .pack = s->pack, .n = n, .p0 = p0,
-                    .n_head = c->n_head, .n_kv_head = c->n_head, .head_dim = hd, .f16 = m->llama_math};
+                    .n_head = c->n_head, .n_kv_head = c->n_head, .head_dim = hd, .f16 = m->attn_f16, .lc = m->llama_order};
         model_attention(m, &a, l);
         model_mm(m, &L->c_proj, s->att_out, n, s->xb);
         op_add_bias(s->xb, L->c_proj_b, n, dim);

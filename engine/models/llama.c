@@ -42,7 +42,7 @@ void llama_forward(EngModel *m, const int *ids, int n, float *all_logits) {
         }
         OpAttn a = {.q = s->q, .q_stride = qd, .k_cache = kc, .v_cache = vc, .kv_dim = kvd, .out = s->att_out,
                     .att = s->att, .ctx = s->ctx, .pack = s->pack, .n = n, .p0 = p0,
-                    .n_head = c->n_head, .n_kv_head = c->n_kv_head, .head_dim = hd, .scale = c->attn_scale, .f16 = m->llama_math};
+                    .n_head = c->n_head, .n_kv_head = c->n_kv_head, .head_dim = hd, .scale = c->attn_scale, .f16 = m->attn_f16, .lc = m->llama_order};
         model_kv_store(s, l, kvd, n);
         model_attention(m, &a, l);
         model_mm(m, &L->wo, s->att_out, n, s->xb);

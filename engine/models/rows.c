@@ -14,7 +14,7 @@ void model_mm(EngModel *m, const EngTensor *W, const float *X, int n, float *Y) 
         return;
     }
     /* a prompt pass of a llama.cpp-arithmetic model: llama.cpp's order where the type has it */
-    bool lc = m->llama_math && !s->step;
+    bool lc = m->llama_order && !s->step;
     void (*batch)(const EngTensor *, const float *, int, float *, EngPool *, float *) = lc ? mm_prompt : mm_batch;
     if (!s->seq || (lc ? mm_prompt_rowwise(W) : mm_batch_rowwise(W))) {
         batch(W, X, n, Y, m->pool, s->pack);
@@ -83,17 +83,17 @@ void model_attention(EngModel *m, const OpAttn *a, int l) {
 }
 
 void model_rmsnorm(const EngModel *m, float *out, const float *x, const float *w, int n, int dim) {
-    if (m->llama_math) lc_rmsnorm(out, x, w, n, dim, m->cfg.norm_eps);
+    if (m->llama_order) lc_rmsnorm(out, x, w, n, dim, m->cfg.norm_eps);
     else op_rmsnorm(out, x, w, n, dim, m->cfg.norm_eps);
 }
 
 void model_silu_mul(const EngModel *m, float *a, const float *b, int n, int width) {
-    if (m->llama_math) lc_silu_mul(a, b, (size_t)n * width, (size_t)width);
+    if (m->llama_order) lc_silu_mul(a, b, (size_t)n * width, (size_t)width);
     else op_silu_mul(a, b, (size_t)n * width);
 }
 
 void model_rope(const EngModel *m, float *v, int n_heads, const float *cos_row, const float *sin_row) {
     const EngConfig *c = &m->cfg;
-    if (m->llama_math) lc_rope(v, n_heads, c->head_dim, c->rope_dim, cos_row, sin_row, c->rope_interleaved);
+    if (m->llama_order) lc_rope(v, n_heads, c->head_dim, c->rope_dim, cos_row, sin_row, c->rope_interleaved);
     else op_rope(v, n_heads, c->head_dim, c->rope_dim, cos_row, sin_row, c->rope_interleaved);
 }

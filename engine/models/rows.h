@@ -32,7 +32,7 @@ void model_kv_store(const EngRunState *s, int l, int kvd, int n);
  * prompt's rows together. */
 void model_attention(EngModel *m, const OpAttn *a, int l);
 /* RMSNorm and SiLU-times-up, as llama.cpp computes them for a llama.cpp-arithmetic model
- * (EngModel.llama_math, lcmath.h), else ops.h's. */
+ * (EngModel.llama_order, lcmath.h), else ops.h's. */
 void model_rmsnorm(const EngModel *m, float *out, const float *x, const float *w, int n, int dim);
 void model_silu_mul(const EngModel *m, float *a, const float *b, int n, int width);
 void model_rope(const EngModel *m, float *v, int n_heads, const float *cos_row, const float *sin_row);

@@ -22,9 +22,9 @@ ENV = dict(os.environ, XDG_DATA_HOME=SANDBOX, XDG_CONFIG_HOME=SANDBOX, XDG_STATE
 # probabilities to fp16 as llama.cpp's f16 cache does; every rounding step turns a difference in the
 # order of float additions upstream into a whole step now and then. On a CPU with AVX-512 VNNI a
 # prompt of such a model is computed in llama.cpp's own order (engine/kernels/lcmath.h): norms,
-# RoPE, SiLU, softmax, attention, and the Q8_0 and Q6_K products. There q8_0 and q6_k give
-# llama.cpp's logits bit for bit (the references were made by llama.cpp's AVX-512 build); the other
-# types keep ablab's order in their products (0.03-0.19 of their error). Without VNNI the two whose
+# RoPE, SiLU, softmax, attention, and the Q8_0, Q5_K and Q6_K products. There q8_0, q5_k_m and q6_k
+# give llama.cpp's logits bit for bit (the references were made by llama.cpp's AVX-512 build); the
+# other types keep ablab's order (0.03-0.19 of their error). Without VNNI the two whose
 # own error is smallest stay over the quarter (measured before the llama.cpp order: q6_k 0.29, q8_0
 # 0.53), and their bounds are those, with margin.
 def vnni():
@@ -36,7 +36,7 @@ def vnni():
     return all(x in flags for x in ("avx512f", "avx512bw", "avx512vl", "avx512_vnni"))
 
 
-EXACT = {"q8_0", "q6_k"} if vnni() else set()
+EXACT = {"q8_0", "q5_k_m", "q6_k"} if vnni() else set()
 BOUND = {"q4_0": 0.25, "q4_1": 0.25, "q5_0": 0.25, "q5_1": 0.25, "q2_k": 0.25, "q3_k_m": 0.25,
          "q4_k_m": 0.25, "q5_k_m": 0.25, "q6_k": 0.25 if EXACT else 0.4, "q8_0": 0.25 if EXACT else 0.65}
 
