@@ -103,7 +103,8 @@ static void attn_lc_task(void *ud, int wi, int nw) {
         int t = u / a->n_head, h = u % a->n_head;
         int len = a->p0 + t + 1, lo = a->window > 0 && len > a->window ? len - a->window : 0;
         size_t kvo = (size_t)(h / group) * hd;
-        lc_scores(a->q + (size_t)t * a->q_stride + (size_t)h * hd, a->k_cache + kvo, (size_t)a->kv_dim, len, hd, row);
+        lc_gemm16(1, len, hd, a->q + (size_t)t * a->q_stride + (size_t)h * hd, (size_t)hd, a->k_cache + kvo, (size_t)a->kv_dim,
+                  row, (size_t)len);
         for (int j = lo; j < len; j++) row[j] *= scale;
         lc_softmax(row, lo, len);
         actq_round_f16(row + lo, (size_t)(len - lo));

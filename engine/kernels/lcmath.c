@@ -187,15 +187,6 @@ void lc_rope(float *v, int n_heads, int head_dim, int rot_dim, const float *c, c
 /* lanes[l] accumulates the products of index l, l + 16, ... by fused multiply-adds from zero. */
 
 #if LC_X86
-T_AVX512 static void scores_avx512(const float *q, const float *k, size_t kstride, int len, int hd, float *scores) {
-    for (int s = 0; s < len; s++) {
-        const float *ks = k + (size_t)s * kstride;
-        __m512 acc = _mm512_setzero_ps();
-        for (int c = 0; c < hd; c += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + c), _mm512_loadu_ps(ks + c), acc);
-        scores[s] = sum16_avx512(acc);
-    }
-}
-
 /* 16 (row, column) accumulators reduced as lc_sum16 reduces each: the same pairs at every level,
  * the vectors interleaved; out[i] = lc_sum16(a[i]). */
 T_AVX512 static inline __m512 sum16x16_avx512(const __m512 a[16]) {
@@ -260,22 +251,6 @@ T_AVX512 static void mix_avx512(const float *p, const float *v, size_t vstride, 
     }
 }
 #endif
-
-void lc_scores(const float *q, const float *k, size_t kstride, int len, int hd, float *scores) {
-#if LC_X86
-    if (quant_path() == QUANT_PATH_AVX512) {
-        scores_avx512(q, k, kstride, len, hd, scores);
-        return;
-    }
-#endif
-    for (int s = 0; s < len; s++) {
-        const float *ks = k + (size_t)s * kstride;
-        float acc[16] = {0};
-        for (int c = 0; c < hd; c += 16)
-            for (int l = 0; l < 16; l++) acc[l] = fmaf(q[c + l], ks[c + l], acc[l]);
-        scores[s] = lc_sum16(acc);
-    }
-}
 
 void lc_gemm16(int M, int N, int K, const float *A, size_t lda, const float *B, size_t ldb, float *C, size_t ldc) {
 #if LC_X86

@@ -44,10 +44,9 @@ void lc_rope_tables(float *cos_t, float *sin_t, int ctx, int half, int rot_dim, 
  * the first product fused into the addition. */
 void lc_rope(float *v, int n_heads, int head_dim, int rot_dim, const float *c, const float *s, bool interleaved);
 
-/* A prompt's attention for one head and query row, fp16-valued inputs: scores[s] = q . k_s for s
- * in [0, len) (k_s = k + s * kstride), hd % 16 == 0. */
-void lc_scores(const float *q, const float *k, size_t kstride, int len, int hd, float *scores);
-/* out[d] = sum over s in [0, len) of p[s] v_s[d] (v_s = v + s * vstride), hd % 16 == 0. */
+/* A prompt's attention output for one head and query row (its scores are lc_gemm16 of the query and
+ * the keys): out[d] = the sum over s in [0, len) of p[s] v_s[d] (v_s = v + s * vstride), in
+ * llamafile's lanes of s, hd % 16 == 0, fp16-valued inputs. */
 void lc_mix(const float *p, const float *v, size_t vstride, int len, int hd, float *out);
 
 /* C[i][j] = the lanes of the fused products of A's row i and B's row j, 16 at a time in order

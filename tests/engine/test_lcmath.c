@@ -131,7 +131,8 @@ static void test_paths_agree(void **state) {
     }
 }
 
-/* lc_scores and lc_mix (a query at a time) and lc_gemm16 (tiles) give each pair the same bits. */
+/* A query at a time (lc_gemm16 of one row: its edge path; lc_mix) and in tiles (lc_gemm16 of 4 x 4)
+ * give each pair the same bits. */
 static void test_gemm16_is_the_lone_dot(void **state) {
     (void)state;
     enum { T = 9, L = 45, HD = 64, KVD = 128 };
@@ -154,7 +155,7 @@ static void test_gemm16_is_the_lone_dot(void **state) {
         lc_gemm16(T, HD, 48, p, 48, vt, 48, o1, HD);
         for (int t = 0; t < T; t++) {
             size_t at;
-            lc_scores(q + t * HD, k + 64, KVD, L, HD, s2);
+            lc_gemm16(1, L, HD, q + t * HD, HD, k + 64, KVD, s2, L);
             if (!same_bits(s1 + t * L, s2, L, &at)) fail_msg("%s: scores of query %d, key %zu", paths[pth], t, at);
             lc_mix(p + t * 48, v + 64, KVD, L, HD, o2);
             if (!same_bits(o1 + t * HD, o2, HD, &at)) fail_msg("%s: mix of query %d, dim %zu", paths[pth], t, at);
