@@ -289,6 +289,14 @@ T_VNNI static inline __m512i sub16_idx(int c) {
     return _mm512_add_epi32(_mm512_set1_epi32(4 * c), _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3));
 }
 
+/* ggml's hsum_float_8: ((0 + 4) + (2 + 6)) + ((1 + 5) + (3 + 7)). */
+T_VNNI static inline float hsum8_ggml(__m256 acc) {
+    __m128 h = _mm_add_ps(_mm256_extractf128_ps(acc, 1), _mm256_castps256_ps128(acc));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
 /* Q6_K. Per half (128 values): ql's 64 bytes L and qh's 32 bytes H give, per byte l < 32,
  *   value l      = L[l] & 15      | (H[l] & 3) << 4       value l + 32 = L[l+32] & 15 | (H[l] >> 2 & 3) << 4
  *   value l + 64 = L[l] >> 4      | (H[l] >> 4 & 3) << 4  value l + 96 = L[l+32] >> 4 | (H[l] >> 6) << 4
@@ -325,10 +333,7 @@ dot_q6_k(const BlockQ6_K *b, size_t nsb, const PrepX *p) {
         __m256i lanes = _mm256_add_epi32(_mm512_castsi512_si256(isum), _mm512_extracti64x4_epi64(isum, 1));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(p->d[s] * H2F(b[s].d)), _mm256_cvtepi32_ps(lanes), acc);
     }
-    __m128 h = _mm_add_ps(_mm256_extractf128_ps(acc, 1), _mm256_castps256_ps128(acc));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    return _mm_cvtss_f32(h);
+    return hsum8_ggml(acc);
 }
 
 /* Q4_K and Q5_K: per 64 bytes of qs (two pairs of sub-blocks of 32), the low nibbles are sub-blocks
@@ -398,13 +403,10 @@ dot_q45_k(const uint8_t *row, size_t nsb, bool q5, const PrepX *p) {
             accm = _mm_fmadd_ps(_mm_set1_ps(dm), _mm_cvtepi32_ps(pairs), accm);
         }
     }
-    __m128 h = _mm_add_ps(_mm256_extractf128_ps(acc, 1), _mm256_castps256_ps128(acc));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    if (q5) return _mm_cvtss_f32(h) + summ;
+    if (q5) return hsum8_ggml(acc) + summ;
     accm = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
     accm = _mm_add_ss(accm, _mm_movehdup_ps(accm));
-    return _mm_cvtss_f32(h) + _mm_cvtss_f32(accm);
+    return hsum8_ggml(acc) + _mm_cvtss_f32(accm);
 }
 
 /* Q3_K's sixteen signed scales (kq_q3_scales) in one vector: the low four bits of scale j are the
