@@ -221,8 +221,9 @@ T_AVX512 static void gemm16_avx512(int M, int N, int K, const float *A, size_t l
                     _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) acc[4 * r + q] = _mm512_fmadd_ps(av[r], bv[q], acc[4 * r + q]);
             }
             __m512 res = sum16x16_avx512(acc);
-            _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++)
-                _mm_storeu_ps(C + (size_t)(i + r) * ldc + j, _mm512_extractf32x4_ps(res, r));
+            float out[16];
+            _mm512_storeu_ps(out, res);
+            for (int r = 0; r < 4; r++) memcpy(C + (size_t)(i + r) * ldc + j, out + 4 * r, 4 * sizeof(float));
         }
     for (int i = 0; i < M; i++) /* the edges, one pair at a time */
         for (int j = i < M4 ? N4 : 0; j < N; j++) {
