@@ -637,6 +637,7 @@ static void lc_pack(const uint8_t *w, size_t rb, size_t nb, size_t nrows, uint8_
  * -128 x (their sum) that undo the weights' +128, then the scale. */
 typedef struct {
     int32_t g[8], corr[8];
+    float dx;
 } LcGroups;
 
 static void lc_prep(const Q8RX *X, LcGroups *G) {
@@ -646,22 +647,23 @@ static void lc_prep(const Q8RX *X, LcGroups *G) {
             memcpy(&G[b].g[k], xg, 4);
             G[b].corr[k] = -128 * ((int32_t)xg[0] + xg[1] + xg[2] + xg[3]);
         }
+    for (size_t b = 0; b < X->nb; b++) G[b].dx = X->dx[b];
 }
 
 /* 16 rows x T tokens (T = 1 or 2): the lanes are the rows, one accumulator per (token, group k).
  * The loops must unroll for the accumulators to stay in registers. */
 #define LC_UNROLL _Pragma("GCC unroll 8")
 T_VNNI static inline __attribute__((always_inline)) void lc_tile(int T, const uint8_t *panel, size_t nb,
-                                                                 const LcGroups *const *G, const float *const *dx,
-                                                                 float *const *y, __mmask16 m) {
+                                                                 const LcGroups *const *G, float *const *y,
+                                                                 __mmask16 m) {
     __m512 acc[2][8];
     LC_UNROLL for (int t = 0; t < 2; t++) LC_UNROLL for (int k = 0; k < 8; k++) acc[t][k] = _mm512_setzero_ps();
     for (size_t b = 0; b < nb; b++) {
         const uint8_t *pb = panel + b * LC_BLOCK_BYTES;
         __m512 dw = _mm512_load_ps((const float *)(pb + 8 * 64));
         LC_UNROLL for (int t = 0; t < T; t++) {
-            __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(dx[t][b]));
             const LcGroups *g = &G[t][b];
+            __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(g->dx));
             LC_UNROLL for (int k = 0; k < 8; k++) {
                 __m512i s = _mm512_dpbusd_epi32(_mm512_set1_epi32(g->corr[k]),
                                                 _mm512_load_si512((const void *)(pb + 64 * k)),
@@ -676,13 +678,11 @@ T_VNNI static inline __attribute__((always_inline)) void lc_tile(int T, const ui
         _mm512_mask_storeu_ps(y[t], m, r);
     }
 }
-T_VNNI static void lc_tile1(const uint8_t *panel, size_t nb, const LcGroups *const *G, const float *const *dx,
-                            float *const *y, __mmask16 m) {
-    lc_tile(1, panel, nb, G, dx, y, m);
+T_VNNI static void lc_tile1(const uint8_t *panel, size_t nb, const LcGroups *const *G, float *const *y, __mmask16 m) {
+    lc_tile(1, panel, nb, G, y, m);
 }
-T_VNNI static void lc_tile2(const uint8_t *panel, size_t nb, const LcGroups *const *G, const float *const *dx,
-                            float *const *y, __mmask16 m) {
-    lc_tile(2, panel, nb, G, dx, y, m);
+T_VNNI static void lc_tile2(const uint8_t *panel, size_t nb, const LcGroups *const *G, float *const *y, __mmask16 m) {
+    lc_tile(2, panel, nb, G, y, m);
 }
 #endif
 
@@ -693,17 +693,14 @@ void q8r_matmul_lc(bool vnni, const void *w, size_t cols, const float *x, int n,
 #if Q8R_X86
     if (vnni) {
         size_t gbytes = al64(nb * sizeof(LcGroups)), pbytes = nb * LC_BLOCK_BYTES;
-        uint8_t *mem = aligned_alloc(64, al64(pbytes) + al64(per) + (size_t)n * (gbytes + al64(nb * sizeof(float))));
+        uint8_t *mem = aligned_alloc(64, al64(pbytes) + al64(per) + (size_t)n * gbytes);
         if (mem) {
             uint8_t *panel = mem, *xmem = mem + al64(pbytes), *gmem = xmem + al64(per);
             Q8RX X;
             q8rx_at(&X, xmem, cols);
             for (int v = 0; v < n; v++) { /* each token quantized once, as ggml quantizes it */
-                LcGroups *G = (LcGroups *)(gmem + (size_t)v * gbytes);
-                float *dx = (float *)(gmem + (size_t)n * gbytes) + (size_t)v * al64(nb * sizeof(float)) / sizeof(float);
                 q8r_prep_avx512(x + (size_t)v * cols, cols, &X);
-                lc_prep(&X, G);
-                memcpy(dx, X.dx, nb * sizeof *dx);
+                lc_prep(&X, (LcGroups *)(gmem + (size_t)v * gbytes));
             }
             for (size_t p0 = r0; p0 < r1; p0 += LC_ROWS) {
                 size_t rows = r1 - p0 < LC_ROWS ? r1 - p0 : LC_ROWS;
@@ -712,15 +709,13 @@ void q8r_matmul_lc(bool vnni, const void *w, size_t cols, const float *x, int n,
                 for (int v = 0; v < n; v += 2) {
                     int T = n - v >= 2 ? 2 : 1;
                     const LcGroups *G[2];
-                    const float *dx[2];
                     float *yy[2];
                     for (int t = 0; t < T; t++) {
                         G[t] = (const LcGroups *)(gmem + (size_t)(v + t) * gbytes);
-                        dx[t] = (const float *)(gmem + (size_t)n * gbytes) + (size_t)(v + t) * al64(nb * sizeof(float)) / sizeof(float);
                         yy[t] = y + (size_t)(v + t) * ldy + p0;
                     }
-                    if (T == 2) lc_tile2(panel, nb, G, dx, yy, m);
-                    else lc_tile1(panel, nb, G, dx, yy, m);
+                    if (T == 2) lc_tile2(panel, nb, G, yy, m);
+                    else lc_tile1(panel, nb, G, yy, m);
                 }
             }
             free(mem);
