@@ -92,6 +92,14 @@ static void attn_batch_task(void *ud, int wi, int nw) {
     }
 }
 
+/* A row of scores [0, valid) into probabilities as llama.cpp makes them: scaled, softmaxed over
+ * [lo, valid) (zeros before lo), rounded to fp16. */
+static void lc_probs(float *row, int lo, int valid, float scale) {
+    for (int j = lo; j < valid; j++) row[j] *= scale;
+    lc_softmax(row, lo, valid);
+    actq_round_f16(row + lo, (size_t)(valid - lo));
+}
+
 /* A prompt in llama.cpp's order (a->lc, two or more rows): each (row, head) unit in
  * llamafile's order (lcmath.h). */
 static void attn_lc_task(void *ud, int wi, int nw) {
@@ -105,9 +113,7 @@ static void attn_lc_task(void *ud, int wi, int nw) {
         size_t kvo = (size_t)(h / group) * hd;
         lc_gemm16(1, len, hd, a->q + (size_t)t * a->q_stride + (size_t)h * hd, (size_t)hd, a->k_cache + kvo, (size_t)a->kv_dim,
                   row, (size_t)len);
-        for (int j = lo; j < len; j++) row[j] *= scale;
-        lc_softmax(row, lo, len);
-        actq_round_f16(row + lo, (size_t)(len - lo));
+        lc_probs(row, lo, len, scale);
         lc_mix(row, a->v_cache + kvo, (size_t)a->kv_dim, len, hd, a->out + (size_t)t * a->n_head * hd + (size_t)h * hd);
     }
 }
@@ -128,9 +134,7 @@ static void attn_lc_tile(const OpAttn *a, int h, int t0, int tn, float *S, float
     for (int i = 0; i < tn; i++) {
         float *row = S + (size_t)i * lds;
         int valid = a->p0 + t0 + i + 1, lo = a->window > 0 && valid > a->window ? valid - a->window : 0;
-        for (int j = lo; j < valid; j++) row[j] *= scale;
-        lc_softmax(row, lo, valid);
-        actq_round_f16(row + lo, (size_t)(valid - lo));
+        lc_probs(row, lo, valid, scale);
         memset(row + valid, 0, (size_t)(k16 - valid) * sizeof *row);
     }
     for (int d = 0; d < hd; d++) {

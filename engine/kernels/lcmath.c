@@ -182,7 +182,6 @@ void lc_rope(float *v, int n_heads, int head_dim, int rot_dim, const float *c, c
     }
 }
 
-
 /* ---------- a prompt's attention: llamafile's f16 GEMM (tinyBLAS, 16 lanes) ---------- */
 /* lanes[l] accumulates the products of index l, l + 16, ... by fused multiply-adds from zero. */
 

@@ -7,7 +7,8 @@
  * llama.cpp closely only where it computes the inputs of each rounding with the same float
  * operations in the same order. These functions do that for the operations of a prompt pass, as
  * the native x86-64 build of llama.cpp with AVX-512 computes them (ggml's CPU backend with its
- * llamafile GEMM; the commit is in docs/engines.md):
+ * llamafile GEMM; the commit is in docs/speed.md) for a model whose matrices allow it
+ * (EngModel.llama_order):
  *   RMSNorm     a double sum of the float squares in order, the float scale, then the weight;
  *   RoPE        the angle of pair j as the position times theta_scale^j, multiplied up in float,
  *               and the rotation with the fused multiply-adds GCC makes of ggml's C (-std=gnu11
@@ -18,7 +19,8 @@
  *   attention   (a prompt of two or more rows) the products of fp16 q with fp16 keys and of fp16
  *               probabilities with fp16 values in 16 lanes of fused multiply-adds, in the order
  *               of their index, then summed across lanes as above.
- * The Q8_0 products of a prompt pass are q8r.c's q8r_matmul_lc. Every function here gives the same
+ * The products of a prompt pass are q8r.c's q8r_matmul_lc (Q8_0) and kquant_vnni.c's dots (Q5_K,
+ * Q6_K), through quant_matmul_lc. Every function here gives the same
  * bits on every path (the AVX-512 ones are the same operations, lane for lane). */
 #ifndef ABLAB_LCMATH_H
 #define ABLAB_LCMATH_H

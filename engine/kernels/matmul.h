@@ -20,8 +20,8 @@ void mm_vecs(const EngTensor *W, const float *X, int n, float *Y, EngPool *pool)
 /* Whether mm_batch gives each row of X the bits it gives that row in any other batch (it runs
  * mm_vecs: Q8R), so that prompts of several sequences may share one call. */
 bool mm_batch_rowwise(const EngTensor *W);
-/* mm_batch for a prompt pass of a llama.cpp-arithmetic model (EngModel.attn_f16): where the type
- * has its products in llama.cpp's order (quant_has_lc: Q8R, Q6_K with VNNI) those, for any n
+/* mm_batch for a prompt pass of a llama.cpp-order model (EngModel.llama_order): where the type
+ * has its products in llama.cpp's order (quant_has_lc: Q8R, Q5_K and Q6_K with VNNI) those, for any n
  * (llama.cpp takes the same order for one row), else mm_batch. */
 void mm_prompt(const EngTensor *W, const float *X, int n, float *Y, EngPool *pool, float *pack);
 /* Whether mm_prompt takes W's llama.cpp-order kernel, which gives each row of X its bits in any

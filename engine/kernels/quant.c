@@ -515,7 +515,7 @@ bool quant_has_lc(QType t) {
 void quant_matmul_lc(QType t, const void *w, size_t cols, const float *x, int n, float *y, size_t ldy, size_t r0,
                      size_t r1) {
     if (t == QT_Q8R) q8r_matmul_lc(cur_path() == PATH_AVX512 && q8r_supported(), w, cols, x, n, y, ldy, r0, r1);
-    else if (kq_matvecs_vnni(t, w, cols, x, n, y, ldy, r0, r1)) quant_matvecs(t, w, cols, x, n, y, ldy, r0, r1);
+    else quant_matvecs(t, w, cols, x, n, y, ldy, r0, r1); /* its VNNI dots (ggml's lanes) */
 }
 
 static void axpy_c(float a, const float *x, float *y, size_t n) {
