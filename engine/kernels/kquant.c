@@ -15,6 +15,10 @@
 
 #include "half.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 _Static_assert(sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_1) == 20 && sizeof(BlockQ5_0) == 22 &&
                    sizeof(BlockQ5_1) == 24,
                "legacy blocks as GGUF stores them");
@@ -131,6 +135,50 @@ void kq_to_f32_q4_0(const void *bv, float *y, size_t n) {
             y[j] = (float)((b[i].qs[j] & 15) - 8) * d;
             y[j + 16] = (float)((b[i].qs[j] >> 4) - 8) * d;
         }
+    }
+}
+
+/* One block's 16 bytes of nibbles (and Q5_0's fifth bits, h: bit j for value j) as its 32 int8
+ * values q - bias into out: value j is byte j's low nibble, value j + 16 its high one. */
+static void legacy_int8(const uint8_t qs[16], uint32_t h, int bias, int8_t out[32]) {
+#if defined(__SSE2__)
+    __m128i v = _mm_loadu_si128((const __m128i *)qs), m = _mm_set1_epi8(0x0F), b = _mm_set1_epi8((char)bias);
+    __m128i lo = _mm_and_si128(v, m), hi = _mm_and_si128(_mm_srli_epi16(v, 4), m);
+    if (h) { /* the fifth bits, one byte per value: 16 where set */
+        const __m128i sel = _mm_set1_epi64x((long long)0x8040201008040201ull), sixteen = _mm_set1_epi8(16);
+        /* byte k: the byte of h that holds value k's bit (values 0-15 in hl, 16-31 in hh) */
+        __m128i hl = _mm_unpacklo_epi64(_mm_set1_epi8((char)(h & 0xFF)), _mm_set1_epi8((char)(h >> 8 & 0xFF)));
+        __m128i hh = _mm_unpacklo_epi64(_mm_set1_epi8((char)(h >> 16 & 0xFF)), _mm_set1_epi8((char)(h >> 24)));
+        lo = _mm_or_si128(lo, _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(hl, sel), sel), sixteen));
+        hi = _mm_or_si128(hi, _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(hh, sel), sel), sixteen));
+    }
+    _mm_storeu_si128((__m128i *)out, _mm_sub_epi8(lo, b));
+    _mm_storeu_si128((__m128i *)(out + 16), _mm_sub_epi8(hi, b));
+#else
+    for (int j = 0; j < 16; j++) {
+        out[j] = (int8_t)(((qs[j] & 15) | (int)((h >> j) & 1) << 4) - bias);
+        out[j + 16] = (int8_t)(((qs[j] >> 4) | (int)((h >> (j + 16)) & 1) << 4) - bias);
+    }
+#endif
+}
+
+void kq_q8_0_of_q4_0(const void *src, void *dst, size_t n) {
+    const BlockQ4_0 *b = src;
+    BlockQ8_0 *o = dst;
+    for (size_t i = 0; i < n / QK4; i++) {
+        o[i].d = b[i].d;
+        legacy_int8(b[i].qs, 0, 8, o[i].qs);
+    }
+}
+
+void kq_q8_0_of_q5_0(const void *src, void *dst, size_t n) {
+    const BlockQ5_0 *b = src;
+    BlockQ8_0 *o = dst;
+    for (size_t i = 0; i < n / QK4; i++) {
+        uint32_t qh;
+        memcpy(&qh, b[i].qh, 4);
+        o[i].d = b[i].d;
+        legacy_int8(b[i].qs, qh, 16, o[i].qs);
     }
 }
 

@@ -60,6 +60,10 @@ static inline void kq_scale_min(int j, const uint8_t *s, uint8_t *sc, uint8_t *m
 
 /* kq_to_f32_q4_0 on the AVX-512 path (the same values). */
 void kq_to_f32_q4_0_avx512(const void *w, float *y, size_t n);
+/* n weights (a multiple of 32) of Q4_0 / Q5_0 as the Q8_0 blocks of the same values (exact: each
+ * weight is d (q - 8) or d (q - 16), an int8 times the block's scale; dst: BlockQ8_0[n / 32]). */
+void kq_q8_0_of_q4_0(const void *src, void *dst, size_t n);
+void kq_q8_0_of_q5_0(const void *src, void *dst, size_t n);
 /* The sixteen signed scales (-32..31) of a Q3_K super-block. */
 void kq_q3_scales(const uint8_t packed[12], int8_t out[16]);
 

@@ -511,12 +511,17 @@ void q8r_matvec(bool vnni, const void *w, size_t cols, const float *x, float *y,
 #define Q8R_CHUNK_MANY (256u << 10)
 #define Q8R_AHEAD 4 /* rows prefetched ahead */
 
-void q8r_matvecs(bool vnni, const void *w, size_t cols, const float *x, int n, float *y, size_t ldy, size_t r0,
-                 size_t r1) {
-    if (n <= 1) {
-        if (n == 1) q8r_matvec(vnni, w, cols, x, y, r0, r1);
-        return;
-    }
+/* A chunk of rows [c0, c1) as Q8R: the weights themselves, or (conv) those rows converted into buf,
+ * where row c0 comes first. */
+static const uint8_t *chunk_rows(const void *w, size_t rb, size_t cols, const Q8RConv *conv, uint8_t *buf, size_t c0,
+                                 size_t c1) {
+    if (!conv) return (const uint8_t *)w + c0 * rb;
+    for (size_t r = c0; r < c1; r++) conv->fn(conv->src, cols, r, buf + (r - c0) * rb, conv->scratch);
+    return buf;
+}
+
+static void matvecs(bool vnni, const void *w, const Q8RConv *conv, size_t cols, const float *x, int n, float *y,
+                    size_t ldy, size_t r0, size_t r1) {
     size_t rb = q8r_row_bytes(cols), np8 = q8r_np8(cols), per = q8rx_bytes(np8);
     size_t chunk = rb >= Q8R_CHUNK_BYTES ? 1 : Q8R_CHUNK_BYTES / rb;
 #if Q8R_X86
@@ -526,11 +531,13 @@ void q8r_matvecs(bool vnni, const void *w, size_t cols, const float *x, int n, f
         if (groups > 2) chunk = rb >= Q8R_CHUNK_MANY ? 1 : Q8R_CHUNK_MANY / rb;
         chunk += chunk & 1; /* rows go two at a time: no lone row per chunk */
         uint8_t *mem = aligned_alloc(64, al64(groups * tb + per + 2 * np8 * 2 * sizeof(float)));
+        uint8_t *cbuf = conv ? aligned_alloc(64, al64(chunk * rb)) : NULL;
         Q8RT *T = malloc(groups * sizeof *T);
-        if (!mem || !T) { /* no memory for the vectors' quantized forms: one product at a time, as alone */
+        if (!mem || !T || (conv && !cbuf)) { /* no memory for the vectors' quantized forms: the portable path */
             free(mem);
+            free(cbuf);
             free(T);
-            for (int v = 0; v < n; v++) q8r_matvec(vnni, w, cols, x + (size_t)v * cols, y + (size_t)v * ldy, r0, r1);
+            matvecs(false, w, conv, cols, x, n, y, ldy, r0, r1);
             return;
         }
         memset(mem, 0, groups * tb); /* lanes of vectors past n: zero */
@@ -544,14 +551,15 @@ void q8r_matvecs(bool vnni, const void *w, size_t cols, const float *x, int n, f
         }
         for (size_t c0 = r0; c0 < r1; c0 += chunk) {
             size_t c1 = r1 - c0 < chunk ? r1 : c0 + chunk;
+            const uint8_t *rows = chunk_rows(w, rb, cols, conv, cbuf, c0, c1);
             for (size_t g = 0; g < groups; g++) {
                 int nv = n - 8 * (int)g < 8 ? n - 8 * (int)g : 8;
                 float o[2][8];
                 for (size_t r = c0; r < c1; r += 2) {
-                    const uint8_t *p[2] = {(const uint8_t *)w + r * rb, (const uint8_t *)w + (r + 1) * rb};
+                    const uint8_t *p[2] = {rows + (r - c0) * rb, rows + (r + 1 - c0) * rb};
                     /* the first group over a chunk waits on memory for every row: ask for the rows
                      * ahead while these are multiplied (each row then serves the rest from cache) */
-                    if (g == 0)
+                    if (g == 0 && !conv)
                         for (size_t b = 0, e = r + Q8R_AHEAD + 2 <= r1 ? 2 * rb : r + Q8R_AHEAD < r1 ? rb : 0; b < e;
                              b += 64)
                             __builtin_prefetch(p[0] + Q8R_AHEAD * rb + b);
@@ -564,6 +572,7 @@ void q8r_matvecs(bool vnni, const void *w, size_t cols, const float *x, int n, f
             }
         }
         free(T);
+        free(cbuf);
         free(mem);
         return;
     }
@@ -571,11 +580,21 @@ void q8r_matvecs(bool vnni, const void *w, size_t cols, const float *x, int n, f
     (void)vnni;
 #endif
     uint8_t *mem = aligned_alloc(64, al64((size_t)n * per));
+    uint8_t *cbuf = conv ? aligned_alloc(64, al64(chunk * rb)) : NULL;
     Q8RX *X = malloc((size_t)n * sizeof *X);
-    if (!mem || !X) { /* one product at a time, as alone */
+    if (!mem || !X || (conv && !cbuf)) { /* one product at a time, as alone (a converted row at a time) */
         free(mem);
+        free(cbuf);
         free(X);
-        for (int v = 0; v < n; v++) q8r_matvec(false, w, cols, x + (size_t)v * cols, y + (size_t)v * ldy, r0, r1);
+        uint8_t *one = conv ? malloc(rb) : NULL;
+        for (int v = 0; v < n; v++)
+            if (!conv) q8r_matvec(false, w, cols, x + (size_t)v * cols, y + (size_t)v * ldy, r0, r1);
+            else if (one)
+                for (size_t r = r0; r < r1; r++) {
+                    conv->fn(conv->src, cols, r, one, conv->scratch);
+                    q8r_matvec(false, one, cols, x + (size_t)v * cols, y + (size_t)v * ldy + r, 0, 1);
+                }
+        free(one);
         return;
     }
     for (int v = 0; v < n; v++) {
@@ -584,13 +603,29 @@ void q8r_matvecs(bool vnni, const void *w, size_t cols, const float *x, int n, f
     }
     for (size_t c0 = r0; c0 < r1; c0 += chunk) {
         size_t c1 = r1 - c0 < chunk ? r1 : c0 + chunk;
+        const uint8_t *rows = chunk_rows(w, rb, cols, conv, cbuf, c0, c1);
         for (int v = 0; v < n; v++) {
-            const uint8_t *p = (const uint8_t *)w + c0 * rb;
+            const uint8_t *p = rows;
             for (size_t r = c0; r < c1; r++, p += rb) y[(size_t)v * ldy + r] = dot_q8r_c(p, &X[v]);
         }
     }
+    free(cbuf);
     free(mem);
     free(X);
+}
+
+void q8r_matvecs(bool vnni, const void *w, size_t cols, const float *x, int n, float *y, size_t ldy, size_t r0,
+                 size_t r1) {
+    if (n <= 1) {
+        if (n == 1) q8r_matvec(vnni, w, cols, x, y, r0, r1);
+        return;
+    }
+    matvecs(vnni, w, NULL, cols, x, n, y, ldy, r0, r1);
+}
+
+void q8r_matvecs_conv(bool vnni, const Q8RConv *conv, size_t cols, const float *x, int n, float *y, size_t ldy,
+                      size_t r0, size_t r1) {
+    if (n >= 1) matvecs(vnni, NULL, conv, cols, x, n, y, ldy, r0, r1);
 }
 
 /* ---------- a prompt's products in llama.cpp's order (q8r_matmul_lc) ---------- */

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* ---------- Q8R: Q8_0 repacked (q8r.c) ----------
  * A row of n weights (n % 32 == 0): n bytes q + 128 (pairs of blocks interleaved four bytes at a
@@ -24,6 +25,19 @@ void q8r_matvec(bool vnni, const void *w, size_t cols, const float *x, float *y,
  * gets the bits q8r_matvec of x[v] gives. */
 void q8r_matvecs(bool vnni, const void *w, size_t cols, const float *x, int n, float *y, size_t ldy, size_t r0,
                  size_t r1);
+
+/* Rows of another format that are exactly Q8_0 (every weight an int8 times its block's fp16
+ * scale: Q4_0, Q5_0), converted to Q8R on request: fn writes row r of src (rows of cols weights) in
+ * Q8R at dst, using scratch (cols / 32 * 34 bytes, the caller's). */
+typedef struct {
+    void (*fn)(const void *src, size_t cols, size_t r, uint8_t *dst, void *scratch);
+    const void *src;
+    void *scratch;
+} Q8RConv;
+/* q8r_matvecs over such rows: each chunk of rows converted once, then met by every vector, so a
+ * prompt of a 4-bit file runs on the Q8R kernel. The results are q8r_matvecs' on the converted rows. */
+void q8r_matvecs_conv(bool vnni, const Q8RConv *conv, size_t cols, const float *x, int n, float *y, size_t ldy,
+                      size_t r0, size_t r1);
 
 /* q8r_matvecs for a prompt, in llama.cpp's order (ggml's Q8_0 dot: eight lanes of four products per
  * block, fused into the lanes block by block, the lanes then summed in ggml's tree), so a prompt of a

@@ -3,6 +3,7 @@
 #include "quant.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -516,6 +517,34 @@ void quant_matmul_lc(QType t, const void *w, size_t cols, const float *x, int n,
                      size_t r1) {
     if (t == QT_Q8R) q8r_matmul_lc(cur_path() == PATH_AVX512 && q8r_supported(), w, cols, x, n, y, ldy, r0, r1);
     else quant_matvecs(t, w, cols, x, n, y, ldy, r0, r1); /* its VNNI dots (ggml's lanes) */
+}
+
+/* ---------- a prompt of Q4_0 / Q5_0 on the Q8R kernel ---------- */
+bool quant_matmul_q8r(QType t) {
+    return (t == QT_Q4_0 || t == QT_Q5_0) && cur_path() == PATH_AVX512 && q8r_supported();
+}
+
+/* Row r of a Q4_0 / Q5_0 matrix as a Q8R row: its Q8_0 blocks (exact) into scratch, then repacked. */
+#define CONV_LEGACY(t, B)                                                                                \
+    static void conv_##t(const void *src, size_t cols, size_t r, uint8_t *dst, void *scratch) {       \
+        size_t rb = cols / QK4 * sizeof(B);                                                           \
+        kq_q8_0_of_##t((const uint8_t *)src + r * rb, scratch, cols);                                \
+        q8r_from_q8_0(scratch, dst, cols);                                                           \
+    }
+CONV_LEGACY(q4_0, BlockQ4_0)
+CONV_LEGACY(q5_0, BlockQ5_0)
+#undef CONV_LEGACY
+
+void quant_matmul(QType t, const void *w, size_t cols, const float *x, int n, float *y, size_t ldy, size_t r0,
+                  size_t r1) {
+    void *scratch;
+    if (quant_matmul_q8r(t) && cols % QK8_0 == 0 && (scratch = malloc(cols / QK8_0 * sizeof(BlockQ8_0)))) {
+        Q8RConv c = {t == QT_Q4_0 ? conv_q4_0 : conv_q5_0, w, scratch};
+        q8r_matvecs_conv(true, &c, cols, x, n, y, ldy, r0, r1);
+        free(scratch);
+        return;
+    }
+    quant_matvecs(t, w, cols, x, n, y, ldy, r0, r1);
 }
 
 static void axpy_c(float a, const float *x, float *y, size_t n) {

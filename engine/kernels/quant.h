@@ -77,6 +77,15 @@ bool quant_has_lc(QType t);
 void quant_matmul_lc(QType t, const void *w, size_t cols, const float *x, int n, float *y, size_t ldy, size_t r0,
                      size_t r1);
 
+/* A prompt pass's products for the types whose weights are exactly Q8_0 (Q4_0, Q5_0) on CPUs with
+ * AVX-512 VNNI: rows converted to Q8R a cache-sized chunk at a time, then the Q8R kernel, eight
+ * tokens per instruction (q8r_matvecs_conv), instead of the float GEMM. quant_matmul_q8r: whether
+ * quant_matmul takes that path for t; otherwise quant_matmul is quant_matvecs. Each y[v] depends
+ * on x[v] and the row alone. */
+bool quant_matmul_q8r(QType t);
+void quant_matmul(QType t, const void *w, size_t cols, const float *x, int n, float *y, size_t ldy, size_t r0,
+                  size_t r1);
+
 /* The kernel quant_dot would run now, for loops of many short calls (attention over the cache: one
  * per cached position and head) that should not choose a path at every call. */
 typedef float (*QuantDotFn)(const void *row, const float *x, size_t n);

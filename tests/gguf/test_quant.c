@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "actq.h"
+#include "kquant.h"
 #include "quant.h"
 
 static uint32_t f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
@@ -402,6 +403,68 @@ static void test_legacy_batched_bits(void **state) {
         }
 }
 
+/* A prompt of Q4_0 / Q5_0 on the Q8R kernel (quant_matmul, where quant_matmul_q8r says so): the
+ * Q8_0 blocks the rows are converted to hold the file's values exactly; each vector's products have
+ * the same bits alone as with others (a prompt read with others gives its own bits); and they are
+ * the decode kernel's (the same integer sums of the same quantized x) up to the order of the float
+ * additions. Odd block counts, odd row ranges, zero vectors and rows of small values included. */
+static void test_legacy_matmul_q8r(void **state) {
+    (void)state;
+    static const size_t cols[] = {32, 96, 160, 768, 800};
+    static const int ns[] = {1, 2, 9, 24, 40};
+    static const QType types[] = {QT_Q4_0, QT_Q5_0};
+    const size_t rows = 37, r0 = 3, r1 = 36;
+    for (size_t ti = 0; ti < 2; ti++)
+        for (size_t ci = 0; ci < sizeof cols / sizeof *cols; ci++) {
+            QType t = types[ti];
+            size_t c = cols[ci], rb;
+            assert_int_equal(qtype_row_bytes(t, c, &rb), 0);
+            uint8_t *w = malloc(rows * rb);
+            BlockQ8_0 *b8 = malloc(c / 32 * sizeof *b8);
+            float *wf = malloc(rows * c * sizeof *wf), *f8 = malloc(c * sizeof *f8), *x = malloc(40 * c * sizeof *x);
+            float *y1 = malloc(40 * rows * sizeof *y1), *yn = malloc(40 * rows * sizeof *yn), *yd = malloc(40 * rows * sizeof *yd);
+            for (size_t r = 0; r < rows; r++) {
+                for (size_t j = 0; j < c; j++) f8[j] = rndf() * (r % 4 == 1 ? 0.02f : 1.0f);
+                quant_from_f32(t, f8, w + r * rb, c);
+                quant_to_f32(t, w + r * rb, wf + r * c, c);
+                if (t == QT_Q4_0) kq_q8_0_of_q4_0(w + r * rb, b8, c);
+                else kq_q8_0_of_q5_0(w + r * rb, b8, c);
+                quant_to_f32(QT_Q8_0, b8, f8, c);
+                if (memcmp(f8, wf + r * c, c * sizeof *f8))
+                    fail_msg("%s %zu cols row %zu: its Q8_0 blocks hold other values", qtype_name(t), c, r);
+            }
+            for (size_t i = 0; i < 40 * c; i++) x[i] = rndf() * 3.0f;
+            memset(x + 3 * c, 0, c * sizeof *x);
+            for (size_t k = 0; k < sizeof ns / sizeof *ns; k++) {
+                int n = ns[k];
+                for (size_t i = 0; i < (size_t)n * rows; i++) y1[i] = yn[i] = yd[i] = -7.0f;
+                for (int v = 0; v < n; v++) {
+                    quant_matmul(t, w, c, x + (size_t)v * c, 1, y1 + (size_t)v * rows, rows, r0, r1);
+                    float xr[800];
+                    actq_round_f32(actq_type(t), x + (size_t)v * c, xr, c);
+                    quant_matvec(t, w, c, xr, yd + (size_t)v * rows, r0, r1);
+                }
+                quant_matmul(t, w, c, x, n, yn, rows, r0, r1);
+                for (size_t i = 0; i < (size_t)n * rows; i++) {
+                    size_t v = i / rows, r = i % rows;
+                    if (memcmp(&y1[i], &yn[i], sizeof *y1))
+                        fail_msg("%s %zu cols, %d vectors: vector %zu row %zu: alone %.9g, together %.9g", qtype_name(t), c,
+                                 n, v, r, (double)y1[i], (double)yn[i]);
+                    if (r < r0 || r >= r1) {
+                        if (yn[i] != -7.0f) fail_msg("%s: row %zu outside [%zu, %zu) written", qtype_name(t), r, r0, r1);
+                        continue;
+                    }
+                    double mag = 0;
+                    for (size_t j = 0; j < c; j++) mag += fabs((double)wf[r * c + j] * x[v * c + j]);
+                    if (fabs((double)yn[i] - yd[i]) > 1e-5 * mag + 1e-6)
+                        fail_msg("%s %zu cols vector %zu row %zu: prompt kernel %.9g, decode kernel %.9g", qtype_name(t), c,
+                                 v, r, (double)yn[i], (double)yd[i]);
+                }
+            }
+            free(w); free(b8); free(wf); free(f8); free(x); free(y1); free(yn); free(yd);
+        }
+}
+
 /* quant_axpys keeps y in registers across the rows: the bits of one quant_axpy per row, in order,
  * for lengths with and without a tail of 16, on every path. */
 static void test_axpys_bits(void **state) {
@@ -437,6 +500,7 @@ int main(void) {
         cmocka_unit_test(test_q8r_matvec_all_paths),
         cmocka_unit_test(test_q8r_matvecs_bits),
         cmocka_unit_test(test_legacy_batched_bits),
+        cmocka_unit_test(test_legacy_matmul_q8r),
         cmocka_unit_test(test_axpys_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
