@@ -162,8 +162,20 @@ T_VNNI static inline __attribute__((always_inline)) __m512 group4(const uint8_t 
     v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(b0 + bs + L->qs_at)), 1);
     v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(b0 + 2 * bs + L->qs_at)), 2);
     v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(b0 + 3 * bs + L->qs_at)), 3);
-    __m128 dw = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)u16_four(b0, bs)));
-    if (L->m_at) mw = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)u16_four(b0 + L->m_at, bs)));
+    __m128 dw;
+    if (bs * 3 + 2 <= 64 && (!L->m_at || L->m_at + bs * 3 + 2 <= 64)) { /* Q4_0, Q4_1: every scale in the first 64 bytes */
+        __m512i raw = _mm512_loadu_si512(b0);
+        /* 16-bit lanes 0-3: the four scales (bytes 0, bs, 2 bs, 3 bs); 4-7: the four minimums */
+        const int m2 = (int)L->m_at / 2, h = (int)bs / 2;
+        const __m512i iw = _mm512_setr_epi32(h << 16, 2 * h | 3 * h << 16, m2 | (m2 + h) << 16,
+                                             (m2 + 2 * h) | (m2 + 3 * h) << 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        __m128i dm = _mm512_castsi512_si128(_mm512_permutexvar_epi16(iw, raw));
+        dw = _mm_cvtph_ps(dm);
+        if (L->m_at) mw = _mm_cvtph_ps(_mm_srli_si128(dm, 8));
+    } else {
+        dw = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)u16_four(b0, bs)));
+        if (L->m_at) mw = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)u16_four(b0 + L->m_at, bs)));
+    }
     if (L->qh_at) { /* bit j of qh is the fifth bit of value j */
         for (int j = 0; j < 4; j++) {
             uint32_t h;
