@@ -491,7 +491,7 @@ void q8r_matvec(bool vnni, const void *w, size_t cols, const float *x, float *y,
     if (vnni) {
         q8r_prep_avx512(x, cols, &X);
         for (size_t r = r0; r < r1; r++, p += rb) {
-            q8r_prefetch_ahead(p, rb, (r1 - r) * rb);
+            prefetch_rows_ahead(p, rb, (r1 - r) * rb, Q8R_AHEAD_BYTES);
             y[r] = dot_q8r_vnni(p, &X);
         }
         free(heap);

@@ -48,17 +48,19 @@ void q8r_matmul_lc(bool vnni, const void *w, size_t cols, const float *x, int n,
                    size_t r1);
 
 /* Decode streams each matrix once, row by row: while one row is multiplied, the bytes of a row
- * Q8R_AHEAD_BYTES further on are asked for. The hardware prefetcher alone left one core at 19 GB/s
+ * `ahead` bytes further on are asked for. The hardware prefetcher alone left one core at 19 GB/s
  * on GPT-2 XL's 1600-wide Q8_0 rows (11 tok/s, below llama.cpp's 12; 4 KiB ahead gave 15, 8 KiB the
- * same within the noise) and Q4_0 at 19.5 GB/s (25 with it). 8 KiB since session 11: one core,
- * matrices streamed from memory, five rounds alternating builds, medians 4 / 8 / 12 KiB: Q4_0
- * 3072 x 768 33.2 / 36.5 / 35.3 GB/s, Q6_K 50257 x 768 38.7 / 41.3 / 43.3. row: the row being multiplied, rb its
- * bytes, left the bytes from it to the end of the rows being multiplied (nothing past them is
- * asked for). Used by q8r.c and kquant_vnni.c. */
-#define Q8R_AHEAD_BYTES 8192
-static inline void q8r_prefetch_ahead(const void *row, size_t rb, size_t left) {
-    for (size_t b = Q8R_AHEAD_BYTES; b < Q8R_AHEAD_BYTES + rb && b < left; b += 64)
-        __builtin_prefetch((const char *)row + b);
+ * same within the noise) and Q4_0 at 19.5 GB/s (25 with it). Q8R takes 4 KiB (Q8R_AHEAD_BYTES): 8
+ * took the scratch shape's Q8_0 decode from 159-182 to 142-146 tok/s (session 11, alternating
+ * builds). The 4/5-bit and k-quant kernels take 8 KiB (KQ_AHEAD_BYTES): one core, matrices
+ * streamed from memory, five rounds alternating builds, medians for 4 / 8 / 12 KiB: Q4_0
+ * 3072 x 768 33.2 / 36.5 / 35.3 GB/s, Q6_K 50257 x 768 38.7 / 41.3 / 43.3. row: the row being
+ * multiplied, rb its bytes, left the bytes from it to the end of the rows being multiplied
+ * (nothing past them is asked for). Used by q8r.c and kquant_vnni.c. */
+#define Q8R_AHEAD_BYTES 4096
+#define KQ_AHEAD_BYTES 8192
+static inline void prefetch_rows_ahead(const void *row, size_t rb, size_t left, size_t ahead) {
+    for (size_t b = ahead; b < ahead + rb && b < left; b += 64) __builtin_prefetch((const char *)row + b);
 }
 
 #endif
