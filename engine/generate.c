@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "ops.h"
 #include "sample.h"
 #include "tokenizer.h"
 
@@ -530,14 +531,14 @@ static int step_sample(EngGen *g, const float *logits, EngPiece *piece, LabErr *
     EngModel *m = g->m;
     /* An overflowing fp16 checkpoint or a damaged weight gives NaN or inf logits: sampling from them
      * would be noise, so the generation stops with an error naming the step. */
-    for (int v = 0; v < m->cfg.vocab; v++)
-        if (!isfinite(logits[v])) {
-            g->finished = true;
-            g->stop = ENG_STOP_ERROR;
-            gen_metrics(g);
-            return lab_err(e, LAB_ERANGE, "%s: non-finite logits at token %zu (logit %d is %g)", m->name, g->ids.n + 1, v,
-                           (double)logits[v]);
-        }
+    size_t v = op_first_nonfinite(logits, (size_t)m->cfg.vocab);
+    if (v < (size_t)m->cfg.vocab) {
+        g->finished = true;
+        g->stop = ENG_STOP_ERROR;
+        gen_metrics(g);
+        return lab_err(e, LAB_ERANGE, "%s: non-finite logits at token %zu (logit %zu is %g)", m->name, g->ids.n + 1, v,
+                       (double)logits[v]);
+    }
     int id = eng_sample(logits, m->cfg.vocab, &g->s, g->hist, g->n_hist, g->cands, &g->rng);
     double now = now_ms();
     if (g->ids.n == 0) g->met.ttft_ms = now - g->t_start;

@@ -1,6 +1,8 @@
 /* Sampling as llama.cpp's common sampler chain does it (src/llama-sampling.cpp), with our own RNG. */
 #include "sample.h"
 
+#include "ops.h"
+
 #include <math.h>
 #include <stdlib.h>
 
@@ -88,13 +90,8 @@ static void top_k_front(EngCand *c, int n, int k) {
 int eng_sample(const float *logits, int vocab, const EngSampling *s, const int *recent, int n_recent,
                EngCand *cands, EngRng *rng) {
     bool penalize = s->repeat_penalty != 1.0f && s->repeat_penalty > 0.0f && n_recent > 0;
-    if (!(s->temp > 0.0f) && !penalize) { /* greedy as below, without copying the logits: a NaN never wins */
-        int best = 0;
-        float bl = isnan(logits[0]) ? -INFINITY : logits[0];
-        for (int i = 1; i < vocab; i++)
-            if (logits[i] > bl) bl = logits[best = i];
-        return best;
-    }
+    if (!(s->temp > 0.0f) && !penalize) /* greedy as below, without copying the logits: a NaN never wins */
+        return vocab > 0 ? (int)op_argmax(logits, (size_t)vocab) : 0;
     for (int i = 0; i < vocab; i++) cands[i] = (EngCand){i, logits[i], 0.0f};
     /* repetition penalty: once per distinct token in the window (llama.cpp's penalties sampler) */
     if (penalize) {

@@ -55,6 +55,30 @@ void op_add_bias(float *y, const float *b, int n, int dim) {
     }
 }
 
+size_t op_argmax(const float *x, size_t n) {
+#if VM_X86
+    VmPath p = vm_path();
+    if (p == VM_AVX512) return vm_argmax_avx512(x, n);
+    if (p == VM_AVX2) return vm_argmax_avx2(x, n);
+#endif
+    size_t best = 0;
+    float bl = -INFINITY;
+    for (size_t i = 0; i < n; i++)
+        if (x[i] > bl) bl = x[best = i];
+    return best;
+}
+
+size_t op_first_nonfinite(const float *x, size_t n) {
+#if VM_X86
+    VmPath p = vm_path();
+    if (p == VM_AVX512) return vm_first_nonfinite_avx512(x, n);
+    if (p == VM_AVX2) return vm_first_nonfinite_avx2(x, n);
+#endif
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return i;
+    return n;
+}
+
 void op_add(float *x, const float *y, size_t n) {
     VmPath p = vm_path();
     if (VM_RUN(p, vm_add, x, y, n)) return;

@@ -28,6 +28,12 @@ void op_softcap(float *x, size_t n, float cap);
  * beside a finite max give 0; a row holding NaN or +inf, or all -inf, comes out all NaN. The SIMD
  * paths multiply by 1/sum, the portable one divides: within an ulp of each other. */
 void op_softmax(float *x, int n);
+/* The index of the first largest of x[0 .. n); NaN never wins; 0 when none is above -inf (or n is
+ * 0). What a loop keeping the first strictly larger value gives, in SIMD: greedy sampling scans a
+ * vocabulary of 50-250 thousand logits per token. */
+size_t op_argmax(const float *x, size_t n);
+/* The index of the first inf or NaN in x[0 .. n), or n when every value is finite. */
+size_t op_first_nonfinite(const float *x, size_t n);
 /* y[i] = e^x[i] for i < n; y may be x. Within 2 ulp on the SIMD paths (libm's expf on the portable
  * one), subnormals included; 0 far below, +inf above ~88.72, NaN for NaN. */
 void op_exp(float *y, const float *x, size_t n);

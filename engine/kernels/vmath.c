@@ -416,4 +416,73 @@ T_AVX2 void vm_rmsnorm_avx2(float *out, const float *x, const float *w, size_t d
         _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(w + i), _mm256_mul_ps(sc, _mm256_loadu_ps(x + i))));
     for (; i < dim; i++) out[i] = w[i] * (scs * x[i]);
 }
+
+/* ---------- scans of a row of logits (op_argmax, op_first_nonfinite) ---------- */
+/* max_ps(v, m) gives m where v is NaN: NaN never becomes the maximum. */
+T_AVX512 size_t vm_argmax_avx512(const float *x, size_t n) {
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    __m512 m = ninf;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) m = _mm512_max_ps(_mm512_loadu_ps(x + i), m);
+    __mmask16 tail = (__mmask16)((1u << (n - i)) - 1);
+    if (i < n) m = _mm512_max_ps(_mm512_mask_loadu_ps(ninf, tail, x + i), m);
+    float best = _mm512_reduce_max_ps(m);
+    if (best == -INFINITY) return 0;
+    const __m512 b = _mm512_set1_ps(best);
+    for (i = 0; i + 16 <= n; i += 16) {
+        __mmask16 e = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), b, _CMP_EQ_OQ);
+        if (e) return i + (size_t)__builtin_ctz(e);
+    }
+    __mmask16 e = _mm512_mask_cmp_ps_mask(tail, _mm512_maskz_loadu_ps(tail, x + i), b, _CMP_EQ_OQ);
+    return e ? i + (size_t)__builtin_ctz(e) : 0;
+}
+
+T_AVX2 size_t vm_argmax_avx2(const float *x, size_t n) {
+    __m256 m = _mm256_set1_ps(-INFINITY);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) m = _mm256_max_ps(_mm256_loadu_ps(x + i), m);
+    _Alignas(32) float l[8];
+    _mm256_store_ps(l, m);
+    float best = -INFINITY;
+    for (int k = 0; k < 8; k++) best = l[k] > best ? l[k] : best;
+    for (size_t j = i; j < n; j++) best = x[j] > best ? x[j] : best;
+    if (best == -INFINITY) return 0;
+    const __m256 b = _mm256_set1_ps(best);
+    for (i = 0; i + 8 <= n; i += 8) {
+        int e = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), b, _CMP_EQ_OQ));
+        if (e) return i + (size_t)__builtin_ctz((unsigned)e);
+    }
+    for (; i < n; i++)
+        if (x[i] == best) return i;
+    return 0;
+}
+
+/* A float is not finite when its exponent bits are all ones (inf, NaN). */
+T_AVX512 size_t vm_first_nonfinite_avx512(const float *x, size_t n) {
+    const __m512i ex = _mm512_set1_epi32(0x7F800000);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __mmask16 k = _mm512_cmpeq_epi32_mask(_mm512_and_si512(_mm512_loadu_si512(x + i), ex), ex);
+        if (k) return i + (size_t)__builtin_ctz(k);
+    }
+    if (i < n) {
+        __mmask16 tail = (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 k = _mm512_mask_cmpeq_epi32_mask(tail, _mm512_and_si512(_mm512_maskz_loadu_epi32(tail, x + i), ex), ex);
+        if (k) return i + (size_t)__builtin_ctz(k);
+    }
+    return n;
+}
+
+T_AVX2 size_t vm_first_nonfinite_avx2(const float *x, size_t n) {
+    const __m256i ex = _mm256_set1_epi32(0x7F800000);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i v = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(x + i)), ex);
+        int k = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(v, ex)));
+        if (k) return i + (size_t)__builtin_ctz((unsigned)k);
+    }
+    for (; i < n; i++)
+        if (!isfinite(x[i])) return i;
+    return n;
+}
 #endif

@@ -55,6 +55,10 @@ void vm_layernorm_avx2(float *out, const float *x, const float *w, const float *
 void vm_layernorm_avx512(float *out, const float *x, const float *w, const float *b, size_t dim, float eps);
 void vm_rmsnorm_avx2(float *out, const float *x, const float *w, size_t dim, float eps);
 void vm_rmsnorm_avx512(float *out, const float *x, const float *w, size_t dim, float eps);
+size_t vm_argmax_avx2(const float *x, size_t n);                      /* op_argmax */
+size_t vm_argmax_avx512(const float *x, size_t n);
+size_t vm_first_nonfinite_avx2(const float *x, size_t n);             /* op_first_nonfinite */
+size_t vm_first_nonfinite_avx512(const float *x, size_t n);
 #endif
 
 #endif

@@ -420,6 +420,52 @@ static void test_add_and_bias(void **st) {
     assert_int_equal(quant_set_path(NULL), 0);
 }
 
+/* Greedy sampling's scans of a vocabulary: op_argmax is the first index of the largest value with
+ * NaN never winning (0 when nothing is above -inf), op_first_nonfinite the first inf or NaN; on
+ * every path, against the plain loops, for ties, NaN first, last and in a vector's tail, -inf
+ * everywhere, all NaN, +inf, and GPT-2's vocabulary length. */
+static size_t argmax_ref(const float *x, size_t n) {
+    size_t best = 0;
+    float bl = n && !isnan(x[0]) ? x[0] : -INFINITY;
+    for (size_t i = 1; i < n; i++)
+        if (x[i] > bl) bl = x[best = i];
+    return best;
+}
+
+static void test_argmax_and_nonfinite(void **st) {
+    (void)st;
+    static const size_t ns[] = {1, 2, 7, 8, 9, 15, 16, 17, 33, 768, 50257};
+    static float x[50257];
+    for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++) {
+        size_t n = ns[ni];
+        for (int kind = 0; kind < 9; kind++) {
+            for (size_t i = 0; i < n; i++) x[i] = rndr(-20.0f, 20.0f);
+            size_t at = (size_t)(rnd() % n);
+            switch (kind) {
+            case 1: x[at] = 25.0f, x[n - 1] = 25.0f; break;            /* a tie: the first wins */
+            case 2: x[0] = NAN; break;                                /* NaN first */
+            case 3: x[n - 1] = NAN, x[at] = 30.0f; break;             /* NaN in the tail */
+            case 4: for (size_t i = 0; i < n; i++) x[i] = -INFINITY; break;
+            case 5: for (size_t i = 0; i < n; i++) x[i] = NAN; break;
+            case 6: x[at] = INFINITY; break;
+            case 7: x[at] = -INFINITY, x[0] = NAN; break;
+            case 8: for (size_t i = 0; i < n; i++) x[i] = i == at ? 1.0f : -INFINITY; break;
+            default: break;
+            }
+            size_t want = argmax_ref(x, n), bad = n;
+            for (size_t i = 0; i < n && bad == n; i++)
+                if (!isfinite(x[i])) bad = i;
+            for (int p = 0; p < 3; p++) {
+                if (quant_set_path(paths[p])) continue;
+                size_t got = op_argmax(x, n), gb = op_first_nonfinite(x, n);
+                if (got != want) fail_msg("argmax [%s] n=%zu case %d: %zu, the loop %zu", paths[p], n, kind, got, want);
+                if (gb != bad) fail_msg("first_nonfinite [%s] n=%zu case %d: %zu, the loop %zu", paths[p], n, kind, gb, bad);
+            }
+        }
+    }
+    assert_int_equal(quant_set_path(NULL), 0);
+}
+
 int main(void) {
     print_message("kernel path on this CPU: %s\n", quant_path_name());
     const struct CMUnitTest tests[] = {
@@ -430,6 +476,7 @@ int main(void) {
         cmocka_unit_test(test_layernorm),
         cmocka_unit_test(test_rmsnorm),
         cmocka_unit_test(test_add_and_bias),
+        cmocka_unit_test(test_argmax_and_nonfinite),
     };
     return cmocka_run_group_tests_name("ops", tests, NULL, NULL);
 }
