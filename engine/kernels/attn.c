@@ -25,17 +25,14 @@ static void attn_one_task(void *ud, int wi, int nw) {
     float scale = a->scale > 0.0f ? a->scale : 1.0f / sqrtf((float)hd);
     float *att = a->att + (size_t)wi * ATT_ROWS * a->ctx;
     int units = a->n * a->n_head;
-    QuantDotFn dot = quant_dot_fn(QT_F32);
     for (int u = wi; u < units; u += nw) {
         int t = u / a->n_head, h = u % a->n_head;
         int len = a->p0 + t + 1, s0 = a->window > 0 && len > a->window ? len - a->window : 0;
         const float *q = a->q + (size_t)t * a->q_stride + (size_t)h * hd;
         const float *kc = a->k_cache + (size_t)(h / group) * hd;
         const float *vc = a->v_cache + (size_t)(h / group) * hd;
-        for (int s = s0; s < len; s++) {
-            const float *k = kc + (size_t)s * a->kv_dim;
-            att[s] = dot(k, q, (size_t)hd) * scale;
-        }
+        quant_dots(kc + (size_t)s0 * a->kv_dim, (size_t)a->kv_dim, len - s0, q, (size_t)hd, att + s0);
+        for (int s = s0; s < len; s++) att[s] *= scale;
         op_softmax(att + s0, len - s0);
         if (a->f16) actq_round_f16(att + s0, (size_t)(len - s0));
         float *o = a->out + (size_t)t * a->n_head * hd + (size_t)h * hd;

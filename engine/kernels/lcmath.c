@@ -8,6 +8,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#include "simd16.h"
 #define LC_X86 1
 #define T_AVX512 __attribute__((target("avx512f,avx2,fma")))
 #else
@@ -40,12 +41,6 @@ float lc_sum16(const float a[16]) {
 }
 
 #if LC_X86
-T_AVX512 static inline float sum16_avx512(__m512 a) {
-    __m256 t8 = _mm256_add_ps(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)), _mm512_castps512_ps256(a));
-    __m128 t4 = _mm_add_ps(_mm256_extractf128_ps(t8, 1), _mm256_castps256_ps128(t8));
-    __m128 t2 = _mm_add_ps(t4, _mm_shuffle_ps(t4, t4, _MM_SHUFFLE(1, 0, 3, 2)));
-    return _mm_cvtss_f32(t2) + _mm_cvtss_f32(_mm_shuffle_ps(t2, t2, 1));
-}
 
 /* lc_expf on 16 lanes: the same operations, lane for lane. */
 T_AVX512 static inline __m512 expf_avx512(__m512 x) {
@@ -186,24 +181,7 @@ void lc_rope(float *v, int n_heads, int head_dim, int rot_dim, const float *c, c
 /* lanes[l] accumulates the products of index l, l + 16, ... by fused multiply-adds from zero. */
 
 #if LC_X86
-/* 16 (row, column) accumulators reduced as lc_sum16 reduces each: the same pairs at every level,
- * the vectors interleaved; out[i] = lc_sum16(a[i]). */
-T_AVX512 static inline __m512 sum16x16_avx512(const __m512 a[16]) {
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    __m512 b[8], c4[4], d[2];
-    _Pragma("GCC unroll 8") for (int p = 0; p < 8; p++) /* upper eight lanes onto the lower: 2p, 2p+1 */
-        b[p] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * p], a[2 * p + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                             _mm512_shuffle_f32x4(a[2 * p], a[2 * p + 1], _MM_SHUFFLE(3, 2, 3, 2)));
-    _Pragma("GCC unroll 4") for (int p = 0; p < 4; p++) /* then four: block m is 4p + m */
-        c4[p] = _mm512_add_ps(_mm512_shuffle_f32x4(b[2 * p], b[2 * p + 1], _MM_SHUFFLE(2, 0, 2, 0)),
-                              _mm512_shuffle_f32x4(b[2 * p], b[2 * p + 1], _MM_SHUFFLE(3, 1, 3, 1)));
-    _Pragma("GCC unroll 2") for (int p = 0; p < 2; p++) /* lanes 0 + 2 and 1 + 3 */
-        d[p] = _mm512_add_ps(_mm512_shuffle_ps(c4[2 * p], c4[2 * p + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                             _mm512_shuffle_ps(c4[2 * p], c4[2 * p + 1], _MM_SHUFFLE(3, 2, 3, 2)));
-    __m512 r = _mm512_add_ps(_mm512_shuffle_ps(d[0], d[1], _MM_SHUFFLE(2, 0, 2, 0)),
-                             _mm512_shuffle_ps(d[0], d[1], _MM_SHUFFLE(3, 1, 3, 1)));
-    return _mm512_permutexvar_ps(order, r); /* lane 4m + j held accumulator m + 4j */
-}
+/* 16 (row, column) accumulators: sum16x16_avx512 (simd16.h) reduces each as lc_sum16 does. */
 
 T_AVX512 static void gemm16_avx512(int M, int N, int K, const float *A, size_t lda, const float *B, size_t ldb, float *C,
                                    size_t ldc) {

@@ -62,6 +62,10 @@ void quant_matvecs(QType t, const void *w, size_t cols, const float *x, int n, f
                    size_t r1);
 float quant_dot(QType t, const void *row, const float *x, size_t n);
 
+/* out[s] = quant_dot(QT_F32, K + s * ldk, q, n) for s < m, with the same bits: attention's scores
+ * of one query over the cached keys, in one call. */
+void quant_dots(const float *K, size_t ldk, int m, const float *q, size_t n, float *out);
+
 /* y[i] += a * x[i] for i < n (SIMD). */
 void quant_axpy(float a, const float *x, float *y, size_t n);
 /* y[0..n) += a[s] x[s * ldx ..] for s = 0 .. m-1: the bits of m quant_axpy calls in that order,

@@ -465,6 +465,37 @@ static void test_legacy_matmul_q8r(void **state) {
         }
 }
 
+/* quant_dots (attention's scores over the cached keys) gives each key the bits of quant_dot of that
+ * key alone, on every path: rows on cache lines (16 at a time), rows off them, head sizes with and
+ * without a tail of 16, and counts that leave a remainder of rows. */
+static void test_dots_bits(void **state) {
+    (void)state;
+    static const size_t ns[] = {1, 16, 20, 64, 80, 100, 128};
+    static const int ms[] = {1, 15, 16, 17, 33, 50};
+    static const char *const paths[] = {"avx512", "avx2", "portable"};
+    const size_t ldk = 256;
+    float *K = aligned_alloc(64, (ldk * 50 + 64) * sizeof *K), q[128], one[50], all[50];
+    for (size_t i = 0; i < ldk * 50 + 64; i++) K[i] = rndf() * 4.0f;
+    for (size_t i = 0; i < 128; i++) q[i] = rndf();
+    for (int p = 0; p < 3; p++) {
+        if (quant_set_path(paths[p])) continue;
+        for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++)
+            for (size_t mi = 0; mi < sizeof ms / sizeof *ms; mi++)
+                for (size_t off = 0; off < 24; off += 5) { /* 0: every row on a cache line */
+                    size_t n = ns[ni];
+                    int m = ms[mi];
+                    for (int r = 0; r < m; r++) one[r] = quant_dot(QT_F32, K + off + (size_t)r * ldk, q, n);
+                    quant_dots(K + off, ldk, m, q, n, all);
+                    for (int r = 0; r < m; r++)
+                        if (memcmp(&one[r], &all[r], sizeof *one))
+                            fail_msg("dots %s n=%zu m=%d off=%zu row %d: alone %.9g, together %.9g", paths[p], n, m, off, r,
+                                     (double)one[r], (double)all[r]);
+                }
+    }
+    assert_int_equal(quant_set_path(NULL), 0);
+    free(K);
+}
+
 /* quant_axpys keeps y in registers across the rows: the bits of one quant_axpy per row, in order,
  * for lengths with and without a tail of 16, on every path. */
 static void test_axpys_bits(void **state) {
@@ -501,6 +532,7 @@ int main(void) {
         cmocka_unit_test(test_q8r_matvecs_bits),
         cmocka_unit_test(test_legacy_batched_bits),
         cmocka_unit_test(test_legacy_matmul_q8r),
+        cmocka_unit_test(test_dots_bits),
         cmocka_unit_test(test_axpys_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
