@@ -253,19 +253,9 @@ T_AVX2 static float dot_q8_0_avx2(const void *wv, const float *x, size_t n) {
 }
 
 /* ---------- dots: AVX-512 ---------- */
-T_AVX512 static float dot_f32_avx512(const void *wv, const float *x, size_t n) {
-    const float *w = wv;
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    size_t i = 0;
-    /* GGUF aligns tensor data to 32 bytes only: a row at 32 mod 64 would make every 64-byte load
-     * of the weights straddle two cache lines (~30 % slower streaming). Take the values up to the
-     * next line boundary first, so the weights' loads are aligned (x's are in L1 either way). */
-    size_t head = (16 - (((uintptr_t)w & 63) >> 2)) & 15;
-    if (head && head < n && ((uintptr_t)w & 3) == 0) {
-        __mmask16 m = (__mmask16)((1u << head) - 1);
-        a3 = _mm512_maskz_mul_ps(m, _mm512_maskz_loadu_ps(m, w), _mm512_maskz_loadu_ps(m, x));
-        i = head;
-    }
+/* dot_f32_avx512's accumulators from element i on (a3 holds what came before), added as it adds them. */
+T_AVX512 static inline __m512 dot_f32_acc(const float *w, const float *x, size_t n, size_t i, __m512 a3) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0;
     for (; i + 64 <= n; i += 64) {
         a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(x + i), a0);
         a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16), _mm512_loadu_ps(x + i + 16), a1);
@@ -277,11 +267,27 @@ T_AVX512 static float dot_f32_avx512(const void *wv, const float *x, size_t n) {
         __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
         a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + i), _mm512_maskz_loadu_ps(m, x + i), a1);
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+    return _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
+}
+
+T_AVX512 static float dot_f32_avx512(const void *wv, const float *x, size_t n) {
+    const float *w = wv;
+    __m512 a3 = _mm512_setzero_ps();
+    size_t i = 0;
+    /* GGUF aligns tensor data to 32 bytes only: a row at 32 mod 64 would make every 64-byte load
+     * of the weights straddle two cache lines (~30 % slower streaming). Take the values up to the
+     * next line boundary first, so the weights' loads are aligned (x's are in L1 either way). */
+    size_t head = (16 - (((uintptr_t)w & 63) >> 2)) & 15;
+    if (head && head < n && ((uintptr_t)w & 3) == 0) {
+        __mmask16 m = (__mmask16)((1u << head) - 1);
+        a3 = _mm512_maskz_mul_ps(m, _mm512_maskz_loadu_ps(m, w), _mm512_maskz_loadu_ps(m, x));
+        i = head;
+    }
+    return sum16_avx512(dot_f32_acc(w, x, n, i, a3));
 }
 
 /* out[s] = dot_f32_avx512(K + s ldk, q, n) for s < m, the same bits, 16 rows at a time: each row's
- * four accumulators as dot_f32_avx512 forms them for a row starting on a cache line (other rows:
+ * accumulators as dot_f32_avx512 forms them for a row starting on a cache line (other rows:
  * dot_f32_avx512 itself), then the 16 rows' horizontal sums together (sum16x16_avx512, the pairs
  * of dot_f32_avx512's sum16_avx512): 31 shuffles and 15 adds instead of 16 chains of 8 steps.
  * Attention's scores over the cache: one call per head instead of one per position. */
@@ -295,23 +301,7 @@ T_AVX512 static void dots_f32_avx512(const float *K, size_t ldk, int m, const fl
             continue;
         }
         __m512 v[16];
-        for (int r = 0; r < 16; r++) {
-            const float *w = K + (size_t)(s + r) * ldk;
-            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            size_t i = 0;
-            for (; i + 64 <= n; i += 64) {
-                a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(q + i), a0);
-                a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16), _mm512_loadu_ps(q + i + 16), a1);
-                a2 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 32), _mm512_loadu_ps(q + i + 32), a2);
-                a3 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 48), _mm512_loadu_ps(q + i + 48), a3);
-            }
-            for (; i + 16 <= n; i += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(q + i), a0);
-            if (i < n) {
-                __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
-                a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, w + i), _mm512_maskz_loadu_ps(k, q + i), a1);
-            }
-            v[r] = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
-        }
+        for (int r = 0; r < 16; r++) v[r] = dot_f32_acc(K + (size_t)(s + r) * ldk, q, n, 0, _mm512_setzero_ps());
         _mm512_storeu_ps(out + s, sum16x16_avx512(v));
     }
     for (; s < m; s++) out[s] = dot_f32_avx512(K + (size_t)s * ldk, q, n);
