@@ -503,7 +503,7 @@ dot_q23_k(const uint8_t *row, size_t nsb, bool q3, const PrepX *p) {
     T_VNNI static void rows_##T(const uint8_t *row, size_t rb, size_t nblk, const PrepX *p, float *y, size_t n, \
                                 bool pf) {                                                                \
         for (size_t r = 0; r < n; r++, row += rb) {                                                       \
-            if (pf) prefetch_rows_ahead(row, rb, (n - r) * rb, KQ_AHEAD_BYTES);                                       \
+            if (pf) prefetch_rows_ahead(row, rb, (n - r) * rb, KQ_AHEAD_BYTES);                           \
             y[r] = CALL;                                                                                  \
         }                                                                                                 \
     }

@@ -520,8 +520,9 @@ static const uint8_t *chunk_rows(const void *w, size_t rb, size_t cols, const Q8
     return buf;
 }
 
-static void matvecs(bool vnni, const void *w, const Q8RConv *conv, size_t cols, const float *x, int n, float *y,
-                    size_t ldy, size_t r0, size_t r1) {
+/* q8r_matvecs over w, or over conv's rows; -1 (nothing written) when conv's buffers find no memory. */
+static int matvecs(bool vnni, const void *w, const Q8RConv *conv, size_t cols, const float *x, int n, float *y,
+                   size_t ldy, size_t r0, size_t r1) {
     size_t rb = q8r_row_bytes(cols), np8 = q8r_np8(cols), per = q8rx_bytes(np8);
     size_t chunk = rb >= Q8R_CHUNK_BYTES ? 1 : Q8R_CHUNK_BYTES / rb;
 #if Q8R_X86
@@ -533,12 +534,13 @@ static void matvecs(bool vnni, const void *w, const Q8RConv *conv, size_t cols, 
         uint8_t *mem = aligned_alloc(64, al64(groups * tb + per + 2 * np8 * 2 * sizeof(float)));
         uint8_t *cbuf = conv ? aligned_alloc(64, al64(chunk * rb)) : NULL;
         Q8RT *T = malloc(groups * sizeof *T);
-        if (!mem || !T || (conv && !cbuf)) { /* no memory for the vectors' quantized forms: the portable path */
+        if (!mem || !T || (conv && !cbuf)) { /* no memory for the vectors' quantized forms */
             free(mem);
             free(cbuf);
             free(T);
-            matvecs(false, w, conv, cols, x, n, y, ldy, r0, r1);
-            return;
+            if (conv) return matvecs(false, w, conv, cols, x, n, y, ldy, r0, r1); /* needs less */
+            for (int v = 0; v < n; v++) q8r_matvec(vnni, w, cols, x + (size_t)v * cols, y + (size_t)v * ldy, r0, r1);
+            return 0;
         }
         memset(mem, 0, groups * tb); /* lanes of vectors past n: zero */
         Q8RX X;
@@ -574,7 +576,7 @@ static void matvecs(bool vnni, const void *w, const Q8RConv *conv, size_t cols, 
         free(T);
         free(cbuf);
         free(mem);
-        return;
+        return 0;
     }
 #else
     (void)vnni;
@@ -582,20 +584,13 @@ static void matvecs(bool vnni, const void *w, const Q8RConv *conv, size_t cols, 
     uint8_t *mem = aligned_alloc(64, al64((size_t)n * per));
     uint8_t *cbuf = conv ? aligned_alloc(64, al64(chunk * rb)) : NULL;
     Q8RX *X = malloc((size_t)n * sizeof *X);
-    if (!mem || !X || (conv && !cbuf)) { /* one product at a time, as alone (a converted row at a time) */
+    if (!mem || !X || (conv && !cbuf)) { /* one product at a time, as alone */
         free(mem);
         free(cbuf);
         free(X);
-        uint8_t *one = conv ? malloc(rb) : NULL;
-        for (int v = 0; v < n; v++)
-            if (!conv) q8r_matvec(false, w, cols, x + (size_t)v * cols, y + (size_t)v * ldy, r0, r1);
-            else if (one)
-                for (size_t r = r0; r < r1; r++) {
-                    conv->fn(conv->src, cols, r, one, conv->scratch);
-                    q8r_matvec(false, one, cols, x + (size_t)v * cols, y + (size_t)v * ldy + r, 0, 1);
-                }
-        free(one);
-        return;
+        if (conv) return -1;
+        for (int v = 0; v < n; v++) q8r_matvec(false, w, cols, x + (size_t)v * cols, y + (size_t)v * ldy, r0, r1);
+        return 0;
     }
     for (int v = 0; v < n; v++) {
         q8rx_at(&X[v], mem + (size_t)v * per, cols);
@@ -612,6 +607,7 @@ static void matvecs(bool vnni, const void *w, const Q8RConv *conv, size_t cols, 
     free(cbuf);
     free(mem);
     free(X);
+    return 0;
 }
 
 void q8r_matvecs(bool vnni, const void *w, size_t cols, const float *x, int n, float *y, size_t ldy, size_t r0,
@@ -623,9 +619,9 @@ void q8r_matvecs(bool vnni, const void *w, size_t cols, const float *x, int n, f
     matvecs(vnni, w, NULL, cols, x, n, y, ldy, r0, r1);
 }
 
-void q8r_matvecs_conv(bool vnni, const Q8RConv *conv, size_t cols, const float *x, int n, float *y, size_t ldy,
-                      size_t r0, size_t r1) {
-    if (n >= 1) matvecs(vnni, NULL, conv, cols, x, n, y, ldy, r0, r1);
+int q8r_matvecs_conv(bool vnni, const Q8RConv *conv, size_t cols, const float *x, int n, float *y, size_t ldy,
+                     size_t r0, size_t r1) {
+    return n < 1 ? 0 : matvecs(vnni, NULL, conv, cols, x, n, y, ldy, r0, r1);
 }
 
 /* ---------- a prompt's products in llama.cpp's order (q8r_matmul_lc) ---------- */

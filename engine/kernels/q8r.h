@@ -35,9 +35,10 @@ typedef struct {
     void *scratch;
 } Q8RConv;
 /* q8r_matvecs over such rows: each chunk of rows converted once, then met by every vector, so a
- * prompt of a 4-bit file runs on the Q8R kernel. The results are q8r_matvecs' on the converted rows. */
-void q8r_matvecs_conv(bool vnni, const Q8RConv *conv, size_t cols, const float *x, int n, float *y, size_t ldy,
-                      size_t r0, size_t r1);
+ * prompt of a 4-bit file runs on the Q8R kernel. The results are q8r_matvecs' on the converted rows.
+ * -1, with nothing written, when there is no memory for the converted chunk and x's forms. */
+int q8r_matvecs_conv(bool vnni, const Q8RConv *conv, size_t cols, const float *x, int n, float *y, size_t ldy,
+                     size_t r0, size_t r1);
 
 /* q8r_matvecs for a prompt, in llama.cpp's order (ggml's Q8_0 dot: eight lanes of four products per
  * block, fused into the lanes block by block, the lanes then summed in ggml's tree), so a prompt of a

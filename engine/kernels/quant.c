@@ -568,11 +568,11 @@ void quant_matmul(QType t, const void *w, size_t cols, const float *x, int n, fl
     void *scratch;
     if (quant_matmul_q8r(t) && cols % QK8_0 == 0 && (scratch = malloc(cols / QK8_0 * sizeof(BlockQ8_0)))) {
         Q8RConv c = {t == QT_Q4_0 ? conv_q4_0 : conv_q5_0, w, scratch};
-        q8r_matvecs_conv(true, &c, cols, x, n, y, ldy, r0, r1);
+        int rc = q8r_matvecs_conv(true, &c, cols, x, n, y, ldy, r0, r1);
         free(scratch);
-        return;
+        if (!rc) return;
     }
-    quant_matvecs(t, w, cols, x, n, y, ldy, r0, r1);
+    quant_matvecs(t, w, cols, x, n, y, ldy, r0, r1); /* the decode kernels (their VNNI path quantizes x itself) */
 }
 
 static void axpy_c(float a, const float *x, float *y, size_t n) {
