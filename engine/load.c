@@ -4,7 +4,6 @@
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <string.h>
 
 #include "chat.h"
@@ -401,14 +400,7 @@ int eng_load(EngModel **out, const char *path, const EngLoadOpts *o, LabErr *e) 
     }
     LOAD_PROGRESS(1.0);
 #undef LOAD_PROGRESS
-    /* Every weight copied out: the file's pages that loading left mapped go too. Each copy let its
-     * own pages go (release() in model.c), but the kernel maps up to 64 KiB around each page it
-     * faults in, so the neighbours' pages came back: 29 MiB of GPT-2 XL Q4_K_M's file stayed
-     * resident, and the process grew past weights + KV cache + 64 MiB. The mapping is read-only:
-     * what is read again later (the tokenizer's strings) maps again from the page cache. */
-    if (!m->info.bytes_mapped)
-        for (size_t i = 0; i < m->n_maps; i++)
-            if (m->maps[i].data) madvise(m->maps[i].data, m->maps[i].size, MADV_DONTNEED);
+    eng_model_release_maps(m); /* every weight copied out: the file pages loading left mapped go too */
     /* OpenBLAS's thread count is process-wide: keep it at one and split work per model instead */
     openblas_set_num_threads(1);
 

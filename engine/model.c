@@ -58,6 +58,12 @@ static void release(const void *p, size_t n) {
     madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
+void eng_model_release_maps(EngModel *m) {
+    if (m->info.bytes_mapped) return;
+    for (size_t i = 0; i < m->n_maps; i++)
+        if (m->maps[i].data) release(m->maps[i].data, m->maps[i].size);
+}
+
 void *eng_model_alloc(EngModel *m, size_t bytes, bool counted, LabErr *e) {
     void **no = realloc(m->owned, (m->n_owned + 1) * sizeof *no);
     if (!no) {
